@@ -1,0 +1,46 @@
+"""Typed errors. Every user mistake raises a ``QsnnError`` subclass whose message says what to do next;
+the CLI prints it as one line and exits non-zero, never with a traceback."""
+
+
+class QsnnError(Exception):
+    """Base class of every error the toolchain raises on bad input."""
+
+    exit_code = 2
+
+
+class DatasetError(QsnnError):
+    """A dataset is missing, truncated, corrupt or unknown."""
+
+
+class CheckpointError(QsnnError):
+    """A checkpoint cannot be read, is foreign, or belongs to another architecture."""
+
+
+class UnsupportedLayerError(QsnnError):
+    """A model contains a layer or an option the exporter does not handle."""
+
+
+class IRFormatError(QsnnError):
+    """An IR file is malformed, foreign, or written by a newer version."""
+
+
+class IRValidationError(QsnnError):
+    """An IR graph breaks a rule of the spec (shapes, value ranges, widths)."""
+
+
+class DesignRuleError(QsnnError):
+    """A target cannot take this IR (a named design-rule check failed)."""
+
+    def __init__(self, rule: str, message: str):
+        self.rule = rule
+        super().__init__(f"design rule {rule!r} failed: {message}")
+
+
+class ToolchainError(QsnnError):
+    """An external compiler, emulator or simulator is missing or failed."""
+
+
+class VerificationError(QsnnError):
+    """An executor disagrees with the simulator."""
+
+    exit_code = 1

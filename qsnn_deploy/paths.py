@@ -1,0 +1,23 @@
+"""Where packaged resources live: the Jinja templates and the hand-written C runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def templates_dir() -> Path:
+    """The templates folder: inside the installed wheel, or the repository's top-level ``templates/``."""
+    try:
+        import qsnn_deploy.templates as packaged  # shipped by setup.py's package-dir mapping
+
+        for entry in getattr(packaged, "__path__", []):
+            if Path(entry, "c").is_dir():
+                return Path(entry)
+    except ImportError:
+        pass
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def repo_root() -> Path:
+    """The source checkout (for firmware/ and examples/); only meaningful in a checkout."""
+    return Path(__file__).resolve().parent.parent
