@@ -35,7 +35,10 @@ def cli() -> None:
 @click.option("--epochs", type=int, default=None, help="Epochs (default: the preset's).")
 @click.option("--num-steps", type=int, default=None, help="Time steps per sample (default: the preset's).")
 @click.option(
-    "--schedule", type=click.Choice(["cosine", "cosine-restarts", "fixed"]), default="cosine", show_default=True
+    "--schedule",
+    type=click.Choice(["cosine", "cosine-restarts", "fixed"]),
+    default="cosine",
+    show_default=True,
 )
 @data_dir_option
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True)
@@ -55,7 +58,9 @@ def train(**options) -> None:
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--bits", type=int, default=4, show_default=True, help="Weight bits the model was trained with.")
+@click.option(
+    "--bits", type=int, default=4, show_default=True, help="Weight bits the model was trained with."
+)
 @click.option("--state-bits", type=click.Choice(["16", "32"]), default="32", show_default=True)
 @click.option(
     "--arch",
@@ -66,19 +71,29 @@ def train(**options) -> None:
 )
 @click.option("--beta", type=float, default=None, help="Override the preset's beta (seed-* only).")
 @click.option("--threshold", type=float, default=None, help="Override the preset's threshold (seed-* only).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True
+)
 def export(checkpoint: Path, bits: int, state_bits: str, arch: str, beta, threshold, out: Path) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""
     from qsnn_deploy.export.api import export_from_cli
 
-    export_from_cli(checkpoint, bits=bits, state_bits=int(state_bits), arch=arch, beta=beta, threshold=threshold, out=out)
+    export_from_cli(
+        checkpoint, bits=bits, state_bits=int(state_bits), arch=arch, beta=beta, threshold=threshold, out=out
+    )
 
 
 @cli.command()
-@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True)
+@click.option(
+    "--model", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True
+)
 @click.option("--dataset", type=click.Choice(DATASETS), required=True)
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Float checkpoint to compare with (default: the one recorded in the IR, if it exists).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Float checkpoint to compare with (default: the one recorded in the IR, if it exists).",
+)
 @data_dir_option
 @click.option("--limit", type=int, default=None, help="Only the first N test samples.")
 @click.option("--num-steps", type=int, default=None, help="Time steps (default: the IR's).")
@@ -130,7 +145,9 @@ def report(**options) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True
+)
 def demo(out: Path) -> None:
     """Offline end-to-end demo on the bundled model and sample: export, simulate, codegen, verify, firmware."""
     from qsnn_deploy.demo import run_demo

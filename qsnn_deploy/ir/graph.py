@@ -1,0 +1,104 @@
+"""The IR graph: an input spec, a chain of ops, and a spike-count readout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qsnn_deploy.errors import IRValidationError
+from qsnn_deploy.ir.ops import LIF, Op, Requantize, Shape
+from qsnn_deploy.ir.types import IntType
+
+IR_VERSION = 1
+"""Version of the IR semantics and file format. Bump it when a field or a rule changes; keep a fixture of
+every older version under tests/fixtures/ir/ and an upgrader in ir/io.py."""
+
+ENCODINGS = ("static", "stream")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input frame per time step.
+
+    ``static``: the same frame is presented at every step (images as direct current); ``stream``: a new frame
+    each step (event counts). ``scale`` is the real value of one input unit (1/255 for pixels, 1 for event
+    counts); it is documentation for executors and is already folded into the first Requantize.
+    """
+
+    shape: tuple[int, int, int]
+    dtype: IntType
+    encoding: str = "static"
+    scale: float = 1.0
+
+    def check(self) -> None:
+        if len(self.shape) != 3 or min(self.shape) < 1:
+            raise IRValidationError(f"input shape must be (C, H, W) with positive sizes, got {self.shape}")
+        if self.encoding not in ENCODINGS:
+            raise IRValidationError(f"input encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.dtype.bits > 16:
+            raise IRValidationError(f"input type must be at most 16 bits, got {self.dtype}")
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A spiking network in integer form.
+
+    Ops run in order on one sample and one time step at a time; LIF ops carry state between steps. The output
+    is the spike train of the last op (a LIF); the prediction is the index of the largest spike count over
+    the steps, the lowest index on ties.
+    """
+
+    input: InputSpec
+    ops: tuple[Op, ...]
+    num_steps: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    version: int = IR_VERSION
+
+    def shapes(self) -> list[tuple[Shape, Shape]]:
+        """(input shape, output shape) of every op, checking each op as it goes."""
+        result = []
+        shape: Shape = tuple(self.input.shape)
+        for op in self.ops:
+            op.check(shape)
+            out = op.out_shape(shape)
+            result.append((shape, out))
+            shape = out
+        return result
+
+    def validate(self) -> Graph:
+        """Check shapes, value ranges and the structural rules of docs/ir/graph.md; return self."""
+        self.input.check()
+        if not self.ops:
+            raise IRValidationError("the graph has no ops")
+        if self.num_steps < 1:
+            raise IRValidationError(f"num_steps must be >= 1, got {self.num_steps}")
+        names = [op.name for op in self.ops]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise IRValidationError(f"op names must be unique, repeated: {duplicates}")
+        for i, op in enumerate(self.ops):
+            if isinstance(op, LIF) and (i == 0 or not isinstance(self.ops[i - 1], Requantize)):
+                raise IRValidationError(f"lif {op.name!r} must follow a requantize op (its input current)")
+        if not isinstance(self.ops[-1], LIF):
+            raise IRValidationError("the last op must be a lif layer (its spike counts are the output)")
+        shapes = self.shapes()
+        if len(shapes[-1][1]) != 1:
+            raise IRValidationError(f"the output layer must be a vector, got shape {shapes[-1][1]}")
+        return self
+
+    @property
+    def num_classes(self) -> int:
+        return self.shapes()[-1][1][0]
+
+    def lif_layers(self) -> list[LIF]:
+        return [op for op in self.ops if isinstance(op, LIF)]
+
+    def same_as(self, other: Graph) -> bool:
+        return (
+            self.input == other.input
+            and self.num_steps == other.num_steps
+            and self.version == other.version
+            and len(self.ops) == len(other.ops)
+            and all(a.same_as(b) for a, b in zip(self.ops, other.ops))
+            and self.metadata == other.metadata
+        )

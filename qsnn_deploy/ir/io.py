@@ -1,0 +1,219 @@
+"""The ``.qsnn`` file format (docs/ir/file-format.md): a zip holding ``manifest.json`` and one ``.npy`` per
+tensor. Nothing in it can execute code: JSON is parsed strictly and arrays load with ``allow_pickle=False``.
+Every way a file can be wrong raises ``IRFormatError`` (the container) or ``IRValidationError`` (the graph).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qsnn_deploy import __version__
+from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
+from qsnn_deploy.ir.graph import IR_VERSION, Graph, InputSpec
+from qsnn_deploy.ir.ops import OP_TYPES, Op
+from qsnn_deploy.ir.types import IntType
+
+FORMAT_NAME = "qsnn-ir"
+MANIFEST = "manifest.json"
+MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
+ALLOWED_TENSOR_DTYPES = {np.dtype(d) for d in ("int8", "int16", "int32", "int64", "uint8")}
+
+
+def _op_to_json(op: Op, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"op": op.kind}
+    for f in fields(op):
+        value = getattr(op, f.name)
+        kind = f.metadata.get("kind")
+        if kind == "tensor":
+            key = f"{op.name}.{f.name}"
+            tensors[key] = value
+            entry[f.name] = {"tensor": key}
+        elif kind == "itype":
+            entry[f.name] = value.to_json()
+        else:
+            entry[f.name] = value
+    return entry
+
+
+def graph_to_manifest(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    tensors: dict[str, np.ndarray] = {}
+    manifest = {
+        "format": FORMAT_NAME,
+        "version": graph.version,
+        "producer": f"qsnn-deploy {__version__}",
+        "input": {
+            "shape": list(graph.input.shape),
+            "dtype": graph.input.dtype.to_json(),
+            "encoding": graph.input.encoding,
+            "scale": graph.input.scale,
+        },
+        "num_steps": graph.num_steps,
+        "ops": [_op_to_json(op, tensors) for op in graph.ops],
+        "metadata": graph.metadata,
+    }
+    return manifest, tensors
+
+
+def save_graph(graph: Graph, path: Path | str) -> Path:
+    """Validate ``graph`` and write it to ``path`` atomically (a temporary file renamed into place)."""
+    graph.validate()
+    manifest, tensors = graph_to_manifest(graph)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
+            for key, arr in sorted(tensors.items()):
+                buf = io.BytesIO()
+                np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                zf.writestr(f"tensors/{key}.npy", buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _require(mapping: dict, key: str, kind: type | tuple, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise IRFormatError(f"{where}: missing field {key!r}")
+    value = mapping[key]
+    if isinstance(value, bool) and kind in (int, float):
+        raise IRFormatError(f"{where}: field {key!r} must be {kind.__name__}, got a boolean")
+    if not isinstance(value, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise IRFormatError(f"{where}: field {key!r} must be {name}, got {type(value).__name__}")
+    return value
+
+
+def _read_tensor(zf: zipfile.ZipFile, key: str, where: str) -> np.ndarray:
+    member = f"tensors/{key}.npy"
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise IRFormatError(f"{where}: tensor {member} is missing from the file") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise IRFormatError(f"{where}: tensor {member} is too large ({info.file_size} bytes)")
+    try:
+        arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
+    except Exception as exc:  # any decoding failure of an untrusted file
+        raise IRFormatError(f"{where}: tensor {member} is not a valid .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype not in ALLOWED_TENSOR_DTYPES:
+        raise IRFormatError(f"{where}: tensor {member} must hold integers, got {getattr(arr, 'dtype', arr)}")
+    return arr
+
+
+def _op_from_json(entry: Any, index: int, zf: zipfile.ZipFile) -> Op:
+    where = f"ops[{index}]"
+    kind = _require(entry, "op", str, where)
+    cls = OP_TYPES.get(kind)
+    if cls is None:
+        raise IRFormatError(f"{where}: unknown op {kind!r} (this version knows {sorted(OP_TYPES)})")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(entry) - known - {"op"})
+    if unknown:
+        raise IRFormatError(f"{where} ({kind}): unknown fields {unknown}")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in entry:
+            raise IRFormatError(f"{where} ({kind}): missing field {f.name!r}")
+        value = entry[f.name]
+        kind_of_field = f.metadata.get("kind")
+        if kind_of_field == "tensor":
+            ref = _require(value if isinstance(value, dict) else {}, "tensor", str, f"{where}.{f.name}")
+            kwargs[f.name] = _read_tensor(zf, ref, f"{where}.{f.name}")
+        elif kind_of_field == "itype":
+            try:
+                kwargs[f.name] = IntType.from_json(value)
+            except (ValueError, TypeError) as exc:
+                raise IRFormatError(f"{where}.{f.name}: {exc}") from None
+        else:
+            # Plain fields are typed by their default (int or str); ``name`` has none and is a str.
+            expected = str if f.default is MISSING else type(f.default)
+            kwargs[f.name] = _require(entry, f.name, expected, where)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise IRFormatError(f"{where} ({kind}): {exc}") from None
+
+
+def _upgrade(manifest: dict) -> dict:
+    """Bring an older manifest up to IR_VERSION. Version 1 is the first; add steps here, never remove them."""
+    return manifest
+
+
+def manifest_to_graph(manifest: Any, zf: zipfile.ZipFile) -> Graph:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise IRFormatError(f"not a qsnn-deploy IR file (manifest format is not {FORMAT_NAME!r})")
+    version = _require(manifest, "version", int, "manifest")
+    if version > IR_VERSION:
+        raise IRFormatError(
+            f"IR version {version} was written by a newer qsnn-deploy ({manifest.get('producer', '?')}); "
+            f"this one ({__version__}) reads up to version {IR_VERSION}: upgrade qsnn-deploy"
+        )
+    if version < 1:
+        raise IRFormatError(f"IR version {version} is not a valid version")
+    manifest = _upgrade(manifest)
+    spec = _require(manifest, "input", dict, "manifest")
+    shape = _require(spec, "shape", list, "input")
+    if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape):
+        raise IRFormatError(f"input.shape must be three integers, got {shape!r}")
+    try:
+        dtype = IntType.from_json(_require(spec, "dtype", str, "input"))
+    except ValueError as exc:
+        raise IRFormatError(f"input.dtype: {exc}") from None
+    input_spec = InputSpec(
+        shape=tuple(shape),
+        dtype=dtype,
+        encoding=_require(spec, "encoding", str, "input"),
+        scale=float(_require(spec, "scale", (int, float), "input")),
+    )
+    ops_json = _require(manifest, "ops", list, "manifest")
+    ops = tuple(_op_from_json(entry, i, zf) for i, entry in enumerate(ops_json))
+    return Graph(
+        input=input_spec,
+        ops=ops,
+        num_steps=_require(manifest, "num_steps", int, "manifest"),
+        metadata=_require(manifest, "metadata", dict, "manifest"),
+        version=IR_VERSION,
+    )
+
+
+def load_graph(path: Path | str) -> Graph:
+    """Read and validate a ``.qsnn`` file; any defect raises a typed error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise IRFormatError(f"{path}: no such IR file (write one with `qsnn-deploy export CHECKPOINT`)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                info = zf.getinfo(MANIFEST)
+            except KeyError:
+                raise IRFormatError(f"{MANIFEST} is missing: not a qsnn-deploy IR file") from None
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise IRFormatError(f"{MANIFEST} is too large ({info.file_size} bytes)")
+            try:
+                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise IRFormatError(f"{MANIFEST} is not valid JSON ({exc})") from None
+            graph = manifest_to_graph(manifest, zf)
+        return graph.validate()
+    except QsnnError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, RecursionError) as exc:
+        raise IRFormatError(
+            f"{path}: not a readable qsnn-deploy IR file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+__all__ = ["FORMAT_NAME", "IRFormatError", "IRValidationError", "load_graph", "save_graph"]

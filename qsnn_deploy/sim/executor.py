@@ -1,0 +1,185 @@
+"""The graph executor: runs an IR graph on a batch of samples, layer by layer over all time steps.
+
+Stateless ops act on every (step, sample) frame at once; a LIF op scans its steps. This order computes exactly
+what the step-by-step semantics of docs/ir/ops.md define, because no op feeds back. Ops before the first LIF
+see a static input only once per sample, not once per step. A stride-1 conv followed by sum pooling runs as one
+strided conv (kernels.pooled_conv_weights), an exact integer identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qsnn_deploy.errors import IRValidationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ranges import analyse
+from qsnn_deploy.sim import kernels
+
+
+@dataclass
+class SimResult:
+    """Outputs of a simulation of N samples over T steps."""
+
+    output_spikes: np.ndarray  # (N, T, K) uint8
+    counts: np.ndarray  # (N, K) int64 spike counts
+    predictions: np.ndarray  # (N,) argmax of counts, lowest index on ties
+    spike_counts: dict[str, np.ndarray] = field(default_factory=dict)  # LIF name -> (N,) total spikes
+    synops: dict[str, np.ndarray] = field(default_factory=dict)  # conv/linear name -> (N,) accumulations
+    layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...) uint8
+    layer_membranes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...)
+    neurons: dict[str, int] = field(default_factory=dict)  # LIF name -> neurons in the layer
+    num_steps: int = 0
+
+    def firing_rates(self) -> dict[str, float]:
+        """Mean spikes per neuron per step, per LIF layer."""
+        n = len(self.predictions)
+        return {
+            k: float(v.sum()) / max(1, n * self.neurons[k] * self.num_steps)
+            for k, v in self.spike_counts.items()
+        }
+
+
+def check_no_overflow(graph: Graph) -> None:
+    """Refuse a graph whose declared accumulator or output types could overflow (the spec requires exactness
+    there; only LIF membranes saturate, by definition)."""
+    for rng in analyse(graph):
+        if rng.kind != "lif" and not rng.fits:
+            raise IRValidationError(
+                f"{rng.kind} {rng.name!r}: values can reach [{min(rng.lo)}, {max(rng.hi)}], beyond its declared "
+                f"{rng.declared}; re-export to get wider types"
+            )
+        if rng.kind == "requantize" and rng.peak_bits > 64:
+            raise IRValidationError(
+                f"requantize {rng.name!r}: the multiply needs {rng.peak_bits} bits (> 64)"
+            )
+
+
+def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
+    """Accumulations one nonzero input element causes: (C, H, W) for conv, (features,) for linear."""
+    if isinstance(op, Linear):
+        return np.full(int(np.prod(in_shape)), op.weight.shape[0], dtype=np.int64).reshape(in_shape)
+    c, h, w = in_shape
+    o, _, kh, kw = op.weight.shape
+    ho, wo = op.out_shape(in_shape)[1:]
+
+    def cover(size: int, k: int, n_out: int) -> np.ndarray:
+        pos = np.arange(size) + op.padding
+        return np.array(
+            [sum(1 for i in range(n_out) if 0 <= p - i * op.stride < k) for p in pos], dtype=np.int64
+        )
+
+    per = np.outer(cover(h, kh, ho), cover(w, kw, wo))
+    return np.broadcast_to(per * o, (c, h, w)).copy()
+
+
+def simulate(
+    graph: Graph,
+    inputs: np.ndarray,
+    num_steps: int | None = None,
+    *,
+    record: bool = False,
+    batch_size: int = 64,
+    progress=None,
+) -> SimResult:
+    """Run ``graph`` on ``inputs``: (N, C, H, W) for a static input, (N, T', C, H, W) with T' >= steps for a
+    stream. ``progress``: optional callable receiving the number of samples finished per batch."""
+    graph.validate()
+    check_no_overflow(graph)
+    steps = num_steps or graph.num_steps
+    stream = graph.input.encoding == "stream"
+    if inputs.ndim != (5 if stream else 4) or tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
+        raise IRValidationError(
+            f"inputs of shape {inputs.shape} do not fit the graph's input {graph.input.shape}"
+        )
+    if stream and inputs.shape[1] < steps:
+        raise IRValidationError(f"the stream has {inputs.shape[1]} steps, fewer than the {steps} asked for")
+    if not graph.input.dtype.contains(inputs):
+        raise IRValidationError(f"input values leave the input type {graph.input.dtype}")
+    parts = [
+        _run_batch(graph, inputs[s : s + batch_size], steps, record, progress)
+        for s in range(0, len(inputs), batch_size)
+    ]
+    return _concat(parts, steps)
+
+
+def _run_batch(graph: Graph, x: np.ndarray, steps: int, record: bool, progress) -> SimResult:
+    n = len(x)
+    stream = graph.input.encoding == "stream"
+    if stream:
+        # (n, T, C, H, W) -> (T*n, C, H, W): frames of step t are rows t*n .. t*n+n-1.
+        cur = np.ascontiguousarray(x[:, :steps].transpose(1, 0, 2, 3, 4)).reshape(steps * n, *x.shape[2:])
+    else:
+        cur = x
+    per_step = stream  # False while the activations are one static frame per sample
+    max_abs = max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
+    result = SimResult(np.empty(0), np.empty(0), np.empty(0), num_steps=steps)
+    shape = tuple(graph.input.shape)
+    ops = graph.ops
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        out_shape = op.out_shape(shape)
+        if isinstance(op, (Conv2d, Linear)):
+            nonzero = (cur != 0).reshape(len(cur), -1).astype(np.int64) @ fanout(op, shape).reshape(-1)
+            per_sample = nonzero.reshape(steps, n).sum(axis=0) if per_step else nonzero
+            result.synops[op.name] = per_sample
+        if isinstance(op, Conv2d):
+            nxt = ops[i + 1] if i + 1 < len(ops) else None
+            if isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0:
+                fused = kernels.pooled_conv_weights(op.weight, nxt.kernel)
+                cur = kernels.conv2d_weights(fused, nxt.kernel, 0, cur, max_abs)
+                out_shape = nxt.out_shape(out_shape)
+                i += 1
+            else:
+                cur = kernels.conv2d(cur, op, max_abs)
+        elif isinstance(op, SumPool2d):
+            cur = kernels.sumpool2d(cur, op)
+        elif isinstance(op, Linear):
+            cur = kernels.linear(cur, op, max_abs).reshape(len(cur), *out_shape)
+        elif isinstance(op, Requantize):
+            cur = kernels.requantize(cur, op)
+        elif isinstance(op, LIF):
+            if per_step:
+                currents = cur.reshape(steps, n, *out_shape)
+                spikes, mems = kernels.lif_scan(currents, op, record=record)
+            else:
+                spikes, mems = kernels.lif_scan(cur, op, static=True, num_steps=steps, record=record)
+            per_step = True
+            result.spike_counts[op.name] = spikes.reshape(steps, n, -1).sum(axis=(0, 2), dtype=np.int64)
+            result.neurons[op.name] = int(np.prod(out_shape))
+            if record:
+                result.layer_spikes[op.name] = np.moveaxis(spikes, 0, 1)
+                result.layer_membranes[op.name] = np.moveaxis(mems, 0, 1)
+            cur = spikes.reshape(steps * n, *out_shape)
+            max_abs = 1
+        shape = out_shape
+        i += 1
+    out = np.moveaxis(cur.reshape(steps, n, -1), 0, 1)
+    result.output_spikes = np.ascontiguousarray(out)
+    result.counts = out.sum(axis=1, dtype=np.int64)
+    result.predictions = np.argmax(result.counts, axis=1)  # numpy returns the first maximum: lowest index
+    if progress is not None:
+        progress(n)
+    return result
+
+
+def _concat(parts: list[SimResult], steps: int) -> SimResult:
+    first = parts[0]
+
+    def cat(get):
+        return {k: np.concatenate([get(p)[k] for p in parts]) for k in get(first)}
+
+    return SimResult(
+        output_spikes=np.concatenate([p.output_spikes for p in parts]),
+        counts=np.concatenate([p.counts for p in parts]),
+        predictions=np.concatenate([p.predictions for p in parts]),
+        spike_counts=cat(lambda p: p.spike_counts),
+        synops=cat(lambda p: p.synops),
+        layer_spikes=cat(lambda p: p.layer_spikes),
+        layer_membranes=cat(lambda p: p.layer_membranes),
+        neurons=dict(first.neurons),
+        num_steps=steps,
+    )
