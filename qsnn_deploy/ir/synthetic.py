@@ -1,0 +1,91 @@
+"""Random but well-formed graphs shaped like the paper's networks, with lively spiking activity.
+
+For tests, fuzzing and target development before a trained model exists. Not used by the product's
+export path."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsnn_deploy.ir.graph import Graph, InputSpec
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.types import UINT8, IntType
+
+SHAPES = {
+    # name: (input (C, H, W), encoding, conv2 channels, classes)
+    "mnist": ((1, 28, 28), "static", 64, 10),
+    "dvs": ((2, 32, 32), "stream", 32, 11),
+    "nmnist": ((2, 34, 34), "stream", 64, 10),
+    "tiny": ((1, 16, 16), "static", 4, 3),
+    "tiny-stream": ((2, 16, 16), "stream", 4, 3),
+}
+
+
+def random_graph(
+    arch: str = "mnist",
+    seed: int = 0,
+    *,
+    bits: int = 4,
+    state_bits: int = 32,
+    reset: str = "subtract",
+    num_steps: int = 20,
+    conv1_channels: int | None = None,
+) -> Graph:
+    """A conv-pool-LIF, conv-pool-LIF, linear-LIF graph with random weights, scaled so that every layer spikes
+    at a moderate rate on random inputs."""
+    rng = np.random.default_rng(seed)
+    (c, h, w), encoding, c2, classes = SHAPES[arch]
+    c1 = conv1_channels or (4 if arch.startswith("tiny") else 16)
+    wmax = (1 << (bits - 1)) - 1
+    wtype = IntType(bits)
+    state = IntType(state_bits)
+    threshold = 1 << (state_bits - 12)
+    decay_shift = 8
+    decay_multiplier = int(rng.integers(200, 255))
+    in_max = 255 if encoding == "static" else 3
+
+    def weights(*shape: int) -> np.ndarray:
+        return rng.integers(-wmax, wmax + 1, shape)
+
+    def requant(name: str, channels: int, fan_in: int, in_max_value: float) -> Requantize:
+        # Typical accumulator magnitude ~ sqrt(fan_in) * wmax * in_max / 2; map it to ~threshold / 3.
+        typical = max(1.0, np.sqrt(fan_in) * wmax * in_max_value / 2)
+        ratio = threshold / 3 / typical
+        shift = int(np.clip(np.floor(np.log2((1 << 29) / ratio)), 0, 24))
+        scale = ratio * (1 << shift)
+        mult = np.maximum(1, (scale * rng.uniform(0.5, 1.5, channels))).astype(np.int64)
+        mult *= rng.choice([1, 1, 1, -1], channels)  # some negative gammas
+        bias = (rng.uniform(-0.2, 0.6, channels) * threshold / 4 * (1 << shift)).astype(np.int64)
+        return Requantize(name, mult, bias, shift, IntType(32))
+
+    def lif(name: str) -> LIF:
+        return LIF(name, threshold, decay_multiplier, decay_shift, reset, state)
+
+    h1, w1 = (h - 4) // 2, (w - 4) // 2
+    h2, w2 = (h1 - 4) // 2, (w1 - 4) // 2
+    ops = (
+        Conv2d("conv1", weights(c1, c, 5, 5), wtype),
+        SumPool2d("pool1", 2),
+        requant("rq1", c1, c * 25 * 4, in_max),
+        lif("lif1"),
+        Conv2d("conv2", weights(c2, c1, 5, 5), wtype),
+        SumPool2d("pool2", 2),
+        requant("rq2", c2, c1 * 25 * 4 * 0.3, 1),
+        lif("lif2"),
+        Linear("fc1", weights(classes, c2 * h2 * w2), wtype),
+        requant("rq3", classes, c2 * h2 * w2 * 0.3, 1),
+        lif("lif3"),
+    )
+    spec = InputSpec((c, h, w), UINT8, encoding, 1 / 255 if encoding == "static" else 1.0)
+    return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:{arch}:{seed}"}).validate()
+
+
+def random_inputs(graph: Graph, n: int, seed: int = 0, num_steps: int | None = None) -> np.ndarray:
+    """Inputs for ``graph``: uint8 images (N, C, H, W), or sparse event counts (N, T, C, H, W)."""
+    rng = np.random.default_rng(seed)
+    shape = graph.input.shape
+    if graph.input.encoding == "static":
+        return rng.integers(0, 256, (n, *shape)).astype(np.uint8)
+    steps = num_steps or graph.num_steps
+    events = rng.random((n, steps, *shape)) < 0.15
+    return (events * rng.integers(1, 4, (n, steps, *shape))).astype(np.uint8)
