@@ -1,0 +1,70 @@
+"""The single entry point: ``load_dataset(name, split, ...) -> Dataset``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.data import dvs_gesture, nmnist
+from qsnn_deploy.data.idx import load_idx
+from qsnn_deploy.data.paths import resolve_data_dir
+from qsnn_deploy.errors import DatasetError
+
+DATASET_NAMES = ("mnist", "fmnist", "nmnist", "dvs")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A whole split in memory.
+
+    ``inputs`` is ``uint8 (N, C, H, W)`` pixels for static datasets (the same frame at every time step) or
+    ``uint8 (N, T, C, H, W)`` event counts for stream datasets (one frame per step). The real value of one
+    input unit is ``input_scale`` (1/255 for pixels, 1.0 for event counts).
+    """
+
+    name: str
+    split: str
+    inputs: np.ndarray
+    labels: np.ndarray
+    kind: str
+    input_scale: float
+    num_classes: int
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_dataset(
+    name: str,
+    split: str,
+    data_dir: Path | None = None,
+    limit: int | None = None,
+    num_steps: int | None = None,
+    download: bool = True,
+) -> Dataset:
+    """Load one split of ``name`` ("mnist", "fmnist", "nmnist", "dvs") from ``resolve_data_dir(data_dir)``.
+
+    ``limit`` keeps the first N samples (event readers only open the files they need). ``num_steps`` sets
+    the number of time bins of stream datasets (default 100 x 3 ms) and is ignored for static ones.
+    ``download`` fetches missing MNIST/Fashion-MNIST files; event datasets are never downloaded.
+    """
+    if name not in DATASET_NAMES:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r} for {name}; choose 'train' or 'test'")
+    if limit is not None and limit < 0:
+        raise DatasetError(f"limit must be >= 0, got {limit}")
+    if num_steps is not None and num_steps < 1:
+        raise DatasetError(f"num_steps must be >= 1, got {num_steps}")
+    root = resolve_data_dir(data_dir)
+    if name in ("mnist", "fmnist"):
+        inputs, labels = load_idx(name, split, root, limit=limit, download=download)
+        return Dataset(name, split, inputs, labels, "static", 1.0 / 255.0, 10)
+    if name == "nmnist":
+        inputs, labels = nmnist.load_nmnist(root, split, limit=limit, num_steps=num_steps)
+        return Dataset(name, split, inputs, labels, "stream", 1.0, nmnist.NUM_CLASSES)
+    inputs, labels = dvs_gesture.load_dvs_gesture(root, split, limit=limit, num_steps=num_steps)
+    return Dataset(name, split, inputs, labels, "stream", 1.0, dvs_gesture.NUM_CLASSES)
