@@ -7,11 +7,12 @@ when float BLAS is exact. See docs/ir/ranges.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.graph import Graph, InputSpec
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Requantize, SumPool2d
 from qsnn_deploy.ir.types import IntType, bits_for_range
 
@@ -74,12 +75,17 @@ def lif_membrane_bound(op: LIF, current_peak: int) -> int | None:
 
 def analyse(graph: Graph) -> list[OpRange]:
     """Interval of every op's output (per channel) given the input type's full range."""
-    c = graph.input.shape[0]
-    lo = np.full(c, graph.input.dtype.min, dtype=object)
-    hi = np.full(c, graph.input.dtype.max, dtype=object)
-    shape = tuple(graph.input.shape)
+    return analyse_ops(graph.input, graph.ops)
+
+
+def analyse_ops(spec: InputSpec, ops: Sequence[Op]) -> list[OpRange]:
+    """``analyse`` for a chain that need not be a complete graph yet (the exporter builds one op at a time)."""
+    c = spec.shape[0]
+    lo = np.full(c, spec.dtype.min, dtype=object)
+    hi = np.full(c, spec.dtype.max, dtype=object)
+    shape = tuple(spec.shape)
     results: list[OpRange] = []
-    for op in graph.ops:
+    for op in ops:
         out_shape = op.out_shape(shape)
         lo, hi, rng = _step(op, shape, lo, hi)
         results.append(rng)

@@ -1,0 +1,145 @@
+"""Torch modules -> float layers: one handler per supported module kind.
+
+Anything else raises ``UnsupportedLayerError`` naming the layer, its type and what to use instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from qsnn_deploy.errors import UnsupportedLayerError
+from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, Identity, IntConv, IntLinear, Leaky
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().to(torch.float64).numpy()
+
+
+def _quantized(name: str, module: nn.Module, out_channels: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer weights, per-output-channel scale and bit width, exactly as Brevitas computes them."""
+    try:
+        q = module.quant_weight()
+    except Exception as exc:  # brevitas raises assorted errors for unsupported quantizers
+        raise UnsupportedLayerError(f"layer {name!r}: cannot read its quantized weight ({exc})") from None
+    if q.scale is None or q.bit_width is None:
+        raise UnsupportedLayerError(f"layer {name!r}: weight quantization is disabled; set weight_bit_width")
+    if torch.any(q.zero_point != 0):
+        raise UnsupportedLayerError(f"layer {name!r}: asymmetric weights (zero point != 0) are not supported")
+    bits = int(q.bit_width.item())
+    if not 2 <= bits <= 8:
+        raise UnsupportedLayerError(f"layer {name!r}: {bits}-bit weights; qsnn-deploy supports 2 to 8 bits")
+    scale = _np(q.scale).reshape(-1)
+    if scale.size not in (1, out_channels):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: scale of shape {tuple(q.scale.shape)} is neither per tensor nor per channel"
+        )
+    if not q.signed:
+        raise UnsupportedLayerError(f"layer {name!r}: unsigned weights are not supported")
+    weight = q.int().detach().cpu().numpy().astype(np.int64)
+    return weight, np.broadcast_to(scale, (out_channels,)).copy(), bits
+
+
+def _bias(module: nn.Module) -> np.ndarray | None:
+    return None if module.bias is None else _np(module.bias)
+
+
+def conv(name: str, m: nn.Module) -> list:
+    if m.groups != 1 or tuple(m.dilation) != (1, 1):
+        raise UnsupportedLayerError(f"layer {name!r}: grouped or dilated convolutions are not supported")
+    if m.stride[0] != m.stride[1] or not isinstance(m.padding, tuple) or m.padding[0] != m.padding[1]:
+        raise UnsupportedLayerError(
+            f"layer {name!r}: only square stride and symmetric numeric padding are supported"
+        )
+    if m.padding_mode != "zeros":
+        raise UnsupportedLayerError(
+            f"layer {name!r}: padding_mode {m.padding_mode!r}; only 'zeros' is supported"
+        )
+    weight, scale, bits = _quantized(name, m, m.out_channels)
+    return [IntConv(name, weight, scale, bits, int(m.stride[0]), int(m.padding[0]), _bias(m))]
+
+
+def linear(name: str, m: nn.Module) -> list:
+    weight, scale, bits = _quantized(name, m, m.out_features)
+    return [IntLinear(name, weight, scale, bits, _bias(m))]
+
+
+def avgpool(name: str, m: nn.AvgPool2d) -> list:
+    k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+    stride = m.stride if isinstance(m.stride, int) else (m.stride or (k,))[0]
+    square = isinstance(m.kernel_size, int) or m.kernel_size[0] == m.kernel_size[1]
+    if not square or stride != k or m.padding not in (0, (0, 0)) or m.ceil_mode or m.divisor_override:
+        raise UnsupportedLayerError(
+            f"layer {name!r}: only square non-overlapping average pooling without padding"
+        )
+    return [AvgPool(name, int(k))]
+
+
+def batchnorm(name: str, m: nn.modules.batchnorm._BatchNorm) -> list:
+    if m.running_mean is None or m.running_var is None:
+        raise UnsupportedLayerError(f"layer {name!r}: BatchNorm without running statistics cannot be folded")
+    gamma = _np(m.weight) if m.weight is not None else np.ones(m.num_features)
+    beta = _np(m.bias) if m.bias is not None else np.zeros(m.num_features)
+    return [BatchNorm(name, gamma, beta, _np(m.running_mean), _np(m.running_var), float(m.eps))]
+
+
+def identity(name: str, m: nn.Module) -> list:
+    return [Identity(name, type(m).__name__)]
+
+
+def leaky(name: str, m: nn.Module) -> list:
+    if m.reset_mechanism not in ("subtract", "zero"):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: reset_mechanism {m.reset_mechanism!r}; use 'subtract' or 'zero'"
+        )
+    if not getattr(m, "reset_delay", True):
+        raise UnsupportedLayerError(f"layer {name!r}: reset_delay=False is not supported")
+    if getattr(m, "state_quant", False):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: state_quant is not supported (the IR quantizes the state)"
+        )
+    if float(m.graded_spikes_factor) != 1.0:
+        raise UnsupportedLayerError(f"layer {name!r}: graded spikes (factor != 1) are not supported")
+    beta, threshold = torch.as_tensor(m.beta), torch.as_tensor(m.threshold)
+    if beta.numel() != 1 or threshold.numel() != 1:
+        raise UnsupportedLayerError(f"layer {name!r}: per-neuron beta or threshold is not supported")
+    if float(threshold) <= 0:
+        raise UnsupportedLayerError(f"layer {name!r}: threshold must be positive, got {float(threshold)}")
+    return [Leaky(name, float(beta), float(threshold), m.reset_mechanism)]
+
+
+def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
+    import brevitas.nn as qnn
+    import snntorch as snn
+
+    return [
+        (qnn.QuantConv2d, conv),
+        (qnn.QuantLinear, linear),
+        (nn.AvgPool2d, avgpool),
+        (nn.BatchNorm2d, batchnorm),
+        (nn.BatchNorm1d, batchnorm),
+        (nn.Dropout, identity),
+        (nn.Flatten, identity),
+        (nn.Identity, identity),
+        (snn.Leaky, leaky),
+    ]
+
+
+HINTS = {
+    nn.Conv2d: "use brevitas.nn.QuantConv2d(..., weight_bit_width=4)",
+    nn.Linear: "use brevitas.nn.QuantLinear(..., weight_bit_width=4)",
+    nn.MaxPool2d: "use nn.AvgPool2d (average pooling folds into integer scales)",
+}
+
+
+def convert(name: str, module: nn.Module) -> list:
+    """Float layers for one module, or a typed error naming it."""
+    for cls, handler in _handlers():
+        if isinstance(module, cls):
+            return handler(name, module)
+    hint = next(
+        (h for cls, h in HINTS.items() if type(module) is cls), "see docs/export.md for supported layers"
+    )
+    raise UnsupportedLayerError(f"layer {name!r} ({type(module).__name__}) is not supported: {hint}")

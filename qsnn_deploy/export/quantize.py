@@ -1,0 +1,167 @@
+"""Folded float chain -> integer IR: membrane scales, integer thresholds, decays and requantizers.
+
+For each LIF layer the exporter picks the membrane scale ``s`` (real membrane = integer * s) so that the
+range analysis proves the membrane never leaves the state type, with as much resolution as that allows
+(docs/export.md). The requantizer then maps the integer accumulator onto that scale:
+``multiplier = round(a / s * 2**shift)``, ``bias = round(b / s * 2**shift)`` for the folded affine ``a x + b``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qsnn_deploy.errors import UnsupportedLayerError
+from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, IntLinear, Leaky, SumPool
+from qsnn_deploy.ir.graph import Graph, InputSpec
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ranges import analyse_ops
+from qsnn_deploy.ir.types import INT32, INT64, UINT8, IntType
+
+INT32_MAX = (1 << 31) - 1
+
+
+@dataclass(frozen=True)
+class QuantOptions:
+    state_bits: int = 32
+    decay_max_shift: int = 16  # decay = multiplier / 2**shift; 16 bits resolve beta to 1.5e-5
+    min_threshold: int = 1 << 10  # below this the membrane is too coarse: accept possible saturation instead
+    max_threshold: int = 1 << 20  # more resolution buys nothing measurable and enlarges multipliers
+    max_requant_shift: int = 40
+
+
+def quantize_decay(beta: float, max_shift: int) -> tuple[int, int]:
+    """(multiplier, shift) for beta clamped to [0, 1] as snnTorch does: the smallest exact shift if there is one
+    (a pure shift for beta = 1/2, 3/4, ...), else the maximal shift with the nearest multiplier."""
+    beta = min(max(beta, 0.0), 1.0)
+    for shift in range(max_shift + 1):
+        scaled = beta * (1 << shift)
+        if scaled == int(scaled):
+            return int(scaled), shift
+    return int(round(beta * (1 << max_shift))), max_shift
+
+
+def choose_threshold(
+    current_ratio: float, decay: float, state: IntType, opts: QuantOptions
+) -> tuple[int, bool]:
+    """Integer threshold and whether the membrane can saturate.
+
+    With ``I`` the current bound in units of the threshold, the range analysis bounds the membrane by
+    ``(th * (I + 1) + 2) / (1 - decay)``; the largest ``th`` keeping that within the state type wins."""
+    if decay >= 1.0:
+        return min(opts.max_threshold, state.max // 16), True
+    fit = math.floor((state.max * (1.0 - decay) - 2.0) / (current_ratio + 1.0))
+    if fit >= opts.min_threshold:
+        return min(fit, opts.max_threshold), False
+    return max(fit, min(opts.min_threshold, state.max // 16)), True
+
+
+def _requantizer(
+    name: str, scale: np.ndarray, offset: np.ndarray, acc_peak: int, opts: QuantOptions
+) -> Requantize:
+    largest = float(np.abs(scale).max(initial=0.0))
+    shift = 0
+    if largest > 0:
+        for candidate in range(opts.max_requant_shift, -1, -1):
+            m_max = round(largest * 2**candidate)
+            b_max = float(np.abs(offset).max(initial=0.0)) * 2**candidate
+            if m_max <= INT32_MAX and acc_peak * m_max + b_max < 2**62:
+                shift = candidate
+                break
+    multiplier = np.round(scale * 2.0**shift).astype(np.int64)
+    bias = np.round(offset * 2.0**shift).astype(np.int64)
+    if np.any(np.abs(multiplier) > INT32_MAX):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: its scale {largest:.3g} is too large to requantize in int32"
+        )
+    return Requantize(name, multiplier, bias, shift, INT32)
+
+
+def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tuple[Graph, dict, list[str]]:
+    """Build the IR from a folded chain. Returns (graph, per-LIF metadata, warnings)."""
+    spec = InputSpec(tuple(fg.input_shape), UINT8, fg.encoding, float(original_input_scale))
+    state = IntType(opts.state_bits)
+    ops: list[Op] = []
+    layer_meta: dict[str, dict] = {}
+    warnings: list[str] = []
+    affine: Affine | None = None
+    for layer in fg.layers:
+        if isinstance(layer, IntConv):
+            ops.append(
+                Conv2d(layer.name, layer.weight, IntType(layer.bits), layer.stride, layer.padding, INT64)
+            )
+        elif isinstance(layer, IntLinear):
+            ops.append(Linear(layer.name, layer.weight, IntType(layer.bits), INT64))
+        elif isinstance(layer, SumPool):
+            ops.append(SumPool2d(layer.name, layer.kernel, INT64))
+        elif isinstance(layer, Affine):
+            if affine is not None:
+                raise UnsupportedLayerError(
+                    f"two affine layers in a row before {layer.name!r} (folding failed)"
+                )
+            affine = layer
+        elif isinstance(layer, Leaky):
+            if not ops:
+                raise UnsupportedLayerError(f"LIF layer {layer.name!r} has no weighted layer before it")
+            last = analyse_ops(spec, ops)[-1]
+            lo, hi = np.array(last.lo, dtype=np.float64), np.array(last.hi, dtype=np.float64)
+            if affine is None:
+                affine = Affine(f"{layer.name}.in", np.ones(len(lo)), np.zeros(len(lo)))
+            if len(affine.scale) != len(lo):
+                raise UnsupportedLayerError(
+                    f"{affine.name!r} has {len(affine.scale)} channels but feeds {len(lo)} (a per-feature affine "
+                    "after a flatten is not supported)"
+                )
+            bound = float(
+                np.max(
+                    np.maximum(
+                        np.abs(affine.scale * lo + affine.offset), np.abs(affine.scale * hi + affine.offset)
+                    )
+                )
+            )
+            dm, ds = quantize_decay(layer.beta, opts.decay_max_shift)
+            decay = dm / (1 << ds)
+            th_int, saturates = choose_threshold(bound / layer.threshold, decay, state, opts)
+            s_m = layer.threshold / th_int
+            ops.append(
+                _requantizer(
+                    f"{layer.name}.current", affine.scale / s_m, affine.offset / s_m, last.peak, opts
+                )
+            )
+            ops.append(LIF(layer.name, th_int, dm, ds, layer.reset, state))
+            layer_meta[layer.name] = {
+                "membrane_scale": s_m,
+                "threshold": layer.threshold,
+                "beta": layer.beta,
+                "beta_quantized": decay,
+                "current_bound": bound,
+            }
+            if saturates:
+                warnings.append(
+                    f"{layer.name}: with {state} state the membrane can saturate for extreme inputs "
+                    f"(threshold {th_int}); use --state-bits 32 for a proof that it cannot"
+                )
+            affine = None
+        else:
+            raise UnsupportedLayerError(f"layer {getattr(layer, 'name', layer)!r} was not folded away")
+    if affine is not None:
+        raise UnsupportedLayerError(f"{affine.name!r}: the network must end with a LIF layer")
+    return _narrow_types(spec, ops, fg.num_steps), layer_meta, warnings
+
+
+def _narrow_types(spec: InputSpec, ops: list[Op], num_steps: int) -> Graph:
+    """Declare int32 accumulators and currents wherever the range analysis proves they fit."""
+    ranges = analyse_ops(spec, ops)
+    narrowed: list[Op] = []
+    for op, rng in zip(ops, ranges, strict=True):
+        fits32 = INT32.min <= min(rng.lo) and max(rng.hi) <= INT32.max and rng.peak <= INT32.max
+        if isinstance(op, (Conv2d, Linear, SumPool2d)):
+            op = replace(op, acc_type=INT32 if fits32 else INT64)
+        elif isinstance(op, Requantize):
+            op = replace(
+                op, out_type=INT32 if INT32.min <= min(rng.lo) and max(rng.hi) <= INT32.max else INT64
+            )
+        narrowed.append(op)
+    return Graph(spec, tuple(narrowed), num_steps)
