@@ -46,6 +46,9 @@ def conv2d_weights(
         h, w = h + 2 * padding, w + 2 * padding
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
     w2 = weight.reshape(o, -1)
+    # Convert once, before im2col multiplies the data kh*kw times.
+    dtype = exact_float_dtype(w2, max_abs_input) or np.int64
+    x = x.astype(dtype, copy=False)
     out = np.empty((n, o, ho, wo), dtype=np.int64)
     per_sample = ho * wo * c * kh * kw
     step = max(1, CHUNK_ELEMENTS // per_sample)
