@@ -42,10 +42,13 @@ class SimResult:
         }
 
 
-def check_no_overflow(graph: Graph) -> None:
+def check_no_overflow(graph: Graph) -> set[str]:
     """Refuse a graph whose declared accumulator or output types could overflow (the spec requires exactness
-    there; only LIF membranes saturate, by definition)."""
+    there; only LIF membranes saturate, by definition). Returns the LIF layers whose membrane can saturate."""
+    can_saturate = set()
     for rng in analyse(graph):
+        if rng.kind == "lif" and rng.note:
+            can_saturate.add(rng.name)
         if rng.kind != "lif" and not rng.fits:
             raise IRValidationError(
                 f"{rng.kind} {rng.name!r}: values can reach [{min(rng.lo)}, {max(rng.hi)}], beyond its declared "
@@ -55,6 +58,7 @@ def check_no_overflow(graph: Graph) -> None:
             raise IRValidationError(
                 f"requantize {rng.name!r}: the multiply needs {rng.peak_bits} bits (> 64)"
             )
+    return can_saturate
 
 
 def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
@@ -87,7 +91,7 @@ def simulate(
     """Run ``graph`` on ``inputs``: (N, C, H, W) for a static input, (N, T', C, H, W) with T' >= steps for a
     stream. ``progress``: optional callable receiving the number of samples finished per batch."""
     graph.validate()
-    check_no_overflow(graph)
+    can_saturate = check_no_overflow(graph)
     steps = num_steps or graph.num_steps
     stream = graph.input.encoding == "stream"
     if inputs.ndim != (5 if stream else 4) or tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
@@ -99,13 +103,15 @@ def simulate(
     if not graph.input.dtype.contains(inputs):
         raise IRValidationError(f"input values leave the input type {graph.input.dtype}")
     parts = [
-        _run_batch(graph, inputs[s : s + batch_size], steps, record, progress)
+        _run_batch(graph, inputs[s : s + batch_size], steps, record, progress, can_saturate)
         for s in range(0, len(inputs), batch_size)
     ]
     return _concat(parts, steps)
 
 
-def _run_batch(graph: Graph, x: np.ndarray, steps: int, record: bool, progress) -> SimResult:
+def _run_batch(
+    graph: Graph, x: np.ndarray, steps: int, record: bool, progress, can_saturate: set[str]
+) -> SimResult:
     n = len(x)
     stream = graph.input.encoding == "stream"
     if stream:
@@ -146,9 +152,11 @@ def _run_batch(graph: Graph, x: np.ndarray, steps: int, record: bool, progress) 
         elif isinstance(op, LIF):
             if per_step:
                 currents = cur.reshape(steps, n, *out_shape)
-                spikes, mems = kernels.lif_scan(currents, op, record=record)
+                spikes, mems = kernels.lif_scan(currents, op, record=record, saturate=op.name in can_saturate)
             else:
-                spikes, mems = kernels.lif_scan(cur, op, static=True, num_steps=steps, record=record)
+                spikes, mems = kernels.lif_scan(
+                    cur, op, static=True, num_steps=steps, record=record, saturate=op.name in can_saturate
+                )
             per_step = True
             result.spike_counts[op.name] = spikes.reshape(steps, n, -1).sum(axis=(0, 2), dtype=np.int64)
             result.neurons[op.name] = int(np.prod(out_shape))

@@ -11,7 +11,7 @@ import numpy as np
 
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
 
-CHUNK_ELEMENTS = 32 * 1024 * 1024  # bound on the im2col buffer, in elements
+CHUNK_ELEMENTS = 1 << 20  # im2col buffer per chunk, in elements: small enough to stay in cache
 
 
 def exact_float_dtype(weight: np.ndarray, max_abs_input: int) -> type | None:
@@ -38,27 +38,45 @@ def _matmul_exact(a: np.ndarray, w2: np.ndarray, max_abs_input: int) -> np.ndarr
 def conv2d_weights(
     weight: np.ndarray, stride: int, padding: int, x: np.ndarray, max_abs_input: int
 ) -> np.ndarray:
-    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw); returns int64 (N, O, Ho, Wo)."""
+    """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw); returns int64 (N, O, Ho, Wo).
+
+    Strided convs go through space-to-depth first: with blocks of s x s pixels stacked into channels, a
+    stride-s conv becomes a stride-1 conv with a ceil(k/s) kernel, so each im2col slice is a long contiguous
+    run (Wo * s * s * C values) instead of a gather of C-value pieces: the copy runs at memory speed."""
     n, c, h, w = x.shape
     o, _, kh, kw = weight.shape
+    s = stride
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
         h, w = h + 2 * padding, w + 2 * padding
-    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
-    w2 = weight.reshape(o, -1)
-    # Convert once, before im2col multiplies the data kh*kw times.
+    ho, wo = (h - kh) // s + 1, (w - kw) // s + 1
+    bh, bw = -(-kh // s), -(-kw // s)  # kernel size in blocks
+    # Zero taps pad the kernel to whole blocks; the input is cropped or zero-padded to the rows they reach.
+    wpad = np.zeros((o, c, bh * s, bw * s), dtype=np.int64)
+    wpad[:, :, :kh, :kw] = weight
+    hs, ws = s * (ho - 1 + bh), s * (wo - 1 + bw)
+    x = x[:, :, :hs, :ws]
+    if x.shape[2] < hs or x.shape[3] < ws:
+        x = np.pad(x, ((0, 0), (0, 0), (0, hs - x.shape[2]), (0, ws - x.shape[3])))
+    # Weight columns ordered (block row, block col, row in block, col in block, channel).
+    w2 = wpad.reshape(o, c, bh, s, bw, s).transpose(0, 2, 4, 3, 5, 1).reshape(o, -1)
     dtype = exact_float_dtype(w2, max_abs_input) or np.int64
-    x = x.astype(dtype, copy=False)
     out = np.empty((n, o, ho, wo), dtype=np.int64)
-    per_sample = ho * wo * c * kh * kw
-    step = max(1, CHUNK_ELEMENTS // per_sample)
+    depth = s * s * c
+    step = max(1, CHUNK_ELEMENTS // (ho * wo * bh * bw * depth))
+    buffer = np.empty((min(step, n), ho, wo, bh, bw, depth), dtype=dtype)
     for start in range(0, n, step):
         xs = x[start : start + step]
-        win = np.lib.stride_tricks.sliding_window_view(xs, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-        win = win[:, :, :ho, :wo]  # (n, C, Ho, Wo, kh, kw)
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(-1, c * kh * kw)
-        res = _matmul_exact(cols, w2, max_abs_input)  # (n*Ho*Wo, O)
-        out[start : start + step] = res.reshape(len(xs), ho, wo, o).transpose(0, 3, 1, 2)
+        m = len(xs)
+        # (m, C, hs, ws) -> (m, hs/s, ws/s, s, s, C) -> (m, hb, wb, s*s*C), converted once to the GEMM dtype.
+        blocks = xs.reshape(m, c, hs // s, s, ws // s, s).transpose(0, 2, 4, 3, 5, 1)
+        blocks = np.ascontiguousarray(blocks, dtype=dtype).reshape(m, hs // s, ws // s, depth)
+        cols = buffer[:m]
+        for p in range(bh):
+            for q in range(bw):
+                cols[:, :, :, p, q, :] = blocks[:, p : p + ho, q : q + wo, :]
+        res = _matmul_exact(cols.reshape(-1, bh * bw * depth), w2, max_abs_input)  # (m*Ho*Wo, O)
+        out[start : start + step] = res.reshape(m, ho, wo, o).transpose(0, 3, 1, 2)
     return out
 
 
@@ -100,22 +118,36 @@ def requantize(x: np.ndarray, op: Requantize) -> np.ndarray:
     return (x.astype(np.int64) * m + b + rounding) >> op.shift
 
 
-def lif_step(v: np.ndarray, current: np.ndarray, op: LIF) -> tuple[np.ndarray, np.ndarray]:
-    """One time step of a LIF layer: returns (new membrane, spikes) following docs/ir/ops.md#lif."""
+def lif_step(
+    v: np.ndarray, current: np.ndarray, op: LIF, saturate: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """One time step of a LIF layer (docs/ir/ops.md#lif); ``v`` (int64) is updated in place.
+
+    Returns (v, spikes). ``saturate=False`` skips the clamp, allowed only where the range analysis proves the
+    membrane cannot leave the state type (then the clamp is the identity)."""
     reset = v > op.threshold
     if op.reset == "zero":
-        v = np.where(reset, 0, v)
-    h = (1 << (op.decay_shift - 1)) if op.decay_shift else 0
-    decayed = (v * op.decay_multiplier + h) >> op.decay_shift
-    u = decayed + current
+        v[reset] = 0
+    np.multiply(v, op.decay_multiplier, out=v)
+    if op.decay_shift:
+        v += 1 << (op.decay_shift - 1)
+        np.right_shift(v, op.decay_shift, out=v)
+    v += current
     if op.reset == "subtract":
-        u = u - reset * op.threshold
-    v_new = np.clip(u, op.state_type.min, op.state_type.max)
-    return v_new, v_new > op.threshold
+        np.subtract(v, op.threshold, out=v, where=reset)
+    if saturate:
+        np.clip(v, op.state_type.min, op.state_type.max, out=v)
+    return v, v > op.threshold
 
 
 def lif_scan(
-    currents: np.ndarray, op: LIF, *, static: bool = False, num_steps: int | None = None, record: bool = False
+    currents: np.ndarray,
+    op: LIF,
+    *,
+    static: bool = False,
+    num_steps: int | None = None,
+    record: bool = False,
+    saturate: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Run a LIF layer over time from a zero membrane.
 
@@ -127,7 +159,7 @@ def lif_scan(
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=op.state_type_numpy()) if record else None
     for t in range(steps):
-        v, s = lif_step(v, currents if static else currents[t], op)
+        v, s = lif_step(v, currents if static else currents[t], op, saturate)
         spikes[t] = s
         if membranes is not None:
             membranes[t] = v
