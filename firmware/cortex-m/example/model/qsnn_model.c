@@ -1,0 +1,85 @@
+/* qsnn_model.c - configuration and call sequence of the generated model (qsnn-deploy, from synthetic:tiny:0;
+ * do not edit). All arithmetic is in qsnn_runtime.c. */
+#include "qsnn_model.h"
+#include "qsnn_data.h"
+#include "qsnn_runtime.h"
+
+static const qsnn_conv_t qsnn_conv1_cfg = {
+    qsnn_conv1_w, 1,
+    1, 16, 16, /* in_c, in_h, in_w */
+    4, 5, 5, 1, 0, /* out_c, kh, kw, stride, pad */
+    12, 12, /* conv_h, conv_w */
+    2, 6, 6 /* pool, out_h, out_w */
+};
+static const qsnn_requant_t qsnn_rq1_cfg = {
+    qsnn_rq1_mult, qsnn_rq1_bias, QSNN_RQ1_SHIFT, 4, 36
+};
+static const qsnn_lif_t qsnn_lif1_cfg = {
+    QSNN_LIF1_THRESHOLD, QSNN_LIF1_DECAY_MULT, QSNN_LIF1_DECAY_SHIFT,
+    QSNN_LIF1_RESET_ZERO, 144
+};
+
+static const qsnn_conv_t qsnn_conv2_cfg = {
+    qsnn_conv2_w, 1,
+    4, 6, 6, /* in_c, in_h, in_w */
+    4, 5, 5, 1, 0, /* out_c, kh, kw, stride, pad */
+    2, 2, /* conv_h, conv_w */
+    2, 1, 1 /* pool, out_h, out_w */
+};
+static const qsnn_requant_t qsnn_rq2_cfg = {
+    qsnn_rq2_mult, qsnn_rq2_bias, QSNN_RQ2_SHIFT, 4, 1
+};
+static const qsnn_lif_t qsnn_lif2_cfg = {
+    QSNN_LIF2_THRESHOLD, QSNN_LIF2_DECAY_MULT, QSNN_LIF2_DECAY_SHIFT,
+    QSNN_LIF2_RESET_ZERO, 4
+};
+
+static const qsnn_linear_t qsnn_fc1_cfg = { qsnn_fc1_w, 1, 4, 3 };
+static const qsnn_requant_t qsnn_rq3_cfg = {
+    qsnn_rq3_mult, qsnn_rq3_bias, QSNN_RQ3_SHIFT, 3, 1
+};
+static const qsnn_lif_t qsnn_lif3_cfg = {
+    QSNN_LIF3_THRESHOLD, QSNN_LIF3_DECAY_MULT, QSNN_LIF3_DECAY_SHIFT,
+    QSNN_LIF3_RESET_ZERO, 3
+};
+
+void qsnn_reset(qsnn_state_t *s)
+{
+    qsnn_zero(s, sizeof(*s));
+}
+
+void qsnn_set_static_input(qsnn_state_t *s, const uint8_t *frame)
+{
+    qsnn_conv_dense_u8(&qsnn_conv1_cfg, frame, s->cur_static);
+    qsnn_requant(&qsnn_rq1_cfg, s->cur_static);
+}
+
+void qsnn_step(qsnn_state_t *s, const uint8_t *frame, uint8_t *out_spikes)
+{
+    (void)frame; /* the static current was computed by qsnn_set_static_input */
+    s->layer_spikes[0] += (uint32_t)qsnn_lif_step32(&qsnn_lif1_cfg, s->mem_lif1, s->cur_static, s->spk_lif1);
+    QSNN_RECORD_HOOK(0, s->spk_lif1, s->mem_lif1, 144);
+    QSNN_CONV_SPIKES(&qsnn_conv2_cfg, s->spk_lif1, s->acc);
+    qsnn_requant(&qsnn_rq2_cfg, s->acc);
+    s->layer_spikes[1] += (uint32_t)qsnn_lif_step32(&qsnn_lif2_cfg, s->mem_lif2, s->acc, s->spk_lif2);
+    QSNN_RECORD_HOOK(1, s->spk_lif2, s->mem_lif2, 4);
+    QSNN_LINEAR_SPIKES(&qsnn_fc1_cfg, s->spk_lif2, s->acc);
+    qsnn_requant(&qsnn_rq3_cfg, s->acc);
+    s->layer_spikes[2] += (uint32_t)qsnn_lif_step32(&qsnn_lif3_cfg, s->mem_lif3, s->acc, s->spk_lif3);
+    QSNN_RECORD_HOOK(2, s->spk_lif3, s->mem_lif3, 3);
+    qsnn_count_output(s->spk_lif3, QSNN_NUM_CLASSES, s->counts, out_spikes);
+}
+
+int qsnn_run(qsnn_state_t *s, const uint8_t *input, int num_steps, uint16_t *counts)
+{
+    int t;
+    qsnn_reset(s);
+    qsnn_set_static_input(s, input);
+    for (t = 0; t < num_steps; t++) {
+        qsnn_step(s, NULL, NULL);
+    }
+    if (counts != NULL) {
+        qsnn_copy_u16(counts, s->counts, QSNN_NUM_CLASSES);
+    }
+    return qsnn_argmax_u16(s->counts, QSNN_NUM_CLASSES);
+}

@@ -1,0 +1,111 @@
+/* qsnn_runtime.h - integer kernels of the qsnn-deploy C target (hand-written, copied next to the model).
+ *
+ * C99, no malloc, no floating point, no function-static state: every buffer is passed in by the caller.
+ * Semantics follow docs/ir/ops.md bit for bit; docs/targets/c.md explains layouts and packing.
+ *
+ * Weight storage (both conv and linear) is "input-major": the weights one input element touches are
+ * contiguous, so an event-driven kernel scatters one run of weights per active spike.
+ *   conv:   index ((c * KH + kh) * KW + kw) * O + o
+ *   linear: index i * O + o
+ * Weights of 2..4 bits are packed two per byte: element 2k in the low nibble, 2k+1 in the high nibble,
+ * two's complement in 4 bits. Weights of 5..8 bits are one int8 per byte.
+ *
+ * Compile-time switch QSNN_DENSE_BASELINE: spike layers use the dense (gather) kernels instead of the
+ * event-driven ones. Only for cost comparisons; results are identical.
+ */
+#ifndef QSNN_RUNTIME_H
+#define QSNN_RUNTIME_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Conv2d (cross-correlation, no bias) with an optional fused non-overlapping sum pool (pool == 1: none). */
+typedef struct {
+    const uint8_t *weight; /* input-major, packed when packed != 0 */
+    int32_t packed;        /* 1: two 4-bit weights per byte, 0: int8 */
+    int32_t in_c, in_h, in_w;
+    int32_t out_c, kh, kw, stride, pad;
+    int32_t conv_h, conv_w; /* conv output size before pooling */
+    int32_t pool;           /* sum-pool kernel, 1 = no pooling */
+    int32_t out_h, out_w;   /* size after pooling (rows/cols not filling a window are dropped) */
+} qsnn_conv_t;
+
+/* Linear (no bias) on the flattened (C, H, W) input. */
+typedef struct {
+    const uint8_t *weight; /* input-major, packed when packed != 0 */
+    int32_t packed;
+    int32_t in_n, out_n;
+} qsnn_linear_t;
+
+/* Requantize: y = (x * mult[c] + bias[c] + 2^(shift-1)) >> shift (floor shift), per channel c. */
+typedef struct {
+    const int32_t *mult;
+    const int64_t *bias;
+    int32_t shift;
+    int32_t channels;
+    int32_t per_channel; /* elements per channel (H * W, or 1 for vectors) */
+} qsnn_requant_t;
+
+/* LIF layer parameters (see ops.md#lif). */
+typedef struct {
+    int32_t threshold;
+    int32_t decay_mult;
+    int32_t decay_shift;
+    int32_t reset_zero; /* 0: subtract, 1: zero */
+    int32_t n;          /* neurons */
+} qsnn_lif_t;
+
+/* Floor (arithmetic) right shift of a signed 64-bit value, exact on every C99 compiler. */
+int64_t qsnn_floor_shift(int64_t x, int32_t s);
+
+/* Dense conv + fused pool on a uint8 map (C, H, W): acc (O, out_h, out_w) = pooled conv. */
+void qsnn_conv_dense_u8(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
+/* Event-driven conv + fused pool: scatters the weights of every nonzero input element, times its value. */
+void qsnn_conv_events(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
+/* Dense linear on a uint8 vector (gather form). */
+void qsnn_linear_dense_u8(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
+/* Event-driven linear: for every nonzero input, add value * its weight row to acc. */
+void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
+/* Requantize acc in place (int32 accumulators to int32 currents). */
+void qsnn_requant(const qsnn_requant_t *rq, int32_t *x);
+/* One LIF step; writes spikes (0/1) and returns how many neurons fired. */
+int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint8_t *spikes);
+int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint8_t *spikes);
+
+/* Argmax of counts, lowest index on ties. */
+int qsnn_argmax_u16(const uint16_t *counts, int32_t n);
+/* Zero n bytes (no libc needed). */
+void qsnn_zero(void *p, size_t n);
+/* counts[i] += spikes[i]; copies spikes to out when out != NULL. */
+void qsnn_count_output(const uint8_t *spikes, int32_t n, uint16_t *counts, uint8_t *out);
+/* dst[i] = src[i] for i < n. */
+void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n);
+
+/* The kernels the generated model uses for spike (0/1) and event-count inputs. */
+#ifdef QSNN_DENSE_BASELINE
+#define QSNN_CONV_SPIKES qsnn_conv_dense_u8
+#define QSNN_LINEAR_SPIKES qsnn_linear_dense_u8
+#else
+#define QSNN_CONV_SPIKES qsnn_conv_events
+#define QSNN_LINEAR_SPIKES qsnn_linear_events
+#endif
+
+/* Optional per-layer record hook: compile with -DQSNN_RECORD and define qsnn_record() in the application;
+ * the model calls it after every LIF layer of every step with that layer's spikes and membranes
+ * (mem_bytes: 2 for int16 state, 4 for int32). */
+#ifdef QSNN_RECORD
+void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t mem_bytes, int32_t n);
+#define QSNN_RECORD_HOOK(layer, spikes, mem, n) qsnn_record((layer), (spikes), (mem), (int32_t)sizeof((mem)[0]), (n))
+#else
+#define QSNN_RECORD_HOOK(layer, spikes, mem, n) ((void)0)
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QSNN_RUNTIME_H */

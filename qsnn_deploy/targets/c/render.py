@@ -1,0 +1,116 @@
+"""Render the C target from templates/c/*.j2 into an output folder, one atomic write per file.
+
+Only called after ``checks.run_checks`` passed, so nothing is written for a model the target cannot take.
+Templates only lay out data and the call sequence; every computation lives in the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.paths import templates_dir
+from qsnn_deploy.targets.c.plan import Stage, acc_elements, input_major, pack_weights, state_bytes
+
+RUNTIME_FILES = ("qsnn_runtime.h", "qsnn_runtime.c")
+
+
+def c_int(value: int, bits: int) -> str:
+    """A C literal of a signed ``bits``-wide value; the minimum is spelled (-MAX - 1) because ``-2147483648``
+    is a unary minus applied to a constant too wide for int."""
+    value = int(value)
+    if bits == 64:
+        return f"(INT64_C({value + 1}) - 1)" if value == -(1 << 63) else f"INT64_C({value})"
+    return f"({value + 1} - 1)" if value == -(1 << (bits - 1)) else str(value)
+
+
+def byte_rows(data: bytes, per_row: int = 16) -> list[str]:
+    return [", ".join(f"0x{b:02x}" for b in data[i : i + per_row]) for i in range(0, len(data), per_row)]
+
+
+def _stage_context(st: Stage) -> dict:
+    weights = pack_weights(input_major(st.op), st.packed)
+    return {
+        "index": st.index,
+        "kind": st.kind,
+        "op": st.op,
+        "pool": st.pool,
+        "rq": st.rq,
+        "lif": st.lif,
+        "in_shape": st.in_shape,
+        "conv_shape": st.conv_shape,
+        "out_shape": st.out_shape,
+        "neurons": st.neurons,
+        "packed": int(st.packed),
+        "weight_rows": byte_rows(weights),
+        "weight_len": len(weights),
+        "weight_count": int(st.op.weight.size),
+        "mults": [c_int(v, 32) for v in st.rq.multiplier.tolist()],
+        "biases": [c_int(v, 64) for v in st.rq.bias.tolist()],
+        "per_channel": st.per_channel,
+        "state_bits": st.state_bits,
+        "in_size": int(np.prod(st.in_shape)),
+    }
+
+
+def render_files(graph: Graph, stages: list[Stage], prefix: str) -> dict[str, str]:
+    """File name -> text of every generated file (not written yet)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "c")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    static = graph.input.encoding == "static"
+    ctx = {
+        "p": prefix,
+        "P": prefix.upper(),
+        "graph": graph,
+        "source": str(graph.metadata.get("source", "unknown")).replace("*/", "* /"),
+        "static": static,
+        "stages": [_stage_context(s) for s in stages],
+        "input_size": int(np.prod(graph.input.shape)),
+        "input_shape": tuple(graph.input.shape),
+        "num_classes": stages[-1].neurons,
+        "acc_size": acc_elements(stages, static),
+        "state_estimate": state_bytes(stages, static),
+    }
+    return {
+        f"{prefix}_data.h": env.get_template("data.h.j2").render(ctx),
+        f"{prefix}_model.h": env.get_template("model.h.j2").render(ctx),
+        f"{prefix}_model.c": env.get_template("model.c.j2").render(ctx),
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_files(files: dict[str, str], out: Path) -> list[Path]:
+    """Write the rendered files and copy the runtime into ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        _write_atomic(out / name, text.encode())
+        written.append(out / name)
+    runtime = templates_dir() / "c" / "runtime"
+    for name in RUNTIME_FILES:
+        _write_atomic(out / name, (runtime / name).read_bytes())
+        written.append(out / name)
+    return written
+
+
+__all__ = ["render_files", "write_files"]

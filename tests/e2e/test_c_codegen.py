@@ -1,0 +1,121 @@
+"""The generated C compiles cleanly with gcc, clang and arm-none-eabi-gcc, matches the simulator bit for bit
+(every output spike of every step), is clean under ASan/UBSan, and is stable (golden snapshots)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toolchains import WARNINGS, require_tools  # noqa: E402
+
+from qsnn_deploy.ir.io import save_graph  # noqa: E402
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
+from qsnn_deploy.targets import generate, generate_from_cli  # noqa: E402
+from qsnn_deploy.verify import verify_c  # noqa: E402
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "c"
+CONFIGS = [
+    (arch, bits, reset)
+    for arch in ("mnist", "dvs", "tiny")
+    for bits in (16, 32)
+    for reset in ("subtract", "zero")
+]
+
+
+def _compile(cc: str, model: Path, flags: list[str]) -> None:
+    for src in ("qsnn_model.c", "qsnn_runtime.c"):
+        obj = model / f"{src}.{cc}.o"
+        proc = subprocess.run(
+            [cc, *flags, "-c", str(model / src), "-o", str(obj)], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, f"{cc} {src}:\n{proc.stderr}"
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("arch,state_bits,reset", CONFIGS)
+def test_compiles_clean_with_gcc_and_clang(tmp_path: Path, arch: str, state_bits: int, reset: str) -> None:
+    require_tools("gcc", "clang")
+    generate(random_graph(arch, 1, state_bits=state_bits, reset=reset), "c", tmp_path, "qsnn")
+    for cc in ("gcc", "clang"):
+        _compile(cc, tmp_path, [*WARNINGS, "-O2"])
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4", "cortex-m7"])
+def test_compiles_clean_for_cortex_m(tmp_path: Path, cpu: str) -> None:
+    require_tools("arm-none-eabi-gcc")
+    generate(random_graph("mnist", 1, state_bits=16), "c", tmp_path, "qsnn")
+    _compile("arm-none-eabi-gcc", tmp_path, [*WARNINGS, f"-mcpu={cpu}", "-mthumb", "-Os"])
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize(
+    "arch,state_bits,reset,cc",
+    [
+        ("tiny", 16, "subtract", "gcc"),
+        ("tiny", 32, "zero", "clang"),
+        ("mnist", 32, "subtract", "gcc"),
+        ("mnist", 16, "zero", "gcc"),
+        ("dvs", 32, "zero", "gcc"),
+        ("dvs", 16, "subtract", "clang"),
+    ],
+)
+def test_bit_exact_against_the_simulator(
+    tmp_path: Path, arch: str, state_bits: int, reset: str, cc: str
+) -> None:
+    require_tools(cc)
+    graph = random_graph(arch, 3, state_bits=state_bits, reset=reset)
+    inputs = random_inputs(graph, 20, seed=4)
+    result = verify_c(graph, inputs, workdir=tmp_path, cc=cc)
+    assert result.samples == 20
+    assert result.spikes_compared == 20 * graph.num_steps * graph.num_classes
+    assert result.sim.counts.sum() > 0, "a silent network would prove nothing"
+
+
+@pytest.mark.toolchain
+def test_clean_under_address_and_undefined_sanitizers(tmp_path: Path) -> None:
+    require_tools("gcc")
+    graph = random_graph("tiny", 5, state_bits=16, reset="zero")
+    verify_c(graph, random_inputs(graph, 10, seed=5), sanitize=True, workdir=tmp_path)
+
+
+def test_golden_snapshot(tmp_path: Path) -> None:
+    """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/c/ after an intended change (see its README)."""
+    paths = generate(random_graph("tiny", 0), "c", tmp_path, "qsnn")
+    rendered = [p for p in paths if not p.name.startswith("qsnn_runtime")]
+    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
+    for path in rendered:
+        golden = GOLDEN / path.name
+        if update:
+            golden.write_text(path.read_text())
+        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
+        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
+
+
+def test_cli_writes_only_to_out(tmp_path: Path, capsys) -> None:
+    model = save_graph(random_graph("tiny", 0), tmp_path / "m.qsnn")
+    paths = generate_from_cli(model, "c", tmp_path / "gen", "net")
+    assert sorted(p.name for p in paths) == sorted(
+        ["net_data.h", "net_model.h", "net_model.c", "qsnn_runtime.h", "qsnn_runtime.c"]
+    )
+    assert all(p.parent == tmp_path / "gen" for p in paths)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.toolchain
+def test_cost_targets_on_the_mnist_shape(tmp_path: Path) -> None:
+    """Weights exactly at the 4-bit floor, code <= 6 KB, RAM <= state + 2 KB (no instruction counts here:
+    those run under valgrind/QEMU in `qsnn-deploy report`)."""
+    require_tools("arm-none-eabi-gcc", "make")
+    from qsnn_deploy.targets.c.report import cost_report
+
+    graph = random_graph("mnist", 0)
+    rep = cost_report(graph, random_inputs(graph, 2, 0), workdir=tmp_path, host=False, cortex_m=False)
+    assert rep.weight_bytes == rep.weight_floor_bytes
+    assert rep.code_bytes <= 6 * 1024
+    assert rep.ram_bytes <= rep.state_bytes + 2048
