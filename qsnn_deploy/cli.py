@@ -148,11 +148,17 @@ def report(**options) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True
 )
-def demo(out: Path) -> None:
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Model to deploy (default: the bundled examples/mnist/model.pt).",
+)
+def demo(out: Path, checkpoint: Path | None) -> None:
     """Offline end-to-end demo on the bundled model and sample: export, simulate, codegen, verify, firmware."""
     from qsnn_deploy.demo import run_demo
 
-    run_demo(out)
+    run_demo(out, checkpoint)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ IR (quantize.py) -> check against the float model on a few inputs (fidelity.py) 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,10 +50,17 @@ def qsnn_layers(model: nn.Module) -> list:
     return layers
 
 
+def layer_name(name: str) -> str:
+    """An IR op name from a module name: targets derive identifiers from it, so keep it one
+    (``0`` -> ``layer0``, ``block.conv`` -> ``block_conv``)."""
+    safe = re.sub(r"\W", "_", name)
+    return f"layer{safe}" if not safe or safe[0].isdigit() else safe
+
+
 def sequential_layers(model: nn.Sequential) -> list:
     layers = []
     for name, module in model.named_children():
-        layers += handlers.convert(name, module)
+        layers += handlers.convert(layer_name(name), module)
     return layers
 
 

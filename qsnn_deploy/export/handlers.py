@@ -100,6 +100,8 @@ def leaky(name: str, m: nn.Module) -> list:
         raise UnsupportedLayerError(
             f"layer {name!r}: state_quant is not supported (the IR quantizes the state)"
         )
+    if getattr(m, "inhibition", False):
+        raise UnsupportedLayerError(f"layer {name!r}: inhibition=True (winner-take-all) is not supported")
     if float(m.graded_spikes_factor) != 1.0:
         raise UnsupportedLayerError(f"layer {name!r}: graded spikes (factor != 1) are not supported")
     beta, threshold = torch.as_tensor(m.beta), torch.as_tensor(m.threshold)

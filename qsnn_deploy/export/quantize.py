@@ -127,7 +127,7 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
             s_m = layer.threshold / th_int
             ops.append(
                 _requantizer(
-                    f"{layer.name}.current", affine.scale / s_m, affine.offset / s_m, last.peak, opts
+                    f"{layer.name}_current", affine.scale / s_m, affine.offset / s_m, last.peak, opts
                 )
             )
             ops.append(LIF(layer.name, th_int, dm, ds, layer.reset, state))

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ FORMAT_NAME = "qsnn-ir"
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
 ALLOWED_TENSOR_DTYPES = {np.dtype(d) for d in ("int8", "int16", "int32", "int64", "uint8")}
+_UMASK = os.umask(0o022)  # os.umask can only be read by setting it: read it once, at import, and restore it
+os.umask(_UMASK)
 
 
 def _op_to_json(op: Op, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -77,6 +80,7 @@ def save_graph(graph: Graph, path: Path | str) -> Path:
                 buf = io.BytesIO()
                 np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
                 zf.writestr(f"tensors/{key}.npy", buf.getvalue())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -142,9 +146,18 @@ def _op_from_json(entry: Any, index: int, zf: zipfile.ZipFile) -> Op:
             expected = str if f.default is MISSING else type(f.default)
             kwargs[f.name] = _require(entry, f.name, expected, where)
     try:
-        return cls(**kwargs)
+        op = cls(**kwargs)
     except (ValueError, TypeError, OverflowError) as exc:
         raise IRFormatError(f"{where} ({kind}): {exc}") from None
+    for key, stored in op.tensors().items():
+        # Ops cast tensors to their storage dtype (int8 weights, int64 requantize constants); an array cast
+        # from a wider file dtype would wrap silently (259 -> 3), so insist that the values survived.
+        if not np.array_equal(stored, kwargs[key]):
+            raise IRValidationError(
+                f"{where} ({kind} {op.name!r}): tensor {key!r} has values outside its {stored.dtype} storage "
+                f"(file dtype {kwargs[key].dtype}, range [{int(kwargs[key].min())}, {int(kwargs[key].max())}])"
+            )
+    return op
 
 
 def _upgrade(manifest: dict) -> dict:
@@ -189,6 +202,11 @@ def manifest_to_graph(manifest: Any, zf: zipfile.ZipFile) -> Graph:
     )
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN/Infinity, which save_graph never writes (allow_nan=False).
+    raise IRFormatError(f"{MANIFEST} is not valid JSON ({name} is not a JSON number)")
+
+
 def load_graph(path: Path | str) -> Graph:
     """Read and validate a ``.qsnn`` file; any defect raises a typed error naming the file."""
     path = Path(path)
@@ -203,14 +221,23 @@ def load_graph(path: Path | str) -> Graph:
             if info.file_size > MAX_MEMBER_BYTES:
                 raise IRFormatError(f"{MANIFEST} is too large ({info.file_size} bytes)")
             try:
-                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
+                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"), parse_constant=_reject_constant)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise IRFormatError(f"{MANIFEST} is not valid JSON ({exc})") from None
             graph = manifest_to_graph(manifest, zf)
         return graph.validate()
     except QsnnError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, RecursionError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,  # corrupt deflate stream
+        NotImplementedError,  # unsupported compression method
+        RuntimeError,  # encrypted member; RecursionError from deeply nested JSON
+        EOFError,
+        OSError,
+        ValueError,
+    ) as exc:
         raise IRFormatError(
             f"{path}: not a readable qsnn-deploy IR file ({type(exc).__name__}: {exc})"
         ) from None
