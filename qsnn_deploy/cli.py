@@ -137,6 +137,12 @@ def verify(**options) -> None:
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
 @data_dir_option
 @click.option("--limit", type=int, default=10, show_default=True)
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also measure the dense-kernel baseline (slow under valgrind and QEMU).",
+)
 def report(**options) -> None:
     """Flash, RAM, instructions per inference and synaptic operations of the generated C."""
     from qsnn_deploy.targets.c.report import report_from_cli

@@ -176,7 +176,9 @@ def format_report(rep: CostReport) -> str:
     return "\n".join(lines)
 
 
-def report_from_cli(model: Path, dataset: str, data_dir: Path | None, limit: int | None) -> CostReport:
+def report_from_cli(
+    model: Path, dataset: str, data_dir: Path | None, limit: int | None, baseline: bool = True
+) -> CostReport:
     """``qsnn-deploy report``: measure the generated C on the first ``limit`` test samples."""
     import click
 
@@ -185,6 +187,6 @@ def report_from_cli(model: Path, dataset: str, data_dir: Path | None, limit: int
 
     graph = load_graph(model)
     data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=graph.num_steps)
-    rep = cost_report(graph, np.asarray(data.inputs, dtype=np.uint8))
+    rep = cost_report(graph, np.asarray(data.inputs, dtype=np.uint8), baseline=baseline)
     click.echo(format_report(rep))
     return rep
