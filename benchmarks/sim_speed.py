@@ -1,22 +1,26 @@
 """Integer simulator vs snnTorch float inference of the same model on the same batch, in one run.
 
 snnTorch runs step by step, as the paper's code does (QSNN.forward_stepwise). Prints throughput of both, the
-ratio, and checks the simulator's fast path against its exact int64 reference path (bit for bit).
+ratio, and checks the simulator's fast path against its exact int64 reference path (bit for bit). Both run
+``--repeat`` times, alternately, so that load from other jobs hits both alike; the medians are reported.
 
     python benchmarks/sim_speed.py --checkpoint examples/mnist/model.pt --samples 256 --num-steps 100
     python benchmarks/sim_speed.py --samples 256          # random-init model with perturbed BatchNorm
+    python benchmarks/sim_speed.py --bn-bias -0.5 0.5     # ... spiking at 2-8%, like trained nets
+    python benchmarks/sim_speed.py --threads 1            # both single-threaded (steadier on a busy machine)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
-import numpy as np
-import torch
 
+def build(checkpoint: str | None, dataset: str, seed: int, bn_bias: tuple[float, float]):
+    import torch
 
-def build(checkpoint: str | None, dataset: str, seed: int):
     from qsnn_deploy.models import build_model, model_config
     from qsnn_deploy.models.checkpoint import load_checkpoint
 
@@ -30,8 +34,15 @@ def build(checkpoint: str | None, dataset: str, seed: int):
         bn = getattr(model, name, None)
         if bn is not None:
             bn.weight.data.uniform_(0.5, 3.0)
-            bn.bias.data.uniform_(0.0, 1.0)
+            bn.bias.data.uniform_(*bn_bias)
     return model.eval(), config
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of fn()."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -44,37 +55,67 @@ def main() -> None:
     parser.add_argument("--num-steps", type=int, default=100)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="alternate runs of both; medians are reported")
+    parser.add_argument("--threads", type=int, default=None, help="threads for torch and BLAS (default: all)")
+    parser.add_argument(
+        "--bn-bias", type=float, nargs=2, default=(0.0, 1.0), help="BatchNorm bias range of a random model"
+    )
     args = parser.parse_args()
+    if args.threads:  # before numpy and torch load their thread pools
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+
+    import numpy as np
+    import torch
 
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.export import export_model
     from qsnn_deploy.sim import simulate
+    from qsnn_deploy.sim.reference import simulate_reference
 
-    model, config = build(args.checkpoint, args.dataset, args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, config = build(args.checkpoint, args.dataset, args.seed, tuple(args.bn_bias))
     ds = load_dataset(args.dataset, "test", limit=args.samples, num_steps=args.num_steps)
     graph = export_model(model, num_steps=args.num_steps, check_inputs=ds.inputs[:8]).graph
     n = len(ds)
 
-    start = time.perf_counter()
-    with torch.no_grad():
-        for s in range(0, n, args.batch):
-            x = torch.from_numpy(ds.inputs[s : s + args.batch].astype(np.float32)) * ds.input_scale
-            model.forward_stepwise(x, args.num_steps)
-    t_torch = time.perf_counter() - start
+    def run_torch() -> None:
+        with torch.no_grad():
+            for s in range(0, n, args.batch):
+                x = torch.from_numpy(ds.inputs[s : s + args.batch].astype(np.float32)) * ds.input_scale
+                model.forward_stepwise(x, args.num_steps)
 
-    start = time.perf_counter()
-    fast = simulate(graph, ds.inputs, args.num_steps, batch_size=args.batch)
-    t_sim = time.perf_counter() - start
+    fast = None
 
-    from qsnn_deploy.sim.reference import simulate_reference
+    def run_sim() -> None:
+        nonlocal fast
+        fast = simulate(graph, ds.inputs, args.num_steps, batch_size=args.batch)
+
+    torch_times, sim_times = [], []
+    for _ in range(args.repeat):
+        torch_times.append(timed(run_torch))
+        sim_times.append(timed(run_sim))
+    ratios = [t[0] / s[0] for t, s in zip(torch_times, sim_times)]
 
     reference = simulate_reference(graph, ds.inputs[: min(n, 16)], args.num_steps)
     exact = np.array_equal(reference, fast.output_spikes[: len(reference)])
+
+    def line(name: str, times: list[tuple[float, float]]) -> str:
+        wall = statistics.median(t[0] for t in times)
+        cpu = statistics.median(t[1] for t in times)
+        return f"{name}: {wall / n * 1e3:8.2f} ms/sample  ({n / wall:7.1f} samples/s, CPU {cpu / n * 1e3:.2f} ms/sample)"
+
     print(f"model: {args.checkpoint or 'random init'} ({config.arch}), {n} samples x {args.num_steps} steps")
+    print(
+        f"threads: {args.threads or 'default'} (torch {torch.get_num_threads()}), {args.repeat} alternating runs"
+    )
     print(f"firing rates: { {k: round(v, 4) for k, v in fast.firing_rates().items()} }")
-    print(f"snnTorch step by step : {t_torch / n * 1e3:8.2f} ms/sample  ({n / t_torch:7.1f} samples/s)")
-    print(f"integer simulator     : {t_sim / n * 1e3:8.2f} ms/sample  ({n / t_sim:7.1f} samples/s)")
-    print(f"ratio                 : {t_torch / t_sim:8.2f}x")
+    print(line("snnTorch step by step ", torch_times))
+    print(line("integer simulator     ", sim_times))
+    print(
+        f"ratio (median of runs): {statistics.median(ratios):8.2f}x   (each run: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
     print(f"fast path == int64 reference path on {len(reference)} samples: {exact}")
 
 

@@ -16,8 +16,8 @@ from torch import nn
 
 from qsnn_deploy.errors import CheckpointError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
-from qsnn_deploy.export.float_graph import AvgPool, FloatGraph, Identity
-from qsnn_deploy.export.passes import fold
+from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, FloatGraph, Identity, IntConv, IntLinear
+from qsnn_deploy.export.passes import PROBE_STEPS, fold
 from qsnn_deploy.export.quantize import QuantOptions, to_ir
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
@@ -61,6 +61,16 @@ def sequential_layers(model: nn.Sequential) -> list:
     layers = []
     for name, module in model.named_children():
         layers += handlers.convert(layer_name(name), module)
+    # A BatchNorm ahead of every weighted layer acts on the raw input; no pass can move its offset into the
+    # integer chain (input_scale would move the input scale across it and change the function).
+    for layer in layers:
+        if isinstance(layer, (IntConv, IntLinear)):
+            break
+        if isinstance(layer, BatchNorm):
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r}: a BatchNorm before the first QuantConv2d/QuantLinear is not supported; "
+                "normalise the input in the data pipeline or put the BatchNorm after a weighted layer"
+            )
     return layers
 
 
@@ -110,7 +120,7 @@ def export_model(
             f"cannot export a {type(model).__name__}: pass a qsnn-deploy QSNN or an nn.Sequential of supported layers"
         )
     fg = FloatGraph(tuple(layers), tuple(input_shape), float(input_scale), encoding, int(num_steps))
-    folded, applied = fold(fg, probe_inputs(fg.input_shape, encoding, min(num_steps, 8)))
+    folded, applied = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
     graph, layer_meta, warnings = to_ir(folded, input_scale, QuantOptions(state_bits=state_bits))
     meta = dict(metadata or {})
     meta["lif_layers"] = layer_meta

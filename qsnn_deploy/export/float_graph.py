@@ -132,12 +132,14 @@ def apply_stateless(layer, x: np.ndarray) -> np.ndarray:
     raise TypeError(f"not a stateless layer: {layer!r}")
 
 
-def run_float(graph: FloatGraph, raw_inputs: np.ndarray, record_currents: bool = False):
+def run_float(
+    graph: FloatGraph, raw_inputs: np.ndarray, record_currents: bool = False, num_steps: int | None = None
+):
     """Execute the chain in float64 on raw dataset inputs (uint8: (N,C,H,W) static, (N,T,C,H,W) stream).
 
     Returns output spike counts (N, K) and, with ``record_currents``, the input current of every Leaky
     (name -> (T, N, ...)): the quantity a folding pass must not change."""
-    steps = graph.num_steps
+    steps = num_steps or graph.num_steps
     n = len(raw_inputs)
     x = raw_inputs.astype(np.float64) * graph.input_scale
     per_step = graph.encoding == "stream"

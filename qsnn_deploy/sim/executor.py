@@ -15,7 +15,7 @@ import numpy as np
 from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
-from qsnn_deploy.ir.ranges import analyse
+from qsnn_deploy.ir.ranges import OpRange, analyse
 from qsnn_deploy.sim import kernels
 
 
@@ -45,8 +45,15 @@ class SimResult:
 def check_no_overflow(graph: Graph) -> set[str]:
     """Refuse a graph whose declared accumulator or output types could overflow (the spec requires exactness
     there; only LIF membranes saturate, by definition). Returns the LIF layers whose membrane can saturate."""
+    return _checked_ranges(graph)[0]
+
+
+def _checked_ranges(graph: Graph) -> tuple[set[str], dict[str, OpRange]]:
+    """``check_no_overflow`` plus every op's range, by name (the fused kernels use them to prove exactness)."""
     can_saturate = set()
+    ranges = {}
     for rng in analyse(graph):
+        ranges[rng.name] = rng
         if rng.kind == "lif" and rng.note:
             can_saturate.add(rng.name)
         if rng.kind != "lif" and not rng.fits:
@@ -58,7 +65,7 @@ def check_no_overflow(graph: Graph) -> set[str]:
             raise IRValidationError(
                 f"requantize {rng.name!r}: the multiply needs {rng.peak_bits} bits (> 64)"
             )
-    return can_saturate
+    return can_saturate, ranges
 
 
 def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
@@ -91,7 +98,7 @@ def simulate(
     """Run ``graph`` on ``inputs``: (N, C, H, W) for a static input, (N, T', C, H, W) with T' >= steps for a
     stream. ``progress``: optional callable receiving the number of samples finished per batch."""
     graph.validate()
-    can_saturate = check_no_overflow(graph)
+    can_saturate, ranges = _checked_ranges(graph)
     steps = num_steps or graph.num_steps
     stream = graph.input.encoding == "stream"
     if inputs.ndim != (5 if stream else 4) or tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
@@ -103,14 +110,48 @@ def simulate(
     if not graph.input.dtype.contains(inputs):
         raise IRValidationError(f"input values leave the input type {graph.input.dtype}")
     parts = [
-        _run_batch(graph, inputs[s : s + batch_size], steps, record, progress, can_saturate)
+        _run_batch(graph, inputs[s : s + batch_size], steps, record, progress, can_saturate, ranges)
         for s in range(0, len(inputs), batch_size)
     ]
     return _concat(parts, steps)
 
 
+def _fused_epilogue(
+    ops: tuple, i: int, ranges: dict[str, OpRange]
+) -> tuple[kernels.Epilogue | None, int, LIF | None]:
+    """The ops after a conv/linear (its sum pool already consumed) at ``ops[i]`` that run inside its GEMM
+    epilogue, on each chunk while it is in cache: a Requantize, then the ``lif_prepare`` of a LIF after it.
+
+    Returns (epilogue or None, how many ops it consumed, the LIF whose input is now prepared or None). Exact:
+    the same int64 operations as kernels.requantize / lif_prepare, on the same integers (the GEMM result is the
+    exact accumulator); the range analysis proves the requantize fits 64 bits (check_no_overflow) and
+    ``lif_prepared_fits`` is checked on the requantize's proven output range."""
+    rq = ops[i] if i < len(ops) and isinstance(ops[i], Requantize) else None
+    if rq is None:
+        return None, 0, None
+    mult = rq.multiplier.astype(np.int64)  # channel last in the GEMM result: plain broadcasting
+    offset = kernels._requant_offset(rq)
+    lif = ops[i + 1] if i + 1 < len(ops) and isinstance(ops[i + 1], LIF) else None
+    if lif is not None:
+        peak = max(max(abs(v) for v in ranges[rq.name].lo), max(abs(v) for v in ranges[rq.name].hi))
+        if not kernels.lif_prepared_fits(lif, peak):
+            lif = None
+
+    def epilogue(res: np.ndarray) -> np.ndarray:
+        z = kernels.requantize_inplace(res.astype(np.int64), mult, offset, rq.shift)
+        return kernels.lif_prepare(z, lif) if lif is not None else z
+
+    return epilogue, 1, lif
+
+
 def _run_batch(
-    graph: Graph, x: np.ndarray, steps: int, record: bool, progress, can_saturate: set[str]
+    graph: Graph,
+    x: np.ndarray,
+    steps: int,
+    record: bool,
+    progress,
+    can_saturate: set[str],
+    ranges: dict[str, OpRange],
 ) -> SimResult:
     n = len(x)
     stream = graph.input.encoding == "stream"
@@ -124,47 +165,58 @@ def _run_batch(
     result = SimResult(np.empty(0), np.empty(0), np.empty(0), num_steps=steps)
     shape = tuple(graph.input.shape)
     ops = graph.ops
+    prepared_for = None  # the LIF whose prepared current (kernels.lif_prepare) ``cur`` holds
+    spike_totals = None  # (n, neurons) spikes per neuron over all steps when ``cur`` is a LIF's output
     i = 0
     while i < len(ops):
         op = ops[i]
         out_shape = op.out_shape(shape)
         if isinstance(op, (Conv2d, Linear)):
-            # Counts times fan-outs stay far below 2**53: float64 BLAS is exact here and much faster than int64.
-            active = (cur != 0).reshape(len(cur), -1).astype(np.float64)
-            nonzero = (active @ fanout(op, shape).reshape(-1).astype(np.float64)).astype(np.int64)
-            per_sample = nonzero.reshape(steps, n).sum(axis=0) if per_step else nonzero
-            result.synops[op.name] = per_sample
+            result.synops[op.name] = _synops(op, shape, cur, spike_totals, steps, n, per_step)
         if isinstance(op, Conv2d):
             nxt = ops[i + 1] if i + 1 < len(ops) else None
-            if isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0:
-                fused = kernels.pooled_conv_weights(op.weight, nxt.kernel)
-                cur = kernels.conv2d_weights(fused, nxt.kernel, 0, cur, max_abs)
+            pooled = isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0
+            if pooled:
+                weight, stride, padding = kernels.pooled_conv_weights(op.weight, nxt.kernel), nxt.kernel, 0
                 out_shape = nxt.out_shape(out_shape)
                 i += 1
             else:
-                cur = kernels.conv2d(cur, op, max_abs)
+                weight, stride, padding = op.weight, op.stride, op.padding
+            if spike_totals is not None:
+                cur, weight = _drop_silent_channels(cur, weight, spike_totals)
+            epilogue, used, prepared_for = _fused_epilogue(ops, i + 1, ranges)
+            cur = kernels.conv2d_weights(weight, stride, padding, cur, max_abs, epilogue=epilogue)
+            i += used
         elif isinstance(op, SumPool2d):
             cur = kernels.sumpool2d(cur, op)
         elif isinstance(op, Linear):
-            cur = kernels.linear(cur, op, max_abs).reshape(len(cur), *out_shape)
+            epilogue, used, prepared_for = _fused_epilogue(ops, i + 1, ranges)
+            cur = kernels.linear(cur, op, max_abs, epilogue=epilogue).reshape(len(cur), *out_shape)
+            i += used
         elif isinstance(op, Requantize):
             cur = kernels.requantize(cur, op)
         elif isinstance(op, LIF):
-            if per_step:
-                currents = cur.reshape(steps, n, *out_shape)
-                spikes, mems = kernels.lif_scan(currents, op, record=record, saturate=op.name in can_saturate)
+            saturate = op.name in can_saturate
+            currents = cur if not per_step else cur.reshape(steps, n, *out_shape)
+            args = dict(static=not per_step, num_steps=steps, record=record, saturate=saturate)
+            if prepared_for is op:
+                spikes, mems = kernels.lif_scan_prepared(currents, op, **args)
             else:
-                spikes, mems = kernels.lif_scan(
-                    cur, op, static=True, num_steps=steps, record=record, saturate=op.name in can_saturate
-                )
+                spikes, mems = kernels.lif_scan(currents, op, **args)
+            prepared_for = None
             per_step = True
-            result.spike_counts[op.name] = spikes.reshape(steps, n, -1).sum(axis=(0, 2), dtype=np.int64)
+            spike_totals = _spike_totals(spikes, steps, n)
+            result.spike_counts[op.name] = spike_totals.sum(axis=1)
             result.neurons[op.name] = int(np.prod(out_shape))
             if record:
                 result.layer_spikes[op.name] = np.moveaxis(spikes, 0, 1)
                 result.layer_membranes[op.name] = np.moveaxis(mems, 0, 1)
             cur = spikes.reshape(steps * n, *out_shape)
             max_abs = 1
+            shape = out_shape
+            i += 1
+            continue
+        spike_totals = None
         shape = out_shape
         i += 1
     out = np.moveaxis(cur.reshape(steps, n, -1), 0, 1)
@@ -174,6 +226,38 @@ def _run_batch(
     if progress is not None:
         progress(n)
     return result
+
+
+def _drop_silent_channels(
+    x: np.ndarray, weight: np.ndarray, spike_totals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the input channels that never spike in this batch, and their weights: a zero input adds exactly
+    zero to every accumulator, so the conv result is unchanged and the GEMM is shorter (trained nets often have
+    channels silent on a whole batch)."""
+    c = x.shape[1]
+    keep = spike_totals.reshape(len(spike_totals), c, -1).any(axis=(0, 2))
+    if keep.all():
+        return x, weight
+    if not keep.any():  # keep one channel: the conv still needs an input (all zeros)
+        keep[0] = True
+    return x[:, keep], weight[:, keep]
+
+
+def _spike_totals(spikes: np.ndarray, steps: int, n: int) -> np.ndarray:
+    """(n, neurons) int64 spike count of every neuron over the steps (one pass over the spike array)."""
+    acc = np.uint16 if steps < 2**16 else np.int64  # counts <= steps: no wrap
+    return spikes.reshape(steps, n, -1).sum(axis=0, dtype=acc).astype(np.int64)
+
+
+def _synops(op, shape, cur, spike_totals, steps, n, per_step) -> np.ndarray:
+    """Accumulations of ``op`` per sample: every nonzero input element times its fan-out."""
+    fan = fanout(op, shape).reshape(-1)
+    if spike_totals is not None:  # binary input: nonzero elements = spikes, already counted per neuron
+        return spike_totals @ fan
+    # Counts times fan-outs stay far below 2**53: float64 BLAS is exact here and much faster than int64.
+    active = (cur != 0).reshape(len(cur), -1).astype(np.float64)
+    nonzero = (active @ fan.astype(np.float64)).astype(np.int64)
+    return nonzero.reshape(steps, n).sum(axis=0) if per_step else nonzero
 
 
 def _concat(parts: list[SimResult], steps: int) -> SimResult:

@@ -19,6 +19,7 @@ from qsnn_deploy.export.passes import (
 
 PASSES = (identity, batchnorm, avgpool, input_scale, weight_scale, affine_through_pool, merge_affine)
 MAX_ROUNDS = 100
+PROBE_STEPS = 8  # steps of the drift check; a pass that changes currents shows at the first step already
 
 
 class PassDriftError(AssertionError):
@@ -46,7 +47,7 @@ def fold(graph: FloatGraph, probe: np.ndarray) -> tuple[FloatGraph, list[str]]:
 
 
 def _currents(graph: FloatGraph, probe: np.ndarray) -> list[np.ndarray]:
-    _, currents = run_float(graph, probe, record_currents=True)
+    _, currents = run_float(graph, probe, record_currents=True, num_steps=PROBE_STEPS)
     return list(currents.values())
 
 

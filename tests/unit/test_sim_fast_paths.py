@@ -1,0 +1,178 @@
+"""The simulator's fast paths (prepared LIF scan, requantize fused into the GEMM epilogue, silent-channel
+dropping, spike-count synops) compute exactly what the literal step-by-step reference computes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qsnn_deploy.ir import INT16, INT32, LIF, Graph, Requantize
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.sim import kernels, simulate
+from qsnn_deploy.sim.reference import simulate_reference
+
+
+def _literal_scan(currents, op, static=False, num_steps=None, saturate=True):
+    """kernels.lif_step (the reference's transcription of the spec) applied step by step."""
+    steps = num_steps if static else len(currents)
+    v = np.zeros(currents.shape if static else currents.shape[1:], dtype=np.int64)
+    spikes, mems = [], []
+    for t in range(steps):
+        v, s = kernels.lif_step(v, currents if static else currents[t], op, saturate)
+        spikes.append(s.astype(np.uint8))
+        mems.append(v.astype(op.state_type_numpy()))
+    return np.stack(spikes), np.stack(mems)
+
+
+LIFS = [
+    LIF("a", 1 << 20, 65143, 16, "subtract", INT32),
+    LIF("b", 1 << 20, 65143, 16, "zero", INT32),
+    LIF("c", 300, 250, 8, "subtract", INT16),
+    LIF("d", 300, 256, 8, "zero", INT16),  # no leak: saturates
+    LIF("e", 5, 1, 0, "subtract", INT16),  # shift 0
+    LIF("f", 5, 0, 0, "zero", INT16),
+]
+
+
+@pytest.mark.parametrize("op", LIFS, ids=lambda op: op.name)
+@pytest.mark.parametrize("static", [False, True])
+def test_lif_scan_equals_lif_step(op, static):
+    rng = np.random.default_rng(0)
+    scale = 3 << 20 if op.state_type.bits == 32 else 2000
+    shape = (6, 7) if static else (40, 6, 7)
+    currents = rng.integers(-scale // 3, scale, shape)
+    currents[..., 0] = 0  # a neuron that never spikes
+    currents[..., 1] = scale  # one that fires (and saturates a 16-bit membrane without leak)
+    kw = dict(static=static, num_steps=40 if static else None)
+    want_s, want_m = _literal_scan(currents, op, **kw)
+    spikes, mems = kernels.lif_scan(currents, op, record=True, **kw)
+    np.testing.assert_array_equal(spikes, want_s)
+    np.testing.assert_array_equal(mems, want_m)
+    assert spikes[:, ..., 0].sum() == 0 and spikes[:, ..., 1].sum() > 0
+
+
+def test_lif_scan_does_not_modify_its_input_and_falls_back_when_int64_could_overflow():
+    op = LIF("big", (1 << 31) - 1, (1 << 31) - 1, 31, "subtract", INT32)  # P = i << 31 could overflow
+    currents = np.array([[[1 << 31], [-(1 << 31)], [12345]]] * 5, dtype=np.int64)
+    assert not kernels.lif_prepared_fits(op, 1 << 31)
+    before = currents.copy()
+    spikes, mems = kernels.lif_scan(currents, op, record=True)
+    np.testing.assert_array_equal(currents, before)
+    want_s, want_m = _literal_scan(currents, op)
+    np.testing.assert_array_equal(spikes, want_s)
+    np.testing.assert_array_equal(mems, want_m)
+
+
+def test_requantize_inplace_equals_python_ints():
+    rng = np.random.default_rng(1)
+    x = rng.integers(-(1 << 20), 1 << 20, (4, 3, 5))
+    op = Requantize("r", np.array([3, -70000, 1]), np.array([-5, 123456, 0]), 13, INT32)
+    got = kernels.requantize(x, op)
+    m, b = op.multiplier.tolist(), op.bias.tolist()
+    want = [[[(int(v) * m[c] + b[c] + (1 << 12)) >> 13 for v in row] for c, row in enumerate(s)] for s in x]
+    np.testing.assert_array_equal(got, np.array(want))
+
+
+def _assert_same(a, b):
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, dict):
+            assert x.keys() == y.keys(), f.name
+            for k in x:
+                np.testing.assert_array_equal(np.asarray(x[k]), np.asarray(y[k]), err_msg=f"{f.name}[{k}]")
+        else:
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=f.name)
+
+
+def _reference_record(graph: Graph, x: np.ndarray, steps: int):
+    """Spikes and membranes of every LIF, step by step with kernels.lif_step, and synops/spike counts."""
+    from qsnn_deploy.sim.reference import _conv
+
+    n = len(x)
+    mem, spikes, mems = {}, {}, {}
+    for t in range(steps):
+        cur = (x[:, t] if graph.input.encoding == "stream" else x).astype(np.int64)
+        for op in graph.ops:
+            if op.kind == "conv2d":
+                cur = _conv(cur, op)
+            elif op.kind == "sumpool2d":
+                cur = kernels.sumpool2d(cur, op)
+            elif op.kind == "linear":
+                cur = cur.reshape(n, -1) @ op.weight.astype(np.int64).T
+            elif op.kind == "requantize":
+                cur = kernels.requantize(cur, op)
+            else:
+                v = mem.get(op.name, np.zeros(cur.shape, dtype=np.int64))
+                mem[op.name], s = kernels.lif_step(v.copy(), cur, op)
+                spikes.setdefault(op.name, []).append(s.astype(np.uint8))
+                mems.setdefault(op.name, []).append(mem[op.name].astype(op.state_type_numpy()))
+                cur = s.astype(np.int64)
+    return {k: np.stack(v, 1) for k, v in spikes.items()}, {k: np.stack(v, 1) for k, v in mems.items()}
+
+
+GRAPHS = [
+    ("mnist", dict(seed=0, state_bits=32, reset="subtract")),
+    ("mnist", dict(seed=1, state_bits=16, reset="zero")),
+    ("dvs", dict(seed=2, state_bits=32, reset="zero")),
+    ("tiny", dict(seed=3, state_bits=16, reset="subtract")),
+    ("tiny-stream", dict(seed=4, state_bits=16, reset="subtract")),
+]
+
+
+@pytest.mark.parametrize(("arch", "kwargs"), GRAPHS)
+def test_simulate_equals_the_step_by_step_reference_with_record(arch, kwargs):
+    graph = random_graph(arch, num_steps=8, **kwargs)
+    x = random_inputs(graph, 3, seed=kwargs["seed"])
+    result = simulate(graph, x, record=True, batch_size=2)  # a full batch and a batch of one
+    np.testing.assert_array_equal(result.output_spikes, simulate_reference(graph, x))
+    spikes, mems = _reference_record(graph, x, 8)
+    for name in spikes:
+        np.testing.assert_array_equal(result.layer_spikes[name], spikes[name])
+        np.testing.assert_array_equal(result.layer_membranes[name], mems[name])
+        np.testing.assert_array_equal(result.spike_counts[name], spikes[name].reshape(3, -1).sum(1))
+    _assert_same(simulate(graph, x, batch_size=1), simulate(graph, x, batch_size=64))
+
+
+def _with_lif1_current(graph: Graph, current: np.ndarray) -> Graph:
+    """``graph`` with the first Requantize replaced by a constant per-channel current (multiplier 0)."""
+    ops = list(graph.ops)
+    rq = ops[2]
+    bias = np.asarray(current, dtype=np.int64) << rq.shift
+    ops[2] = dataclasses.replace(rq, multiplier=np.zeros_like(rq.multiplier), bias=bias)
+    return Graph(graph.input, tuple(ops), graph.num_steps).validate()
+
+
+def _assert_matches_reference(graph: Graph, x: np.ndarray, steps: int):
+    result = simulate(graph, x, record=True)
+    np.testing.assert_array_equal(result.output_spikes, simulate_reference(graph, x))
+    spikes, mems = _reference_record(graph, x, steps)
+    for k in spikes:
+        np.testing.assert_array_equal(result.layer_spikes[k], spikes[k])
+        np.testing.assert_array_equal(result.layer_membranes[k], mems[k])
+    return result
+
+
+@pytest.mark.parametrize("state_bits", [16, 32])
+def test_no_spikes_at_all_and_all_spikes(state_bits):
+    graph = random_graph("mnist", seed=5, num_steps=6, state_bits=state_bits)
+    c1 = graph.ops[0].weight.shape[0]
+    threshold = graph.ops[3].threshold
+    silent = _with_lif1_current(graph, np.full(c1, -1))
+    result = _assert_matches_reference(silent, random_inputs(silent, 2, seed=5), 6)
+    assert result.firing_rates()["lif1"] == 0.0
+    assert result.synops["conv2"].sum() == 0  # every conv2 input channel dropped but one all-zero channel
+    busy = _with_lif1_current(graph, np.full(c1, 2 * threshold))
+    result = _assert_matches_reference(busy, random_inputs(busy, 2, seed=5), 6)
+    assert result.firing_rates()["lif1"] == 1.0
+
+
+def test_silent_channels_are_dropped_exactly():
+    graph = random_graph("tiny", seed=6, num_steps=10)
+    c1 = graph.ops[0].weight.shape[0]
+    threshold = graph.ops[3].threshold
+    current = np.where(np.arange(c1) % 2, threshold // 3, -5)  # even channels can never spike
+    g = _with_lif1_current(graph, current)
+    result = _assert_matches_reference(g, random_inputs(g, 3, seed=6), 10)
+    assert result.layer_spikes["lif1"][:, :, ::2].sum() == 0 and result.layer_spikes["lif1"].sum() > 0
