@@ -32,7 +32,7 @@ def _freeze(op: object, name: str, dtype: type) -> None:
     """Store a read-only copy in the storage dtype; a value the dtype cannot hold is an error, not a wrap."""
     value = np.asarray(getattr(op, name))
     arr = np.array(value, dtype=dtype, copy=True)
-    if value.dtype.kind not in "iub" or not np.array_equal(arr, value):
+    if value.dtype.kind not in "iubf" or not np.array_equal(arr, value):
         raise IRValidationError(
             f"{getattr(op, 'kind', type(op).__name__)} {getattr(op, 'name', '?')!r}: tensor {name!r} must hold "
             f"integers that fit {np.dtype(dtype).name} (got {value.dtype})"

@@ -171,6 +171,12 @@ def _run_batch(
     while i < len(ops):
         op = ops[i]
         out_shape = op.out_shape(shape)
+        if i > 0:
+            # The bound that makes float BLAS exact is that of this op's own input: spikes after a LIF, else
+            # whatever the range analysis proves for the op before (a conv may follow a conv or a pool).
+            prev = ops[i - 1]
+            rng = ranges[prev.name]
+            max_abs = 1 if isinstance(prev, LIF) else max(abs(min(rng.lo)), abs(max(rng.hi)))
         if isinstance(op, (Conv2d, Linear)):
             result.synops[op.name] = _synops(op, shape, cur, spike_totals, steps, n, per_step)
         if isinstance(op, Conv2d):
@@ -212,7 +218,6 @@ def _run_batch(
                 result.layer_spikes[op.name] = np.moveaxis(spikes, 0, 1)
                 result.layer_membranes[op.name] = np.moveaxis(mems, 0, 1)
             cur = spikes.reshape(steps * n, *out_shape)
-            max_abs = 1
             shape = out_shape
             i += 1
             continue

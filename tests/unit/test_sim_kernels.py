@@ -432,11 +432,6 @@ def test_predictions_break_ties_to_the_lowest_index():
         assert pred == int(np.flatnonzero(counts == counts.max())[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor passes the graph input's max |x| to a conv that follows a conv (not a LIF): float32 is "
-    "chosen for sums above 2**24 and rounds (reported to the lead)",
-)
 def test_a_conv_fed_by_a_conv_stays_exact():
     w = np.full((1, 1, 5, 5), 127)
     graph = Graph(
