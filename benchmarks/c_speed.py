@@ -1,0 +1,134 @@
+"""Generated C vs onnxruntime on the same network and samples, in one run.
+
+The float (fake-quantized) model is exported to ONNX with its time loop unrolled: the same weights, BatchNorm
+and LIF arithmetic as the snnTorch model, one sample per inference, onnxruntime pinned to one thread. The
+generated C runs in the host harness (gcc -O2, one thread) over the same samples. Prints time per inference
+of both and the ratio, plus the C's instructions per inference (callgrind).
+
+    python benchmarks/c_speed.py --checkpoint examples/mnist/model.pt --samples 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class UnrolledSNN(nn.Module):
+    """Inference-only copy of QSNN.forward_stepwise with plain tensor ops, so torch.onnx can trace it."""
+
+    def __init__(self, model, num_steps: int):
+        super().__init__()
+        from qsnn_deploy.models.qsnn import quantized_weight
+
+        self.steps = num_steps
+        self.w = [quantized_weight(m).detach() for m in (model.conv1, model.conv2, model.fc1)]
+        self.bn = [getattr(model, f"conv{i}_bn", None) for i in (1, 2)]
+        self.lif = [model.lif1, model.lif2, model.lif3]
+        self.static = model.config.arch not in ("qsnn-dvs", "qsnn-nmnist")
+
+    def _lif(self, i: int, cur, mem):
+        beta = float(self.lif[i].beta.clamp(0, 1))
+        th = float(self.lif[i].threshold)
+        reset = (mem > th).float()
+        mem = beta * mem + cur - reset * th
+        return (mem > th).float(), mem
+
+    def forward(self, x):
+        mems = [None, None, None]
+        counts = 0
+        for t in range(self.steps):
+            xt = x if self.static else x[:, t]
+            cur = F.avg_pool2d(F.conv2d(xt, self.w[0]), 2)
+            cur = self.bn[0](cur) if self.bn[0] is not None else cur
+            mems[0] = torch.zeros_like(cur) if mems[0] is None else mems[0]
+            spk, mems[0] = self._lif(0, cur, mems[0])
+            cur = F.avg_pool2d(F.conv2d(spk, self.w[1]), 2)
+            cur = self.bn[1](cur) if self.bn[1] is not None else cur
+            mems[1] = torch.zeros_like(cur) if mems[1] is None else mems[1]
+            spk, mems[1] = self._lif(1, cur, mems[1])
+            cur = F.linear(spk.flatten(1), self.w[2])
+            mems[2] = torch.zeros_like(cur) if mems[2] is None else mems[2]
+            spk, mems[2] = self._lif(2, cur, mems[2])
+            counts = counts + spk
+        return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", default="examples/mnist/model.pt")
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--num-steps", type=int, default=None)
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from qsnn_deploy import verify
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.export import export_checkpoint
+    from qsnn_deploy.export.api import load_for_export
+    from qsnn_deploy.targets.c.report import _callgrind
+
+    model, config = load_for_export(Path(args.checkpoint), bits=config_bits(args.checkpoint))
+    exported = export_checkpoint(Path(args.checkpoint), bits=config.bits)
+    graph = exported.graph
+    steps = args.num_steps or graph.num_steps
+    ds = load_dataset(args.dataset, "test", limit=args.samples, num_steps=steps)
+    work = Path(tempfile.mkdtemp(prefix="qsnn-c-speed-"))
+
+    # onnxruntime: the float model, one sample per run, one thread.
+    model.eval().requires_grad_(False)  # torch.onnx folds the weights in as constants
+    net = UnrolledSNN(model, steps).eval()
+    x0 = torch.from_numpy(ds.inputs[:1].astype(np.float32)) * ds.input_scale
+    onnx_path = work / "model.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            net, (x0,), str(onnx_path), input_names=["x"], output_names=["counts"], dynamo=False
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    inputs = [(ds.inputs[i : i + 1].astype(np.float32) * ds.input_scale) for i in range(len(ds))]
+    session.run(None, {"x": inputs[0]})  # warm-up
+    start = time.perf_counter()
+    ort_counts = np.concatenate([session.run(None, {"x": x})[0] for x in inputs])
+    t_ort = (time.perf_counter() - start) / len(ds)
+
+    # Generated C on the host harness over the same samples (one process, one thread).
+    model_dir = verify.generate_model(graph, work / "c")
+    exe = verify.build_host(model_dir, work / "harness")
+    vectors = work / "vectors.bin"
+    verify.write_vectors(vectors, graph, ds.inputs, steps)
+    start = time.perf_counter()
+    verify.run_tool([str(exe), str(vectors), str(work / "out.bin")], "host harness")
+    t_c = (time.perf_counter() - start) / len(ds)
+    _, c_counts, c_pred = verify.read_outputs(work / "out.bin", len(ds), steps, graph.num_classes)
+    insns = _callgrind(model_dir, work, vectors, min(len(ds), 4), dense=False)
+
+    agree = float(np.mean(np.argmax(ort_counts, axis=1) == c_pred))
+    print(f"model {args.checkpoint}: {len(ds)} {args.dataset} test samples x {steps} steps, one thread each")
+    print(f"onnxruntime (float model)  : {t_ort * 1e3:8.3f} ms/inference")
+    print(f"generated C (gcc -O2)      : {t_c * 1e3:8.3f} ms/inference, {insns:,.0f} instructions/inference")
+    print(f"ratio                      : {t_ort / t_c:8.2f}x faster")
+    print(f"prediction agreement C vs onnxruntime float: {agree:.1%}")
+
+
+def config_bits(checkpoint: str) -> int:
+    from qsnn_deploy.models.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint)[1].bits or 4
+
+
+if __name__ == "__main__":
+    main()
