@@ -1,0 +1,188 @@
+"""Checkpoints: our own versioned format, and the paper's raw ``state_dict``s.
+
+Format (``torch.save`` of a dict made of plain Python types and tensors only, read with
+``torch.load(weights_only=True)`` -- never a full unpickle)::
+
+    {"format": "qsnn-deploy-checkpoint", "version": 1,
+     "config": ModelConfig.to_dict(), "train": TrainPreset.to_dict() | None,
+     "state_dict": model.state_dict(), "metrics": {name: float}}
+
+Every failure is a one-line :class:`~qsnn_deploy.errors.CheckpointError` that says what to do next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qsnn_deploy.errors import CheckpointError
+from qsnn_deploy.models.presets import SEED_ARCHS, ModelConfig, TrainPreset, model_config
+from qsnn_deploy.models.qsnn import QSNN, build_model
+
+FORMAT = "qsnn-deploy-checkpoint"
+VERSION = 1
+_LIF_BUFFERS = ("threshold", "graded_spikes_factor", "reset_mechanism_val", "beta")
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: QSNN,
+    config: ModelConfig,
+    train_preset: TrainPreset | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` atomically (temp file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "train": train_preset.to_dict() if train_preset is not None else None,
+        "state_dict": state,
+        "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _safe_load(path: Path, map_location) -> Any:
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} not found; pass the model.pt written by 'qsnn-deploy train'"
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        message = str(exc)
+        # weights_only names the forbidden class ("Unsupported global"); garbage fails on an opcode instead.
+        if "Unsupported global" in message or "can still be loaded" in message:
+            raise CheckpointError(
+                f"refusing to unpickle {path}: it holds arbitrary Python objects, not only tensors; "
+                "save a state_dict or a qsnn-deploy checkpoint instead"
+            ) from None
+        raise CheckpointError(
+            f"{path} is not a readable torch file (corrupt or truncated?); re-save it"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable torch file (corrupt or truncated?): {first[:120]}; re-save it"
+        ) from None
+
+
+def _check_state_dict(model: QSNN, state: dict, arch: str, path: Path) -> None:
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key not in expected:
+            raise CheckpointError(
+                f"{path}: key {key!r} does not belong to architecture {arch}; wrong --arch or dataset?"
+            )
+        if not torch.is_tensor(value):
+            raise CheckpointError(f"{path}: key {key!r} is not a tensor")
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{path}: key {key!r} has shape {tuple(value.shape)} but architecture {arch} expects "
+                f"{tuple(expected[key].shape)}; wrong --arch or dataset?"
+            )
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: key {missing[0]!r} missing for architecture {arch} ({len(missing)} missing)"
+        )
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(torch.is_tensor(v) for v in obj.values())
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[QSNN, ModelConfig, dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`. Returns ``(model (eval mode), config, info)``
+    with ``info = {"metrics": {...}, "train": {...} | None, "version": int}``."""
+    path = Path(path)
+    obj = _safe_load(path, map_location)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        kind = "a raw state_dict" if _is_state_dict(obj) else f"a {type(obj).__name__}"
+        raise CheckpointError(
+            f"foreign checkpoint: {path} is {kind}, not a qsnn-deploy checkpoint; "
+            f"use --arch {'|'.join(SEED_ARCHS)} for the paper's state_dicts"
+        )
+    version = obj.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint version {version!r}; this qsnn-deploy reads up to {VERSION}"
+        )
+    if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("state_dict"), dict):
+        raise CheckpointError(f"{path} lacks 'config' or 'state_dict'; the checkpoint is incomplete")
+    try:
+        config = ModelConfig.from_dict(obj["config"])
+        model = build_model(config)
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an invalid model config: {exc}") from None
+    _check_state_dict(model, obj["state_dict"], config.arch, path)
+    model.load_state_dict(obj["state_dict"])
+    model.eval()
+    info = {"metrics": dict(obj.get("metrics") or {}), "train": obj.get("train"), "version": version}
+    return model, config, info
+
+
+def load_seed_state_dict(
+    path: str | os.PathLike,
+    arch: str,
+    bits: int | None = 4,
+    beta: float | None = None,
+    threshold: float | None = None,
+) -> tuple[QSNN, ModelConfig]:
+    """Load a raw ``state_dict`` saved by the paper's code (``arch``: seed-mnist|seed-fmnist|seed-dvs).
+
+    ``lif*`` buffers missing in files from older snnTorch are filled from the preset. The returned config's
+    beta/threshold are the ones in the file (all three LIF layers must agree), unless overridden here.
+    """
+    path = Path(path)
+    if arch not in SEED_ARCHS:
+        raise CheckpointError(f"unknown seed architecture {arch!r}; choose one of {', '.join(SEED_ARCHS)}")
+    obj = _safe_load(path, "cpu")
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        raise CheckpointError(f"{path} is a qsnn-deploy checkpoint, not a raw state_dict; use --arch auto")
+    if not _is_state_dict(obj):
+        raise CheckpointError(f"{path} is not a state_dict (a dict of tensors); save model.state_dict()")
+    config = model_config(SEED_ARCHS[arch], bits)
+    model = build_model(config)
+    state = dict(obj)
+    own = model.state_dict()
+    for key, value in own.items():
+        if key.startswith("lif") and key.split(".", 1)[1] in _LIF_BUFFERS and key not in state:
+            state[key] = value.clone()
+    _check_state_dict(model, state, arch, path)
+    model.load_state_dict(state)
+    for name, override in (("beta", beta), ("threshold", threshold)):
+        values = {round(float(state[f"lif{i}.{name}"]), 9) for i in (1, 2, 3)}
+        if override is not None:
+            for i in (1, 2, 3):
+                getattr(getattr(model, f"lif{i}"), name).fill_(override)
+            config = dataclasses.replace(config, **{name: float(override)})
+        elif len(values) == 1:
+            config = dataclasses.replace(config, **{name: float(state[f"lif1.{name}"])})
+        else:
+            raise CheckpointError(
+                f"{path}: the three LIF layers disagree on {name} ({sorted(values)}); pass --{name}"
+            )
+    model.config = config
+    model.eval()
+    return model, config

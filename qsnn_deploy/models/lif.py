@@ -1,0 +1,100 @@
+"""A fused leaky integrate-and-fire scan over all time steps, bit-identical to ``snntorch.Leaky``.
+
+Source checked: snntorch 1.0.0 ``_neurons/leaky.py`` and ``_neurons/neurons.py`` (subtract reset,
+``reset_delay=True``, no ``state_quant``/``inhibition``). Per step, in this float32 operation order::
+
+    reset = H(mem_prev - threshold)                    # detached, from the previous membrane
+    mem   = (clamp(beta, 0, 1) * mem_prev + input) - reset * threshold
+    spk   = H(mem - threshold) * graded_spikes_factor  # H(x) = x > 0
+
+Backward (snntorch ``FastSigmoid``): dspk/dmem = 1 / (slope * |mem - threshold| + 1)^2; the reset path carries
+no gradient, so dmem_t/dmem_{t-1} = clamp(beta, 0, 1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class LeakyScan(torch.autograd.Function):
+    """``spk, mem = LeakyScan.apply(inp, beta_c, threshold, slope, graded)`` with ``inp`` of shape (T, ...)."""
+
+    @staticmethod
+    def forward(ctx, inp: Tensor, beta_c: Tensor, threshold: Tensor, slope: float, graded: Tensor):
+        num_steps = inp.shape[0]
+        mem_all = torch.empty_like(inp)
+        spk_all = torch.empty_like(inp)
+        mem = torch.zeros_like(inp[0])
+        # snnTorch's first reset comes from its zero initial membrane.
+        reset = torch.gt(mem, threshold).to(inp.dtype)
+        neg_thr = -threshold
+        for t in range(num_steps):
+            cur = mem_all[t]
+            torch.mul(beta_c, mem, out=cur)  # round(beta * mem)
+            cur.add_(inp[t])  # round(. + input)
+            # reset * threshold is exactly 0 or threshold, so this equals snnTorch's "- reset * threshold"
+            cur.addcmul_(reset, neg_thr)
+            torch.gt(cur, threshold, out=spk_all[t])
+            reset = spk_all[t]
+            mem = cur
+        ctx.save_for_backward(mem_all, beta_c, threshold, graded)
+        ctx.slope = slope
+        out = spk_all if bool(graded == 1) else spk_all * graded
+        return out, mem_all
+
+    @staticmethod
+    def backward(ctx, grad_spk: Tensor | None, grad_mem: Tensor | None):
+        mem_all, beta_c, threshold, graded = ctx.saved_tensors
+        slope = ctx.slope
+        unit = bool(graded == 1)
+        grad_in = torch.empty_like(mem_all)
+        carry = None
+        # Reverse scan, one step at a time so each step's tensors stay in cache:
+        # g_mem[t] = g_spk[t] * graded / (slope * |mem[t] - thr| + 1)^2 + g_memout[t] + beta * g_mem[t + 1]
+        for t in range(mem_all.shape[0] - 1, -1, -1):
+            step = grad_in[t]  # written in place: no per-step copies
+            if grad_spk is not None:
+                denom = torch.sub(mem_all[t], threshold).abs_().mul_(slope).add_(1.0).square_()
+                torch.div(grad_spk[t] if unit else grad_spk[t] * graded, denom, out=step)
+                if grad_mem is not None:
+                    step.add_(grad_mem[t])
+            else:
+                step.copy_(grad_mem[t])
+            if carry is not None:
+                step.add_(torch.mul(carry, beta_c))
+            carry = step
+        return grad_in, None, None, None, None
+
+
+def leaky_scan(inp: Tensor, lif) -> tuple[Tensor, Tensor]:
+    """Run an ``snntorch.Leaky`` (subtract reset) over ``inp`` (T, ...) from a zero membrane.
+
+    Returns ``(spk, mem)``, both (T, ...), equal bit for bit to calling ``lif(inp[t], mem)`` step by step.
+    """
+    if getattr(lif, "reset_mechanism_val", None) is not None and int(lif.reset_mechanism_val) != 0:
+        raise NotImplementedError("leaky_scan implements reset_mechanism='subtract' only")
+    if lif.state_quant or lif.inhibition or not lif.reset_delay:
+        raise NotImplementedError(
+            "leaky_scan does not implement state_quant, inhibition or reset_delay=False"
+        )
+    for name in ("beta", "threshold", "graded_spikes_factor"):
+        if getattr(lif, name).requires_grad:
+            raise NotImplementedError(f"leaky_scan does not learn {name}")
+    slope = getattr(lif.spike_grad, "slope", None)
+    if slope is None:
+        slope = _closure_slope(lif.spike_grad)
+    beta_c = lif.beta.clamp(0, 1).to(inp.dtype)
+    return LeakyScan.apply(
+        inp, beta_c, lif.threshold.to(inp.dtype), slope, lif.graded_spikes_factor.to(inp.dtype)
+    )
+
+
+def _closure_slope(spike_grad) -> float:
+    """The slope captured by ``snntorch.surrogate.fast_sigmoid(slope)``'s closure."""
+    code = getattr(spike_grad, "__code__", None)
+    closure = getattr(spike_grad, "__closure__", None)
+    if code is not None and closure and "slope" in code.co_freevars:
+        if "FastSigmoid" in code.co_names:
+            return float(closure[code.co_freevars.index("slope")].cell_contents)
+    raise NotImplementedError("leaky_scan needs snntorch.surrogate.fast_sigmoid(slope) as spike_grad")

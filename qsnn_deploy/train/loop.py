@@ -1,0 +1,232 @@
+"""The training loop of the paper's recipe: Adam, ``mse_count_loss``, an LR schedule stepped per iteration,
+optional gradient-norm and weight clipping (DVS), early stopping on test accuracy, seeded and data-parallel
+aware (:mod:`qsnn_deploy.train.ddp`)."""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from snntorch import functional as SF
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from tqdm import tqdm
+
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.models.presets import TrainPreset
+from qsnn_deploy.models.qsnn import QSNN, predict, to_input
+
+SCHEDULES = ("cosine", "cosine-restarts", "fixed")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``iterations``: one dict per optimizer step (epoch, iteration, loss, lr);
+    ``epochs``: one dict per epoch (epoch, iteration, loss = mean train loss, lr, test_accuracy, seconds)."""
+
+    best_accuracy: float
+    best_epoch: int
+    best_state: dict[str, torch.Tensor]
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise QsnnError("--device cuda but no CUDA device is available; use --device cpu or auto")
+    return torch.device(device)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, t_max: int):
+    """LR schedule, stepped once per iteration. ``cosine`` is never reset, so it keeps cycling with period
+    2*t_max (as the paper's code); ``cosine-restarts`` restarts after t_max, 2*t_max, 4*t_max, ...."""
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max)
+    if schedule == "cosine-restarts":
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=t_max, T_mult=2)
+    if schedule == "fixed":
+        return None
+    raise QsnnError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def _as_tensors(inputs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor):
+    x = torch.as_tensor(inputs)
+    y = torch.as_tensor(labels).long()
+    return x, y
+
+
+@torch.no_grad()
+def evaluate(
+    model: QSNN,
+    inputs,
+    labels,
+    input_scale: float,
+    num_steps: int,
+    device: torch.device,
+    batch_size: int = 256,
+    stepwise: bool = False,
+    dist: Any = None,
+) -> float:
+    """Test accuracy (argmax of output spike counts, lowest index on ties). With ``dist`` (a
+    :class:`~qsnn_deploy.train.ddp.DistContext`) each rank scores a shard and the counts are summed."""
+    x_all, y_all = _as_tensors(inputs, labels)
+    indices = torch.arange(len(y_all))
+    if dist is not None:
+        indices = indices[dist.rank :: dist.world_size]
+    was_training = model.training
+    model.eval()
+    forward = model.forward_stepwise if stepwise else model.forward
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for start in range(0, len(indices), batch_size):
+        idx = indices[start : start + batch_size]
+        x = to_input(x_all[idx].to(device), input_scale)
+        correct += (predict(forward(x, num_steps)) == y_all[idx].to(device)).sum()
+    if dist is not None:
+        correct = dist.all_reduce_sum(correct)
+    model.train(was_training)
+    return float(correct.item()) / max(1, len(y_all))
+
+
+def train_model(
+    model: QSNN,
+    preset: TrainPreset,
+    train_data: tuple[Any, Any, float],
+    test_data: tuple[Any, Any, float],
+    *,
+    epochs: int,
+    num_steps: int,
+    schedule: str = "cosine",
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    patience: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    max_iterations: int | None = None,
+    stepwise: bool = False,
+    progress: bool = True,
+    dist: Any = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place and return the best epoch's weights and the logs.
+
+    ``train_data``/``test_data``: ``(inputs, labels, input_scale)`` with uint8 inputs as in
+    :class:`qsnn_deploy.data.Dataset`. ``stepwise=True`` trains with the reference step-by-step forward
+    (benchmarks). ``max_iterations`` stops after that many optimizer steps (benchmarks, tests).
+    ``batch_size`` is the global batch; with ``dist`` each of the ``world_size`` ranks takes its share.
+    """
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    batch_size = batch_size or preset.batch
+    lr = lr or preset.lr
+    patience = preset.patience if patience is None else patience
+    if epochs < 1 or num_steps < 1 or batch_size < 1 or lr <= 0:
+        raise QsnnError("epochs, num_steps and batch size must be >= 1 and lr > 0")
+    seed_everything(seed)
+    model.to(device)
+    net: nn.Module = model if dist is None else dist.wrap(model)
+
+    x_train, y_train = _as_tensors(train_data[0], train_data[1])
+    train_scale = train_data[2]
+    dataset = TensorDataset(x_train, y_train)
+    generator = torch.Generator().manual_seed(seed)
+    if dist is None:
+        sampler = RandomSampler(dataset, generator=generator)
+        local_batch = batch_size
+    else:
+        sampler = dist.sampler(dataset, seed)
+        local_batch = max(1, batch_size // dist.world_size)
+    loader = DataLoader(dataset, batch_size=local_batch, sampler=sampler, drop_last=False)
+    if len(loader) == 0:
+        raise QsnnError("the training set is empty; check --train-limit and the data dir")
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(preset.adam_betas))
+    scheduler = make_scheduler(optimizer, schedule, preset.t_max)
+    loss_fn = SF.mse_count_loss(correct_rate=preset.correct_rate, incorrect_rate=preset.incorrect_rate)
+    is_main = dist is None or dist.rank == 0
+    forward = model.forward_stepwise if stepwise else net
+
+    result = TrainResult(best_accuracy=-1.0, best_epoch=0, best_state={})
+    iteration = 0
+    bad_epochs = 0
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        if dist is not None:
+            sampler.set_epoch(epoch)
+        model.train()
+        epoch_start = time.perf_counter()
+        losses: list[float] = []
+        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not (progress and is_main), leave=False)
+        for xb, yb in bar:
+            step_start = time.perf_counter()
+            x = to_input(xb.to(device, non_blocking=True), train_scale)
+            y = yb.to(device, non_blocking=True)
+            out = forward(x, num_steps)
+            loss = loss_fn(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if preset.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), preset.grad_clip)
+            optimizer.step()
+            if preset.weight_clip is not None:
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.clamp_(-preset.weight_clip, preset.weight_clip)
+            current_lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
+            iteration += 1
+            value = float(loss.detach().item())
+            losses.append(value)
+            seconds = time.perf_counter() - step_start
+            result.iterations.append(
+                {"epoch": epoch, "iteration": iteration, "loss": value, "lr": current_lr, "seconds": seconds}
+            )
+            bar.set_postfix(loss=f"{value:.3f}", lr=f"{current_lr:.2e}")
+            if max_iterations is not None and iteration >= max_iterations:
+                break
+        bar.close()
+        # Eval mode: the fast forward is torch.equal to the stepwise one (tests/unit/test_models.py).
+        accuracy = evaluate(model, test_data[0], test_data[1], test_data[2], num_steps, device, dist=dist)
+        row = {
+            "epoch": epoch,
+            "iteration": iteration,
+            "loss": float(np.mean(losses)) if losses else float("nan"),
+            "lr": optimizer.param_groups[0]["lr"],
+            "test_accuracy": accuracy,
+            "seconds": time.perf_counter() - epoch_start,
+        }
+        result.epochs.append(row)
+        if is_main and progress:
+            tqdm.write(
+                f"epoch {epoch}: loss {row['loss']:.4f}, test accuracy {accuracy:.2%}, {row['seconds']:.1f} s"
+            )
+        if on_epoch is not None:
+            on_epoch(row)
+        if accuracy > result.best_accuracy:
+            result.best_accuracy, result.best_epoch = accuracy, epoch
+            result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+            if patience and patience > 0 and bad_epochs >= patience:
+                result.stopped_early = epoch < epochs
+                break
+        if max_iterations is not None and iteration >= max_iterations:
+            break
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,176 @@
+"""``qsnn-deploy train``: load the data, build the preset's QSNN, train, and write into ``--out``:
+
+* ``model.pt``    -- checkpoint of the best epoch (``qsnn_deploy.models.checkpoint`` format);
+* ``metrics.csv`` -- one CSV, ``kind`` column: ``iter`` rows (epoch, iteration, loss, lr) for every optimizer
+  step and ``epoch`` rows (epoch, iteration, mean train loss, lr, test_accuracy, seconds) after each epoch;
+* ``metrics.png`` -- loss and LR per iteration, test accuracy per epoch.
+
+Every file is written to a temporary name and moved into place. Under ``torchrun`` only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qsnn_deploy.errors import DatasetError, QsnnError
+
+CSV_FIELDS = ("kind", "epoch", "iteration", "loss", "lr", "test_accuracy", "seconds")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_metrics_csv(path: Path, iterations: list[dict[str, Any]], epochs: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in iterations:
+        writer.writerow({"kind": "iter", **row})
+    for row in epochs:
+        writer.writerow({"kind": "epoch", **row})
+    _atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def write_metrics_png(
+    path: Path, iterations: list[dict[str, Any]], epochs: list[dict[str, Any]], title: str
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    its = [r["iteration"] for r in iterations]
+    axes[0].plot(its, [r["loss"] for r in iterations], lw=0.8)
+    axes[0].set(xlabel="iteration", ylabel="mse_count_loss", title="training loss")
+    axes[1].plot(its, [r["lr"] for r in iterations], lw=0.8, color="tab:orange")
+    axes[1].set(xlabel="iteration", ylabel="learning rate", title="LR schedule")
+    axes[2].plot(
+        [r["epoch"] for r in epochs], [100 * r["test_accuracy"] for r in epochs], "o-", color="tab:green"
+    )
+    axes[2].set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    _atomic_write_bytes(path, buf.getvalue())
+
+
+def train_from_cli(
+    dataset: str,
+    bits: int = 4,
+    epochs: int | None = None,
+    num_steps: int | None = None,
+    schedule: str = "cosine",
+    data_dir: Path | None = None,
+    out: Path = Path("runs/latest"),
+    seed: int = 0,
+    device: str = "auto",
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    patience: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run ``qsnn-deploy train``; returns a summary dict (also printed as one line by rank 0)."""
+    from qsnn_deploy.models.presets import get_preset  # no torch import: bad options fail fast
+
+    preset = get_preset(dataset)
+    if bits < 0 or bits == 1 or bits > 16:
+        raise QsnnError(f"--bits {bits} is not supported; use 2..16, or 0 for a float model")
+    for name, value in (("epochs", epochs), ("num-steps", num_steps), ("batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise QsnnError(f"--{name} must be >= 1, got {value}")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DatasetError(
+            f"data dir {data_dir} does not exist; pass --data-dir <datasets root> or set QSNN_DATA_DIR"
+        )
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.models import build_model, save_checkpoint
+    from qsnn_deploy.train import ddp
+    from qsnn_deploy.train.loop import seed_everything, train_model
+
+    config = preset.model.with_bits(bits or None)
+    train_preset = preset.train
+    steps = num_steps or train_preset.num_steps
+    epochs = epochs or train_preset.epochs
+
+    train_ds = load_dataset(dataset, "train", data_dir=data_dir, limit=train_limit, num_steps=steps)
+    test_ds = load_dataset(dataset, "test", data_dir=data_dir, limit=test_limit, num_steps=steps)
+    if len(train_ds) == 0 or len(test_ds) == 0:
+        raise DatasetError(f"{dataset}: empty train or test split; check --train-limit/--test-limit")
+
+    dist = ddp.init_distributed(device) if ddp.launched_by_torchrun() else None
+    try:
+        seed_everything(seed)
+        model = build_model(config)
+        result = train_model(
+            model,
+            train_preset,
+            (train_ds.inputs, train_ds.labels, train_ds.input_scale),
+            (test_ds.inputs, test_ds.labels, test_ds.input_scale),
+            epochs=epochs,
+            num_steps=steps,
+            schedule=schedule,
+            seed=seed,
+            device=dist.device if dist is not None else device,
+            patience=patience,
+            batch_size=batch_size,
+            lr=lr,
+            progress=progress,
+            dist=dist,
+        )
+        summary = {
+            "dataset": dataset,
+            "bits": config.bits,
+            "best_test_accuracy": result.best_accuracy,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.epochs),
+            "iterations": len(result.iterations),
+            "seconds": result.seconds,
+            "test_samples": len(test_ds),
+            "out": str(out),
+        }
+        if dist is None or dist.is_main:
+            out = Path(out)
+            out.mkdir(parents=True, exist_ok=True)
+            model.load_state_dict(result.best_state)
+            metrics = {
+                "test_accuracy": result.best_accuracy,
+                "epoch": result.best_epoch,
+                "num_steps": steps,
+                "seed": seed,
+                "iterations": len(result.iterations),
+                "seconds": result.seconds,
+            }
+            save_checkpoint(out / "model.pt", model.cpu(), config, train_preset, metrics)
+            write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
+            bits_name = f"{config.bits}-bit" if config.bits else "float"
+            write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")
+            click.echo(
+                f"{dataset} {bits_name}: best test accuracy {result.best_accuracy:.2%} at epoch "
+                f"{result.best_epoch}/{len(result.epochs)} on {len(test_ds)} samples, "
+                f"{len(result.iterations)} iterations in {result.seconds:.1f} s -> {out / 'model.pt'}"
+            )
+        if dist is not None:
+            dist.barrier()
+        return summary
+    finally:
+        ddp.shutdown(dist)
