@@ -16,6 +16,7 @@ import dataclasses
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +61,32 @@ def save_checkpoint(
     return path
 
 
+def _is_plain_pickle(path: Path) -> bool:
+    """A pickle stream starts with PROTO (0x80) and a protocol number; torch.save files are zip archives."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def _safe_load(path: Path, map_location) -> Any:
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint {path} not found; pass the model.pt written by 'qsnn-deploy train'"
         )
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about plain pickles before refusing them; the error below says it in one line.
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         message = str(exc)
-        # weights_only names the forbidden class ("Unsupported global"); garbage fails on an opcode instead.
+        # weights_only names the forbidden class ("Unsupported global"); a plain pickle (not torch.save) fails
+        # on an opcode torch's safe loader does not implement; garbage fails on some other opcode.
+        if "Unsupported operand" in message and _is_plain_pickle(path):
+            raise CheckpointError(
+                f"refusing to unpickle {path}: it is a plain Python pickle, not a torch.save file of tensors; "
+                "save a state_dict or a qsnn-deploy checkpoint instead"
+            ) from None
         if "Unsupported global" in message or "can still be loaded" in message:
             raise CheckpointError(
                 f"refusing to unpickle {path}: it holds arbitrary Python objects, not only tensors; "

@@ -199,11 +199,6 @@ def test_pickled_set_is_refused_without_traceback(tmp_path, monkeypatch, capsys)
     assert not (tmp_path / "x.qsnn").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (models/checkpoint.py _safe_load): torch's weights_only unpickler warns 'Detected pickle "
-    "protocol 4' on stderr before the error line, and the error calls a valid pickle 'corrupt or truncated'",
-)
 def test_pickled_set_is_refused_with_exactly_one_line(tmp_path, monkeypatch, capsys):
     path = _pickled_set(tmp_path)
     code, _, err = run_in_process(monkeypatch, capsys, "export", str(path), "--out", str(tmp_path / "x.qsnn"))
