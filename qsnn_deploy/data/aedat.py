@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.data._atomic import write_atomic
+from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.data.events import Events
 from qsnn_deploy.errors import DatasetError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.data._atomic import write_atomic
+from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.data.aedat import read_aedat31, write_aedat31
 from qsnn_deploy.data.events import Events, bin_events, binned_shape
 from qsnn_deploy.errors import DatasetError

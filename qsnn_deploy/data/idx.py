@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.data._atomic import write_atomic
+from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import DatasetError
 
 DOWNLOAD_TIMEOUT_S = 10.0

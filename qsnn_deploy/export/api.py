@@ -173,6 +173,15 @@ def load_for_export(
     return load_seed_state_dict(checkpoint, arch, bits=bits, beta=beta, threshold=threshold)
 
 
+def trained_num_steps(checkpoint: Path) -> int | None:
+    """The time steps a qsnn-deploy checkpoint was trained with: the IR runs the network as it was trained."""
+    from qsnn_deploy.models.checkpoint import load_checkpoint
+
+    _, _, info = load_checkpoint(checkpoint)
+    steps = (info.get("metrics") or {}).get("num_steps") or (info.get("train") or {}).get("num_steps")
+    return int(steps) if steps else None
+
+
 def export_checkpoint(
     checkpoint: Path,
     *,
@@ -188,7 +197,9 @@ def export_checkpoint(
     checkpoint = Path(checkpoint)
     model, config = load_for_export(checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold)
     dataset = DATASET_OF_ARCH.get(config.arch)
-    num_steps = get_preset(dataset).train.num_steps if dataset else 100
+    num_steps = (trained_num_steps(checkpoint) if arch == "auto" else None) or (
+        get_preset(dataset).train.num_steps if dataset else 100
+    )
     metadata = {
         "source": {"checkpoint": str(checkpoint.resolve()), "sha256": _sha256(checkpoint), "arch": arch},
         "model_config": config.to_dict(),

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import MISSING, fields
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from qsnn_deploy import __version__
+from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
 from qsnn_deploy.ir.graph import IR_VERSION, Graph, InputSpec
 from qsnn_deploy.ir.ops import OP_TYPES, Op
@@ -27,8 +26,6 @@ FORMAT_NAME = "qsnn-ir"
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
 ALLOWED_TENSOR_DTYPES = {np.dtype(d) for d in ("int8", "int16", "int32", "int64", "uint8")}
-_UMASK = os.umask(0o022)  # os.umask can only be read by setting it: read it once, at import, and restore it
-os.umask(_UMASK)
 
 
 def _op_to_json(op: Op, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -72,19 +69,16 @@ def save_graph(graph: Graph, path: Path | str) -> Path:
     manifest, tensors = graph_to_manifest(graph)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+
+    def write(raw) -> None:
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
             for key, arr in sorted(tensors.items()):
                 buf = io.BytesIO()
                 np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
                 zf.writestr(f"tensors/{key}.npy", buf.getvalue())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, write)
     return path
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import CheckpointError
 from qsnn_deploy.models.presets import SEED_ARCHS, ModelConfig, TrainPreset, model_config
 from qsnn_deploy.models.qsnn import QSNN, build_model
@@ -50,15 +50,7 @@ def save_checkpoint(
         "state_dict": state,
         "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: torch.save(payload, f))
 
 
 def _is_plain_pickle(path: Path) -> bool:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from qsnn_deploy.atomic import write_text_atomic
 from qsnn_deploy.errors import CheckpointError, IRValidationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.sim.executor import simulate
@@ -136,18 +135,6 @@ def _verdict(r: SimulationReport) -> str:
     )
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def format_report(r: SimulationReport) -> str:
     lines = [f"{r.dataset} test set: {r.samples} samples x {r.num_steps} steps in {r.seconds:.1f} s"]
     lines.append(f"  integer accuracy      {r.int_accuracy:.2%}")
@@ -185,7 +172,7 @@ def simulate_from_cli(
     )
     click.echo(format_report(report))
     if json_path is not None:
-        _write_json_atomic(Path(json_path), report.to_json())
+        write_text_atomic(Path(json_path), json.dumps(report.to_json(), indent=2))
         click.echo(f"wrote {json_path}")
     if report.silent_layers:
         raise SystemExit(1)

@@ -11,28 +11,17 @@ Every file is written to a temporary name and moved into place. Under ``torchrun
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import DatasetError, QsnnError
 
 CSV_FIELDS = ("kind", "epoch", "iteration", "loss", "lr", "test_accuracy", "seconds")
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_metrics_csv(path: Path, iterations: list[dict[str, Any]], epochs: list[dict[str, Any]]) -> None:
@@ -43,7 +32,7 @@ def write_metrics_csv(path: Path, iterations: list[dict[str, Any]], epochs: list
         writer.writerow({"kind": "iter", **row})
     for row in epochs:
         writer.writerow({"kind": "epoch", **row})
-    _atomic_write_bytes(path, buf.getvalue().encode())
+    write_bytes_atomic(path, buf.getvalue().encode())
 
 
 def write_metrics_png(
@@ -69,7 +58,7 @@ def write_metrics_png(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    _atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def train_from_cli(
@@ -160,7 +149,9 @@ def train_from_cli(
                 "iterations": len(result.iterations),
                 "seconds": result.seconds,
             }
-            save_checkpoint(out / "model.pt", model.cpu(), config, train_preset, metrics)
+            # Record the recipe as run (command-line overrides included), not the preset's defaults.
+            as_run = dataclasses.replace(train_preset, num_steps=steps, epochs=epochs)
+            save_checkpoint(out / "model.pt", model.cpu(), config, as_run, metrics)
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"
             write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")

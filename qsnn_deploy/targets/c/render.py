@@ -6,13 +6,12 @@ Templates only lay out data and the call sequence; every computation lives in th
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
 import numpy as np
 
+from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.c.plan import Stage, acc_elements, input_major, pack_weights, state_bytes
@@ -88,27 +87,16 @@ def render_files(graph: Graph, stages: list[Stage], prefix: str) -> dict[str, st
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_files(files: dict[str, str], out: Path) -> list[Path]:
     """Write the rendered files and copy the runtime into ``out``; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files.items():
-        _write_atomic(out / name, text.encode())
+        write_bytes_atomic(out / name, text.encode())
         written.append(out / name)
     runtime = templates_dir() / "c" / "runtime"
     for name in RUNTIME_FILES:
-        _write_atomic(out / name, (runtime / name).read_bytes())
+        write_bytes_atomic(out / name, (runtime / name).read_bytes())
         written.append(out / name)
     return written
 
