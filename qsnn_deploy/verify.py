@@ -21,6 +21,7 @@ from qsnn_deploy.errors import ToolchainError, VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.paths import repo_root
 from qsnn_deploy.sim import SimResult, simulate
+from qsnn_deploy.sim.executor import concat_results
 
 MAGIC = 0x564E5351  # "QSNV"
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Werror"]
@@ -84,28 +85,31 @@ def vectors_header(graph: Graph, inputs: np.ndarray, steps: int) -> str:
     )
 
 
-def compare(sim: SimResult, spikes: np.ndarray, counts: np.ndarray, preds: np.ndarray, where: str) -> int:
-    """Raise VerificationError at the first difference; return the number of spikes compared."""
+def compare(
+    sim: SimResult, spikes: np.ndarray, counts: np.ndarray, preds: np.ndarray, where: str, offset: int = 0
+) -> int:
+    """Raise VerificationError at the first difference; return the number of spikes compared. ``offset`` is
+    the index of the first sample, so messages name samples of the whole set."""
     if spikes is not None:
         diff = np.argwhere(spikes != sim.output_spikes)
         if len(diff):
             n, t, k = (int(v) for v in diff[0])
             raise VerificationError(
-                f"{where}: output spike differs at sample {n}, step {t}, neuron {k}: "
+                f"{where}: output spike differs at sample {n + offset}, step {t}, neuron {k}: "
                 f"{int(spikes[n, t, k])} vs simulator {int(sim.output_spikes[n, t, k])}"
             )
     bad = np.argwhere(counts != sim.counts)
     if len(bad):
         n, k = (int(v) for v in bad[0])
         raise VerificationError(
-            f"{where}: spike count differs at sample {n}, neuron {k}: {int(counts[n, k])} vs simulator "
+            f"{where}: spike count differs at sample {n + offset}, neuron {k}: {int(counts[n, k])} vs simulator "
             f"{int(sim.counts[n, k])}"
         )
     bad = np.flatnonzero(preds != sim.predictions)
     if len(bad):
         n = int(bad[0])
         raise VerificationError(
-            f"{where}: prediction differs at sample {n}: {int(preds[n])} vs simulator {int(sim.predictions[n])}"
+            f"{where}: prediction differs at sample {n + offset}: {int(preds[n])} vs simulator {int(sim.predictions[n])}"
         )
     return 0 if spikes is None else int(spikes.size)
 
@@ -137,7 +141,7 @@ def read_outputs(path: Path, n: int, steps: int, k: int) -> tuple[np.ndarray, np
     return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
 
 
-def compare_layers(graph: Graph, sim: SimResult, path: Path, n: int, steps: int) -> int:
+def compare_layers(graph: Graph, sim: SimResult, path: Path, n: int, steps: int, offset: int = 0) -> int:
     """Check the recorded spikes and membranes of every LIF layer (harness RECORD file); return the number of
     values compared. Catches off-by-one rounding that never flips an output spike."""
     layers = [(lif.name, sim.neurons[lif.name]) for lif in graph.lif_layers()]
@@ -157,7 +161,7 @@ def compare_layers(graph: Graph, sim: SimResult, path: Path, n: int, steps: int)
                 i, t, j = (int(v) for v in bad[0])
                 what = "spike" if part == "s" else "membrane"
                 raise VerificationError(
-                    f"C: layer {name!r} {what} differs at sample {i}, step {t}, neuron {j}: {int(got[i, t, j])} "
+                    f"C: layer {name!r} {what} differs at sample {i + offset}, step {t}, neuron {j}: {int(got[i, t, j])} "
                     f"vs simulator {int(want[i, t, j])}"
                 )
             compared += got.size
@@ -177,32 +181,50 @@ def verify_c(
     workdir: Path | None = None,
     cc: str = "gcc",
     layers: bool = True,
+    chunk: int = 500,
+    progress=None,
 ) -> VerifyResult:
     """Generate, compile (host ``cc``), run and compare with ``simulate`` exactly: every output spike of every
-    step, counts and predictions, and with ``layers`` the spikes and membranes of every LIF layer."""
+    step, counts and predictions, and with ``layers`` the spikes and membranes of every LIF layer.
+
+    The harness is built once and run on ``chunk`` samples at a time, so the recorded layers of a whole test
+    set never sit in memory together. ``progress``: optional callable receiving samples done per chunk."""
     start = time.perf_counter()
     steps = num_steps or graph.num_steps
-    sim = simulate(graph, inputs, steps, record=layers)
     work = _workdir(workdir)
     model = generate_model(graph, work / "model")
     extra = ["-DQSNN_RECORD"] if layers else []
     exe = build_host(model, work / "harness", cc=cc, sanitize=sanitize, extra=extra)
-    write_vectors(work / "vectors.bin", graph, inputs, steps)
-    record = [str(work / "record.bin")] if layers else []
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
-    proc = subprocess.run(
-        [str(exe), str(work / "vectors.bin"), str(work / "outputs.bin"), *record],
-        capture_output=True,
-        text=True,
-        env=env,
+    parts: list[SimResult] = []
+    compared = 0
+    for offset in range(0, len(inputs), chunk):
+        part = inputs[offset : offset + chunk]
+        sim = simulate(graph, part, steps, record=layers)
+        write_vectors(work / "vectors.bin", graph, part, steps)
+        record = [str(work / "record.bin")] if layers else []
+        proc = subprocess.run(
+            [str(exe), str(work / "vectors.bin"), str(work / "outputs.bin"), *record],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if proc.returncode != 0 or "runtime error" in proc.stderr or "Sanitizer" in proc.stderr:
+            raise VerificationError(
+                f"the host harness failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
+            )
+        spikes, counts, preds = read_outputs(work / "outputs.bin", len(part), steps, graph.num_classes)
+        compared += compare(sim, spikes, counts, preds, f"C ({cc})", offset)
+        if layers:
+            compare_layers(graph, sim, work / "record.bin", len(part), steps, offset)
+        sim.layer_spikes, sim.layer_membranes = {}, {}  # checked; keep only the per-sample results
+        parts.append(sim)
+        if progress is not None:
+            progress(len(part))
+    sim = concat_results(parts, steps)
+    return VerifyResult(
+        len(inputs), steps, compared, time.perf_counter() - start, sim.predictions, sim.counts, sim
     )
-    if proc.returncode != 0 or "runtime error" in proc.stderr or "Sanitizer" in proc.stderr:
-        raise VerificationError(f"the host harness failed (exit {proc.returncode}): {proc.stderr[-3000:]}")
-    spikes, counts, preds = read_outputs(work / "outputs.bin", len(inputs), steps, graph.num_classes)
-    compared = compare(sim, spikes, counts, preds, f"C ({cc})")
-    if layers:
-        compare_layers(graph, sim, work / "record.bin", len(inputs), steps)
-    return VerifyResult(len(inputs), steps, compared, time.perf_counter() - start, preds, counts, sim)
 
 
 LINE = re.compile(r"S (\d+) P (\d+) C([\d ]*) O ([01]*)")
@@ -291,7 +313,10 @@ def verify_from_cli(
     if target == "cortex-m":
         result = verify_cortex_m(graph, inputs, steps)
     else:
-        result = verify_c(graph, inputs, steps, sanitize=sanitize)
+        from tqdm import tqdm
+
+        with tqdm(total=len(inputs), desc="verify", unit="sample") as bar:
+            result = verify_c(graph, inputs, steps, sanitize=sanitize, progress=bar.update)
     labels = np.asarray(data.labels)
     accuracy = float((result.predictions == labels[: len(result.predictions)]).mean()) if len(labels) else 0.0
     click.echo(

@@ -113,7 +113,7 @@ def simulate(
         _run_batch(graph, inputs[s : s + batch_size], steps, record, progress, can_saturate, ranges)
         for s in range(0, len(inputs), batch_size)
     ]
-    return _concat(parts, steps)
+    return concat_results(parts, steps)
 
 
 def _fused_epilogue(
@@ -265,7 +265,7 @@ def _synops(op, shape, cur, spike_totals, steps, n, per_step) -> np.ndarray:
     return nonzero.reshape(steps, n).sum(axis=0) if per_step else nonzero
 
 
-def _concat(parts: list[SimResult], steps: int) -> SimResult:
+def concat_results(parts: list[SimResult], steps: int) -> SimResult:
     first = parts[0]
 
     def cat(get):
