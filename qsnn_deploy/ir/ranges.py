@@ -47,7 +47,17 @@ class OpRange:
 
 def _weighted_bounds(weight: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[list[int], list[int], int]:
     """Bounds of sum_j w[o, j] * x[j] for x[j] in [lo[j], hi[j]], and the largest sum of |w*x| (any partial sum)."""
-    w = weight.reshape(weight.shape[0], -1).astype(object)
+    w = weight.reshape(weight.shape[0], -1)
+    biggest = max(abs(int(v)) for v in (*lo, *hi)) if len(lo) else 0
+    if int(np.abs(w).max(initial=0)) * biggest * max(1, w.shape[1]) < 2**62:
+        # Every product and sum fits int64: the vectorised form is exact and ~100x faster than Python ints.
+        w64 = w.astype(np.int64)
+        a, b = w64 * np.asarray(hi, dtype=np.int64), w64 * np.asarray(lo, dtype=np.int64)
+        hi_o = np.maximum(a, b).sum(axis=1)
+        lo_o = np.minimum(a, b).sum(axis=1)
+        peak = int(np.maximum(np.abs(a), np.abs(b)).sum(axis=1).max(initial=0))
+        return [int(v) for v in lo_o], [int(v) for v in hi_o], peak
+    w = w.astype(object)
     lo_o, hi_o, peak = [], [], 0
     for row in w:
         pos = [(a * int(h), a * int(low)) for a, low, h in zip(row, lo, hi)]
