@@ -126,7 +126,7 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _download(url: str, dest: Path, md5: str) -> None:
+def download_checked(url: str, dest: Path, md5: str) -> None:
     """Fetch ``url`` into ``dest`` atomically; raise ``OSError``/``ValueError`` on failure or md5 mismatch."""
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
         payload = response.read()
@@ -152,7 +152,7 @@ def ensure_idx_files(name: str, root: Path, download: bool = True) -> Path:
         for fname in missing:
             for mirror in source.mirrors:
                 try:
-                    _download(mirror + fname, folder / fname, source.files[fname])
+                    download_checked(mirror + fname, folder / fname, source.files[fname])
                     break
                 except (OSError, ValueError, urllib.error.URLError) as e:
                     failures.append(f"{mirror}{fname}: {e}")

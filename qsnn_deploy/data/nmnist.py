@@ -69,19 +69,72 @@ def read_label_list(path: Path) -> list[tuple[int, int]]:
     return pairs
 
 
-def find_nmnist(root: Path, split: str) -> tuple[Path, Path]:
-    """The folder and label list for ``split``: ``<root>/nmnist-small/`` or ``<root>/nmnist/``."""
+# The official release (Orchard et al. 2015) on Mendeley Data, DOI 10.17632/468j46mzdv.1: Train.zip and Test.zip
+# unpack to Train/<digit>/<id>.bin and Test/<digit>/<id>.bin, ids numbered like MNIST.
+RELEASE_URL = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
+RELEASE = {
+    "train": (
+        "Train",
+        "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",
+        "20959b8e626244a1b502305a9e6e2031",
+    ),
+    "test": (
+        "Test",
+        "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
+        "69ca8762b2fe404d9b9bad1103e97832",
+    ),
+}
+
+
+def find_nmnist(root: Path, split: str) -> tuple[Path, Path] | None:
+    """The folder and label list for ``split`` in the list layout (``<root>/nmnist-small/`` or
+    ``<root>/nmnist/`` with ``train1K.txt``-style lists), or None."""
     for folder_name in FOLDERS:
         folder = Path(root) / folder_name
         for list_name in LABEL_LISTS[split]:
             if (folder / list_name).is_file():
                 return folder, folder / list_name
-    expected = " or ".join(LABEL_LISTS[split])
-    raise DatasetError(
-        f"N-MNIST not found: expected {expected} and <id>.bs2 files in {Path(root) / FOLDERS[0]} "
-        f"(or {Path(root) / FOLDERS[1]}); N-MNIST cannot be downloaded automatically, copy it there, "
-        "pass --data-dir or set QSNN_DATA_DIR"
-    )
+    return None
+
+
+def release_samples(root: Path, split: str) -> list[tuple[Path, int]] | None:
+    """(file, class) of the official release layout ``<root>/nmnist/Train/<digit>/<id>.bin``, in id order
+    (the MNIST order, so a --limit takes a mix of classes), or None when the folder is absent."""
+    folder = Path(root) / "nmnist" / RELEASE[split][0]
+    if not folder.is_dir():
+        return None
+    samples = [(path, digit) for digit in range(NUM_CLASSES) for path in (folder / str(digit)).glob("*.bin")]
+    if not samples:
+        raise DatasetError(
+            f"N-MNIST folder {folder} holds no <digit>/<id>.bin files; unpack {RELEASE[split][0]}.zip there"
+        )
+    return sorted(samples, key=lambda s: (int(s[0].stem) if s[0].stem.isdigit() else 0, s[0].name))
+
+
+def download_release(root: Path, split: str) -> None:
+    """Fetch the official zip for ``split`` (md5-checked, written atomically) and unpack it under
+    ``<root>/nmnist/``; DatasetError when the network does not allow it."""
+    import zipfile
+
+    from qsnn_deploy.data.idx import download_checked
+
+    name, file_id, md5 = RELEASE[split]
+    target = Path(root) / "nmnist"
+    archive = target / f"{name}.zip"
+    try:
+        if not archive.is_file():
+            download_checked(RELEASE_URL + file_id, archive, md5)
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise DatasetError(f"{archive}: refusing the unsafe member path {member!r}")
+            zf.extractall(target)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DatasetError(
+            f"N-MNIST not found: expected {Path(root) / FOLDERS[0]} with {LABEL_LISTS[split][0]} and <id>.bs2 "
+            f"files, or {target / name}/<digit>/<id>.bin from the official {name}.zip; download failed ({e}). "
+            "Copy the data there, pass --data-dir or set QSNN_DATA_DIR"
+        ) from None
 
 
 def _sample_path(folder: Path, sample: int) -> Path:
@@ -98,19 +151,32 @@ def load_nmnist(
     limit: int | None = None,
     num_steps: int | None = None,
     bin_us: int = DEFAULT_BIN_US,
+    download: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Event counts ``uint8 (N, T, 2, 34, 34)`` and labels ``int64 (N,)``; reads only ``limit`` files.
 
     Bins start at t = 0 (the recording's own clock), ``bin_us`` wide, no downsampling.
     """
     steps = DEFAULT_NUM_STEPS if num_steps is None else num_steps
-    folder, list_path = find_nmnist(root, split)
-    pairs = read_label_list(list_path)
+    listed = find_nmnist(root, split)
+    if listed is not None:
+        folder, list_path = listed
+        files = [(_sample_path(folder, sample), label) for sample, label in read_label_list(list_path)]
+    else:
+        files = release_samples(root, split)
+        if files is None:
+            if not download:
+                raise DatasetError(
+                    f"N-MNIST not found in {Path(root) / FOLDERS[0]} or {Path(root) / 'nmnist'}; "
+                    "copy it there, pass --data-dir or set QSNN_DATA_DIR"
+                )
+            download_release(root, split)
+            files = release_samples(root, split) or []
     if limit is not None:
-        pairs = pairs[: max(limit, 0)]
-    inputs = np.zeros((len(pairs), steps, 2, *SENSOR_HW), dtype=np.uint8)
-    for i, (sample, _) in enumerate(pairs):
-        events = read_bs2(_sample_path(folder, sample))
+        files = files[: max(limit, 0)]
+    inputs = np.zeros((len(files), steps, 2, *SENSOR_HW), dtype=np.uint8)
+    for i, (path, _) in enumerate(files):
+        events = read_bs2(path)
         inputs[i] = bin_events(events, SENSOR_HW, downsample=1, bin_us=bin_us, num_steps=steps, t_start=0)
-    labels = np.array([label for _, label in pairs], dtype=np.int64)
+    labels = np.array([label for _, label in files], dtype=np.int64)
     return inputs, labels

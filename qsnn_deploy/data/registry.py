@@ -64,7 +64,7 @@ def load_dataset(
         inputs, labels = load_idx(name, split, root, limit=limit, download=download)
         return Dataset(name, split, inputs, labels, "static", 1.0 / 255.0, 10)
     if name == "nmnist":
-        inputs, labels = nmnist.load_nmnist(root, split, limit=limit, num_steps=num_steps)
+        inputs, labels = nmnist.load_nmnist(root, split, limit=limit, num_steps=num_steps, download=download)
         return Dataset(name, split, inputs, labels, "stream", 1.0, nmnist.NUM_CLASSES)
     inputs, labels = dvs_gesture.load_dvs_gesture(root, split, limit=limit, num_steps=num_steps)
     return Dataset(name, split, inputs, labels, "stream", 1.0, dvs_gesture.NUM_CLASSES)

@@ -110,5 +110,5 @@ def test_limit_opens_only_the_files_it_needs(data_dir, tmp_path):
 
 
 def test_missing_nmnist_says_where_to_put_it(tmp_path):
-    with pytest.raises(DatasetError, match=r"N-MNIST not found: expected test100.txt.*nmnist-small"):
-        load_dataset("nmnist", "test", tmp_path)
+    with pytest.raises(DatasetError, match=r"N-MNIST not found in .*nmnist-small"):
+        load_dataset("nmnist", "test", tmp_path, download=False)
