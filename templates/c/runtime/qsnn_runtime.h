@@ -10,6 +10,13 @@
  * Weights of 2..4 bits are packed two per byte: element 2k in the low nibble, 2k+1 in the high nibble,
  * two's complement in 4 bits. Weights of 5..8 bits are one int8 per byte.
  *
+ * Accumulator layout: the conv kernels write their accumulators channels-last, index (py * out_w + px) * O + slot(o),
+ * so the scatter of one kernel tap is one contiguous run of O adds. slot() (qsnn_runtime.c) permutes channels
+ * only inside full blocks of 32 when O is even (even channels, then odd ones: a packed byte's two nibbles go to
+ * two contiguous runs); linear accumulators follow the same rule with O = n. qsnn_requant works on that layout
+ * (channels = O, per_channel = out_h * out_w; a vector is channels = n, per_channel = 1), and the LIF steps read
+ * the current channels-last but keep membranes and spikes in the simulator's (C, H, W) order.
+ *
  * Compile-time switch QSNN_DENSE_BASELINE: spike layers use the dense (gather) kernels instead of the
  * event-driven ones. Only for cost comparisons; results are identical.
  */
@@ -57,12 +64,13 @@ typedef struct {
     int32_t decay_shift;
     int32_t reset_zero; /* 0: subtract, 1: zero */
     int32_t n;          /* neurons */
+    int32_t channels;   /* channels of the current (n for vectors); see "Accumulator layout" above */
 } qsnn_lif_t;
 
 /* Floor (arithmetic) right shift of a signed 64-bit value, exact on every C99 compiler. */
 int64_t qsnn_floor_shift(int64_t x, int32_t s);
 
-/* Dense conv + fused pool on a uint8 map (C, H, W): acc (O, out_h, out_w) = pooled conv. */
+/* Dense conv + fused pool on a uint8 map (C, H, W): acc (out_h, out_w, O) = pooled conv. */
 void qsnn_conv_dense_u8(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
 /* Event-driven conv + fused pool: scatters the weights of every nonzero input element, times its value. */
 void qsnn_conv_events(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
@@ -70,9 +78,9 @@ void qsnn_conv_events(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
 void qsnn_linear_dense_u8(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
 /* Event-driven linear: for every nonzero input, add value * its weight row to acc. */
 void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
-/* Requantize acc in place (int32 accumulators to int32 currents). */
+/* Requantize channels-last acc in place (int32 accumulators to int32 currents). */
 void qsnn_requant(const qsnn_requant_t *rq, int32_t *x);
-/* One LIF step; writes spikes (0/1) and returns how many neurons fired. */
+/* One LIF step on a channels-last current; v and spikes are (C, H, W). Writes spikes (0/1), returns how many fired. */
 int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint8_t *spikes);
 int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint8_t *spikes);
 
@@ -85,13 +93,18 @@ void qsnn_count_output(const uint8_t *spikes, int32_t n, uint16_t *counts, uint8
 /* dst[i] = src[i] for i < n. */
 void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n);
 
-/* The kernels the generated model uses for spike (0/1) and event-count inputs. */
+/* The kernels the generated model uses for spike (0/1) and event-count inputs (_SPIKES), and for the uint8
+ * frame of a static model, once per sample (_U8: mostly-zero images also pay only for their nonzero pixels). */
 #ifdef QSNN_DENSE_BASELINE
 #define QSNN_CONV_SPIKES qsnn_conv_dense_u8
 #define QSNN_LINEAR_SPIKES qsnn_linear_dense_u8
+#define QSNN_CONV_U8 qsnn_conv_dense_u8
+#define QSNN_LINEAR_U8 qsnn_linear_dense_u8
 #else
 #define QSNN_CONV_SPIKES qsnn_conv_events
 #define QSNN_LINEAR_SPIKES qsnn_linear_events
+#define QSNN_CONV_U8 qsnn_conv_events
+#define QSNN_LINEAR_U8 qsnn_linear_events
 #endif
 
 /* Optional per-layer record hook: compile with -DQSNN_RECORD and define qsnn_record() in the application;

@@ -16,7 +16,7 @@ static const qsnn_requant_t qsnn_rq1_cfg = {
 };
 static const qsnn_lif_t qsnn_lif1_cfg = {
     QSNN_LIF1_THRESHOLD, QSNN_LIF1_DECAY_MULT, QSNN_LIF1_DECAY_SHIFT,
-    QSNN_LIF1_RESET_ZERO, 144
+    QSNN_LIF1_RESET_ZERO, 144, 4
 };
 
 static const qsnn_conv_t qsnn_conv2_cfg = {
@@ -31,7 +31,7 @@ static const qsnn_requant_t qsnn_rq2_cfg = {
 };
 static const qsnn_lif_t qsnn_lif2_cfg = {
     QSNN_LIF2_THRESHOLD, QSNN_LIF2_DECAY_MULT, QSNN_LIF2_DECAY_SHIFT,
-    QSNN_LIF2_RESET_ZERO, 4
+    QSNN_LIF2_RESET_ZERO, 4, 4
 };
 
 static const qsnn_linear_t qsnn_fc1_cfg = { qsnn_fc1_w, 1, 4, 3 };
@@ -40,7 +40,7 @@ static const qsnn_requant_t qsnn_rq3_cfg = {
 };
 static const qsnn_lif_t qsnn_lif3_cfg = {
     QSNN_LIF3_THRESHOLD, QSNN_LIF3_DECAY_MULT, QSNN_LIF3_DECAY_SHIFT,
-    QSNN_LIF3_RESET_ZERO, 3
+    QSNN_LIF3_RESET_ZERO, 3, 3
 };
 
 void qsnn_reset(qsnn_state_t *s)
@@ -50,7 +50,7 @@ void qsnn_reset(qsnn_state_t *s)
 
 void qsnn_set_static_input(qsnn_state_t *s, const uint8_t *frame)
 {
-    qsnn_conv_dense_u8(&qsnn_conv1_cfg, frame, s->cur_static);
+    QSNN_CONV_U8(&qsnn_conv1_cfg, frame, s->cur_static);
     qsnn_requant(&qsnn_rq1_cfg, s->cur_static);
 }
 
