@@ -281,6 +281,21 @@ static int64_t lif_update(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t
     return d;
 }
 
+/* One neuron: update, saturate to [lo, hi] (the state type), fire on strictly greater. Returns the new
+ * membrane, already within [lo, hi], and stores the spike. */
+static int64_t lif_neuron(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t half, int64_t lo, int64_t hi,
+                          uint8_t *spike)
+{
+    int64_t u = lif_update(lif, v, cur, half);
+    if (u > hi) {
+        u = hi;
+    } else if (u < lo) {
+        u = lo;
+    }
+    *spike = (uint8_t)(u > lif->threshold);
+    return u;
+}
+
 int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint8_t *spikes)
 {
     int64_t half = lif->decay_shift > 0 ? ((int64_t)1 << (lif->decay_shift - 1)) : 0;
@@ -289,17 +304,8 @@ int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, u
     for (c = 0; c < lif->channels; c++) {
         const int32_t *cc = cur + slot(c, lif->channels); /* cur is channels-last */
         for (k = 0; k < per; k++, i++) {
-            int64_t u = lif_update(lif, v[i], cc[k * lif->channels], half);
-            int32_t s;
-            if (u > INT16_MAX) {
-                u = INT16_MAX;
-            } else if (u < INT16_MIN) {
-                u = INT16_MIN;
-        }
-        v[i] = (int16_t)u;
-        s = u > lif->threshold;
-        spikes[i] = (uint8_t)s;
-        fired += s;
+            v[i] = (int16_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT16_MIN, INT16_MAX, &spikes[i]);
+            fired += spikes[i];
         }
     }
     return fired;
@@ -313,17 +319,8 @@ int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, u
     for (c = 0; c < lif->channels; c++) {
         const int32_t *cc = cur + slot(c, lif->channels); /* cur is channels-last */
         for (k = 0; k < per; k++, i++) {
-            int64_t u = lif_update(lif, v[i], cc[k * lif->channels], half);
-            int32_t s;
-            if (u > INT32_MAX) {
-                u = INT32_MAX;
-            } else if (u < INT32_MIN) {
-                u = INT32_MIN;
-        }
-        v[i] = (int32_t)u;
-        s = u > lif->threshold;
-        spikes[i] = (uint8_t)s;
-        fired += s;
+            v[i] = (int32_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT32_MIN, INT32_MAX, &spikes[i]);
+            fired += spikes[i];
         }
     }
     return fired;
