@@ -60,11 +60,9 @@ def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
         click.echo(f"  warning: {warning}")
 
     step(f"simulate {len(images)} images x {graph.num_steps} steps beside the float model")
-    from qsnn_deploy.export.api import load_for_export
     from qsnn_deploy.export.fidelity import compare
 
-    model, _ = load_for_export(checkpoint, bits=4)
-    check = compare(model, graph, images, graph.num_steps)
+    check = compare(exported.model, graph, images, graph.num_steps)
     summary["int_accuracy"] = float(np.mean(check["int_predictions"] == labels))
     summary["float_accuracy"] = float(np.mean(check["float_predictions"] == labels))
     summary["agreement"] = check["prediction_agreement"]

@@ -34,6 +34,7 @@ class ExportResult:
     passes: list[str]
     warnings: list[str] = field(default_factory=list)
     check: dict | None = None  # float-vs-integer agreement on the probe inputs (fidelity.compare)
+    model: nn.Module | None = None  # the float model the graph was exported from (eval mode)
 
 
 def qsnn_layers(model: nn.Module) -> list:
@@ -127,7 +128,7 @@ def export_model(
     meta["state_bits"] = state_bits
     meta["saturation_sites"] = overflow_sites(graph)
     graph = Graph(graph.input, graph.ops, graph.num_steps, meta).validate()
-    result = ExportResult(graph, applied, warnings)
+    result = ExportResult(graph, applied, warnings, model=model)
     inputs = (
         check_inputs if check_inputs is not None else probe_inputs(fg.input_shape, encoding, num_steps, n=8)
     )
@@ -153,33 +154,33 @@ def load_for_export(
     threshold: float | None = None,
 ):
     """(model, config) from a qsnn-deploy checkpoint (arch auto) or a paper state_dict (seed-*)."""
+    model, config, _ = _load_with_steps(checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold)
+    return model, config
+
+
+def _load_with_steps(checkpoint: Path, *, bits: int, arch: str, beta: float | None, threshold: float | None):
+    """(model, config, trained steps or None): one read of the file. A qsnn-deploy checkpoint records the time
+    steps it was trained with, and the IR runs the network as it was trained; a paper state_dict does not."""
     from qsnn_deploy.models.checkpoint import load_checkpoint, load_seed_state_dict
 
-    if arch == "auto":
-        if beta is not None or threshold is not None:
-            raise CheckpointError(
-                "--beta/--threshold override the presets of --arch seed-*; a qsnn-deploy checkpoint carries its own"
-            )
-        model, config, _ = load_checkpoint(checkpoint)
-        if config.bits is None:
-            raise CheckpointError(
-                f"{checkpoint} holds a float model; the integer IR needs a model trained with --bits"
-            )
-        if config.bits != bits:
-            raise CheckpointError(
-                f"{checkpoint} was trained with {config.bits}-bit weights; pass --bits {config.bits}"
-            )
-        return model, config
-    return load_seed_state_dict(checkpoint, arch, bits=bits, beta=beta, threshold=threshold)
-
-
-def trained_num_steps(checkpoint: Path) -> int | None:
-    """The time steps a qsnn-deploy checkpoint was trained with: the IR runs the network as it was trained."""
-    from qsnn_deploy.models.checkpoint import load_checkpoint
-
-    _, _, info = load_checkpoint(checkpoint)
+    if arch != "auto":
+        model, config = load_seed_state_dict(checkpoint, arch, bits=bits, beta=beta, threshold=threshold)
+        return model, config, None
+    if beta is not None or threshold is not None:
+        raise CheckpointError(
+            "--beta/--threshold override the presets of --arch seed-*; a qsnn-deploy checkpoint carries its own"
+        )
+    model, config, info = load_checkpoint(checkpoint)
+    if config.bits is None:
+        raise CheckpointError(
+            f"{checkpoint} holds a float model; the integer IR needs a model trained with --bits"
+        )
+    if config.bits != bits:
+        raise CheckpointError(
+            f"{checkpoint} was trained with {config.bits}-bit weights; pass --bits {config.bits}"
+        )
     steps = (info.get("metrics") or {}).get("num_steps") or (info.get("train") or {}).get("num_steps")
-    return int(steps) if steps else None
+    return model, config, int(steps) if steps else None
 
 
 def export_checkpoint(
@@ -195,11 +196,11 @@ def export_checkpoint(
     from qsnn_deploy.models.presets import get_preset
 
     checkpoint = Path(checkpoint)
-    model, config = load_for_export(checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold)
-    dataset = DATASET_OF_ARCH.get(config.arch)
-    num_steps = (trained_num_steps(checkpoint) if arch == "auto" else None) or (
-        get_preset(dataset).train.num_steps if dataset else 100
+    model, config, trained_steps = _load_with_steps(
+        checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold
     )
+    dataset = DATASET_OF_ARCH.get(config.arch)
+    num_steps = trained_steps or (get_preset(dataset).train.num_steps if dataset else 100)
     metadata = {
         "source": {"checkpoint": str(checkpoint.resolve()), "sha256": _sha256(checkpoint), "arch": arch},
         "model_config": config.to_dict(),
