@@ -3,7 +3,7 @@
 Stateless ops act on every (step, sample) frame at once; a LIF op scans its steps. This order computes exactly
 what the step-by-step semantics of docs/ir/ops.md define, because no op feeds back. Ops before the first LIF
 see a static input only once per sample, not once per step. A stride-1 conv followed by sum pooling runs as one
-strided conv (kernels.pooled_conv_weights), an exact integer identity.
+strided conv over box sums of its input (kernels.pooled_conv), an exact integer identity.
 """
 
 from __future__ import annotations
@@ -137,11 +137,34 @@ def _fused_epilogue(
         if not kernels.lif_prepared_fits(lif, peak):
             lif = None
 
+    # A float GEMM result times the multiplier is computed in float64 and stored as int64 in one pass, where
+    # every product is an integer below 2**53 (then exact): the accumulator's proven range times |m|.
+    acc = ranges[ops[i - 1].name]
+    acc_peak = max(max(abs(v) for v in acc.lo), max(abs(v) for v in acc.hi))
+    float_multiply = acc_peak * int(np.abs(mult).max()) < 2**53
+    mult_float = mult.astype(np.float64)
+
     def epilogue(res: np.ndarray) -> np.ndarray:
-        z = kernels.requantize_inplace(res.astype(np.int64), mult, offset, rq.shift)
+        if float_multiply and res.dtype.kind == "f":
+            z = np.empty(res.shape, dtype=np.int64)
+            np.multiply(res, mult_float, out=z, casting="unsafe")
+            np.add(z, offset, out=z)
+            np.right_shift(z, rq.shift, out=z)
+        else:
+            z = kernels.requantize_inplace(res.astype(np.int64), mult, offset, rq.shift)
         return kernels.lif_prepare(z, lif) if lif is not None else z
 
     return epilogue, 1, lif
+
+
+def _hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The executor's layout of an IR shape: (C, H, W) is held channels last, (H, W, C); others as they are."""
+    return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def _to_ir_layout(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(..., H, W, C) -> (..., C, H, W) for an IR shape (C, H, W); other shapes unchanged."""
+    return np.moveaxis(x, -1, -3) if len(shape) == 3 else x
 
 
 def _run_batch(
@@ -153,13 +176,19 @@ def _run_batch(
     can_saturate: set[str],
     ranges: dict[str, OpRange],
 ) -> SimResult:
+    """One batch. Activations are held channels last, (frames, H, W, C): the GEMM results come out that way,
+    the per-channel requantize broadcasts over the last axis, the box sums of ``kernels.pooled_conv`` read
+    contiguous pixels, and no activation is ever transposed; a Linear after a conv gets its weight columns
+    reordered instead. Recorded layers and the outputs are returned in the IR's (C, H, W) order."""
     n = len(x)
     stream = graph.input.encoding == "stream"
     if stream:
-        # (n, T, C, H, W) -> (T*n, C, H, W): frames of step t are rows t*n .. t*n+n-1.
-        cur = np.ascontiguousarray(x[:, :steps].transpose(1, 0, 2, 3, 4)).reshape(steps * n, *x.shape[2:])
+        # (n, T, C, H, W) -> (T*n, H, W, C): frames of step t are rows t*n .. t*n+n-1.
+        cur = np.ascontiguousarray(x[:, :steps].transpose(1, 0, 3, 4, 2)).reshape(
+            steps * n, *_hwc(x.shape[2:])
+        )
     else:
-        cur = x
+        cur = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     per_step = stream  # False while the activations are one static frame per sample
     max_abs = max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
     result = SimResult(np.empty(0), np.empty(0), np.empty(0), num_steps=steps)
@@ -181,29 +210,37 @@ def _run_batch(
             result.synops[op.name] = _synops(op, shape, cur, spike_totals, steps, n, per_step)
         if isinstance(op, Conv2d):
             nxt = ops[i + 1] if i + 1 < len(ops) else None
-            pooled = isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0
-            if pooled:
-                weight, stride, padding = kernels.pooled_conv_weights(op.weight, nxt.kernel), nxt.kernel, 0
+            pool = nxt.kernel if isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0 else 0
+            weight = op.weight
+            if pool:
                 out_shape = nxt.out_shape(out_shape)
                 i += 1
-            else:
-                weight, stride, padding = op.weight, op.stride, op.padding
             if spike_totals is not None:
                 cur, weight = _drop_silent_channels(cur, weight, spike_totals)
             epilogue, used, prepared_for = _fused_epilogue(ops, i + 1, ranges)
-            cur = kernels.conv2d_weights(weight, stride, padding, cur, max_abs, epilogue=epilogue)
+            if pool:
+                cur = kernels.pooled_conv(weight, pool, cur, max_abs, epilogue=epilogue, channels_last=True)
+            else:
+                cur = kernels.conv2d_weights(
+                    weight, op.stride, op.padding, cur, max_abs, epilogue=epilogue, channels_last=True
+                )
             i += used
         elif isinstance(op, SumPool2d):
-            cur = kernels.sumpool2d(cur, op)
+            cur = kernels.sumpool2d(cur, op, channels_last=True)
         elif isinstance(op, Linear):
+            weight = op.weight
+            if len(shape) == 3:  # columns in (C, H, W) order -> the (H, W, C) order of a channels-last input
+                weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
             epilogue, used, prepared_for = _fused_epilogue(ops, i + 1, ranges)
-            cur = kernels.linear(cur, op, max_abs, epilogue=epilogue).reshape(len(cur), *out_shape)
+            cur = kernels.linear(cur, op, max_abs, epilogue=epilogue, weight=weight)
+            cur = cur.reshape(len(cur), *out_shape)
             i += used
         elif isinstance(op, Requantize):
-            cur = kernels.requantize(cur, op)
+            cur = kernels.requantize(cur, op, channels_last=True)
         elif isinstance(op, LIF):
             saturate = op.name in can_saturate
-            currents = cur if not per_step else cur.reshape(steps, n, *out_shape)
+            held = _hwc(out_shape)
+            currents = cur if not per_step else cur.reshape(steps, n, *held)
             args = dict(static=not per_step, num_steps=steps, record=record, saturate=saturate)
             if prepared_for is op:
                 spikes, mems = kernels.lif_scan_prepared(currents, op, **args)
@@ -215,16 +252,16 @@ def _run_batch(
             result.spike_counts[op.name] = spike_totals.sum(axis=1)
             result.neurons[op.name] = int(np.prod(out_shape))
             if record:
-                result.layer_spikes[op.name] = np.moveaxis(spikes, 0, 1)
-                result.layer_membranes[op.name] = np.moveaxis(mems, 0, 1)
-            cur = spikes.reshape(steps * n, *out_shape)
+                result.layer_spikes[op.name] = _to_ir_layout(np.moveaxis(spikes, 0, 1), out_shape)
+                result.layer_membranes[op.name] = _to_ir_layout(np.moveaxis(mems, 0, 1), out_shape)
+            cur = spikes.reshape(steps * n, *held)
             shape = out_shape
             i += 1
             continue
         spike_totals = None
         shape = out_shape
         i += 1
-    out = np.moveaxis(cur.reshape(steps, n, -1), 0, 1)
+    out = np.moveaxis(_to_ir_layout(cur.reshape(steps, n, *_hwc(shape)), shape).reshape(steps, n, -1), 0, 1)
     result.output_spikes = np.ascontiguousarray(out)
     result.counts = out.sum(axis=1, dtype=np.int64)
     result.predictions = np.argmax(result.counts, axis=1)  # numpy returns the first maximum: lowest index
@@ -238,14 +275,14 @@ def _drop_silent_channels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Remove the input channels that never spike in this batch, and their weights: a zero input adds exactly
     zero to every accumulator, so the conv result is unchanged and the GEMM is shorter (trained nets often have
-    channels silent on a whole batch)."""
-    c = x.shape[1]
-    keep = spike_totals.reshape(len(spike_totals), c, -1).any(axis=(0, 2))
+    channels silent on a whole batch). ``x`` is channels last; ``spike_totals`` in the same (H, W, C) order."""
+    c = x.shape[-1]
+    keep = spike_totals.reshape(len(spike_totals), -1, c).any(axis=(0, 1))
     if keep.all():
         return x, weight
     if not keep.any():  # keep one channel: the conv still needs an input (all zeros)
         keep[0] = True
-    return x[:, keep], weight[:, keep]
+    return x[..., keep], weight[:, keep]
 
 
 def _spike_totals(spikes: np.ndarray, steps: int, n: int) -> np.ndarray:
@@ -255,8 +292,10 @@ def _spike_totals(spikes: np.ndarray, steps: int, n: int) -> np.ndarray:
 
 
 def _synops(op, shape, cur, spike_totals, steps, n, per_step) -> np.ndarray:
-    """Accumulations of ``op`` per sample: every nonzero input element times its fan-out."""
-    fan = fanout(op, shape).reshape(-1)
+    """Accumulations of ``op`` per sample: every nonzero input element times its fan-out (inputs and spike
+    totals channels last, as the executor holds them)."""
+    fan = fanout(op, shape)
+    fan = (fan.transpose(1, 2, 0) if fan.ndim == 3 else fan).reshape(-1)
     if spike_totals is not None:  # binary input: nonzero elements = spikes, already counted per neuron
         return spike_totals @ fan
     # Counts times fan-outs stay far below 2**53: float64 BLAS is exact here and much faster than int64.

@@ -13,7 +13,7 @@ import numpy as np
 
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
 
-CHUNK_ELEMENTS = 1 << 20  # im2col buffer per chunk, in elements: small enough to stay in cache
+CHUNK_ELEMENTS = 1 << 19  # im2col buffer per chunk, in elements: small enough to stay in cache
 
 
 def exact_float_dtype(weight: np.ndarray, max_abs_input: int) -> type | None:
@@ -60,8 +60,10 @@ def conv2d_weights(
     max_abs_input: int,
     *,
     epilogue: Epilogue | None = None,
+    channels_last: bool = False,
 ) -> np.ndarray:
     """Cross-correlation of x (N, C, H, W) with weight (O, C, kh, kw); returns int64 (N, O, Ho, Wo).
+    With ``channels_last``, x is (N, H, W, C) and the result (N, Ho, Wo, O).
 
     Strided convs go through space-to-depth first: with blocks of s x s pixels stacked into channels, a
     stride-s conv becomes a stride-1 conv with a ceil(k/s) kernel, so each im2col slice is a long contiguous
@@ -70,11 +72,13 @@ def conv2d_weights(
     ``epilogue`` maps each chunk's exact GEMM result (rows, O), channel last, to the int64 values to store
     (default: the conversion to int64); the executor fuses a requantize there, while the chunk is in cache."""
     epilogue = epilogue or _to_int64
-    n, c, h, w = x.shape
+    if not channels_last:
+        x = x.transpose(0, 2, 3, 1)
+    n, h, w, c = x.shape
     o, _, kh, kw = weight.shape
     s = stride
     if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
         h, w = h + 2 * padding, w + 2 * padding
     ho, wo = (h - kh) // s + 1, (w - kw) // s + 1
     bh, bw = -(-kh // s), -(-kw // s)  # kernel size in blocks
@@ -82,29 +86,29 @@ def conv2d_weights(
     wpad = np.zeros((o, c, bh * s, bw * s), dtype=np.int64)
     wpad[:, :, :kh, :kw] = weight
     hs, ws = s * (ho - 1 + bh), s * (wo - 1 + bw)
-    x = x[:, :, :hs, :ws]
-    if x.shape[2] < hs or x.shape[3] < ws:
-        x = np.pad(x, ((0, 0), (0, 0), (0, hs - x.shape[2]), (0, ws - x.shape[3])))
+    x = x[:, :hs, :ws]
+    if x.shape[1] < hs or x.shape[2] < ws:
+        x = np.pad(x, ((0, 0), (0, hs - x.shape[1]), (0, ws - x.shape[2]), (0, 0)))
     # Weight columns ordered (block row, block col, row in block, col in block, channel).
     w2 = wpad.reshape(o, c, bh, s, bw, s).transpose(0, 2, 4, 3, 5, 1).reshape(o, -1)
     matmul = _ExactMatmul(w2, max_abs_input)
-    out = np.empty((n, o, ho, wo), dtype=np.int64)
+    out = np.empty((n, ho, wo, o), dtype=np.int64)
     depth = s * s * c
     step = max(1, CHUNK_ELEMENTS // (ho * wo * bh * bw * depth))
     buffer = np.empty((min(step, n), ho, wo, bh, bw, depth), dtype=matmul.dtype)
     for start in range(0, n, step):
         xs = x[start : start + step]
         m = len(xs)
-        # (m, C, hs, ws) -> (m, hs/s, ws/s, s, s, C) -> (m, hb, wb, s*s*C), converted once to the GEMM dtype.
-        blocks = xs.reshape(m, c, hs // s, s, ws // s, s).transpose(0, 2, 4, 3, 5, 1)
+        # (m, hs, ws, C) -> (m, hs/s, ws/s, s, s, C) -> (m, hb, wb, s*s*C), converted once to the GEMM dtype.
+        blocks = xs.reshape(m, hs // s, s, ws // s, s, c).transpose(0, 1, 3, 2, 4, 5)
         blocks = np.ascontiguousarray(blocks, dtype=matmul.dtype).reshape(m, hs // s, ws // s, depth)
         cols = buffer[:m]
         for p in range(bh):
             for q in range(bw):
                 cols[:, :, :, p, q, :] = blocks[:, p : p + ho, q : q + wo, :]
         res = epilogue(matmul(cols.reshape(-1, bh * bw * depth)))  # (m*Ho*Wo, O) int64
-        out[start : start + step] = res.reshape(m, ho, wo, o).transpose(0, 3, 1, 2)
-    return out
+        out[start : start + step] = res.reshape(m, ho, wo, o)
+    return out if channels_last else out.transpose(0, 3, 1, 2)
 
 
 def conv2d(x: np.ndarray, op: Conv2d, max_abs_input: int) -> np.ndarray:
@@ -124,28 +128,113 @@ def pooled_conv_weights(weight: np.ndarray, k: int) -> np.ndarray:
     return fused
 
 
-def sumpool2d(x: np.ndarray, op: SumPool2d) -> np.ndarray:
-    n, c, h, w = x.shape
+def box_sum_dtype(dtype: np.dtype, bound: int) -> type:
+    """The type for box sums up to ``bound``: for unsigned inputs (spikes, pixels) the narrowest unsigned type
+    at least as wide as the input's that holds the bound, else int64."""
+    if np.issubdtype(dtype, np.unsignedinteger):
+        for candidate in (np.uint8, np.uint16, np.uint32):
+            if np.dtype(candidate).itemsize >= dtype.itemsize and bound <= np.iinfo(candidate).max:
+                return candidate
+    return np.int64
+
+
+def pooled_conv(
+    weight: np.ndarray,
+    k: int,
+    x: np.ndarray,
+    max_abs_input: int,
+    *,
+    epilogue: Epilogue | None = None,
+    channels_last: bool = False,
+) -> np.ndarray:
+    """k x k sum pooling (stride k) of a stride-1, unpadded conv of x (N, C, H, W) with weight (O, C, kh, kw);
+    int64 (N, O, Ho, Wo). With ``channels_last``, x is (N, H, W, C) and the result (N, Ho, Wo, O).
+
+    Pooling the conv's output equals convolving a k x k box sum of the input at stride k:
+
+        sum_{a,b<k} sum_{p,q} W[p,q] x[k i + a + p, k j + b + q] = sum_{p,q} W[p,q] B[k i + p, k j + q],
+        B[y, z] = sum_{a,b<k} x[y + a, z + b],
+
+    an exact integer identity. The GEMM then has kh*kw*C columns, against (kh+k-1)*(kw+k-1)*C for the
+    pooled kernel of ``pooled_conv_weights`` (400 against 576 for the paper's 5x5 conv and 2x2 pool), and the
+    box sums of binary spikes (0..k*k) still fit uint8. The im2col copies whole kernel rows (kw*C contiguous
+    values of the channels-last box sums) through one strided view per chunk."""
+    epilogue = epilogue or _to_int64
+    if not channels_last:
+        x = x.transpose(0, 2, 3, 1)
+    n, h, w, c = x.shape
+    o, _, kh, kw = weight.shape
+    hb, wb = h - k + 1, w - k + 1  # box sums
+    ho, wo = (h - kh + 1) // k, (w - kw + 1) // k
+    if ho < 1 or wo < 1:
+        raise ValueError(f"a {kh}x{kw} conv with {k}x{k} pooling needs a larger input than {h}x{w}")
+    box_bound = k * k * int(max_abs_input)
+    matmul = _ExactMatmul(weight.transpose(0, 2, 3, 1).reshape(o, -1), box_bound)  # columns (p, q, c)
+    sum_dtype = box_sum_dtype(x.dtype, box_bound)
+    out = np.empty((n, ho, wo, o), dtype=np.int64)
+    step = max(1, CHUNK_ELEMENTS // (ho * wo * kh * kw * c))
+    buffer = np.empty((min(step, n), ho, wo, kh, kw * c), dtype=matmul.dtype)
+    item = buffer.itemsize
+    for start in range(0, n, step):
+        xs = np.ascontiguousarray(x[start : start + step], dtype=sum_dtype)
+        m = len(xs)
+        rows = xs[:, : h - k + 1]  # box sum along rows, then along columns, channels last
+        for a in range(1, k):
+            rows = rows + xs[:, a : a + hb]
+        box = rows[:, :, :wb]
+        for b in range(1, k):
+            box = box + rows[:, :, b : b + wb]
+        box = np.ascontiguousarray(box, dtype=matmul.dtype)  # (m, hb, wb, c)
+        windows = np.lib.stride_tricks.as_strided(
+            box,
+            shape=(m, ho, wo, kh, kw * c),
+            strides=(hb * wb * c * item, k * wb * c * item, k * c * item, wb * c * item, item),
+            writeable=False,
+        )
+        cols = buffer[:m]
+        np.copyto(cols, windows)
+        res = epilogue(matmul(cols.reshape(m * ho * wo, -1)))  # (m*Ho*Wo, O) int64
+        out[start : start + step] = res.reshape(m, ho, wo, o)
+    return out if channels_last else out.transpose(0, 3, 1, 2)
+
+
+def sumpool2d(x: np.ndarray, op: SumPool2d, *, channels_last: bool = False) -> np.ndarray:
     k = op.kernel
+    if channels_last:
+        n, h, w, c = x.shape
+        ho, wo = h // k, w // k
+        x = x[:, : ho * k, : wo * k].astype(np.int64, copy=False)
+        return x.reshape(n, ho, k, wo, k, c).sum(axis=(2, 4))
+    n, c, h, w = x.shape
     ho, wo = h // k, w // k
     x = x[:, :, : ho * k, : wo * k].astype(np.int64, copy=False)
     return x.reshape(n, c, ho, k, wo, k).sum(axis=(3, 5))
 
 
-def linear(x: np.ndarray, op: Linear, max_abs_input: int, *, epilogue: Epilogue | None = None) -> np.ndarray:
-    """x (N, ...) flattened times weight^T: int64 (N, O), or ``epilogue`` of the exact (N, O) GEMM result."""
+def linear(
+    x: np.ndarray,
+    op: Linear,
+    max_abs_input: int,
+    *,
+    epilogue: Epilogue | None = None,
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """x (N, ...) flattened times weight^T: int64 (N, O), or ``epilogue`` of the exact (N, O) GEMM result.
+    ``weight`` replaces ``op.weight`` (the executor passes its columns reordered for channels-last inputs)."""
+    weight = op.weight if weight is None else weight
     x = x.reshape(x.shape[0], -1)
-    res = np.empty((len(x), op.weight.shape[0]), dtype=np.int64)
-    matmul = _ExactMatmul(op.weight, max_abs_input)
+    res = np.empty((len(x), weight.shape[0]), dtype=np.int64)
+    matmul = _ExactMatmul(weight, max_abs_input)
     step = max(1, CHUNK_ELEMENTS // max(1, x.shape[1]))
     for start in range(0, len(x), step):  # chunks keep the float copy of x and the result in cache
         res[start : start + step] = (epilogue or _to_int64)(matmul(x[start : start + step]))
     return res
 
 
-def requantize(x: np.ndarray, op: Requantize) -> np.ndarray:
-    """(x * m + b + 2**(s-1)) >> s per channel (axis 1 of a batched tensor); round half up, exact in int64."""
-    shape = (1, -1) + (1,) * (x.ndim - 2)
+def requantize(x: np.ndarray, op: Requantize, *, channels_last: bool = False) -> np.ndarray:
+    """(x * m + b + 2**(s-1)) >> s per channel (axis 1 of a batched tensor, or the last axis with
+    ``channels_last``); round half up, exact in int64."""
+    shape = (-1,) if channels_last else (1, -1) + (1,) * (x.ndim - 2)
     out = x.astype(np.int64)  # a fresh array: the ops below work in place
     return requantize_inplace(out, op.multiplier.reshape(shape), _requant_offset(op).reshape(shape), op.shift)
 

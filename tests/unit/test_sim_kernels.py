@@ -183,6 +183,63 @@ def test_pooled_conv_weights_equal_conv_then_sumpool(c, o, k, pool, extra_h, ext
     np.testing.assert_array_equal(want, naive_sumpool(naive_conv(x, weight, 1, 0), pool).astype(np.int64))
 
 
+@FAST
+@given(
+    c=st.integers(1, 4),
+    o=st.integers(1, 3),
+    kh=st.integers(1, 5),
+    kw=st.integers(1, 5),
+    pool=st.integers(1, 4),
+    extra_h=st.integers(0, 9),
+    extra_w=st.integers(0, 9),
+    binary=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_box_sum_conv_equals_conv_then_sumpool(c, o, kh, kw, pool, extra_h, extra_w, binary, seed):
+    """kernels.pooled_conv (box sums, then a strided conv) against the naive conv and pool, both layouts;
+    binary uint8 inputs take the narrow box-sum type, pixels a wider one."""
+    rng = np.random.default_rng(seed)
+    shape = (3, c, kh + pool - 1 + extra_h, kw + pool - 1 + extra_w)
+    x = (rng.random(shape) < 0.3).astype(np.uint8) if binary else rng.integers(0, 256, shape).astype(np.uint8)
+    weight = rng.integers(-8, 8, (o, c, kh, kw))
+    want = naive_sumpool(naive_conv(x.astype(np.int64), weight, 1, 0), pool).astype(np.int64)
+    bound = 1 if binary else 255
+    np.testing.assert_array_equal(kernels.pooled_conv(weight, pool, x, bound), want)
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    got = kernels.pooled_conv(weight, pool, x_last, bound, channels_last=True)
+    np.testing.assert_array_equal(got, want.transpose(0, 2, 3, 1))
+
+
+@FAST
+@given(
+    stride=st.integers(1, 3),
+    padding=st.integers(0, 2),
+    k=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_channels_last_conv_and_sumpool_equal_the_channels_first_ones(stride, padding, k, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-50, 50, (2, 3, k + 6, k + 5))
+    weight = rng.integers(-8, 8, (4, 3, k, k))
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    want = kernels.conv2d_weights(weight, stride, padding, x, 50)
+    np.testing.assert_array_equal(want, naive_conv(x, weight, stride, padding).astype(np.int64))
+    got = kernels.conv2d_weights(weight, stride, padding, x_last, 50, channels_last=True)
+    np.testing.assert_array_equal(got, want.transpose(0, 2, 3, 1))
+    pool = SumPool2d("p", 2)
+    np.testing.assert_array_equal(
+        kernels.sumpool2d(x_last, pool, channels_last=True), kernels.sumpool2d(x, pool).transpose(0, 2, 3, 1)
+    )
+
+
+def test_box_sums_use_the_narrowest_type_that_holds_them():
+    assert kernels.box_sum_dtype(np.dtype(np.uint8), 4) is np.uint8
+    assert kernels.box_sum_dtype(np.dtype(np.uint8), 4 * 255) is np.uint16
+    assert kernels.box_sum_dtype(np.dtype(np.uint16), 200) is np.uint16
+    assert kernels.box_sum_dtype(np.dtype(np.uint8), 2**40) is np.int64
+    assert kernels.box_sum_dtype(np.dtype(np.int16), 4) is np.int64
+
+
 def test_sumpool_drops_rows_and_columns_that_do_not_fill_a_window():
     x = np.arange(2 * 7 * 5).reshape(1, 2, 7, 5)
     got = kernels.sumpool2d(x, SumPool2d("p", 3))
