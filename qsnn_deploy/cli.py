@@ -49,6 +49,13 @@ def cli() -> None:
 @click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs.")
 @click.option("--batch-size", type=int, default=None, help="Batch size (default: the preset's).")
 @click.option("--lr", type=float, default=None, help="Learning rate (default: the preset's).")
+@click.option(
+    "--init",
+    "init_from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Start from this checkpoint's weights (same dataset and --bits), e.g. for a warm restart of the schedule.",
+)
 def train(**options) -> None:
     """Train one of the paper's QSNNs; writes a checkpoint, a metrics CSV and a plot to --out."""
     from qsnn_deploy.train.runner import train_from_cli

@@ -37,8 +37,10 @@ def save_checkpoint(
     config: ModelConfig,
     train_preset: TrainPreset | None = None,
     metrics: dict[str, Any] | None = None,
+    init_from: str | None = None,
 ) -> Path:
-    """Write ``model`` atomically (temp file in the same folder, then ``os.replace``)."""
+    """Write ``model`` atomically (temp file in the same folder, then ``os.replace``). ``init_from``: the
+    checkpoint the training started from (``train --init``), kept as provenance."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -50,6 +52,8 @@ def save_checkpoint(
         "state_dict": state,
         "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
     }
+    if init_from is not None:
+        payload["init_from"] = str(init_from)
     return write_atomic(path, lambda f: torch.save(payload, f))
 
 
@@ -148,6 +152,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[QSNN, 
     model.load_state_dict(obj["state_dict"])
     model.eval()
     info = {"metrics": dict(obj.get("metrics") or {}), "train": obj.get("train"), "version": version}
+    if isinstance(obj.get("init_from"), str):
+        info["init_from"] = obj["init_from"]
     return model, config, info
 
 

@@ -61,6 +61,25 @@ def write_metrics_png(
     write_bytes_atomic(path, buf.getvalue())
 
 
+def load_initial_weights(model, config, path: Path) -> None:
+    """Copy the weights of the checkpoint at ``path`` into ``model`` (``--init``). The checkpoint must hold the
+    same network: same preset architecture, bits and layer shapes; anything else is a CheckpointError."""
+    from qsnn_deploy.errors import CheckpointError
+    from qsnn_deploy.models.checkpoint import load_checkpoint
+
+    if not path.is_file():
+        raise CheckpointError(f"--init {path}: no such file")
+    initial, initial_config, _ = load_checkpoint(path)
+    if initial_config != config:
+        diff = [
+            f"{f.name} {getattr(initial_config, f.name)!r} (want {getattr(config, f.name)!r})"
+            for f in dataclasses.fields(config)
+            if getattr(initial_config, f.name) != getattr(config, f.name)
+        ]
+        raise CheckpointError(f"--init {path} holds a different network: {', '.join(diff)}")
+    model.load_state_dict(initial.state_dict())
+
+
 def train_from_cli(
     dataset: str,
     bits: int = 4,
@@ -76,6 +95,7 @@ def train_from_cli(
     patience: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
+    init_from: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run ``qsnn-deploy train``; returns a summary dict (also printed as one line by rank 0)."""
@@ -110,6 +130,8 @@ def train_from_cli(
     try:
         seed_everything(seed)
         model = build_model(config)
+        if init_from is not None:
+            load_initial_weights(model, config, Path(init_from))
         result = train_model(
             model,
             train_preset,
@@ -151,7 +173,9 @@ def train_from_cli(
             }
             # Record the recipe as run (command-line overrides included), not the preset's defaults.
             as_run = dataclasses.replace(train_preset, num_steps=steps, epochs=epochs)
-            save_checkpoint(out / "model.pt", model.cpu(), config, as_run, metrics)
+            save_checkpoint(
+                out / "model.pt", model.cpu(), config, as_run, metrics, init_from=init_from and str(init_from)
+            )
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"
             write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")

@@ -51,3 +51,30 @@ def test_missing_data_dir_is_one_line_without_traceback(tmp_path):
 def test_unknown_dataset_is_rejected(tmp_path):
     proc = _cli("train", "--dataset", "cifar", "--out", str(tmp_path / "o"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def test_init_starts_from_a_checkpoints_weights(data_dir, tmp_path):
+    """--init with the bundled MNIST model and a zero learning rate: the run keeps the trained weights, so two
+    iterations already reach the bundled model's accuracy, far above what two iterations from scratch give."""
+    out = tmp_path / "warm"
+    args = ["train", "--dataset", "mnist", "--epochs", "1", "--num-steps", "25", "--lr", "0"]
+    args += ["--train-limit", "128", "--test-limit", "256", "--batch-size", "64", "--out", str(out)]
+    args += ["--init", "examples/mnist/model.pt"]
+    proc = _cli(*args, env_data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    _, _, info = load_checkpoint(out / "model.pt")
+    assert info["metrics"]["test_accuracy"] > 0.95
+    assert info["init_from"] == "examples/mnist/model.pt"
+
+
+def test_init_from_another_network_is_one_line_without_traceback(data_dir, tmp_path):
+    for extra in (["--dataset", "fmnist"], ["--dataset", "mnist", "--bits", "2"]):
+        args = ["train", *extra, "--epochs", "1", "--train-limit", "64", "--test-limit", "64"]
+        proc = _cli(
+            *args, "--init", "examples/mnist/model.pt", "--out", str(tmp_path / "x"), env_data_dir=data_dir
+        )
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr
+        assert "holds a different network" in proc.stderr and "(want" in proc.stderr
+    proc = _cli("train", "--dataset", "mnist", "--init", str(tmp_path / "none.pt"), env_data_dir=data_dir)
+    assert proc.returncode != 0 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
