@@ -313,17 +313,20 @@ def lif_scan(
     num_steps: int | None = None,
     record: bool = False,
     saturate: bool = True,
+    state: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Run a LIF layer over time from a zero membrane.
+    """Run a LIF layer over time.
 
     ``currents``: (T, N, ...) int64, or (N, ...) with ``static=True`` (the same current every step, then
-    ``num_steps`` is required). Returns spikes (T, N, ...) uint8 and, with ``record``, membranes (T, N, ...)."""
+    ``num_steps`` is required). ``state``: the membrane before the first step, int64 of one step's shape,
+    updated in place to the membrane after the last step, so that a long run can be scanned in pieces; None
+    starts from zero. Returns spikes (T, N, ...) uint8 and, with ``record``, membranes (T, N, ...)."""
     peak = int(np.abs(currents).max()) if currents.size else 0
     if not lif_prepared_fits(op, peak):
-        return _lif_scan_literal(currents, op, static, num_steps, record, saturate)
+        return _lif_scan_literal(currents, op, static, num_steps, record, saturate, state)
     prepared = lif_prepare(currents.astype(np.int64), op)  # astype copies: the caller's array stays intact
     return lif_scan_prepared(
-        prepared, op, static=static, num_steps=num_steps, record=record, saturate=saturate
+        prepared, op, static=static, num_steps=num_steps, record=record, saturate=saturate, state=state
     )
 
 
@@ -335,6 +338,7 @@ def lif_scan_prepared(
     num_steps: int | None = None,
     record: bool = False,
     saturate: bool = True,
+    state: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``lif_scan`` on prepared currents P = (i << s) + h (``lif_prepare``); the caller has checked
     ``lif_prepared_fits``."""
@@ -342,12 +346,12 @@ def lif_scan_prepared(
     shape = prepared.shape if static else prepared.shape[1:]
     s, m = op.decay_shift, op.decay_multiplier
     reset_amount = op.threshold << s
-    v = np.zeros(shape, dtype=np.int64)
+    v = np.zeros(shape, dtype=np.int64) if state is None else state  # updated in place: the state carries
     acc = np.empty(shape, dtype=np.int64)
     tmp = np.empty(shape, dtype=np.int64)
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=op.state_type_numpy()) if record else None
-    fired = np.zeros(shape, dtype=bool)  # r: the spikes of the previous step (none before the first)
+    fired = v > op.threshold  # r of the first step: computed from the membrane before it (zero: none)
     for t in range(steps):
         if op.reset == "zero":
             np.multiply(fired, v, out=tmp)  # v where r, else 0
@@ -367,11 +371,11 @@ def lif_scan_prepared(
     return spikes, membranes
 
 
-def _lif_scan_literal(currents, op, static, num_steps, record, saturate):
+def _lif_scan_literal(currents, op, static, num_steps, record, saturate, state):
     """The step-by-step form, for the (unusual) LIFs whose prepared form could overflow int64."""
     steps = num_steps if static else currents.shape[0]
     shape = currents.shape if static else currents.shape[1:]
-    v = np.zeros(shape, dtype=np.int64)
+    v = np.zeros(shape, dtype=np.int64) if state is None else state
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=op.state_type_numpy()) if record else None
     for t in range(steps):

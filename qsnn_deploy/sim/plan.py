@@ -1,0 +1,141 @@
+"""The simulator's execution plan: the graph's ops grouped into stages, each run by one kernel call.
+
+Grouping is where the fast paths are decided, once per graph, with the range analysis as proof:
+
+* a stride-1 conv followed by a sum pool runs as one strided conv over box sums (``kernels.pooled_conv``);
+* the requantize after a conv or linear, and the ``lif_prepare`` of the LIF after that, run in the GEMM's
+  epilogue, on each chunk while it is in cache (``fused_epilogue``);
+* a linear after a conv gets its weight columns reordered to the executor's channels-last layout.
+
+Every stage computes exactly the integers docs/ir/ops.md defines for the ops it covers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ranges import OpRange
+from qsnn_deploy.sim import kernels
+
+
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One kernel call of the plan. ``op`` names it (the conv, linear, pool, requantize or LIF); ``in_shape``
+    and ``out_shape`` are IR shapes (C, H, W) or (F,); ``max_abs`` bounds |input| (it makes float BLAS exact).
+    """
+
+    kind: str  # "conv" | "linear" | "pool" | "requantize" | "lif"
+    op: Conv2d | Linear | SumPool2d | Requantize | LIF
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    max_abs: int
+    pool: int = 0  # conv: the sum pool fused into it (its kernel), 0 if none
+    weight: np.ndarray | None = None  # conv/linear: the weight as the kernel uses it
+    epilogue: kernels.Epilogue | None = None  # conv/linear: the fused requantize (and lif_prepare)
+    saturate: bool = False  # lif: the range analysis says the membrane can reach its type's bounds
+    prepared_input: bool = False  # lif: the stage before already applied lif_prepare
+
+
+def hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The executor's layout of an IR shape: (C, H, W) is held channels last, (H, W, C); others as they are."""
+    return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def _peak(rng: OpRange) -> int:
+    return max(max(abs(v) for v in rng.lo), max(abs(v) for v in rng.hi))
+
+
+def fused_epilogue(
+    ops: tuple, i: int, ranges: dict[str, OpRange]
+) -> tuple[kernels.Epilogue | None, int, LIF | None]:
+    """The ops after a conv/linear (its sum pool already consumed) at ``ops[i]`` that run inside its GEMM
+    epilogue: a Requantize, then the ``lif_prepare`` of a LIF after it.
+
+    Returns (epilogue or None, how many ops it consumed, the LIF whose input is now prepared or None). Exact:
+    the same int64 operations as kernels.requantize / lif_prepare, on the same integers (the GEMM result is the
+    exact accumulator); the range analysis proves the requantize fits 64 bits (check_no_overflow) and
+    ``lif_prepared_fits`` is checked on the requantize's proven output range."""
+    rq = ops[i] if i < len(ops) and isinstance(ops[i], Requantize) else None
+    if rq is None:
+        return None, 0, None
+    mult = rq.multiplier.astype(np.int64)  # channel last in the GEMM result: plain broadcasting
+    offset = kernels._requant_offset(rq)
+    lif = ops[i + 1] if i + 1 < len(ops) and isinstance(ops[i + 1], LIF) else None
+    if lif is not None and not kernels.lif_prepared_fits(lif, _peak(ranges[rq.name])):
+        lif = None
+    # A float GEMM result times the multiplier is computed in float64 and stored as int64 in one pass, where
+    # every product is an integer below 2**53 (then exact): the accumulator's proven range times |m|.
+    float_multiply = _peak(ranges[ops[i - 1].name]) * int(np.abs(mult).max()) < 2**53
+    mult_float = mult.astype(np.float64)
+
+    def epilogue(res: np.ndarray) -> np.ndarray:
+        if float_multiply and res.dtype.kind == "f":
+            z = np.empty(res.shape, dtype=np.int64)
+            np.multiply(res, mult_float, out=z, casting="unsafe")
+            np.add(z, offset, out=z)
+            np.right_shift(z, rq.shift, out=z)
+        else:
+            z = kernels.requantize_inplace(res.astype(np.int64), mult, offset, rq.shift)
+        return kernels.lif_prepare(z, lif) if lif is not None else z
+
+    return epilogue, 1, lif
+
+
+def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange]) -> list[Stage]:
+    """The stages that run ``graph``, in order."""
+    ops = graph.ops
+    shape = tuple(graph.input.shape)
+    stages: list[Stage] = []
+    prepared_for = None  # the LIF whose prepared current the last stage outputs
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        out_shape = op.out_shape(shape)
+        if i == 0:
+            max_abs = max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
+        else:  # spikes after a LIF, else what the range analysis proves for the op before
+            prev = ops[i - 1]
+            max_abs = 1 if isinstance(prev, LIF) else _peak(ranges[prev.name])
+        consumed = 1
+        if isinstance(op, Conv2d):
+            nxt = ops[i + 1] if i + 1 < len(ops) else None
+            pool = nxt.kernel if isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0 else 0
+            if pool:
+                out_shape = nxt.out_shape(out_shape)
+                consumed += 1
+            epilogue, used, prepared_for = fused_epilogue(ops, i + consumed, ranges)
+            consumed += used
+            stage = Stage(
+                "conv", op, shape, out_shape, max_abs, pool=pool, weight=op.weight, epilogue=epilogue
+            )
+        elif isinstance(op, Linear):
+            weight = op.weight
+            if len(shape) == 3:  # columns in (C, H, W) order -> the (H, W, C) order of a channels-last input
+                weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
+            epilogue, used, prepared_for = fused_epilogue(ops, i + 1, ranges)
+            consumed += used
+            stage = Stage("linear", op, shape, out_shape, max_abs, weight=weight, epilogue=epilogue)
+        elif isinstance(op, (SumPool2d, Requantize)):
+            stage = Stage(
+                "pool" if isinstance(op, SumPool2d) else "requantize", op, shape, out_shape, max_abs
+            )
+            prepared_for = None
+        else:  # LIF
+            stage = Stage(
+                "lif",
+                op,
+                shape,
+                out_shape,
+                max_abs,
+                saturate=op.name in can_saturate,
+                prepared_input=prepared_for is op,
+            )
+            prepared_for = None
+        stages.append(stage)
+        shape = stage.out_shape
+        i += consumed
+    return stages
