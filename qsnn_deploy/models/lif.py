@@ -48,22 +48,20 @@ class LeakyScan(torch.autograd.Function):
         mem_all, beta_c, threshold, graded = ctx.saved_tensors
         slope = ctx.slope
         unit = bool(graded == 1)
+        # g_mem[t] = g_spk[t] * graded / (slope * |mem[t] - thr| + 1)^2 + g_memout[t] + beta * g_mem[t + 1].
+        # Everything but the last term is elementwise over all steps: computed in a few whole-tensor passes
+        # (the same operations in the same order as one step at a time, so the same floats); only the
+        # recurrence walks the steps backwards.
         grad_in = torch.empty_like(mem_all)
-        carry = None
-        # Reverse scan, one step at a time so each step's tensors stay in cache:
-        # g_mem[t] = g_spk[t] * graded / (slope * |mem[t] - thr| + 1)^2 + g_memout[t] + beta * g_mem[t + 1]
-        for t in range(mem_all.shape[0] - 1, -1, -1):
-            step = grad_in[t]  # written in place: no per-step copies
-            if grad_spk is not None:
-                denom = torch.sub(mem_all[t], threshold).abs_().mul_(slope).add_(1.0).square_()
-                torch.div(grad_spk[t] if unit else grad_spk[t] * graded, denom, out=step)
-                if grad_mem is not None:
-                    step.add_(grad_mem[t])
-            else:
-                step.copy_(grad_mem[t])
-            if carry is not None:
-                step.add_(torch.mul(carry, beta_c))
-            carry = step
+        if grad_spk is not None:
+            denom = torch.sub(mem_all, threshold, out=grad_in).abs_().mul_(slope).add_(1.0).square_()
+            torch.div(grad_spk if unit else grad_spk * graded, denom, out=grad_in)
+            if grad_mem is not None:
+                grad_in.add_(grad_mem)
+        else:
+            grad_in.copy_(grad_mem)
+        for t in range(mem_all.shape[0] - 2, -1, -1):
+            grad_in[t].add_(torch.mul(grad_in[t + 1], beta_c))
         return grad_in, None, None, None, None
 
 
