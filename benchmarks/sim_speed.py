@@ -4,6 +4,10 @@ snnTorch runs step by step, as the paper's code does (QSNN.forward_stepwise). Pr
 ratio, and checks the simulator's fast path against its exact int64 reference path (bit for bit). Both run
 ``--repeat`` times, alternately, so that load from other jobs hits both alike; the medians are reported.
 
+Each timed run is a fresh process (isolated, the default) that sets up, warms up on one batch, then times
+all samples: measured here, NumPy/OpenBLAS ran ~1.5x slower in a process right after the snnTorch
+loop had run (2.95 against 2.0 ms/sample), which would charge one side for the other's leftovers.
+
     python benchmarks/sim_speed.py --checkpoint examples/mnist/model.pt --samples 256 --num-steps 100
     python benchmarks/sim_speed.py --samples 256          # random-init model with perturbed BatchNorm
     python benchmarks/sim_speed.py --bn-bias -0.5 0.5     # ... spiking at 2-8%, like trained nets
@@ -13,9 +17,11 @@ ratio, and checks the simulator's fast path against its exact int64 reference pa
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 
 def build(checkpoint: str | None, dataset: str, seed: int, bn_bias: tuple[float, float]):
@@ -45,6 +51,55 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def setup(args):
+    """(model, graph, dataset) for the arguments; the same in the parent and in every measuring process."""
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.export import export_model
+
+    model, config = build(args.checkpoint, args.dataset, args.seed, tuple(args.bn_bias))
+    ds = load_dataset(args.dataset, "test", limit=args.samples, num_steps=args.num_steps)
+    graph = export_model(model, num_steps=args.num_steps, check_inputs=ds.inputs[:8]).graph
+    return model, config, graph, ds
+
+
+def runner(side: str, args, model, graph, ds):
+    """fn(count) running ``side`` on the first ``count`` samples."""
+    import numpy as np
+    import torch
+
+    from qsnn_deploy.sim import simulate
+
+    def run_torch(count: int) -> None:
+        with torch.no_grad():
+            for s in range(0, count, args.batch):
+                x = torch.from_numpy(ds.inputs[s : min(count, s + args.batch)].astype(np.float32))
+                model.forward_stepwise(x * ds.input_scale, args.num_steps)
+
+    def run_sim(count: int) -> None:
+        simulate(graph, ds.inputs[:count], args.num_steps, batch_size=args.batch)
+
+    return run_torch if side == "torch" else run_sim
+
+
+def measure(side: str, args) -> tuple[float, float]:
+    """In a fresh process: set up, warm up on one batch (the first run of a batch size pays for fresh memory:
+    ~0.3 s of page faults for the simulator here), then time ``side`` on all samples."""
+    set_threads(args.threads)
+    model, _, graph, ds = setup(args)
+    fn = runner(side, args, model, graph, ds)
+    fn(min(len(ds), args.batch))
+    return timed(lambda: fn(len(ds)))
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:  # before numpy and torch load their thread pools
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -60,43 +115,34 @@ def main() -> None:
     parser.add_argument(
         "--bn-bias", type=float, nargs=2, default=(0.0, 1.0), help="BatchNorm bias range of a random model"
     )
+    parser.add_argument(
+        "--no-isolate", dest="isolate", action="store_false", help="time both sides in this process"
+    )
     args = parser.parse_args()
-    if args.threads:  # before numpy and torch load their thread pools
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
+    set_threads(args.threads)
 
     import numpy as np
     import torch
 
-    from qsnn_deploy.data import load_dataset
-    from qsnn_deploy.export import export_model
     from qsnn_deploy.sim import simulate
     from qsnn_deploy.sim.reference import simulate_reference
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model, config = build(args.checkpoint, args.dataset, args.seed, tuple(args.bn_bias))
-    ds = load_dataset(args.dataset, "test", limit=args.samples, num_steps=args.num_steps)
-    graph = export_model(model, num_steps=args.num_steps, check_inputs=ds.inputs[:8]).graph
+    model, config, graph, ds = setup(args)
     n = len(ds)
-
-    def run_torch() -> None:
-        with torch.no_grad():
-            for s in range(0, n, args.batch):
-                x = torch.from_numpy(ds.inputs[s : s + args.batch].astype(np.float32)) * ds.input_scale
-                model.forward_stepwise(x, args.num_steps)
-
-    fast = None
-
-    def run_sim() -> None:
-        nonlocal fast
-        fast = simulate(graph, ds.inputs, args.num_steps, batch_size=args.batch)
-
     torch_times, sim_times = [], []
-    for _ in range(args.repeat):
-        torch_times.append(timed(run_torch))
-        sim_times.append(timed(run_sim))
+    if args.isolate:
+        spawn = multiprocessing.get_context("spawn")
+        for _ in range(args.repeat):
+            for side, times in (("torch", torch_times), ("sim", sim_times)):
+                with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                    times.append(pool.submit(measure, side, args).result())
+    else:
+        run_torch, run_sim = (runner(side, args, model, graph, ds) for side in ("torch", "sim"))
+        for _ in range(args.repeat):
+            torch_times.append(timed(lambda: run_torch(n)))
+            sim_times.append(timed(lambda: run_sim(n)))
     ratios = [t[0] / s[0] for t, s in zip(torch_times, sim_times)]
+    fast = simulate(graph, ds.inputs, args.num_steps, batch_size=args.batch)
 
     reference = simulate_reference(graph, ds.inputs[: min(n, 16)], args.num_steps)
     exact = np.array_equal(reference, fast.output_spikes[: len(reference)])
@@ -107,8 +153,10 @@ def main() -> None:
         return f"{name}: {wall / n * 1e3:8.2f} ms/sample  ({n / wall:7.1f} samples/s, CPU {cpu / n * 1e3:.2f} ms/sample)"
 
     print(f"model: {args.checkpoint or 'random init'} ({config.arch}), {n} samples x {args.num_steps} steps")
+    where = "each in a fresh process" if args.isolate else "in this process"
     print(
-        f"threads: {args.threads or 'default'} (torch {torch.get_num_threads()}), {args.repeat} alternating runs"
+        f"threads: {args.threads or 'default'} (torch {torch.get_num_threads()}), {args.repeat} alternating runs "
+        f"{where}"
     )
     print(f"firing rates: { {k: round(v, 4) for k, v in fast.firing_rates().items()} }")
     print(line("snnTorch step by step ", torch_times))
