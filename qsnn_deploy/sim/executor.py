@@ -143,10 +143,9 @@ def _run_batch(
     A static input's stages before the first LIF run once per sample. The other stages run chunk by chunk of
     ``chunk_steps`` steps, each LIF carrying its membrane from one chunk to the next (kernels.lif_scan's
     ``state``): no op feeds back, so this computes exactly the step-by-step semantics of docs/ir/ops.md, in
-    bounded memory. Activations are held channels last,
-    (frames, H, W, C): GEMM results come out that way, the per-channel requantize broadcasts over the last
-    axis, and the box sums of ``kernels.pooled_conv`` read contiguous pixels; recorded layers and outputs are
-    returned in the IR's (C, H, W) order."""
+    bounded memory. Activations are held channels last, (frames, H, W, C): GEMM results come out that way, the
+    per-channel requantize broadcasts over the last axis, and the box sums of ``kernels.pooled_conv`` read
+    contiguous pixels; recorded layers and outputs are returned in the IR's (C, H, W) order."""
     n = len(x)
     stream = graph.input.encoding == "stream"
     first_lif = next(k for k, s in enumerate(plan) if s.kind == "lif")
