@@ -93,7 +93,7 @@ def _callgrind(model: Path, work: Path, vectors: Path, n: int, dense: bool) -> f
 
 
 def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool) -> float:
-    plugin_build = work / "plugin"
+    plugin_build = (work / "plugin").resolve()  # absolute: make -C runs in the plugin's source folder
     V.run_tool(
         ["make", "-s", "-C", str(repo_root() / "firmware" / "qemu-plugin"), f"BUILD={plugin_build}"],
         "plugin build",
