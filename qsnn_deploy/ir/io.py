@@ -68,7 +68,6 @@ def save_graph(graph: Graph, path: Path | str) -> Path:
     graph.validate()
     manifest, tensors = graph_to_manifest(graph)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(raw) -> None:
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:

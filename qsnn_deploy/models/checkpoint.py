@@ -37,12 +37,10 @@ def save_checkpoint(
     config: ModelConfig,
     train_preset: TrainPreset | None = None,
     metrics: dict[str, Any] | None = None,
-    init_from: str | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``model`` atomically (temp file in the same folder, then ``os.replace``). ``init_from``: the
     checkpoint the training started from (``train --init``), kept as provenance."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -54,7 +52,7 @@ def save_checkpoint(
     }
     if init_from is not None:
         payload["init_from"] = str(init_from)
-    return write_atomic(path, lambda f: torch.save(payload, f))
+    return write_atomic(Path(path), lambda f: torch.save(payload, f))
 
 
 def _is_plain_pickle(path: Path) -> bool:

@@ -115,19 +115,6 @@ def conv2d(x: np.ndarray, op: Conv2d, max_abs_input: int) -> np.ndarray:
     return conv2d_weights(op.weight, op.stride, op.padding, x, max_abs_input)
 
 
-def pooled_conv_weights(weight: np.ndarray, k: int) -> np.ndarray:
-    """Weights of the conv that equals a stride-1 conv followed by k x k sum pooling (stride k).
-
-    sumpool(conv(x, W))[i, j] = sum_{p,q} W'[p, q] x[k i + p, k j + q] with W' = W full-convolved with a k x k
-    block of ones; exact in integers, and k**2 fewer output positions than the two ops apart."""
-    o, c, kh, kw = weight.shape
-    fused = np.zeros((o, c, kh + k - 1, kw + k - 1), dtype=np.int64)
-    for a in range(k):
-        for b in range(k):
-            fused[:, :, a : a + kh, b : b + kw] += weight
-    return fused
-
-
 def box_sum_dtype(dtype: np.dtype, bound: int) -> type:
     """The type for box sums up to ``bound``: for unsigned inputs (spikes, pixels) the narrowest unsigned type
     at least as wide as the input's that holds the bound, else int64."""
@@ -155,8 +142,8 @@ def pooled_conv(
         sum_{a,b<k} sum_{p,q} W[p,q] x[k i + a + p, k j + b + q] = sum_{p,q} W[p,q] B[k i + p, k j + q],
         B[y, z] = sum_{a,b<k} x[y + a, z + b],
 
-    an exact integer identity. The GEMM then has kh*kw*C columns, against (kh+k-1)*(kw+k-1)*C for the
-    pooled kernel of ``pooled_conv_weights`` (400 against 576 for the paper's 5x5 conv and 2x2 pool), and the
+    an exact integer identity. The GEMM then has kh*kw*C columns, against (kh+k-1)*(kw+k-1)*C for a conv with
+    the pool folded into its kernel (400 against 576 for the paper's 5x5 conv and 2x2 pool), and the
     box sums of binary spikes (0..k*k) still fit uint8. The im2col copies whole kernel rows (kw*C contiguous
     values of the channels-last box sums) through one strided view per chunk."""
     epilogue = epilogue or _to_int64
@@ -178,7 +165,7 @@ def pooled_conv(
     for start in range(0, n, step):
         xs = np.ascontiguousarray(x[start : start + step], dtype=sum_dtype)
         m = len(xs)
-        rows = xs[:, : h - k + 1]  # box sum along rows, then along columns, channels last
+        rows = xs[:, :hb]  # box sum along rows, then along columns, channels last
         for a in range(1, k):
             rows = rows + xs[:, a : a + hb]
         box = rows[:, :, :wb]

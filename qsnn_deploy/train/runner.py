@@ -173,9 +173,7 @@ def train_from_cli(
             }
             # Record the recipe as run (command-line overrides included), not the preset's defaults.
             as_run = dataclasses.replace(train_preset, num_steps=steps, epochs=epochs)
-            save_checkpoint(
-                out / "model.pt", model.cpu(), config, as_run, metrics, init_from=init_from and str(init_from)
-            )
+            save_checkpoint(out / "model.pt", model.cpu(), config, as_run, metrics, init_from=init_from)
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"
             write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")

@@ -164,27 +164,6 @@ def test_linear_equals_the_naive_reference(n, features, o, in_bits, seed):
 
 @FAST
 @given(
-    c=st.integers(1, 3),
-    o=st.integers(1, 3),
-    k=st.integers(1, 5),
-    pool=st.integers(1, 4),
-    extra_h=st.integers(0, 9),
-    extra_w=st.integers(0, 9),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_pooled_conv_weights_equal_conv_then_sumpool(c, o, k, pool, extra_h, extra_w, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 256, (2, c, k + pool - 1 + extra_h, k + pool - 1 + extra_w))
-    weight = rng.integers(-8, 8, (o, c, k, k))
-    fused = kernels.pooled_conv_weights(weight, pool)
-    got = kernels.conv2d_weights(fused, pool, 0, x, 255)
-    want = kernels.sumpool2d(kernels.conv2d(x, Conv2d("c", weight, IntType(4)), 255), SumPool2d("p", pool))
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(want, naive_sumpool(naive_conv(x, weight, 1, 0), pool).astype(np.int64))
-
-
-@FAST
-@given(
     c=st.integers(1, 4),
     o=st.integers(1, 3),
     kh=st.integers(1, 5),
