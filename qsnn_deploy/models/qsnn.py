@@ -65,8 +65,9 @@ class QSNN(nn.Module):
         if config.reset != "subtract":
             raise ValueError(f"reset {config.reset!r} is not supported (only 'subtract')")
         self.config = config
-        #: training-mode speed-up of :meth:`forward` (see ``_conv_pool``); eval mode is always exact.
-        self.fold_pool_in_training = True
+        #: training-mode speed-ups of :meth:`forward` (``_conv_pool``: the pool folded into a stride-2 conv,
+        #: spikes held channels last); eval mode is always exact.
+        self.fast_training = True
         bits = config.bits
         c1, c2 = config.conv1_channels, config.conv2_channels
 
@@ -158,12 +159,17 @@ class QSNN(nn.Module):
         if static:
             cur1 = self._conv_pool(x, w1)
             cur1 = self._bn_static(cur1, steps)
+            if self.training and self.fast_training:
+                # spk1 comes out of the scan channels last, the layout the folded conv2 reads: no copies of
+                # the (T*B, C, H, W) spikes forward or of their gradient backward.
+                cur1 = cur1.contiguous(memory_format=torch.channels_last)
+            spk1, mem1 = leaky_scan(cur1, self.lif1, steps)
             cur1 = cur1.unsqueeze(0).expand(steps, *cur1.shape)
         else:
             xs = x[:, :steps].transpose(0, 1).reshape(steps * batch, *x.shape[2:])
             cur1 = self._conv_pool(xs, w1)
             cur1 = self._bn_steps(1, cur1.view(steps, batch, *cur1.shape[1:]))
-        spk1, mem1 = leaky_scan(cur1, self.lif1)
+            spk1, mem1 = leaky_scan(cur1, self.lif1)
         cur2 = self._conv_pool(spk1.reshape(steps * batch, *spk1.shape[2:]), w2)
         cur2 = self._bn_steps(2, cur2.view(steps, batch, *cur2.shape[1:]))
         spk2, mem2 = leaky_scan(cur2, self.lif2)
@@ -181,7 +187,7 @@ class QSNN(nn.Module):
         """``avg_pool2d(conv2d(x, weight), 2)``. Exactly that in eval mode (bit for bit the reference). In
         training mode, the same linear map computed ~3x faster on CPU: one stride-2 convolution with the 2x2
         pool folded into a 6x6 kernel, channels-last (float rounding differs in the last bits only)."""
-        if not self.training or not self.fold_pool_in_training:
+        if not self.training or not self.fast_training:
             return F.avg_pool2d(F.conv2d(x, weight), 2)
         kernel = (
             F.pad(weight, (0, 1, 0, 1))

@@ -92,7 +92,7 @@ def test_training_mode_bn_uses_the_same_batch_statistics_as_the_reference():
     config = dataclasses.replace(model_config("mnist"), dropout=0.0)
     fast, ref = _lively(build_model(config)), _lively(build_model(config))
     ref.load_state_dict(fast.state_dict())
-    fast.train().fold_pool_in_training = False
+    fast.train().fast_training = False
     ref.train()
     x = _input(config, 6, 12)
     out_fast, out_ref = fast(x, 12), ref.forward_stepwise(x, 12)
@@ -146,6 +146,37 @@ def test_fused_lif_equals_snntorch_leaky_and_its_gradient(beta, threshold, slope
     ((spk_ref * g_spk).sum() + (mem_ref * g_mem).sum()).backward()
     ((spk_fast * g_spk).sum() + (mem_fast * g_mem).sum()).backward()
     assert (x_fast.grad - x_ref.grad).abs().max() < 1e-6
+
+
+def test_static_current_scan_equals_the_scan_of_the_repeated_current():
+    """``leaky_scan(cur, lif, steps)`` (the static first layer) gives the spikes and membranes of feeding the
+    same current at every step, and the gradient of the repeated input summed over the steps."""
+    torch.manual_seed(0)
+    lif = snn.Leaky(beta=0.994, threshold=2.915, spike_grad=surrogate.fast_sigmoid(slope=13.84))
+    cur = (torch.rand(4, 37) * 0.5).requires_grad_()
+    repeated = cur.detach().unsqueeze(0).repeat(30, 1, 1).requires_grad_()
+    spk_static, mem_static = leaky_scan(cur, lif, 30)
+    spk_rep, mem_rep = leaky_scan(repeated, lif)
+    assert torch.equal(spk_static, spk_rep) and torch.equal(mem_static, mem_rep)
+    assert 0.02 < spk_rep.mean() < 0.9
+    g = torch.randn_like(spk_rep)
+    (spk_static * g).sum().backward()  # mem unused: its gradient is None, not zeros
+    (spk_rep * g).sum().backward()
+    torch.testing.assert_close(cur.grad, repeated.grad.sum(0), rtol=1e-5, atol=1e-6)
+
+
+def test_scan_output_keeps_the_channels_last_layout_of_its_input():
+    """Spikes come out in the layout of the input current (what the folded conv2 reads without a copy), with
+    the same values as from a contiguous input."""
+    torch.manual_seed(0)
+    lif = snn.Leaky(beta=0.9, threshold=1.0, spike_grad=surrogate.fast_sigmoid(slope=5.0))
+    cur = torch.rand(3, 4, 5, 6) * 0.5
+    spk_cl, mem_cl = leaky_scan(cur.contiguous(memory_format=torch.channels_last), lif, 7)
+    spk, mem = leaky_scan(cur, lif, 7)
+    assert spk_cl.reshape(21, 4, 5, 6).is_contiguous(memory_format=torch.channels_last)
+    assert spk.is_contiguous()
+    assert torch.equal(spk_cl, spk) and torch.equal(mem_cl, mem)
+    assert 0.0 < spk.mean() < 1.0
 
 
 def test_predict_takes_the_lowest_index_on_ties():
