@@ -4,14 +4,16 @@ snnTorch runs step by step, as the paper's code does (QSNN.forward_stepwise). Pr
 ratio, and checks the simulator's fast path against its exact int64 reference path (bit for bit). Both run
 ``--repeat`` times, alternately, so that load from other jobs hits both alike; the medians are reported.
 
-Each timed run is a fresh process (isolated, the default) that sets up, warms up on one batch, then times
-all samples: measured here, NumPy/OpenBLAS ran ~1.5x slower in a process right after the snnTorch
+Each timed run is a fresh process (isolated, the default) that sets up, warms up with one untimed run of
+the same call, then times all samples: measured here, NumPy/OpenBLAS ran ~1.5x slower in a process right after the snnTorch
 loop had run (2.95 against 2.0 ms/sample), which would charge one side for the other's leftovers.
 
     python benchmarks/sim_speed.py --checkpoint examples/mnist/model.pt --samples 256 --num-steps 100
     python benchmarks/sim_speed.py --samples 256          # random-init model with perturbed BatchNorm
     python benchmarks/sim_speed.py --bn-bias -0.5 0.5     # ... spiking at 2-8%, like trained nets
     python benchmarks/sim_speed.py --threads 1            # both single-threaded (steadier on a busy machine)
+
+snnTorch runs without torch's huge-page allocations (THP_MEM_ALLOC_ENABLE=0), as the paper's code runs.
 """
 
 from __future__ import annotations
@@ -76,18 +78,19 @@ def runner(side: str, args, model, graph, ds):
                 model.forward_stepwise(x * ds.input_scale, args.num_steps)
 
     def run_sim(count: int) -> None:
-        simulate(graph, ds.inputs[:count], args.num_steps, batch_size=args.batch)
+        simulate(graph, ds.inputs[:count], args.num_steps, batch_size=args.batch, workers=args.threads)
 
     return run_torch if side == "torch" else run_sim
 
 
 def measure(side: str, args) -> tuple[float, float]:
-    """In a fresh process: set up, warm up on one batch (the first run of a batch size pays for fresh memory:
-    ~0.3 s of page faults for the simulator here), then time ``side`` on all samples."""
+    """In a fresh process: set up, warm up with one untimed run of the same call (a first run pays for fresh
+    memory: ~0.3 s of page faults for the simulator's batch buffers here, and its worker threads' first
+    batches run ~1.5x slower), then time ``side`` on all samples."""
     set_threads(args.threads)
     model, _, graph, ds = setup(args)
     fn = runner(side, args, model, graph, ds)
-    fn(min(len(ds), args.batch))
+    fn(len(ds))
     return timed(lambda: fn(len(ds)))
 
 
@@ -119,6 +122,9 @@ def main() -> None:
         "--no-isolate", dest="isolate", action="store_false", help="time both sides in this process"
     )
     args = parser.parse_args()
+    # snnTorch runs as the paper's code runs it: without the huge pages that ``import qsnn_deploy`` asks torch
+    # for (set before torch loads; the spawned measuring processes inherit it).
+    os.environ["THP_MEM_ALLOC_ENABLE"] = "0"
     set_threads(args.threads)
 
     import numpy as np
