@@ -172,7 +172,11 @@ def train_from_cli(
                 "seconds": result.seconds,
             }
             # Record the recipe as run (command-line overrides included), not the preset's defaults.
-            as_run = dataclasses.replace(train_preset, num_steps=steps, epochs=epochs)
+            overrides = {"num_steps": steps, "epochs": epochs}
+            for field, value in (("lr", lr), ("batch", batch_size), ("patience", patience)):
+                if value is not None:
+                    overrides[field] = value
+            as_run = dataclasses.replace(train_preset, **overrides)
             save_checkpoint(out / "model.pt", model.cpu(), config, as_run, metrics, init_from=init_from)
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"

@@ -23,12 +23,16 @@ def test_train_mnist_beats_chance_and_writes_checkpoint_csv_and_plot(data_dir, t
     out = tmp_path / "run"
     args = ["train", "--dataset", "mnist", "--bits", "4", "--epochs", "1", "--num-steps", "10"]
     args += ["--train-limit", "1024", "--test-limit", "256", "--batch-size", "32", "--out", str(out)]
+    args += ["--lr", "4e-3", "--patience", "5"]
     proc = _cli(*args, env_data_dir=data_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "best test accuracy" in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "metrics.png", "model.pt"]
     model, config, info = load_checkpoint(out / "model.pt")
     assert config.bits == 4 and info["metrics"]["test_accuracy"] > 0.30
+    # the recipe as run, command-line overrides included, not the preset's defaults
+    assert info["train"]["lr"] == 4e-3 and info["train"]["batch"] == 32 and info["train"]["patience"] == 5
+    assert info["train"]["num_steps"] == 10 and info["train"]["epochs"] == 1
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     iters = [r for r in rows if r["kind"] == "iter"]
     epochs = [r for r in rows if r["kind"] == "epoch"]
