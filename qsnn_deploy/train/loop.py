@@ -131,8 +131,8 @@ def train_model(
     ``batch_size`` is the global batch; with ``dist`` each of the ``world_size`` ranks takes its share.
     """
     device = device if isinstance(device, torch.device) else resolve_device(device)
-    batch_size = batch_size or preset.batch
-    lr = lr or preset.lr
+    batch_size = preset.batch if batch_size is None else batch_size
+    lr = preset.lr if lr is None else lr
     patience = preset.patience if patience is None else patience
     if epochs < 1 or num_steps < 1 or batch_size < 1 or lr <= 0:
         raise QsnnError("epochs, num_steps and batch size must be >= 1 and lr > 0")

@@ -107,6 +107,8 @@ def train_from_cli(
     for name, value in (("epochs", epochs), ("num-steps", num_steps), ("batch-size", batch_size)):
         if value is not None and value < 1:
             raise QsnnError(f"--{name} must be >= 1, got {value}")
+    if lr is not None and lr <= 0:
+        raise QsnnError(f"--lr must be > 0, got {lr}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DatasetError(
             f"data dir {data_dir} does not exist; pass --data-dir <datasets root> or set QSNN_DATA_DIR"
@@ -117,9 +119,17 @@ def train_from_cli(
     from qsnn_deploy.train.loop import seed_everything, train_model
 
     config = preset.model.with_bits(bits or None)
-    train_preset = preset.train
-    steps = num_steps or train_preset.num_steps
-    epochs = epochs or train_preset.epochs
+    # The recipe as run: the preset with the command line's overrides, resolved once, so that the checkpoint
+    # records exactly what the training used.
+    overrides = {
+        "lr": lr,
+        "batch": batch_size,
+        "patience": patience,
+        "num_steps": num_steps,
+        "epochs": epochs,
+    }
+    recipe = dataclasses.replace(preset.train, **{k: v for k, v in overrides.items() if v is not None})
+    steps, epochs = recipe.num_steps, recipe.epochs
 
     train_ds = load_dataset(dataset, "train", data_dir=data_dir, limit=train_limit, num_steps=steps)
     test_ds = load_dataset(dataset, "test", data_dir=data_dir, limit=test_limit, num_steps=steps)
@@ -134,7 +144,7 @@ def train_from_cli(
             load_initial_weights(model, config, Path(init_from))
         result = train_model(
             model,
-            train_preset,
+            recipe,
             (train_ds.inputs, train_ds.labels, train_ds.input_scale),
             (test_ds.inputs, test_ds.labels, test_ds.input_scale),
             epochs=epochs,
@@ -142,9 +152,6 @@ def train_from_cli(
             schedule=schedule,
             seed=seed,
             device=dist.device if dist is not None else device,
-            patience=patience,
-            batch_size=batch_size,
-            lr=lr,
             progress=progress,
             dist=dist,
         )
@@ -171,13 +178,7 @@ def train_from_cli(
                 "iterations": len(result.iterations),
                 "seconds": result.seconds,
             }
-            # Record the recipe as run (command-line overrides included), not the preset's defaults.
-            overrides = {"num_steps": steps, "epochs": epochs}
-            for field, value in (("lr", lr), ("batch", batch_size), ("patience", patience)):
-                if value is not None:
-                    overrides[field] = value
-            as_run = dataclasses.replace(train_preset, **overrides)
-            save_checkpoint(out / "model.pt", model.cpu(), config, as_run, metrics, init_from=init_from)
+            save_checkpoint(out / "model.pt", model.cpu(), config, recipe, metrics, init_from=init_from)
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"
             write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")

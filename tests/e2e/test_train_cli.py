@@ -52,16 +52,23 @@ def test_missing_data_dir_is_one_line_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_learning_rate_of_zero_is_rejected_not_replaced_by_the_presets(tmp_path):
+    proc = _cli("train", "--dataset", "mnist", "--lr", "0", "--out", str(tmp_path / "o"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "--lr must be > 0" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_unknown_dataset_is_rejected(tmp_path):
     proc = _cli("train", "--dataset", "cifar", "--out", str(tmp_path / "o"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
 
 
 def test_init_starts_from_a_checkpoints_weights(data_dir, tmp_path):
-    """--init with the bundled MNIST model and a zero learning rate: the run keeps the trained weights, so two
-    iterations already reach the bundled model's accuracy, far above what two iterations from scratch give."""
+    """--init with the bundled MNIST model and a near-zero learning rate: the run keeps the trained weights, so
+    two iterations already reach the bundled model's accuracy, far above what two iterations from scratch give."""
     out = tmp_path / "warm"
-    args = ["train", "--dataset", "mnist", "--epochs", "1", "--num-steps", "25", "--lr", "0"]
+    args = ["train", "--dataset", "mnist", "--epochs", "1", "--num-steps", "25", "--lr", "1e-9"]
     args += ["--train-limit", "128", "--test-limit", "256", "--batch-size", "64", "--out", str(out)]
     args += ["--init", "examples/mnist/model.pt"]
     proc = _cli(*args, env_data_dir=data_dir)
