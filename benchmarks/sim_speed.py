@@ -5,8 +5,9 @@ ratio, and checks the simulator's fast path against its exact int64 reference pa
 ``--repeat`` times, alternately, so that load from other jobs hits both alike; the medians are reported.
 
 Each timed run is a fresh process (isolated, the default) that sets up, warms up with one untimed run of
-the same call, then times all samples: measured here, NumPy/OpenBLAS ran ~1.5x slower in a process right after the snnTorch
-loop had run (2.95 against 2.0 ms/sample), which would charge one side for the other's leftovers.
+the same call, then times all samples: measured here, NumPy/OpenBLAS ran ~1.5x slower in a process right
+after the snnTorch loop had run (2.95 against 2.0 ms/sample), which would charge one side for the other's
+leftovers.
 
     python benchmarks/sim_speed.py --checkpoint examples/mnist/model.pt --samples 256 --num-steps 100
     python benchmarks/sim_speed.py --samples 256          # random-init model with perturbed BatchNorm

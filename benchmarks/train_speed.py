@@ -36,11 +36,16 @@ def run_side(side: str, args) -> dict:
     """Build, train ``args.iters`` iterations with one forward, evaluate; returns times, loss, accuracy."""
     import torch  # THP_MEM_ALLOC_ENABLE is already in this process's environment: set by main() before spawning
     from snntorch import functional as SF
-    from torch import nn
 
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.models import build_model, get_preset, to_input
-    from qsnn_deploy.train.loop import evaluate, make_scheduler, resolve_device, seed_everything
+    from qsnn_deploy.train.loop import (
+        evaluate,
+        make_scheduler,
+        optimizer_step,
+        resolve_device,
+        seed_everything,
+    )
 
     device = resolve_device(args.device)
     preset = get_preset(args.dataset)
@@ -65,15 +70,7 @@ def run_side(side: str, args) -> dict:
         torch.manual_seed(args.seed + it)  # the same dropout stream at every iteration for both sides
         start = time.perf_counter()
         loss = loss_fn(forward(x, args.num_steps), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if recipe.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-        opt.step()
-        if recipe.weight_clip is not None:
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.clamp_(-recipe.weight_clip, recipe.weight_clip)
+        optimizer_step(model, opt, loss, recipe)
         sched.step()
         if device.type == "cuda":
             torch.cuda.synchronize()

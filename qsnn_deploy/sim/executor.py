@@ -18,7 +18,6 @@ from threadpoolctl import threadpool_limits
 
 from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import Conv2d, Linear
 from qsnn_deploy.ir.ranges import OpRange, analyse
 from qsnn_deploy.sim import kernels
 from qsnn_deploy.sim.plan import Stage, build_plan, hwc
@@ -71,24 +70,6 @@ def _checked_ranges(graph: Graph) -> tuple[set[str], dict[str, OpRange]]:
                 f"requantize {rng.name!r}: the multiply needs {rng.peak_bits} bits (> 64)"
             )
     return can_saturate, ranges
-
-
-def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Accumulations one nonzero input element causes: (C, H, W) for conv, (features,) for linear."""
-    if isinstance(op, Linear):
-        return np.full(int(np.prod(in_shape)), op.weight.shape[0], dtype=np.int64).reshape(in_shape)
-    c, h, w = in_shape
-    o, _, kh, kw = op.weight.shape
-    ho, wo = op.out_shape(in_shape)[1:]
-
-    def cover(size: int, k: int, n_out: int) -> np.ndarray:
-        pos = np.arange(size) + op.padding
-        return np.array(
-            [sum(1 for i in range(n_out) if 0 <= p - i * op.stride < k) for p in pos], dtype=np.int64
-        )
-
-    per = np.outer(cover(h, kh, ho), cover(w, kw, wo))
-    return np.broadcast_to(per * o, (c, h, w)).copy()
 
 
 def simulate(
@@ -241,7 +222,7 @@ def _run_stage(
     membranes (tc, n, ...); else None for both."""
     op = stage.op
     if stage.kind in ("conv", "linear"):
-        synops = _synops(op, stage.in_shape, cur, spike_totals, tc, n, per_step)
+        synops = _synops(stage.fanout, cur, spike_totals, tc, n, per_step)
         _accumulate(result.synops, op.name, synops)
     if stage.kind == "conv":
         weight = stage.weight
@@ -309,11 +290,9 @@ def _spike_totals(spikes: np.ndarray, steps: int, n: int) -> np.ndarray:
     return spikes.reshape(steps, n, -1).sum(axis=0, dtype=acc).astype(np.int64)
 
 
-def _synops(op, shape, cur, spike_totals, steps, n, per_step) -> np.ndarray:
-    """Accumulations of ``op`` per sample: every nonzero input element times its fan-out (inputs and spike
-    totals channels last, as the executor holds them)."""
-    fan = fanout(op, shape)
-    fan = (fan.transpose(1, 2, 0) if fan.ndim == 3 else fan).reshape(-1)
+def _synops(fan, cur, spike_totals, steps, n, per_step) -> np.ndarray:
+    """Accumulations per sample: every nonzero input element times its fan-out ``fan`` (flat; inputs, spike
+    totals and ``fan`` channels last, as the executor holds them)."""
     if spike_totals is not None:  # binary input: nonzero elements = spikes, already counted per neuron
         return spike_totals @ fan
     # Counts times fan-outs stay far below 2**53: float64 BLAS is exact here and much faster than int64.

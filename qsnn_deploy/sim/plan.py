@@ -5,7 +5,8 @@ Grouping is where the fast paths are decided, once per graph, with the range ana
 * a stride-1 conv followed by a sum pool runs as one strided conv over box sums (``kernels.pooled_conv``);
 * the requantize after a conv or linear, and the ``lif_prepare`` of the LIF after that, run in the GEMM's
   epilogue, on each chunk while it is in cache (``fused_epilogue``);
-* a linear after a conv gets its weight columns reordered to the executor's channels-last layout.
+* a linear after a conv gets its weight columns reordered to the executor's channels-last layout;
+* each conv's and linear's fan-out (for the synaptic-operation counts) is computed once, in that layout.
 
 Every stage computes exactly the integers docs/ir/ops.md defines for the ops it covers.
 """
@@ -38,11 +39,38 @@ class Stage:
     epilogue: kernels.Epilogue | None = None  # conv/linear: the fused requantize (and lif_prepare)
     saturate: bool = False  # lif: the range analysis says the membrane can reach its type's bounds
     prepared_input: bool = False  # lif: the stage before already applied lif_prepare
+    fanout: np.ndarray | None = (
+        None  # conv/linear: accumulations per nonzero input element, flat, held layout
+    )
 
 
 def hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The executor's layout of an IR shape: (C, H, W) is held channels last, (H, W, C); others as they are."""
     return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
+    """Accumulations one nonzero input element causes: (C, H, W) for conv, (features,) for linear."""
+    if isinstance(op, Linear):
+        return np.full(int(np.prod(in_shape)), op.weight.shape[0], dtype=np.int64).reshape(in_shape)
+    c, h, w = in_shape
+    o, _, kh, kw = op.weight.shape
+    ho, wo = op.out_shape(in_shape)[1:]
+
+    def cover(size: int, k: int, n_out: int) -> np.ndarray:
+        pos = np.arange(size) + op.padding
+        return np.array(
+            [sum(1 for i in range(n_out) if 0 <= p - i * op.stride < k) for p in pos], dtype=np.int64
+        )
+
+    per = np.outer(cover(h, kh, ho), cover(w, kw, wo))
+    return np.broadcast_to(per * o, (c, h, w)).copy()
+
+
+def held_fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
+    """``fanout`` flattened in the executor's channels-last order (what synaptic-operation counts multiply)."""
+    fan = fanout(op, in_shape)
+    return (fan.transpose(1, 2, 0) if fan.ndim == 3 else fan).reshape(-1)
 
 
 def _peak(rng: OpRange) -> int:
@@ -110,7 +138,15 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
             epilogue, used, prepared_for = fused_epilogue(ops, i + consumed, ranges)
             consumed += used
             stage = Stage(
-                "conv", op, shape, out_shape, max_abs, pool=pool, weight=op.weight, epilogue=epilogue
+                "conv",
+                op,
+                shape,
+                out_shape,
+                max_abs,
+                pool=pool,
+                weight=op.weight,
+                epilogue=epilogue,
+                fanout=held_fanout(op, shape),
             )
         elif isinstance(op, Linear):
             weight = op.weight
@@ -118,7 +154,16 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
                 weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
             epilogue, used, prepared_for = fused_epilogue(ops, i + 1, ranges)
             consumed += used
-            stage = Stage("linear", op, shape, out_shape, max_abs, weight=weight, epilogue=epilogue)
+            stage = Stage(
+                "linear",
+                op,
+                shape,
+                out_shape,
+                max_abs,
+                weight=weight,
+                epilogue=epilogue,
+                fanout=held_fanout(op, shape),
+            )
         elif isinstance(op, (SumPool2d, Requantize)):
             stage = Stage(
                 "pool" if isinstance(op, SumPool2d) else "requantize", op, shape, out_shape, max_abs

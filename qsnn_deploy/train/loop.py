@@ -103,6 +103,22 @@ def evaluate(
     return float(correct.item()) / max(1, len(y_all))
 
 
+def optimizer_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor, preset: TrainPreset
+):
+    """One update of the recipe: backward, the preset's gradient-norm clip, the optimizer step, then the
+    preset's weight clip."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if preset.grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), preset.grad_clip)
+    optimizer.step()
+    if preset.weight_clip is not None:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.clamp_(-preset.weight_clip, preset.weight_clip)
+
+
 def train_model(
     model: QSNN,
     preset: TrainPreset,
@@ -177,15 +193,7 @@ def train_model(
             y = yb.to(device, non_blocking=True)
             out = forward(x, num_steps)
             loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if preset.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), preset.grad_clip)
-            optimizer.step()
-            if preset.weight_clip is not None:
-                with torch.no_grad():
-                    for p in model.parameters():
-                        p.clamp_(-preset.weight_clip, preset.weight_clip)
+            optimizer_step(model, optimizer, loss, preset)
             current_lr = optimizer.param_groups[0]["lr"]
             if scheduler is not None:
                 scheduler.step()
