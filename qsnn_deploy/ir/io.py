@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 import zlib
 from dataclasses import MISSING, fields
@@ -18,13 +19,17 @@ import numpy as np
 from qsnn_deploy import __version__
 from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
+from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import IR_VERSION, Graph, InputSpec
+from qsnn_deploy.ir.metadata import check_metadata
 from qsnn_deploy.ir.ops import OP_TYPES, Op
 from qsnn_deploy.ir.types import IntType
 
 FORMAT_NAME = "qsnn-ir"
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024  # refuse zip bombs before inflating them
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a manifest holds scalars and metadata; tensors are members
+COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 ALLOWED_TENSOR_DTYPES = {np.dtype(d) for d in ("int8", "int16", "int32", "int64", "uint8")}
 
 
@@ -63,9 +68,20 @@ def graph_to_manifest(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarra
     return manifest, tensors
 
 
-def save_graph(graph: Graph, path: Path | str) -> Path:
-    """Validate ``graph`` and write it to ``path`` atomically (a temporary file renamed into place)."""
+def check_graph(graph: Graph) -> Graph:
+    """Everything a file must satisfy beyond its syntax: typed metadata, the limits of ``ir/limits.py`` and
+    the graph's own rules (``Graph.validate``). Run on every load and every save; returns ``graph``."""
+    check_metadata(graph.metadata)
+    limits.check_fields(graph)
     graph.validate()
+    limits.check_sizes(graph)
+    return graph
+
+
+def save_graph(graph: Graph, path: Path | str) -> Path:
+    """Check ``graph`` (``check_graph``) and write it to ``path`` atomically (a temporary file renamed into
+    place)."""
+    check_graph(graph)
     manifest, tensors = graph_to_manifest(graph)
     path = Path(path)
 
@@ -158,6 +174,17 @@ def _upgrade(manifest: dict) -> dict:
     return manifest
 
 
+def _finite(value: int | float, where: str) -> float:
+    # json reads 1e400 as inf, and an integer of 400 digits does not convert to a float at all.
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise IRFormatError(f"{where} must be a finite number, got {str(value)[:40]}")
+    return number
+
+
 def manifest_to_graph(manifest: Any, zf: zipfile.ZipFile) -> Graph:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise IRFormatError(f"not a qsnn-deploy IR file (manifest format is not {FORMAT_NAME!r})")
@@ -182,7 +209,7 @@ def manifest_to_graph(manifest: Any, zf: zipfile.ZipFile) -> Graph:
         shape=tuple(shape),
         dtype=dtype,
         encoding=_require(spec, "encoding", str, "input"),
-        scale=float(_require(spec, "scale", (int, float), "input")),
+        scale=_finite(_require(spec, "scale", (int, float), "input"), "input.scale"),
     )
     ops_json = _require(manifest, "ops", list, "manifest")
     ops = tuple(_op_from_json(entry, i, zf) for i, entry in enumerate(ops_json))
@@ -200,6 +227,21 @@ def _reject_constant(name: str) -> Any:
     raise IRFormatError(f"{MANIFEST} is not valid JSON ({name} is not a JSON number)")
 
 
+def _check_members(zf: zipfile.ZipFile) -> None:
+    """Refuse what a reader could misread: a member name given twice (zipfile would silently take the last)
+    and compression methods other than stored and deflate."""
+    seen: set[str] = set()
+    for info in zf.infolist():
+        if info.filename in seen:
+            raise IRFormatError(f"member {info.filename!r} appears more than once in the zip")
+        seen.add(info.filename)
+        if info.compress_type not in COMPRESSIONS:
+            raise IRFormatError(
+                f"member {info.filename!r} uses zip compression method {info.compress_type}; "
+                "only stored and deflate are read"
+            )
+
+
 def load_graph(path: Path | str) -> Graph:
     """Read and validate a ``.qsnn`` file; any defect raises a typed error naming the file."""
     path = Path(path)
@@ -207,18 +249,19 @@ def load_graph(path: Path | str) -> Graph:
         raise IRFormatError(f"{path}: no such IR file (write one with `qsnn-deploy export CHECKPOINT`)")
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_members(zf)
             try:
                 info = zf.getinfo(MANIFEST)
             except KeyError:
                 raise IRFormatError(f"{MANIFEST} is missing: not a qsnn-deploy IR file") from None
-            if info.file_size > MAX_MEMBER_BYTES:
+            if info.file_size > MAX_MANIFEST_BYTES:
                 raise IRFormatError(f"{MANIFEST} is too large ({info.file_size} bytes)")
             try:
                 manifest = json.loads(zf.read(MANIFEST).decode("utf-8"), parse_constant=_reject_constant)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise IRFormatError(f"{MANIFEST} is not valid JSON ({exc})") from None
             graph = manifest_to_graph(manifest, zf)
-        return graph.validate()
+        return check_graph(graph)
     except QsnnError as exc:
         raise type(exc)(f"{path}: {exc}") from None
     except (
@@ -230,10 +273,25 @@ def load_graph(path: Path | str) -> Graph:
         EOFError,
         OSError,
         ValueError,
+        OverflowError,  # a number too large for a float or a C integer somewhere in numpy
     ) as exc:
         raise IRFormatError(
             f"{path}: not a readable qsnn-deploy IR file ({type(exc).__name__}: {exc})"
         ) from None
 
 
-__all__ = ["FORMAT_NAME", "IRFormatError", "IRValidationError", "load_graph", "save_graph"]
+__all__ = ["FORMAT_NAME", "IRFormatError", "IRValidationError", "check_graph", "load_graph", "save_graph"]
+
+
+def graph_fingerprint(graph: Graph) -> str:
+    """sha256 of the graph's canonical content (manifest without the producer, then every tensor): equal for
+    equal graphs however they were written, so generated files can name the IR they came from."""
+    import hashlib
+
+    manifest, tensors = graph_to_manifest(graph)
+    manifest.pop("producer", None)
+    h = hashlib.sha256(json.dumps(manifest, sort_keys=True, allow_nan=False).encode())
+    for key, arr in sorted(tensors.items()):
+        h.update(key.encode() + str(arr.dtype).encode() + str(arr.shape).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
