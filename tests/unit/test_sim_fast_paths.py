@@ -1,5 +1,6 @@
 """The simulator's fast paths (prepared LIF scan, requantize fused into the GEMM epilogue, silent-channel
-dropping, spike-count synops) compute exactly what the literal step-by-step reference computes."""
+dropping, spike-count synops) compute exactly what the literal step-by-step reference
+(``simulate_reference``, built on the ops' own ``reference`` methods) computes."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from qsnn_deploy.sim.plan import build_plan
 from qsnn_deploy.sim.reference import simulate_reference
 
 
-def _literal_scan(currents, op, static=False, num_steps=None, saturate=True):
-    """kernels.lif_step (the reference's transcription of the spec) applied step by step."""
+def _literal_scan(currents, op, static=False, num_steps=None):
+    """The op's own step semantics (``LIF.reference``, plain int64) applied step by step."""
     steps = num_steps if static else len(currents)
-    v = np.zeros(currents.shape if static else currents.shape[1:], dtype=np.int64)
+    v = None
     spikes, mems = [], []
     for t in range(steps):
-        v, s = kernels.lif_step(v, currents if static else currents[t], op, saturate)
+        s, v = op.reference(currents if static else currents[t], v)
         spikes.append(s.astype(np.uint8))
         mems.append(v.astype(op.state_type_numpy()))
     return np.stack(spikes), np.stack(mems)
@@ -40,7 +41,7 @@ LIFS = [
 
 @pytest.mark.parametrize("op", LIFS, ids=lambda op: op.name)
 @pytest.mark.parametrize("static", [False, True])
-def test_lif_scan_equals_lif_step(op, static):
+def test_lif_scan_equals_the_op_reference(op, static):
     rng = np.random.default_rng(0)
     scale = 3 << 20 if op.state_type.bits == 32 else 2000
     shape = (6, 7) if static else (40, 6, 7)
@@ -88,32 +89,6 @@ def _assert_same(a, b):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=f.name)
 
 
-def _reference_record(graph: Graph, x: np.ndarray, steps: int):
-    """Spikes and membranes of every LIF, step by step with kernels.lif_step, and synops/spike counts."""
-    from qsnn_deploy.sim.reference import _conv
-
-    n = len(x)
-    mem, spikes, mems = {}, {}, {}
-    for t in range(steps):
-        cur = (x[:, t] if graph.input.encoding == "stream" else x).astype(np.int64)
-        for op in graph.ops:
-            if op.kind == "conv2d":
-                cur = _conv(cur, op)
-            elif op.kind == "sumpool2d":
-                cur = kernels.sumpool2d(cur, op)
-            elif op.kind == "linear":
-                cur = cur.reshape(n, -1) @ op.weight.astype(np.int64).T
-            elif op.kind == "requantize":
-                cur = kernels.requantize(cur, op)
-            else:
-                v = mem.get(op.name, np.zeros(cur.shape, dtype=np.int64))
-                mem[op.name], s = kernels.lif_step(v.copy(), cur, op)
-                spikes.setdefault(op.name, []).append(s.astype(np.uint8))
-                mems.setdefault(op.name, []).append(mem[op.name].astype(op.state_type_numpy()))
-                cur = s.astype(np.int64)
-    return {k: np.stack(v, 1) for k, v in spikes.items()}, {k: np.stack(v, 1) for k, v in mems.items()}
-
-
 GRAPHS = [
     ("mnist", dict(seed=0, state_bits=32, reset="subtract")),
     ("mnist", dict(seed=1, state_bits=16, reset="zero")),
@@ -129,11 +104,14 @@ def test_simulate_equals_the_step_by_step_reference_with_record(arch, kwargs):
     x = random_inputs(graph, 3, seed=kwargs["seed"])
     result = simulate(graph, x, record=True, batch_size=2)  # a full batch and a batch of one
     np.testing.assert_array_equal(result.output_spikes, simulate_reference(graph, x))
-    spikes, mems = _reference_record(graph, x, 8)
-    for name in spikes:
-        np.testing.assert_array_equal(result.layer_spikes[name], spikes[name])
-        np.testing.assert_array_equal(result.layer_membranes[name], mems[name])
-        np.testing.assert_array_equal(result.spike_counts[name], spikes[name].reshape(3, -1).sum(1))
+    ref = simulate_reference(graph, x, record=True)
+    np.testing.assert_array_equal(result.output_spikes, ref.output_spikes)
+    assert result.layer_spikes.keys() == ref.layer_spikes.keys() == {op.name for op in graph.lif_layers()}
+    for name, spikes in ref.layer_spikes.items():
+        np.testing.assert_array_equal(result.layer_spikes[name], spikes)
+        np.testing.assert_array_equal(result.layer_membranes[name], ref.layer_membranes[name])
+        assert result.layer_membranes[name].dtype == ref.layer_membranes[name].dtype
+        np.testing.assert_array_equal(result.spike_counts[name], spikes.reshape(3, -1).sum(1))
     _assert_same(simulate(graph, x, batch_size=1), simulate(graph, x, batch_size=64))
 
 
@@ -146,13 +124,13 @@ def _with_lif1_current(graph: Graph, current: np.ndarray) -> Graph:
     return Graph(graph.input, tuple(ops), graph.num_steps).validate()
 
 
-def _assert_matches_reference(graph: Graph, x: np.ndarray, steps: int):
+def _assert_matches_reference(graph: Graph, x: np.ndarray):
     result = simulate(graph, x, record=True)
-    np.testing.assert_array_equal(result.output_spikes, simulate_reference(graph, x))
-    spikes, mems = _reference_record(graph, x, steps)
-    for k in spikes:
-        np.testing.assert_array_equal(result.layer_spikes[k], spikes[k])
-        np.testing.assert_array_equal(result.layer_membranes[k], mems[k])
+    ref = simulate_reference(graph, x, record=True)
+    np.testing.assert_array_equal(result.output_spikes, ref.output_spikes)
+    for k, spikes in ref.layer_spikes.items():
+        np.testing.assert_array_equal(result.layer_spikes[k], spikes)
+        np.testing.assert_array_equal(result.layer_membranes[k], ref.layer_membranes[k])
     return result
 
 
@@ -162,11 +140,11 @@ def test_no_spikes_at_all_and_all_spikes(state_bits):
     c1 = graph.ops[0].weight.shape[0]
     threshold = graph.ops[3].threshold
     silent = _with_lif1_current(graph, np.full(c1, -1))
-    result = _assert_matches_reference(silent, random_inputs(silent, 2, seed=5), 6)
+    result = _assert_matches_reference(silent, random_inputs(silent, 2, seed=5))
     assert result.firing_rates()["lif1"] == 0.0
     assert result.synops["conv2"].sum() == 0  # every conv2 input channel dropped but one all-zero channel
     busy = _with_lif1_current(graph, np.full(c1, 2 * threshold))
-    result = _assert_matches_reference(busy, random_inputs(busy, 2, seed=5), 6)
+    result = _assert_matches_reference(busy, random_inputs(busy, 2, seed=5))
     assert result.firing_rates()["lif1"] == 1.0
 
 
@@ -176,7 +154,7 @@ def test_silent_channels_are_dropped_exactly():
     threshold = graph.ops[3].threshold
     current = np.where(np.arange(c1) % 2, threshold // 3, -5)  # even channels can never spike
     g = _with_lif1_current(graph, current)
-    result = _assert_matches_reference(g, random_inputs(g, 3, seed=6), 10)
+    result = _assert_matches_reference(g, random_inputs(g, 3, seed=6))
     assert result.layer_spikes["lif1"][:, :, ::2].sum() == 0 and result.layer_spikes["lif1"].sum() > 0
 
 
@@ -194,7 +172,7 @@ def test_time_chunks_carry_every_membrane_exactly(arch, kwargs, steps_per_chunk,
     chunked = simulate(graph, x, record=True, batch_size=3)
     monkeypatch.setattr(executor, "STREAM_ELEMENTS", 1 << 40)
     _assert_same(chunked, simulate(graph, x, record=True, batch_size=3))
-    spikes, mems = _reference_record(graph, x, 8)
-    for name in spikes:
-        np.testing.assert_array_equal(chunked.layer_spikes[name], spikes[name])
-        np.testing.assert_array_equal(chunked.layer_membranes[name], mems[name])
+    ref = simulate_reference(graph, x, record=True)
+    for name, spikes in ref.layer_spikes.items():
+        np.testing.assert_array_equal(chunked.layer_spikes[name], spikes)
+        np.testing.assert_array_equal(chunked.layer_membranes[name], ref.layer_membranes[name])

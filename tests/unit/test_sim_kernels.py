@@ -28,11 +28,13 @@ from qsnn_deploy.ir import (
 from qsnn_deploy.ir.ranges import analyse, lif_membrane_bound, overflow_sites
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.sim import kernels, simulate
+from qsnn_deploy.sim.reference import simulate_reference
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
 
 
-# --- naive references: loops and Python ints, no BLAS --------------------------------------------------------
+# --- naive references: loops and Python ints, no BLAS; the kernels and the ops' int64 ``reference`` methods
+# (which simulate_reference chains) are both checked against them ---------------------------------------------
 
 
 def naive_conv(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
@@ -81,41 +83,6 @@ def py_lif(currents: list[list[int]], op: LIF) -> tuple[list[list[int]], list[li
     return spikes, mems
 
 
-def step_by_step(graph: Graph, inputs: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """Every op's output at every step (LIF: its membrane), computed with the naive references."""
-    stream = graph.input.encoding == "stream"
-    state: dict[str, np.ndarray] = {}
-    trace: dict[str, list[np.ndarray]] = {op.name: [] for op in graph.ops}
-    for t in range(graph.num_steps):
-        x = (inputs[:, t] if stream else inputs).astype(object)
-        for op in graph.ops:
-            if isinstance(op, Conv2d):
-                x = naive_conv(x, op.weight, op.stride, op.padding)
-            elif isinstance(op, SumPool2d):
-                x = naive_sumpool(x, op.kernel)
-            elif isinstance(op, Linear):
-                x = x.reshape(len(x), -1) @ op.weight.astype(object).T
-            elif isinstance(op, Requantize):
-                shape = (1, -1) + (1,) * (x.ndim - 2)
-                m, b = op.multiplier.astype(object).reshape(shape), op.bias.astype(object).reshape(shape)
-                x = (x * m + b + ((1 << (op.shift - 1)) if op.shift else 0)) >> op.shift
-            elif isinstance(op, LIF):
-                v = state.get(op.name, np.zeros(x.shape, dtype=object))
-                r = v > op.threshold
-                kept = np.where(r, 0, v) if op.reset == "zero" else v
-                h = (1 << (op.decay_shift - 1)) if op.decay_shift else 0
-                u = ((kept * op.decay_multiplier + h) >> op.decay_shift) + x
-                if op.reset == "subtract":
-                    u = u - r * op.threshold
-                v = np.clip(u, op.state_type.min, op.state_type.max)
-                state[op.name] = v
-                trace[op.name].append(v)
-                x = (v > op.threshold).astype(object)
-                continue
-            trace[op.name].append(x)
-    return trace
-
-
 # --- stateless kernels ----------------------------------------------------------------------------------------
 
 
@@ -142,7 +109,11 @@ def test_conv2d_equals_the_naive_reference(n, c, o, k, extra, stride, padding, b
     op = Conv2d("c", weight, IntType(bits), stride, padding, INT64)
     got = kernels.conv2d(x, op, max(abs(lo), hi))
     assert got.dtype == np.int64
-    np.testing.assert_array_equal(got, naive_conv(x, weight, stride, padding).astype(np.int64))
+    want = naive_conv(x, weight, stride, padding).astype(np.int64)
+    np.testing.assert_array_equal(got, want)
+    ref, state = op.reference(x)
+    assert ref.dtype == np.int64 and state is None
+    np.testing.assert_array_equal(ref, want)
 
 
 @FAST
@@ -158,8 +129,10 @@ def test_linear_equals_the_naive_reference(n, features, o, in_bits, seed):
     weight = rng.integers(-128, 128, (o, features))
     hi = 1 if in_bits == 1 else (1 << (in_bits - 1)) - 1
     x = rng.integers(-hi if in_bits > 1 else 0, hi + 1, (n, features))
-    got = kernels.linear(x, Linear("l", weight, INT8, INT64), hi)
-    np.testing.assert_array_equal(got, (x.astype(object) @ weight.astype(object).T).astype(np.int64))
+    op = Linear("l", weight, INT8, INT64)
+    want = (x.astype(object) @ weight.astype(object).T).astype(np.int64)
+    np.testing.assert_array_equal(kernels.linear(x, op, hi), want)
+    np.testing.assert_array_equal(op.reference(x)[0], want)
 
 
 @FAST
@@ -224,6 +197,7 @@ def test_sumpool_drops_rows_and_columns_that_do_not_fill_a_window():
     got = kernels.sumpool2d(x, SumPool2d("p", 3))
     assert got.shape == (1, 2, 2, 1)
     np.testing.assert_array_equal(got, naive_sumpool(x, 3).astype(np.int64))
+    np.testing.assert_array_equal(SumPool2d("p", 3).reference(x)[0], got)
 
 
 def test_exact_float_dtype_thresholds():
@@ -279,10 +253,12 @@ def test_requantize_equals_python_ints_with_floor_shift(c, shift, seed, in_bits)
     mult = rng.integers(-(2**31), 2**31, c)
     bias = rng.integers(-(2**40), 2**40, c)
     x = rng.integers(-(2 ** (in_bits - 1)), 2 ** (in_bits - 1), (3, c, 2, 2))
-    got = kernels.requantize(x, Requantize("r", mult, bias, shift, INT64))
+    op = Requantize("r", mult, bias, shift, INT64)
+    got = kernels.requantize(x, op)
     want = [[py_requant(int(x[n, ch, i, j]), int(mult[ch]), int(bias[ch]), shift) for i in range(2) for j in range(2)]
             for n in range(3) for ch in range(c)]  # fmt: skip
     np.testing.assert_array_equal(got.reshape(3 * c, 4), np.array(want, dtype=np.int64))
+    np.testing.assert_array_equal(op.reference(x)[0].reshape(3 * c, 4), np.array(want, dtype=np.int64))
 
 
 def test_requantize_rounds_halves_up_also_below_zero():
@@ -290,6 +266,7 @@ def test_requantize_rounds_halves_up_also_below_zero():
     x = np.array([[-5, -3, -1, 1, 3, 5, -4, 4]])
     # x / 2 = -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -2, 2: half up (toward +inf), not to even, not away from zero
     assert kernels.requantize(x, op)[0].tolist() == [-2, -1, 0, 1, 2, 3, -2, 2]
+    assert op.reference(x)[0][0].tolist() == [-2, -1, 0, 1, 2, 3, -2, 2]
     neg = Requantize("r", np.array([-3]), np.array([1]), 2, INT32)
     assert kernels.requantize(np.array([[5]]), neg)[0].tolist() == [(-15 + 1 + 2) >> 2] == [-3]
 
@@ -314,6 +291,10 @@ def test_lif_scan_equals_python_ints_including_rounding_and_saturation(
     assert mems.dtype == op.state_type_numpy()
     np.testing.assert_array_equal(spikes[:, 0], np.array(want_spikes))
     np.testing.assert_array_equal(mems[:, 0], np.array(want_mems))
+    v = None
+    for t, current in enumerate(currents):
+        spike, v = op.reference(current, v)
+        assert spike.tolist() == want_spikes[t] and v.tolist() == want_mems[t]
 
 
 # --- range analysis versus what the simulator computes --------------------------------------------------------
@@ -342,21 +323,17 @@ def _extreme_inputs(graph: Graph, seed: int) -> np.ndarray:
 def test_range_analysis_bounds_every_value_the_simulator_computes(arch, kwargs):
     graph = random_graph(arch, num_steps=6, **kwargs)
     x = _extreme_inputs(graph, kwargs["seed"])
-    trace = step_by_step(graph, x)
+    ref = simulate_reference(graph, x, record=True)
     ranges = {r.name: r for r in analyse(graph)}
-    for name, values in trace.items():
-        rng = ranges[name]
-        lo = np.array(rng.lo, dtype=object).reshape(1, -1, *([1] * (values[0].ndim - 2)))
-        hi = np.array(rng.hi, dtype=object).reshape(lo.shape)
-        for v in values:
-            assert np.all(v >= lo) and np.all(v <= hi), f"{name} left [{min(rng.lo)}, {max(rng.hi)}]"
+    for op in graph.ops:
+        rng = ranges[op.name]  # a LIF's range is its membrane's; values are (N, T, C, ...)
+        values = ref.layer_membranes[op.name] if op.kind == "lif" else ref.op_outputs[op.name]
+        lo = np.array(rng.lo, dtype=np.int64).reshape(1, 1, -1, *([1] * (values.ndim - 3)))
+        hi = np.array(rng.hi, dtype=np.int64).reshape(lo.shape)
+        assert np.all(values >= lo) and np.all(values <= hi), f"{op.name} left [{min(rng.lo)}, {max(rng.hi)}]"
     result = simulate(graph, x, record=True)
     for op in graph.lif_layers():
-        rng = ranges[op.name]
-        mems = result.layer_membranes[op.name].astype(np.int64)
-        assert mems.min() >= min(rng.lo) and mems.max() <= max(rng.hi)
-        want = np.stack([v.astype(np.int64) for v in trace[op.name]], axis=1)  # (N, T, ...)
-        np.testing.assert_array_equal(mems, want)
+        np.testing.assert_array_equal(result.layer_membranes[op.name], ref.layer_membranes[op.name])
 
 
 def test_lif_membrane_bound_formula():
@@ -404,8 +381,7 @@ def test_a_saturating_16_bit_membrane_is_reported_and_saturates_in_the_simulator
     result = simulate(graph, x, record=True)
     mems = result.layer_membranes["lif1"].astype(np.int64)
     assert mems.max() == INT16.max  # it did saturate
-    trace = step_by_step(graph, x)
-    np.testing.assert_array_equal(mems, np.stack([v.astype(np.int64) for v in trace["lif1"]], axis=1))
+    np.testing.assert_array_equal(mems, simulate_reference(graph, x, record=True).layer_membranes["lif1"])
 
 
 def test_graphs_without_saturation_report_no_sites():
@@ -496,6 +472,5 @@ def test_a_conv_fed_by_a_conv_stays_exact():
         num_steps=1,
     ).validate()
     x = np.random.default_rng(1).integers(0, 256, (1, 1, 9, 9)).astype(np.uint8)
-    want = step_by_step(graph, x)["lif"][0]
-    got = simulate(graph, x, record=True).layer_membranes["lif"][:, 0]
-    np.testing.assert_array_equal(got.astype(np.int64), want.astype(np.int64))
+    want = simulate_reference(graph, x, record=True).layer_membranes["lif"]
+    np.testing.assert_array_equal(simulate(graph, x, record=True).layer_membranes["lif"], want)
