@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import urllib.error
 import urllib.request
 import zlib
@@ -20,6 +21,8 @@ from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import DatasetError
 
 DOWNLOAD_TIMEOUT_S = 10.0
+MAX_IDX_BYTES = 1 << 31  # 45x the MNIST training images; a header claiming more is corrupt, not a dataset
+READ_CHUNK = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,20 @@ IDX_SOURCES: dict[str, IdxSource] = {
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
+def _read_up_to(f, size: int) -> bytes:
+    """Read ``size`` bytes or up to the end of ``f``, in chunks: memory follows the data actually there, not
+    what a (possibly corrupt) header claims."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = f.read(min(left, READ_CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
 def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
     """Read a gzip-compressed uint8 IDX file into an array of its declared shape.
 
@@ -101,9 +118,14 @@ def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
                 raise DatasetError(f"{path}: IDX header is truncated; delete it and download it again")
             dims = [int(d) for d in np.frombuffer(raw_dims, dtype=">u4")]
             count = dims[0] if limit is None else min(dims[0], max(int(limit), 0))
-            item = int(np.prod(dims[1:], dtype=np.int64))
+            item = math.prod(dims[1:])
             want = count * item
-            body = f.read(want)
+            if want > MAX_IDX_BYTES:
+                raise DatasetError(
+                    f"{path}: the IDX header claims {dims[0]} items of {item} bytes, more than the "
+                    f"{MAX_IDX_BYTES >> 30} GiB an IDX file may hold here; the file is corrupt"
+                )
+            body = _read_up_to(f, want)
             if len(body) != want:
                 raise DatasetError(
                     f"{path}: truncated IDX data ({len(body)} of {want} bytes); "

@@ -135,6 +135,29 @@ def test_idx_length_must_match_header(tmp_path):
     np.testing.assert_array_equal(read_idx(ok), np.arange(12, dtype=np.uint8).reshape(2, 2, 3))
 
 
+@pytest.mark.parametrize(
+    ("header", "fragment"),
+    [
+        (struct.pack(">IIII", 0x803, 2**31, 28, 28), "claims 2147483648 items"),  # 1.7 TB of images
+        (struct.pack(">IIII", 0x803, 3, 2**32 - 1, 2**32 - 1), "claims 3 items"),  # sizes overflow int64
+        (struct.pack(">IIII", 0x803, 2**20, 28, 28), "truncated"),  # 822 MB claimed, 100 bytes there
+    ],
+)
+def test_a_header_claiming_huge_sizes_is_an_error_not_a_memory_error(tmp_path, header, fragment):
+    bad = tmp_path / "huge-idx3.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(header + bytes(100))
+    with pytest.raises(DatasetError, match=f"huge-idx3.gz.*{fragment}"):
+        read_idx(bad)
+
+
+def test_a_huge_header_with_a_limit_reads_only_the_prefix(tmp_path):
+    path = tmp_path / "prefix-idx3.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, 2**31, 2, 2) + bytes(range(8)))
+    np.testing.assert_array_equal(read_idx(path, limit=2), np.arange(8, dtype=np.uint8).reshape(2, 2, 2))
+
+
 def test_missing_folder_lists_expected_files_after_failed_download(tmp_path, no_network):
     with pytest.raises(DatasetError) as info:
         load_dataset("fmnist", "train", tmp_path)

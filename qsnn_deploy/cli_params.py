@@ -1,0 +1,77 @@
+"""Click parameter types shared by the commands, so that every option means the same at every command and
+is checked while the command line is parsed, before any work starts.
+
+- ``OUTPUT_FILE`` / ``OUTPUT_DIR``: ``--out`` and ``--json``, checked by ``outputs.check_output_*`` (a
+  special file, a read-only or full file system: one line, before training or exporting).
+- ``COUNT``: ``--limit`` and friends, at least 1; there is no "0 means all" anywhere.
+- ``NUM_STEPS``: 1..``MAX_NUM_STEPS``, the bound a ``.qsnn`` file has (docs/ir/file-format.md#limits).
+- ``WEIGHT_BITS``: the widths ``export`` supports (2..8, ``EXPORT_BITS``), or 0 for a float model.
+- ``SEED``: what NumPy and torch accept as a seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qsnn_deploy.ir.limits import MAX_NUM_STEPS
+from qsnn_deploy.outputs import OutputPathError, check_output_dir, check_output_file
+
+# The IR's weight types are int2..int8 (docs/ir/ops.md, conv2d and linear); a model trained with other
+# widths could never be exported.
+MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 2, 8
+
+
+class OutputPath(click.ParamType):
+    """A path the command will write: a regular file (``kind="file"``) or a folder (``kind="dir"``)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.name = "file" if kind == "file" else "directory"
+
+    def convert(self, value, param, ctx) -> Path:
+        check = check_output_file if self.kind == "file" else check_output_dir
+        try:
+            return check(Path(value))
+        except OutputPathError as exc:
+            # A QsnnError, not a click usage error: the CLI prints it as one line like every user mistake.
+            option = param.opts[0] if param is not None and param.opts else "output"
+            raise OutputPathError(f"{option}: {exc}") from None
+
+
+class WeightBits(click.ParamType):
+    name = "bits"
+
+    def convert(self, value, param, ctx) -> int:
+        bits = click.INT.convert(value, param, ctx)
+        if bits != 0 and not MIN_WEIGHT_BITS <= bits <= MAX_WEIGHT_BITS:
+            self.fail(
+                f"{bits} is not supported: use {MIN_WEIGHT_BITS}..{MAX_WEIGHT_BITS} (the widths export "
+                "supports), or 0 for a float model",
+                param,
+                ctx,
+            )
+        return bits
+
+
+OUTPUT_FILE = OutputPath("file")
+OUTPUT_DIR = OutputPath("dir")
+COUNT = click.IntRange(min=1)
+NUM_STEPS = click.IntRange(min=1, max=MAX_NUM_STEPS)
+WEIGHT_BITS = WeightBits()
+EXPORT_BITS = click.IntRange(min=MIN_WEIGHT_BITS, max=MAX_WEIGHT_BITS)
+PATIENCE = click.IntRange(min=0)  # 0: no early stopping
+SEED = click.IntRange(min=0, max=2**32 - 1)
+
+__all__ = [
+    "COUNT",
+    "EXPORT_BITS",
+    "NUM_STEPS",
+    "OUTPUT_DIR",
+    "OUTPUT_FILE",
+    "PATIENCE",
+    "SEED",
+    "WEIGHT_BITS",
+    "OutputPath",
+]
