@@ -1,0 +1,51 @@
+"""The ONNX target: one time step of the integer network as an ONNX model that onnxruntime's CPU provider runs
+bit-exactly, plus a driver loop (executor.py) that carries the membranes across steps.
+
+graph.py builds the model (docs/targets/onnx.md maps every IR op onto ONNX nodes); rules.py holds the design
+rules; onnx and onnxruntime are imported only when a model is rendered or run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.targets import register
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.onnx.executor import MODEL_FILE, OnnxRuntimeExecutor
+from qsnn_deploy.targets.onnx.rules import RULES
+
+
+def render_model(model: CheckedModel):
+    """The checked ONNX ModelProto (``onnx.checker`` with full shape inference)."""
+    try:
+        import onnx
+    except ImportError:
+        raise QsnnError("the onnx target needs the onnx package: pip install 'qsnn-deploy[onnx]'") from None
+    from qsnn_deploy.targets.onnx.graph import build_model
+
+    proto = build_model(model)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+class OnnxTarget:
+    name = "onnx"
+    description = "ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime"
+    rules = RULES
+    executors = {"onnxruntime": OnnxRuntimeExecutor()}
+
+    def render(self, model: CheckedModel, out: Path) -> list[Path]:
+        path = write_bytes_atomic(Path(out) / MODEL_FILE, render_model(model).SerializeToString())
+        return [path]
+
+    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> Any:
+        return None
+
+    def format_cost(self, report: Any) -> str:
+        return "the onnx target has no cost report"
+
+
+TARGET = register(OnnxTarget())

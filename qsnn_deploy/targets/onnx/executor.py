@@ -1,0 +1,81 @@
+"""The ONNX target's executor: onnxruntime (CPU provider) runs the one-step model, a driver loop carries the
+membranes from step to step and records every layer in full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import QsnnError, VerificationError
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.onnx.graph import FRAME, membrane_in, membrane_out, spikes_out
+from qsnn_deploy.verify.record import LayerTrace, Record
+
+MODEL_FILE = "model.onnx"
+
+
+def open_session(path: Path, threads: int = 1):
+    """An onnxruntime CPU session of ``path`` (``threads`` intra-op threads)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise QsnnError("the onnx target needs onnxruntime: pip install 'qsnn-deploy[onnx]'") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+        raise VerificationError(f"onnxruntime cannot load {path}: {exc}") from None
+
+
+def run_steps(session, model: CheckedModel, inputs: np.ndarray, steps: int) -> Record:
+    """Drive the one-step model over ``steps`` steps: membranes start at 0 and each step's ``*_membrane``
+    output is the next step's ``*_membrane_in``. ``inputs``: uint8 (N, C, H, W) static, (N, T, C, H, W)
+    stream."""
+    layers = model.layers
+    n = len(inputs)
+    stream = model.graph.input.encoding == "stream"
+    state = {membrane_in(layer.lif): np.zeros((n, *layer.out_shape), np.int32) for layer in layers}
+    wanted = [name for layer in layers for name in (spikes_out(layer.lif), membrane_out(layer.lif))]
+    spikes = {layer.lif.name: np.empty((n, steps, layer.neurons), np.uint8) for layer in layers}
+    membranes = {layer.lif.name: np.empty((n, steps, layer.neurons), np.int64) for layer in layers}
+    static_frame = None if stream else np.ascontiguousarray(inputs, dtype=np.uint8)
+    for t in range(steps):
+        frame = np.ascontiguousarray(inputs[:, t], dtype=np.uint8) if stream else static_frame
+        got = dict(zip(wanted, session.run(wanted, {FRAME: frame, **state}), strict=True))
+        for layer in layers:
+            lif = layer.lif
+            spikes[lif.name][:, t] = got[spikes_out(lif)].reshape(n, -1)
+            membranes[lif.name][:, t] = got[membrane_out(lif)].reshape(n, -1)
+            state[membrane_in(lif)] = got[membrane_out(lif)]
+    last = layers[-1].lif.name
+    traces = {name: LayerTrace(spikes[name], membranes[name]) for name in spikes}
+    return Record(spikes[last], traces)
+
+
+class OnnxRuntimeRunner:
+    def __init__(self, model: CheckedModel, session):
+        self.model, self.session = model, session
+
+    def run(self, inputs: np.ndarray, steps: int) -> Record:
+        return run_steps(self.session, self.model, inputs, steps)
+
+
+class OnnxRuntimeExecutor:
+    """Settings (``--option``): ``threads`` (onnxruntime intra-op threads, default 1)."""
+
+    name = "onnxruntime"
+    description = "model.onnx in onnxruntime's CPU provider, driven step by step; every layer in full"
+
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> OnnxRuntimeRunner:
+        text = model.options.get("threads", "1")
+        if not text.isdigit() or int(text) < 1:
+            raise QsnnError(f"--option threads={text!r}: give a positive integer")
+        path = Path(model_dir) / MODEL_FILE
+        if not path.is_file():
+            raise VerificationError(
+                f"{model_dir} has no {MODEL_FILE}; run `qsnn-deploy codegen --target onnx`"
+            )
+        return OnnxRuntimeRunner(model, open_session(path, int(text)))

@@ -1,0 +1,201 @@
+"""The integer network as one ONNX time step: IR layers -> ONNX nodes that onnxruntime's CPU provider runs.
+
+The model computes one step of every layer. Its inputs are the frame of this step (uint8, ``N x C x H x W``)
+and every LIF layer's membrane left by the previous step (``<lif>_membrane_in``, int32); its outputs are every
+LIF layer's spikes (``<lif>_spikes``, uint8) and new membrane (``<lif>_membrane``, int32). A driver feeds the
+membranes back (executor.py); docs/targets/onnx.md maps every IR op onto these nodes.
+
+Only operators onnxruntime implements for these types are used: ConvInteger and MatMulInteger (uint8 x int8
+-> int32), ReduceSum on int32, and Cast, Mul, Add, Sub, Div (truncating), Less, Greater, Where and Clip on
+int64. Where the IR floors (``>>``), ``floor_shift`` builds the floor from the truncating Div.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsnn_deploy.ir.ops import LIF, Conv2d, Requantize
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.targets.base import CheckedModel
+
+OPSET = 17
+IR_VERSION = 8  # the ONNX file format of opset 17: readable by onnxruntime 1.13 and later
+FRAME = "frame"
+
+
+def membrane_in(lif: LIF) -> str:
+    return f"{lif.name}_membrane_in"
+
+
+def membrane_out(lif: LIF) -> str:
+    return f"{lif.name}_membrane"
+
+
+def spikes_out(lif: LIF) -> str:
+    return f"{lif.name}_spikes"
+
+
+def reset_threshold(lif: LIF) -> str:
+    """The initializer that the subtract reset removes (kept apart from the firing threshold, so a test can
+    mutate the reset alone)."""
+    return f"{lif.name}_reset_threshold"
+
+
+class _Builder:
+    """Collects nodes and constant initializers; every name is prefixed by the IR op it implements."""
+
+    def __init__(self) -> None:
+        from onnx import TensorProto, helper, numpy_helper
+
+        self.helper, self.numpy_helper, self.tp = helper, numpy_helper, TensorProto
+        self.nodes: list = []
+        self.initializers: list = []
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def i64(self, x: str, out: str) -> str:
+        return self.node("Cast", [x], out, to=self.tp.INT64)
+
+    def floor_shift(self, x: str, shift: int, out: str) -> str:
+        """``x >> shift`` (floor) on int64: Div truncates toward 0, so negative values are first moved down by
+        ``2^shift - 1``. ``x - 2^shift + 1`` cannot overflow: the range analysis keeps ``|x| < 2^62`` (the
+        requant_product_fits_int64 rule) and ``shift <= 62``."""
+        if shift == 0:
+            return x
+        divisor = 1 << shift
+        zero = self.const(f"{out}_zero", np.array(0, np.int64))
+        negative = self.node("Less", [x, zero], f"{out}_negative")
+        lowered = self.node("Sub", [x, self.const(f"{out}_round_down", np.array(divisor - 1, np.int64))],
+                            f"{out}_lowered")  # fmt: skip
+        chosen = self.node("Where", [negative, lowered, x], f"{out}_floor_input")
+        return self.node("Div", [chosen, self.const(f"{out}_divisor", np.array(divisor, np.int64))], out)
+
+
+def _channel_shape(values: np.ndarray, ndim: int) -> np.ndarray:
+    """Per-channel constants broadcast over the (N, C, H, W) or (N, C) activation."""
+    return np.asarray(values, dtype=np.int64).reshape((-1,) + (1,) * (ndim - 2))
+
+
+def _synapse(b: _Builder, layer: Layer, x: str) -> str:
+    """ConvInteger or MatMulInteger: uint8 frame or spikes times int8 weights, int32 accumulators."""
+    op = layer.op
+    if isinstance(op, Conv2d):
+        w = b.const(f"{op.name}_weight", op.weight.astype(np.int8))
+        p, s = op.padding, op.stride
+        return b.node("ConvInteger", [x, w], f"{op.name}_acc", pads=[p, p, p, p], strides=[s, s])
+    flat = b.node("Flatten", [x], f"{op.name}_flat", axis=1)
+    w = b.const(f"{op.name}_weight", np.ascontiguousarray(op.weight.T).astype(np.int8))
+    return b.node("MatMulInteger", [flat, w], f"{op.name}_acc")
+
+
+def _sumpool(b: _Builder, layer: Layer, acc: str) -> str:
+    """Non-overlapping k x k sums: crop to whole windows, reshape to (N, C, H/k, k, W/k, k), ReduceSum the
+    two window axes (int32; the accumulator rule bounds the sums)."""
+    pool = layer.pool
+    k = pool.kernel
+    c, h, w = layer.conv_shape
+    ho, wo = h // k, w // k
+    if (ho * k, wo * k) != (h, w):
+        acc = b.node(
+            "Slice",
+            [acc, b.const(f"{pool.name}_starts", np.array([0, 0], np.int64)),
+             b.const(f"{pool.name}_ends", np.array([ho * k, wo * k], np.int64)),
+             b.const(f"{pool.name}_axes", np.array([2, 3], np.int64))],
+            f"{pool.name}_crop",
+        )  # fmt: skip
+    shape = b.const(f"{pool.name}_windows_shape", np.array([-1, c, ho, k, wo, k], np.int64))
+    windows = b.node("Reshape", [acc, shape], f"{pool.name}_windows")
+    axes = b.const(f"{pool.name}_axes_sum", np.array([3, 5], np.int64))
+    return b.node("ReduceSum", [windows, axes], f"{pool.name}_sum", keepdims=0)
+
+
+def _requantize(b: _Builder, rq: Requantize, acc: str, ndim: int) -> str:
+    """``(x * m + b + r) >> s`` in int64 (exact: the range analysis bounds it below 2^63)."""
+    x = b.i64(acc, f"{rq.name}_acc64")
+    product = b.node("Mul", [x, b.const(f"{rq.name}_multiplier", _channel_shape(rq.multiplier, ndim))],
+                     f"{rq.name}_product")  # fmt: skip
+    r = (1 << (rq.shift - 1)) if rq.shift else 0
+    offset = b.const(f"{rq.name}_bias_round", _channel_shape(rq.bias.astype(np.int64) + r, ndim))
+    biased = b.node("Add", [product, offset], f"{rq.name}_biased")
+    return b.floor_shift(biased, rq.shift, f"{rq.name}_current")
+
+
+def _lif(b: _Builder, lif: LIF, current: str) -> tuple[str, str]:
+    """The six steps of docs/ir/ops.md#lif in int64; returns (spikes uint8, membrane int32)."""
+    v = b.i64(membrane_in(lif), f"{lif.name}_v")
+    theta = b.const(f"{lif.name}_threshold", np.array(lif.threshold, np.int64))
+    fired = b.node("Greater", [v, theta], f"{lif.name}_fired")  # 1. from the previous membrane
+    if lif.reset == "zero":  # 2.
+        v = b.node(
+            "Where", [fired, b.const(f"{lif.name}_zero", np.array(0, np.int64)), v], f"{lif.name}_kept"
+        )
+    m, s = lif.decay_multiplier, lif.decay_shift
+    scaled = b.node("Mul", [v, b.const(f"{lif.name}_decay_multiplier", np.array(m, np.int64))],
+                    f"{lif.name}_scaled")  # fmt: skip
+    if s:
+        h = b.const(f"{lif.name}_decay_half", np.array(1 << (s - 1), np.int64))
+        scaled = b.node("Add", [scaled, h], f"{lif.name}_scaled_half")
+    decayed = b.floor_shift(scaled, s, f"{lif.name}_decayed")  # 3. round half up
+    update = b.node("Add", [decayed, current], f"{lif.name}_update")  # 4.
+    if lif.reset == "subtract":
+        removed = b.node("Mul", [b.i64(fired, f"{lif.name}_fired64"),
+                                 b.const(reset_threshold(lif), np.array(lif.threshold, np.int64))],
+                         f"{lif.name}_removed")  # fmt: skip
+        update = b.node("Sub", [update, removed], f"{lif.name}_reset")
+    st = lif.state_type
+    lo = b.const(f"{lif.name}_state_min", np.array(st.min, np.int64))
+    hi = b.const(f"{lif.name}_state_max", np.array(st.max, np.int64))
+    membrane = b.node("Clip", [update, lo, hi], f"{lif.name}_saturated")  # 5.
+    fire = b.node("Greater", [membrane, theta], f"{lif.name}_fire")  # 6. strictly greater
+    spikes = b.node("Cast", [fire], spikes_out(lif), to=b.tp.UINT8)
+    out = b.node("Cast", [membrane], membrane_out(lif), to=b.tp.INT32)
+    return spikes, out
+
+
+def build_model(model: CheckedModel):
+    """The ONNX ModelProto of one time step of ``model``'s graph."""
+    from onnx import TensorProto, helper
+
+    b = _Builder()
+    graph = model.graph
+    batch = "N"
+    inputs = [helper.make_tensor_value_info(FRAME, TensorProto.UINT8, [batch, *graph.input.shape])]
+    outputs = []
+    x = FRAME
+    for layer in model.layers:
+        shape = [batch, *layer.out_shape]
+        inputs.append(helper.make_tensor_value_info(membrane_in(layer.lif), TensorProto.INT32, shape))
+        acc = _synapse(b, layer, x)
+        if layer.pool is not None:
+            acc = _sumpool(b, layer, acc)
+        current = _requantize(b, layer.rq, acc, 1 + len(layer.out_shape))
+        x, membrane = _lif(b, layer.lif, current)
+        outputs.append(helper.make_tensor_value_info(x, TensorProto.UINT8, shape))
+        outputs.append(helper.make_tensor_value_info(membrane, TensorProto.INT32, shape))
+    onnx_graph = helper.make_graph(
+        b.nodes, "qsnn_step", inputs, outputs, b.initializers,
+        doc_string="One time step of an integer spiking network (qsnn-deploy); feed each *_membrane output "
+        "back as *_membrane_in at the next step, zeros before the first.",
+    )  # fmt: skip
+    onnx_model = helper.make_model(
+        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="qsnn-deploy"
+    )
+    onnx_model.ir_version = IR_VERSION
+    meta = {
+        "qsnn.num_steps": str(graph.num_steps),
+        "qsnn.encoding": graph.input.encoding,
+        "qsnn.input_scale": repr(float(graph.input.scale)),
+        "qsnn.lif_layers": ",".join(layer.lif.name for layer in model.layers),
+    }
+    helper.set_model_props(onnx_model, meta)
+    return onnx_model
+
+
+__all__ = ["FRAME", "IR_VERSION", "OPSET", "build_model", "membrane_in", "membrane_out", "reset_threshold",
+           "spikes_out"]  # fmt: skip
