@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from qsnn_deploy import cli_params as params
 from qsnn_deploy.errors import QsnnError
 
 DATASETS = ["mnist", "fmnist", "nmnist", "dvs"]
@@ -31,9 +32,9 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--dataset", type=click.Choice(DATASETS), required=True, help="Which dataset and preset.")
-@click.option("--bits", type=int, default=4, show_default=True, help="Weight bits (0 = float model).")
-@click.option("--epochs", type=int, default=None, help="Epochs (default: the preset's).")
-@click.option("--num-steps", type=int, default=None, help="Time steps per sample (default: the preset's).")
+@click.option("--bits", type=params.WEIGHT_BITS, default=4, show_default=True, help="2..8, or 0 (float).")
+@click.option("--epochs", type=params.COUNT, default=None, help="Epochs (default: the preset's).")
+@click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: preset's).")
 @click.option(
     "--schedule",
     type=click.Choice(["cosine", "cosine-restarts", "fixed"]),
@@ -41,13 +42,13 @@ def cli() -> None:
     show_default=True,
 )
 @data_dir_option
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=params.OUTPUT_DIR, default=Path("runs/latest"), show_default=True)
+@click.option("--seed", type=params.SEED, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--train-limit", type=int, default=None, help="Use only the first N training samples.")
-@click.option("--test-limit", type=int, default=None, help="Use only the first N test samples.")
-@click.option("--patience", type=int, default=None, help="Early-stopping patience in epochs.")
-@click.option("--batch-size", type=int, default=None, help="Batch size (default: the preset's).")
+@click.option("--train-limit", type=params.COUNT, default=None, help="Use only the first N training samples.")
+@click.option("--test-limit", type=params.COUNT, default=None, help="Use only the first N test samples.")
+@click.option("--patience", type=params.PATIENCE, default=None, help="Early-stopping patience in epochs.")
+@click.option("--batch-size", type=params.COUNT, default=None, help="Batch size (default: the preset's).")
 @click.option("--lr", type=float, default=None, help="Learning rate (default: the preset's).")
 @click.option(
     "--init",
@@ -66,7 +67,7 @@ def train(**options) -> None:
 @cli.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--bits", type=int, default=4, show_default=True, help="Weight bits the model was trained with."
+    "--bits", type=params.EXPORT_BITS, default=4, show_default=True, help="Weight bits of the trained model."
 )
 @click.option("--state-bits", type=click.Choice(["16", "32"]), default="32", show_default=True)
 @click.option(
@@ -79,88 +80,194 @@ def train(**options) -> None:
 @click.option("--beta", type=float, default=None, help="Override the preset's beta (seed-* only).")
 @click.option("--threshold", type=float, default=None, help="Override the preset's threshold (seed-* only).")
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True
+    "--num-steps",
+    type=params.NUM_STEPS,
+    default=None,
+    help="Time steps recorded in the IR (default: the checkpoint's training steps, else the preset's).",
 )
-def export(checkpoint: Path, bits: int, state_bits: str, arch: str, beta, threshold, out: Path) -> None:
+@click.option(
+    "--builder",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="Build your own model by calling FUNCTION() from MODULE (an nn.Sequential or a QSNN), then load "
+    "CHECKPOINT into it as a weights-only state_dict. This imports and runs MODULE: your own code, so name "
+    "only a module you trust. Needs --input-shape (for an nn.Sequential) and --num-steps.",
+)
+@click.option("--input-shape", default=None, metavar="C,H,W", help="Input frame shape (--builder only).")
+@click.option(
+    "--encoding",
+    type=click.Choice(["static", "stream"]),
+    default=None,
+    help="static: the same image every step; stream: a new event frame each step (--builder only; "
+    "default static).",
+)
+@click.option(
+    "--input-scale",
+    type=float,
+    default=None,
+    help="Real value of one input unit (--builder only; default 1/255 static, 1 stream).",
+)
+@click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
+def export(checkpoint: Path, state_bits: str, **options) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""
     from qsnn_deploy.export.api import export_from_cli
 
-    export_from_cli(
-        checkpoint, bits=bits, state_bits=int(state_bits), arch=arch, beta=beta, threshold=threshold, out=out
-    )
+    export_from_cli(checkpoint, state_bits=int(state_bits), **options)
 
 
 @cli.command()
 @click.option(
     "--model", type=click.Path(dir_okay=False, path_type=Path), default=Path(DEFAULT_MODEL), show_default=True
 )
-@click.option("--dataset", type=click.Choice(DATASETS), required=True)
+@click.option(
+    "--dataset", type=click.Choice(DATASETS), default=None, help="Test set (default: the one the IR records)."
+)
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Float checkpoint to compare with (default: the one recorded in the IR, if it exists).",
+    help="Float checkpoint to compare with (default: the one recorded in the IR, if unchanged since export).",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(["auto", "seed-mnist", "seed-fmnist", "seed-dvs"]),
+    default=None,
+    help="How to read --checkpoint, as for export (default: as recorded at export).",
 )
 @data_dir_option
-@click.option("--limit", type=int, default=None, help="Only the first N test samples.")
-@click.option("--num-steps", type=int, default=None, help="Time steps (default: the IR's).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--limit", type=params.COUNT, default=None, help="Only the first N test samples.")
+@click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the IR's).")
+@click.option(
+    "--min-agreement",
+    type=float,
+    default=99.5,
+    show_default=True,
+    help="Prediction agreement (percent) below which the verdict is DRIFT.",
+)
+@click.option(
+    "--max-accuracy-gap",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="|integer - float| accuracy (points) above which the verdict is DRIFT.",
+)
+@click.option("--json", "json_path", type=params.OUTPUT_FILE, default=None)
 def simulate(**options) -> None:
-    """Run the bit-accurate integer simulator on a test set and compare it with the float model."""
+    """Run the bit-accurate integer simulator on a test set and compare it with the float model.
+
+    Exits 1 when the verdict is FAIL (a silent layer) or DRIFT (outside the two targets)."""
     from qsnn_deploy.sim.report import simulate_from_cli
 
     simulate_from_cli(**options)
 
 
+def _target_names() -> list[str]:
+    from qsnn_deploy.targets import target_names
+
+    return target_names()
+
+
+def target_options(command):
+    """--target (choices from the target registry), --option KEY=VALUE, --prefix and --board."""
+    from qsnn_deploy.targets.rules import BOARDS
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--target", type=click.Choice(_target_names()), default="c", show_default=True,
+                help="Which target (qsnn_deploy/targets/<name>/).",
+            ),
+            click.option(
+                "--option", "target_option", multiple=True, metavar="KEY=VALUE",
+                help="A target-specific setting (see docs/targets/<target>.md); repeatable.",
+            ),
+            click.option("--prefix", default="qsnn", show_default=True, help="Prefix of generated identifiers."),
+            click.option(
+                "--board", type=click.Choice(sorted(BOARDS)), default="mps2-an386", show_default=True,
+                help="Microcontroller board whose memory the C target checks against (and runs under QEMU).",
+            ),
+        ]
+    ):  # fmt: skip
+        command = decorator(command)
+    return command
+
+
+def _options(kw: dict):
+    from qsnn_deploy.targets.commands import parse_options
+
+    return parse_options(kw.pop("target_option"), kw.pop("prefix"), kw.pop("board"))
+
+
+keep_option = click.option("--keep", is_flag=True, help="Keep the temporary build folder (its path is printed).")
+json_option = click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write the results to this JSON file.",
+)  # fmt: skip
+dataset_option = click.option(
+    "--dataset", type=click.Choice(DATASETS), default=None, help="Test set (default: the one the IR records)."
+)
+
+
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
-@click.option("--target", type=click.Choice(["c"]), default="c", show_default=True)
+@target_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--prefix", default="qsnn", show_default=True, help="Prefix of generated C identifiers.")
-def codegen(model: Path, target: str, out: Path, prefix: str) -> None:
-    """Generate code for a target from an IR file."""
-    from qsnn_deploy.targets import generate_from_cli
+def codegen(model: Path, target: str, out: Path, **kw) -> None:
+    """Generate code for a target from an IR file (design rules run first; nothing is written if one fails)."""
+    from qsnn_deploy.targets.commands import codegen_from_cli
 
-    generate_from_cli(model, target=target, out=out, prefix=prefix)
-
-
-@cli.command()
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
-@click.option("--dataset", type=click.Choice(DATASETS), required=True)
-@data_dir_option
-@click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--target", type=click.Choice(["c", "cortex-m"]), default="c", show_default=True)
-@click.option("--sanitize", is_flag=True, help="Build the host harness with -fsanitize=address,undefined.")
-@click.option("--num-steps", type=int, default=None)
-def verify(**options) -> None:
-    """Compile the generated code, run it, and compare every spike with the simulator."""
-    from qsnn_deploy.verify import verify_from_cli
-
-    verify_from_cli(**options)
+    codegen_from_cli(model, target, out, _options(kw))
 
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
-@click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True)
+@dataset_option
 @data_dir_option
-@click.option("--limit", type=int, default=10, show_default=True)
+@click.option("--limit", type=int, default=100, show_default=True, help="Test samples to check.")
+@target_options
 @click.option(
-    "--baseline/--no-baseline",
-    default=True,
-    show_default=True,
-    help="Also measure the dense-kernel baseline (slow under valgrind and QEMU).",
-)
-def report(**options) -> None:
-    """Flash, RAM, instructions per inference and synaptic operations of the generated C."""
-    from qsnn_deploy.targets.c.report import report_from_cli
+    "--executor", default=None,
+    help="How to run the target (default: its first). c: host (gcc here) or cortex-m (firmware under QEMU).",
+)  # fmt: skip
+@click.option("--sanitize", is_flag=True, help="c/host: build with -fsanitize=address,undefined.")
+@click.option("--num-steps", type=int, default=None, help="Time steps (default: the IR's).")
+@click.option(
+    "--from", "from_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    help="Verify the files `codegen --out DIR` wrote instead of generating fresh ones.",
+)  # fmt: skip
+@keep_option
+@json_option
+def verify(model: Path, sanitize: bool, **kw) -> None:
+    """Build and run a target's code on test data; compare every spike and membrane with the simulator."""
+    from qsnn_deploy.targets.commands import verify_from_cli
 
-    report_from_cli(**options)
+    options = _options(kw)
+    if sanitize:
+        options = options.__class__(options.prefix, options.board, {**options.extra, "sanitize": "1"})
+    verify_from_cli(model, options=options, **kw)
 
 
 @cli.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
+@dataset_option
+@data_dir_option
+@click.option("--limit", type=int, default=10, show_default=True, help="Test samples that set the activity.")
+@target_options
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/demo"), show_default=True
-)
+    "--baseline/--no-baseline", default=False, show_default=True,
+    help="c: also measure the dense-kernel baseline (slow: minutes under valgrind and QEMU).",
+)  # fmt: skip
+@keep_option
+@json_option
+def report(model: Path, **kw) -> None:
+    """Cost of a target: flash, RAM and instructions per inference (c), resources and Fmax (FPGA targets)."""
+    from qsnn_deploy.targets.commands import report_from_cli
+
+    report_from_cli(model, options=_options(kw), **kw)
+
+
+@cli.command()
+@click.option("--out", type=params.OUTPUT_DIR, default=Path("out/demo"), show_default=True)
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),

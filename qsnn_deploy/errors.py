@@ -1,6 +1,8 @@
 """Typed errors. Every user mistake raises a ``QsnnError`` subclass whose message says what to do next;
 the CLI prints it as one line and exits non-zero, never with a traceback."""
 
+from __future__ import annotations
+
 
 class QsnnError(Exception):
     """Base class of every error the toolchain raises on bad input."""
@@ -31,9 +33,19 @@ class IRValidationError(QsnnError):
 class DesignRuleError(QsnnError):
     """A target cannot take this IR (a named design-rule check failed)."""
 
-    def __init__(self, rule: str, message: str):
+    def __init__(self, rule: str, message: str, violations: tuple = ()):
         self.rule = rule
+        self.violations = violations or ((rule, message),)
         super().__init__(f"design rule {rule!r} failed: {message}")
+
+    @classmethod
+    def collect(cls, violations) -> DesignRuleError:
+        """One error for every violation (objects with ``rule`` and ``message``); named after the first."""
+        pairs = tuple((v.rule, v.message) for v in violations)
+        if len(pairs) == 1:
+            return cls(*pairs[0])
+        text = "; ".join(f"[{r}] {m}" for r, m in pairs)
+        return cls(pairs[0][0], f"{len(pairs)} violations: {text}", pairs)
 
 
 class ToolchainError(QsnnError):

@@ -21,3 +21,17 @@ def templates_dir() -> Path:
 def repo_root() -> Path:
     """The source checkout (for firmware/ and examples/); only meaningful in a checkout."""
     return Path(__file__).resolve().parent.parent
+
+
+def firmware_dir() -> Path:
+    """The firmware projects (host harness, Cortex-M firmware, QEMU plugin): inside the installed wheel, or
+    the repository's top-level ``firmware/``."""
+    try:
+        import qsnn_deploy.firmware as packaged  # shipped by setup.py's package-dir mapping
+
+        for entry in getattr(packaged, "__path__", []):
+            if Path(entry, "host").is_dir():
+                return Path(entry)
+    except ImportError:
+        pass
+    return repo_root() / "firmware"

@@ -1,6 +1,7 @@
 """The simulator's execution plan: the graph's ops grouped into stages, each run by one kernel call.
 
-Grouping is where the fast paths are decided, once per graph, with the range analysis as proof:
+The grouping of ops into layers is ir/plan.py's (``group_ops``), shared with every target; this module decides
+how each group runs as kernel calls, once per graph, with the range analysis as proof:
 
 * a stride-1 conv followed by a sum pool runs as one strided conv over box sums (``kernels.pooled_conv``);
 * the requantize after a conv or linear, and the ``lif_prepare`` of the LIF after that, run in the GEMM's
@@ -19,6 +20,7 @@ import numpy as np
 
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.plan import group_ops
 from qsnn_deploy.ir.ranges import OpRange
 from qsnn_deploy.sim import kernels
 
@@ -114,73 +116,55 @@ def fused_epilogue(
 
 
 def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange]) -> list[Stage]:
-    """The stages that run ``graph``, in order."""
+    """The stages that run ``graph``, in order: the layer groups of ir/plan.py, each as few kernel calls as
+    its ops allow (a group that is not a complete layer runs op by op where nothing fuses)."""
     ops = graph.ops
-    shape = tuple(graph.input.shape)
+    index = {id(op): i for i, op in enumerate(ops)}
     stages: list[Stage] = []
-    prepared_for = None  # the LIF whose prepared current the last stage outputs
-    i = 0
-    while i < len(ops):
-        op = ops[i]
-        out_shape = op.out_shape(shape)
+
+    def max_abs_before(i: int) -> int:
+        """|input| bound of ops[i]: the input type, spikes after a LIF, else the range of the op before."""
         if i == 0:
-            max_abs = max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
-        else:  # spikes after a LIF, else what the range analysis proves for the op before
-            prev = ops[i - 1]
-            max_abs = 1 if isinstance(prev, LIF) else _peak(ranges[prev.name])
-        consumed = 1
-        if isinstance(op, Conv2d):
-            nxt = ops[i + 1] if i + 1 < len(ops) else None
-            pool = nxt.kernel if isinstance(nxt, SumPool2d) and op.stride == 1 and op.padding == 0 else 0
-            if pool:
-                out_shape = nxt.out_shape(out_shape)
-                consumed += 1
-            epilogue, used, prepared_for = fused_epilogue(ops, i + consumed, ranges)
-            consumed += used
-            stage = Stage(
-                "conv",
-                op,
-                shape,
-                out_shape,
-                max_abs,
-                pool=pool,
-                weight=op.weight,
-                epilogue=epilogue,
-                fanout=held_fanout(op, shape),
-            )
-        elif isinstance(op, Linear):
-            weight = op.weight
-            if len(shape) == 3:  # columns in (C, H, W) order -> the (H, W, C) order of a channels-last input
-                weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
-            epilogue, used, prepared_for = fused_epilogue(ops, i + 1, ranges)
-            consumed += used
-            stage = Stage(
-                "linear",
-                op,
-                shape,
-                out_shape,
-                max_abs,
-                weight=weight,
-                epilogue=epilogue,
-                fanout=held_fanout(op, shape),
-            )
-        elif isinstance(op, (SumPool2d, Requantize)):
-            stage = Stage(
-                "pool" if isinstance(op, SumPool2d) else "requantize", op, shape, out_shape, max_abs
-            )
-            prepared_for = None
-        else:  # LIF
-            stage = Stage(
-                "lif",
-                op,
-                shape,
-                out_shape,
-                max_abs,
-                saturate=op.name in can_saturate,
-                prepared_input=prepared_for is op,
-            )
-            prepared_for = None
-        stages.append(stage)
-        shape = stage.out_shape
-        i += consumed
+            return max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
+        prev = ops[i - 1]
+        return 1 if isinstance(prev, LIF) else _peak(ranges[prev.name])
+
+    for group in group_ops(graph):
+        shape = group.in_shape
+        rest = list(group.ops)
+        prepared_for = None  # the LIF whose prepared current the synapse stage outputs
+        if group.synapse is not None:
+            op = rest.pop(0)
+            i = index[id(op)]
+            out_shape, pool = group.conv_shape, 0
+            if isinstance(op, Conv2d):
+                if group.pool is not None and op.stride == 1 and op.padding == 0:
+                    pool, out_shape = group.pool.kernel, group.pool.out_shape(out_shape)
+                    rest.pop(0)
+                weight = op.weight
+            else:  # columns in (C, H, W) order -> the (H, W, C) order of a channels-last input
+                weight = op.weight
+                if len(shape) == 3:
+                    weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
+            epilogue = None
+            if rest and isinstance(rest[0], Requantize):
+                epilogue, used, prepared_for = fused_epilogue(ops, index[id(rest[0])], ranges)
+                del rest[:used]
+            kind = "conv" if isinstance(op, Conv2d) else "linear"
+            stages.append(
+                Stage(kind, op, shape, out_shape, max_abs_before(i), pool=pool, weight=weight,
+                      epilogue=epilogue, fanout=held_fanout(op, shape))
+            )  # fmt: skip
+            shape = out_shape
+        for op in rest:  # what did not fuse: a pool, a requantize, the LIF
+            i = index[id(op)]
+            out_shape = op.out_shape(shape)
+            if isinstance(op, LIF):
+                stage = Stage("lif", op, shape, out_shape, max_abs_before(i), saturate=op.name in can_saturate,
+                              prepared_input=prepared_for is op)  # fmt: skip
+            else:
+                kind = "pool" if isinstance(op, SumPool2d) else "requantize"
+                stage = Stage(kind, op, shape, out_shape, max_abs_before(i))
+            stages.append(stage)
+            shape = out_shape
     return stages

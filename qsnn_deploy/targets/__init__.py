@@ -1,15 +1,80 @@
-"""Code generators, one sub-package per target. Each target runs its design-rule checks before writing."""
+"""Code generators, one sub-package per target, found through a registry.
+
+Each sub-package ``qsnn_deploy/targets/<name>/`` calls ``register(TARGET)`` when imported (see base.py for the
+protocol). ``registry()`` imports every sub-package once, so a new target needs no edit outside its folder.
+``generate`` runs the shared and the target's design rules, renders, and records in the output folder which IR
+and options the files came from (``qsnn-target.json``), so ``verify --from DIR`` can check those very files.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
+import pkgutil
 from pathlib import Path
 
-import click
-
-from qsnn_deploy.errors import DesignRuleError
+from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
+from qsnn_deploy.targets.rules import SHARED_RULES
 
-TARGETS = ("c",)
+_REGISTRY: dict[str, Target] = {}
+_DISCOVERED = False
+MANIFEST = "qsnn-target.json"
+
+
+def register(target: Target) -> Target:
+    if not isinstance(target, Target):
+        raise TypeError(f"{target!r} does not implement the target protocol (targets/base.py)")
+    _REGISTRY[target.name] = target
+    return target
+
+
+def registry() -> dict[str, Target]:
+    """Every registered target by name (imports the target sub-packages on the first call)."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        _DISCOVERED = True
+        for info in pkgutil.iter_modules(__path__):
+            if info.ispkg:
+                importlib.import_module(f"{__name__}.{info.name}")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def target_names() -> list[str]:
+    return list(registry())
+
+
+def get_target(name: str) -> Target:
+    targets = registry()
+    if name not in targets:
+        raise DesignRuleError("known_target", f"unknown target {name!r}; choose one of {sorted(targets)}")
+    return targets[name]
+
+
+def check_model(graph: Graph, target: str | Target, options: TargetOptions | None = None) -> CheckedModel:
+    """Run the shared rules and ``target``'s rules; returns what the renderer and executors read."""
+    t = get_target(target) if isinstance(target, str) else target
+    return check(graph, SHARED_RULES + tuple(t.rules), options or TargetOptions())
+
+
+def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOptions) -> CheckedModel:
+    """Check, render into ``out`` and write ``qsnn-target.json`` beside the files; returns the checked model."""
+    from qsnn_deploy.ir.io import graph_fingerprint
+
+    t = get_target(target) if isinstance(target, str) else target
+    model = check_model(graph, t, options)
+    out = Path(out)
+    t.render(model, out)
+    manifest = {
+        "format": "qsnn-target",
+        "target": t.name,
+        "ir_sha256": graph_fingerprint(graph),
+        "options": {"prefix": options.prefix, "board": options.board, "extra": dict(options.extra)},
+    }
+    write_bytes_atomic(out / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    return model
 
 
 def generate(
@@ -19,25 +84,44 @@ def generate(
     prefix: str = "qsnn",
     *,
     board: str = "mps2-an386",
+    options: TargetOptions | None = None,
 ) -> list[Path]:
-    """Check ``graph`` against ``target``'s design rules, then write its files to ``out``; returns the paths.
-
-    Nothing is written when a rule fails (DesignRuleError names the rule)."""
-    if target != "c":
-        raise DesignRuleError("known_target", f"unknown target {target!r}; choose one of {TARGETS}")
-    from qsnn_deploy.targets.c import checks, render
-
-    stages = checks.run_checks(graph, prefix, board)
-    files = render.render_files(graph, stages, prefix)
-    return render.write_files(files, Path(out))
+    """Check ``graph`` against ``target``'s design rules, then write its files to ``out``; returns the paths
+    (sorted). Nothing is written when a rule fails (DesignRuleError names every violated rule)."""
+    out = Path(out)
+    render_into(graph, target, out, options or TargetOptions(prefix=prefix, board=board))
+    return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def generate_from_cli(model: Path, target: str, out: Path, prefix: str) -> list[Path]:
-    """``qsnn-deploy codegen``: load the IR, check, render, and list what was written."""
-    from qsnn_deploy.ir.io import load_graph
+def read_manifest(folder: Path) -> tuple[str, str, TargetOptions]:
+    """(target, IR fingerprint, options) of a folder ``generate`` wrote; typed errors for anything else."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        opts = data["options"]
+        extra = opts.get("extra", {})
+        if data.get("format") != "qsnn-target" or not all(isinstance(v, str) for v in extra.values()):
+            raise ValueError("not a qsnn-target manifest")
+        return (
+            str(data["target"]),
+            str(data["ir_sha256"]),
+            TargetOptions(str(opts["prefix"]), str(opts["board"]), {str(k): v for k, v in extra.items()}),
+        )
+    except FileNotFoundError:
+        raise QsnnError(
+            f"{folder}: no {MANIFEST}; pass a folder written by `qsnn-deploy codegen --out`"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise QsnnError(f"{path}: unreadable target manifest ({exc})") from None
 
-    graph = load_graph(model)
-    paths = generate(graph, target, out, prefix)
-    for path in paths:
-        click.echo(f"wrote {path} ({path.stat().st_size} bytes)")
-    return paths
+
+__all__ = [
+    "check_model",
+    "generate",
+    "render_into",
+    "get_target",
+    "read_manifest",
+    "register",
+    "registry",
+    "target_names",
+]

@@ -15,7 +15,9 @@ from toolchains import WARNINGS, require_tools  # noqa: E402
 
 from qsnn_deploy.ir.io import save_graph  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.targets import generate, generate_from_cli  # noqa: E402
+from qsnn_deploy.targets import check_model, generate  # noqa: E402
+from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
+from qsnn_deploy.targets.commands import codegen_from_cli  # noqa: E402
 from qsnn_deploy.verify import verify_c  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "c"
@@ -87,7 +89,7 @@ def test_clean_under_address_and_undefined_sanitizers(tmp_path: Path) -> None:
 def test_golden_snapshot(tmp_path: Path) -> None:
     """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/c/ after an intended change (see its README)."""
     paths = generate(random_graph("tiny", 0), "c", tmp_path, "qsnn")
-    rendered = [p for p in paths if not p.name.startswith("qsnn_runtime")]
+    rendered = [p for p in paths if p.suffix in (".c", ".h") and not p.name.startswith("qsnn_runtime")]
     update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
     for path in rendered:
         golden = GOLDEN / path.name
@@ -99,9 +101,9 @@ def test_golden_snapshot(tmp_path: Path) -> None:
 
 def test_cli_writes_only_to_out(tmp_path: Path, capsys) -> None:
     model = save_graph(random_graph("tiny", 0), tmp_path / "m.qsnn")
-    paths = generate_from_cli(model, "c", tmp_path / "gen", "net")
+    paths = codegen_from_cli(model, "c", tmp_path / "gen", TargetOptions(prefix="net"))
     assert sorted(p.name for p in paths) == sorted(
-        ["net_data.h", "net_model.h", "net_model.c", "qsnn_runtime.h", "qsnn_runtime.c"]
+        ["net_data.h", "net_model.h", "net_model.c", "qsnn_runtime.h", "qsnn_runtime.c", "qsnn-target.json"]
     )
     assert all(p.parent == tmp_path / "gen" for p in paths)
     assert "wrote" in capsys.readouterr().out
@@ -115,7 +117,10 @@ def test_cost_targets_on_the_mnist_shape(tmp_path: Path) -> None:
     from qsnn_deploy.targets.c.report import cost_report
 
     graph = random_graph("mnist", 0)
-    rep = cost_report(graph, random_inputs(graph, 2, 0), workdir=tmp_path, host=False, cortex_m=False)
+    model = check_model(graph, "c")
+    rep = cost_report(
+        model, random_inputs(graph, 2, 0), graph.num_steps, tmp_path, host=False, cortex_m=False
+    )
     assert rep.weight_bytes == rep.weight_floor_bytes
     assert rep.code_bytes <= 6 * 1024
     assert rep.ram_bytes <= rep.state_bytes + 2048

@@ -72,19 +72,14 @@ def build(seed, c_in, hw, conv1, conv2, classes, bits, state_bits, encoding) -> 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["events", "dense-baseline"])
 @pytest.mark.parametrize("case", CASES, ids=[f"case{c[0]}" for c in CASES])
-def test_every_layer_matches_the_simulator(case, dense, monkeypatch, tmp_path):
-    import qsnn_deploy.verify as V
+def test_every_layer_matches_the_simulator(case, dense, tmp_path):
+    from qsnn_deploy.targets.base import TargetOptions
+    from qsnn_deploy.verify import verify
 
     require_tools("gcc")
-    if dense:
-        build_host = V.build_host
-        monkeypatch.setattr(
-            V,
-            "build_host",
-            lambda *a, **k: build_host(
-                *a, **{**k, "extra": [*(k.get("extra") or []), "-DQSNN_DENSE_BASELINE"]}
-            ),
-        )
     graph = build(*case)
-    result = V.verify_c(graph, random_inputs(graph, 3, seed=case[0]), workdir=tmp_path)
+    options = TargetOptions(extra={"dense": "1" if dense else "0"})
+    result = verify(
+        graph, random_inputs(graph, 3, seed=case[0]), target="c", options=options, workdir=tmp_path
+    )
     assert result.sim.spike_counts["lif1"].sum() > 0, "a silent first layer would prove little"

@@ -1,2 +1,41 @@
-"""The C target: design-rule checks (checks.py), the stage plan (plan.py), rendering (render.py) and the
-cost report (report.py). The hand-written runtime lives in templates/c/runtime/."""
+"""The C target: C99 for microcontrollers on a hand-written runtime (templates/c/runtime/).
+
+rules.py (design rules), layout.py (weight order, packing, buffer sizes), render.py (templates), host.py and
+cortex_m.py (the executors ``verify`` runs: gcc on this machine, or the firmware under QEMU), report.py (flash,
+RAM and instruction counts). docs/targets/c.md describes the generated API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qsnn_deploy.targets import register
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c import render as _render
+from qsnn_deploy.targets.c.cortex_m import CortexMExecutor
+from qsnn_deploy.targets.c.host import HostExecutor
+from qsnn_deploy.targets.c.rules import RULES
+
+
+class CTarget:
+    name = "c"
+    description = "C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)"
+    rules = RULES
+    executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
+
+    def render(self, model: CheckedModel, out: Path) -> list[Path]:
+        return _render.render(model, out)
+
+    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any):
+        from qsnn_deploy.targets.c.report import cost_report
+
+        return cost_report(model, inputs, steps, work, **kwargs)
+
+    def format_cost(self, report: Any) -> str:
+        from qsnn_deploy.targets.c.report import format_report
+
+        return format_report(report)
+
+
+TARGET = register(CTarget())

@@ -1,7 +1,8 @@
 """Render the C target from templates/c/*.j2 into an output folder, one atomic write per file.
 
-Only called after ``checks.run_checks`` passed, so nothing is written for a model the target cannot take.
-Templates only lay out data and the call sequence; every computation lives in the runtime.
+Only called with a ``CheckedModel`` (the design rules passed), so nothing is written for a model the target
+cannot take. Templates only lay out data and the call sequence; every computation lives in the runtime. No
+string from the IR reaches the files except op names (checked identifiers) and ``safe_label`` text.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import jinja2
 import numpy as np
 
 from qsnn_deploy.atomic import write_bytes_atomic
-from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.paths import templates_dir
-from qsnn_deploy.targets.c.plan import Stage, acc_elements, input_major, pack_weights, state_bytes
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c.layout import acc_elements, input_major, is_packed, pack_weights, state_bytes
+from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_runtime.h", "qsnn_runtime.c")
 
@@ -32,8 +35,8 @@ def byte_rows(data: bytes, per_row: int = 16) -> list[str]:
     return [", ".join(f"0x{b:02x}" for b in data[i : i + per_row]) for i in range(0, len(data), per_row)]
 
 
-def _stage_context(st: Stage) -> dict:
-    weights = pack_weights(input_major(st.op), st.packed)
+def _stage_context(st: Layer) -> dict:
+    weights = pack_weights(input_major(st.op), is_packed(st))
     return {
         "index": st.index,
         "kind": st.kind,
@@ -45,7 +48,7 @@ def _stage_context(st: Stage) -> dict:
         "conv_shape": st.conv_shape,
         "out_shape": st.out_shape,
         "neurons": st.neurons,
-        "packed": int(st.packed),
+        "packed": int(is_packed(st)),
         "weight_rows": byte_rows(weights),
         "weight_len": len(weights),
         "weight_count": int(st.op.weight.size),
@@ -57,8 +60,9 @@ def _stage_context(st: Stage) -> dict:
     }
 
 
-def render_files(graph: Graph, stages: list[Stage], prefix: str) -> dict[str, str]:
+def render_files(model: CheckedModel) -> dict[str, str]:
     """File name -> text of every generated file (not written yet)."""
+    graph, stages, prefix = model.graph, model.layers, model.options.prefix
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / "c")),
         undefined=jinja2.StrictUndefined,
@@ -71,7 +75,7 @@ def render_files(graph: Graph, stages: list[Stage], prefix: str) -> dict[str, st
         "p": prefix,
         "P": prefix.upper(),
         "graph": graph,
-        "source": str(graph.metadata.get("source", "unknown")).replace("*/", "* /"),
+        "source": source_label(graph.metadata),
         "static": static,
         "stages": [_stage_context(s) for s in stages],
         "input_size": int(np.prod(graph.input.shape)),
@@ -101,4 +105,8 @@ def write_files(files: dict[str, str], out: Path) -> list[Path]:
     return written
 
 
-__all__ = ["render_files", "write_files"]
+def render(model: CheckedModel, out: Path) -> list[Path]:
+    return write_files(render_files(model), Path(out))
+
+
+__all__ = ["render", "render_files", "write_files"]

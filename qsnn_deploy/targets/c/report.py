@@ -6,17 +6,21 @@ firmware/qemu-plugin, by difference of two runs), event-driven kernels beside a 
 from __future__ import annotations
 
 import re
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy import verify as V
-from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.paths import repo_root
+from qsnn_deploy.errors import ToolchainError
+from qsnn_deploy.ir.plan import weight_floor_bytes
+from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.sim import simulate
-from qsnn_deploy.targets.c.plan import floor_bytes
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c import render
+from qsnn_deploy.targets.c.cortex_m import build_firmware, run_qemu
+from qsnn_deploy.targets.c.host import build_host
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import vectors_header, write_vectors
 
 BENCH_REPEAT = 2
 
@@ -39,9 +43,12 @@ class CostReport:
     def ram_bytes(self) -> int:
         return self.state_bytes + self.stack_bytes
 
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ram_bytes": self.ram_bytes}
+
 
 def _sections(obj: Path) -> dict[str, int]:
-    out = V.run_tool([V.require_tool("arm-none-eabi-size"), "-A", str(obj)], "arm-none-eabi-size").stdout
+    out = run_tool([require_tool("arm-none-eabi-size"), "-A", str(obj)], "arm-none-eabi-size").stdout
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
@@ -51,12 +58,12 @@ def _sections(obj: Path) -> dict[str, int]:
 
 
 def _symbol_size(elf: Path, name: str) -> int:
-    out = V.run_tool([V.require_tool("arm-none-eabi-nm"), "-S", str(elf)], "arm-none-eabi-nm").stdout
+    out = run_tool([require_tool("arm-none-eabi-nm"), "-S", str(elf)], "arm-none-eabi-nm").stdout
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 4 and parts[3] == name:
             return int(parts[1], 16)
-    raise V.ToolchainError(f"symbol {name} not found in {elf}")
+    raise ToolchainError(f"symbol {name} not found in {elf}")
 
 
 def _stack(build: Path) -> int:
@@ -73,65 +80,69 @@ def _stack(build: Path) -> int:
 
 
 def _callgrind(model: Path, work: Path, vectors: Path, n: int, dense: bool) -> float:
-    exe = V.build_host(
+    exe = build_host(
         model,
         work / f"bench{'_dense' if dense else ''}",
         extra=["-g"] + (["-DQSNN_DENSE_BASELINE"] if dense else []),
     )
     out = work / f"callgrind{'_dense' if dense else ''}.out"
     cmd = [
-        V.require_tool("valgrind"),
+        require_tool("valgrind"),
         "--tool=callgrind",
         "--toggle-collect=qsnn_run",
         f"--callgrind-out-file={out}",
     ]
-    V.run_tool([*cmd, str(exe), str(vectors), str(work / "bench.bin")], "valgrind callgrind")
+    run_tool([*cmd, str(exe), str(vectors), str(work / "bench.bin")], "valgrind callgrind")
     m = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
     if m is None:
-        raise V.ToolchainError(f"no instruction total in {out}")
+        raise ToolchainError(f"no instruction total in {out}")
     return int(m.group(1)) / n
 
 
 def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool) -> float:
     plugin_build = (work / "plugin").resolve()  # absolute: make -C runs in the plugin's source folder
-    V.run_tool(
-        ["make", "-s", "-C", str(repo_root() / "firmware" / "qemu-plugin"), f"BUILD={plugin_build}"],
+    run_tool(
+        ["make", "-s", "-C", str(firmware_dir() / "qemu-plugin"), f"BUILD={plugin_build}"],
         "plugin build",
     )
     counts = []
     for repeat in (0, BENCH_REPEAT):
         flags = f"-DQSNN_BENCH_REPEAT={repeat}" + (" -DQSNN_DENSE_BASELINE" if dense else "")
         build = work / f"fw_{'dense' if dense else 'events'}_{repeat}"
-        elf = V.build_firmware(model, vectors, build, extra_cflags=flags)
+        elf = build_firmware(model, vectors, build, extra_cflags=flags)
         log = build / "plugin.log"
-        V.run_qemu(elf, ["-plugin", str(plugin_build / "insn_count.so"), "-d", "plugin", "-D", str(log)])
+        run_qemu(elf, ["-plugin", str(plugin_build / "insn_count.so"), "-d", "plugin", "-D", str(log)])
         m = re.search(r"insns: (\d+)", log.read_text())
         if m is None:
-            raise V.ToolchainError(f"the QEMU plugin printed no count ({log})")
+            raise ToolchainError(f"the QEMU plugin printed no count ({log})")
         counts.append(int(m.group(1)))
     return (counts[1] - counts[0]) / BENCH_REPEAT
 
 
 def cost_report(
-    graph: Graph,
+    model: CheckedModel,
     inputs: np.ndarray,
-    num_steps: int | None = None,
+    steps: int,
+    work: Path,
     *,
-    workdir: Path | None = None,
     host: bool = True,
     cortex_m: bool = True,
-    baseline: bool = True,
+    baseline: bool = False,
+    progress=None,
 ) -> CostReport:
-    """Measure the generated C for ``graph``; ``inputs`` set the sparsity (the QEMU count uses sample 0).
-    ``baseline=False`` skips the dense-kernel variants (the slow half of the measurement)."""
+    """Measure the generated C for ``model`` in ``work``; ``inputs`` set the sparsity (the QEMU count uses
+    sample 0). ``baseline`` adds the dense-kernel variants (the slow half of the measurement). ``progress``:
+    optional callable receiving a line before each long step."""
+    say = progress or (lambda text: None)
+    graph = model.graph
     variants = (False, True) if baseline else (False,)
-    steps = num_steps or graph.num_steps
-    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="qsnn-report-"))
-    model = V.generate_model(graph, work / "model")
+    model_dir = work / "model"
+    render.render(model, model_dir)
     vectors_h = work / "vectors.h"
-    vectors_h.write_text(V.vectors_header(graph, inputs[:1], steps))
+    vectors_h.write_text(vectors_header(graph, inputs[:1], steps))
     build = work / "fw"
-    elf = V.build_firmware(model, vectors_h, build)
+    say("building the Cortex-M4 firmware (flash and RAM)")
+    elf = build_firmware(model_dir, vectors_h, build)
     sections = {
         **_sections(build / "model.o"),
         **{f"rt{k}": v for k, v in _sections(build / "runtime.o").items()},
@@ -139,7 +150,10 @@ def cost_report(
     weights = sum(v for k, v in sections.items() if k.startswith(".rodata.qsnn_") and k.endswith("_w"))
     const = sum(v for k, v in sections.items() if ".rodata" in k) - weights
     code = sum(v for k, v in sections.items() if ".text" in k)
-    rep = CostReport(weights, floor_bytes(graph), const, code, _symbol_size(elf, "state"), _stack(build))
+    rep = CostReport(
+        weights, weight_floor_bytes(graph), const, code, _symbol_size(elf, "state"), _stack(build)
+    )
+    say(f"simulating {len(inputs)} samples (synaptic operations, spikes)")
     sim = simulate(graph, inputs, steps)
     n = len(inputs)
     rep.synops = {k: float(v.sum()) / n for k, v in sim.synops.items()}
@@ -147,12 +161,20 @@ def cost_report(
     rep.firing_rates = sim.firing_rates()
     if host:
         vectors_bin = work / "vectors.bin"
-        V.write_vectors(vectors_bin, graph, inputs, steps)
+        write_vectors(vectors_bin, graph, inputs, steps)
         for dense in variants:
-            rep.host_insns["dense" if dense else "events"] = _callgrind(model, work, vectors_bin, n, dense)
+            say(
+                f"counting host instructions under callgrind ({'dense baseline' if dense else 'event-driven'})"
+            )
+            rep.host_insns["dense" if dense else "events"] = _callgrind(
+                model_dir, work, vectors_bin, n, dense
+            )
     if cortex_m:
         for dense in variants:
-            rep.m4_insns["dense" if dense else "events"] = _qemu_insns(model, vectors_h, work, dense)
+            say(
+                f"counting Cortex-M4 instructions under QEMU ({'dense baseline' if dense else 'event-driven'})"
+            )
+            rep.m4_insns["dense" if dense else "events"] = _qemu_insns(model_dir, vectors_h, work, dense)
     return rep
 
 
@@ -164,29 +186,11 @@ def format_report(rep: CostReport) -> str:
     ]
     for name, table in (("host (callgrind)", rep.host_insns), ("cortex-m4 (QEMU)", rep.m4_insns)):
         if table:
-            ev, de = table.get("events", 0.0), table.get("dense", 0.0)
-            ratio = ev / de if de else float("nan")
-            lines.append(
-                f"instructions/inference {name}: event-driven {ev:,.0f}, dense {de:,.0f}, ratio {ratio:.3f}"
-            )
+            ev, de = table.get("events", 0.0), table.get("dense")
+            dense = f", dense baseline {de:,.0f} (ratio {ev / de:.3f})" if de else ""
+            lines.append(f"instructions/inference {name}: event-driven {ev:,.0f}{dense}")
     for k, v in rep.synops.items():
         lines.append(f"synops/inference {k}: {v:,.0f}")
     for k, v in rep.spikes.items():
         lines.append(f"spikes/inference {k}: {v:,.1f} (rate {rep.firing_rates.get(k, 0):.3f})")
     return "\n".join(lines)
-
-
-def report_from_cli(
-    model: Path, dataset: str, data_dir: Path | None, limit: int | None, baseline: bool = True
-) -> CostReport:
-    """``qsnn-deploy report``: measure the generated C on the first ``limit`` test samples."""
-    import click
-
-    from qsnn_deploy.data import load_dataset
-    from qsnn_deploy.ir.io import load_graph
-
-    graph = load_graph(model)
-    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=graph.num_steps)
-    rep = cost_report(graph, np.asarray(data.inputs, dtype=np.uint8), baseline=baseline)
-    click.echo(format_report(rep))
-    return rep

@@ -1,4 +1,4 @@
-/* qsnn_model.c - configuration and call sequence of the generated model (qsnn-deploy, from synthetic:tiny:0;
+/* qsnn_model.c - configuration and call sequence of the generated model (qsnn-deploy, from sha256-d54839391dcf0ad7;
  * do not edit). All arithmetic is in qsnn_runtime.c. */
 #include "qsnn_model.h"
 #include "qsnn_data.h"

@@ -1,4 +1,4 @@
-/* qsnn_model.h - API of the generated model (qsnn-deploy, from synthetic:tiny:0; do not edit).
+/* qsnn_model.h - API of the generated model (qsnn-deploy, from sha256-d54839391dcf0ad7; do not edit).
  *
  * The caller owns qsnn_state_t (about 1365 bytes): no heap, no hidden state, one state per
  * concurrent inference. Typical use: qsnn_run(&state, input, QSNN_NUM_STEPS, counts).

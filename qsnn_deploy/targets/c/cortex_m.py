@@ -1,0 +1,136 @@
+"""The C target's Cortex-M executor: the generated model in the firmware project (firmware/cortex-m), built
+with arm-none-eabi-gcc for the board's core and run under qemu-system-arm with semihosting.
+
+The firmware prints every output spike, the counts and the prediction, and (compiled with -DQSNN_RECORD) a
+CRC-32 digest of every LIF layer's spikes and membranes after every step (record.py defines the digest), so
+every layer is checked on the device without sending its whole state over semihosting.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import DesignRuleError, VerificationError
+from qsnn_deploy.paths import firmware_dir
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.rules import BOARDS
+from qsnn_deploy.verify.record import Record
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import vectors_header
+
+LINE = re.compile(r"S (\d+) P (\d+) C([\d ]*) O ([01]*)")
+DIGEST = re.compile(r"D (\d+) (\d+)((?: [0-9a-f]{8})+)")
+VECTOR_BUDGET = 1 << 20  # bytes of test vectors per firmware image (compiled into the 4 MB of flash)
+
+
+def firmware_source() -> Path:
+    """The firmware project; make only reads it and builds into BUILD, so an installed copy can stay read-only."""
+    return firmware_dir() / "cortex-m"
+
+
+def build_firmware(
+    model_dir: Path, vectors: Path, build: Path, *, cpu: str = "cortex-m4", extra_cflags: str = ""
+) -> Path:
+    """make -C firmware/cortex-m with the given model and vectors; returns the ELF (built under ``build``)."""
+    require_tool("arm-none-eabi-gcc")
+    require_tool("make")
+    cmd = [
+        "make", "-s", "-C", str(firmware_source()), f"MODEL_DIR={model_dir.resolve()}",
+        f"VECTORS={vectors.resolve()}", f"BUILD={build.resolve()}", f"CPU={cpu}", f"EXTRA_CFLAGS={extra_cflags}",
+    ]  # fmt: skip
+    run_tool(cmd, "building the Cortex-M firmware")
+    return build / "firmware.elf"
+
+
+def run_qemu(
+    elf: Path, extra: list[str] | None = None, timeout: float = 600, machine: str = "mps2-an386"
+) -> str:
+    qemu = require_tool("qemu-system-arm")
+    cmd = [qemu, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none", "-semihosting"]
+    return run_tool([*cmd, *(extra or []), "-kernel", str(elf)], "QEMU", timeout=timeout).stdout
+
+
+def parse_firmware_output(text: str, n: int, steps: int, k: int, layers: list[str]) -> Record:
+    spikes = np.zeros((n, steps, k), dtype=np.uint8)
+    counts = np.zeros((n, k), dtype=np.int64)
+    preds = np.full(n, -1, dtype=np.int64)
+    seen = 0
+    for m in LINE.finditer(text):
+        i = int(m.group(1))
+        if i >= n or len(m.group(4)) != steps * k:
+            raise VerificationError(f"malformed firmware line: {m.group(0)[:120]}")
+        preds[i] = int(m.group(2))
+        counts[i] = [int(v) for v in m.group(3).split()]
+        spikes[i] = np.frombuffer(m.group(4).encode(), dtype=np.uint8).reshape(steps, k) - ord("0")
+        seen += 1
+    if seen != n or f"DONE {n}" not in text:
+        raise VerificationError(f"the firmware reported {seen} of {n} samples; output tail: {text[-500:]}")
+    digests = {name: np.zeros((n, steps), dtype=np.uint32) for name in layers}
+    filled = np.zeros((n, steps), dtype=bool)
+    for m in DIGEST.finditer(text):
+        i, t, values = int(m.group(1)), int(m.group(2)), m.group(3).split()
+        if i >= n or t >= steps or len(values) != len(layers):
+            raise VerificationError(f"malformed firmware digest line: {m.group(0)[:120]}")
+        for name, v in zip(layers, values):
+            digests[name][i, t] = int(v, 16)
+        filled[i, t] = True
+    if layers and not filled.all():
+        i, t = (int(v) for v in np.argwhere(~filled)[0])
+        raise VerificationError(f"the firmware sent no layer digests for sample {i}, step {t}")
+    return Record(spikes, digests=digests, counts=counts, predictions=preds)
+
+
+class CortexMRunner:
+    def __init__(self, model: CheckedModel, model_dir: Path, work: Path, cpu: str, machine: str):
+        self.model, self.model_dir, self.work, self.cpu, self.machine = model, model_dir, work, cpu, machine
+        self.runs = 0
+
+    def run(self, inputs: np.ndarray, steps: int) -> Record:
+        graph = self.model.graph
+        names = [layer.lif.name for layer in self.model.layers]
+        parts = []
+        per_sample = int(np.prod(graph.input.shape)) * (steps if graph.input.encoding == "stream" else 1)
+        per_image = max(1, VECTOR_BUDGET // per_sample)
+        for start in range(0, len(inputs), per_image):
+            part = inputs[start : start + per_image]
+            build = self.work / f"fw{self.runs}"
+            self.runs += 1
+            vectors = self.work / f"vectors{self.runs}.h"
+            vectors.write_text(vectors_header(graph, part, steps))
+            elf = build_firmware(self.model_dir, vectors, build, cpu=self.cpu, extra_cflags="-DQSNN_RECORD")
+            text = run_qemu(elf, machine=self.machine)
+            parts.append(parse_firmware_output(text, len(part), steps, graph.num_classes, names))
+            shutil.rmtree(build, ignore_errors=True)  # the next image rebuilds everything anyway
+        return Record(
+            np.concatenate([p.output_spikes for p in parts]),
+            digests={k: np.concatenate([p.digests[k] for p in parts]) for k in names},
+            counts=np.concatenate([p.counts for p in parts]),
+            predictions=np.concatenate([p.predictions for p in parts]),
+        )
+
+
+class CortexMExecutor:
+    name = "cortex-m"
+    description = (
+        "the generated C in the Cortex-M firmware (arm-none-eabi-gcc) under qemu-system-arm; the core and QEMU "
+        "machine follow --board; every layer checked by CRC-32 digests after every step"
+    )
+
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> CortexMRunner:
+        board = BOARDS[model.options.board]
+        if model.options.prefix != "qsnn":
+            raise VerificationError(
+                f"the firmware is written for the prefix 'qsnn'; regenerate with --prefix qsnn to verify "
+                f"(this folder uses {model.options.prefix!r})"
+            )
+        if board.qemu_machine is None:
+            raise DesignRuleError(
+                "board_runs_in_qemu",
+                f"board {board.name} has no QEMU machine; pick one of "
+                f"{sorted(b.name for b in BOARDS.values() if b.qemu_machine)} with --board",
+            )
+        return CortexMRunner(model, model_dir, work, board.cpu, board.qemu_machine)

@@ -1,0 +1,101 @@
+"""The C target's host executor: the generated model compiled with the host harness (firmware/host/harness.c)
+by gcc (or ``cc``), with the full warning set, optionally under ASan/UBSan; every layer recorded in full."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.paths import firmware_dir
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.verify.record import LayerTrace, Record
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import write_vectors
+
+WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Werror"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
+
+
+def build_host(
+    model_dir: Path, exe: Path, *, cc: str = "gcc", sanitize: bool = False, extra: list[str] | None = None
+) -> Path:
+    """Compile the host harness with the generated model (prefix qsnn) and the full warning set."""
+    require_tool(cc)
+    harness = firmware_dir() / "host" / "harness.c"
+    cmd = [cc, *WARNINGS, "-O2", *(SANITIZE if sanitize else []), *(extra or []), f"-I{model_dir}"]
+    cmd += [str(harness), str(model_dir / "qsnn_model.c"), str(model_dir / "qsnn_runtime.c"), "-o", str(exe)]
+    run_tool(cmd, f"compiling the host harness with {cc}")
+    return exe
+
+
+def read_outputs(path: Path, n: int, steps: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rec = np.dtype([("spikes", "u1", (steps, k)), ("counts", "<u2", (k,)), ("pred", "<i4")])
+    data = np.fromfile(path, dtype=rec)
+    if len(data) != n:
+        raise VerificationError(f"the harness wrote {len(data)} samples, expected {n}")
+    return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
+
+
+def read_layers(path: Path, layers: list[tuple[str, int]], n: int, steps: int) -> dict[str, LayerTrace]:
+    """The harness's RECORD file: per step of every sample, per LIF layer, n spike bytes then n int32."""
+    rec = np.dtype(
+        [(f"{name}_{part}", dt, (k,)) for name, k in layers for part, dt in (("s", "u1"), ("m", "<i4"))]
+    )
+    data = np.fromfile(path, dtype=rec)
+    if len(data) != n * steps:
+        raise VerificationError(f"the harness recorded {len(data)} steps, expected {n * steps}")
+    data = data.reshape(n, steps)
+    return {name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64)) for name, _ in layers}
+
+
+class HostRunner:
+    def __init__(self, model: CheckedModel, exe: Path, work: Path):
+        self.model, self.exe, self.work = model, exe, work
+
+    def run(self, inputs: np.ndarray, steps: int) -> Record:
+        graph, work = self.model.graph, self.work
+        write_vectors(work / "vectors.bin", graph, inputs, steps)
+        env = dict(
+            os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1"
+        )
+        proc = subprocess.run(
+            [str(self.exe), str(work / "vectors.bin"), str(work / "outputs.bin"), str(work / "record.bin")],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if proc.returncode != 0 or "runtime error" in proc.stderr or "Sanitizer" in proc.stderr:
+            raise VerificationError(
+                f"the host harness failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
+            )
+        n = len(inputs)
+        spikes, counts, preds = read_outputs(work / "outputs.bin", n, steps, graph.num_classes)
+        names = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
+        layers = read_layers(work / "record.bin", names, n, steps)
+        return Record(spikes, layers, counts=counts, predictions=preds)
+
+
+class HostExecutor:
+    """Settings (``--option``): ``cc`` (default gcc), ``sanitize`` (1: ASan/UBSan), ``dense`` (1: the dense
+    baseline kernels, -DQSNN_DENSE_BASELINE)."""
+
+    name = "host"
+    description = "the generated C compiled for this machine (gcc) with the host harness; every layer in full"
+
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HostRunner:
+        cc = model.options.get("cc", "gcc")
+        sanitize = model.options.get("sanitize", "0") == "1"
+        extra = ["-DQSNN_RECORD"] + (
+            ["-DQSNN_DENSE_BASELINE"] if model.options.get("dense", "0") == "1" else []
+        )
+        if model.options.prefix != "qsnn":
+            raise VerificationError(
+                f"the host harness is written for the prefix 'qsnn'; regenerate with --prefix qsnn to verify "
+                f"(this folder uses {model.options.prefix!r})"
+            )
+        exe = build_host(model_dir, work / "harness", cc=cc, sanitize=sanitize, extra=extra)
+        return HostRunner(model, exe, work)

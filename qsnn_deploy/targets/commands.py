@@ -1,0 +1,167 @@
+"""The library functions behind ``qsnn-deploy codegen``, ``verify`` and ``report``: the same for every target.
+
+Each loads the IR, picks the target from the registry and calls the target through its protocol; results go
+to the terminal, and with ``json_path`` to a JSON file (written atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.targets import check_model, generate, get_target
+from qsnn_deploy.targets.base import TargetOptions
+
+
+def parse_options(pairs: tuple[str, ...], prefix: str = "qsnn", board: str = "mps2-an386") -> TargetOptions:
+    """``--option KEY=VALUE`` pairs into TargetOptions.extra (the target validates the values)."""
+    extra = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise QsnnError(f"--option takes KEY=VALUE, got {pair!r}")
+        extra[key.strip()] = value.strip()
+    return TargetOptions(prefix=prefix, board=board, extra=extra)
+
+
+def dataset_of(graph: Graph, dataset: str | None) -> str:
+    """The dataset asked for, else the one the IR records (its training set), else an error saying so."""
+    if dataset:
+        return dataset
+    recorded = graph.metadata.get("dataset")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    raise QsnnError("the IR records no dataset: pass --dataset (mnist, fmnist, nmnist or dvs)")
+
+
+def test_inputs(graph: Graph, dataset: str, data_dir: Path | None, limit: int | None, steps: int):
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+    inputs = np.asarray(data.inputs, dtype=np.uint8)
+    if tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
+        raise QsnnError(
+            f"dataset {dataset} gives frames of shape {tuple(inputs.shape[-3:])}, the model takes "
+            f"{tuple(graph.input.shape)}: pick the dataset the model was trained on with --dataset"
+        )
+    return inputs, np.asarray(data.labels)
+
+
+def write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    if path is not None:
+        text = json.dumps(payload, indent=1, sort_keys=True, default=_plain) + "\n"
+        write_bytes_atomic(Path(path), text.encode())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def codegen_from_cli(model: Path, target: str, out: Path, options: TargetOptions) -> list[Path]:
+    """``qsnn-deploy codegen``: load the IR, check, render, and list what was written."""
+    from qsnn_deploy.ir.io import load_graph
+
+    graph = load_graph(model)
+    paths = generate(graph, target, out, options=options)
+    for path in paths:
+        click.echo(f"wrote {path} ({path.stat().st_size} bytes)")
+    return paths
+
+
+def verify_from_cli(
+    model: Path,
+    dataset: str | None,
+    data_dir: Path | None,
+    limit: int,
+    target: str,
+    executor: str | None,
+    options: TargetOptions,
+    num_steps: int | None,
+    from_dir: Path | None,
+    keep: bool,
+    json_path: Path | None,
+):
+    """``qsnn-deploy verify``: check a target's executor against the simulator on real test data."""
+    from tqdm import tqdm
+
+    from qsnn_deploy.ir.io import load_graph
+    from qsnn_deploy.verify import verify
+
+    graph = load_graph(model)
+    steps = num_steps or graph.num_steps
+    name = dataset_of(graph, dataset)
+    inputs, labels = test_inputs(graph, name, data_dir, limit, steps)
+    with tqdm(total=len(inputs), desc=f"verify {target}", unit="sample") as bar:
+        result = verify(
+            graph, inputs, steps, target=target, executor=executor, options=options, from_dir=from_dir,
+            keep=keep, progress=bar.update,
+        )  # fmt: skip
+    accuracy = float((result.predictions == labels[: len(result.predictions)]).mean()) if len(labels) else 0.0
+    click.echo(f"{result.summary()}; accuracy on {name} {accuracy:.2%}")
+    if result.workdir is not None:
+        click.echo(f"build folder kept: {result.workdir}")
+    c = result.compared
+    write_json(
+        json_path,
+        {
+            "verified": True, "target": result.target, "executor": result.executor, "dataset": name,
+            "samples": result.samples, "steps": result.steps, "output_spike_values": c.output_spikes,
+            "layer_values": c.layer_values, "layer_digests": c.layer_digests, "seconds": result.seconds,
+            "accuracy": accuracy, "workdir": str(result.workdir) if result.workdir else None,
+        },
+    )  # fmt: skip
+    return result
+
+
+def report_from_cli(
+    model: Path,
+    dataset: str | None,
+    data_dir: Path | None,
+    limit: int,
+    target: str,
+    options: TargetOptions,
+    baseline: bool,
+    keep: bool,
+    json_path: Path | None,
+):
+    """``qsnn-deploy report``: the target's cost report on the first ``limit`` test samples."""
+    from qsnn_deploy.ir.io import load_graph
+
+    graph = load_graph(model)
+    t = get_target(target)
+    checked = check_model(graph, t, options)
+    name = dataset_of(graph, dataset)
+    inputs, _ = test_inputs(graph, name, data_dir, limit, graph.num_steps)
+    work = Path(tempfile.mkdtemp(prefix=f"qsnn-report-{target}-"))
+    try:
+        rep = t.cost_report(
+            checked,
+            inputs,
+            graph.num_steps,
+            work,
+            baseline=baseline,
+            progress=lambda text: click.echo(f"... {text}"),
+        )
+        if rep is None:
+            raise QsnnError(f"target {target!r} has no cost report")
+        click.echo(t.format_cost(rep))
+        write_json(json_path, {"target": target, "dataset": name, "samples": len(inputs), **rep.to_dict()})
+    finally:
+        if keep:
+            click.echo(f"build folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return rep

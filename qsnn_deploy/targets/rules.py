@@ -1,0 +1,152 @@
+"""Design rules every target shares, written once: identifiers, widths, board memory.
+
+Each is a pure function of a ``RuleInput`` (targets/base.py) returning its messages; targets list the shared
+rules they need beside their own. ``SHARED_RULES`` run for every target (the layer pattern runs before them,
+in ``base.check``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qsnn_deploy.targets.base import Rule, RuleInput, rule
+
+# Reserved words of every language a target emits (C99/C11/C23, C++, Verilog-2005/SystemVerilog, VHDL-ish
+# basics, Tcl commands used in scripts) and macros of the standard headers: a name that is an identifier in
+# one language and a keyword in another would break only that target, so every target refuses all of them.
+RESERVED = frozenset(
+    """auto break case char const continue default do double else enum extern float for goto if inline int
+    long register restrict return short signed sizeof static struct switch typedef union unsigned void
+    volatile while _Bool _Complex _Imaginary _Alignas _Alignof _Atomic _Generic _Noreturn _Static_assert
+    _Thread_local alignas alignof bool constexpr false nullptr static_assert thread_local true typeof
+    typeof_unqual NULL main errno assert offsetof
+    class namespace template typename this new delete public private protected virtual friend operator using
+    try catch throw explicit mutable export import module concept requires co_await co_return co_yield
+    decltype noexcept final override and or not xor
+    always always_ff always_comb always_latch assign begin end endmodule input output inout wire reg logic
+    integer genvar generate endgenerate parameter localparam initial posedge negedge function endfunction
+    task endtask case endcase casez casex default forever repeat fork join specify endspecify primitive
+    table endtable edge event real realtime time supply0 supply1 tri wand wor buf nand nor xnor
+    interface endinterface package endpackage program endprogram property sequence unique priority""".split()
+)
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}\Z")
+
+
+@rule("identifiers")
+def identifiers(inp: RuleInput) -> list[str]:
+    """The prefix and every op name become identifiers in generated code: a letter, then letters, digits or
+    underscores, at most 48 characters, no reserved word of any emitted language, no double underscore."""
+    problems = []
+    for what, name in [("prefix", inp.options.prefix)] + [("op name", op.name) for op in inp.graph.ops]:
+        if not IDENTIFIER.match(name):
+            problems.append(
+                f"{what} {name!r} is not an identifier ([A-Za-z][A-Za-z0-9_]*, at most 48 characters)"
+            )
+        elif name in RESERVED or name.lower() in RESERVED or "__" in name:
+            problems.append(f"{what} {name!r} is a reserved word or reserved identifier in generated code")
+    prefix = inp.options.prefix
+    if prefix.startswith("qsnn_") or prefix.lower() == "qsnn_runtime":
+        problems.append(f"prefix {prefix!r} collides with the runtime's qsnn_* names")
+    return problems
+
+
+def accumulator_width(name: str, bits: int, what: str) -> Rule:
+    """A rule: every partial sum of every synapse (with its fused pool) fits a signed ``bits``-bit register.
+
+    The range analysis bounds any partial sum, in any order, by the op's ``peak`` (the largest sum of
+    |w * x|); a fused sum pool adds up ``k * k`` such sums."""
+
+    @rule(name)
+    def check(inp: RuleInput) -> list[str]:
+        limit = (1 << (bits - 1)) - 1
+        problems = []
+        for layer in inp.layers:
+            bound = inp.ranges[layer.op.name].peak * layer.pool_kernel**2
+            if bound > limit:
+                problems.append(
+                    f"{layer.op.name!r}: partial sums can reach {bound}, beyond the {bits}-bit {what}; lower "
+                    "the weight or input range, or split the layer"
+                )
+        return problems
+
+    return check
+
+
+def current_width(name: str, bits: int) -> Rule:
+    """A rule: every requantize output (a LIF's input current) fits a signed ``bits``-bit value."""
+
+    @rule(name)
+    def check(inp: RuleInput) -> list[str]:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        problems = []
+        for layer in inp.layers:
+            rng = inp.ranges[layer.rq.name]
+            if min(rng.lo) < lo or max(rng.hi) > hi:
+                problems.append(
+                    f"{layer.rq.name!r}: the current spans [{min(rng.lo)}, {max(rng.hi)}], beyond int{bits}"
+                )
+        return problems
+
+    return check
+
+
+@rule("requant_product_fits_int64")
+def requant_product_fits_int64(inp: RuleInput) -> list[str]:
+    """x * multiplier + bias + 2^(shift-1) is computed in a signed 64-bit register by every target."""
+    return [
+        f"{layer.rq.name!r}: x*multiplier+bias needs {inp.ranges[layer.rq.name].peak_bits} bits; re-export with a "
+        "smaller shift"
+        for layer in inp.layers
+        if inp.ranges[layer.rq.name].peak_bits > 63
+    ]
+
+
+@rule("input_type_supported")
+def input_is_uint8(inp: RuleInput) -> list[str]:
+    """Targets take frames of uint8 (pixels, event counts)."""
+    dtype = inp.graph.input.dtype
+    return (
+        []
+        if (not dtype.signed and dtype.bits == 8)
+        else [f"targets take uint8 frames, the IR input is {dtype}"]
+    )
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    flash: int
+    ram: int
+    cpu: str = "cortex-m4"
+    qemu_machine: str | None = None
+
+
+BOARDS = {
+    "mps2-an386": Board("mps2-an386", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m4", "mps2-an386"),
+    "cortex-m0-small": Board("cortex-m0-small", 32 * 1024, 8 * 1024, "cortex-m0"),
+}
+
+
+def board_memory(flash_bytes, ram_bytes) -> Rule:
+    """A rule: the model fits the chosen board (``--board``); ``flash_bytes(inp)`` and ``ram_bytes(inp)``
+    are the target's own estimates."""
+
+    @rule("fits_board_memory")
+    def check(inp: RuleInput) -> list[str]:
+        board = BOARDS.get(inp.options.board)
+        if board is None:
+            return [f"unknown board {inp.options.board!r}; choose one of {sorted(BOARDS)} with --board"]
+        flash, ram = flash_bytes(inp), ram_bytes(inp)
+        if flash > board.flash or ram > board.ram:
+            return [
+                f"the model needs about {flash} B flash and {ram} B RAM; board {board.name} has {board.flash} B "
+                f"flash and {board.ram} B RAM (pick a larger board with --board, one of {sorted(BOARDS)}, or "
+                "export a smaller model)"
+            ]
+        return []
+
+    return check
+
+
+SHARED_RULES: tuple[Rule, ...] = (identifiers,)

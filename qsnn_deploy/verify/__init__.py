@@ -1,0 +1,182 @@
+"""One verifier for every executor: run a target's executor, compare its record with the simulator's.
+
+The generic part is here: vectors (vectors.py), the record every executor returns (record.py), the comparison
+that names the first differing sample, step, layer and neuron (compare.py). What a target builds and runs is
+its executor (targets/<name>/). ``verify`` renders fresh files into a temporary folder, or checks the files
+``codegen --out DIR`` wrote (``from_dir``); temporary folders are removed afterwards unless ``keep``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.sim import SimResult, simulate
+from qsnn_deploy.sim.executor import concat_results
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.verify.compare import Compared, compare_records
+from qsnn_deploy.verify.record import Record, record_of_simulation
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import vectors_header, write_vectors
+
+
+@dataclass
+class VerifyResult:
+    target: str
+    executor: str
+    samples: int
+    steps: int
+    compared: Compared
+    seconds: float
+    predictions: np.ndarray
+    counts: np.ndarray
+    sim: SimResult
+    workdir: Path | None = None  # kept build folder (``keep``), else None
+
+    @property
+    def spikes_compared(self) -> int:
+        """Output spike values compared (samples x steps x classes)."""
+        return self.compared.output_spikes
+
+    def summary(self) -> str:
+        c = self.compared
+        layers = (
+            f"{c.layer_values:,} layer spikes and membranes"
+            if c.layer_values
+            else f"{c.layer_digests:,} per-step layer digests (CRC-32 of spikes and membranes)"
+        )
+        return (
+            f"verified {self.target}/{self.executor}: {self.samples:,} samples x {self.steps} steps; "
+            f"{c.output_spikes:,} output spike values and {layers} identical to the simulator "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+def verify(
+    graph: Graph,
+    inputs: np.ndarray,
+    num_steps: int | None = None,
+    *,
+    target: str = "c",
+    executor: str | None = None,
+    options: TargetOptions | None = None,
+    from_dir: Path | None = None,
+    workdir: Path | None = None,
+    keep: bool = False,
+    chunk: int = 500,
+    progress=None,
+) -> VerifyResult:
+    """Check ``target``'s ``executor`` (default: the target's first) against ``simulate`` on ``inputs``: every
+    output spike of every step, and every LIF layer's spikes and membranes of every step (in full or as
+    digests). Runs ``chunk`` samples at a time so a whole test set's layers never sit in memory together.
+
+    ``from_dir``: verify the files ``generate`` wrote there (they must come from this very graph) instead of
+    rendering fresh ones. ``workdir``: build there and keep it; else a temporary folder, removed at the end
+    unless ``keep``. ``progress``: optional callable receiving samples done per chunk."""
+    from qsnn_deploy.ir.io import graph_fingerprint
+    from qsnn_deploy.targets import check_model, get_target, read_manifest, render_into
+
+    start = time.perf_counter()
+    steps = num_steps or graph.num_steps
+    work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="qsnn-verify-"))
+    work.mkdir(parents=True, exist_ok=True)
+    remove = workdir is None and not keep
+    try:
+        if from_dir is not None:
+            made_for, fingerprint, made_with = read_manifest(from_dir)
+            if made_for != target:
+                raise VerificationError(f"{from_dir} holds the {made_for!r} target's files, not {target!r}'s")
+            if fingerprint != graph_fingerprint(graph):
+                raise VerificationError(
+                    f"{from_dir} was generated from another IR (fingerprint {fingerprint[:12]}...); run codegen "
+                    "again or pass the model it came from"
+                )
+            extra = {**made_with.extra, **(options.extra if options else {})}
+            opts = TargetOptions(made_with.prefix, made_with.board, extra)
+            t = get_target(target)
+            model, model_dir = check_model(graph, t, opts), Path(from_dir)
+        else:
+            t = get_target(target)
+            model_dir = work / "model"
+            model = render_into(graph, t, model_dir, options or TargetOptions())
+        if not t.executors:
+            raise VerificationError(
+                f"target {target!r} writes files for other tools and has no executor to verify"
+            )
+        name = executor or next(iter(t.executors))
+        if name not in t.executors:
+            raise VerificationError(
+                f"target {target!r} has no executor {name!r}; choose one of {sorted(t.executors)}"
+            )
+        runner = t.executors[name].build(model, model_dir, work)
+        where = f"{target}/{name}"
+        layer_names = [layer.lif.name for layer in model.layers]
+        compared, parts = Compared(), []
+        for offset in range(0, len(inputs), chunk):
+            part = inputs[offset : offset + chunk]
+            sim = simulate(graph, part, steps, record=True)
+            got = runner.run(part, steps)
+            compared.add(compare_records(record_of_simulation(sim, layer_names), got, where, offset))
+            sim.layer_spikes, sim.layer_membranes = {}, {}  # checked; keep only the per-sample results
+            parts.append(sim)
+            if progress is not None:
+                progress(len(part))
+        sim = concat_results(parts, steps)
+        return VerifyResult(
+            target, name, len(inputs), steps, compared, time.perf_counter() - start, sim.predictions,
+            sim.counts, sim, None if remove else work,
+        )  # fmt: skip
+    finally:
+        if remove:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def verify_c(
+    graph: Graph,
+    inputs: np.ndarray,
+    num_steps: int | None = None,
+    *,
+    sanitize: bool = False,
+    workdir: Path | None = None,
+    cc: str = "gcc",
+    chunk: int = 500,
+    progress=None,
+) -> VerifyResult:
+    """``verify`` on the C target's host executor (the generated C built with ``cc`` and the host harness)."""
+    extra = {"cc": cc, "sanitize": "1" if sanitize else "0"}
+    return verify(
+        graph, inputs, num_steps, target="c", executor="host", options=TargetOptions(extra=extra),
+        workdir=workdir, chunk=chunk, progress=progress,
+    )  # fmt: skip
+
+
+def verify_cortex_m(
+    graph: Graph, inputs: np.ndarray, num_steps: int | None = None, *, workdir: Path | None = None,
+    board: str = "mps2-an386",
+) -> VerifyResult:  # fmt: skip
+    """``verify`` on the C target's Cortex-M executor (firmware under QEMU, layers checked by digests)."""
+    return verify(
+        graph, inputs, num_steps, target="c", executor="cortex-m", options=TargetOptions(board=board),
+        workdir=workdir,
+    )  # fmt: skip
+
+
+__all__ = [
+    "Compared",
+    "Record",
+    "VerifyResult",
+    "require_tool",
+    "run_tool",
+    "vectors_header",
+    "verify",
+    "verify_c",
+    "verify_cortex_m",
+    "write_vectors",
+]
