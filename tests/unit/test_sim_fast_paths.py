@@ -176,3 +176,24 @@ def test_time_chunks_carry_every_membrane_exactly(arch, kwargs, steps_per_chunk,
     for name, spikes in ref.layer_spikes.items():
         np.testing.assert_array_equal(chunked.layer_spikes[name], spikes)
         np.testing.assert_array_equal(chunked.layer_membranes[name], ref.layer_membranes[name])
+
+
+def test_the_reference_uses_no_fast_kernel(monkeypatch):
+    """simulate_reference is an independent check: with every kernel of sim/kernels.py broken it still runs,
+    and equals the fast simulator computed before the breakage."""
+    graph = random_graph("tiny", seed=3, num_steps=4)
+    x = random_inputs(graph, 2, seed=3)
+    want = simulate(graph, x, record=True)
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the reference called a fast kernel")
+
+    for name, value in vars(kernels).copy().items():
+        if callable(value) and getattr(value, "__module__", None) == kernels.__name__:
+            monkeypatch.setattr(kernels, name, broken)
+    with pytest.raises(AssertionError, match="fast kernel"):
+        simulate(graph, x)  # the breakage is real
+    ref = simulate_reference(graph, x, record=True)
+    np.testing.assert_array_equal(ref.output_spikes, want.output_spikes)
+    for name, membranes in want.layer_membranes.items():
+        np.testing.assert_array_equal(ref.layer_membranes[name], membranes)
