@@ -42,8 +42,9 @@ def _freeze(op: object, name: str, dtype: type) -> None:
 
 @dataclass(frozen=True)
 class OpRange:
-    """Bounds of one op, in the integer units of its output (accumulator units for conv2d, sumpool2d and
-    linear; membrane units for requantize and lif).
+    """Bounds of one op, in the integer units of the value bounded (accumulator units for conv2d, sumpool2d
+    and linear; membrane LSBs for requantize outputs and lif membranes; a requantize's ``peak`` bounds its
+    product before the shift, ``2**shift`` times finer). See docs/ir/ranges.md.
 
     ``lo``/``hi`` are per output channel (axis 0); for a LIF they bound its membrane (its spikes are 0/1).
     ``peak`` is the largest magnitude of any intermediate (a partial sum, the multiply of a Requantize, the
