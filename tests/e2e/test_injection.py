@@ -1,0 +1,146 @@
+"""A .qsnn from a stranger cannot put code into what codegen writes (issue 12, docs/trust-model.md).
+
+Each payload family of the issue goes into every string-valued place of an IR's metadata (values of the
+known keys, an unknown key's value, a key's name). ``qsnn-deploy codegen`` must then write the same files as for
+a harmless value, but for the label (the payload's ``safe_label``, a hash); the C must still compile with
+``-Wall -Wextra -Werror``; and ``verify``, which compiles and runs the generated code, must not run the
+injected code (it would create a marker file) and still verify.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cli_run import run_main  # noqa: E402
+from toolchains import WARNINGS, require_tools  # noqa: E402
+
+from qsnn_deploy.ir.graph import Graph  # noqa: E402
+from qsnn_deploy.ir.io import save_graph  # noqa: E402
+from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
+from qsnn_deploy.targets.text import safe_label  # noqa: E402
+
+MARK = "qsnn_injected"  # the name of the injected function; never in generated code otherwise
+
+
+def _evil(marker: Path) -> str:
+    """C that runs before main() and leaves ``marker`` behind, if it ever reaches a compiled file."""
+    return (
+        f"__attribute__((constructor)) static void {MARK}(void) "
+        f'{{ extern int system(const char *); system("touch {marker}"); }}'
+    )
+
+
+PAYLOADS = {
+    "comment end": lambda e: f"x */ {e} /*",
+    "star backslash newline": lambda e: f"x *\\\n/ {e} /*",
+    "trigraph": lambda e: f"x *??/\n/ {e} /*",
+    "carriage return": lambda e: f"x\r{e}\r// ",
+    "preprocessor line": lambda e: f"x */\n#define {MARK} 1\n{e}\n/*",
+    "line separators": lambda e: f"x\u2028{e}\u2029",
+    "NUL": lambda e: f"x\x00*/ {e} /*",
+}
+
+SLOTS = {
+    "source": lambda md, p: md.update(source=p),
+    "source.checkpoint": lambda md, p: md.update(source={"checkpoint": p, "arch": "auto"}),
+    "source.arch": lambda md, p: md.update(source={"checkpoint": "model.pt", "arch": p}),
+    "dataset": lambda md, p: md.update(dataset=p),
+    "model_config.arch": lambda md, p: md.update(model_config={"arch": p, "bits": 4}),
+    "saturation_sites": lambda md, p: md.update(saturation_sites=[p]),
+    "lif_layers key": lambda md, p: md.update(lif_layers={p: {"beta": 0.5}}),
+    "unknown key value": lambda md, p: md.update(note=p),
+    "unknown key name": lambda md, p: md.update({p: "x"}),
+}
+
+HARMLESS = "harmless_label"
+BASE = random_graph("tiny", 1, state_bits=16)
+
+
+def _with_metadata(graph: Graph, slot: str, value: str) -> Graph:
+    metadata = copy.deepcopy(graph.metadata)
+    SLOTS[slot](metadata, value)
+    return Graph(graph.input, graph.ops, graph.num_steps, metadata, graph.version)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _normalised(data: bytes, label: str) -> bytes:
+    """The file with the label and every sha256 (the IR fingerprint changes with the metadata) blanked."""
+    return re.sub(rb"[0-9a-f]{64}", b"<sha256>", data.replace(label.encode(), b"<label>"))
+
+
+def _codegen(monkeypatch, capsys, graph: Graph, folder: Path) -> dict[str, bytes]:
+    model = save_graph(graph, folder.with_suffix(".qsnn"))
+    code, _, err = run_main(monkeypatch, capsys, "codegen", model, "--out", folder)
+    assert code == 0, err
+    return _files(folder)
+
+
+@pytest.mark.parametrize("slot", SLOTS)
+@pytest.mark.parametrize("family", PAYLOADS)
+def test_codegen_writes_a_payload_only_as_its_label(monkeypatch, capsys, tmp_path, family, slot):
+    payload = PAYLOADS[family](_evil(tmp_path / "marker"))
+    written = _codegen(monkeypatch, capsys, _with_metadata(BASE, slot, payload), tmp_path / "payload")
+    harmless = _codegen(monkeypatch, capsys, _with_metadata(BASE, slot, HARMLESS), tmp_path / "harmless")
+    assert written.keys() == harmless.keys()
+    for name, data in written.items():
+        assert MARK.encode() not in data and b"system(" not in data, name
+        for piece in ("\r", "\x00", "??/", "\u2028", "\u2029", "\\\n"):
+            assert piece.encode() not in data, (name, piece)
+        assert _normalised(data, safe_label(payload)) == _normalised(harmless[name], safe_label(HARMLESS)), (
+            name
+        )
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("family", PAYLOADS)
+def test_generated_c_with_a_payload_compiles_with_warnings_as_errors(monkeypatch, capsys, tmp_path, family):
+    require_tools("gcc")
+    payload = PAYLOADS[family](_evil(tmp_path / "marker"))
+    graph = _with_metadata(BASE, "source", payload)
+    graph = _with_metadata(graph, "dataset", payload)
+    _codegen(monkeypatch, capsys, graph, tmp_path / "c")
+    for src in ("qsnn_model.c", "qsnn_runtime.c"):
+        proc = subprocess.run(
+            [
+                "gcc",
+                *WARNINGS,
+                "-trigraphs",
+                "-c",
+                str(tmp_path / "c" / src),
+                "-o",
+                str(tmp_path / f"{src}.o"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        symbols = subprocess.run(["nm", str(tmp_path / f"{src}.o")], capture_output=True, text=True).stdout
+        assert MARK not in symbols
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("family", PAYLOADS)
+def test_verify_does_not_run_injected_code(monkeypatch, capsys, tmp_path, data_dir, family):
+    """``verify`` compiles and runs the generated harness: with the payload in the rendered source and in
+    other keys, it verifies and the injected constructor never ran."""
+    require_tools("gcc")
+    marker = tmp_path / "marker"
+    payload = PAYLOADS[family](_evil(marker))
+    graph = random_graph("mnist", 2, state_bits=16, num_steps=4)
+    metadata = {"source": {"checkpoint": payload, "arch": "auto"}, "dataset": "mnist", "note": payload}
+    model = save_graph(Graph(graph.input, graph.ops, graph.num_steps, metadata), tmp_path / "evil.qsnn")
+    monkeypatch.setenv("QSNN_DATA_DIR", str(data_dir))
+    code, out, err = run_main(monkeypatch, capsys, "verify", model, "--dataset", "mnist", "--limit", "2")
+    assert not marker.exists(), "injected code ran"
+    assert code == 0, err
+    assert "verified" in out
