@@ -1,0 +1,128 @@
+"""The HLS target's executor ``csim``: C simulation of the generated project, as Vitis HLS's csim_design
+does it, with g++ on this machine: the top function and the testbench compiled against the Xilinx ap_types
+headers (from the hls4ml wheel, found at run time, never copied into this repository), run on the binary
+vector file; every LIF layer of every step recorded in full."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import ToolchainError, VerificationError
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.verify.record import LayerTrace, Record
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import write_vectors
+
+INSTALL_HINT = (
+    "pip install hls4ml (its wheel ships the Xilinx ap_types headers; or: pip install 'qsnn-deploy[hls]')"
+)
+# Our own code compiles with the full warning set. The switches in FOREIGN serve code that is not ours: g++
+# does not know Vitis' `#pragma HLS` (it ignores them), and the ap_types headers construct every ap_int through
+# a default constructor that leaves its value uninitialised before clearing the unused bits (g++ -O2 reports
+# that from inlined code, where -isystem cannot silence it) and use ints in boolean context.
+WARNINGS = ["-std=c++14", "-Wall", "-Wextra", "-Werror"]
+# Vitis names a loop after its label (in its reports and in directives), so every loop has one: g++ calls them
+# unused labels.
+HLS_LABELS = ["-Wno-unused-label"]
+FOREIGN = [
+    "-Wno-unknown-pragmas",
+    "-Wno-uninitialized",
+    "-Wno-maybe-uninitialized",
+    "-Wno-int-in-bool-context",
+]
+
+
+def ap_types_dir() -> Path:
+    """The folder holding ap_int.h and hls_stream.h inside the installed hls4ml package; ToolchainError with
+    the install command when it is missing."""
+    spec = importlib.util.find_spec("hls4ml")
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
+    for root in roots:
+        for header in sorted(root.rglob("ap_int.h")):
+            if (header.parent / "hls_stream.h").is_file():
+                return header.parent
+    where = "not installed" if not roots else f"installed at {roots[0]} without ap_int.h and hls_stream.h"
+    raise ToolchainError(f"the Xilinx ap_types headers are missing (hls4ml {where}); {INSTALL_HINT}")
+
+
+def build_csim(
+    model_dir: Path, exe: Path, *, cxx: str = "g++", prefix: str = "qsnn", extra: list[str] | None = None
+) -> Path:
+    """Compile the top function and the testbench with ``cxx`` and the warning set above."""
+    compiler = require_tool(cxx)
+    cmd = [
+        compiler,
+        *WARNINGS,
+        *HLS_LABELS,
+        *FOREIGN,
+        "-O2",
+        "-isystem",
+        str(ap_types_dir()),
+        f"-I{model_dir}",
+        *(extra or []),
+    ]
+    cmd += [str(model_dir / f"{prefix}_top.cpp"), str(model_dir / f"{prefix}_tb.cpp"), "-o", str(exe)]
+    run_tool(cmd, f"compiling the HLS C simulation with {cxx}")
+    return exe
+
+
+def read_outputs(path: Path, n: int, steps: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The testbench's OUTPUT file (see the header of <prefix>_tb.cpp): spikes, counts, predictions."""
+    rec = np.dtype([("spikes", "u1", (steps, k)), ("counts", "<u2", (k,)), ("pred", "<i4")])
+    data = np.fromfile(path, dtype=rec)
+    if len(data) != n:
+        raise VerificationError(f"the HLS testbench wrote {len(data)} samples, expected {n}")
+    return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
+
+
+def read_layers(path: Path, layers: list[tuple[str, int]], n: int, steps: int) -> dict[str, LayerTrace]:
+    """The testbench's RECORD file: per step of every sample, per LIF layer, n spike bytes then n int32."""
+    rec = np.dtype(
+        [(f"{name}_{part}", dt, (k,)) for name, k in layers for part, dt in (("s", "u1"), ("m", "<i4"))]
+    )
+    data = np.fromfile(path, dtype=rec)
+    if len(data) != n * steps:
+        raise VerificationError(f"the HLS testbench recorded {len(data)} steps, expected {n * steps}")
+    data = data.reshape(n, steps)
+    return {name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64)) for name, _ in layers}
+
+
+class CsimRunner:
+    def __init__(self, model: CheckedModel, exe: Path, work: Path):
+        self.model, self.exe, self.work = model, exe, work
+
+    def run(self, inputs: np.ndarray, steps: int) -> Record:
+        graph, work = self.model.graph, self.work
+        vectors, outputs, record = work / "vectors.bin", work / "outputs.bin", work / "record.bin"
+        write_vectors(vectors, graph, inputs, steps)
+        proc = subprocess.run(
+            [str(self.exe), str(vectors), str(outputs), str(record)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise VerificationError(
+                f"the HLS C simulation failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
+            )
+        n = len(inputs)
+        spikes, counts, preds = read_outputs(outputs, n, steps, graph.num_classes)
+        layers = read_layers(
+            record, [(layer.lif.name, layer.neurons) for layer in self.model.layers], n, steps
+        )
+        return Record(spikes, layers, counts=counts, predictions=preds)
+
+
+class CsimExecutor:
+    """Settings (``--option``): ``cxx`` (default g++)."""
+
+    name = "csim"
+    description = "C simulation: the HLS top function and testbench compiled with g++ on the ap_types headers"
+
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> CsimRunner:
+        cxx = model.options.get("cxx", "g++")
+        exe = build_csim(
+            model_dir, work / "csim", cxx=cxx, prefix=model.options.prefix, extra=["-DQSNN_HLS_RECORD"]
+        )
+        return CsimRunner(model, exe, work)

@@ -1,0 +1,118 @@
+"""How the HLS target lays a layer out: weight ROM rows, ap_int widths from the range analysis, settings.
+
+The design rules (rules.py), the renderer and the cycle estimate (cost.py) all read these, so they cannot
+disagree. Widths are the smallest that hold every value the range analysis allows (docs/ir/ranges.md), so the
+generated arithmetic is exact and no wider than it must be.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.ir.ranges import OpRange
+from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.targets.base import TargetOptions
+
+# --option KEY=VALUE settings of this target, with their defaults.
+DEFAULT_PART = "xczu7ev-ffvc1156-2-e"  # Zynq UltraScale+ ZCU104; any part name Vivado knows will do
+DEFAULT_CLOCK_MHZ = "200"
+SETTINGS = {"part": DEFAULT_PART, "clock_mhz": DEFAULT_CLOCK_MHZ, "cxx": "g++"}
+PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+MAX_CLOCK_MHZ = 1000.0
+
+
+def clock_mhz(options: TargetOptions) -> float:
+    """The target clock (``--option clock_mhz=200``); the rule ``hls_settings`` has validated it."""
+    return float(options.get("clock_mhz", DEFAULT_CLOCK_MHZ))
+
+
+def is_packed(layer: Layer) -> bool:
+    """Weights of 2..4 bits are packed two per byte; wider ones take a byte each."""
+    return layer.op.weight_type.bits <= 4
+
+
+def taps(layer: Layer) -> int:
+    """ROM rows: one per (input channel, kernel row, kernel column) of a conv, one per input of a linear."""
+    w = layer.op.weight
+    return int(w.shape[1] * w.shape[2] * w.shape[3]) if isinstance(layer.op, Conv2d) else int(w.shape[1])
+
+
+def kernel_taps(layer: Layer) -> int:
+    """KH * KW of a conv (the taps one input event walks), 1 for a linear."""
+    w = layer.op.weight
+    return int(w.shape[2] * w.shape[3]) if isinstance(layer.op, Conv2d) else 1
+
+
+def row_bytes(layer: Layer) -> int:
+    o = int(layer.op.weight.shape[0])
+    return (o + 1) // 2 if is_packed(layer) else o
+
+
+def rom_rows(layer: Layer) -> np.ndarray:
+    """(taps, row_bytes) uint8: row t holds the O weights that input tap t meets (conv (O, C, KH, KW) ->
+    (C*KH*KW, O); linear (O, F) -> (F, O)), packed: weight 2k in the low nibble of byte k, 2k+1 in the high
+    nibble (an odd O leaves the last high nibble 0); else one two's-complement byte each."""
+    w = layer.op.weight.astype(np.int64)
+    rows = (w.transpose(1, 2, 3, 0) if w.ndim == 4 else w.T).reshape(taps(layer), -1)
+    if not is_packed(layer):
+        return (rows & 0xFF).astype(np.uint8)
+    nib = rows & 0xF
+    if nib.shape[1] % 2:
+        nib = np.concatenate([nib, np.zeros((nib.shape[0], 1), dtype=np.int64)], axis=1)
+    return (nib[:, 0::2] | (nib[:, 1::2] << 4)).astype(np.uint8)
+
+
+def in_size(layer: Layer) -> int:
+    return int(np.prod(layer.in_shape))
+
+
+def positions(layer: Layer) -> int:
+    """Neurons per output channel (OH * OW; 1 for a vector)."""
+    return layer.per_channel
+
+
+@dataclass(frozen=True)
+class LayerWidths:
+    """Bits of every ap_int a layer uses (all signed)."""
+
+    acc: int  # accumulator: any partial sum of the conv (with its fused pool) or linear
+    mult: int  # the requantize multipliers
+    prod: int  # x * multiplier + bias + rounding
+    cur: int  # the requantize output (the LIF's input current)
+    mem: int  # the membrane: the state type where it can saturate, else the analysis' bound
+    lif: int  # every intermediate of the LIF update
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def layer_widths(layer: Layer, ranges: Mapping[str, OpRange]) -> LayerWidths:
+    """Widths from the range analysis. The fused pool adds up ``k * k`` conv sums, so the accumulator holds
+    ``k^2`` times the conv's peak (the shared ``accumulator_width`` rule bounds the same quantity)."""
+    peak = ranges[layer.op.name].peak * layer.pool_kernel**2
+    rq, lif = ranges[layer.rq.name], ranges[layer.lif.name]
+    mult = layer.rq.multiplier
+    cur = bits_for_range(min(rq.lo), max(rq.hi))
+    mem = bits_for_range(min(lif.lo), max(lif.hi))
+    # u = d + i - r * threshold with |d| <= |v| + 1, |i| < 2^(cur-1), threshold < 2^(state-1): two bits more
+    # than the widest of the three holds it; the decay product is widened by ap_int's own result type.
+    lif_bits = max(mem, cur, layer.state_bits) + 2
+    return LayerWidths(
+        acc=bits_for_range(-peak, peak),
+        mult=bits_for_range(int(mult.min()), int(mult.max())),
+        prod=max(rq.peak_bits, 2),
+        cur=cur,
+        mem=mem,
+        lif=lif_bits,
+    )
+
+
+def saturates(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
+    """Whether the LIF's clamp can act (the analysis notes it); elsewhere it is the identity and omitted."""
+    return bool(ranges[layer.lif.name].note)

@@ -1,0 +1,147 @@
+"""Render the HLS target from templates/hls/*.j2 into an output folder, one atomic write per file.
+
+Only called with a ``CheckedModel`` (the design rules passed). The templates lay out data (layer
+configurations, ROMs) and the call sequence of the top function; every computation lives in the hand-written
+kernel header templates/hls/runtime/qsnn_hls.h. No string from the IR reaches the files except op names
+(checked identifiers) and ``safe_label`` text; the part and the clock passed the ``hls_settings`` rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.paths import templates_dir
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.hls.layout import (
+    DEFAULT_PART,
+    clock_mhz,
+    is_packed,
+    layer_widths,
+    rom_rows,
+    row_bytes,
+    saturates,
+    taps,
+)
+from qsnn_deploy.targets.text import safe_label
+
+RUNTIME_FILES = ("qsnn_hls.h",)
+TCL_SCRIPT = "run_hls.tcl"
+
+
+def cxx_int(value: int, bits: int = 64) -> str:
+    """A C++ literal of a signed ``bits``-wide value (``LL`` for 64 bits); the minimum is spelled (-MAX - 1)
+    because a literal like ``9223372036854775808`` does not fit before the unary minus applies."""
+    value = int(value)
+    suffix = "LL" if bits == 64 else ""
+    if value == -(1 << (bits - 1)):
+        return f"({value + 1}{suffix} - 1)"
+    return f"{value}{suffix}"
+
+
+def geometry(layer: Layer) -> dict[str, int]:
+    """The kernel's template constants (qsnn_hls.h): a linear layer is a 1x1 'conv' over F inputs."""
+    w = layer.op.weight
+    if isinstance(layer.op, Conv2d):
+        c, h, wd = layer.in_shape
+        return {
+            "C": c, "H": h, "W": wd, "O": int(w.shape[0]), "KH": int(w.shape[2]), "KW": int(w.shape[3]),
+            "STRIDE": layer.op.stride, "PAD": layer.op.padding, "POOL": layer.pool_kernel,
+            "OH": layer.out_shape[1], "OW": layer.out_shape[2], "P": layer.per_channel,
+        }  # fmt: skip
+    f = int(np.prod(layer.in_shape))
+    return {"C": f, "H": 1, "W": 1, "O": int(w.shape[0]), "KH": 1, "KW": 1, "STRIDE": 1, "PAD": 0, "POOL": 1,
+            "OH": 1, "OW": 1, "P": 1}  # fmt: skip
+
+
+def _layer_context(model: CheckedModel, layer: Layer) -> dict:
+    ranges, prefix = model.ranges, model.options.prefix
+    widths = layer_widths(layer, ranges)
+    rq, lif = ranges[layer.rq.name], ranges[layer.lif.name]
+    st = layer.lif.state_type
+    shift, dshift = layer.rq.shift, layer.lif.decay_shift
+    return {
+        "index": layer.index,
+        "kind": layer.kind,
+        "op": layer.op,
+        "pool": layer.pool,
+        "rq": layer.rq,
+        "lif": layer.lif,
+        "cfg": f"{prefix}_{layer.lif.name}_cfg",
+        "neurons": layer.neurons,
+        "geom": geometry(layer),
+        "taps": taps(layer),
+        "row_bytes": row_bytes(layer),
+        "packed": is_packed(layer),
+        "rom": [", ".join(f"0x{b:02x}" for b in row) for row in rom_rows(layer).tolist()],
+        "mults": [cxx_int(v, 32) for v in layer.rq.multiplier.tolist()],
+        "biases": [cxx_int(v, 64) for v in layer.rq.bias.tolist()],
+        "widths": widths,
+        "acc_peak": ranges[layer.op.name].peak * layer.pool_kernel**2,
+        "cur_lo": min(rq.lo),
+        "cur_hi": max(rq.hi),
+        "mem_lo": min(lif.lo),
+        "mem_hi": max(lif.hi),
+        "round": cxx_int(1 << (shift - 1) if shift > 0 else 0),
+        "decay_half": cxx_int(1 << (dshift - 1) if dshift > 0 else 0),
+        "saturate": saturates(layer, ranges),
+        "state_min": cxx_int(st.min),
+        "state_max": cxx_int(st.max),
+    }
+
+
+def render_files(model: CheckedModel) -> dict[str, str]:
+    """File name -> text of every generated file (not written yet)."""
+    graph, prefix = model.graph, model.options.prefix
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "hls")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    mhz = clock_mhz(model.options)
+    ctx = {
+        "p": prefix,
+        "P": prefix.upper(),
+        "graph": graph,
+        "source": safe_label(graph.metadata.get("source", "unknown")),
+        "static": graph.input.encoding == "static",
+        "layers": [_layer_context(model, layer) for layer in model.layers],
+        "input_size": int(np.prod(graph.input.shape)),
+        "input_shape": tuple(graph.input.shape),
+        "num_classes": model.layers[-1].neurons,
+        "part": model.options.get("part", DEFAULT_PART),
+        "clock_mhz": f"{mhz:g}",
+        "period_ns": f"{1000.0 / mhz:.4g}",
+    }
+    return {
+        f"{prefix}_data.h": env.get_template("data.h.j2").render(ctx),
+        f"{prefix}_top.h": env.get_template("top.h.j2").render(ctx),
+        f"{prefix}_top.cpp": env.get_template("top.cpp.j2").render(ctx),
+        f"{prefix}_tb.cpp": env.get_template("tb.cpp.j2").render(ctx),
+        TCL_SCRIPT: env.get_template("run_hls.tcl.j2").render(ctx),
+    }
+
+
+def render(model: CheckedModel, out: Path) -> list[Path]:
+    """Write the rendered files and copy the kernel header into ``out``; returns the paths written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_files(model).items():
+        write_bytes_atomic(out / name, text.encode())
+        written.append(out / name)
+    runtime = templates_dir() / "hls" / "runtime"
+    for name in RUNTIME_FILES:
+        write_bytes_atomic(out / name, (runtime / name).read_bytes())
+        written.append(out / name)
+    return written
+
+
+__all__ = ["render", "render_files"]

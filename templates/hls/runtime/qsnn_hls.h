@@ -1,0 +1,305 @@
+/* qsnn_hls.h - HLS C++ kernels of the qsnn-deploy hls target (hand-written, copied next to the project).
+ *
+ * Vitis-HLS-style C++ on the Xilinx ap_types (ap_int.h, hls_stream.h), which the build supplies: they are not
+ * part of this project. Semantics follow docs/ir/ops.md bit for bit; docs/targets/hls.md explains the layout,
+ * the pragmas and the cycle estimate built on them.
+ *
+ * Every kernel is a template on a layer configuration struct the generator writes (<prefix>_data.h):
+ *   C, H, W          input map (a linear layer: C = F, H = W = 1)
+ *   O                output channels (features)
+ *   KH, KW, STRIDE, PAD, POOL, OH, OW   conv geometry, OH/OW after the fused sum pool (linear: all 1, PAD 0)
+ *   P = OH * OW      neurons per channel
+ *   TAPS, ROW_BYTES  weight ROM shape: TAPS rows (C * KH * KW, or F), one row holds the O weights one input
+ *                    element meets through one kernel tap, packed two 4-bit weights per byte (PACKED) or int8
+ *   acc_t, cur_t, prod_t, mem_t, lif_t, mult_t   ap_int types sized from the range analysis
+ *   SHIFT, ROUND     requantize shift and 2^(SHIFT-1)
+ *   THRESHOLD, DECAY_MULT, DECAY_SHIFT, DECAY_HALF, RESET_ZERO, SATURATE, STATE_MIN, STATE_MAX   the LIF
+ *
+ * Layouts: inputs, spikes and membranes are in the IR's (C, H, W) order (neuron i = o * P + p); accumulators are
+ * acc[p][o], partitioned completely along o, so one ROM row (also partitioned) updates all O channels of one
+ * output position in one cycle. The kernels are event-driven: a scan collects the nonzero inputs, then only
+ * those scatter their weights (value x weight row) onto the accumulators.
+ */
+#ifndef QSNN_HLS_H
+#define QSNN_HLS_H
+
+#include <ap_int.h>
+#include <hls_stream.h>
+
+#if defined(QSNN_HLS_RECORD) && !defined(__SYNTHESIS__)
+/* C simulation only: the testbench defines this; the top function calls it after every LIF layer of every
+ * step with that layer's spikes (0/1) and membranes, in (C, H, W) order. */
+void qsnn_hls_record(int layer, const unsigned char *spikes, const long long *membranes, int n);
+#endif
+
+namespace qsnn_hls {
+
+/* Weight o of ROM row `row`: a sign-extended nibble (PACKED: weight 2k in the low nibble of byte k, 2k+1 in
+ * the high one) or an int8 byte. */
+template <class CFG>
+inline ap_int<8> weight(const unsigned char row[CFG::ROW_BYTES], int o)
+{
+#pragma HLS INLINE
+    ap_uint<8> byte = row[CFG::PACKED ? o / 2 : o];
+    if (CFG::PACKED) {
+        ap_int<4> nibble = (o % 2) ? byte.range(7, 4) : byte.range(3, 0);
+        return nibble;
+    }
+    ap_int<8> value = byte;
+    return value;
+}
+
+/* Zero the accumulators: P cycles (all O channels of a position at once). */
+template <class CFG>
+void clear(typename CFG::acc_t acc[CFG::P][CFG::O])
+{
+#pragma HLS INLINE
+clear_positions:
+    for (int p = 0; p < CFG::P; p++) {
+#pragma HLS PIPELINE II = 1
+        for (int o = 0; o < CFG::O; o++) {
+#pragma HLS UNROLL
+            acc[p][o] = 0;
+        }
+    }
+}
+
+/* The indices of the nonzero inputs, in order (the events of this step); returns how many. N cycles. */
+template <int N, typename in_t>
+int collect_events(const in_t in[N], int events[N])
+{
+#pragma HLS INLINE
+    int count = 0;
+scan_inputs:
+    for (int i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        if (in[i] != 0) {
+            events[count] = i;
+            count++;
+        }
+    }
+    return count;
+}
+
+/* Conv2d (cross-correlation, no bias) with the following non-overlapping sum pool fused in (POOL 1: none),
+ * event-driven: every nonzero input (c, iy, ix) of value x walks its KH * KW taps; a tap that lands on a conv
+ * output inside a full pool window adds x * (its ROM row) to that pooled position's O accumulators. One tap
+ * per cycle (II = 1), KH * KW cycles per event. Every partial sum fits acc_t in any order (range analysis). */
+template <class CFG, typename in_t>
+void conv_events(const in_t in[CFG::C * CFG::H * CFG::W], const unsigned char w[CFG::TAPS][CFG::ROW_BYTES],
+                 typename CFG::acc_t acc[CFG::P][CFG::O])
+{
+#pragma HLS ARRAY_PARTITION variable = w complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    const int N = CFG::C * CFG::H * CFG::W;
+    int events[N];
+    clear<CFG>(acc);
+    const int count = collect_events<N, in_t>(in, events);
+scatter_events:
+    for (int e = 0; e < count; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = N
+        const int i = events[e];
+        const ap_uint<8> x = in[i];
+        const int c = i / (CFG::H * CFG::W), iy = (i / CFG::W) % CFG::H, ix = i % CFG::W;
+    scatter_taps:
+        for (int k = 0; k < CFG::KH * CFG::KW; k++) {
+#pragma HLS PIPELINE II = 1
+            const int kh = k / CFG::KW, kw = k % CFG::KW;
+            const int ty = iy + CFG::PAD - kh, tx = ix + CFG::PAD - kw; /* conv coordinate * STRIDE */
+            if (ty < 0 || tx < 0 || ty % CFG::STRIDE != 0 || tx % CFG::STRIDE != 0) {
+                continue; /* this tap reaches no conv output (padding side or between strides) */
+            }
+            const int oy = ty / CFG::STRIDE, ox = tx / CFG::STRIDE;
+            if (oy >= CFG::OH * CFG::POOL || ox >= CFG::OW * CFG::POOL) {
+                continue; /* beyond the last full pool window (or the conv output): dropped, as ops.md says */
+            }
+            const int p = (oy / CFG::POOL) * CFG::OW + ox / CFG::POOL;
+            const unsigned char *row = w[(c * CFG::KH + kh) * CFG::KW + kw];
+            for (int o = 0; o < CFG::O; o++) {
+#pragma HLS UNROLL
+                acc[p][o] += x * weight<CFG>(row, o);
+            }
+        }
+    }
+}
+
+/* Linear (no bias) on the flattened (C, H, W) input, event-driven: one nonzero input per cycle adds
+ * x * (its ROM row) to all O accumulators. */
+template <class CFG, typename in_t>
+void linear_events(const in_t in[CFG::TAPS], const unsigned char w[CFG::TAPS][CFG::ROW_BYTES],
+                   typename CFG::acc_t acc[CFG::P][CFG::O])
+{
+#pragma HLS ARRAY_PARTITION variable = w complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    int events[CFG::TAPS];
+    clear<CFG>(acc);
+    const int count = collect_events<CFG::TAPS, in_t>(in, events);
+scatter_events:
+    for (int e = 0; e < count; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = CFG::TAPS
+#pragma HLS PIPELINE II = 1
+        const int i = events[e];
+        const ap_uint<8> x = in[i];
+        for (int o = 0; o < CFG::O; o++) {
+#pragma HLS UNROLL
+            acc[0][o] += x * weight<CFG>(w[i], o);
+        }
+    }
+}
+
+/* Requantize one accumulator (ops.md#requantize): (x * m + b + 2^(SHIFT-1)) >> SHIFT, the shift arithmetic
+ * (floor) on a signed ap_int. prod_t holds x * m + b + r exactly (its width is the range analysis' peak). */
+template <class CFG>
+inline typename CFG::cur_t requantize(typename CFG::acc_t x, typename CFG::mult_t m, long long b)
+{
+#pragma HLS INLINE
+    typedef typename CFG::prod_t prod_t;
+    const prod_t t = prod_t(x * m) + prod_t(b) + prod_t(CFG::ROUND);
+    return typename CFG::cur_t(t >> CFG::SHIFT);
+}
+
+/* One LIF neuron, one step (ops.md#lif): reset from the previous membrane, decay rounded half up, add the
+ * current, subtract the threshold (reset subtract), saturate to the state type, fire when strictly above the
+ * threshold. lif_t holds every intermediate exactly; SATURATE is false where the range analysis proves the
+ * clamp is the identity. */
+template <class CFG>
+inline ap_uint<1> lif_neuron(typename CFG::mem_t &v, typename CFG::cur_t current)
+{
+#pragma HLS INLINE
+    typedef typename CFG::lif_t lif_t;
+    const lif_t threshold = CFG::THRESHOLD;
+    lif_t kept = v;
+    const bool reset = kept > threshold;
+    if (CFG::RESET_ZERO && reset) {
+        kept = 0;
+    }
+    const ap_uint<CFG::DECAY_SHIFT + 1> m = CFG::DECAY_MULT;
+    lif_t u = lif_t((kept * m + CFG::DECAY_HALF) >> CFG::DECAY_SHIFT) + lif_t(current);
+    if (!CFG::RESET_ZERO && reset) {
+        u -= threshold;
+    }
+    if (CFG::SATURATE) {
+        if (u > lif_t(CFG::STATE_MAX)) {
+            u = CFG::STATE_MAX;
+        } else if (u < lif_t(CFG::STATE_MIN)) {
+            u = CFG::STATE_MIN;
+        }
+    }
+    v = typename CFG::mem_t(u);
+    return u > threshold ? 1 : 0;
+}
+
+/* Requantize every accumulator into a current array in (C, H, W) order (the static first layer's current,
+ * computed once per inference): O * P cycles. */
+template <class CFG>
+void requantize_all(const typename CFG::acc_t acc[CFG::P][CFG::O], const int mult[CFG::O],
+                    const long long bias[CFG::O], typename CFG::cur_t current[CFG::O * CFG::P])
+{
+requantize_channels:
+    for (int o = 0; o < CFG::O; o++) {
+    requantize_positions:
+        for (int p = 0; p < CFG::P; p++) {
+#pragma HLS PIPELINE II = 1
+            current[o * CFG::P + p] = requantize<CFG>(acc[p][o], mult[o], bias[o]);
+        }
+    }
+}
+
+/* One LIF step of a layer on a precomputed current: O * P cycles. */
+template <class CFG>
+void lif_layer(const typename CFG::cur_t current[CFG::O * CFG::P], typename CFG::mem_t mem[CFG::O * CFG::P],
+               ap_uint<1> spikes[CFG::O * CFG::P])
+{
+lif_neurons:
+    for (int i = 0; i < CFG::O * CFG::P; i++) {
+#pragma HLS PIPELINE II = 1
+        spikes[i] = lif_neuron<CFG>(mem[i], current[i]);
+    }
+}
+
+/* Requantize and LIF fused, one neuron per cycle: O * P cycles. */
+template <class CFG>
+void requantize_lif(const typename CFG::acc_t acc[CFG::P][CFG::O], const int mult[CFG::O],
+                    const long long bias[CFG::O], typename CFG::mem_t mem[CFG::O * CFG::P],
+                    ap_uint<1> spikes[CFG::O * CFG::P])
+{
+requantize_lif_channels:
+    for (int o = 0; o < CFG::O; o++) {
+    requantize_lif_positions:
+        for (int p = 0; p < CFG::P; p++) {
+#pragma HLS PIPELINE II = 1
+            const int i = o * CFG::P + p;
+            spikes[i] = lif_neuron<CFG>(mem[i], requantize<CFG>(acc[p][o], mult[o], bias[o]));
+        }
+    }
+}
+
+/* Zero a layer's membranes (the state before step 0 of every sample): N cycles. */
+template <int N, typename mem_t>
+void reset_state(mem_t mem[N])
+{
+reset_neurons:
+    for (int i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        mem[i] = 0;
+    }
+}
+
+/* Read one uint8 frame of N bytes from the input stream, one beat per cycle. */
+template <int N>
+void read_frame(hls::stream<ap_uint<8> > &frames, ap_uint<8> frame[N])
+{
+read_beats:
+    for (int i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        frame[i] = frames.read();
+    }
+}
+
+/* Pack this step's K output spikes into one stream beat (bit k = class k) and add them to the counts. */
+template <int K>
+void write_spikes(const ap_uint<1> spikes[K], ap_uint<16> counts[K], hls::stream<ap_uint<K> > &out)
+{
+#pragma HLS ARRAY_PARTITION variable = spikes complete
+#pragma HLS ARRAY_PARTITION variable = counts complete
+    ap_uint<K> beat = 0;
+    for (int k = 0; k < K; k++) {
+#pragma HLS UNROLL
+        beat[k] = spikes[k];
+        counts[k] += spikes[k];
+    }
+    out.write(beat);
+}
+
+/* Argmax of the counts, the lowest index on ties. */
+template <int K>
+int argmax(const ap_uint<16> counts[K])
+{
+    int best = 0;
+    for (int k = 1; k < K; k++) {
+#pragma HLS UNROLL
+        if (counts[k] > counts[best]) {
+            best = k;
+        }
+    }
+    return best;
+}
+
+#if defined(QSNN_HLS_RECORD) && !defined(__SYNTHESIS__)
+/* C simulation only: hand one layer's spikes and membranes to the testbench as plain integers. */
+template <int N, typename mem_t>
+void record(int layer, const ap_uint<1> spikes[N], const mem_t mem[N])
+{
+    static unsigned char s[N];
+    static long long v[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = (unsigned char)spikes[i].to_uint();
+        v[i] = (long long)mem[i].to_int64();
+    }
+    qsnn_hls_record(layer, s, v, N);
+}
+#endif
+
+} // namespace qsnn_hls
+
+#endif /* QSNN_HLS_H */
