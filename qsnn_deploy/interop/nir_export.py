@@ -1,0 +1,123 @@
+"""IR graph -> NIR graph (``nir`` package): what other neuromorphic tools can load.
+
+The NIR graph computes in the IR's integer units: its input is the raw uint8 frame value, each LIF's membrane
+is in units of one membrane LSB. Per layer:
+
+- ``conv2d`` [+ ``sumpool2d``] + ``requantize`` -> ``Conv2d`` [+ ``SumPool2d``] whose weight is
+  ``W_int * m / 2^s`` per output channel and whose bias is ``b / 2^s / k^2`` (added before the k x k sum pool);
+- ``linear`` + ``requantize`` -> ``Flatten`` (when its input is a map) + ``Affine(W_int * m / 2^s, b / 2^s)``;
+- ``lif`` -> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold = theta, v_reset = 0)``, or
+  ``IF(r = 1 / dt)`` when beta = 1 (conventions.py).
+
+The integer form rides along in node metadata, so a qsnn-aware reader recovers it exactly: ``weight_int``
+(int8) and ``weight_scale`` (per output channel; ``weight == weight_int * weight_scale``), the requantize's
+``multiplier``, ``bias`` and ``shift``, the LIF's ``threshold``, ``decay_multiplier``, ``decay_shift``,
+``reset`` and ``state_bits``. What NIR itself cannot express (rounding, saturation, the subtract and delayed
+reset) is listed in docs/targets/nir.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.interop.conventions import DEFAULT_DT, PRODUCER, tau_of_beta
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.plan import Layer, plan_layers
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise QsnnError("NIR support needs the nir package: pip install nir") from None
+    return nir
+
+
+def _channels(values: np.ndarray, ndim: int) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).reshape((-1,) + (1,) * (ndim - 1))
+
+
+def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
+    rq, op = layer.rq, layer.op
+    scale = rq.multiplier.astype(np.float64) / float(1 << rq.shift)  # per output channel
+    bias = rq.bias.astype(np.float64) / float(1 << rq.shift)
+    integer = {"weight_int": op.weight.astype(np.int8), "weight_scale": scale, "weight_bits": op.weight_type.bits,
+               "multiplier": rq.multiplier.astype(np.int64), "bias": rq.bias.astype(np.int64),
+               "shift": rq.shift, "ir_ops": f"{op.name},{rq.name}"}  # fmt: skip
+    weight = (op.weight.astype(np.float64) * _channels(scale, op.weight.ndim)).astype(np.float32)
+    if isinstance(op, Conv2d):
+        k2 = layer.pool_kernel**2
+        nodes = [(op.name, nir.Conv2d(
+            input_shape=tuple(layer.in_shape[1:]), weight=weight, stride=op.stride, padding=op.padding,
+            dilation=1, groups=1, bias=(bias / k2).astype(np.float32), metadata=integer,
+        ))]  # fmt: skip
+        if layer.pool is not None:
+            k = layer.pool.kernel
+            pool = nir.SumPool2d(
+                kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0])
+            )
+            nodes.append((layer.pool.name, pool))
+        return nodes
+    nodes = []
+    if len(layer.in_shape) > 1:
+        flat = nir.Flatten(input_type={"input": np.array(layer.in_shape)}, start_dim=0, end_dim=-1)
+        nodes.append((f"{op.name}_flatten", flat))
+    nodes.append((op.name, nir.Affine(weight=weight, bias=bias.astype(np.float32), metadata=integer)))
+    return nodes
+
+
+def _neuron_node(nir, layer: Layer, dt: float):
+    lif, shape = layer.lif, layer.out_shape
+    integer = {"threshold": lif.threshold, "decay_multiplier": lif.decay_multiplier, "decay_shift": lif.decay_shift,
+               "reset": lif.reset, "state_bits": lif.state_type.bits, "ir_ops": lif.name}  # fmt: skip
+
+    def full(value: float) -> np.ndarray:
+        return np.full(shape, value, dtype=np.float64)
+
+    if lif.decay >= 1.0:
+        return nir.IF(r=full(1.0 / dt), v_threshold=full(lif.threshold), v_reset=full(0.0), metadata=integer)
+    tau = tau_of_beta(lif.decay, dt)
+    return nir.LIF(tau=full(tau), r=full(tau / dt), v_leak=full(0.0), v_threshold=full(lif.threshold),
+                   v_reset=full(0.0), metadata=integer)  # fmt: skip
+
+
+def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
+    """The NIR graph of ``graph`` (a chain: input, the layers' nodes, output); see the module docstring."""
+    nir = _nir()
+    layers = plan_layers(graph.validate())
+    nodes: list[tuple[str, object]] = [
+        ("input", nir.Input(input_type={"input": np.array(graph.input.shape)}))
+    ]
+    for layer in layers:
+        nodes += _synapse_nodes(nir, layer)
+        nodes.append((layer.lif.name, _neuron_node(nir, layer, dt)))
+    nodes.append(("output", nir.Output(output_type={"output": np.array(layers[-1].out_shape)})))
+    names = [name for name, _ in nodes]
+    if len(set(names)) != len(names):
+        raise QsnnError(
+            f"op names collide with NIR node names: {sorted(n for n in names if names.count(n) > 1)}"
+        )
+    metadata = {"producer": PRODUCER, "units": "integer", "dt": float(dt), "num_steps": graph.num_steps,
+                "encoding": graph.input.encoding, "input_scale": 1.0, "ir_input_scale": float(graph.input.scale),
+                "ir_version": graph.version}  # fmt: skip
+    edges = list(zip(names[:-1], names[1:]))
+    return nir.NIRGraph(nodes=dict(nodes), edges=edges, metadata=metadata)
+
+
+def write_nir(graph: Graph, path: Path | str, dt: float = DEFAULT_DT) -> Path:
+    """Write ``graph`` as a NIR file (HDF5) at ``path``, atomically."""
+    import io
+
+    from qsnn_deploy.atomic import write_bytes_atomic
+
+    nir = _nir()
+    buffer = io.BytesIO()
+    nir.write(buffer, graph_to_nir(graph, dt))
+    return write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+__all__ = ["graph_to_nir", "write_nir"]
