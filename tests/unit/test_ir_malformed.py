@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qsnn_deploy.errors import IRFormatError, IRValidationError
+from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
 from qsnn_deploy.ir import load_graph, save_graph
 from qsnn_deploy.ir.synthetic import random_graph
 
@@ -302,6 +302,178 @@ def test_duplicate_op_names(tmp_path):
     manifest, members = _valid_members(tmp_path)
     _op(manifest, "lif2")["name"] = "lif1"
     _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRValidationError, "unique")
+
+
+def test_duplicate_zip_members_are_refused(tmp_path):
+    """zipfile would silently read the last of two members with one name: a second manifest or tensor could
+    hide behind the first from anyone who inspects the file."""
+    manifest, members = _valid_members(tmp_path)
+    for name in ("manifest.json", "tensors/conv1.weight.npy"):
+        path = _write(tmp_path / "dup.qsnn", manifest, members)
+        with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr(name, b"second")
+        _load_fails(path, IRFormatError, "appears more than once", name)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_compression_other_than_stored_or_deflate_is_refused(tmp_path, method):
+    manifest, members = _valid_members(tmp_path)
+    path = tmp_path / "x.qsnn"
+    with zipfile.ZipFile(path, "w", method) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        for name, data in members.items():
+            zf.writestr(name, data)
+    _load_fails(path, IRFormatError, "compression method")
+
+
+def test_stored_members_load(tmp_path):
+    manifest, members = _valid_members(tmp_path)
+    path = tmp_path / "x.qsnn"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        for name, data in members.items():
+            zf.writestr(name, data)
+    assert load_graph(path).same_as(GRAPH)
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda m: m.update(num_steps=10**12), "num_steps 1000000000000 is outside the limit [1, 10000]"),
+        (lambda m: m.update(num_steps=10_001), "num_steps"),
+        (lambda m: _op(m, "lif1").update(decay_multiplier=2**31, decay_shift=31), "decay_multiplier 2147483648"),
+        (lambda m: _op(m, "lif1").update(threshold=2**40, state_type="int32"), "threshold"),
+        (lambda m: _op(m, "conv1").update(padding=10**30), "padding"),
+        (lambda m: _op(m, "conv1").update(padding=65), "padding 65 is outside the limit [0, 64]"),
+        (lambda m: _op(m, "conv1").update(stride=10**6), "stride"),
+        (lambda m: _op(m, "pool1").update(kernel=2**40), "kernel"),
+        (lambda m: _op(m, "rq1").update(shift=2**63), "shift"),
+        (lambda m: m["input"].update(shape=[1, 16, 10**9]), "shape W"),
+        (lambda m: m["input"].update(shape=[4096, 4096, 4096]), "input"),
+        (lambda m: _op(m, "conv1").update(name="conv1 */"), "not an identifier"),
+        (lambda m: _op(m, "conv1").update(name="c" * 65), "not an identifier"),
+        (lambda m: _op(m, "conv1").update(name="1conv"), "not an identifier"),
+        (lambda m: _op(m, "conv2").update(name="CONV1"), "differ only in case"),
+    ],
+)  # fmt: skip
+def test_fields_beyond_their_limits_are_refused_at_load(tmp_path, edit, fragment):
+    manifest, members = _valid_members(tmp_path)
+    edit(manifest)
+    message = _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRValidationError, fragment)
+    assert "\n" not in message
+
+
+def test_activations_beyond_the_limit_are_refused(tmp_path):
+    """Small tensors can still ask for a huge activation: 4096 1x1 filters over a 4096x4096 frame make 2^36
+    values before two poolings shrink them. Sizes are checked once the shapes are known."""
+    from qsnn_deploy.ir import LIF, Conv2d, Graph, InputSpec, Linear, Requantize, SumPool2d
+    from qsnn_deploy.ir.io import graph_to_manifest
+
+    ops = (
+        Conv2d("conv1", np.ones((4096, 1, 1, 1), np.int8)),
+        SumPool2d("pool1", 64),
+        SumPool2d("pool2", 64),
+        Requantize("rq1", np.ones(4096, np.int64), np.zeros(4096, np.int64)),
+        LIF("lif1"),
+        Linear("fc1", np.ones((10, 4096), np.int8)),
+        Requantize("rq2", np.ones(10, np.int64), np.zeros(10, np.int64)),
+        LIF("lif2"),
+    )
+    graph = Graph(InputSpec((1, 4096, 4096), GRAPH.input.dtype), ops, 2)
+    assert graph.validate() is graph  # a consistent graph, only too large
+    manifest, tensors = graph_to_manifest(graph)
+    members = {f"tensors/{key}.npy": _npy(arr) for key, arr in tensors.items()}
+    message = _load_fails(
+        _write(tmp_path / "x.qsnn", manifest, members), IRValidationError, "more than the limit"
+    )
+    assert "conv1" in message
+    with pytest.raises(IRValidationError, match="more than the limit"):
+        save_graph(graph, tmp_path / "y.qsnn")
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "1" + "0" * 400, "0", "-0.5"])
+def test_input_scale_must_be_finite_and_positive(tmp_path, value):
+    manifest, members = _valid_members(tmp_path)
+    text = json.dumps(manifest).replace('"scale": 0.00392156862745098', f'"scale": {value}')
+    assert value in text
+    message = _load_fails(_write(tmp_path / "x.qsnn", text.encode(), members), QsnnError, "scale")
+    assert "\n" not in message
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    from qsnn_deploy.ir.graph import Graph
+
+    long_run = Graph(GRAPH.input, GRAPH.ops, 10**12, GRAPH.metadata)
+    with pytest.raises(IRValidationError, match="num_steps"):
+        save_graph(long_run, tmp_path / "x.qsnn")
+    mistyped = Graph(GRAPH.input, GRAPH.ops, GRAPH.num_steps, {"state_bits": "32"})
+    with pytest.raises(IRFormatError, match="metadata.state_bits"):
+        save_graph(mistyped, tmp_path / "x.qsnn")
+    assert not (tmp_path / "x.qsnn").exists()
+
+
+# --- typed metadata ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("source", 5, "metadata.source must be a string or an object"),
+        ("source", ["a"], "metadata.source"),
+        ("source", {"checkpoint": 5}, "metadata.source.checkpoint"),
+        ("source", {"checkpoint": "m.pt", "sha256": "xyz"}, "metadata.source.sha256"),
+        ("source", {"arch": None}, "metadata.source.arch"),
+        ("dataset", 3, "metadata.dataset"),
+        ("model_config", "qsnn-mnist", "metadata.model_config"),
+        ("model_config", {"bits": "4"}, "metadata.model_config.bits"),
+        ("model_config", {"bits": 9}, "metadata.model_config.bits"),
+        ("model_config", {"bits": True}, "metadata.model_config.bits"),
+        ("model_config", {"arch": 1}, "metadata.model_config.arch"),
+        ("state_bits", 12, "metadata.state_bits"),
+        ("lif_layers", [], "metadata.lif_layers"),
+        ("lif_layers", {"lif1": 0.5}, "metadata.lif_layers.lif1"),
+        ("lif_layers", {"lif1": {"beta": "0.9"}}, "metadata.lif_layers.lif1.beta"),
+        ("saturation_sites", "none", "metadata.saturation_sites"),
+        ("saturation_sites", [1], "metadata.saturation_sites"),
+    ],
+)
+def test_a_known_metadata_key_with_the_wrong_type_is_named(tmp_path, key, value, fragment):
+    manifest, members = _valid_members(tmp_path)
+    manifest["metadata"][key] = value
+    _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, fragment)
+
+
+def test_unknown_metadata_keys_are_kept_as_they_are(tmp_path):
+    manifest, members = _valid_members(tmp_path)
+    extra = {"note": "*/ anything", "nested": {"a": [1, None, {"b": True}]}, "n": 2**70}
+    manifest["metadata"].update(extra)
+    graph = load_graph(_write(tmp_path / "x.qsnn", manifest, members))
+    assert {k: graph.metadata[k] for k in extra} == extra
+    again = load_graph(save_graph(graph, tmp_path / "again.qsnn"))
+    assert again.metadata == graph.metadata
+
+
+def test_metadata_accessors_give_typed_values_and_defaults():
+    from qsnn_deploy.ir import metadata as meta
+
+    exported = {
+        "source": {"checkpoint": "/runs/model.pt", "sha256": "ab" * 32, "arch": "seed-mnist"},
+        "dataset": "mnist",
+        "model_config": {"bits": 4, "arch": "qsnn-mnist", "beta": 0.9},
+        "state_bits": 32,
+        "lif_layers": {"lif1": {"beta": 0.5, "beta_quantized": 0.5, "extra": 1}},
+        "saturation_sites": ["lif1: x"],
+    }
+    assert meta.source(exported) == meta.Source(None, "/runs/model.pt", "ab" * 32, "seed-mnist")
+    assert (meta.dataset(exported), meta.model_bits(exported), meta.state_bits(exported)) == ("mnist", 4, 32)
+    assert meta.lif_layer(exported, "lif1").beta == 0.5 and meta.lif_layer(exported, "lif9") is None
+    assert meta.saturation_sites(exported) == ["lif1: x"]
+    empty: dict = {}
+    assert meta.source(empty) == meta.Source() and meta.source(empty).arch == "auto"
+    assert (meta.dataset(empty), meta.model_bits(empty), meta.model_config(empty)) == (None, None, {})
+    assert meta.source({"source": "synthetic:tiny:4"}).label == "synthetic:tiny:4"
+    with pytest.raises(IRFormatError, match="metadata.model_config"):
+        meta.model_bits({"model_config": ["bits", 4]})
 
 
 # --- fuzzing: whatever the bytes, a typed error or a graph, quickly ------------------------------------------
