@@ -14,19 +14,17 @@ import click
 import numpy as np
 
 from qsnn_deploy.errors import DatasetError
-from qsnn_deploy.paths import repo_root
+from qsnn_deploy.paths import examples_dir
 
-SAMPLE = Path("examples") / "data" / "mnist_test_sample.npz"
-MODEL = Path("examples") / "mnist" / "model.pt"
+SAMPLE = Path("data") / "mnist_test_sample.npz"
+MODEL = Path("mnist") / "model.pt"
 FIRMWARE_SAMPLES = 20  # QEMU emulation is the slow step: enough to prove equality, short enough for 2 minutes
 
 
 def bundled(relative: Path) -> Path:
-    path = repo_root() / relative
+    path = examples_dir() / relative
     if not path.is_file():
-        raise DatasetError(
-            f"bundled file {relative} is missing from {repo_root()}; run the demo from a checkout"
-        )
+        raise DatasetError(f"bundled file {relative} is missing from {examples_dir()}; reinstall qsnn-deploy")
     return path
 
 
@@ -39,7 +37,7 @@ def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
     from qsnn_deploy import verify
     from qsnn_deploy.export import export_checkpoint
     from qsnn_deploy.ir.io import save_graph
-    from qsnn_deploy.targets import generate
+    from qsnn_deploy.targets import check_model, generate
     from qsnn_deploy.targets.c.report import cost_report
 
     t0 = time.perf_counter()
@@ -74,6 +72,7 @@ def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
     step("compile with gcc and verify every spike of every layer on the host")
     host = verify.verify_c(graph, images, graph.num_steps, workdir=out / "verify-host")
     summary["host_spikes_compared"] = host.spikes_compared
+    summary["host_layer_values"] = host.compared.layer_values
 
     have_arm = all(shutil.which(t) for t in ("arm-none-eabi-gcc", "qemu-system-arm"))
     if have_arm:
@@ -82,8 +81,11 @@ def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
             graph, images[:FIRMWARE_SAMPLES], graph.num_steps, workdir=out / "verify-m4"
         )
         summary["m4_spikes_compared"] = fw.spikes_compared
+        summary["m4_layer_digests"] = fw.compared.layer_digests
         step("measure flash, RAM and instructions per inference")
-        cost = cost_report(graph, images[:2], workdir=out / "report", host=False, baseline=False)
+        cost = cost_report(
+            check_model(graph, "c"), images[:2], graph.num_steps, out / "report", host=False, baseline=False
+        )
         summary.update(
             flash_weights=cost.weight_bytes,
             flash_floor=cost.weight_floor_bytes,
@@ -108,11 +110,13 @@ def format_summary(s: dict) -> str:
         "qsnn-deploy demo summary",
         f"  accuracy on {s['samples']} bundled MNIST test images: integer {s['int_accuracy']:.2%}, "
         f"float {s['float_accuracy']:.2%}; predictions agree {s['agreement']:.2%}",
-        f"  host C: {s['host_spikes_compared']:,} output spikes identical to the simulator (and every hidden layer)",
+        f"  host C: {s['host_spikes_compared']:,} output spikes identical to the simulator, and "
+        f"{s['host_layer_values']:,} spikes and membranes of every layer",
     ]
     if "m4_spikes_compared" in s:
         lines += [
-            f"  Cortex-M4 under QEMU: {s['m4_spikes_compared']:,} output spikes identical to the simulator",
+            f"  Cortex-M4 under QEMU: {s['m4_spikes_compared']:,} output spikes identical to the simulator, and "
+            f"every layer after every step ({s['m4_layer_digests']:,} CRC-32 digests of spikes and membranes)",
             f"  flash: weights {s['flash_weights']:,} B (4-bit floor {s['flash_floor']:,.0f} B), code "
             f"{s['flash_code']:,} B; RAM {s['ram']:,} B (state {s['state']:,} B)",
             f"  instructions per inference on the Cortex-M4: {s['m4_instructions']:,.0f}",

@@ -35,3 +35,17 @@ def firmware_dir() -> Path:
     except ImportError:
         pass
     return repo_root() / "firmware"
+
+
+def examples_dir() -> Path:
+    """The bundled model and MNIST sample the demo uses: inside the installed wheel (``qsnn_deploy.bundled``,
+    a subset of ``examples/``), or the repository's top-level ``examples/``."""
+    try:
+        import qsnn_deploy.bundled as packaged  # shipped by setup.py's package-dir mapping
+
+        for entry in getattr(packaged, "__path__", []):
+            if Path(entry, "mnist").is_dir():
+                return Path(entry)
+    except ImportError:
+        pass
+    return repo_root() / "examples"

@@ -60,14 +60,10 @@ def _checked_ranges(graph: Graph) -> tuple[set[str], dict[str, OpRange]]:
         ranges[rng.name] = rng
         if rng.kind == "lif" and rng.note:
             can_saturate.add(rng.name)
-        if rng.kind != "lif" and not rng.fits:
+        problems = rng.overflows()  # outputs, every partial sum, the requantize's 64-bit multiply
+        if problems:
             raise IRValidationError(
-                f"{rng.kind} {rng.name!r}: values can reach [{min(rng.lo)}, {max(rng.hi)}], beyond its declared "
-                f"{rng.declared}; re-export to get wider types"
-            )
-        if rng.kind == "requantize" and rng.peak_bits > 64:
-            raise IRValidationError(
-                f"requantize {rng.name!r}: the multiply needs {rng.peak_bits} bits (> 64)"
+                f"{rng.kind} {rng.name!r}: {'; '.join(problems)}; re-export to get wider types"
             )
     return can_saturate, ranges
 

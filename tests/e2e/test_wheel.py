@@ -1,0 +1,82 @@
+"""The built wheel is complete: installed (not editable) into a fresh venv, every command runs from a folder
+outside the checkout — export, simulate, codegen, verify on the host and on the Cortex-M, report and demo —
+with the harness, firmware, QEMU plugin, templates and demo sample all coming from the wheel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toolchains import require_tools  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.toolchain
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "Traceback" not in proc.stderr
+    return proc.stdout
+
+
+def test_the_installed_wheel_runs_every_command_outside_the_checkout(tmp_path: Path, data_dir: Path) -> None:
+    require_tools("gcc", "arm-none-eabi-gcc", "qemu-system-arm", "make", "valgrind")
+    wheels = tmp_path / "wheels"
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(REPO),
+        ],
+        tmp_path,
+        dict(os.environ),
+    )
+    wheel = next(wheels.glob("qsnn_deploy-*.whl"))
+    # The venv sees this interpreter's packages (torch, numpy, ...) but gets its own, non-editable qsnn-deploy.
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QSNN_DATA_DIR")}
+    env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}"
+    env["HOME"] = str(tmp_path / "home")
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        tmp_path,
+        env,
+    )
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    where = _run([str(python), "-c", "import qsnn_deploy; print(qsnn_deploy.__file__)"], work, env)
+    assert str(env_dir) in where, f"the venv imports qsnn_deploy from {where}, not from the wheel"
+
+    cli = [str(python), "-m", "qsnn_deploy.cli"]
+    data = ["--data-dir", str(data_dir)]
+    _run([*cli, "export", str(REPO / "examples" / "mnist" / "model.pt"), "--out", "model.qsnn"], work, env)
+    out = _run(
+        [*cli, "simulate", "--model", "model.qsnn", "--dataset", "mnist", "--limit", "20", *data], work, env
+    )
+    assert "accuracy" in out.lower()
+    _run([*cli, "codegen", "model.qsnn", "--out", "gen"], work, env)
+    out = _run([*cli, "verify", "model.qsnn", "--limit", "5", "--from", "gen", *data], work, env)
+    assert "verified c/host" in out
+    out = _run([*cli, "verify", "model.qsnn", "--limit", "2", "--executor", "cortex-m", *data], work, env)
+    assert "verified c/cortex-m" in out
+    out = _run([*cli, "report", "model.qsnn", "--limit", "1", *data], work, env)
+    assert "instructions/inference cortex-m4" in out
+    out = _run([*cli, "demo", "--out", "demo"], work, env)
+    assert "Cortex-M4 under QEMU" in out
+    assert not list(work.glob("firmware*")), "firmware must build into a writable temporary folder"
