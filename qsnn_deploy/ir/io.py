@@ -228,13 +228,15 @@ def _reject_constant(name: str) -> Any:
 
 
 def _check_members(zf: zipfile.ZipFile) -> None:
-    """Refuse what a reader could misread: a member name given twice (zipfile would silently take the last)
-    and compression methods other than stored and deflate."""
+    """Refuse what a reader could misread: a member name given twice (zipfile would silently take the last),
+    encrypted members and compression methods other than stored and deflate."""
     seen: set[str] = set()
     for info in zf.infolist():
         if info.filename in seen:
             raise IRFormatError(f"member {info.filename!r} appears more than once in the zip")
         seen.add(info.filename)
+        if info.flag_bits & 0x1:
+            raise IRFormatError(f"member {info.filename!r} is encrypted")
         if info.compress_type not in COMPRESSIONS:
             raise IRFormatError(
                 f"member {info.filename!r} uses zip compression method {info.compress_type}; "
