@@ -22,42 +22,53 @@ from torch import nn
 
 
 class UnrolledSNN(nn.Module):
-    """Inference-only copy of QSNN.forward_stepwise with plain tensor ops, so torch.onnx can trace it."""
+    """Inference-only QSNN.forward_stepwise with plain tensor ops, so torch.onnx can trace it. The layers come
+    from the one description of the network, qsnn_deploy.models.network."""
 
     def __init__(self, model, num_steps: int):
         super().__init__()
+        from qsnn_deploy.models import network
         from qsnn_deploy.models.qsnn import quantized_weight
 
         self.steps = num_steps
-        self.w = [quantized_weight(m).detach() for m in (model.conv1, model.conv2, model.fc1)]
-        self.bn = [getattr(model, f"conv{i}_bn", None) for i in (1, 2)]
-        self.lif = [model.lif1, model.lif2, model.lif3]
-        self.static = model.config.arch not in ("qsnn-dvs", "qsnn-nmnist")
+        self.layers = network.layers(model.config)
+        self.modules_ = {layer.name: getattr(model, layer.name, None) for layer in self.layers}
+        self.w = {
+            layer.name: quantized_weight(self.modules_[layer.name]).detach()
+            for layer in self.layers
+            if layer.kind in network.WEIGHTED
+        }
+        self.static = network.input_encoding(model.config) == "static"
 
-    def _lif(self, i: int, cur, mem):
-        beta = float(self.lif[i].beta.clamp(0, 1))
-        th = float(self.lif[i].threshold)
+    def _lif(self, name: str, cur, mem):
+        lif = self.modules_[name]
+        beta, th = float(lif.beta.clamp(0, 1)), float(lif.threshold)
         reset = (mem > th).float()
         mem = beta * mem + cur - reset * th
         return (mem > th).float(), mem
 
     def forward(self, x):
-        mems = [None, None, None]
+        mems: dict = {}
         counts = 0
         for t in range(self.steps):
-            xt = x if self.static else x[:, t]
-            cur = F.avg_pool2d(F.conv2d(xt, self.w[0]), 2)
-            cur = self.bn[0](cur) if self.bn[0] is not None else cur
-            mems[0] = torch.zeros_like(cur) if mems[0] is None else mems[0]
-            spk, mems[0] = self._lif(0, cur, mems[0])
-            cur = F.avg_pool2d(F.conv2d(spk, self.w[1]), 2)
-            cur = self.bn[1](cur) if self.bn[1] is not None else cur
-            mems[1] = torch.zeros_like(cur) if mems[1] is None else mems[1]
-            spk, mems[1] = self._lif(1, cur, mems[1])
-            cur = F.linear(spk.flatten(1), self.w[2])
-            mems[2] = torch.zeros_like(cur) if mems[2] is None else mems[2]
-            spk, mems[2] = self._lif(2, cur, mems[2])
-            counts = counts + spk
+            cur = x if self.static else x[:, t]
+            for layer in self.layers:
+                if layer.kind == "conv":
+                    cur = F.conv2d(cur, self.w[layer.name])
+                elif layer.kind == "linear":
+                    cur = F.linear(cur, self.w[layer.name])
+                elif layer.kind == "avgpool":
+                    cur = F.avg_pool2d(cur, layer.kernel)
+                elif layer.kind == "batchnorm":
+                    cur = self.modules_[layer.name](cur)
+                elif layer.kind == "flatten":
+                    cur = cur.flatten(1)
+                elif layer.kind == "lif":
+                    mem = mems.get(layer.name)
+                    mem = torch.zeros_like(cur) if mem is None else mem
+                    cur, mems[layer.name] = self._lif(layer.name, cur, mem)
+                # dropout: identity at inference
+            counts = counts + cur
         return counts
 
 

@@ -1,21 +1,36 @@
-"""The paper's QSNNs (snnTorch + Brevitas), their presets and checkpoints."""
+"""The paper's QSNNs (snnTorch + Brevitas), their presets, layout and checkpoints.
 
-from qsnn_deploy.models.checkpoint import load_checkpoint, load_seed_state_dict, save_checkpoint
-from qsnn_deploy.models.presets import PRESETS, ModelConfig, Preset, TrainPreset, get_preset, model_config
-from qsnn_deploy.models.qsnn import QSNN, build_model, predict, to_input
+Names are imported on first use, so that the torch-free parts (``presets``, ``network``) load on the base
+install: ``from qsnn_deploy.models import get_preset`` does not import torch, ``build_model`` does.
+"""
 
-__all__ = [
-    "PRESETS",
-    "QSNN",
-    "ModelConfig",
-    "Preset",
-    "TrainPreset",
-    "build_model",
-    "get_preset",
-    "load_checkpoint",
-    "load_seed_state_dict",
-    "model_config",
-    "predict",
-    "save_checkpoint",
-    "to_input",
-]
+from __future__ import annotations
+
+import importlib
+
+_SOURCES = {
+    "load_checkpoint": "checkpoint",
+    "load_model": "checkpoint",
+    "load_seed_state_dict": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "PRESETS": "presets",
+    "ModelConfig": "presets",
+    "Preset": "presets",
+    "TrainPreset": "presets",
+    "get_preset": "presets",
+    "model_config": "presets",
+    "QSNN": "qsnn",
+    "build_model": "qsnn",
+    "predict": "qsnn",
+    "to_input": "qsnn",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,6 +1,6 @@
 """The paper's QSNN (jeshraghian/QSNNs): two quantized 5x5 convs and one quantized linear layer of LIF neurons.
 
-Per time step (FACTS.md, reference code)::
+Per time step (the paper's reference code; the layout is :mod:`qsnn_deploy.models.network`)::
 
     cur1 = BN1(avg_pool2d(conv1(x_t), 2));  spk1, mem1 = lif1(cur1, mem1)
     cur2 = BN2(avg_pool2d(conv2(spk1), 2)); spk2, mem2 = lif2(cur2, mem2)
@@ -28,27 +28,17 @@ import torch.nn.functional as F
 from snntorch import surrogate
 from torch import Tensor, nn
 
+from qsnn_deploy.models import network
 from qsnn_deploy.models.lif import leaky_scan
+from qsnn_deploy.models.network import flattened_features
 from qsnn_deploy.models.presets import ModelConfig
 
-LAYERS = ("1", "2", "3")
+__all__ = ["QSNN", "build_model", "flattened_features", "predict", "quantized_weight", "to_input"]
 
 
 def to_input(raw: Tensor, input_scale: float) -> Tensor:
     """Dataset samples (uint8 pixels or event counts) -> float32 model input: ``raw.float() * input_scale``."""
     return raw.to(torch.float32) * float(input_scale)
-
-
-def _pooled(size: int) -> int:
-    return (size - 4) // 2  # 5x5 valid conv, then 2x2 average pool (floor)
-
-
-def flattened_features(config: ModelConfig) -> int:
-    h, w = config.input_hw
-    h, w = _pooled(_pooled(h)), _pooled(_pooled(w))
-    if h < 1 or w < 1:
-        raise ValueError(f"input_hw {config.input_hw} is too small for two 5x5 convs with 2x2 pooling")
-    return config.conv2_channels * h * w
 
 
 def quantized_weight(layer: nn.Module) -> Tensor:
@@ -60,6 +50,9 @@ def quantized_weight(layer: nn.Module) -> Tensor:
 
 
 class QSNN(nn.Module):
+    """The network of :func:`qsnn_deploy.models.network.layers`: one module per layer that has parameters or
+    state, named as the layer (``conv1``, ``conv1_bn``, ``lif1``, ..., ``fc1``, ``dropout``, ``lif3``)."""
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         if config.reset != "subtract":
@@ -68,42 +61,39 @@ class QSNN(nn.Module):
         #: training-mode speed-ups of :meth:`forward` (``_conv_pool``: the pool folded into a stride-2 conv,
         #: spikes held channels last); eval mode is always exact.
         self.fast_training = True
-        bits = config.bits
-        c1, c2 = config.conv1_channels, config.conv2_channels
+        self.layers = network.layers(config)
+        self.stages = network.stages(config)
+        for layer in self.layers:
+            module = self._module(layer)
+            if module is not None:
+                self.add_module(layer.name, module)
 
-        def conv(cin: int, cout: int) -> nn.Module:
+    def _module(self, layer: network.Layer) -> nn.Module | None:
+        config, bits = self.config, self.config.bits
+        if layer.kind == "conv":
             if bits is None:
-                return nn.Conv2d(cin, cout, 5, bias=False)
-            return qnn.QuantConv2d(cin, cout, 5, bias=False, weight_bit_width=bits)
-
-        def lif() -> snn.Leaky:
+                return nn.Conv2d(layer.in_size, layer.out_size, layer.kernel, bias=False)
+            return qnn.QuantConv2d(
+                layer.in_size, layer.out_size, layer.kernel, bias=False, weight_bit_width=bits
+            )
+        if layer.kind == "linear":
+            if bits is None:
+                return nn.Linear(layer.in_size, layer.out_size, bias=False)
+            return qnn.QuantLinear(layer.in_size, layer.out_size, bias=False, weight_bit_width=bits)
+        if layer.kind == "batchnorm":
+            return nn.BatchNorm2d(layer.out_size)
+        if layer.kind == "dropout":
+            return nn.Dropout(config.dropout)
+        if layer.kind == "lif":
             return snn.Leaky(
                 beta=config.beta,
                 threshold=config.threshold,
                 spike_grad=surrogate.fast_sigmoid(slope=config.slope),
                 reset_mechanism=config.reset,
             )
-
-        self.conv1 = conv(config.in_channels, c1)
-        if config.batch_norm:
-            self.conv1_bn = nn.BatchNorm2d(c1)
-        self.lif1 = lif()
-        self.conv2 = conv(c1, c2)
-        if config.batch_norm:
-            self.conv2_bn = nn.BatchNorm2d(c2)
-        self.lif2 = lif()
-        features = flattened_features(config)
-        if bits is None:
-            self.fc1 = nn.Linear(features, config.num_classes, bias=False)
-        else:
-            self.fc1 = qnn.QuantLinear(features, config.num_classes, bias=False, weight_bit_width=bits)
-        self.dropout = nn.Dropout(config.dropout)
-        self.lif3 = lif()
+        return None  # pooling and flattening are functional
 
     # ------------------------------------------------------------------ helpers
-    def _bn(self, index: int) -> nn.BatchNorm2d | None:
-        return getattr(self, f"conv{index}_bn", None)
-
     def _steps(self, x: Tensor, num_steps: int | None) -> tuple[bool, int]:
         if x.dim() == 4:
             if num_steps is None:
@@ -119,69 +109,87 @@ class QSNN(nn.Module):
 
     # ------------------------------------------------------------------ reference loop
     def forward_stepwise(self, x: Tensor, num_steps: int | None = None, record: bool = False):
-        """The reference loop. Returns spk3 (T, B, classes), or ``(spk3, rec)`` with ``record=True`` where
-        ``rec`` maps ``cur1, mem1, spk1, cur2, mem2, spk2, cur3, mem3, spk3`` to (T, B, ...) tensors."""
+        """The reference loop: the layers in order, once per step. Returns the last LIF's spikes
+        (T, B, classes), or ``(spikes, rec)`` with ``record=True`` where ``rec`` maps ``cur{i}, mem{i},
+        spk{i}`` (the input current, membrane and spikes of the i-th LIF layer) to (T, B, ...) tensors."""
         static, steps = self._steps(x, num_steps)
-        mem1 = self.lif1.init_leaky()
-        mem2 = self.lif2.init_leaky()
-        mem3 = self.lif3.init_leaky()
-        rec: dict[str, list[Tensor]] = {f"{k}{i}": [] for i in LAYERS for k in ("cur", "mem", "spk")}
+        lifs = [layer.name for layer in self.layers if layer.kind == "lif"]
+        mems = {name: getattr(self, name).init_leaky() for name in lifs}
+        last = len(lifs)
+        rec: dict[str, list[Tensor]] = {
+            f"{k}{i}": [] for i in range(1, last + 1) for k in ("cur", "mem", "spk")
+        }
         for t in range(steps):
-            xt = x if static else x[:, t]
-            cur1 = F.avg_pool2d(self.conv1(xt), 2)
-            if self._bn(1) is not None:
-                cur1 = self.conv1_bn(cur1)
-            spk1, mem1 = self.lif1(cur1, mem1)
-            cur2 = F.avg_pool2d(self.conv2(spk1), 2)
-            if self._bn(2) is not None:
-                cur2 = self.conv2_bn(cur2)
-            spk2, mem2 = self.lif2(cur2, mem2)
-            cur3 = self.dropout(self.fc1(spk2.flatten(1)))
-            spk3, mem3 = self.lif3(cur3, mem3)
-            if record:
-                for name, value in zip(
-                    rec, (cur1, mem1, spk1, cur2, mem2, spk2, cur3, mem3, spk3), strict=True
-                ):
-                    rec[name].append(value)
-            else:
-                rec["spk3"].append(spk3)
-        out = torch.stack(rec["spk3"])
+            cur = x if static else x[:, t]
+            for layer in self.layers:
+                if layer.kind == "avgpool":
+                    cur = F.avg_pool2d(cur, layer.kernel)
+                elif layer.kind == "flatten":
+                    cur = cur.flatten(1)
+                elif layer.kind == "lif":
+                    index = lifs.index(layer.name) + 1
+                    spk, mems[layer.name] = getattr(self, layer.name)(cur, mems[layer.name])
+                    if record:
+                        rec[f"cur{index}"].append(cur)
+                        rec[f"mem{index}"].append(mems[layer.name])
+                        rec[f"spk{index}"].append(spk)
+                    elif index == last:
+                        rec[f"spk{index}"].append(spk)
+                    cur = spk
+                else:
+                    cur = getattr(self, layer.name)(cur)
+        out = torch.stack(rec[f"spk{last}"])
         if record:
             return out, {k: torch.stack(v) for k, v in rec.items()}
         return out
 
     # ------------------------------------------------------------------ fast layer-by-layer
     def forward(self, x: Tensor, num_steps: int | None = None, record: bool = False):
-        """Layer by layer over all steps; same outputs and ``record`` dict as :meth:`forward_stepwise`."""
+        """Stage by stage over all steps; same outputs and ``record`` dict as :meth:`forward_stepwise`."""
         static, steps = self._steps(x, num_steps)
-        w1, w2, w3 = (quantized_weight(m) for m in (self.conv1, self.conv2, self.fc1))
+        weights = [quantized_weight(getattr(self, stage.weighted.name)) for stage in self.stages]
         batch = x.shape[0]
-        if static:
-            cur1 = self._conv_pool(x, w1)
-            cur1 = self._bn_static(cur1, steps)
-            if self.training and self.fast_training:
-                # spk1 comes out of the scan channels last, the layout the folded conv2 reads: no copies of
-                # the (T*B, C, H, W) spikes forward or of their gradient backward.
-                cur1 = cur1.contiguous(memory_format=torch.channels_last)
-            spk1, mem1 = leaky_scan(cur1, self.lif1, steps)
-            cur1 = cur1.unsqueeze(0).expand(steps, *cur1.shape)
-        else:
-            xs = x[:, :steps].transpose(0, 1).reshape(steps * batch, *x.shape[2:])
-            cur1 = self._conv_pool(xs, w1)
-            cur1 = self._bn_steps(1, cur1.view(steps, batch, *cur1.shape[1:]))
-            spk1, mem1 = leaky_scan(cur1, self.lif1)
-        cur2 = self._conv_pool(spk1.reshape(steps * batch, *spk1.shape[2:]), w2)
-        cur2 = self._bn_steps(2, cur2.view(steps, batch, *cur2.shape[1:]))
-        spk2, mem2 = leaky_scan(cur2, self.lif2)
-        cur3 = F.linear(spk2.reshape(steps * batch, -1), w3)
-        # Elementwise dropout over (T*B, classes): an independent mask per step, as in the reference loop.
-        cur3 = self.dropout(cur3).view(steps, batch, -1)
-        spk3, mem3 = leaky_scan(cur3, self.lif3)
+        rec: dict[str, Tensor] = {}
+        spk = x
+        for index, (stage, weight) in enumerate(zip(self.stages, weights, strict=True), start=1):
+            lif = getattr(self, stage.lif.name)
+            if index == 1 and static:
+                # The same image at every step: the first stage's current is computed once per sample.
+                cur = self._bn_static(stage, self._weighted(stage, x, weight), steps)
+                if self.training and self.fast_training:
+                    # spikes come out of the scan channels last, the layout the folded next conv reads: no
+                    # copies of the (T*B, C, H, W) spikes forward or of their gradient backward.
+                    cur = cur.contiguous(memory_format=torch.channels_last)
+                spk, mem = leaky_scan(cur, lif, steps)
+                cur = cur.unsqueeze(0).expand(steps, *cur.shape)
+            else:
+                flat = spk[:, :steps].transpose(0, 1) if index == 1 else spk
+                cur = self._weighted(stage, flat.reshape(steps * batch, *flat.shape[2:]), weight, steps)
+                cur = self._bn_steps(stage, cur.view(steps, batch, *cur.shape[1:]))
+                if stage.dropout is not None:
+                    # Elementwise over (T, B, ...): an independent mask per step, as in the reference loop.
+                    cur = getattr(self, stage.dropout.name)(cur)
+                spk, mem = leaky_scan(cur, lif)
+            rec.update({f"cur{index}": cur, f"mem{index}": mem, f"spk{index}": spk})
         if record:
-            rec = {"cur1": cur1, "mem1": mem1, "spk1": spk1, "cur2": cur2, "mem2": mem2, "spk2": spk2}
-            rec.update(cur3=cur3, mem3=mem3, spk3=spk3)
-            return spk3, rec
-        return spk3
+            return spk, rec
+        return spk
+
+    def _weighted(self, stage: network.Stage, x: Tensor, weight: Tensor, steps: int = 1) -> Tensor:
+        """The stage's weighted layer and pool on (N, ...) inputs, N = ``steps`` x batch."""
+        if stage.weighted.kind == "linear":
+            x = x.flatten(1) if stage.flatten is not None else x
+            if self.training:
+                return F.linear(x, weight)
+            # The GEMM kernel, and so its float summation order, depends on the number of rows: per step, as
+            # the reference loop runs it, for bit-equal outputs (one GEMM over all T*B rows differs in the last
+            # bits, measured on torch 2.13 CPU).
+            return torch.cat([F.linear(rows, weight) for rows in x.split(x.shape[0] // steps)])
+        if stage.pool is None:
+            return F.conv2d(x, weight)
+        if stage.pool.kernel != 2:
+            return F.avg_pool2d(F.conv2d(x, weight), stage.pool.kernel)
+        return self._conv_pool(x, weight)
 
     def _conv_pool(self, x: Tensor, weight: Tensor) -> Tensor:
         """``avg_pool2d(conv2d(x, weight), 2)``. Exactly that in eval mode (bit for bit the reference). In
@@ -199,10 +207,13 @@ class QSNN(nn.Module):
         x = x.contiguous(memory_format=channels_last)
         return F.conv2d(x, kernel.contiguous(memory_format=channels_last), stride=2).contiguous()
 
-    def _bn_static(self, cur: Tensor, steps: int) -> Tensor:
+    def _bn(self, stage: network.Stage) -> nn.BatchNorm2d | None:
+        return None if stage.batchnorm is None else getattr(self, stage.batchnorm.name)
+
+    def _bn_static(self, stage: network.Stage, cur: Tensor, steps: int) -> Tensor:
         """BN of a current that is identical at every step: one call. In training, the batch statistics equal
         every step's; the running statistics get the T momentum updates the reference loop applies."""
-        bn = self._bn(1)
+        bn = self._bn(stage)
         if bn is None:
             return cur
         if not (bn.training and bn.track_running_stats) or bn.momentum is None:
@@ -216,9 +227,9 @@ class QSNN(nn.Module):
         bn.num_batches_tracked.add_(steps)
         return out
 
-    def _bn_steps(self, index: int, cur: Tensor) -> Tensor:
+    def _bn_steps(self, stage: network.Stage, cur: Tensor) -> Tensor:
         """BN of a (T, B, ...) current: elementwise in eval mode; per-step batch statistics in training."""
-        bn = self._bn(index)
+        bn = self._bn(stage)
         if bn is None:
             return cur
         if not bn.training:

@@ -102,8 +102,11 @@ def test_training_mode_bn_uses_the_same_batch_statistics_as_the_reference():
     target = torch.rand_like(out_ref)
     ((out_fast - target) ** 2).sum().backward()
     ((out_ref - target) ** 2).sum().backward()
+    # The gradients sum the same terms in another order (the static conv1 once over T steps, fc1 over all T*B
+    # rows at once): float32 noise of ~1e-5 of the largest entry, measured; a wrong gradient is off by O(1).
     for (name, p_fast), p_ref in zip(fast.named_parameters(), ref.parameters(), strict=True):
-        torch.testing.assert_close(p_fast.grad, p_ref.grad, rtol=1e-4, atol=1e-5, msg=name)
+        scale = float(p_ref.grad.abs().max())
+        torch.testing.assert_close(p_fast.grad, p_ref.grad, rtol=1e-4, atol=1e-4 * scale, msg=name)
 
 
 def test_folded_pool_conv_used_in_training_equals_conv_then_pool():
