@@ -6,7 +6,6 @@ IR (quantize.py) -> check against the float model on a few inputs (fidelity.py) 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from qsnn_deploy.errors import CheckpointError, UnsupportedLayerError
+from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
 from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, FloatGraph, Identity, IntConv, IntLinear
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
@@ -22,10 +21,19 @@ from qsnn_deploy.export.quantize import QuantOptions, to_ir
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.ranges import overflow_sites
+from qsnn_deploy.models import network
+from qsnn_deploy.models.network import DATASET_OF_ARCH, STREAM_ARCHS
+from qsnn_deploy.models.provenance import file_sha256
 
-# Dataset of each architecture: how its inputs are encoded (docs/datasets.md).
-STREAM_ARCHS = ("qsnn-dvs", "qsnn-nmnist")
-DATASET_OF_ARCH = {"qsnn-mnist": "mnist", "qsnn-fmnist": "fmnist", "qsnn-dvs": "dvs", "qsnn-nmnist": "nmnist"}
+__all__ = [
+    "DATASET_OF_ARCH",
+    "STREAM_ARCHS",
+    "ExportResult",
+    "export_checkpoint",
+    "export_model",
+    "load_for_export",
+    "qsnn_layers",
+]
 
 
 @dataclass
@@ -38,16 +46,16 @@ class ExportResult:
 
 
 def qsnn_layers(model: nn.Module) -> list:
-    """The paper network's layers in execution order (its pooling is functional, not a module)."""
-    bn = [getattr(model, f"conv{i}_bn", None) for i in (1, 2)]
-    layers = handlers.convert("conv1", model.conv1) + [AvgPool("pool1", 2)]
-    layers += handlers.convert("conv1_bn", bn[0]) if bn[0] is not None else []
-    layers += handlers.convert("lif1", model.lif1)
-    layers += handlers.convert("conv2", model.conv2) + [AvgPool("pool2", 2)]
-    layers += handlers.convert("conv2_bn", bn[1]) if bn[1] is not None else []
-    layers += handlers.convert("lif2", model.lif2)
-    layers += [Identity("flatten", "Flatten")] + handlers.convert("fc1", model.fc1)
-    layers += handlers.convert("dropout", model.dropout) + handlers.convert("lif3", model.lif3)
+    """The paper network's float layers in the order of :func:`qsnn_deploy.models.network.layers` (its pooling
+    and flattening are functional, not modules)."""
+    layers = []
+    for layer in network.layers(model.config):
+        if layer.kind == "avgpool":
+            layers.append(AvgPool(layer.name, layer.kernel))
+        elif layer.kind == "flatten":
+            layers.append(Identity(layer.name, "Flatten"))
+        else:
+            layers += handlers.convert(layer.name, getattr(model, layer.name))
     return layers
 
 
@@ -105,10 +113,9 @@ def export_model(
     model = model.eval()
     if isinstance(model, QSNN):
         cfg = model.config
-        stream = cfg.arch in STREAM_ARCHS
         input_shape = input_shape or (cfg.in_channels, *cfg.input_hw)
-        encoding = encoding or ("stream" if stream else "static")
-        input_scale = input_scale if input_scale is not None else (1.0 if stream else 1 / 255)
+        encoding = encoding or network.input_encoding(cfg)
+        input_scale = input_scale if input_scale is not None else network.input_scale(cfg)
         layers = qsnn_layers(model)
     elif isinstance(model, nn.Sequential):
         if input_shape is None or input_scale is None or encoding is None:
@@ -137,14 +144,6 @@ def export_model(
     return result
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_for_export(
     checkpoint: Path,
     *,
@@ -154,33 +153,10 @@ def load_for_export(
     threshold: float | None = None,
 ):
     """(model, config) from a qsnn-deploy checkpoint (arch auto) or a paper state_dict (seed-*)."""
-    model, config, _ = _load_with_steps(checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold)
+    from qsnn_deploy.models.checkpoint import load_model
+
+    model, config, _ = load_model(checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold)
     return model, config
-
-
-def _load_with_steps(checkpoint: Path, *, bits: int, arch: str, beta: float | None, threshold: float | None):
-    """(model, config, trained steps or None): one read of the file. A qsnn-deploy checkpoint records the time
-    steps it was trained with, and the IR runs the network as it was trained; a paper state_dict does not."""
-    from qsnn_deploy.models.checkpoint import load_checkpoint, load_seed_state_dict
-
-    if arch != "auto":
-        model, config = load_seed_state_dict(checkpoint, arch, bits=bits, beta=beta, threshold=threshold)
-        return model, config, None
-    if beta is not None or threshold is not None:
-        raise CheckpointError(
-            "--beta/--threshold override the presets of --arch seed-*; a qsnn-deploy checkpoint carries its own"
-        )
-    model, config, info = load_checkpoint(checkpoint)
-    if config.bits is None:
-        raise CheckpointError(
-            f"{checkpoint} holds a float model; the integer IR needs a model trained with --bits"
-        )
-    if config.bits != bits:
-        raise CheckpointError(
-            f"{checkpoint} was trained with {config.bits}-bit weights; pass --bits {config.bits}"
-        )
-    steps = (info.get("metrics") or {}).get("num_steps") or (info.get("train") or {}).get("num_steps")
-    return model, config, int(steps) if steps else None
 
 
 def export_checkpoint(
@@ -191,38 +167,159 @@ def export_checkpoint(
     arch: str = "auto",
     beta: float | None = None,
     threshold: float | None = None,
+    num_steps: int | None = None,
     check_inputs: np.ndarray | None = None,
 ) -> ExportResult:
+    """Export a checkpoint file. The IR's time steps: ``num_steps`` if given, else the steps the checkpoint
+    records it was trained with, else the dataset preset's (a paper state_dict records none)."""
+    from qsnn_deploy.models.checkpoint import load_model
     from qsnn_deploy.models.presets import get_preset
 
+    if num_steps is not None and num_steps < 1:
+        raise QsnnError(f"--num-steps must be >= 1, got {num_steps}")
     checkpoint = Path(checkpoint)
-    model, config, trained_steps = _load_with_steps(
+    model, config, trained_steps = load_model(
         checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold
     )
-    dataset = DATASET_OF_ARCH.get(config.arch)
-    num_steps = trained_steps or (get_preset(dataset).train.num_steps if dataset else 100)
+    dataset = network.dataset_of(config)
+    if num_steps is not None:
+        steps, steps_from = int(num_steps), "option"
+    elif trained_steps:
+        steps, steps_from = trained_steps, "checkpoint"
+    else:
+        steps, steps_from = (get_preset(dataset).train.num_steps if dataset else 100), "preset"
     metadata = {
-        "source": {"checkpoint": str(checkpoint.resolve()), "sha256": _sha256(checkpoint), "arch": arch},
+        "source": {"checkpoint": str(checkpoint.resolve()), "sha256": file_sha256(checkpoint), "arch": arch},
         "model_config": config.to_dict(),
         "dataset": dataset,
+        "num_steps_from": steps_from,
     }
     return export_model(
-        model, num_steps=num_steps, state_bits=state_bits, check_inputs=check_inputs, metadata=metadata
+        model, num_steps=steps, state_bits=state_bits, check_inputs=check_inputs, metadata=metadata
     )
+
+
+def export_builder(
+    checkpoint: Path,
+    builder: str,
+    *,
+    num_steps: int,
+    input_shape: tuple[int, int, int] | None = None,
+    encoding: str | None = None,
+    input_scale: float | None = None,
+    state_bits: int = 32,
+    check_inputs: np.ndarray | None = None,
+) -> ExportResult:
+    """Export the model ``builder`` ("MODULE:FUNCTION") builds, with the weights-only state_dict at
+    ``checkpoint`` (:mod:`qsnn_deploy.export.builder`: imports the user's module, never unpickles one)."""
+    from qsnn_deploy.export.builder import build_from_spec, default_input_scale, load_weights
+    from qsnn_deploy.models.qsnn import QSNN
+
+    checkpoint = Path(checkpoint)
+    model = build_from_spec(builder)
+    load_weights(model, checkpoint)
+    if isinstance(model, QSNN):
+        input_shape = input_shape or (model.config.in_channels, *model.config.input_hw)
+        encoding = encoding or network.input_encoding(model.config)
+    elif input_shape is None:
+        raise QsnnError(f"--builder {builder} builds an {type(model).__name__}: pass --input-shape C,H,W")
+    encoding = encoding or "static"
+    if input_scale is None:
+        input_scale = default_input_scale(encoding)
+    metadata = {
+        "source": {
+            "checkpoint": str(checkpoint.resolve()),
+            "sha256": file_sha256(checkpoint),
+            "builder": builder,
+        },
+        "num_steps_from": "option",
+    }
+    if isinstance(model, QSNN):
+        metadata["model_config"] = model.config.to_dict()
+        metadata["dataset"] = network.dataset_of(model.config)
+    return export_model(
+        model,
+        num_steps=num_steps,
+        state_bits=state_bits,
+        input_shape=input_shape,
+        input_scale=input_scale,
+        encoding=encoding,
+        check_inputs=check_inputs,
+        metadata=metadata,
+    )
+
+
+_STEPS_FROM = {
+    "option": "from --num-steps",
+    "checkpoint": "as trained, recorded in the checkpoint",
+    "preset": "the preset's; the checkpoint records none, pass --num-steps to choose",
+}
 
 
 def export_from_cli(
-    checkpoint: Path, *, bits: int, state_bits: int, arch: str, beta, threshold, out: Path
+    checkpoint: Path,
+    *,
+    state_bits: int,
+    out: Path,
+    bits: int = 4,
+    arch: str = "auto",
+    beta: float | None = None,
+    threshold: float | None = None,
+    num_steps: int | None = None,
+    builder: str | None = None,
+    input_shape: str | None = None,
+    encoding: str | None = None,
+    input_scale: float | None = None,
 ) -> ExportResult:
     import click
 
-    result = export_checkpoint(
-        checkpoint, bits=bits, state_bits=state_bits, arch=arch, beta=beta, threshold=threshold
-    )
+    from qsnn_deploy.export.builder import parse_input_shape
+    from qsnn_deploy.models.checkpoint import finite_option
+
+    for name, value in (("beta", beta), ("threshold", threshold), ("input-scale", input_scale)):
+        finite_option(name, value)
+    if input_scale is not None and input_scale <= 0:
+        raise QsnnError(f"--input-scale must be > 0, got {input_scale}")
+    if builder is None:
+        given = [
+            n
+            for n, v in (
+                ("--input-shape", input_shape),
+                ("--encoding", encoding),
+                ("--input-scale", input_scale),
+            )
+            if v is not None
+        ]
+        if given:
+            raise QsnnError(f"{', '.join(given)} describe the input of a --builder model; pass --builder too")
+        result = export_checkpoint(
+            checkpoint,
+            bits=bits,
+            state_bits=state_bits,
+            arch=arch,
+            beta=beta,
+            threshold=threshold,
+            num_steps=num_steps,
+        )
+    else:
+        if arch != "auto" or beta is not None or threshold is not None:
+            raise QsnnError("--arch, --beta and --threshold read the paper's checkpoints; not with --builder")
+        if num_steps is None:
+            raise QsnnError(f"--builder {builder}: pass --num-steps (a state_dict records no time steps)")
+        result = export_builder(
+            checkpoint,
+            builder,
+            num_steps=num_steps,
+            input_shape=parse_input_shape(input_shape),
+            encoding=encoding,
+            input_scale=input_scale,
+            state_bits=state_bits,
+        )
     save_graph(result.graph, out)
     g = result.graph
     click.echo(
-        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, {g.num_steps} steps"
+        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
+        f"{g.num_steps} steps ({_STEPS_FROM.get(g.metadata.get('num_steps_from'), 'given by the caller')})"
     )
     click.echo(f"folding passes: {', '.join(dict.fromkeys(result.passes))}")
     for op in g.lif_layers():

@@ -13,6 +13,7 @@ Every failure is a one-line :class:`~qsnn_deploy.errors.CheckpointError` that sa
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
 import warnings
@@ -22,13 +23,16 @@ from typing import Any
 import torch
 
 from qsnn_deploy.atomic import write_atomic
-from qsnn_deploy.errors import CheckpointError
+from qsnn_deploy.errors import CheckpointError, QsnnError
+from qsnn_deploy.models import network
 from qsnn_deploy.models.presets import SEED_ARCHS, ModelConfig, TrainPreset, model_config
 from qsnn_deploy.models.qsnn import QSNN, build_model
 
 FORMAT = "qsnn-deploy-checkpoint"
 VERSION = 1
 _LIF_BUFFERS = ("threshold", "graded_spikes_factor", "reset_mechanism_val", "beta")
+# A freshly constructed nn.BatchNorm2d: what the paper's code saves for a BatchNorm it defines but never runs.
+_BN_INITIAL = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0, "num_batches_tracked": 0}
 
 
 def save_checkpoint(
@@ -96,6 +100,23 @@ def _safe_load(path: Path, map_location) -> Any:
         ) from None
 
 
+def check_finite(state: dict, path: Path) -> None:
+    """Every tensor of a state_dict holds finite numbers; else a CheckpointError naming the first that does not."""
+    for key, value in state.items():
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"{path}: tensor {key!r} holds NaN or Inf ({bad} of {value.numel()} values); the model diverged "
+                "in training or the file is damaged"
+            )
+
+
+def finite_option(name: str, value: float | None) -> None:
+    """A command-line number that is NaN or infinite is a one-line error naming the option."""
+    if value is not None and not math.isfinite(value):
+        raise QsnnError(f"--{name} must be a finite number, got {value}")
+
+
 def _check_state_dict(model: QSNN, state: dict, arch: str, path: Path) -> None:
     expected = model.state_dict()
     for key, value in state.items():
@@ -115,6 +136,38 @@ def _check_state_dict(model: QSNN, state: dict, arch: str, path: Path) -> None:
         raise CheckpointError(
             f"{path}: key {missing[0]!r} missing for architecture {arch} ({len(missing)} missing)"
         )
+
+
+def _drop_unused_batchnorm(state: dict, config: ModelConfig, path: Path) -> dict:
+    """The paper's networks define their BatchNorms even where ``batch_norm`` is off (its DVS recipe), so their
+    state_dicts carry ``conv1_bn.*``/``conv2_bn.*`` that the forward never uses. Drop them when they are at a
+    fresh BatchNorm's values; a BatchNorm that was trained means the network ran with ``batch_norm`` on, which
+    is not this architecture: refuse it rather than silently export another function."""
+    if config.batch_norm:
+        return state
+    for layer in network.layers(dataclasses.replace(config, batch_norm=True)):
+        if layer.kind != "batchnorm":
+            continue
+        prefix = f"{layer.name}."
+        for key in [k for k in state if k.startswith(prefix)]:
+            field = key[len(prefix) :]
+            value = state[key]
+            initial = _BN_INITIAL.get(field)
+            if initial is None or not torch.is_tensor(value):
+                continue  # an unknown buffer: left for _check_state_dict to name
+            if value.numel() and not bool(torch.all(value == initial)):
+                what = (
+                    f"num_batches_tracked {int(value)}"
+                    if field == "num_batches_tracked"
+                    else f"{field} differs from a fresh BatchNorm's {initial}"
+                )
+                raise CheckpointError(
+                    f"{path}: {layer.name} was trained ({what}), but architecture {config.arch} runs without "
+                    "BatchNorm (the paper's DVS recipe, batch_norm=False); a network trained with BatchNorm on "
+                    "is not supported for this architecture"
+                )
+            del state[key]
+    return state
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -147,6 +200,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[QSNN, 
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an invalid model config: {exc}") from None
     _check_state_dict(model, obj["state_dict"], config.arch, path)
+    check_finite(obj["state_dict"], path)
     model.load_state_dict(obj["state_dict"])
     model.eval()
     info = {"metrics": dict(obj.get("metrics") or {}), "train": obj.get("train"), "version": version}
@@ -175,14 +229,17 @@ def load_seed_state_dict(
         raise CheckpointError(f"{path} is a qsnn-deploy checkpoint, not a raw state_dict; use --arch auto")
     if not _is_state_dict(obj):
         raise CheckpointError(f"{path} is not a state_dict (a dict of tensors); save model.state_dict()")
+    finite_option("beta", beta)
+    finite_option("threshold", threshold)
     config = model_config(SEED_ARCHS[arch], bits)
     model = build_model(config)
-    state = dict(obj)
+    state = _drop_unused_batchnorm(dict(obj), config, path)
     own = model.state_dict()
     for key, value in own.items():
         if key.startswith("lif") and key.split(".", 1)[1] in _LIF_BUFFERS and key not in state:
             state[key] = value.clone()
     _check_state_dict(model, state, arch, path)
+    check_finite(state, path)
     model.load_state_dict(state)
     for name, override in (("beta", beta), ("threshold", threshold)):
         values = {round(float(state[f"lif{i}.{name}"]), 9) for i in (1, 2, 3)}
@@ -199,3 +256,35 @@ def load_seed_state_dict(
     model.config = config
     model.eval()
     return model, config
+
+
+def load_model(
+    path: str | os.PathLike,
+    *,
+    bits: int,
+    arch: str = "auto",
+    beta: float | None = None,
+    threshold: float | None = None,
+) -> tuple[QSNN, ModelConfig, int | None]:
+    """(model (eval mode), config, trained steps or None) from a qsnn-deploy checkpoint (``arch="auto"``) or a
+    paper state_dict (``arch="seed-*"``), in one read of the file. A qsnn-deploy checkpoint records the time
+    steps it was trained with; a paper state_dict does not."""
+    path = Path(path)
+    if arch != "auto":
+        model, config = load_seed_state_dict(path, arch, bits=bits, beta=beta, threshold=threshold)
+        return model, config, None
+    if beta is not None or threshold is not None:
+        raise CheckpointError(
+            "--beta/--threshold override the presets of --arch seed-*; a qsnn-deploy checkpoint carries its own"
+        )
+    model, config, info = load_checkpoint(path)
+    if config.bits is None:
+        raise CheckpointError(f"{path} holds a float model; the integer IR needs a model trained with --bits")
+    if config.bits != bits:
+        raise CheckpointError(f"{path} was trained with {config.bits}-bit weights; pass --bits {config.bits}")
+    steps = (info.get("metrics") or {}).get("num_steps") or (info.get("train") or {}).get("num_steps")
+    if steps is not None and not (isinstance(steps, (int, float)) and math.isfinite(steps) and steps >= 1):
+        raise CheckpointError(
+            f"{path} records an invalid number of time steps {steps!r}; the file is damaged"
+        )
+    return model, config, int(steps) if steps else None

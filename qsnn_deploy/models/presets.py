@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,10 @@ class ModelConfig:
             raise CheckpointError(f"model config lacks fields {missing}; the checkpoint is incomplete")
         kwargs = dict(data)
         kwargs["input_hw"] = tuple(int(v) for v in data["input_hw"])
+        for name in ("beta", "threshold", "slope", "dropout"):
+            value = kwargs[name]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise CheckpointError(f"model config field {name!r} must be a finite number, got {value!r}")
         return cls(**kwargs)
 
     def with_bits(self, bits: int | None) -> ModelConfig:

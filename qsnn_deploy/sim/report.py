@@ -1,8 +1,14 @@
-"""``qsnn-deploy simulate``: the integer simulator on a test set, beside the float model it came from."""
+"""``qsnn-deploy simulate``: the integer simulator on a test set, beside the float model it came from.
+
+Runs on the base install (NumPy): the float comparison needs torch, snnTorch and Brevitas and the float
+checkpoint; without either the report says so in one note and gives the integer results. Nothing here imports
+the exporter: the float model is loaded and run by :mod:`qsnn_deploy.models`.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,12 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from qsnn_deploy.atomic import write_text_atomic
-from qsnn_deploy.errors import CheckpointError, IRValidationError
+from qsnn_deploy.errors import CheckpointError, IRValidationError, QsnnError
+from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.sim.executor import simulate
 
-AGREEMENT_TARGET = 0.995  # prediction agreement the fidelity target asks for
-ACCURACY_GAP_TARGET = 0.001  # |integer - float| accuracy, as a fraction
+DATASETS = ("mnist", "fmnist", "nmnist", "dvs")
+AGREEMENT_TARGET = 0.995  # prediction agreement the fidelity target asks for (--min-agreement)
+ACCURACY_GAP_TARGET = 0.001  # |integer - float| accuracy, as a fraction (--max-accuracy-gap, in points)
+TORCH_MISSING = (
+    "torch, snnTorch or Brevitas is not installed (pip install 'qsnn-deploy[torch]'): no float comparison, "
+    "integer results only"
+)
 
 
 @dataclass
@@ -34,48 +46,128 @@ class SimulationReport:
     seconds: float
     verdict: str
     notes: list[str] = field(default_factory=list)
+    trained_on: str | None = None  # the dataset the IR records, if any
+    float_checkpoint: str | None = None  # the checkpoint compared with, if any
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
 
+    @property
+    def passed(self) -> bool:
+        """False on FAIL (a silent layer) or DRIFT (integer and float disagree beyond the targets)."""
+        return not self.verdict.startswith(("FAIL", "DRIFT"))
 
-def _float_model(graph: Graph, checkpoint: Path | None, notes: list[str]):
-    """The float model to compare with: --checkpoint, else the one recorded at export if it still exists."""
-    from qsnn_deploy.export.api import load_for_export
 
-    source = graph.metadata.get("source", {})
-    config = graph.metadata.get("model_config", {})
-    path = checkpoint or (Path(source["checkpoint"]) if source.get("checkpoint") else None)
-    if path is None or not path.is_file():
-        notes.append("no float checkpoint found (pass --checkpoint): integer results only")
-        return None
-    arch = source.get("arch", "auto") if checkpoint is None else "auto"
+def recorded_dataset(graph: Graph) -> str | None:
+    """The dataset the IR says its model was made for (export records it), or None."""
+    value = ir_metadata.dataset(graph.metadata)
+    return value if value in DATASETS else None
+
+
+def _torch_available() -> bool:
     try:
-        model, _ = load_for_export(path, bits=int(config.get("bits") or 4), arch=arch)
-    except CheckpointError:
+        import brevitas  # noqa: F401
+        import snntorch  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str]):
+    """(float model, path) to compare with: --checkpoint, else the one recorded at export if it is still the
+    same file (its SHA-256 is recorded). ``(None, None)`` with a note saying why when there is none."""
+    from qsnn_deploy.models.provenance import file_sha256
+
+    source = ir_metadata.source(graph.metadata)
+    config = ir_metadata.model_config(graph.metadata)
+    raw_source = graph.metadata.get("source")
+    builder = raw_source.get("builder") if isinstance(raw_source, dict) else None
+    if checkpoint is None and isinstance(builder, str):
+        notes.append(
+            f"the IR was exported with --builder {builder}; simulate imports no code, so there is no float "
+            "comparison: integer results only"
+        )
+        return None, None
+    path = checkpoint or (Path(source.checkpoint) if source.checkpoint else None)
+    if path is None:
+        notes.append("the IR records no float checkpoint (pass --checkpoint): integer results only")
+        return None, None
+    if not path.is_file():
+        if checkpoint is not None:
+            raise CheckpointError(f"--checkpoint {path}: no such file")
+        notes.append(
+            f"the recorded float checkpoint {path} no longer exists (pass --checkpoint): integer results only"
+        )
+        return None, None
+    if not _torch_available():
+        notes.append(TORCH_MISSING)
+        return None, None
+    recorded_sha = source.sha256
+    same_file = recorded_sha is not None and file_sha256(path) == recorded_sha
+    if recorded_sha is not None and not same_file:
+        if checkpoint is None:
+            notes.append(
+                f"the float checkpoint {path} changed since export (its SHA-256 differs from the one the IR "
+                "records): not compared; re-export it, or pass --checkpoint to compare anyway"
+            )
+            return None, None
+        notes.append(f"--checkpoint {path} is not the file this IR was exported from (SHA-256 differs)")
+    arch = arch or source.arch
+    bits = ir_metadata.model_bits(graph.metadata) or 4
+    overrides: dict[str, float | None] = {"beta": None, "threshold": None}
+    if arch != "auto" and same_file:
+        # A paper state_dict is re-read with the beta and threshold the export used (its --beta/--threshold).
+        for name in overrides:
+            value = config.get(name)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                overrides[name] = float(value)
+    from qsnn_deploy.models.checkpoint import load_model
+
+    try:
+        model, _, _ = load_model(path, bits=bits, arch=arch, **overrides)
+    except CheckpointError as exc:
         if checkpoint is not None:
             raise
-        notes.append(f"the recorded checkpoint {path} could not be loaded: integer results only")
-        return None
-    return model
+        notes.append(f"the recorded checkpoint could not be loaded ({exc}): integer results only")
+        return None, None
+    return model, path
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise QsnnError(f"--{name} must be >= 1, got {value}")
 
 
 def simulate_dataset(
     graph: Graph,
-    dataset: str,
+    dataset: str | None = None,
     *,
     data_dir: Path | None = None,
     limit: int | None = None,
     num_steps: int | None = None,
     checkpoint: Path | None = None,
+    arch: str | None = None,
+    min_agreement: float = AGREEMENT_TARGET,
+    max_accuracy_gap: float = ACCURACY_GAP_TARGET,
     progress: bool = True,
     batch_size: int = 100,
 ) -> SimulationReport:
+    """Simulate ``graph`` on the test split of ``dataset`` (default: the one the IR records) and compare with
+    the float model when one is available. ``max_accuracy_gap`` is a fraction (0.001 = 0.1 points)."""
     from tqdm import tqdm
 
     from qsnn_deploy.data import load_dataset
-    from qsnn_deploy.export.fidelity import float_outputs
 
+    _positive("limit", limit)
+    _positive("num-steps", num_steps)
+    for name, value in (("min_agreement", min_agreement), ("max_accuracy_gap", max_accuracy_gap)):
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise QsnnError(f"{name} must be a fraction between 0 and 1, got {value}")
+    trained_on = recorded_dataset(graph)
+    dataset = dataset or trained_on
+    if dataset is None:
+        raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASETS)}")
     steps = num_steps or graph.num_steps
     ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
     if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (ds.kind != graph.input.encoding):
@@ -84,7 +176,11 @@ def simulate_dataset(
             f"{graph.input.encoding} inputs of shape {graph.input.shape}"
         )
     notes: list[str] = []
-    model = _float_model(graph, checkpoint, notes)
+    if trained_on is not None and trained_on != dataset:
+        notes.append(
+            f"the model was made for {trained_on}, not {dataset}: its accuracy here measures nothing it learned"
+        )
+    model, model_path = _float_model(graph, checkpoint, arch, notes)
     start = time.perf_counter()
     with tqdm(total=len(ds), desc="simulate", unit="sample", disable=not progress) as bar:
         result = simulate(graph, ds.inputs, steps, batch_size=batch_size, progress=bar.update)
@@ -107,8 +203,12 @@ def simulate_dataset(
         seconds=seconds,
         verdict="",
         notes=notes,
+        trained_on=trained_on,
+        float_checkpoint=None if model_path is None else str(model_path),
     )
     if model is not None:
+        from qsnn_deploy.models.inference import float_outputs
+
         f_counts, f_totals = float_outputs(model, ds.inputs, steps, graph.input.scale)
         f_pred = np.argmax(f_counts, axis=1)
         report.float_accuracy = float(np.mean(f_pred == labels))
@@ -117,21 +217,26 @@ def simulate_dataset(
         report.float_firing_rates = {
             k: v / max(1, len(ds) * neurons.get(k, 1) * steps) for k, v in f_totals.items() if k in neurons
         }
-    report.verdict = _verdict(report)
+    report.verdict = _verdict(report, min_agreement, max_accuracy_gap)
     return report
 
 
-def _verdict(r: SimulationReport) -> str:
+def _verdict(r: SimulationReport, min_agreement: float, max_gap: float) -> str:
     if r.silent_layers:
         return f"FAIL: silent layer(s) {', '.join(r.silent_layers)} (no spikes on the whole test set)"
+    where = (
+        ""
+        if r.trained_on in (None, r.dataset)
+        else f" (on {r.dataset}; the model was made for {r.trained_on})"
+    )
     if r.prediction_agreement is None:
-        return "integer-only run (no float model to compare)"
+        return f"integer-only run (no float model to compare){where}"
     gap = abs(r.int_accuracy - r.float_accuracy)
-    if r.prediction_agreement >= AGREEMENT_TARGET and gap <= ACCURACY_GAP_TARGET:
-        return "PASS: integer model is faithful to the float model"
+    if r.prediction_agreement >= min_agreement and gap <= max_gap:
+        return f"PASS: integer model is faithful to the float model{where}"
     return (
-        f"DRIFT: agreement {r.prediction_agreement:.2%} (target {AGREEMENT_TARGET:.1%}), accuracy gap "
-        f"{gap * 100:.2f} pp (target {ACCURACY_GAP_TARGET * 100:.1f} pp)"
+        f"DRIFT: agreement {r.prediction_agreement:.2%} (target {min_agreement:.1%}), accuracy gap "
+        f"{gap * 100:.2f} pp (target {max_gap * 100:.1f} pp){where}"
     )
 
 
@@ -160,19 +265,42 @@ def format_report(r: SimulationReport) -> str:
 
 
 def simulate_from_cli(
-    *, model: Path, dataset: str, checkpoint, data_dir, limit, num_steps, json_path
-) -> None:
+    *,
+    model: Path,
+    dataset: str | None,
+    checkpoint: Path | None,
+    data_dir: Path | None,
+    limit: int | None,
+    num_steps: int | None,
+    json_path: Path | None,
+    arch: str | None = None,
+    min_agreement: float = AGREEMENT_TARGET * 100,
+    max_accuracy_gap: float = ACCURACY_GAP_TARGET * 100,
+) -> SimulationReport:
+    """``simulate``; the thresholds come in percent. Exits 1 on FAIL or DRIFT."""
     import click
 
     from qsnn_deploy.ir.io import load_graph
 
+    for name, value in (("min-agreement", min_agreement), ("max-accuracy-gap", max_accuracy_gap)):
+        if not (math.isfinite(value) and 0 <= value <= 100):
+            raise QsnnError(f"--{name} must be a percentage between 0 and 100, got {value}")
     graph = load_graph(model)
     report = simulate_dataset(
-        graph, dataset, data_dir=data_dir, limit=limit, num_steps=num_steps, checkpoint=checkpoint
+        graph,
+        dataset,
+        data_dir=data_dir,
+        limit=limit,
+        num_steps=num_steps,
+        checkpoint=checkpoint,
+        arch=arch,
+        min_agreement=min_agreement / 100,
+        max_accuracy_gap=max_accuracy_gap / 100,
     )
     click.echo(format_report(report))
     if json_path is not None:
         write_text_atomic(Path(json_path), json.dumps(report.to_json(), indent=2))
         click.echo(f"wrote {json_path}")
-    if report.silent_layers:
+    if not report.passed:
         raise SystemExit(1)
+    return report
