@@ -35,6 +35,7 @@ class CostReport:
     stack_bytes: int  # worst call chain of qsnn_run, from -fstack-usage
     host_insns: dict[str, float] = field(default_factory=dict)  # variant -> per inference
     m4_insns: dict[str, float] = field(default_factory=dict)
+    m4_phases: dict[str, float] = field(default_factory=dict)  # phase (op name) -> per inference, see _phases
     synops: dict[str, float] = field(default_factory=dict)  # per inference
     spikes: dict[str, float] = field(default_factory=dict)
     firing_rates: dict[str, float] = field(default_factory=dict)
@@ -99,12 +100,60 @@ def _callgrind(model: Path, work: Path, vectors: Path, n: int, dense: bool) -> f
     return int(m.group(1)) / n
 
 
-def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool) -> float:
+def _plugins(work: Path) -> Path:
     plugin_build = (work / "plugin").resolve()  # absolute: make -C runs in the plugin's source folder
     run_tool(
         ["make", "-s", "-C", str(firmware_dir() / "qemu-plugin"), f"BUILD={plugin_build}"],
         "plugin build",
     )
+    return plugin_build
+
+
+def phase_names(layers) -> list[str]:
+    """Names of the phases the model's markers switch to (model.c.j2, QSNN_PROFILE): index 0 is the harness
+    before the first marker, 3*i+1..3*i+3 stage i's synapse op, requantize and LIF, then the step's rest."""
+    names = ["harness"]
+    for layer in layers:
+        names += [layer.op.name, layer.rq.name, layer.lif.name]
+    return [*names, "step glue"]
+
+
+def _marks(elf: Path, out: Path) -> None:
+    """The marker functions' addresses, one "<hex address> <phase>" line each, for phase_count.so."""
+    text = run_tool([require_tool("arm-none-eabi-nm"), str(elf)], "arm-none-eabi-nm").stdout
+    lines = []
+    for line in text.splitlines():
+        m = re.match(r"([0-9a-f]+) [tT] qsnn_phase_(\d+)$", line)
+        if m:
+            lines.append(f"{m.group(1)} {m.group(2)}")
+    if not lines:
+        raise ToolchainError(f"no phase markers in {elf} (built without -DQSNN_PROFILE?)")
+    out.write_text("\n".join(lines) + "\n")
+
+
+def _qemu_phases(model: Path, vectors: Path, work: Path, names: list[str]) -> dict[str, float]:
+    """Cortex-M4 instructions per inference per phase, by difference of two runs like the total."""
+    plugin_build = _plugins(work)
+    per_run = []
+    for repeat in (0, BENCH_REPEAT):
+        build = work / f"fw_profile_{repeat}"
+        elf = build_firmware(
+            model, vectors, build, extra_cflags=f"-DQSNN_BENCH_REPEAT={repeat} -DQSNN_PROFILE"
+        )
+        marks, log = build / "marks.txt", build / "plugin.log"
+        _marks(elf, marks)
+        plugin = f"{plugin_build / 'phase_count.so'},marks={marks.resolve()}"
+        run_qemu(elf, ["-plugin", plugin, "-d", "plugin", "-D", str(log)])
+        per_run.append({int(k): int(v) for k, v in re.findall(r"phase (\d+): (\d+)", log.read_text())})
+    return {
+        name: (per_run[1].get(k, 0) - per_run[0].get(k, 0)) / BENCH_REPEAT
+        for k, name in enumerate(names)
+        if k > 0
+    }
+
+
+def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool) -> float:
+    plugin_build = _plugins(work)
     counts = []
     for repeat in (0, BENCH_REPEAT):
         flags = f"-DQSNN_BENCH_REPEAT={repeat}" + (" -DQSNN_DENSE_BASELINE" if dense else "")
@@ -175,6 +224,8 @@ def cost_report(
                 f"counting Cortex-M4 instructions under QEMU ({'dense baseline' if dense else 'event-driven'})"
             )
             rep.m4_insns["dense" if dense else "events"] = _qemu_insns(model_dir, vectors_h, work, dense)
+        say("counting Cortex-M4 instructions per layer under QEMU (phase markers)")
+        rep.m4_phases = _qemu_phases(model_dir, vectors_h, work, phase_names(model.layers))
     return rep
 
 
@@ -189,6 +240,12 @@ def format_report(rep: CostReport) -> str:
             ev, de = table.get("events", 0.0), table.get("dense")
             dense = f", dense baseline {de:,.0f} (ratio {ev / de:.3f})" if de else ""
             lines.append(f"instructions/inference {name}: event-driven {ev:,.0f}{dense}")
+    if rep.m4_phases:
+        total = sum(rep.m4_phases.values()) or 1.0
+        lines.append("cortex-m4 instructions/inference per phase (marker build):")
+        for k, v in rep.m4_phases.items():
+            per_synop = f", {v / rep.synops[k]:.2f}/synop" if rep.synops.get(k) else ""
+            lines.append(f"  {k:<16} {v:>12,.0f} ({100 * v / total:4.1f}%{per_synop})")
     for k, v in rep.synops.items():
         lines.append(f"synops/inference {k}: {v:,.0f}")
     for k, v in rep.spikes.items():
