@@ -1,0 +1,239 @@
+"""What the Verilog target builds for each layer: module parameters (geometry, lanes, exact widths from the
+range analysis), memory images and block-RAM estimates. Rules, renderer and report all read these.
+
+Widths (docs/targets/verilog.md#widths): ``ACC_W`` holds every partial sum of the synapse with its fused pool
+(the conv's ``peak`` times the pool window, as the shared ``accumulator_width`` rule bounds it); ``PROD_W`` the
+requantize's ``x*m + b + 2^(s-1)`` (its ``peak``); ``CUR_W`` the current; ``STATE_W`` the membrane: the LIF's
+proven range, or its full state type where the range analysis says it can saturate (then the RTL clamps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from qsnn_deploy.ir.ops import Conv2d, OpRange
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.ir.types import bits_for_range
+
+DEFAULT_LANES = 16
+WEIGHT_BITS = 4  # the weight ROMs hold 4-bit two's-complement nibbles
+
+
+def addr_width(n: int) -> int:
+    """Verilog ``(n > 1) ? $clog2(n) : 1``: the width of an index below ``n``."""
+    return max(1, (n - 1).bit_length())
+
+
+def lanes_for(channels: int, lanes: int) -> int:
+    """Output channels per cycle of a layer: ``lanes`` (a power of two), at most the channels rounded up to a
+    power of two."""
+    return min(lanes, 1 << (channels - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """The parameters of one ``qsnn_layer`` instance (names as in templates/verilog/rtl/qsnn_layer.v)."""
+
+    index: int
+    name: str
+    desc: str
+    linear: bool
+    IN_C: int
+    IN_H: int
+    IN_W: int
+    VAL_W: int
+    OC: int
+    KH: int
+    KW: int
+    PAD: int
+    OUT_H: int
+    OUT_W: int
+    POOL_LOG2: int
+    LANES: int
+    GROUPS: int
+    ACC_W: int
+    MUL_W: int
+    BIAS_W: int
+    PROD_W: int
+    SHIFT: int
+    CUR_W: int
+    STATE_W: int
+    THRESH: int
+    DECAY_MULT: int
+    DM_W: int
+    DECAY_SHIFT: int
+    RESET_ZERO: int
+    SATURATE: int
+    KEEP_ACC: int
+    NEXT_FLAT: int
+    weight_file: str
+    rq_file: str
+
+    @property
+    def neurons(self) -> int:
+        return self.OC * self.OUT_H * self.OUT_W
+
+    @property
+    def CW(self) -> int:
+        return addr_width(self.IN_C)
+
+    @property
+    def YW(self) -> int:
+        return addr_width(self.IN_H)
+
+    @property
+    def XW(self) -> int:
+        return addr_width(self.IN_W)
+
+    @property
+    def N_AW(self) -> int:
+        return addr_width(self.neurons)
+
+    @property
+    def EC_W(self) -> int:
+        return self.N_AW if self.NEXT_FLAT else addr_width(self.OC)
+
+    @property
+    def EY_W(self) -> int:
+        return 1 if self.NEXT_FLAT else addr_width(self.OUT_H)
+
+    @property
+    def EX_W(self) -> int:
+        return 1 if self.NEXT_FLAT else addr_width(self.OUT_W)
+
+    @property
+    def taps(self) -> int:
+        return self.IN_C * self.KH * self.KW
+
+    def memories(self) -> dict[str, tuple[int, int]]:
+        """name -> (width, depth) of every memory of the layer."""
+        queue_w = self.VAL_W + self.CW + self.YW + self.XW
+        return {
+            "queue": (queue_w, self.IN_C * self.IN_H * self.IN_W),
+            "acc": (self.LANES * self.ACC_W, self.OUT_H * self.OUT_W * self.GROUPS),
+            "weights": (self.LANES * WEIGHT_BITS, self.taps * self.GROUPS),
+            "requant": (self.MUL_W + self.BIAS_W, self.OC),
+            "membranes": (self.STATE_W, self.neurons),
+        }
+
+
+def lanes_option(extra: Mapping[str, str]) -> int | str:
+    """The ``lanes`` option as an int, or the message saying why it is not one."""
+    text = str(extra.get("lanes", DEFAULT_LANES))
+    try:
+        lanes = int(text)
+    except ValueError:
+        return f"option lanes={text!r} is not an integer"
+    if lanes < 1 or lanes > 256 or lanes & (lanes - 1):
+        return f"option lanes={lanes} must be a power of two from 1 to 256"
+    return lanes
+
+
+def layer_params(
+    layers: tuple[Layer, ...], ranges: Mapping[str, OpRange], lanes: int, static: bool, prefix: str
+) -> list[LayerParams]:
+    out = []
+    for layer in layers:
+        op, rq, lif = layer.op, layer.rq, layer.lif
+        conv = isinstance(op, Conv2d)
+        first = layer.index == 0
+        val_w = 8 if first else 1
+        if conv:
+            in_c, in_h, in_w = layer.in_shape
+            kh, kw, pad = int(op.weight.shape[2]), int(op.weight.shape[3]), op.padding
+            out_h, out_w = layer.out_shape[1], layer.out_shape[2]
+        else:
+            in_c, in_h, in_w, kh, kw, pad, out_h, out_w = int(np.prod(layer.in_shape)), 1, 1, 1, 1, 0, 1, 1
+        oc = layer.channels
+        ln = lanes_for(oc, lanes)
+        partial = ranges[op.name].peak * layer.pool_kernel**2
+        term_bits = val_w + 6 if val_w > 1 else WEIGHT_BITS + 1  # one product, plus a sign bit to extend
+        acc_w = max(bits_for_range(-partial, partial), term_bits)
+        mult, bias = rq.multiplier.astype(object), rq.bias.astype(object)
+        mul_w = max(2, bits_for_range(min(mult), max(mult)))
+        bias_w = max(2, bits_for_range(min(bias), max(bias)))
+        cur_w = max(2, ranges[rq.name].bits)
+        prod_w = max(ranges[rq.name].peak_bits, rq.shift + cur_w, acc_w + 1, mul_w + 1, bias_w + 1)
+        lif_rng = ranges[lif.name]
+        saturate = bool(lif_rng.note)
+        state_w = lif.state_type.bits if saturate else max(lif_rng.bits, lif.threshold.bit_length() + 1)
+        nxt = layers[layer.index + 1] if layer.index + 1 < len(layers) else None
+        desc = f"{op.kind} {op.name} {layer.in_shape} -> {layer.conv_shape}"
+        if layer.pool is not None:
+            desc += f", sumpool2d {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
+        desc += f", requantize {rq.name}, lif {lif.name} ({layer.neurons} neurons)"
+        out.append(
+            LayerParams(
+                index=layer.index, name=lif.name, desc=desc, linear=not conv,
+                IN_C=in_c, IN_H=in_h, IN_W=in_w, VAL_W=val_w, OC=oc, KH=kh, KW=kw, PAD=pad, OUT_H=out_h,
+                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1, LANES=ln, GROUPS=-(-oc // ln),
+                ACC_W=acc_w, MUL_W=mul_w, BIAS_W=bias_w, PROD_W=prod_w, SHIFT=rq.shift, CUR_W=cur_w,
+                STATE_W=state_w, THRESH=lif.threshold, DECAY_MULT=lif.decay_multiplier,
+                DM_W=max(1, lif.decay_multiplier.bit_length(), lif.decay_shift), DECAY_SHIFT=lif.decay_shift,
+                RESET_ZERO=int(lif.reset == "zero"), SATURATE=int(saturate), KEEP_ACC=int(static and first),
+                NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
+                weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
+            )
+        )  # fmt: skip
+    return out
+
+
+def hex_lines(words: list[int], width: int) -> str:
+    digits = max(1, -(-width // 4))
+    return "".join(f"{w:0{digits}x}\n" for w in words)
+
+
+def weight_image(layer: Layer, p: LayerParams) -> str:
+    """$readmemh image of the weight ROM: word ``tap * GROUPS + g`` holds the weights of output channels
+    ``g*LANES .. g*LANES+LANES-1`` for input tap ``tap`` (conv: ``(c*KH + kh)*KW + kw``; linear: the input
+    feature), channel ``g*LANES + l`` in nibble ``l`` (bits 4l+3..4l), two's complement; padding lanes are 0."""
+    w = layer.op.weight.astype(np.int64)
+    taps = w.transpose(1, 2, 3, 0).reshape(-1, p.OC) if w.ndim == 4 else w.T
+    padded = np.zeros((taps.shape[0], p.GROUPS * p.LANES), dtype=np.int64)
+    padded[:, : p.OC] = taps
+    nibbles = (padded & 0xF).reshape(-1, p.LANES)
+    words = [sum(int(n) << (4 * i) for i, n in enumerate(row)) for row in nibbles]
+    return hex_lines(words, p.LANES * WEIGHT_BITS)
+
+
+def requant_image(layer: Layer, p: LayerParams) -> str:
+    """$readmemh image of the requantize ROM: word ``o`` = {bias[o] (BIAS_W bits), multiplier[o] (MUL_W)}."""
+    words = []
+    for m, b in zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist()):
+        words.append(((int(b) & ((1 << p.BIAS_W) - 1)) << p.MUL_W) | (int(m) & ((1 << p.MUL_W) - 1)))
+    return hex_lines(words, p.MUL_W + p.BIAS_W)
+
+
+# Block RAM of the parts the report and the memory rule know: (width, depth) configurations of one block.
+PARTS = {
+    "ecp5-25k": {
+        "blocks": 56,
+        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+    },
+    "ecp5-45k": {
+        "blocks": 108,
+        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+    },
+    "ecp5-85k": {
+        "blocks": 208,
+        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+    },
+    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048))},
+}
+DEFAULT_PART = "ecp5-25k"
+SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
+
+
+def blocks_for(width: int, depth: int, part: str) -> int:
+    """Block RAMs one memory takes on ``part`` (the best single configuration; an upper bound of what Yosys
+    maps)."""
+    if width * depth <= SMALL_MEMORY_BITS:
+        return 0
+    return min(-(-width // w) * -(-depth // d) for w, d in PARTS[part]["configs"])
+
+
+def block_estimate(params: list[LayerParams], part: str) -> int:
+    return sum(blocks_for(w, d, part) for p in params for w, d in p.memories().values())

@@ -1,0 +1,93 @@
+"""Render the Verilog target into an output folder: the hand-written RTL library (templates/verilog/rtl/),
+the generated top level and synthesis wrapper (templates/verilog/*.j2), the memory images ($readmemh .hex)
+and the simulation testbenches (templates/verilog/tb/). One atomic write per file.
+
+Only op names (checked identifiers) and ``safe_label`` text from the IR reach the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.paths import templates_dir
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.text import safe_label
+from qsnn_deploy.targets.verilog.layout import (
+    LayerParams,
+    addr_width,
+    lanes_option,
+    layer_params,
+    requant_image,
+    weight_image,
+)
+
+RTL_FILES = ("qsnn_ram.v", "qsnn_layer.v", "qsnn_ctrl.v")
+TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
+
+
+def params_of(model: CheckedModel) -> list[LayerParams]:
+    lanes = lanes_option(model.options.extra)
+    assert isinstance(lanes, int), lanes  # the lanes_option design rule ran before
+    static = model.graph.input.encoding == "static"
+    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix)
+
+
+def context(model: CheckedModel) -> dict:
+    graph, prefix = model.graph, model.options.prefix
+    params = params_of(model)
+    return {
+        "p": prefix,
+        "source": safe_label(graph.metadata.get("source", "unknown")),
+        "static": graph.input.encoding == "static",
+        "frame": int(np.prod(graph.input.shape)),
+        "classes": params[-1].neurons,
+        "class_w": addr_width(params[-1].neurons),
+        "layer_w": addr_width(len(params)),
+        "index_w": max(p.N_AW for p in params),
+        "steps": graph.num_steps,
+        "layers": params,
+    }
+
+
+def render_files(model: CheckedModel) -> dict[str, str]:
+    """File name -> text of every generated file (not written yet)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "verilog")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    ctx = context(model)
+    p = ctx["p"]
+    files = {
+        f"{p}_top.v": env.get_template("top.v.j2").render(ctx),
+        f"{p}_synth.v": env.get_template("synth.v.j2").render(ctx),
+        "tb_config.h": env.get_template("tb_config.h.j2").render(ctx),
+        "tb_config.vh": env.get_template("tb_config.vh.j2").render(ctx),
+    }
+    for layer, params in zip(model.layers, ctx["layers"]):
+        files[params.weight_file] = weight_image(layer, params)
+        files[params.rq_file] = requant_image(layer, params)
+    return files
+
+
+def render(model: CheckedModel, out: Path) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_files(model).items():
+        write_bytes_atomic(out / name, text.encode())
+        written.append(out / name)
+    for folder, names in (("rtl", RTL_FILES), ("tb", TB_FILES)):
+        for name in names:
+            write_bytes_atomic(out / name, (templates_dir() / "verilog" / folder / name).read_bytes())
+            written.append(out / name)
+    return written
+
+
+__all__ = ["RTL_FILES", "TB_FILES", "context", "params_of", "render", "render_files"]

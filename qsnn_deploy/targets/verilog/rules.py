@@ -1,0 +1,96 @@
+"""Design rules of the Verilog target (the shared ones are in targets/rules.py), run before any file is written:
+what the RTL library supports (4-bit weights, stride 1, power-of-two pools, the lanes option, step and class
+counts of the interface) and whether the memories fit the chosen part's block RAM (``--option part=...``)."""
+
+from __future__ import annotations
+
+from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.targets.base import RuleInput, rule
+from qsnn_deploy.targets.rules import input_is_uint8
+from qsnn_deploy.targets.verilog.layout import (
+    DEFAULT_PART,
+    PARTS,
+    WEIGHT_BITS,
+    block_estimate,
+    lanes_option,
+    layer_params,
+)
+
+MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
+MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
+
+
+@rule("lanes_option")
+def lanes_is_power_of_two(inp: RuleInput) -> list[str]:
+    lanes = lanes_option(inp.options.extra)
+    return [lanes] if isinstance(lanes, str) else []
+
+
+@rule("weights_fit_nibbles")
+def weights_fit_nibbles(inp: RuleInput) -> list[str]:
+    """The weight ROMs hold 4-bit two's-complement nibbles."""
+    problems = []
+    for layer in inp.layers:
+        w = layer.op.weight
+        if layer.op.weight_type.bits > WEIGHT_BITS or (w.size and (int(w.min()) < -8 or int(w.max()) > 7)):
+            problems.append(
+                f"{layer.op.name!r}: weight type {layer.op.weight_type}; the Verilog target stores 4-bit weights "
+                "(re-export with --bits 4 or fewer)"
+            )
+    return problems
+
+
+@rule("conv_geometry_supported")
+def conv_geometry_supported(inp: RuleInput) -> list[str]:
+    """The accumulate engine walks kernel taps at stride 1 and pools by shifting: power-of-two windows."""
+    problems = []
+    for layer in inp.layers:
+        if isinstance(layer.op, Conv2d) and layer.op.stride != 1:
+            problems.append(
+                f"{layer.op.name!r}: stride {layer.op.stride}; the Verilog target supports stride 1"
+            )
+        k = layer.pool_kernel
+        if k & (k - 1):
+            problems.append(f"{layer.pool.name!r}: pool window {k} is not a power of two")  # type: ignore[union-attr]
+    return problems
+
+
+@rule("interface_limits")
+def interface_limits(inp: RuleInput) -> list[str]:
+    problems = []
+    classes = inp.layers[-1].neurons if inp.layers else 0
+    if classes > MAX_CLASSES:
+        problems.append(f"{classes} classes; the output beat carries at most {MAX_CLASSES}")
+    if inp.graph.num_steps > MAX_STEPS:
+        problems.append(f"{inp.graph.num_steps} steps; the step counters hold at most {MAX_STEPS}")
+    return problems
+
+
+@rule("fits_part_memory")
+def fits_part_memory(inp: RuleInput) -> list[str]:
+    """Every memory (queues, accumulators, weights, requantize constants, membranes) in block RAM of the part
+    (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of layout.blocks_for."""
+    part = inp.options.get("part", DEFAULT_PART)
+    if part not in PARTS:
+        return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
+    lanes = lanes_option(inp.options.extra)
+    if isinstance(lanes, str):
+        return []  # lanes_option reports it
+    params = layer_params(inp.layers, inp.ranges, lanes, inp.graph.input.encoding == "static", "x")
+    blocks = block_estimate(params, part)
+    if blocks > PARTS[part]["blocks"]:
+        return [
+            f"the memories need about {blocks} block RAMs; {part} has {PARTS[part]['blocks']} (try fewer lanes "
+            "with --option lanes=N, or a larger part)"
+        ]
+    return []
+
+
+RULES = (
+    input_is_uint8,
+    lanes_is_power_of_two,
+    weights_fit_nibbles,
+    conv_geometry_supported,
+    interface_limits,
+    fits_part_memory,
+)

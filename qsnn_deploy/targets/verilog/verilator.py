@@ -1,0 +1,90 @@
+"""The Verilog target's main executor: the generated RTL compiled by Verilator with the C++ testbench
+(templates/verilog/tb/tb_verilator.cpp), every layer's spikes and membranes of every step recorded in full,
+and the clock cycles of every inference."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c.host import read_layers, read_outputs
+from qsnn_deploy.targets.verilog.render import RTL_FILES
+from qsnn_deploy.verify.record import Record
+from qsnn_deploy.verify.tools import require_tool, run_tool
+from qsnn_deploy.verify.vectors import write_vectors
+
+LINT_FLAGS = ["--lint-only", "-Wall"]
+
+
+def sources(model_dir: Path, prefix: str) -> list[str]:
+    """The synthesizable sources, top level first."""
+    return [str(model_dir / f"{prefix}_top.v"), *(str(model_dir / name) for name in RTL_FILES)]
+
+
+def lint(model_dir: Path, prefix: str, top: str | None = None) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` on the generated design (raises ToolchainError on any warning)."""
+    files = sources(model_dir, prefix)
+    if top == f"{prefix}_synth":
+        files.insert(0, str(model_dir / f"{prefix}_synth.v"))
+    cmd = [require_tool("verilator"), *LINT_FLAGS, "--top-module", top or f"{prefix}_top", *files]
+    return run_tool(cmd, "verilator --lint-only -Wall")
+
+
+def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2) -> Path:
+    """Compile the design and the C++ testbench into ``work/obj_dir/tb``."""
+    obj = work / "obj_dir"
+    cmd = [
+        require_tool("verilator"), "--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--x-assign", "fast",
+        "--x-initial", "fast", "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb",
+        "-CFLAGS", f"-O2 -I{model_dir.resolve()}", *sources(model_dir.resolve(), prefix),
+        str((model_dir / "tb_verilator.cpp").resolve()),
+    ]  # fmt: skip
+    run_tool(cmd, "building the Verilator testbench", timeout=1800)
+    return obj / "tb"
+
+
+class VerilatorRunner:
+    def __init__(self, model: CheckedModel, model_dir: Path, exe: Path, work: Path):
+        self.model, self.model_dir, self.exe, self.work = model, model_dir, exe, work
+        self.cycles: np.ndarray | None = None  # per sample, of the last run
+
+    def run(self, inputs: np.ndarray, steps: int) -> Record:
+        graph, work = self.model.graph, self.work.resolve()
+        write_vectors(work / "vectors.bin", graph, inputs, steps)
+        files = [work / name for name in ("vectors.bin", "outputs.bin", "record.bin", "cycles.bin")]
+        # $readmemh opens the memory images relative to the working folder: run in the model's folder
+        proc = subprocess.run([str(self.exe.resolve()), *map(str, files)], capture_output=True, text=True,
+                              cwd=self.model_dir)  # fmt: skip
+        if proc.returncode != 0:
+            raise VerificationError(
+                f"the Verilator testbench failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
+            )
+        n = len(inputs)
+        spikes, counts, preds = read_outputs(files[1], n, steps, graph.num_classes)
+        layers = read_layers(
+            files[2], [(layer.lif.name, layer.neurons) for layer in self.model.layers], n, steps
+        )
+        self.cycles = np.fromfile(files[3], dtype="<u8").astype(np.int64)
+        if len(self.cycles) != n:
+            raise VerificationError(
+                f"the testbench reported cycles of {len(self.cycles)} samples, expected {n}"
+            )
+        return Record(spikes, layers, counts=counts, predictions=preds)
+
+
+class VerilatorExecutor:
+    """Settings (``--option``): ``jobs`` (parallel C++ compile jobs, default 2)."""
+
+    name = "verilator"
+    description = (
+        "the RTL compiled by Verilator with a C++ testbench; every layer in full, cycles per inference"
+    )
+
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> VerilatorRunner:
+        jobs = int(model.options.get("jobs", "2"))
+        exe = build_verilator(Path(model_dir), Path(work), model.options.prefix, jobs)
+        return VerilatorRunner(model, Path(model_dir), exe, Path(work))

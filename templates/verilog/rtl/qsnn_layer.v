@@ -1,0 +1,435 @@
+// qsnn_layer.v - one layer of the qsnn-deploy Verilog target: synapse (conv2d with an optional fused
+// sumpool2d, or linear), requantize and LIF, exactly as docs/ir/ops.md defines them.
+//
+// Event-driven. The layer owns a queue of its active inputs (push port): (value, c, y, x) for every non-zero
+// input element of this step; zeros are never queued and cost nothing. Three phases, each started by a
+// one-cycle pulse and ended by a one-cycle `done` pulse:
+//
+//   clear   zero the accumulators and empty the queue (once per inference)
+//   acc     for every queued event, for every kernel tap that reaches a kept (pooled) output, for every group
+//           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
+//           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
+//           4-bit weights, input-major like the C target), forwarded past the one-cycle read latency.
+//           The queue is emptied at the end.
+//   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
+//           one neuron per cycle through a 4-stage pipeline. Spikes are pushed as events into the next
+//           layer's queue (ev_*), every neuron's spike and membrane leave on the trace port. Accumulators
+//           are cleared as they are read unless KEEP_ACC (a static first layer: its current never changes).
+//
+// Widths are parameters computed by the code generator from the range analysis (docs/ir/ranges.md):
+// ACC_W holds every partial sum, PROD_W the requantize multiply, CUR_W the current, STATE_W the membrane.
+`default_nettype none
+
+module qsnn_layer #(
+    // input geometry (a linear layer: IN_C = features, IN_H = IN_W = 1, KH = KW = 1, PAD = 0)
+    parameter integer IN_C = 1,
+    parameter integer IN_H = 1,
+    parameter integer IN_W = 1,
+    parameter integer VAL_W = 1,        // width of an input value: 8 (uint8 frames) or 1 (spikes)
+    // synapse
+    parameter integer OC = 1,
+    parameter integer KH = 1,
+    parameter integer KW = 1,
+    parameter integer PAD = 0,
+    parameter integer OUT_H = 1,        // after pooling
+    parameter integer OUT_W = 1,
+    parameter integer POOL_LOG2 = 0,    // sum-pool window 2^POOL_LOG2 (0: no pool)
+    parameter integer LANES = 1,        // output channels per cycle (a power of two)
+    parameter integer GROUPS = 1,       // ceil(OC / LANES)
+    parameter integer ACC_W = 16,
+    parameter WEIGHT_FILE = "",
+    // requantize: y = (acc * mult + bias + 2^(SHIFT-1)) >>> SHIFT
+    parameter integer MUL_W = 32,
+    parameter integer BIAS_W = 32,
+    parameter integer PROD_W = 64,
+    parameter integer SHIFT = 0,
+    parameter integer CUR_W = 32,
+    parameter RQ_FILE = "",
+    // LIF
+    parameter integer STATE_W = 32,
+    parameter [31:0] THRESH = 32'd1,
+    parameter [32:0] DECAY_MULT = 33'd1,
+    parameter integer DM_W = 1,         // bits of DECAY_MULT (unsigned)
+    parameter integer DECAY_SHIFT = 0,
+    parameter integer RESET_ZERO = 0,
+    parameter integer SATURATE = 0,     // clamp to the signed STATE_W range (the range analysis says it can)
+    parameter integer KEEP_ACC = 0,     // 1: accumulators survive the neuron phase (static first layer)
+    parameter integer NEXT_FLAT = 0,    // 1: the next layer is linear (events carry the flat index)
+    // derived widths (the defaults are the only correct values; listed so ports can use them)
+    parameter integer CW = (IN_C > 1) ? $clog2(IN_C) : 1,
+    parameter integer YW = (IN_H > 1) ? $clog2(IN_H) : 1,
+    parameter integer XW = (IN_W > 1) ? $clog2(IN_W) : 1,
+    parameter integer NEURONS = OC * OUT_H * OUT_W,
+    parameter integer N_AW = (NEURONS > 1) ? $clog2(NEURONS) : 1,
+    parameter integer OCW = (OC > 1) ? $clog2(OC) : 1,
+    parameter integer OYW = (OUT_H > 1) ? $clog2(OUT_H) : 1,
+    parameter integer OXW = (OUT_W > 1) ? $clog2(OUT_W) : 1,
+    parameter integer EC_W = (NEXT_FLAT != 0) ? N_AW : OCW,
+    parameter integer EY_W = (NEXT_FLAT != 0) ? 1 : OYW,
+    parameter integer EX_W = (NEXT_FLAT != 0) ? 1 : OXW
+) (
+    input  wire                clk,
+    input  wire                rst,
+    // event queue input (one event per cycle)
+    input  wire                push_valid,
+    input  wire [VAL_W-1:0]    push_val,
+    input  wire [CW-1:0]       push_c,
+    input  wire [YW-1:0]       push_y,
+    input  wire [XW-1:0]       push_x,
+    // control
+    input  wire                start_clear,
+    input  wire                start_acc,
+    input  wire                start_neuron,
+    input  wire                first_step,    // membranes read as 0 (the state before step 0)
+    output reg                 done,
+    // spikes of this step as events of the next layer
+    output reg                 ev_valid,
+    output reg  [EC_W-1:0]     ev_c,
+    output reg  [EY_W-1:0]     ev_y,
+    output reg  [EX_W-1:0]     ev_x,
+    // trace: every neuron's spike and membrane, in neuron-phase order, with its (C, H, W) flat index
+    output reg                 tr_valid,
+    output reg  [N_AW-1:0]     tr_index,
+    output reg                 tr_spike,
+    output reg  [STATE_W-1:0]  tr_membrane
+);
+    // ---------------------------------------------------------------- sizes
+    localparam integer Q_DEPTH = IN_C * IN_H * IN_W;
+    localparam integer Q_AW = (Q_DEPTH > 1) ? $clog2(Q_DEPTH) : 1;
+    localparam integer Q_CW = $clog2(Q_DEPTH + 1);
+    localparam integer EVW = VAL_W + CW + YW + XW;
+    localparam integer POS = OUT_H * OUT_W;
+    localparam integer A_DEPTH = POS * GROUPS;
+    localparam integer A_AW = (A_DEPTH > 1) ? $clog2(A_DEPTH) : 1;
+    localparam integer A_WORD = LANES * ACC_W;
+    localparam integer W_DEPTH = IN_C * KH * KW * GROUPS;
+    localparam integer W_AW = (W_DEPTH > 1) ? $clog2(W_DEPTH) : 1;
+    localparam integer W_WORD = LANES * 4;
+    localparam integer RQ_W = MUL_W + BIAS_W;
+    localparam integer LIM_H = OUT_H << POOL_LOG2;  // conv rows that a kept pool window covers
+    localparam integer LIM_W = OUT_W << POOL_LOG2;
+    localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;  // LIF update before saturation
+    localparam integer D_W = STATE_W + DM_W + 1;  // v' * decay multiplier
+
+    // ---------------------------------------------------------------- event queue
+    reg  [Q_CW-1:0] q_count;
+    wire [Q_AW-1:0] q_raddr;
+    wire [EVW-1:0]  q_rdata;
+    qsnn_ram #(.WIDTH(EVW), .DEPTH(Q_DEPTH), .ADDR_W(Q_AW)) u_queue (
+        .clk(clk), .we(push_valid), .waddr(q_count[Q_AW-1:0]), .wdata({push_val, push_c, push_y, push_x}),
+        .raddr(q_raddr), .rdata(q_rdata)
+    );
+
+    // ---------------------------------------------------------------- memories
+    wire              a_we;
+    wire [A_AW-1:0]   a_waddr;
+    wire [A_WORD-1:0] a_wdata;
+    wire [A_AW-1:0]   a_raddr;
+    wire [A_WORD-1:0] a_rdata;
+    qsnn_ram #(.WIDTH(A_WORD), .DEPTH(A_DEPTH), .ADDR_W(A_AW)) u_acc (
+        .clk(clk), .we(a_we), .waddr(a_waddr), .wdata(a_wdata), .raddr(a_raddr), .rdata(a_rdata)
+    );
+
+    wire [W_AW-1:0]   w_raddr;
+    wire [W_WORD-1:0] w_rdata;
+    qsnn_ram #(.WIDTH(W_WORD), .DEPTH(W_DEPTH), .ADDR_W(W_AW), .INIT_FILE(WEIGHT_FILE)) u_weights (
+        .clk(clk), .we(1'b0), .waddr({W_AW{1'b0}}), .wdata({W_WORD{1'b0}}), .raddr(w_raddr), .rdata(w_rdata)
+    );
+
+    wire [OCW-1:0]    rq_raddr;
+    wire [RQ_W-1:0]   rq_rdata;
+    qsnn_ram #(.WIDTH(RQ_W), .DEPTH(OC), .ADDR_W(OCW), .INIT_FILE(RQ_FILE)) u_rq (
+        .clk(clk), .we(1'b0), .waddr({OCW{1'b0}}), .wdata({RQ_W{1'b0}}), .raddr(rq_raddr), .rdata(rq_rdata)
+    );
+
+    reg                m_we;
+    reg  [N_AW-1:0]    m_waddr;
+    reg  [STATE_W-1:0] m_wdata;
+    wire [N_AW-1:0]    m_raddr;
+    wire [STATE_W-1:0] m_rdata;
+    qsnn_ram #(.WIDTH(STATE_W), .DEPTH(NEURONS), .ADDR_W(N_AW)) u_mem (
+        .clk(clk), .we(m_we), .waddr(m_waddr), .wdata(m_wdata), .raddr(m_raddr), .rdata(m_rdata)
+    );
+
+    // ---------------------------------------------------------------- phase state
+    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_FETCH = 3'd2, S_DECODE = 3'd3, S_RUN = 3'd4,
+                     S_DRAIN = 3'd5, S_NEURON = 3'd6;
+    reg [2:0] state;
+
+    // acc phase: the current event and its tap window
+    reg [Q_CW-1:0]  e;           // next event to fetch
+    reg [VAL_W-1:0] ev_val;
+    reg [31:0]      ev_cin, ty, tx;  // input channel, row + PAD, column + PAD
+    reg [31:0]      u, v, g, u_hi, v_lo, v_hi;
+    // first and last taps reaching a kept output: t - k in [0, LIM) and k in [0, K)
+    wire [31:0] dq_c = {{(32 - CW){1'b0}}, q_rdata[XW + YW +: CW]};
+    wire [31:0] dq_ty = {{(32 - YW){1'b0}}, q_rdata[XW +: YW]} + PAD;
+    wire [31:0] dq_tx = {{(32 - XW){1'b0}}, q_rdata[0 +: XW]} + PAD;
+    wire [31:0] dq_u_lo = (dq_ty > LIM_H - 1) ? dq_ty - (LIM_H - 1) : 32'd0;
+    wire [31:0] dq_u_hi = (dq_ty + 1 < KH) ? dq_ty : KH - 1;
+    wire [31:0] dq_v_lo = (dq_tx > LIM_W - 1) ? dq_tx - (LIM_W - 1) : 32'd0;
+    wire [31:0] dq_v_hi = (dq_tx + 1 < KW) ? dq_tx : KW - 1;
+    wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
+    wire        last_event = (e == q_count);
+
+    // the operation issued this cycle in S_RUN: accumulator word of the pooled output, weight word of the tap
+    /* verilator lint_off UNUSED */
+    wire [31:0] run_py = (ty - u) >> POOL_LOG2;
+    wire [31:0] run_px = (tx - v) >> POOL_LOG2;
+    wire [31:0] run_aaddr = (run_py * OUT_W + run_px) * GROUPS + g;
+    wire [31:0] run_waddr = ((ev_cin * KH + u) * KW + v) * GROUPS + g;
+    /* verilator lint_on UNUSED */
+    wire        run_last_g = (g == GROUPS - 1);
+    wire        run_last_v = run_last_g && (v == v_hi);
+    wire        run_last_op = run_last_v && (u == u_hi);
+
+    // acc pipeline stage 1 (read data valid) and forwarding of the word written in the previous cycle
+    reg              a1_valid;
+    reg [A_AW-1:0]   a1_addr;
+    /* verilator lint_off UNUSED */
+    reg [VAL_W-1:0]  a1_val;  // unused when the inputs are spikes (VAL_W = 1)
+    /* verilator lint_on UNUSED */
+    reg              fw_valid;
+    reg [A_AW-1:0]   fw_addr;
+    reg [A_WORD-1:0] fw_data;
+    wire [A_WORD-1:0] a1_old = (fw_valid && fw_addr == a1_addr) ? fw_data : a_rdata;
+    wire [A_WORD-1:0] a1_new;
+    genvar l;
+    generate
+        for (l = 0; l < LANES; l = l + 1) begin : g_lane
+            wire signed [3:0]       w = w_rdata[4 * l +: 4];
+            wire signed [ACC_W-1:0] old = a1_old[ACC_W * l +: ACC_W];
+            wire signed [ACC_W-1:0] term;
+            if (VAL_W == 1) begin : g_spike  // a spike adds the weight itself
+                assign term = {{(ACC_W - 4){w[3]}}, w};
+            end else begin : g_value
+                wire signed [VAL_W + 4:0] prod = $signed({1'b0, a1_val}) * {{(VAL_W + 1){w[3]}}, w};
+                assign term = {{(ACC_W - VAL_W - 5){prod[VAL_W + 4]}}, prod};
+            end
+            assign a1_new[ACC_W * l +: ACC_W] = old + term;
+        end
+    endgenerate
+
+    // neuron phase: counters of the issuing stage (position p = (y, x), channel o); plain 32-bit counters,
+    // synthesis keeps the bits their ranges need
+    /* verilator lint_off UNUSED */
+    reg [31:0] n_p, n_y, n_x, n_o, n_k, n_index, n_abase;
+    wire       n_last_o = (n_o == OC - 1);
+    wire       n_last = n_last_o && (n_p == POS - 1);
+    reg        n_issuing;
+    reg [A_AW-1:0] clr_addr;
+    wire [31:0] n_group = n_o / LANES;
+    wire [31:0] n_lane = n_o % LANES;
+    wire [31:0] n_aaddr = n_abase + n_group;
+    wire        n_word_done = (n_lane == LANES - 1) || n_last_o;
+
+    // memory ports: reads are issued combinationally from the counters of the issuing cycle (data one cycle
+    // later), so an accumulator write (stage 1) and a read of the same word can only collide one cycle apart
+    wire n_clear = (state == S_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done;
+    assign q_raddr = e[Q_AW-1:0];
+    assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : run_aaddr[A_AW-1:0];
+    assign w_raddr = run_waddr[W_AW-1:0];
+    assign m_raddr = n_k[N_AW-1:0];
+    assign rq_raddr = n_o[OCW-1:0];
+    assign a_we = a1_valid || (state == S_CLEAR) || n_clear;
+    assign a_waddr = a1_valid ? a1_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
+    assign a_wdata = a1_valid ? a1_new : {A_WORD{1'b0}};
+
+    // neuron pipeline: stage 1 = memories read, stage 2 = products, stage 3 = update, stage 4 = write
+    reg              p1_valid, p2_valid, p3_valid;
+    reg [31:0]       p1_lane, p1_o, p1_y, p1_x, p1_k, p1_index;
+    reg [31:0]       p2_o, p2_y, p2_x, p2_k, p2_index;
+    reg [31:0]       p3_o, p3_y, p3_x, p3_k, p3_index;
+    reg              p1_first;
+    /* verilator lint_on UNUSED */
+
+    // stage 1 -> 2: the requantize multiply and the decay multiply
+    wire signed [ACC_W-1:0]   s1_acc = a_rdata[ACC_W * p1_lane[15:0] +: ACC_W];
+    wire signed [MUL_W-1:0]   s1_mult = rq_rdata[MUL_W-1:0];
+    wire signed [BIAS_W-1:0]  s1_bias = rq_rdata[RQ_W-1:MUL_W];
+    wire signed [STATE_W-1:0] s1_v = p1_first ? {STATE_W{1'b0}} : m_rdata;
+    wire signed [STATE_W-1:0] s1_th = THRESH[STATE_W-1:0];
+    wire                      s1_reset = s1_v > s1_th;
+    wire signed [STATE_W-1:0] s1_vp = (RESET_ZERO != 0 && s1_reset) ? {STATE_W{1'b0}} : s1_v;
+    wire signed [PROD_W-1:0]  s1_prod = {{(PROD_W - ACC_W){s1_acc[ACC_W-1]}}, s1_acc}
+                                        * {{(PROD_W - MUL_W){s1_mult[MUL_W-1]}}, s1_mult};
+    wire signed [D_W-1:0]     s1_dprod = {{(D_W - STATE_W){s1_vp[STATE_W-1]}}, s1_vp}
+                                         * {1'b0, {(D_W - DM_W - 1){1'b0}}, DECAY_MULT[DM_W-1:0]};
+    reg signed [PROD_W-1:0]   p2_prod;
+    reg signed [BIAS_W-1:0]   p2_bias;
+    reg signed [D_W-1:0]      p2_dprod;
+    reg                       p2_reset;
+
+    // stage 2 -> 3: round and shift both, then u = d + current - reset * threshold (exact, U_W bits)
+    localparam [PROD_W-1:0] RQ_ROUND = (SHIFT > 0) ? ({{(PROD_W - 1){1'b0}}, 1'b1} << (SHIFT - 1)) : {PROD_W{1'b0}};
+    localparam [D_W-1:0] DECAY_ROUND = (DECAY_SHIFT > 0) ? ({{(D_W - 1){1'b0}}, 1'b1} << (DECAY_SHIFT - 1)) : {D_W{1'b0}};
+    /* verilator lint_off UNUSED */
+    wire signed [PROD_W-1:0]  s2_sum = p2_prod + {{(PROD_W - BIAS_W){p2_bias[BIAS_W-1]}}, p2_bias} + RQ_ROUND;
+    wire signed [D_W-1:0]     s2_dsum = p2_dprod + DECAY_ROUND;
+    /* verilator lint_on UNUSED */
+    wire signed [CUR_W-1:0]   s2_cur = s2_sum[SHIFT +: CUR_W];          // floor shift; fits CUR_W
+    wire signed [STATE_W-1:0] s2_d = s2_dsum[DECAY_SHIFT +: STATE_W];   // |d| <= |v'|: fits STATE_W
+    wire signed [U_W-1:0]     s2_th = {{(U_W - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
+    wire signed [U_W-1:0]     s2_u = {{(U_W - STATE_W){s2_d[STATE_W-1]}}, s2_d}
+                                     + {{(U_W - CUR_W){s2_cur[CUR_W-1]}}, s2_cur}
+                                     - ((RESET_ZERO == 0 && p2_reset) ? s2_th : {U_W{1'b0}});
+    reg signed [U_W-1:0]      p3_u;
+
+    // stage 3: saturate (where the range analysis says the membrane can) and fire on strictly greater
+    localparam signed [U_W-1:0] SAT_HI = {{(U_W - STATE_W + 1){1'b0}}, {(STATE_W - 1){1'b1}}};
+    localparam signed [U_W-1:0] SAT_LO = {{(U_W - STATE_W + 1){1'b1}}, {(STATE_W - 1){1'b0}}};
+    /* verilator lint_off UNUSED */
+    wire signed [U_W-1:0]     s3_sat = (SATURATE == 0) ? p3_u : (p3_u > SAT_HI) ? SAT_HI : (p3_u < SAT_LO) ? SAT_LO : p3_u;
+    wire signed [STATE_W-1:0] s3_v = s3_sat[STATE_W-1:0];
+    /* verilator lint_on UNUSED */
+    wire                      s3_spike = s3_v > s1_th;
+
+    always @(posedge clk) begin
+        done <= 1'b0;
+        m_we <= 1'b0;
+        ev_valid <= 1'b0;
+        tr_valid <= 1'b0;
+        if (push_valid) q_count <= q_count + 1'b1;
+
+        // ---------------- acc pipeline stage 1: add and write back (and remember for forwarding)
+        fw_valid <= a_we;  // the word written at the end of this cycle, missed by the read issued in it
+        fw_addr <= a_waddr;
+        fw_data <= a_wdata;
+        a1_valid <= 1'b0;
+
+        // ---------------- neuron pipeline stages 1..3
+        p2_valid <= p1_valid;
+        p2_prod <= s1_prod;
+        p2_bias <= s1_bias;
+        p2_dprod <= s1_dprod;
+        p2_reset <= s1_reset;
+        {p2_o, p2_y, p2_x, p2_k, p2_index} <= {p1_o, p1_y, p1_x, p1_k, p1_index};
+        p3_valid <= p2_valid;
+        p3_u <= s2_u;
+        {p3_o, p3_y, p3_x, p3_k, p3_index} <= {p2_o, p2_y, p2_x, p2_k, p2_index};
+        if (p3_valid) begin
+            m_we <= 1'b1;
+            m_waddr <= p3_k[N_AW-1:0];
+            m_wdata <= s3_v;
+            tr_valid <= 1'b1;
+            tr_index <= p3_index[N_AW-1:0];
+            tr_spike <= s3_spike;
+            tr_membrane <= s3_v;
+            ev_valid <= s3_spike;
+            ev_c <= (NEXT_FLAT != 0) ? p3_index[EC_W-1:0] : p3_o[EC_W-1:0];
+            ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : p3_y[EY_W-1:0];
+            ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : p3_x[EX_W-1:0];
+        end
+        p1_valid <= n_issuing;
+        n_issuing <= 1'b0;
+
+        case (state)
+            S_IDLE: begin
+                if (start_clear) begin
+                    state <= S_CLEAR;
+                    clr_addr <= {A_AW{1'b0}};
+                    q_count <= {Q_CW{1'b0}};
+                end else if (start_acc) begin
+                    e <= {Q_CW{1'b0}};
+                    state <= S_FETCH;
+                end else if (start_neuron) begin
+                    state <= S_NEURON;
+                    n_issuing <= 1'b1;
+                    {n_p, n_y, n_x, n_o, n_k, n_index, n_abase} <= {7{32'd0}};
+                    p1_lane <= 32'd0;
+                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {5{32'd0}};
+                    p1_first <= first_step;
+                end
+            end
+            S_CLEAR: begin  // one word per cycle (a_we above)
+                clr_addr <= clr_addr + 1'b1;
+                if ({{(32 - A_AW){1'b0}}, clr_addr} == A_DEPTH - 1) begin
+                    state <= S_IDLE;
+                    done <= 1'b1;
+                end
+            end
+            S_FETCH: begin
+                if (last_event) begin
+                    state <= S_DRAIN;
+                end else begin
+                    e <= e + 1'b1;
+                    state <= S_DECODE;
+                end
+            end
+            S_DECODE: begin
+                ev_val <= q_rdata[EVW-1 -: VAL_W];
+                ev_cin <= dq_c;
+                ty <= dq_ty;
+                tx <= dq_tx;
+                u <= dq_u_lo;
+                u_hi <= dq_u_hi;
+                v <= dq_v_lo;
+                v_lo <= dq_v_lo;
+                v_hi <= dq_v_hi;
+                g <= 32'd0;
+                state <= dq_empty ? S_FETCH : S_RUN;
+            end
+            S_RUN: begin
+                a1_valid <= 1'b1;
+                a1_addr <= run_aaddr[A_AW-1:0];
+                a1_val <= ev_val;
+                g <= run_last_g ? 32'd0 : g + 1;
+                if (run_last_g) v <= run_last_v ? v_lo : v + 1;
+                if (run_last_v) u <= u + 1;
+                if (run_last_op) state <= S_FETCH;
+            end
+            S_DRAIN: begin  // the last write leaves stage 1 this cycle
+                if (!a1_valid) begin
+                    q_count <= {Q_CW{1'b0}};
+                    state <= S_IDLE;
+                    done <= 1'b1;
+                end
+            end
+            S_NEURON: begin
+                if (n_issuing) begin
+                    // n_clear zeroes each accumulator word with its last read (which still sees the old word)
+                    p1_lane <= n_lane;
+                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {n_o, n_y, n_x, n_k, n_index};
+                    if (n_last) begin
+                        n_issuing <= 1'b0;
+                    end else begin
+                        n_issuing <= 1'b1;
+                        n_k <= n_k + 1;
+                        if (n_last_o) begin
+                            n_o <= 32'd0;
+                            n_p <= n_p + 1;
+                            n_index <= n_p + 1;
+                            n_abase <= n_abase + GROUPS;
+                            n_x <= (n_x == OUT_W - 1) ? 32'd0 : n_x + 1;
+                            if (n_x == OUT_W - 1) n_y <= n_y + 1;
+                        end else begin
+                            n_o <= n_o + 1;
+                            n_index <= n_index + POS;
+                        end
+                    end
+                end else if (!p1_valid && !p2_valid && !p3_valid) begin
+                    state <= S_IDLE;
+                    done <= 1'b1;
+                end
+            end
+            default: state <= S_IDLE;
+        endcase
+
+        if (rst) begin
+            state <= S_IDLE;
+            q_count <= {Q_CW{1'b0}};
+            a1_valid <= 1'b0;
+            fw_valid <= 1'b0;
+            n_issuing <= 1'b0;
+            p1_valid <= 1'b0;
+            p2_valid <= 1'b0;
+            p3_valid <= 1'b0;
+            m_we <= 1'b0;
+            done <= 1'b0;
+            ev_valid <= 1'b0;
+            tr_valid <= 1'b0;
+        end
+    end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,70 @@
+// tb_icarus.v - plain Verilog testbench of the qsnn-deploy Verilog target for a second simulator (Icarus
+// Verilog). Reads the frames of every sample from a $readmemh byte image, drives <prefix>_top through its
+// streaming interface and writes one text line per event:
+//   T <layer> <index> <spike> <membrane>     a neuron of a layer (every neuron, every step)
+//   O <spikes, hex> <last> <class>           an output beat (one per step)
+//   C <cycles>                               cycles of the sample, first input beat to last output beat
+// Compile with -DTB_BYTES=<bytes in the image>; run with +samples=N +steps=T +frames=F +vectors=FILE +out=FILE.
+`timescale 1ns / 1ps
+`include "tb_config.vh"
+
+module tb;
+    reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;
+    reg [7:0] in_data = 8'd0;
+    reg [15:0] num_steps = 16'd1;
+    wire in_ready, out_valid, out_last, busy, tr_valid, tr_spike;
+    wire [`TB_CLASSES-1:0] out_spikes;
+    wire [`TB_CLASS_W-1:0] out_class;
+    wire [`TB_LAYER_W-1:0] tr_layer;
+    wire [`TB_INDEX_W-1:0] tr_index;
+    wire [31:0] tr_membrane;
+
+    `TB_TOP dut (
+        .clk(clk), .rst(rst), .num_steps(num_steps), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
+        .out_valid(out_valid), .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class),
+        .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_spike(tr_spike),
+        .tr_membrane(tr_membrane)
+    );
+
+    reg [7:0] vec [0:`TB_BYTES-1];
+    reg [1023:0] vectors, outfile;
+    integer samples, steps, frames, s, pos, total, fo, cycles, finished;
+
+    always #5 clk = ~clk;
+
+    initial begin
+        if (!$value$plusargs("samples=%d", samples) || !$value$plusargs("steps=%d", steps)
+            || !$value$plusargs("frames=%d", frames) || !$value$plusargs("vectors=%s", vectors)
+            || !$value$plusargs("out=%s", outfile)) begin
+            $display("tb: missing plusargs");
+            $finish;
+        end
+        $readmemh(vectors, vec);
+        fo = $fopen(outfile, "w");
+        num_steps = steps[15:0];
+        repeat (4) @(posedge clk);
+        rst = 1'b0;
+        total = frames * `TB_FRAME;
+        for (s = 0; s < samples; s = s + 1) begin
+            pos = 0;
+            cycles = 0;
+            finished = 0;
+            while (!finished) begin
+                @(negedge clk);
+                in_valid = (pos < total);
+                in_data = (pos < total) ? vec[s * total + pos] : 8'd0;
+                #1;
+                if (tr_valid) $fwrite(fo, "T %0d %0d %0d %0d\n", tr_layer, tr_index, tr_spike, $signed(tr_membrane));
+                if (out_valid) begin
+                    $fwrite(fo, "O %h %0d %0d\n", out_spikes, out_last, out_class);
+                    if (out_last) finished = 1;
+                end
+                if (in_valid && in_ready) pos = pos + 1;
+                if (pos > 0) cycles = cycles + 1;
+            end
+            $fwrite(fo, "C %0d\n", cycles);
+        end
+        $fclose(fo);
+        $finish;
+    end
+endmodule

@@ -1,0 +1,141 @@
+// tb_verilator.cpp - Verilator testbench of the qsnn-deploy Verilog target (hand-written; see
+// docs/targets/verilog.md). Drives the generated <prefix>_top through its streaming interface with the
+// frames of a vector file (qsnn_deploy/verify/vectors.py) and writes what the common verifier reads:
+//
+//   outputs  per sample: output spikes (steps x classes bytes), counts (classes x uint16 LE), class (int32 LE)
+//   record   per sample, per step, per layer: n spike bytes then n int32 LE membranes, (C, H, W) order
+//   cycles   per sample: uint64 LE clock cycles from the first input beat to the last output beat
+//
+// usage: tb vectors.bin outputs.bin record.bin cycles.bin
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "verilated.h"
+#include "tb_config.h"
+
+static const uint32_t MAGIC = 0x564E5351u; /* "QSNV" */
+static const uint64_t MAX_CYCLES_PER_STEP = 50000000u;
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static void put(std::vector<unsigned char> &buf, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) buf.push_back((unsigned char)(v >> (8 * i)));
+}
+
+static int fail(const char *msg)
+{
+    std::fprintf(stderr, "tb: %s\n", msg);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) return fail("usage: tb vectors.bin outputs.bin record.bin cycles.bin");
+    FILE *f = std::fopen(argv[1], "rb");
+    if (!f) return fail("cannot open the vector file");
+    std::vector<unsigned char> vec;
+    unsigned char chunk[65536];
+    size_t got;
+    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) vec.insert(vec.end(), chunk, chunk + got);
+    std::fclose(f);
+    if (vec.size() < 24 || le32(&vec[0]) != MAGIC) return fail("not a vector file");
+    const uint32_t samples = le32(&vec[4]), steps = le32(&vec[8]), frame = le32(&vec[12]);
+    const uint32_t frames = le32(&vec[16]), classes = le32(&vec[20]);
+    if (frame != TB_FRAME || classes != TB_CLASSES || steps == 0 || steps > 65535) return fail("vector file does not match the design");
+    if (frames != (TB_STATIC ? 1u : steps)) return fail("frames per sample do not match the input encoding");
+    if (vec.size() != 24 + (size_t)samples * frames * frame) return fail("truncated vector file");
+
+    FILE *out = std::fopen(argv[2], "wb"), *rec = std::fopen(argv[3], "wb"), *cyc = std::fopen(argv[4], "wb");
+    if (!out || !rec || !cyc) return fail("cannot write the output files");
+
+    VerilatedContext ctx;
+    tb_top_t top(&ctx);
+    top.clk = 0;
+    top.rst = 1;
+    top.in_valid = 0;
+    top.out_ready = 1;
+    top.num_steps = (uint16_t)steps;
+    for (int i = 0; i < 4; i++) {
+        top.clk = 0;
+        top.eval();
+        top.clk = 1;
+        top.eval();
+    }
+    top.rst = 0;
+
+    std::vector<std::vector<uint8_t> > spk(TB_NUM_LAYERS);
+    std::vector<std::vector<int32_t> > mem(TB_NUM_LAYERS);
+    for (int l = 0; l < TB_NUM_LAYERS; l++) {
+        spk[l].assign(tb_neurons[l], 0);
+        mem[l].assign(tb_neurons[l], 0);
+    }
+    for (uint32_t s = 0; s < samples; s++) {
+        const unsigned char *bytes = &vec[24 + (size_t)s * frames * frame];
+        const size_t total = (size_t)frames * frame;
+        size_t pos = 0;
+        uint32_t step = 0;
+        uint64_t cycles = 0, idle = 0;
+        bool started = false;
+        std::vector<unsigned char> outbuf, recbuf;
+        std::vector<uint16_t> counts(TB_CLASSES, 0);
+        int32_t pred = -1;
+        while (pred < 0) {
+            top.clk = 0;
+            top.in_valid = pos < total;
+            top.in_data = pos < total ? bytes[pos] : 0;
+            top.eval();
+            const bool in_fire = top.in_valid && top.in_ready;
+            const bool out_fire = top.out_valid && top.out_ready;
+            if (top.tr_valid) {
+                const uint32_t l = top.tr_layer, i = top.tr_index;
+                if (l >= TB_NUM_LAYERS || (int)i >= tb_neurons[l]) return fail("trace index out of range");
+                spk[l][i] = (uint8_t)top.tr_spike;
+                mem[l][i] = (int32_t)top.tr_membrane;
+            }
+            if (out_fire) {
+                const uint64_t bits = (uint64_t)top.out_spikes;
+                for (int k = 0; k < TB_CLASSES; k++) {
+                    outbuf.push_back((unsigned char)((bits >> k) & 1u));
+                    counts[k] = (uint16_t)(counts[k] + ((bits >> k) & 1u));
+                }
+                for (int l = 0; l < TB_NUM_LAYERS; l++) {
+                    recbuf.insert(recbuf.end(), spk[l].begin(), spk[l].end());
+                    for (int i = 0; i < tb_neurons[l]; i++) put(recbuf, (uint32_t)mem[l][i], 4);
+                }
+                step++;
+                if (top.out_last) {
+                    if (step != steps) return fail("out_last before the last step");
+                    pred = (int32_t)top.out_class;
+                }
+            }
+            top.clk = 1;
+            top.eval();
+            if (in_fire) {
+                pos++;
+                started = true;
+            }
+            if (started) cycles++;
+            if (++idle > MAX_CYCLES_PER_STEP * steps) return fail("the design stopped making progress");
+        }
+        if (pos != total) return fail("the design did not take every input byte");
+        for (int k = 0; k < TB_CLASSES; k++) put(outbuf, counts[k], 2);
+        put(outbuf, (uint32_t)pred, 4);
+        std::fwrite(outbuf.data(), 1, outbuf.size(), out);
+        std::fwrite(recbuf.data(), 1, recbuf.size(), rec);
+        unsigned char c8[8];
+        for (int i = 0; i < 8; i++) c8[i] = (unsigned char)(cycles >> (8 * i));
+        std::fwrite(c8, 1, 8, cyc);
+    }
+    top.final();
+    std::fclose(out);
+    std::fclose(rec);
+    std::fclose(cyc);
+    return 0;
+}
