@@ -1,7 +1,7 @@
 """The integer IR: types, ops, graph, file format and range analysis."""
 
 from qsnn_deploy.ir.graph import ENCODINGS, IR_VERSION, Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, OP_TYPES, Conv2d, Linear, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, OP_TYPES, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
 from qsnn_deploy.ir.types import INT8, INT16, INT32, INT64, UINT8, IntType
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "OP_TYPES",
     "Conv2d",
     "Linear",
+    "MaxPool2d",
     "Op",
     "Requantize",
     "SumPool2d",

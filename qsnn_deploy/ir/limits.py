@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from qsnn_deploy.errors import IRValidationError
-from qsnn_deploy.ir.ops import LIF, Conv2d, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, MaxPool2d, Op, Requantize, SumPool2d
 
 MAX_NUM_STEPS = 10_000  # time steps per sample; the paper's networks use 25 to 300
 MAX_OPS = 1024
@@ -49,7 +49,7 @@ def _check_op(op: Op) -> None:
             _bound(where, "output channels", int(op.weight.shape[0]), 1, MAX_DIM)
         _bound(where, "stride", op.stride, 1, MAX_STRIDE)
         _bound(where, "padding", op.padding, 0, MAX_PADDING)
-    elif isinstance(op, SumPool2d):
+    elif isinstance(op, (SumPool2d, MaxPool2d)):
         _bound(where, "kernel", op.kernel, 1, MAX_KERNEL)
     elif isinstance(op, Requantize):
         _bound(where, "shift", op.shift, 0, 62)

@@ -1,6 +1,6 @@
 """The layer plan: the graph's ops grouped into the layers every executor implements.
 
-A *layer* is a synaptic op (``conv2d`` or ``linear``), an optional pool after a conv, the ``requantize`` that
+A *layer* is a synaptic op (``conv2d`` or ``linear``), an optional pool (sum or max) after a conv, the ``requantize`` that
 turns its accumulator into a current, and the ``lif`` that current drives. The paper's networks, and every
 network the exporter writes, are a chain of complete layers. The grouping is computed here once; the
 simulator's fused stages (sim/plan.py), the C target and every later target read it, so they cannot disagree.
@@ -19,13 +19,13 @@ import numpy as np
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
 
 Shape = tuple[int, ...]
-POOL_TYPES = (SumPool2d,)
+POOL_TYPES = (SumPool2d, MaxPool2d)
 SYNAPSE_TYPES = (Conv2d, Linear)
 
-LAYER_PATTERN = "(conv2d [sumpool2d] | linear) requantize lif, repeated"
+LAYER_PATTERN = "(conv2d [sumpool2d | maxpool2d] | linear) requantize lif, repeated"
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Group:
     index: int
     ops: tuple[Op, ...]
     synapse: Conv2d | Linear | None
-    pool: SumPool2d | None
+    pool: SumPool2d | MaxPool2d | None
     rq: Requantize | None
     lif: LIF | None
     in_shape: Shape
@@ -59,7 +59,7 @@ class Layer:
 
     index: int
     op: Conv2d | Linear
-    pool: SumPool2d | None
+    pool: SumPool2d | MaxPool2d | None
     rq: Requantize
     lif: LIF
     in_shape: Shape
@@ -91,6 +91,11 @@ class Layer:
     def pool_kernel(self) -> int:
         """The pool's window side, 1 when there is no pool."""
         return self.pool.kernel if self.pool is not None else 1
+
+    @property
+    def summed_area(self) -> int:
+        """How many conv outputs one accumulator adds up: ``k * k`` under a sum pool, else 1."""
+        return self.pool.kernel**2 if isinstance(self.pool, SumPool2d) else 1
 
 
 def group_ops(graph: Graph) -> tuple[Group, ...]:

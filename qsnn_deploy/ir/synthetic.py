@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.types import UINT8, IntType
 
 SHAPES = {
@@ -30,9 +30,11 @@ def random_graph(
     reset: str = "subtract",
     num_steps: int = 20,
     conv1_channels: int | None = None,
+    pool: str = "sum",
 ) -> Graph:
     """A conv-pool-LIF, conv-pool-LIF, linear-LIF graph with random weights, scaled so that every layer spikes
-    at a moderate rate on random inputs."""
+    at a moderate rate on random inputs. ``pool``: "sum" (the paper's average pooling) or "max" (some channels
+    pooled by their minimum, as a negative scale makes them)."""
     rng = np.random.default_rng(seed)
     (c, h, w), encoding, c2, classes = SHAPES[arch]
     c1 = conv1_channels or (4 if arch.startswith("tiny") else 16)
@@ -61,15 +63,22 @@ def random_graph(
     def lif(name: str) -> LIF:
         return LIF(name, threshold, decay_multiplier, decay_shift, reset, state)
 
+    def pooling(name: str, channels: int):
+        if pool == "sum":
+            return SumPool2d(name, 2)
+        sign = rng.choice([1, 1, 1, -1], channels)
+        sign[0] = -1  # at least one channel pooled by its minimum
+        return MaxPool2d(name, sign, 2)
+
     h1, w1 = (h - 4) // 2, (w - 4) // 2
     h2, w2 = (h1 - 4) // 2, (w1 - 4) // 2
     ops = (
         Conv2d("conv1", weights(c1, c, 5, 5), wtype),
-        SumPool2d("pool1", 2),
+        pooling("pool1", c1),
         requant("rq1", c1, c * 25 * 4, in_max),
         lif("lif1"),
         Conv2d("conv2", weights(c2, c1, 5, 5), wtype),
-        SumPool2d("pool2", 2),
+        pooling("pool2", c2),
         requant("rq2", c2, c1 * 25 * 4 * 0.3, 1),
         lif("lif2"),
         Linear("fc1", weights(classes, c2 * h2 * w2), wtype),

@@ -244,6 +244,8 @@ def _run_stage(
         return res.reshape(len(res), *stage.out_shape), None, None
     if stage.kind == "pool":
         return kernels.sumpool2d(cur, op, channels_last=True), None, None
+    if stage.kind == "maxpool":
+        return kernels.maxpool2d(cur, op), None, None
     if stage.kind == "requantize":
         return kernels.requantize(cur, op, channels_last=True), None, None
     held = hwc(stage.out_shape)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
 
 CHUNK_ELEMENTS = 1 << 19  # im2col buffer per chunk, in elements: small enough to stay in cache
 
@@ -196,6 +196,19 @@ def sumpool2d(x: np.ndarray, op: SumPool2d, *, channels_last: bool = False) -> n
     ho, wo = h // k, w // k
     x = x[:, :, : ho * k, : wo * k].astype(np.int64, copy=False)
     return x.reshape(n, c, ho, k, wo, k).sum(axis=(3, 5))
+
+
+def maxpool2d(x: np.ndarray, op: MaxPool2d) -> np.ndarray:
+    """Channels-last max (or, where ``op.sign`` is -1, min) over non-overlapping k x k windows: the sign
+    flips the channel, the max picks, the sign flips it back (exact: every value is an input value)."""
+    k = op.kernel
+    n, h, w, c = x.shape
+    ho, wo = h // k, w // k
+    sign = op.sign.astype(np.int64)
+    blocks = x[:, : ho * k, : wo * k].astype(np.int64, copy=False).reshape(n, ho, k, wo, k, c)
+    if (sign == 1).all():
+        return blocks.max(axis=(2, 4))
+    return (blocks * sign).max(axis=(2, 4)) * sign
 
 
 def linear(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.plan import group_ops
 from qsnn_deploy.ir.ranges import OpRange
 from qsnn_deploy.sim import kernels
@@ -31,8 +31,8 @@ class Stage:
     and ``out_shape`` are IR shapes (C, H, W) or (F,); ``max_abs`` bounds |input| (it makes float BLAS exact).
     """
 
-    kind: str  # "conv" | "linear" | "pool" | "requantize" | "lif"
-    op: Conv2d | Linear | SumPool2d | Requantize | LIF
+    kind: str  # "conv" | "linear" | "pool" | "maxpool" | "requantize" | "lif"
+    op: Conv2d | Linear | SumPool2d | MaxPool2d | Requantize | LIF
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     max_abs: int
@@ -138,7 +138,7 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
             i = index[id(op)]
             out_shape, pool = group.conv_shape, 0
             if isinstance(op, Conv2d):
-                if group.pool is not None and op.stride == 1 and op.padding == 0:
+                if isinstance(group.pool, SumPool2d) and op.stride == 1 and op.padding == 0:
                     pool, out_shape = group.pool.kernel, group.pool.out_shape(out_shape)
                     rest.pop(0)
                 weight = op.weight
@@ -163,7 +163,7 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
                 stage = Stage("lif", op, shape, out_shape, max_abs_before(i), saturate=op.name in can_saturate,
                               prepared_input=prepared_for is op)  # fmt: skip
             else:
-                kind = "pool" if isinstance(op, SumPool2d) else "requantize"
+                kind = {SumPool2d: "pool", MaxPool2d: "maxpool"}.get(type(op), "requantize")
                 stage = Stage(kind, op, shape, out_shape, max_abs_before(i))
             stages.append(stage)
             shape = out_shape

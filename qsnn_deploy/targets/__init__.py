@@ -17,7 +17,7 @@ from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
-from qsnn_deploy.targets.rules import SHARED_RULES
+from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 
 _REGISTRY: dict[str, Target] = {}
 _DISCOVERED = False
@@ -56,7 +56,8 @@ def get_target(name: str) -> Target:
 def check_model(graph: Graph, target: str | Target, options: TargetOptions | None = None) -> CheckedModel:
     """Run the shared rules and ``target``'s rules; returns what the renderer and executors read."""
     t = get_target(target) if isinstance(target, str) else target
-    return check(graph, SHARED_RULES + tuple(t.rules), options or TargetOptions())
+    pools = pools_supported(tuple(getattr(t, "pools", ("sumpool2d",))))
+    return check(graph, (*SHARED_RULES, pools, *t.rules), options or TargetOptions())
 
 
 def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOptions) -> CheckedModel:

@@ -124,6 +124,8 @@ class Target(Protocol):
     description: str
     rules: tuple[Rule, ...]
     executors: Mapping[str, Executor]  # the first one is the default of ``verify``
+    # Optional: ``pools``, the pool op kinds the target implements (default ("sumpool2d",)); the shared rule
+    # ``pool_supported`` refuses the others.
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]: ...
 

@@ -55,14 +55,14 @@ def accumulator_width(name: str, bits: int, what: str) -> Rule:
     """A rule: every partial sum of every synapse (with its fused pool) fits a signed ``bits``-bit register.
 
     The range analysis bounds any partial sum, in any order, by the op's ``peak`` (the largest sum of
-    |w * x|); a fused sum pool adds up ``k * k`` such sums."""
+    |w * x|); a fused sum pool adds up ``k * k`` such sums (a max pool none)."""
 
     @rule(name)
     def check(inp: RuleInput) -> list[str]:
         limit = (1 << (bits - 1)) - 1
         problems = []
         for layer in inp.layers:
-            bound = inp.ranges[layer.op.name].peak * layer.pool_kernel**2
+            bound = inp.ranges[layer.op.name].peak * layer.summed_area
             if bound > limit:
                 problems.append(
                     f"{layer.op.name!r}: partial sums can reach {bound}, beyond the {bits}-bit {what}; lower "
@@ -145,6 +145,20 @@ def board_memory(flash_bytes, ram_bytes) -> Rule:
                 "export a smaller model)"
             ]
         return []
+
+    return check
+
+
+def pools_supported(kinds: tuple[str, ...]) -> Rule:
+    """A rule: every pool in the graph is of a kind the target implements (``Target.pools``)."""
+
+    @rule("pool_supported")
+    def check(inp: RuleInput) -> list[str]:
+        return [
+            f"{layer.pool.kind} {layer.pool.name!r}: this target implements {', '.join(kinds) or 'no pooling'}"
+            for layer in inp.layers
+            if layer.pool is not None and layer.pool.kind not in kinds
+        ]
 
     return check
 

@@ -13,10 +13,13 @@ from qsnn_deploy.ir.ops.base import Op, OpRange, Shape
 from qsnn_deploy.ir.ops.conv2d import Conv2d
 from qsnn_deploy.ir.ops.lif import LIF, RESET_MODES, lif_membrane_bound
 from qsnn_deploy.ir.ops.linear import Linear
+from qsnn_deploy.ir.ops.maxpool2d import MaxPool2d
 from qsnn_deploy.ir.ops.requantize import Requantize
 from qsnn_deploy.ir.ops.sumpool2d import SumPool2d
 
-OP_TYPES: dict[str, type[Op]] = {cls.kind: cls for cls in (Conv2d, SumPool2d, Linear, Requantize, LIF)}
+OP_TYPES: dict[str, type[Op]] = {
+    cls.kind: cls for cls in (Conv2d, SumPool2d, MaxPool2d, Linear, Requantize, LIF)
+}
 
 __all__ = [
     "LIF",
@@ -24,6 +27,7 @@ __all__ = [
     "RESET_MODES",
     "Conv2d",
     "Linear",
+    "MaxPool2d",
     "Op",
     "OpRange",
     "Requantize",
