@@ -17,8 +17,9 @@
  *
  * Layouts: inputs, spikes and membranes are in the IR's (C, H, W) order (neuron i = o * P + p); accumulators are
  * acc[p][o], partitioned completely along o, so one ROM row (also partitioned) updates all O channels of one
- * output position in one cycle. The kernels are event-driven: a scan collects the nonzero inputs, then only
- * those scatter their weights (value x weight row) onto the accumulators.
+ * output position in one cycle. The kernels are event-driven: whoever produces a layer's input (the frame
+ * reader, a LIF layer) also lists its nonzero elements, in order (the events), and only those scatter their
+ * weights (value x weight row) onto the accumulators; no loop scans for them.
  */
 #ifndef QSNN_HLS_H
 #define QSNN_HLS_H
@@ -64,40 +65,20 @@ clear_positions:
     }
 }
 
-/* The indices of the nonzero inputs, in order (the events of this step); returns how many. N cycles. */
-template <int N, typename in_t>
-int collect_events(const in_t in[N], int events[N])
-{
-#pragma HLS INLINE
-    int count = 0;
-scan_inputs:
-    for (int i = 0; i < N; i++) {
-#pragma HLS PIPELINE II = 1
-        if (in[i] != 0) {
-            events[count] = i;
-            count++;
-        }
-    }
-    return count;
-}
-
 /* Conv2d (cross-correlation, no bias) with the following non-overlapping sum pool fused in (POOL 1: none),
- * event-driven: every nonzero input (c, iy, ix) of value x walks its KH * KW taps; a tap that lands on a conv
+ * event-driven: events[0..count) lists the nonzero inputs in order; every one (c, iy, ix) of value x walks its KH * KW taps; a tap that lands on a conv
  * output inside a full pool window adds x * (its ROM row) to that pooled position's O accumulators. One tap
  * per cycle (II = 1), KH * KW cycles per event. Every partial sum fits acc_t in any order (range analysis). */
 template <class CFG, typename in_t>
-void conv_events(const in_t in[CFG::C * CFG::H * CFG::W], const unsigned char w[CFG::TAPS][CFG::ROW_BYTES],
-                 typename CFG::acc_t acc[CFG::P][CFG::O])
+void conv_events(const in_t in[CFG::C * CFG::H * CFG::W], const int events[CFG::C * CFG::H * CFG::W], int count,
+                 const unsigned char w[CFG::TAPS][CFG::ROW_BYTES], typename CFG::acc_t acc[CFG::P][CFG::O])
 {
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    const int N = CFG::C * CFG::H * CFG::W;
-    int events[N];
     clear<CFG>(acc);
-    const int count = collect_events<N, in_t>(in, events);
 scatter_events:
     for (int e = 0; e < count; e++) {
-#pragma HLS LOOP_TRIPCOUNT min = 0 max = N
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = CFG::C * CFG::H * CFG::W
         const int i = events[e];
         const ap_uint<8> x = in[i];
         const int c = i / (CFG::H * CFG::W), iy = (i / CFG::W) % CFG::H, ix = i % CFG::W;
@@ -123,17 +104,15 @@ scatter_events:
     }
 }
 
-/* Linear (no bias) on the flattened (C, H, W) input, event-driven: one nonzero input per cycle adds
- * x * (its ROM row) to all O accumulators. */
+/* Linear (no bias) on the flattened (C, H, W) input, event-driven: one event (events[0..count), the nonzero
+ * inputs) per cycle adds x * (its ROM row) to all O accumulators. */
 template <class CFG, typename in_t>
-void linear_events(const in_t in[CFG::TAPS], const unsigned char w[CFG::TAPS][CFG::ROW_BYTES],
-                   typename CFG::acc_t acc[CFG::P][CFG::O])
+void linear_events(const in_t in[CFG::TAPS], const int events[CFG::TAPS], int count,
+                   const unsigned char w[CFG::TAPS][CFG::ROW_BYTES], typename CFG::acc_t acc[CFG::P][CFG::O])
 {
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
-    int events[CFG::TAPS];
     clear<CFG>(acc);
-    const int count = collect_events<CFG::TAPS, in_t>(in, events);
 scatter_events:
     for (int e = 0; e < count; e++) {
 #pragma HLS LOOP_TRIPCOUNT min = 0 max = CFG::TAPS
@@ -205,33 +184,48 @@ requantize_channels:
     }
 }
 
-/* One LIF step of a layer on a precomputed current: O * P cycles. */
+/* One LIF step of a layer on a precomputed current: O * P cycles. Writes the spikes and lists the neurons
+ * that fired (the next layer's events); returns how many. */
 template <class CFG>
-void lif_layer(const typename CFG::cur_t current[CFG::O * CFG::P], typename CFG::mem_t mem[CFG::O * CFG::P],
-               ap_uint<1> spikes[CFG::O * CFG::P])
+int lif_layer(const typename CFG::cur_t current[CFG::O * CFG::P], typename CFG::mem_t mem[CFG::O * CFG::P],
+              ap_uint<1> spikes[CFG::O * CFG::P], int events[CFG::O * CFG::P])
 {
+    int count = 0;
 lif_neurons:
     for (int i = 0; i < CFG::O * CFG::P; i++) {
 #pragma HLS PIPELINE II = 1
-        spikes[i] = lif_neuron<CFG>(mem[i], current[i]);
+        const ap_uint<1> spike = lif_neuron<CFG>(mem[i], current[i]);
+        spikes[i] = spike;
+        if (spike) {
+            events[count] = i;
+            count++;
+        }
     }
+    return count;
 }
 
-/* Requantize and LIF fused, one neuron per cycle: O * P cycles. */
+/* Requantize and LIF fused, one neuron per cycle: O * P cycles; spikes and events as lif_layer. */
 template <class CFG>
-void requantize_lif(const typename CFG::acc_t acc[CFG::P][CFG::O], const int mult[CFG::O],
-                    const long long bias[CFG::O], typename CFG::mem_t mem[CFG::O * CFG::P],
-                    ap_uint<1> spikes[CFG::O * CFG::P])
+int requantize_lif(const typename CFG::acc_t acc[CFG::P][CFG::O], const int mult[CFG::O],
+                   const long long bias[CFG::O], typename CFG::mem_t mem[CFG::O * CFG::P],
+                   ap_uint<1> spikes[CFG::O * CFG::P], int events[CFG::O * CFG::P])
 {
+    int count = 0;
 requantize_lif_channels:
     for (int o = 0; o < CFG::O; o++) {
     requantize_lif_positions:
         for (int p = 0; p < CFG::P; p++) {
 #pragma HLS PIPELINE II = 1
             const int i = o * CFG::P + p;
-            spikes[i] = lif_neuron<CFG>(mem[i], requantize<CFG>(acc[p][o], mult[o], bias[o]));
+            const ap_uint<1> spike = lif_neuron<CFG>(mem[i], requantize<CFG>(acc[p][o], mult[o], bias[o]));
+            spikes[i] = spike;
+            if (spike) {
+                events[count] = i;
+                count++;
+            }
         }
     }
+    return count;
 }
 
 /* Zero a layer's membranes (the state before step 0 of every sample): N cycles. */
@@ -245,15 +239,23 @@ reset_neurons:
     }
 }
 
-/* Read one uint8 frame of N bytes from the input stream, one beat per cycle. */
+/* Read one uint8 frame of N bytes from the input stream, one beat per cycle, listing its nonzero bytes (the
+ * first layer's events); returns how many. */
 template <int N>
-void read_frame(hls::stream<ap_uint<8> > &frames, ap_uint<8> frame[N])
+int read_frame(hls::stream<ap_uint<8> > &frames, ap_uint<8> frame[N], int events[N])
 {
+    int count = 0;
 read_beats:
     for (int i = 0; i < N; i++) {
 #pragma HLS PIPELINE II = 1
-        frame[i] = frames.read();
+        const ap_uint<8> beat = frames.read();
+        frame[i] = beat;
+        if (beat != 0) {
+            events[count] = i;
+            count++;
+        }
     }
+    return count;
 }
 
 /* Pack this step's K output spikes into one stream beat (bit k = class k) and add them to the counts. */
