@@ -44,7 +44,7 @@ def _check_source(key: str, value: Any) -> None:
         return
     if not isinstance(value, dict):
         _fail(key, "a string or an object", value)
-    for field in ("checkpoint", "arch"):
+    for field in ("checkpoint", "arch", "builder"):
         if field in value and not isinstance(value[field], str):
             _fail(f"{key}.{field}", "a string", value[field])
     if "sha256" in value and not (isinstance(value["sha256"], str) and SHA256.match(value["sha256"])):
@@ -84,6 +84,15 @@ def _check_saturation_sites(key: str, value: Any) -> None:
         _fail(key, "a list of strings", value)
 
 
+NUM_STEPS_FROM = ("option", "checkpoint", "preset")
+
+
+def _check_num_steps_from(key: str, value: Any) -> None:
+    """Where export took the IR's ``num_steps`` from."""
+    if value not in NUM_STEPS_FROM:
+        _fail(key, f"one of {', '.join(NUM_STEPS_FROM)}", value)
+
+
 KNOWN_KEYS: dict[str, Callable[[str, Any], None]] = {
     "source": _check_source,
     "dataset": _optional_str,
@@ -91,6 +100,7 @@ KNOWN_KEYS: dict[str, Callable[[str, Any], None]] = {
     "state_bits": _check_state_bits,
     "lif_layers": _check_lif_layers,
     "saturation_sites": _check_saturation_sites,
+    "num_steps_from": _check_num_steps_from,
 }
 
 
@@ -112,12 +122,14 @@ def _checked(metadata: Mapping[str, Any], key: str) -> Any:
 
 @dataclass(frozen=True)
 class Source:
-    """Where an IR came from: a checkpoint (path, sha256, how it was read) or only a label."""
+    """Where an IR came from: a checkpoint (path, sha256, how it was read: ``arch``, or the ``builder``
+    MODULE:FUNCTION that built the network) or only a label."""
 
     label: str | None = None
     checkpoint: str | None = None
     sha256: str | None = None
     arch: str = "auto"
+    builder: str | None = None
 
 
 def source(metadata: Mapping[str, Any]) -> Source:
@@ -126,7 +138,10 @@ def source(metadata: Mapping[str, Any]) -> Source:
         return Source(label=value)
     if isinstance(value, dict):
         return Source(
-            checkpoint=value.get("checkpoint"), sha256=value.get("sha256"), arch=value.get("arch", "auto")
+            checkpoint=value.get("checkpoint"),
+            sha256=value.get("sha256"),
+            arch=value.get("arch", "auto"),
+            builder=value.get("builder"),
         )
     return Source()
 
@@ -176,6 +191,11 @@ def saturation_sites(metadata: Mapping[str, Any]) -> list[str]:
     return list(_checked(metadata, "saturation_sites") or [])
 
 
+def num_steps_from(metadata: Mapping[str, Any]) -> str | None:
+    """Where export took ``num_steps`` from (``option``, ``checkpoint`` or ``preset``), when recorded."""
+    return _checked(metadata, "num_steps_from")
+
+
 __all__ = [
     "KNOWN_KEYS",
     "LifLayerInfo",
@@ -185,6 +205,7 @@ __all__ = [
     "lif_layer",
     "model_bits",
     "model_config",
+    "num_steps_from",
     "saturation_sites",
     "source",
     "state_bits",

@@ -128,8 +128,8 @@ def test_invalid_version(tmp_path, value):
 
 def test_unknown_op(tmp_path):
     manifest, members = _valid_members(tmp_path)
-    _op(manifest, "pool1")["op"] = "maxpool2d"
-    _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "unknown op 'maxpool2d'")
+    _op(manifest, "pool1")["op"] = "softmax"
+    _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "unknown op 'softmax'")
 
 
 def test_unknown_field(tmp_path):
@@ -435,6 +435,8 @@ def test_save_refuses_what_load_would_refuse(tmp_path):
         ("lif_layers", {"lif1": {"beta": "0.9"}}, "metadata.lif_layers.lif1.beta"),
         ("saturation_sites", "none", "metadata.saturation_sites"),
         ("saturation_sites", [1], "metadata.saturation_sites"),
+        ("num_steps_from", "guess", "metadata.num_steps_from"),
+        ("source", {"builder": ["m", "f"]}, "metadata.source.builder"),
     ],
 )
 def test_a_known_metadata_key_with_the_wrong_type_is_named(tmp_path, key, value, fragment):
