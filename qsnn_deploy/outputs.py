@@ -20,8 +20,11 @@ from qsnn_deploy.errors import QsnnError
 MIN_FREE_BYTES = 1 << 20  # a folder with less free space than this counts as full
 
 
-class OutputPathError(QsnnError):
-    """An output path cannot be written: special file, symbolic link, read-only or full file system."""
+class OutputPathError(QsnnError, OSError):
+    """An output path cannot be written: special file, symbolic link, read-only or full file system.
+
+    Also an ``OSError``, which writes raised before it existed: code that handles a failed write keeps
+    working, and the command line prints it as one line like every ``QsnnError``."""
 
 
 def describe_special(mode: int) -> str | None:
