@@ -158,6 +158,13 @@ def test_a_huge_header_with_a_limit_reads_only_the_prefix(tmp_path):
     np.testing.assert_array_equal(read_idx(path, limit=2), np.arange(8, dtype=np.uint8).reshape(2, 2, 2))
 
 
+def test_a_huge_limit_reads_the_whole_file(tmp_path):
+    path = tmp_path / "all-idx1.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">II", 0x801, 5) + bytes(range(5)))
+    np.testing.assert_array_equal(read_idx(path, limit=10**22), np.arange(5, dtype=np.uint8))
+
+
 def test_missing_folder_lists_expected_files_after_failed_download(tmp_path, no_network):
     with pytest.raises(DatasetError) as info:
         load_dataset("fmnist", "train", tmp_path)
