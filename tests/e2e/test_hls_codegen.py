@@ -86,6 +86,18 @@ def test_csim_saturates_like_the_simulator(tmp_path: Path) -> None:
     verify(graph, inputs, target="hls", workdir=tmp_path)
 
 
+@pytest.mark.toolchain
+def test_generated_names_cannot_hide_each_other(tmp_path: Path) -> None:
+    """Prefix 'mem' and a LIF named 'conv1_w': the top's local membrane array is mem_conv1_w, the name the conv's
+    ROM would have had without the model's namespace."""
+    g = random_graph("tiny", 6)
+    ops = tuple(dataclasses.replace(op, name="conv1_w") if op.name == "lif1" else op for op in g.ops)
+    graph = Graph(g.input, ops, g.num_steps, g.metadata).validate()
+    result = verify(graph, random_inputs(graph, 4, seed=3), target="hls", options=TargetOptions(prefix="mem"),
+                    workdir=tmp_path)  # fmt: skip
+    assert "conv1_w" in result.sim.neurons
+
+
 @pytest.fixture(scope="module")
 def bundled_mnist():
     from qsnn_deploy.export import export_checkpoint

@@ -72,7 +72,7 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
         "pool": layer.pool,
         "rq": layer.rq,
         "lif": layer.lif,
-        "cfg": f"{prefix}_{layer.lif.name}_cfg",
+        "cfg": f"{prefix}_model::{layer.lif.name}_cfg",
         "neurons": layer.neurons,
         "geom": geometry(layer),
         "taps": taps(layer),

@@ -5,8 +5,11 @@
 
 #include "qsnn_hls.h"
 
+/* In a namespace of their own, so no local name of the top function can hide them. */
+namespace qsnn_model {
+
 /* Layer 0: conv conv1 + sumpool 2 -> rq1 -> lif1 (144 neurons). */
-struct qsnn_lif1_cfg {
+struct lif1_cfg {
     static const int C = 1, H = 16, W = 16, O = 4;
     static const int KH = 5, KW = 5, STRIDE = 1, PAD = 0, POOL = 2, OH = 6, OW = 6, P = 36;
     static const int TAPS = 25, ROW_BYTES = 2;
@@ -26,7 +29,7 @@ struct qsnn_lif1_cfg {
 };
 
 /* ROM: 25 rows x 2 bytes, two 4-bit weights per byte (low nibble first). */
-static const unsigned char qsnn_conv1_w[25][2] = {
+static const unsigned char conv1_w[25][2] = {
     { 0x12, 0xae },
     { 0x90, 0x7f },
     { 0x4d, 0x07 },
@@ -53,11 +56,11 @@ static const unsigned char qsnn_conv1_w[25][2] = {
     { 0x2e, 0x53 },
     { 0x45, 0xf6 },
 };
-static const int qsnn_rq1_mult[4] = { -242896821, 452201058, 183500145, -274680240 };
-static const long long qsnn_rq1_bias[4] = { 961103820347LL, -34054586079LL, -348287810450LL, 271890471964LL };
+static const int rq1_mult[4] = { -242896821, 452201058, 183500145, -274680240 };
+static const long long rq1_bias[4] = { 961103820347LL, -34054586079LL, -348287810450LL, 271890471964LL };
 
 /* Layer 1: conv conv2 + sumpool 2 -> rq2 -> lif2 (4 neurons). */
-struct qsnn_lif2_cfg {
+struct lif2_cfg {
     static const int C = 4, H = 6, W = 6, O = 4;
     static const int KH = 5, KW = 5, STRIDE = 1, PAD = 0, POOL = 2, OH = 1, OW = 1, P = 1;
     static const int TAPS = 100, ROW_BYTES = 2;
@@ -77,7 +80,7 @@ struct qsnn_lif2_cfg {
 };
 
 /* ROM: 100 rows x 2 bytes, two 4-bit weights per byte (low nibble first). */
-static const unsigned char qsnn_conv2_w[100][2] = {
+static const unsigned char conv2_w[100][2] = {
     { 0x2f, 0xbe },
     { 0x07, 0x3f },
     { 0x9b, 0xef },
@@ -179,11 +182,11 @@ static const unsigned char qsnn_conv2_w[100][2] = {
     { 0x93, 0x44 },
     { 0x0b, 0x7d },
 };
-static const int qsnn_rq2_mult[4] = { -245636672, 387337073, 216672918, 257591967 };
-static const long long qsnn_rq2_bias[4] = { -944111701LL, 1078537073LL, -1715920591LL, 3397358482LL };
+static const int rq2_mult[4] = { -245636672, 387337073, 216672918, 257591967 };
+static const long long rq2_bias[4] = { -944111701LL, 1078537073LL, -1715920591LL, 3397358482LL };
 
 /* Layer 2: linear fc1 -> rq3 -> lif3 (3 neurons). */
-struct qsnn_lif3_cfg {
+struct lif3_cfg {
     static const int C = 4, H = 1, W = 1, O = 3;
     static const int KH = 1, KW = 1, STRIDE = 1, PAD = 0, POOL = 1, OH = 1, OW = 1, P = 1;
     static const int TAPS = 4, ROW_BYTES = 2;
@@ -203,13 +206,15 @@ struct qsnn_lif3_cfg {
 };
 
 /* ROM: 4 rows x 2 bytes, two 4-bit weights per byte (low nibble first). */
-static const unsigned char qsnn_fc1_w[4][2] = {
+static const unsigned char fc1_w[4][2] = {
     { 0xb1, 0x05 },
     { 0xed, 0x09 },
     { 0x35, 0x07 },
     { 0xdb, 0x09 },
 };
-static const int qsnn_rq3_mult[3] = { -345065831, 552522920, 550392906 };
-static const long long qsnn_rq3_bias[3] = { 432457283LL, 570232214LL, 194258855LL };
+static const int rq3_mult[3] = { -345065831, 552522920, 550392906 };
+static const long long rq3_bias[3] = { 432457283LL, 570232214LL, 194258855LL };
+
+} // namespace qsnn_model
 
 #endif /* QSNN_DATA_H */
