@@ -101,9 +101,18 @@ def test_cycle_estimate_counts_events_from_the_simulator() -> None:
     assert loops["requantize_lif_positions", "conv2"].trips == conv2.neurons * steps
     assert rep.cycles == pytest.approx(sum(loop.trips + loop.entries * loop.depth for loop in rep.loops))
     assert 0 < rep.cycles < rep.dense_cycles
+    scatter = sum(loop.trips for loop in rep.loops if loop.loop == "scatter_taps")
+    assert rep.cycles_if_scatter_ii2 == pytest.approx(rep.cycles + scatter)
     assert rep.rom_bytes == sum(rom_rows(layer).size for layer in model.layers)
     text = format_report(rep)
     assert "cycles/inference" in text and "scatter_taps" in text and "csynth cannot run here" in text
+
+
+def test_one_step_static_model_still_runs_its_first_lif_on_the_cached_current() -> None:
+    graph = random_graph("tiny", 3, num_steps=1)
+    model = check_model(graph, TARGET)
+    loops = {(loop.loop, loop.layer) for loop in cost_report(model, random_inputs(graph, 2, seed=1)).loops}
+    assert ("lif_neurons", "conv1") in loops and ("requantize_lif_positions", "conv1") not in loops
 
 
 def test_silent_input_costs_no_scatter() -> None:

@@ -96,14 +96,15 @@ def _loops(model: CheckedModel, steps: int, first_events: float, spikes: dict[st
         out.append(LoopCost("reset_neurons", layer.op.name, layer.neurons, 1))
     for layer in layers:
         name = layer.op.name
-        runs = 1 if (static and layer.index == 0) else steps  # the static first layer's synapse runs once
+        static_first = static and layer.index == 0  # its synapse and requantize run once per inference
+        runs = 1 if static_first else steps
         events = first_events if layer.index == 0 else spikes[layers[layer.index - 1].lif.name]
         out.append(LoopCost("clear_positions", name, layer.per_channel * runs, runs))
         if layer.kind == "conv":
             out.append(LoopCost("scatter_taps", name, events * kernel_taps(layer), events))
         else:
             out.append(LoopCost("scatter_events", name, events, runs))
-        if runs == 1 and steps > 1:
+        if static_first:
             out.append(LoopCost("requantize_positions", name, layer.neurons, 1))
             out.append(LoopCost("lif_neurons", name, layer.neurons * steps, steps))
         else:
