@@ -24,16 +24,19 @@ MIN_WEIGHT_BITS, MAX_WEIGHT_BITS = 2, 8
 
 
 class OutputPath(click.ParamType):
-    """A path the command will write: a regular file (``kind="file"``) or a folder (``kind="dir"``)."""
+    """A path the command will write: a regular file (``kind="file"``) or a folder (``kind="dir"``) in which
+    it will write ``files``."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, files: tuple[str, ...] = ()):
         self.kind = kind
+        self.files = files
         self.name = "file" if kind == "file" else "directory"
 
     def convert(self, value, param, ctx) -> Path:
-        check = check_output_file if self.kind == "file" else check_output_dir
         try:
-            return check(Path(value))
+            if self.kind == "file":
+                return check_output_file(Path(value))
+            return check_output_dir(Path(value), self.files)
         except OutputPathError as exc:
             # A QsnnError, not a click usage error: the CLI prints it as one line like every user mistake.
             option = param.opts[0] if param is not None and param.opts else "output"
@@ -57,6 +60,8 @@ class WeightBits(click.ParamType):
 
 OUTPUT_FILE = OutputPath("file")
 OUTPUT_DIR = OutputPath("dir")
+# What ``train`` writes into --out (qsnn_deploy/train/runner.py), checked before hours of training.
+TRAIN_RUN_DIR = OutputPath("dir", files=("model.pt", "metrics.csv", "metrics.png"))
 COUNT = click.IntRange(min=1)
 NUM_STEPS = click.IntRange(min=1, max=MAX_NUM_STEPS)
 WEIGHT_BITS = WeightBits()
@@ -72,6 +77,7 @@ __all__ = [
     "OUTPUT_FILE",
     "PATIENCE",
     "SEED",
+    "TRAIN_RUN_DIR",
     "WEIGHT_BITS",
     "OutputPath",
 ]

@@ -97,9 +97,10 @@ def check_output_file(path: Path | str) -> Path:
     return path
 
 
-def check_output_dir(path: Path | str) -> Path:
-    """``path`` is, or can be created as, a writable folder that is not full. A symbolic link to a folder is
-    accepted (files are written inside it, never over the link). Returns ``path`` as a Path."""
+def check_output_dir(path: Path | str, files: tuple[str, ...] = ()) -> Path:
+    """``path`` is, or can be created as, a writable folder that is not full, and each of ``files`` in it can
+    be written (``check_output_file``). A symbolic link to a folder is accepted (files are written inside it,
+    never over the link). Returns ``path`` as a Path."""
     path = Path(path)
     st = _lstat(path)
     if st is None:
@@ -114,6 +115,8 @@ def check_output_dir(path: Path | str) -> Path:
             raise OutputPathError(f"{path} is {what}, not a folder")
         folder = path
     _check_writable_folder(folder, path)
+    for name in files:
+        check_output_file(path / name)
     return path
 
 
