@@ -123,6 +123,21 @@ def test_csim_bit_exact_on_100_mnist_test_images(
     assert (result.predictions == np.asarray(data.labels)).mean() >= 0.95
 
 
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_csim_bit_exact_on_all_mnist_test_images(
+    tmp_path: Path, data_dir: Path, bundled_mnist: Graph
+) -> None:
+    """Opt-in (-m slow): the 10,000 MNIST test images, every layer in full."""
+    require_hls()
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset("mnist", "test", data_dir=data_dir, num_steps=bundled_mnist.num_steps)
+    result = verify(bundled_mnist, np.asarray(data.inputs, dtype=np.uint8), target="hls", workdir=tmp_path)
+    assert result.samples == 10_000
+    assert (result.predictions == np.asarray(data.labels)).mean() > 0.98
+
+
 @pytest.mark.toolchain
 def test_lif_reset_off_by_one_fails_verify(tmp_path: Path) -> None:
     """Mutation: a kernel that subtracts threshold + 1 on reset must be caught."""
