@@ -155,6 +155,12 @@ def _drop_unused_batchnorm(state: dict, config: ModelConfig, path: Path) -> dict
             initial = _BN_INITIAL.get(field)
             if initial is None or not torch.is_tensor(value):
                 continue  # an unknown buffer: left for _check_state_dict to name
+            shape = () if field == "num_batches_tracked" else (layer.out_size,)
+            if tuple(value.shape) != shape:
+                raise CheckpointError(
+                    f"{path}: key {key!r} has shape {tuple(value.shape)} but the paper's {layer.name} has "
+                    f"{shape}; wrong --arch or dataset?"
+                )
             if value.numel() and not bool(torch.all(value == initial)):
                 what = (
                     f"num_batches_tracked {int(value)}"

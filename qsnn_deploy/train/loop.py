@@ -5,6 +5,7 @@ aware (:mod:`qsnn_deploy.train.ddp`)."""
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from collections.abc import Callable
@@ -37,6 +38,29 @@ class TrainResult:
     epochs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     stopped_early: bool = False
+
+
+class TrainingDiverged(QsnnError):
+    """The loss or a weight stopped being a finite number: nothing is saved, the run cannot recover."""
+
+    def __init__(self, what: str, epoch: int, iteration: int, lr: float):
+        super().__init__(
+            f"training diverged: {what} at epoch {epoch}, iteration {iteration} (learning rate {lr:.3g}); "
+            "nothing was saved; lower --lr or check the data"
+        )
+
+
+def first_non_finite(model: nn.Module) -> str | None:
+    """The name of the first parameter holding NaN or Inf, or None. One reduction per parameter (amax of |p|
+    propagates NaN and keeps Inf), checked after each optimizer step."""
+    names = [name for name, _ in model.named_parameters()]
+    params = [p.detach() for p in model.parameters()]
+    if not params:
+        return None
+    peaks = torch.stack([p.abs().amax() for p in params])
+    if bool(torch.isfinite(peaks).all()):
+        return None
+    return names[int((~torch.isfinite(peaks)).nonzero()[0])]
 
 
 def seed_everything(seed: int) -> None:
@@ -150,8 +174,8 @@ def train_model(
     batch_size = preset.batch if batch_size is None else batch_size
     lr = preset.lr if lr is None else lr
     patience = preset.patience if patience is None else patience
-    if epochs < 1 or num_steps < 1 or batch_size < 1 or lr <= 0:
-        raise QsnnError("epochs, num_steps and batch size must be >= 1 and lr > 0")
+    if epochs < 1 or num_steps < 1 or batch_size < 1 or not (math.isfinite(lr) and lr > 0):
+        raise QsnnError("epochs, num_steps and batch size must be >= 1 and lr a finite number > 0")
     seed_everything(seed)
     model.to(device)
     net: nn.Module = model if dist is None else dist.wrap(model)
@@ -193,12 +217,24 @@ def train_model(
             y = yb.to(device, non_blocking=True)
             out = forward(x, num_steps)
             loss = loss_fn(out, y)
-            optimizer_step(model, optimizer, loss, preset)
+            value = float(loss.detach().item())
             current_lr = optimizer.param_groups[0]["lr"]
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"the loss became {value}", epoch, iteration + 1, current_lr)
+            try:
+                optimizer_step(model, optimizer, loss, preset)
+            except RuntimeError as exc:  # torch refuses a step size beyond float32 ("... without overflow")
+                if "overflow" not in str(exc):
+                    raise
+                raise TrainingDiverged(
+                    "the optimizer step overflowed float32", epoch, iteration + 1, current_lr
+                ) from None
+            bad = first_non_finite(model)
+            if bad is not None:
+                raise TrainingDiverged(f"{bad} became NaN or Inf", epoch, iteration + 1, current_lr)
             if scheduler is not None:
                 scheduler.step()
             iteration += 1
-            value = float(loss.detach().item())
             losses.append(value)
             seconds = time.perf_counter() - step_start
             result.iterations.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,8 @@ def train_from_cli(
     for name, value in (("epochs", epochs), ("num-steps", num_steps), ("batch-size", batch_size)):
         if value is not None and value < 1:
             raise QsnnError(f"--{name} must be >= 1, got {value}")
-    if lr is not None and lr <= 0:
-        raise QsnnError(f"--lr must be > 0, got {lr}")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise QsnnError(f"--lr must be a finite number > 0, got {lr}")
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DatasetError(
             f"data dir {data_dir} does not exist; pass --data-dir <datasets root> or set QSNN_DATA_DIR"

@@ -22,6 +22,9 @@ from qsnn_deploy.data import load_dataset
 from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.models import build_model, get_preset, model_config, save_checkpoint
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from paper_nets import paper_dvs_state_dict  # noqa: E402
+
 # A small MNIST net (the preset with fewer channels) keeps the 100-step export check and simulate fast.
 SMALL_MNIST = dataclasses.replace(model_config("mnist", 4), conv1_channels=4, conv2_channels=8)
 
@@ -220,3 +223,48 @@ def test_garbage_ir_file_is_one_line_error(tmp_path):
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     proc = run_cli("simulate", "--model", str(bad), "--dataset", "mnist", "--limit", "5")
     assert_one_line_error(proc.returncode, proc.stderr, str(bad))
+
+
+def test_the_papers_dvs_state_dict_exports_from_the_command_line(tmp_path, monkeypatch, capsys):
+    torch.save(paper_dvs_state_dict(), tmp_path / "dvs.pth")
+    out = tmp_path / "dvs.qsnn"
+    args = ("export", str(tmp_path / "dvs.pth"), "--arch", "seed-dvs", "--num-steps", "7", "--out", str(out))
+    code, stdout, err = run_in_process(monkeypatch, capsys, *args)
+    assert code == 0 and "Traceback" not in err, err
+    assert "7 steps (from --num-steps)" in stdout
+    graph = load_graph(out)
+    assert graph.num_steps == 7 and graph.input.shape == (2, 32, 32) and graph.metadata["dataset"] == "dvs"
+
+
+def test_without_num_steps_a_paper_state_dict_gets_the_presets_and_says_so(
+    seed_state_dict, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "seed.qsnn"
+    code, stdout, _ = run_in_process(
+        monkeypatch, capsys, "export", str(seed_state_dict), "--arch", "seed-mnist", "--out", str(out)
+    )
+    assert code == 0 and "100 steps (the preset's; the checkpoint records none" in stdout
+    assert load_graph(out).num_steps == 100
+
+
+@pytest.mark.parametrize("option", ["--beta", "--threshold"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_options_are_one_line_naming_the_option(
+    seed_state_dict, tmp_path, monkeypatch, capsys, option, value
+):
+    out = tmp_path / "x.qsnn"
+    args = ("export", str(seed_state_dict), "--arch", "seed-mnist", option, value, "--out", str(out))
+    code, _, err = run_in_process(monkeypatch, capsys, *args)
+    assert_one_line_error(code, err, f"{option} must be a finite number")
+    assert not out.exists()
+
+
+def test_nan_weights_in_a_checkpoint_are_one_line_naming_the_tensor(
+    spiking_checkpoint, tmp_path, monkeypatch, capsys
+):
+    payload = torch.load(spiking_checkpoint, weights_only=True)
+    payload["state_dict"]["fc1.weight"][0, 0] = float("nan")
+    bad = tmp_path / "nan.pt"
+    torch.save(payload, bad)
+    code, _, err = run_in_process(monkeypatch, capsys, "export", str(bad), "--out", str(tmp_path / "x.qsnn"))
+    assert_one_line_error(code, err, "'fc1.weight'", "NaN or Inf")

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from qsnn_deploy.models import load_checkpoint
 
 
@@ -52,11 +54,28 @@ def test_missing_data_dir_is_one_line_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_learning_rate_of_zero_is_rejected_not_replaced_by_the_presets(tmp_path):
-    proc = _cli("train", "--dataset", "mnist", "--lr", "0", "--out", str(tmp_path / "o"))
+@pytest.mark.parametrize("lr", ["0", "-1", "inf", "nan"])
+def test_a_learning_rate_that_is_not_a_positive_number_is_rejected(tmp_path, lr):
+    """0 is not replaced by the preset's rate; inf and nan are not trained with (they gave NaN weights)."""
+    proc = _cli("train", "--dataset", "mnist", "--lr", lr, "--out", str(tmp_path / "o"))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert "--lr must be > 0" in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and lines[0].startswith("error:") and "--lr must be a finite number > 0" in lines[0]
+    )
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("lr", "what"), [("1e36", "conv1.weight became NaN or Inf"), ("1e38", "overflowed")])
+def test_training_that_diverges_stops_with_an_error_and_saves_nothing(data_dir, tmp_path, lr, what):
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "mnist", "--epochs", "1", "--num-steps", "5", "--train-limit", "256"]
+    args += ["--test-limit", "64", "--batch-size", "64", "--lr", lr, "--out", str(out)]
+    proc = _cli(*args, env_data_dir=data_dir)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: training diverged") and what in last, last
+    assert not (out / "model.pt").exists()
 
 
 def test_unknown_dataset_is_rejected(tmp_path):
