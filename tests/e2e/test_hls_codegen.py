@@ -76,6 +76,16 @@ def test_csim_bit_exact_on_synthetic_graphs(tmp_path: Path, arch: str, state_bit
 
 
 @pytest.mark.toolchain
+def test_csim_with_clang(tmp_path: Path) -> None:
+    """Vitis HLS parses C++ with a clang front end: the project also builds warning-free with clang++."""
+    require_hls()
+    require_tools("clang++")
+    graph = random_graph("tiny-stream", 2, state_bits=16, reset="zero")
+    options = TargetOptions(extra={"cxx": "clang++"})
+    verify(graph, random_inputs(graph, 4, seed=1), target="hls", options=options, workdir=tmp_path)
+
+
+@pytest.mark.toolchain
 def test_csim_saturates_like_the_simulator(tmp_path: Path) -> None:
     require_hls()
     graph = saturating_graph()

@@ -23,7 +23,8 @@ INSTALL_HINT = (
 # Our own code compiles with the full warning set. The switches in FOREIGN serve code that is not ours: g++
 # does not know Vitis' `#pragma HLS` (it ignores them), and the ap_types headers construct every ap_int through
 # a default constructor that leaves its value uninitialised before clearing the unused bits (g++ -O2 reports
-# that from inlined code, where -isystem cannot silence it) and use ints in boolean context.
+# that from inlined code, where -isystem cannot silence it) and use ints in boolean context. The last switch lets
+# clang++ (``--option cxx=clang++``) pass over the one g++-only name; g++ ignores unknown -Wno- switches.
 WARNINGS = ["-std=c++14", "-Wall", "-Wextra", "-Werror"]
 # Vitis names a loop after its label (in its reports and in directives), so every loop has one: g++ calls them
 # unused labels.
@@ -33,6 +34,7 @@ FOREIGN = [
     "-Wno-uninitialized",
     "-Wno-maybe-uninitialized",
     "-Wno-int-in-bool-context",
+    "-Wno-unknown-warning-option",
 ]
 
 

@@ -95,10 +95,10 @@ scatter_events:
                 continue; /* beyond the last full pool window (or the conv output): dropped, as ops.md says */
             }
             const int p = (oy / CFG::POOL) * CFG::OW + ox / CFG::POOL;
-            const unsigned char *row = w[(c * CFG::KH + kh) * CFG::KW + kw];
+            const int tap = (c * CFG::KH + kh) * CFG::KW + kw;
             for (int o = 0; o < CFG::O; o++) {
 #pragma HLS UNROLL
-                acc[p][o] += x * weight<CFG>(row, o);
+                acc[p][o] += x * weight<CFG>(w[tap], o);
             }
         }
     }
