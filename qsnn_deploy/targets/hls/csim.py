@@ -17,9 +17,7 @@ from qsnn_deploy.verify.record import LayerTrace, Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import write_vectors
 
-INSTALL_HINT = (
-    "pip install hls4ml (its wheel ships the Xilinx ap_types headers; or: pip install 'qsnn-deploy[hls]')"
-)
+INSTALL_HINT = "pip install hls4ml (its wheel ships the Xilinx ap_types headers)"
 # Our own code compiles with the full warning set. The switches in FOREIGN serve code that is not ours: g++
 # does not know Vitis' `#pragma HLS` (it ignores them), and the ap_types headers construct every ap_int through
 # a default constructor that leaves its value uninitialised before clearing the unused bits (g++ -O2 reports
