@@ -5,10 +5,87 @@ The design rules (rules.py), the renderer and the cost report all read these, so
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, Linear
+from qsnn_deploy.ir.ops import Conv2d, Linear, OpRange
+from qsnn_deploy.ir.ops.lif import lif_membrane_bound
 from qsnn_deploy.ir.plan import Layer
+
+LANE_MAX = 0xFFFF  # a 16-bit lane of qsnn_conv_spikes_lif
+NIBBLE_MAX = 15  # an offset-binary 4-bit weight, w + 8
+# Channel j of a group of 8 -> (byte, high nibble) in its word (qsnn_runtime.h, "Fast kernels").
+GROUP_SLOTS = tuple((b, j >= 4) for j, b in enumerate((0, 2, 1, 3, 0, 2, 1, 3)))
+
+
+@dataclass(frozen=True)
+class LayerKernels:
+    """Which fast kernels a layer may use, each proven from the layer plan and the range analysis (the
+    preconditions in qsnn_runtime.h, "Fast kernels")."""
+
+    lif_fast: bool  # qsnn_lif_fast: int32 LIF arithmetic without saturation
+    conv_fused: bool  # qsnn_conv_spikes_lif: spike conv + pool + requantize + LIF in one pass
+    events_max: int  # list entries of one output position (the scratch qsnn_conv_spikes_lif needs)
+
+
+def lif_fast_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
+    """The LIF update never saturates and every intermediate stays within the state type: the membrane bound
+    of the range analysis (ops/lif.py, lif_membrane_bound, which bounds decay(v) + I and its reset too) for the
+    largest current the requantize can produce; the decay is a multiply by m < 2^s with 1 <= s <= 31."""
+    lif = layer.lif
+    if not (1 <= lif.decay_shift <= 31 and 0 <= lif.decay_multiplier < (1 << lif.decay_shift)):
+        return False
+    if not 0 <= lif.threshold <= lif.state_type.max:
+        return False
+    cur = ranges[layer.rq.name]
+    peak = max(max(abs(int(v)) for v in cur.lo), max(abs(int(v)) for v in cur.hi))
+    bound = lif_membrane_bound(lif, peak)
+    return bound is not None and bound <= lif.state_type.max and -bound >= lif.state_type.min
+
+
+def conv_fused_events(layer: Layer) -> int:
+    """Entries of one output position's weight-row list: every (input channel, tap, pooling position)."""
+    kh, kw = layer.op.weight.shape[2:]
+    return int(layer.op.weight.shape[1] * kh * kw * layer.pool_kernel**2)
+
+
+def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
+    """qsnn_conv_spikes_lif's preconditions: a conv after a LIF (0/1 inputs), stride 1, 4-bit weights, output
+    channels in groups of 8, input rows and the pooled window within a 32-bit bitmap, every lane sum and list
+    entry within 16 bits, the requantize as one 64-bit product shifted by 1..31 to an int32 current, and a
+    fast LIF."""
+    op = layer.op
+    if layer.index == 0 or layer.kind != "conv" or not is_packed(layer) or op.stride != 1:
+        return False
+    out_c, in_c, kh, kw = op.weight.shape
+    in_w = layer.in_shape[2]
+    if out_c % 8 or in_w > 32 or layer.pool_kernel + kw - 1 > 32 or op.padding >= 32:
+        return False
+    events = conv_fused_events(layer)
+    if events * NIBBLE_MAX > LANE_MAX or in_c * kh * kw * (out_c // 8) > 0xFFFF:
+        return False
+    if not 1 <= layer.rq.shift <= 31 or len(layer.rq.multiplier) not in (1, out_c):
+        return False
+    return lif_fast_ok(layer, ranges)
+
+
+def layer_kernels(layer: Layer, ranges: Mapping[str, OpRange]) -> LayerKernels:
+    fused = conv_fused_ok(layer, ranges)
+    return LayerKernels(lif_fast_ok(layer, ranges), fused, conv_fused_events(layer) if fused else 0)
+
+
+def pack_groups(op: Conv2d) -> list[int]:
+    """qsnn_conv_spikes_lif's weights: for each kernel row (c, kh, kw), for each group of 8 output channels, one
+    uint32 of offset-binary nibbles (w + 8) placed by GROUP_SLOTS; with an odd number of groups, one zero word
+    after the last row (the kernel reads groups in pairs)."""
+    w = op.weight.astype(np.int64).transpose(1, 2, 3, 0).reshape(-1, op.weight.shape[0]) + 8
+    words = np.zeros((w.shape[0], w.shape[1] // 8), dtype=np.uint64)
+    for j, (byte, high) in enumerate(GROUP_SLOTS):
+        words |= w[:, j::8].astype(np.uint64) << np.uint64(8 * byte + (4 if high else 0))
+    flat = [int(x) for x in words.reshape(-1)]
+    return flat + [0] if words.shape[1] % 2 else flat
 
 
 def is_packed(layer: Layer) -> bool:
@@ -41,15 +118,32 @@ def weight_bytes(layer: Layer) -> int:
     return (n + 1) // 2 if is_packed(layer) else n
 
 
-def acc_elements(layers: tuple[Layer, ...], static: bool) -> int:
-    """Scratch accumulators: the largest layer computed per step (a static first layer has its own cache)."""
-    per_step = layers[1:] if static else layers
+def acc_elements(layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...] | None = None) -> int:
+    """Scratch accumulators: the largest layer computed per step (a static first layer has its own cache);
+    with ``fused`` (per layer), the layers of qsnn_conv_spikes_lif need none."""
+    fused = fused or (False,) * len(layers)
+    per_step = [layer for layer, f in zip(layers, fused) if not f and not (static and layer.index == 0)]
     return max((layer.neurons for layer in per_step), default=1)
 
 
-def state_bytes(layers: tuple[Layer, ...], static: bool) -> int:
-    """sizeof(<prefix>_state_t) before padding: scratch, static cache, membranes, spikes, counts."""
-    acc = acc_elements(layers, static) * 4
+def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...]) -> tuple[int, int]:
+    """(row bitmap words, list entries) qsnn_conv_spikes_lif needs, the largest over the fused layers."""
+    rows = [lay.in_shape[0] * lay.in_shape[1] for lay, k in zip(layers, kernels) if k.conv_fused]
+    events = [k.events_max for k in kernels if k.conv_fused]
+    return max(rows, default=0), max(events, default=0)
+
+
+def state_bytes(
+    layers: tuple[Layer, ...], static: bool, kernels: tuple[LayerKernels, ...] | None = None
+) -> int:
+    """sizeof(<prefix>_state_t) before padding: scratch, static cache, membranes, spikes, counts (with the fast
+    kernels when ``kernels`` is given)."""
+    if kernels is None:
+        acc = acc_elements(layers, static) * 4
+    else:
+        rows, events = fused_scratch(layers, kernels)
+        fused = tuple(k.conv_fused for k in kernels)
+        acc = acc_elements(layers, static, fused) * 4 + rows * 4 + events * 2
     cache = layers[0].neurons * 4 if static else 0
     mems = sum(layer.neurons * layer.state_bits // 8 for layer in layers)
     spikes = sum(layer.neurons for layer in layers)

@@ -16,7 +16,17 @@ from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.c.layout import acc_elements, input_major, is_packed, pack_weights, state_bytes
+from qsnn_deploy.targets.c.layout import (
+    LayerKernels,
+    acc_elements,
+    fused_scratch,
+    input_major,
+    is_packed,
+    layer_kernels,
+    pack_groups,
+    pack_weights,
+    state_bytes,
+)
 from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_runtime.h", "qsnn_runtime.c")
@@ -35,9 +45,18 @@ def byte_rows(data: bytes, per_row: int = 16) -> list[str]:
     return [", ".join(f"0x{b:02x}" for b in data[i : i + per_row]) for i in range(0, len(data), per_row)]
 
 
-def _stage_context(st: Layer) -> dict:
+def word_rows(words: list[int], per_row: int = 8) -> list[str]:
+    return [", ".join(f"0x{w:08x}u" for w in words[i : i + per_row]) for i in range(0, len(words), per_row)]
+
+
+def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
     weights = pack_weights(input_major(st.op), is_packed(st))
+    words = pack_groups(st.op) if kernels.conv_fused else []
     return {
+        "lif_fast": kernels.lif_fast,
+        "fused": kernels.conv_fused,
+        "word_rows": word_rows(words),
+        "word_len": len(words),
         "index": st.index,
         "kind": st.kind,
         "op": st.op,
@@ -71,18 +90,23 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         lstrip_blocks=True,
     )
     static = graph.input.encoding == "static"
+    kernels = tuple(layer_kernels(s, model.ranges) for s in stages)
+    rows, events = fused_scratch(stages, kernels)
     ctx = {
         "p": prefix,
         "P": prefix.upper(),
         "graph": graph,
         "source": source_label(graph.metadata),
         "static": static,
-        "stages": [_stage_context(s) for s in stages],
+        "stages": [_stage_context(s, k) for s, k in zip(stages, kernels)],
         "input_size": int(np.prod(graph.input.shape)),
         "input_shape": tuple(graph.input.shape),
         "num_classes": stages[-1].neurons,
         "acc_size": acc_elements(stages, static),
-        "state_estimate": state_bytes(stages, static),
+        "acc_fast": acc_elements(stages, static, tuple(k.conv_fused for k in kernels)),
+        "rows_size": rows,
+        "events_size": events,
+        "state_estimate": state_bytes(stages, static, kernels),
     }
     return {
         f"{prefix}_data.h": env.get_template("data.h.j2").render(ctx),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qsnn_deploy.targets.base import RuleInput, rule
-from qsnn_deploy.targets.c.layout import is_packed, state_bytes, weight_bytes
+from qsnn_deploy.targets.c.layout import is_packed, layer_kernels, state_bytes, weight_bytes
 from qsnn_deploy.targets.rules import (
     accumulator_width,
     board_memory,
@@ -47,7 +47,10 @@ def flash_estimate(inp: RuleInput) -> int:
 
 
 def ram_estimate(inp: RuleInput) -> int:
-    return state_bytes(inp.layers, inp.graph.input.encoding == "static") + STACK_RESERVE
+    """The state of the default build (with the fast kernels the layout allows) plus the stack."""
+    static = inp.graph.input.encoding == "static"
+    kernels = tuple(layer_kernels(layer, inp.ranges) for layer in inp.layers)
+    return state_bytes(inp.layers, static, kernels) + STACK_RESERVE
 
 
 RULES = (

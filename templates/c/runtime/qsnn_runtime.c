@@ -264,6 +264,13 @@ void qsnn_requant(const qsnn_requant_t *rq, int32_t *x)
     }
 }
 
+/* The subtract reset, shared by every LIF kernel (generic and fast), so that it is written exactly once. */
+static int64_t subtract_reset(int64_t d, int64_t th)
+{
+    d -= th;
+    return d;
+}
+
 /* The LIF update of one neuron before saturation (ops.md#lif), in int64 where it cannot overflow. */
 static int64_t lif_update(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t half)
 {
@@ -276,7 +283,7 @@ static int64_t lif_update(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t
     d = qsnn_floor_shift(v * lif->decay_mult + half, lif->decay_shift);
     d += cur;
     if (!lif->reset_zero && reset) {
-        d -= th;
+        d = subtract_reset(d, th);
     }
     return d;
 }
@@ -363,4 +370,327 @@ void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n)
     for (i = 0; i < n; i++) {
         dst[i] = src[i];
     }
+}
+
+/* ---- Fast kernels (see qsnn_runtime.h, "Fast kernels"): only called where the code generator proved their
+ * preconditions for the layer (qsnn_deploy/targets/c/layout.py, LayerKernels). ---- */
+
+/* Small helpers of the inner loops are inlined even at -Os (a call per neuron would cost more than the work);
+ * the hot loops get functions of their own, so that the register allocator gives them the registers. */
+#if defined(__GNUC__)
+#define QSNN_INLINE static inline __attribute__((always_inline))
+#define QSNN_NOINLINE __attribute__((noinline))
+#if defined(__clang__) || __GNUC__ < 8
+#define QSNN_NOIPA __attribute__((noinline))
+#else
+#define QSNN_NOIPA __attribute__((noipa)) /* also no constant propagation into it */
+#endif
+#else
+#define QSNN_INLINE static inline
+#define QSNN_NOINLINE
+#define QSNN_NOIPA
+#endif
+
+/* Two's complement reinterpretation of a uint32 without an implementation-defined conversion (compilers emit
+ * no instruction for it). */
+QSNN_INLINE int32_t as_int32(uint32_t u)
+{
+    return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
+/* The low 32 bits of floor(p / 2^s) for 1 <= s <= 31, p a two's complement int64 held in a uint64: bits s to
+ * s + 31 of p, which is the whole quotient when it fits int32 (two 32-bit shifts, no 64-bit shift). */
+QSNN_INLINE int32_t shift_low32(uint64_t p, int32_t s)
+{
+    return as_int32(((uint32_t)p >> s) | ((uint32_t)(p >> 32) << (32 - s)));
+}
+
+/* The LIF parameters as locals (the kernels store membranes through int32 pointers, which C lets alias the
+ * parameter struct, so reading it inside a loop would reload it for every neuron), and the decay prepared
+ * for one 32x32->64 multiply whose high word is the result:
+ *   floor((v m + 2^(s-1)) / 2^s) = floor((v m 2^(32-s) + 2^31) / 2^32) = high32(v m2 + 2^31) + (v if wrap)
+ * with m2 = m 2^(32-s) when that fits int32 (m < 2^(s-1)), else m 2^(32-s) - 2^32 (wrap; m < 2^s keeps it
+ * >= -2^31), since adding v 2^32 adds exactly v to the high word. */
+typedef struct {
+    int32_t th, m2, reset_zero;
+    uint32_t wrap; /* all ones when m2 wrapped, else 0 */
+} lif_consts_t;
+
+static lif_consts_t lif_consts(const qsnn_lif_t *lif)
+{
+    lif_consts_t k;
+    int64_t scaled = (int64_t)lif->decay_mult << (32 - lif->decay_shift);
+    k.th = lif->threshold;
+    k.reset_zero = lif->reset_zero;
+    k.wrap = scaled > INT32_MAX ? 0xFFFFFFFFu : 0u;
+    k.m2 = (int32_t)(scaled > INT32_MAX ? scaled - ((int64_t)1 << 32) : scaled);
+    return k;
+}
+
+/* The high word of a 64-bit two's complement value, floor(p / 2^32), without a signed shift. */
+QSNN_INLINE int32_t high32(int64_t p)
+{
+    return as_int32((uint32_t)((uint64_t)p >> 32));
+}
+
+/* floor((a b + 2^31) / 2^32): one SMMULR where the core has the DSP extension, else the portable form. */
+QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return high32((int64_t)a * b + ((int64_t)1 << 31));
+#endif
+}
+
+/* The LIF update in int32 (qsnn_lif_fast's preconditions: no saturation, every intermediate within the state
+ * type, 1 <= decay_shift <= 31, 0 <= decay_mult < 2^decay_shift, so |decay(v)| <= |v|). */
+QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
+{
+    int reset = v > k.th;
+    int32_t d;
+    if (k.reset_zero && reset) {
+        v = 0;
+    }
+    d = mul_high_round(v, k.m2) + as_int32((uint32_t)v & k.wrap) + cur;
+    if (!k.reset_zero && reset) {
+        d = (int32_t)subtract_reset(d, k.th);
+    }
+    return d;
+}
+
+/* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), currents cur[i cs],
+ * spikes s[i vs]. Inlined into lif_strided with constant v_bits and reset_zero, so that each of the four
+ * copies is a straight loop. */
+QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, void *v, int32_t vs,
+                            const int32_t *cur, int32_t cs, uint8_t *s, int32_t n)
+{
+    int32_t *v32 = (int32_t *)v;
+    int16_t *v16 = (int16_t *)v;
+    int32_t fired = 0;
+    k.reset_zero = reset_zero;
+    for (; n > 0; n--, cur += cs, s += vs) {
+        int32_t d;
+        if (v_bits == 32) {
+            d = lif_fast_update(k, *v32, *cur);
+            *v32 = d;
+            v32 += vs;
+        } else {
+            d = lif_fast_update(k, *v16, *cur);
+            *v16 = (int16_t)d;
+            v16 += vs;
+        }
+        *s = (uint8_t)(d > k.th);
+        fired += d > k.th;
+    }
+    return fired;
+}
+
+static QSNN_NOINLINE int32_t lif_strided(lif_consts_t k, int32_t v_bits, void *v, int32_t vs, const int32_t *cur,
+                                         int32_t cs, uint8_t *s, int32_t n)
+{
+    if (v_bits == 32) {
+        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, cs, s, n) : lif_run(k, 0, 32, v, vs, cur, cs, s, n);
+    }
+    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, cs, s, n) : lif_run(k, 0, 16, v, vs, cur, cs, s, n);
+}
+
+int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes)
+{
+    const lif_consts_t k = lif_consts(lif);
+    int32_t channels = lif->channels, per = lif->n / lif->channels;
+    int32_t c, fired = 0;
+    for (c = 0; c < channels; c++) { /* cur is channels-last: channel c every `channels` elements */
+        void *vc = v_bits == 32 ? (void *)((int32_t *)v + c * per) : (void *)((int16_t *)v + c * per);
+        fired += lif_strided(k, v_bits, vc, 1, cur + slot(c, channels), channels, spikes + c * per, per);
+    }
+    return fired;
+}
+
+/* Bitmaps of the active inputs, one word per input row (bit x = column x), from 0/1 spike bytes. */
+static void spike_rows(const uint8_t *in, int32_t rows, int32_t width, uint32_t *bits)
+{
+    int32_t r, x;
+    for (r = 0; r < rows; r++, in += width) {
+        uint32_t row = 0;
+        for (x = 0; x + 4 <= width; x += 4) {
+            /* Four 0/1 bytes b0..b3 as a little-endian word times 0x204081 put b_i at bit 21 + i (every
+             * partial product lands on its own bit, so nothing carries). */
+            uint32_t w = (uint32_t)in[x] | ((uint32_t)in[x + 1] << 8) | ((uint32_t)in[x + 2] << 16) |
+                         ((uint32_t)in[x + 3] << 24);
+            row |= ((w * 0x204081u) >> 21 & 15u) << x;
+        }
+        for (; x < width; x++) {
+            row |= (uint32_t)in[x] << x;
+        }
+        bits[r] = row;
+    }
+}
+
+/* Index of the lowest set bit of a nonzero word. */
+QSNN_INLINE int32_t lowest_bit(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (int32_t)__builtin_ctz(x);
+#else
+    int32_t n = 0;
+    while ((x & 1u) == 0) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* The conv geometry gather_events needs, computed once per call of qsnn_conv_spikes_lif. */
+typedef struct {
+    int32_t in_c, in_h, kh, kw, pool, pad, groups;
+    uint32_t window; /* bits of the input columns that reach one output: pool + kw - 1 of them (<= 32) */
+    uint32_t taps;   /* kw bits */
+} gather_t;
+
+/* The list entries of one active window row: for every kernel row kh = r - u (u a row of the pooling
+ * window) and pooling column v, the taps kw set in (field >> v) & taps, as word offset rows[0] + (kh kw_n + kw)
+ * groups, where row0 is the entry of kernel row 0 of this input channel. Returns the end of the list. */
+static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int32_t r, int32_t row0,
+                                        uint16_t *list)
+{
+    const int32_t p = gp->pool, groups = gp->groups, row_step = gp->kw * gp->groups;
+    const uint32_t taps = gp->taps;
+    int32_t u = r - gp->kh + 1 > 0 ? r - gp->kh + 1 : 0; /* kernel row r - u must be in [0, kh) */
+    int32_t u_hi = r < p - 1 ? r : p - 1;
+    for (; u <= u_hi; u++) {
+        int32_t base = row0 + (r - u) * row_step;
+        uint32_t f = field;
+        int32_t v;
+        for (v = 0; v < p; v++, f >>= 1) { /* pooling column v: bit kw of f & taps is tap kw */
+            uint32_t hit = f & taps;
+            while (hit != 0) {
+                *list++ = (uint16_t)(base + lowest_bit(hit) * groups);
+                hit &= hit - 1u;
+            }
+        }
+    }
+    return list;
+}
+
+/* The weight rows (as word offsets of channel group 0) of every active input reaching pooled output (py, px),
+ * one entry per (input, kernel tap, position in the pooling window); returns the end of the list. Stride 1. */
+static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, int32_t py, int32_t px,
+                                             uint16_t *list)
+{
+    const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
+    const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool - gp->pad;
+    const int32_t right = x0 > 0 ? x0 : 0, left = x0 < 0 ? -x0 : 0; /* field bit j: input column x0 + j */
+    const int32_t r_lo = y0 < 0 ? -y0 : 0;                            /* window rows inside the input */
+    const int32_t r_hi = y0 + span > in_h ? in_h - y0 : span;
+    const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
+    const uint32_t window = gp->window;
+    int32_t c, r;
+    rows += y0;
+    for (c = 0; c < gp->in_c; c++, rows += in_h) {
+        for (r = r_lo; r < r_hi; r++) {
+            uint32_t field = ((rows[r] >> right) << left) & window;
+            if (field != 0) {
+                list = emit_row(gp, field, r, c * channel_step, list);
+            }
+        }
+    }
+    return list;
+}
+
+/* Sums of groups g and g + 1 of 8 channels each over the listed weight rows [list, end), w pointing at group
+ * g's word of kernel row 0 (for the last group of an odd count, "group g + 1" is the next row's group 0, or
+ * the padding word after the last row, and its sums are dropped): per group four words of two 16-bit lanes,
+ * channels (0, 1), (2, 3), (4, 5), (6, 7), each lane sum(w + 8) (offset-binary nibbles, see "Fast kernels").
+ * Its own function so that its loop gets the registers; m4 = 0x0F0F0F0F is passed in so that it stays in
+ * a register and the masks take the shifted-operand form. */
+static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t m4,
+                                  uint32_t lanes[8])
+{
+    const uint32_t m8 = 0x00FF00FFu;
+    lanes[0] = lanes[1] = lanes[2] = lanes[3] = lanes[4] = lanes[5] = lanes[6] = lanes[7] = 0;
+    while (list < end) {
+        /* 17 nibbles of at most 15 fit a byte: accumulate byte lanes, then widen to 16-bit lanes (in memory:
+         * the loop above keeps the registers). */
+        const uint16_t *stop = end - list > 17 ? list + 17 : end;
+        uint32_t lo0 = 0, hi0 = 0, lo1 = 0, hi1 = 0;
+        do {
+            const uint32_t *row = w + *list++;
+            uint32_t a = row[0], b = row[1];
+            lo0 += a & m4;
+            hi0 += (a >> 4) & m4;
+            lo1 += b & m4;
+            hi1 += (b >> 4) & m4;
+        } while (list < stop);
+        lanes[0] += lo0 & m8;
+        lanes[1] += (lo0 >> 8) & m8;
+        lanes[2] += hi0 & m8;
+        lanes[3] += (hi0 >> 8) & m8;
+        lanes[4] += lo1 & m8;
+        lanes[5] += (lo1 >> 8) & m8;
+        lanes[6] += hi1 & m8;
+        lanes[7] += (hi1 >> 8) & m8;
+    }
+}
+
+/* Currents of n channels (8 or 16) from their lanes: requantize(lane - offset), mult and bias advancing by
+ * cstep per channel (0: one pair for the whole layer). */
+static QSNN_NOINLINE void requant_lanes(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
+                                        const int64_t *bias, int32_t cstep, int32_t shift, int32_t *cur)
+{
+    const int64_t rounding = (int64_t)1 << (shift - 1);
+    for (; n > 0; n -= 2, lanes++, cur += 2) {
+        uint32_t w = *lanes;
+        int32_t lo = (int32_t)(w & 0xFFFFu) - offset, hi = (int32_t)(w >> 16) - offset;
+        cur[0] = shift_low32((uint64_t)((int64_t)lo * *mult + *bias + rounding), shift);
+        mult += cstep;
+        bias += cstep;
+        cur[1] = shift_low32((uint64_t)((int64_t)hi * *mult + *bias + rounding), shift);
+        mult += cstep;
+        bias += cstep;
+    }
+}
+
+int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
+                             const uint8_t *in, uint32_t *rows, uint16_t *list, void *v, int32_t v_bits,
+                             uint8_t *spikes)
+{
+    const lif_consts_t k = lif_consts(lif);
+    const int32_t cstep = rq->channels > 1 ? 1 : 0;
+    const int32_t plane = cv->out_h * cv->out_w, groups = cv->out_c >> 3;
+    const int32_t columns = cv->pool + cv->kw - 1;
+    gather_t gp;
+    int32_t py, px, g, fired = 0;
+    gp.in_c = cv->in_c;
+    gp.in_h = cv->in_h;
+    gp.kh = cv->kh;
+    gp.kw = cv->kw;
+    gp.pool = cv->pool;
+    gp.pad = cv->pad;
+    gp.groups = groups;
+    gp.window = columns >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << columns) - 1u;
+    gp.taps = ((uint32_t)1 << cv->kw) - 1u;
+    spike_rows(in, cv->in_c * cv->in_h, cv->in_w, rows);
+    for (py = 0; py < cv->out_h; py++) {
+        for (px = 0; px < cv->out_w; px++) {
+            const uint16_t *end = gather_events(&gp, rows, py, px, list);
+            int32_t offset = 8 * (int32_t)(end - list); /* sum(w + 8) - 8 n = sum(w) */
+            int32_t at = py * cv->out_w + px;
+            for (g = 0; g < groups; g += 2) {
+                uint32_t lanes[8];
+                int32_t cur[16];
+                int32_t n = g + 1 < groups ? 16 : 8, first = 8 * g; /* channels of this pass, the first */
+                int32_t neuron = first * plane + at;                  /* (C, H, W) index of the first */
+                void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
+                sum_groups(cv->words + g, list, end, 0x0F0F0F0Fu, lanes);
+                requant_lanes(lanes, n, offset, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
+                              rq->shift, cur);
+                fired += lif_strided(k, v_bits, vf, plane, cur, 1, spikes + neuron, n);
+            }
+        }
+    }
+    return fired;
 }

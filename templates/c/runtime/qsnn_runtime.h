@@ -17,8 +17,22 @@
  * (channels = O, per_channel = out_h * out_w; a vector is channels = n, per_channel = 1), and the LIF steps read
  * the current channels-last but keep membranes and spikes in the simulator's (C, H, W) order.
  *
- * Compile-time switch QSNN_DENSE_BASELINE: spike layers use the dense (gather) kernels instead of the
- * event-driven ones. Only for cost comparisons; results are identical.
+ * Fast kernels. Where the code generator proved their preconditions for a layer (qsnn_deploy/targets/c/layout.py,
+ * LayerKernels; docs/targets/c.md lists them), the model calls:
+ *   qsnn_lif_fast: the LIF update in int32 without saturation (the range analysis bounds every membrane and
+ *     intermediate within the state type), the decay as one 32x32->64 multiply and two 32-bit shifts;
+ *   qsnn_conv_spikes_lif: a spike-input conv (stride 1) + sum pool + requantize + LIF in one pass, output
+ *     position by output position: the active inputs reaching the position (bitmaps of the input rows, walked
+ *     bit by bit) become a list of weight rows, and each group of 8 output channels sums those rows in
+ *     registers, 4 channels per 32-bit add (byte lanes, widened to 16-bit lanes every 17 rows).
+ *     Its weights ("words") are one uint32 per kernel row and group of 8 channels: offset-binary nibbles
+ *     (w + 8), channel j of the group in byte {0, 2, 1, 3}[j % 4], low nibble for j < 4, high nibble else,
+ *     so that masks with 0x0F0F0F0F and 0x00FF00FF split a word into the channels' lanes in order. A lane
+ *     sums w + 8 over n rows; the conv sum is the lane minus 8 n (n * 15 <= 65535, a precondition).
+ *
+ * Compile-time switches: QSNN_DENSE_BASELINE: spike layers use the dense (gather) kernels instead of the
+ * event-driven ones. QSNN_GENERIC_KERNELS (implied by QSNN_DENSE_BASELINE): no fast kernels, the portable
+ * reference ones everywhere. Both only for cost comparisons and tests; results are identical.
  */
 #ifndef QSNN_RUNTIME_H
 #define QSNN_RUNTIME_H
@@ -39,6 +53,7 @@ typedef struct {
     int32_t conv_h, conv_w; /* conv output size before pooling */
     int32_t pool;           /* sum-pool kernel, 1 = no pooling */
     int32_t out_h, out_w;   /* size after pooling (rows/cols not filling a window are dropped) */
+    const uint32_t *words;  /* qsnn_conv_spikes_lif's weight layout ("Fast kernels"), else NULL */
 } qsnn_conv_t;
 
 /* Linear (no bias) on the flattened (C, H, W) input. */
@@ -84,6 +99,14 @@ void qsnn_requant(const qsnn_requant_t *rq, int32_t *x);
 int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint8_t *spikes);
 int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint8_t *spikes);
 
+/* Fast kernels ("Fast kernels" above); v: membranes, int16 (v_bits 16) or int32 (v_bits 32). */
+int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes);
+/* Spike-input conv + pool + requantize + LIF; rows: in_c * in_h words, list: in_c * kh * kw * pool^2 entries
+ * of scratch. Returns how many fired. */
+int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *conv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
+                             const uint8_t *in, uint32_t *rows, uint16_t *list, void *v, int32_t v_bits,
+                             uint8_t *spikes);
+
 /* Argmax of counts, lowest index on ties. */
 int qsnn_argmax_u16(const uint16_t *counts, int32_t n);
 /* Zero n bytes (no libc needed). */
@@ -95,6 +118,9 @@ void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n);
 
 /* The kernels the generated model uses for spike (0/1) and event-count inputs (_SPIKES), and for the uint8
  * frame of a static model, once per sample (_U8: mostly-zero images also pay only for their nonzero pixels). */
+#if defined(QSNN_DENSE_BASELINE) && !defined(QSNN_GENERIC_KERNELS)
+#define QSNN_GENERIC_KERNELS
+#endif
 #ifdef QSNN_DENSE_BASELINE
 #define QSNN_CONV_SPIKES qsnn_conv_dense_u8
 #define QSNN_LINEAR_SPIKES qsnn_linear_dense_u8

@@ -21,6 +21,11 @@ extern "C" {
 #define QSNN_NUM_CLASSES 3
 #define QSNN_NUM_LAYERS 3 /* LIF layers */
 
+/* Builds for comparisons and tests: the dense baseline uses the portable generic kernels only. */
+#if defined(QSNN_DENSE_BASELINE) && !defined(QSNN_GENERIC_KERNELS)
+#define QSNN_GENERIC_KERNELS
+#endif
+
 typedef struct {
     int32_t acc[4]; /* scratch accumulators / currents of the layer being computed */
     int32_t cur_static[144]; /* current of lif1, computed once per sample */
