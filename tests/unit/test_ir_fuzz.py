@@ -2,7 +2,7 @@
 graph or raises a ``QsnnError`` subclass (one line on the command line), never anything else, and a graph that
 loads saves and loads again unchanged.
 
-Mutations of two seed files (the committed v1 fixture and a synthetic graph): byte flips, truncations,
+Mutations of three seed files (the committed v1 fixtures, static and stream, and a synthetic graph): byte flips, truncations,
 manifest edits (any value replaced, keys deleted or added), tensor edits (dtype, shape, extreme values, pickles,
 garbage), and zip-level tricks (duplicate members, bzip2/lzma members, odd names, directory entries, the
 encryption flag). The normal suite runs ``FAST_CASES``; ``-m slow`` runs ``SLOW_CASES`` (set
@@ -26,7 +26,7 @@ from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.io import load_graph, save_graph
 from qsnn_deploy.ir.synthetic import random_graph
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ir" / "v1" / "tiny.qsnn"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ir" / "v1"
 FAST_CASES = 300
 SLOW_CASES = int(os.environ.get("QSNN_FUZZ_CASES", "5000"))
 
@@ -185,7 +185,11 @@ MUTATIONS: list[Callable[[np.random.Generator, bytes], bytes]] = [
 
 def _seeds(tmp_path: Path) -> list[bytes]:
     synthetic = save_graph(random_graph("tiny", seed=7, bits=4, num_steps=3), tmp_path / "synthetic.qsnn")
-    return [FIXTURE.read_bytes(), synthetic.read_bytes()]
+    return [
+        (FIXTURES / "tiny.qsnn").read_bytes(),
+        (FIXTURES / "tiny-stream.qsnn").read_bytes(),
+        synthetic.read_bytes(),
+    ]
 
 
 def _run_cases(tmp_path: Path, cases: int, seed: int) -> dict[str, int]:
