@@ -27,6 +27,10 @@ CASES = [
     (4, 1, 13, (7, 3, 2, 0, 2), (96, 2, 1, 0, 2), 34, 4, 16, "static"),
     (5, 3, 12, (64, 3, 1, 1, 2), (70, 3, 1, 1, 1), 11, 8, 16, "static"),
     (6, 2, 17, (40, 5, 3, 2, 1), (32, 3, 2, 2, 2), 64, 4, 32, "stream"),
+    # The fused spike conv kernel (qsnn_conv_spikes_lif): an odd number of 8-channel groups with padding 2
+    # (window bitmaps shifted left), and padding 3 with a 3x3 pool (windows cut at the bottom and right).
+    (7, 1, 12, (8, 3, 1, 1, 2), (40, 3, 1, 2, 2), 10, 4, 32, "static"),
+    (8, 2, 11, (12, 3, 1, 1, 1), (24, 4, 1, 3, 3), 5, 4, 16, "stream"),
 ]
 
 
