@@ -109,6 +109,24 @@ def _require(mapping: dict, key: str, kind: type | tuple, where: str) -> Any:
     return value
 
 
+def _check_npy_header(data: io.BytesIO, size: int) -> None:
+    """Read the .npy header and refuse, before numpy allocates anything, an array of a foreign dtype, of more
+    values than ``limits.MAX_TENSOR_ELEMENTS`` or of more bytes than the member holds; rewinds ``data``."""
+    version = np.lib.format.read_magic(data)
+    read_header = (
+        np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = read_header(data)
+    if dtype not in ALLOWED_TENSOR_DTYPES:
+        raise IRFormatError(f"must hold integers, got {dtype}")
+    count = math.prod(shape)
+    if count > limits.MAX_TENSOR_ELEMENTS:
+        raise IRFormatError(f"declares {count} values, more than the limit {limits.MAX_TENSOR_ELEMENTS}")
+    if count * dtype.itemsize > size - data.tell():
+        raise IRFormatError(f"declares shape {shape} but holds only {size - data.tell()} bytes of data")
+    data.seek(0)
+
+
 def _read_tensor(zf: zipfile.ZipFile, key: str, where: str) -> np.ndarray:
     member = f"tensors/{key}.npy"
     try:
@@ -117,8 +135,12 @@ def _read_tensor(zf: zipfile.ZipFile, key: str, where: str) -> np.ndarray:
         raise IRFormatError(f"{where}: tensor {member} is missing from the file") from None
     if info.file_size > MAX_MEMBER_BYTES:
         raise IRFormatError(f"{where}: tensor {member} is too large ({info.file_size} bytes)")
+    data = io.BytesIO(zf.read(member))
     try:
-        arr = np.load(io.BytesIO(zf.read(member)), allow_pickle=False)
+        _check_npy_header(data, len(data.getbuffer()))
+        arr = np.load(data, allow_pickle=False)
+    except IRFormatError as exc:
+        raise IRFormatError(f"{where}: tensor {member} {exc}") from None
     except Exception as exc:  # any decoding failure of an untrusted file
         raise IRFormatError(f"{where}: tensor {member} is not a valid .npy array ({exc})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype not in ALLOWED_TENSOR_DTYPES:

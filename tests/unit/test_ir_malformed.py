@@ -217,8 +217,28 @@ def test_pickled_object_array_is_refused_without_unpickling(tmp_path):
     arr = np.empty(1, dtype=object)
     arr[0] = Payload()
     members["tensors/conv1.weight.npy"] = _npy(arr, allow_pickle=True)
-    _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "not a valid .npy")
+    _load_fails(
+        _write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "must hold integers, got object"
+    )
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("shape", "fragment"),
+    [
+        ((1 << 40,), "more than the limit"),
+        ((4, 1, 3, 3_000_000_000), "more than the limit"),
+        ((4, 1, 5, 500), "holds only"),
+    ],
+)
+def test_a_tensor_header_claiming_more_than_it_holds_is_refused_before_allocating(tmp_path, shape, fragment):
+    from numpy.lib import format as npy_format
+
+    manifest, members = _valid_members(tmp_path)
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(header, {"descr": "|i1", "fortran_order": False, "shape": shape})
+    members["tensors/conv1.weight.npy"] = header.getvalue() + bytes(100)
+    _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "conv1.weight.npy", fragment)
 
 
 def test_weights_out_of_their_bit_range(tmp_path):
