@@ -16,6 +16,12 @@ int64_t qsnn_floor_shift(int64_t x, int32_t s)
     return x >> s;
 }
 
+/* Four bytes as a little-endian word, in portable C (compilers for little-endian cores load it in one go). */
+static uint32_t load4(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
 /* Weight idx of a packed (two 4-bit per byte, low nibble first) or int8 array, sign-extended. */
 static int32_t weight_at(const uint8_t *w, int32_t packed, int32_t idx)
 {
@@ -241,9 +247,15 @@ void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc
     for (o = 0; o < fc->out_n; o++) {
         acc[o] = 0;
     }
-    for (i = 0; i < fc->in_n; i++) {
-        if (in[i] != 0) {
-            add_run(acc, fc->weight, fc->packed, i * fc->out_n, fc->out_n, (int32_t)in[i]);
+    for (i = 0; i < fc->in_n; i += 4) {
+        int32_t j, end = fc->in_n - i < 4 ? fc->in_n - i : 4;
+        if (end == 4 && load4(in + i) == 0) {
+            continue; /* spike vectors are mostly zero: skip four inputs at a time */
+        }
+        for (j = 0; j < end; j++) {
+            if (in[i + j] != 0) {
+                add_run(acc, fc->weight, fc->packed, (i + j) * fc->out_n, fc->out_n, (int32_t)in[i + j]);
+            }
         }
     }
 }
@@ -461,40 +473,49 @@ QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
     return d;
 }
 
-/* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), currents cur[i cs],
- * spikes s[i vs]. Inlined into lif_strided with constant v_bits and reset_zero, so that each of the four
- * copies is a straight loop. */
+/* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), spikes s[i vs],
+ * currents cur[i cs]. Inlined with constant v_bits and reset_zero, and one of the strides 1, so that each copy
+ * is a straight loop. */
 QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, void *v, int32_t vs,
                             const int32_t *cur, int32_t cs, uint8_t *s, int32_t n)
 {
     int32_t *v32 = (int32_t *)v;
     int16_t *v16 = (int16_t *)v;
-    int32_t fired = 0;
+    int32_t i, end = n * vs, fired = 0;
     k.reset_zero = reset_zero;
-    for (; n > 0; n--, cur += cs, s += vs) {
+    for (i = 0; i != end; i += vs, cur += cs) {
         int32_t d;
         if (v_bits == 32) {
-            d = lif_fast_update(k, *v32, *cur);
-            *v32 = d;
-            v32 += vs;
+            d = lif_fast_update(k, v32[i], *cur);
+            v32[i] = d;
         } else {
-            d = lif_fast_update(k, *v16, *cur);
-            *v16 = (int16_t)d;
-            v16 += vs;
+            d = lif_fast_update(k, v16[i], *cur);
+            v16[i] = (int16_t)d;
         }
-        *s = (uint8_t)(d > k.th);
+        s[i] = (uint8_t)(d > k.th);
         fired += d > k.th;
     }
     return fired;
 }
 
-static QSNN_NOINLINE int32_t lif_strided(lif_consts_t k, int32_t v_bits, void *v, int32_t vs, const int32_t *cur,
-                                         int32_t cs, uint8_t *s, int32_t n)
+/* Contiguous membranes and spikes, currents every cs (a channel of a channels-last current). */
+static QSNN_NOINLINE int32_t lif_contiguous(lif_consts_t k, int32_t v_bits, void *v, const int32_t *cur, int32_t cs,
+                                            uint8_t *s, int32_t n)
 {
     if (v_bits == 32) {
-        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, cs, s, n) : lif_run(k, 0, 32, v, vs, cur, cs, s, n);
+        return k.reset_zero ? lif_run(k, 1, 32, v, 1, cur, cs, s, n) : lif_run(k, 0, 32, v, 1, cur, cs, s, n);
     }
-    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, cs, s, n) : lif_run(k, 0, 16, v, vs, cur, cs, s, n);
+    return k.reset_zero ? lif_run(k, 1, 16, v, 1, cur, cs, s, n) : lif_run(k, 0, 16, v, 1, cur, cs, s, n);
+}
+
+/* Membranes and spikes every vs (one position of several channels), contiguous currents. */
+static QSNN_NOINLINE int32_t lif_scattered(lif_consts_t k, int32_t v_bits, void *v, int32_t vs, const int32_t *cur,
+                                           uint8_t *s, int32_t n)
+{
+    if (v_bits == 32) {
+        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, 1, s, n) : lif_run(k, 0, 32, v, vs, cur, 1, s, n);
+    }
+    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, 1, s, n) : lif_run(k, 0, 16, v, vs, cur, 1, s, n);
 }
 
 int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes)
@@ -504,13 +525,14 @@ int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int3
     int32_t c, fired = 0;
     for (c = 0; c < channels; c++) { /* cur is channels-last: channel c every `channels` elements */
         void *vc = v_bits == 32 ? (void *)((int32_t *)v + c * per) : (void *)((int16_t *)v + c * per);
-        fired += lif_strided(k, v_bits, vc, 1, cur + slot(c, channels), channels, spikes + c * per, per);
+        fired += lif_contiguous(k, v_bits, vc, cur + slot(c, channels), channels, spikes + c * per, per);
     }
     return fired;
 }
 
-/* Bitmaps of the active inputs, one word per input row (bit x = column x), from 0/1 spike bytes. */
-static void spike_rows(const uint8_t *in, int32_t rows, int32_t width, uint32_t *bits)
+/* Bitmaps of the active inputs, one word per input row, from 0/1 spike bytes: bit pad + x = column x (the
+ * left zero padding is part of the bitmap, so that a window's bits are one right shift away). */
+static void spike_rows(const uint8_t *in, int32_t rows, int32_t width, int32_t pad, uint32_t *bits)
 {
     int32_t r, x;
     for (r = 0; r < rows; r++, in += width) {
@@ -518,14 +540,12 @@ static void spike_rows(const uint8_t *in, int32_t rows, int32_t width, uint32_t 
         for (x = 0; x + 4 <= width; x += 4) {
             /* Four 0/1 bytes b0..b3 as a little-endian word times 0x204081 put b_i at bit 21 + i (every
              * partial product lands on its own bit, so nothing carries). */
-            uint32_t w = (uint32_t)in[x] | ((uint32_t)in[x + 1] << 8) | ((uint32_t)in[x + 2] << 16) |
-                         ((uint32_t)in[x + 3] << 24);
-            row |= ((w * 0x204081u) >> 21 & 15u) << x;
+            row |= ((load4(in + x) * 0x204081u) >> 21 & 15u) << x;
         }
         for (; x < width; x++) {
             row |= (uint32_t)in[x] << x;
         }
-        bits[r] = row;
+        bits[r] = row << pad;
     }
 }
 
@@ -582,19 +602,19 @@ static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t 
                                              uint16_t *list)
 {
     const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
-    const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool - gp->pad;
-    const int32_t right = x0 > 0 ? x0 : 0, left = x0 < 0 ? -x0 : 0; /* field bit j: input column x0 + j */
-    const int32_t r_lo = y0 < 0 ? -y0 : 0;                            /* window rows inside the input */
+    const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool; /* x0: bitmap bit of the window's column 0 */
+    const int32_t r_lo = y0 < 0 ? -y0 : 0;                           /* window rows inside the input */
     const int32_t r_hi = y0 + span > in_h ? in_h - y0 : span;
     const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
     const uint32_t window = gp->window;
-    int32_t c, r;
+    int32_t c, row0 = 0;
     rows += y0;
-    for (c = 0; c < gp->in_c; c++, rows += in_h) {
-        for (r = r_lo; r < r_hi; r++) {
-            uint32_t field = ((rows[r] >> right) << left) & window;
+    for (c = gp->in_c; c > 0; c--, rows += in_h, row0 += channel_step) {
+        const uint32_t *row = rows + r_lo, *stop = rows + r_hi;
+        for (; row < stop; row++) {
+            uint32_t field = (*row >> x0) & window;
             if (field != 0) {
-                list = emit_row(gp, field, r, c * channel_step, list);
+                list = emit_row(gp, field, (int32_t)(row - rows), row0, list);
             }
         }
     }
@@ -617,6 +637,28 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
          * the loop above keeps the registers). */
         const uint16_t *stop = end - list > 17 ? list + 17 : end;
         uint32_t lo0 = 0, hi0 = 0, lo1 = 0, hi1 = 0;
+#if defined(__GNUC__) && defined(__thumb2__)
+        /* The same loop as the C below, 13 instructions per row: compilers spill a register of it at -Os. */
+        uint32_t row, a, b;
+        __asm__("1:\n\t"
+                "ldrh   %[row], [%[list]], #2\n\t"
+                "add    %[row], %[w], %[row], lsl #2\n\t"
+                "ldrd   %[a], %[b], [%[row]]\n\t"
+                "and    %[row], %[a], %[m4]\n\t"
+                "add    %[lo0], %[lo0], %[row]\n\t"
+                "and    %[a], %[m4], %[a], lsr #4\n\t"
+                "add    %[hi0], %[hi0], %[a]\n\t"
+                "and    %[row], %[b], %[m4]\n\t"
+                "add    %[lo1], %[lo1], %[row]\n\t"
+                "and    %[b], %[m4], %[b], lsr #4\n\t"
+                "add    %[hi1], %[hi1], %[b]\n\t"
+                "cmp    %[list], %[stop]\n\t"
+                "bcc    1b"
+                : [list] "+r"(list), [lo0] "+r"(lo0), [hi0] "+r"(hi0), [lo1] "+r"(lo1), [hi1] "+r"(hi1),
+                  [row] "=&r"(row), [a] "=&r"(a), [b] "=&r"(b)
+                : [w] "r"(w), [m4] "r"(m4), [stop] "r"(stop)
+                : "cc", "memory");
+#else
         do {
             const uint32_t *row = w + *list++;
             uint32_t a = row[0], b = row[1];
@@ -625,6 +667,7 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
             lo1 += b & m4;
             hi1 += (b >> 4) & m4;
         } while (list < stop);
+#endif
         lanes[0] += lo0 & m8;
         lanes[1] += (lo0 >> 8) & m8;
         lanes[2] += hi0 & m8;
@@ -637,20 +680,30 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
 }
 
 /* Currents of n channels (8 or 16) from their lanes: requantize(lane - offset), mult and bias advancing by
- * cstep per channel (0: one pair for the whole layer). */
+ * cstep per channel (0: one pair for the whole layer). Inlined with a constant cstep. */
+QSNN_INLINE void requant_run(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
+                             const int64_t *bias, int32_t cstep, int32_t shift, int32_t *cur)
+{
+    const int64_t rounding = (int64_t)1 << (shift - 1);
+    const int32_t *end = cur + n;
+    do {
+        uint32_t w = *lanes++;
+        int32_t lo = (int32_t)(w & 0xFFFFu) - offset, hi = (int32_t)(w >> 16) - offset;
+        cur[0] = shift_low32((uint64_t)((int64_t)lo * mult[0] + bias[0] + rounding), shift);
+        cur[1] = shift_low32((uint64_t)((int64_t)hi * mult[cstep] + bias[cstep] + rounding), shift);
+        mult += 2 * cstep;
+        bias += 2 * cstep;
+        cur += 2;
+    } while (cur < end);
+}
+
 static QSNN_NOINLINE void requant_lanes(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
                                         const int64_t *bias, int32_t cstep, int32_t shift, int32_t *cur)
 {
-    const int64_t rounding = (int64_t)1 << (shift - 1);
-    for (; n > 0; n -= 2, lanes++, cur += 2) {
-        uint32_t w = *lanes;
-        int32_t lo = (int32_t)(w & 0xFFFFu) - offset, hi = (int32_t)(w >> 16) - offset;
-        cur[0] = shift_low32((uint64_t)((int64_t)lo * *mult + *bias + rounding), shift);
-        mult += cstep;
-        bias += cstep;
-        cur[1] = shift_low32((uint64_t)((int64_t)hi * *mult + *bias + rounding), shift);
-        mult += cstep;
-        bias += cstep;
+    if (cstep) {
+        requant_run(lanes, n, offset, mult, bias, 1, shift, cur);
+    } else {
+        requant_run(lanes, n, offset, mult, bias, 0, shift, cur);
     }
 }
 
@@ -673,7 +726,7 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     gp.groups = groups;
     gp.window = columns >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << columns) - 1u;
     gp.taps = ((uint32_t)1 << cv->kw) - 1u;
-    spike_rows(in, cv->in_c * cv->in_h, cv->in_w, rows);
+    spike_rows(in, cv->in_c * cv->in_h, cv->in_w, cv->pad, rows);
     for (py = 0; py < cv->out_h; py++) {
         for (px = 0; px < cv->out_w; px++) {
             const uint16_t *end = gather_events(&gp, rows, py, px, list);
@@ -688,7 +741,7 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
                 sum_groups(cv->words + g, list, end, 0x0F0F0F0Fu, lanes);
                 requant_lanes(lanes, n, offset, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
                               rq->shift, cur);
-                fired += lif_strided(k, v_bits, vf, plane, cur, 1, spikes + neuron, n);
+                fired += lif_scattered(k, v_bits, vf, plane, cur, spikes + neuron, n);
             }
         }
     }
