@@ -18,8 +18,17 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().to(torch.float64).numpy()
 
 
+def _finite(name: str, what: str, value) -> None:
+    """NaN or Inf in a layer's numbers is a one-line error naming the tensor, before any arithmetic sees it."""
+    if not bool(torch.isfinite(torch.as_tensor(value, dtype=torch.float64)).all()):
+        raise UnsupportedLayerError(f"layer {name!r}: {what} holds NaN or Inf")
+
+
 def _quantized(name: str, module: nn.Module, out_channels: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer weights, per-output-channel scale and bit width, exactly as Brevitas computes them."""
+    _finite(name, "weight", module.weight.detach())
+    if getattr(module, "bias", None) is not None:
+        _finite(name, "bias", module.bias.detach())
     try:
         q = module.quant_weight()
     except Exception as exc:  # brevitas raises assorted errors for unsupported quantizers
@@ -80,6 +89,9 @@ def avgpool(name: str, m: nn.AvgPool2d) -> list:
 def batchnorm(name: str, m: nn.modules.batchnorm._BatchNorm) -> list:
     if m.running_mean is None or m.running_var is None:
         raise UnsupportedLayerError(f"layer {name!r}: BatchNorm without running statistics cannot be folded")
+    for what in ("weight", "bias", "running_mean", "running_var"):
+        if getattr(m, what) is not None:
+            _finite(name, what, getattr(m, what).detach())
     gamma = _np(m.weight) if m.weight is not None else np.ones(m.num_features)
     beta = _np(m.bias) if m.bias is not None else np.zeros(m.num_features)
     return [BatchNorm(name, gamma, beta, _np(m.running_mean), _np(m.running_var), float(m.eps))]
@@ -105,6 +117,8 @@ def leaky(name: str, m: nn.Module) -> list:
     if float(m.graded_spikes_factor) != 1.0:
         raise UnsupportedLayerError(f"layer {name!r}: graded spikes (factor != 1) are not supported")
     beta, threshold = torch.as_tensor(m.beta), torch.as_tensor(m.threshold)
+    _finite(name, "beta", beta.detach())
+    _finite(name, "threshold", threshold.detach())
     if beta.numel() != 1 or threshold.numel() != 1:
         raise UnsupportedLayerError(f"layer {name!r}: per-neuron beta or threshold is not supported")
     if float(threshold) <= 0:

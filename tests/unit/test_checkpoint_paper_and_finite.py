@@ -115,3 +115,28 @@ def test_non_finite_overrides_name_the_option(tmp_path, option, bad):
     torch.save(paper_dvs_state_dict(), tmp_path / "dvs.pth")
     with pytest.raises(QsnnError, match=f"--{option} must be a finite number"):
         load_seed_state_dict(tmp_path / "dvs.pth", "seed-dvs", **{option: bad})
+
+
+@pytest.mark.parametrize(("layer", "what"), [("conv", "weight"), ("bn", "running_var"), ("lif", "beta")])
+def test_non_finite_numbers_in_an_in_memory_model_name_the_layer(layer, what):
+    import brevitas.nn as qnn
+    import snntorch as snn
+
+    from qsnn_deploy.errors import UnsupportedLayerError
+    from qsnn_deploy.export import export_model
+
+    net = nn.Sequential(
+        qnn.QuantConv2d(1, 2, 5, bias=False, weight_bit_width=4),
+        nn.AvgPool2d(2),
+        nn.BatchNorm2d(2),
+        snn.Leaky(beta=0.9, init_hidden=True),
+        nn.Flatten(),
+        qnn.QuantLinear(2 * 12 * 12, 3, bias=False, weight_bit_width=4),
+        snn.Leaky(beta=0.9, init_hidden=True, output=True),
+    )
+    module = {"conv": net[0], "bn": net[2], "lif": net[3]}[layer]
+    with torch.no_grad():
+        getattr(module, what).view(-1)[0] = math.nan
+    with pytest.raises(UnsupportedLayerError) as info:
+        export_model(net, num_steps=3, input_shape=(1, 28, 28), input_scale=1 / 255, encoding="static")
+    assert what in str(info.value) and "NaN or Inf" in str(info.value)
