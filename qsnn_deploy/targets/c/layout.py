@@ -53,7 +53,7 @@ def conv_fused_events(layer: Layer) -> int:
 
 def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     """qsnn_conv_spikes_lif's preconditions: a conv after a LIF (0/1 inputs), stride 1, 4-bit weights, output
-    channels in groups of 8, input rows with their left padding and the pooled window within a 32-bit bitmap, every lane sum and list
+    channels in groups of 8, input rows and columns with their padding and the pooled window within 32-bit bitmaps, every lane sum and list
     entry within 16 bits, the requantize as one 64-bit product shifted by 1..31 to an int32 current, and a
     fast LIF."""
     op = layer.op
@@ -61,7 +61,8 @@ def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
         return False
     out_c, in_c, kh, kw = op.weight.shape
     in_w = layer.in_shape[2]
-    if out_c % 8 or in_w + op.padding > 32 or layer.pool_kernel + kw - 1 > 32:
+    in_h = layer.in_shape[1]
+    if out_c % 8 or max(in_w, in_h) + op.padding > 32 or layer.pool_kernel + max(kh, kw) - 1 > 32:
         return False
     events = conv_fused_events(layer)
     if events * NIBBLE_MAX > LANE_MAX or in_c * kh * kw * (out_c // 8) > 0xFFFF:
@@ -128,7 +129,11 @@ def acc_elements(layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...
 
 def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...]) -> tuple[int, int]:
     """(row bitmap words, list entries) qsnn_conv_spikes_lif needs, the largest over the fused layers."""
-    rows = [lay.in_shape[0] * lay.in_shape[1] for lay, k in zip(layers, kernels) if k.conv_fused]
+    rows = [
+        lay.in_shape[0] * (lay.in_shape[1] + lay.out_shape[2])
+        for lay, k in zip(layers, kernels)
+        if k.conv_fused
+    ]
     events = [k.events_max for k in kernels if k.conv_fused]
     return max(rows, default=0), max(events, default=0)
 

@@ -457,6 +457,19 @@ QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
 #endif
 }
 
+/* 1 when d > th, else 0. With the DSP extension: the sign of the saturating th - d (QSUB), which is the sign
+ * of the exact difference, so two instructions instead of a compare and two conditional moves. */
+QSNN_INLINE int32_t above(int32_t d, int32_t th)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t diff;
+    __asm__("qsub %0, %1, %2" : "=r"(diff) : "r"(th), "r"(d));
+    return (int32_t)((uint32_t)diff >> 31);
+#else
+    return d > th;
+#endif
+}
+
 /* The LIF update in int32 (qsnn_lif_fast's preconditions: no saturation, every intermediate within the state
  * type, 1 <= decay_shift <= 31, 0 <= decay_mult < 2^decay_shift, so |decay(v)| <= |v|). */
 QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
@@ -481,10 +494,10 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
 {
     int32_t *v32 = (int32_t *)v;
     int16_t *v16 = (int16_t *)v;
-    int32_t i, end = n * vs, fired = 0;
+    int32_t i = 0, end = n * vs, fired = 0;
     k.reset_zero = reset_zero;
-    for (i = 0; i != end; i += vs, cur += cs) {
-        int32_t d;
+    do { /* n >= 1 */
+        int32_t d, spike;
         if (v_bits == 32) {
             d = lif_fast_update(k, v32[i], *cur);
             v32[i] = d;
@@ -492,9 +505,12 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
             d = lif_fast_update(k, v16[i], *cur);
             v16[i] = (int16_t)d;
         }
-        s[i] = (uint8_t)(d > k.th);
-        fired += d > k.th;
-    }
+        spike = above(d, k.th);
+        s[i] = (uint8_t)spike;
+        fired += spike;
+        i += vs;
+        cur += cs;
+    } while (i != end);
     return fired;
 }
 
@@ -596,26 +612,45 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
     return list;
 }
 
+/* For each input channel c and pooled column px, cols[c out_w + px] has bit pad + y set when input row y has
+ * an active input in the columns that reach px, so that a position visits only the rows that contribute. */
+static QSNN_NOINLINE void window_rows(const gather_t *gp, const uint32_t *rows, int32_t out_w, uint32_t *cols)
+{
+    int32_t c, y, px;
+    for (c = 0; c < gp->in_c; c++, cols += out_w) {
+        for (px = 0; px < out_w; px++) {
+            cols[px] = 0;
+        }
+        for (y = 0; y < gp->in_h; y++) {
+            uint32_t row = *rows++;
+            uint32_t bit = (uint32_t)1 << (y + gp->pad);
+            for (px = 0; row != 0 && px < out_w; px++, row >>= gp->pool) {
+                if ((row & gp->window) != 0) {
+                    cols[px] |= bit;
+                }
+            }
+        }
+    }
+}
+
 /* The weight rows (as word offsets of channel group 0) of every active input reaching pooled output (py, px),
  * one entry per (input, kernel tap, position in the pooling window); returns the end of the list. Stride 1. */
-static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, int32_t py, int32_t px,
-                                             uint16_t *list)
+static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, const uint32_t *cols,
+                                             int32_t out_w, int32_t py, int32_t px, uint16_t *list)
 {
     const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
     const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool; /* x0: bitmap bit of the window's column 0 */
-    const int32_t r_lo = y0 < 0 ? -y0 : 0;                           /* window rows inside the input */
-    const int32_t r_hi = y0 + span > in_h ? in_h - y0 : span;
+    const uint32_t rows_mask = span >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << span) - 1u;
     const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
-    const uint32_t window = gp->window;
     int32_t c, row0 = 0;
     rows += y0;
-    for (c = gp->in_c; c > 0; c--, rows += in_h, row0 += channel_step) {
-        const uint32_t *row = rows + r_lo, *stop = rows + r_hi;
-        for (; row < stop; row++) {
-            uint32_t field = (*row >> x0) & window;
-            if (field != 0) {
-                list = emit_row(gp, field, (int32_t)(row - rows), row0, list);
-            }
+    cols += px;
+    for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
+        uint32_t active = (*cols >> (py * gp->pool)) & rows_mask; /* bit r: window row r has inputs */
+        while (active != 0) {
+            int32_t r = lowest_bit(active);
+            active &= active - 1u;
+            list = emit_row(gp, (rows[r] >> x0) & gp->window, r, row0, list);
         }
     }
     return list;
@@ -715,6 +750,7 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     const int32_t cstep = rq->channels > 1 ? 1 : 0;
     const int32_t plane = cv->out_h * cv->out_w, groups = cv->out_c >> 3;
     const int32_t columns = cv->pool + cv->kw - 1;
+    uint32_t *cols = rows + cv->in_c * cv->in_h; /* after the row bitmaps, see window_rows */
     gather_t gp;
     int32_t py, px, g, fired = 0;
     gp.in_c = cv->in_c;
@@ -727,9 +763,10 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     gp.window = columns >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << columns) - 1u;
     gp.taps = ((uint32_t)1 << cv->kw) - 1u;
     spike_rows(in, cv->in_c * cv->in_h, cv->in_w, cv->pad, rows);
+    window_rows(&gp, rows, cv->out_w, cols);
     for (py = 0; py < cv->out_h; py++) {
         for (px = 0; px < cv->out_w; px++) {
-            const uint16_t *end = gather_events(&gp, rows, py, px, list);
+            const uint16_t *end = gather_events(&gp, rows, cols, cv->out_w, py, px, list);
             int32_t offset = 8 * (int32_t)(end - list); /* sum(w + 8) - 8 n = sum(w) */
             int32_t at = py * cv->out_w + px;
             for (g = 0; g < groups; g += 2) {

@@ -101,8 +101,8 @@ int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, u
 
 /* Fast kernels ("Fast kernels" above); v: membranes, int16 (v_bits 16) or int32 (v_bits 32). */
 int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes);
-/* Spike-input conv + pool + requantize + LIF; rows: in_c * in_h words, list: in_c * kh * kw * pool^2 entries
- * of scratch. Returns how many fired. */
+/* Spike-input conv + pool + requantize + LIF; rows: in_c * (in_h + out_w) words, list: in_c * kh * kw * pool^2
+ * entries of scratch. Returns how many fired. */
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *conv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
                              const uint8_t *in, uint32_t *rows, uint16_t *list, void *v, int32_t v_bits,
                              uint8_t *spikes);
