@@ -9,10 +9,10 @@
 //   acc     for every queued event, for every kernel tap that reaches a kept (pooled) output, for every group
 //           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
-//           4-bit weights, input-major like the C target), forwarded past the one-cycle read latency.
+//           4-bit weights, input-major like the C target), forwarded past the read latency (a 3-stage pipeline).
 //           The queue is emptied at the end.
 //   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
-//           one neuron per cycle through a 4-stage pipeline. Spikes are pushed as events into the next
+//           one neuron per cycle through a 5-stage pipeline. Spikes are pushed as events into the next
 //           layer's queue (ev_*), every neuron's spike and membrane leave on the trace port. Accumulators
 //           are cleared as they are read unless KEEP_ACC (a static first layer: its current never changes).
 //
@@ -177,27 +177,25 @@ module qsnn_layer #(
     );
 
     // ---------------------------------------------------------------- phase state
-    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_FETCH = 3'd2, S_DECODE = 3'd3, S_RUN = 3'd4,
-                     S_DRAIN = 3'd5, S_NEURON = 3'd6;
+    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_FETCH = 3'd2, S_LATCH = 3'd3, S_DECODE = 3'd4,
+                     S_RUN = 3'd5, S_DRAIN = 3'd6, S_NEURON = 3'd7;
     reg [2:0] state;
 
-    // acc phase: the current event and its tap window
-    reg [Q_CW-1:0]  e;           // next event to fetch
+    // ---------------------------------------------------------------- acc phase
+    // The event being worked on and its window of kernel taps: the taps k with t - k in [0, LIM) (a kept,
+    // pooled output) and k in [0, K), t = coordinate + PAD.
+    reg [Q_CW-1:0]  e;                // next event to fetch
     reg [VAL_W-1:0] ev_val;
-    reg [CNT_W-1:0] ev_cin, ty, tx;  // input channel, row + PAD, column + PAD
+    reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD (latched from the queue)
     reg [CNT_W-1:0] u, v, g, u_hi, v_lo, v_hi;
-    // first and last taps reaching a kept output: t - k in [0, LIM) and k in [0, K)
-    wire [CNT_W-1:0] dq_c = {{(CNT_W - CW){1'b0}}, q_rdata[XW + YW +: CW]};
-    wire [CNT_W-1:0] dq_ty = {{(CNT_W - YW){1'b0}}, q_rdata[XW +: YW]} + C_PAD;
-    wire [CNT_W-1:0] dq_tx = {{(CNT_W - XW){1'b0}}, q_rdata[0 +: XW]} + C_PAD;
-    wire [CNT_W-1:0] dq_u_lo = (dq_ty > C_LIMH_M1) ? dq_ty - C_LIMH_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < C_KH) ? dq_ty : C_KH_M1;
-    wire [CNT_W-1:0] dq_v_lo = (dq_tx > C_LIMW_M1) ? dq_tx - C_LIMW_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < C_KW) ? dq_tx : C_KW_M1;
+    wire [CNT_W-1:0] dq_u_lo = (ty > C_LIMH_M1) ? ty - C_LIMH_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_u_hi = (ty + C_ONE < C_KH) ? ty : C_KH_M1;
+    wire [CNT_W-1:0] dq_v_lo = (tx > C_LIMW_M1) ? tx - C_LIMW_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_v_hi = (tx + C_ONE < C_KW) ? tx : C_KW_M1;
     wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
     wire        last_event = (e == q_count);
 
-    // the operation issued this cycle in S_RUN: accumulator word of the pooled output, weight word of the tap
+    // The operation of this S_RUN cycle: accumulator word of the pooled output, weight word of the tap.
     /* verilator lint_off UNUSED */
     wire [CNT_W-1:0] run_py = (ty - u) >> POOL_LOG2;
     wire [CNT_W-1:0] run_px = (tx - v) >> POOL_LOG2;
@@ -208,37 +206,44 @@ module qsnn_layer #(
     wire        run_last_v = run_last_g && (v == v_hi);
     wire        run_last_op = run_last_v && (u == u_hi);
 
-    // acc pipeline stage 1 (read data valid) and forwarding of the word written in the previous cycle
-    reg              a1_valid;
-    reg [A_AW-1:0]   a1_addr;
+    // Accumulate pipeline: a0 = addresses registered (memories read at the end of it), a1 = read words
+    // registered, a2 = add and write back. A read misses the writes of the two operations ahead of it, so
+    // a2 takes the word from the youngest of those two writes when the address matches (fw1, then fw2).
+    reg              a0_valid, a1_valid, a2_valid;
+    reg [A_AW-1:0]   a0_addr, a1_addr, a2_addr;
+    reg [W_AW-1:0]   a0_waddr;
     /* verilator lint_off UNUSED */
-    reg [VAL_W-1:0]  a1_val;  // unused when the inputs are spikes (VAL_W = 1)
+    reg [VAL_W-1:0]  a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
     /* verilator lint_on UNUSED */
-    reg              fw_valid;
-    reg [A_AW-1:0]   fw_addr;
-    reg [A_WORD-1:0] fw_data;
-    wire [A_WORD-1:0] a1_old = (fw_valid && fw_addr == a1_addr) ? fw_data : a_rdata;
-    wire [A_WORD-1:0] a1_new;
+    reg [A_WORD-1:0] a2_word;
+    reg [W_WORD-1:0] a2_weights;
+    reg              fw1_valid, fw2_valid;
+    reg [A_AW-1:0]   fw1_addr, fw2_addr;
+    reg [A_WORD-1:0] fw1_data, fw2_data;
+    wire [A_WORD-1:0] a2_old = (fw1_valid && fw1_addr == a2_addr) ? fw1_data
+                             : (fw2_valid && fw2_addr == a2_addr) ? fw2_data : a2_word;
+    wire [A_WORD-1:0] a2_new;
     genvar l;
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            wire signed [3:0]       w = w_rdata[4 * l +: 4];
-            wire signed [ACC_W-1:0] old = a1_old[ACC_W * l +: ACC_W];
+            wire signed [3:0]       w = a2_weights[4 * l +: 4];
+            wire signed [ACC_W-1:0] old = a2_old[ACC_W * l +: ACC_W];
             wire signed [ACC_W-1:0] term;
             if (VAL_W == 1) begin : g_spike  // a spike adds the weight itself
                 assign term = {{(ACC_W - 4){w[3]}}, w};
             end else begin : g_value  // value * weight as shifts and adds: a few LUTs, no DSP block
-                wire [VAL_W + 4:0] x = {5'd0, a1_val};
+                wire [VAL_W + 4:0] x = {5'd0, a2_val};
                 wire [VAL_W + 4:0] prod = (w[0] ? x : {(VAL_W + 5){1'b0}}) + (w[1] ? x << 1 : {(VAL_W + 5){1'b0}})
                                           + (w[2] ? x << 2 : {(VAL_W + 5){1'b0}}) - (w[3] ? x << 3 : {(VAL_W + 5){1'b0}});
                 assign term = {{(ACC_W - VAL_W - 5){prod[VAL_W + 4]}}, prod};
             end
-            assign a1_new[ACC_W * l +: ACC_W] = old + term;
+            assign a2_new[ACC_W * l +: ACC_W] = old + term;
         end
     endgenerate
+    wire acc_busy = a0_valid || a1_valid || a2_valid;
 
-    // neuron phase: counters of the issuing stage (position p = (y, x), channel o); plain 32-bit counters,
-    // synthesis keeps the bits their ranges need
+    // ---------------------------------------------------------------- neuron phase
+    // Counters of the issuing cycle (position p = (y, x), channel o, membrane address k, IR index).
     /* verilator lint_off UNUSED */
     reg [CNT_W-1:0] n_p, n_y, n_x, n_o, n_k, n_index, n_abase;
     wire       n_last_o = (n_o == C_OC_M1);
@@ -250,67 +255,71 @@ module qsnn_layer #(
     wire [CNT_W-1:0] n_aaddr = n_abase + n_group;
     wire        n_word_done = (n_lane == C_LANE_MASK) || n_last_o;
 
-    // memory ports: reads are issued combinationally from the counters of the issuing cycle (data one cycle
-    // later), so an accumulator write (stage 1) and a read of the same word can only collide one cycle apart
+    // Memory ports. Reads are issued from registers (acc phase: a0; neuron phase: the counters), so their
+    // data arrives one cycle later.
     wire n_clear = (state == S_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done;
     assign q_raddr = e[Q_AW-1:0];
-    assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : run_aaddr[A_AW-1:0];
-    assign w_raddr = run_waddr[W_AW-1:0];
+    assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr;
+    assign w_raddr = a0_waddr;
     assign m_raddr = n_k[N_AW-1:0];
     assign rq_raddr = n_o[OCW-1:0];
-    assign a_we = a1_valid || (state == S_CLEAR) || n_clear;
-    assign a_waddr = a1_valid ? a1_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
-    assign a_wdata = a1_valid ? a1_new : {A_WORD{1'b0}};
+    assign a_we = a2_valid || (state == S_CLEAR) || n_clear;
+    assign a_waddr = a2_valid ? a2_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
+    assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
 
-    // neuron pipeline: stage 1 = memories read, stage 2 = products, stage 3 = update, stage 4 = write
-    reg              p1_valid, p2_valid, p3_valid;
-    reg [LW-1:0]     p1_lane;
-    reg [CNT_W-1:0]  p1_o, p1_y, p1_x, p1_k, p1_index;
-    reg [CNT_W-1:0]  p2_o, p2_y, p2_x, p2_k, p2_index;
-    reg [CNT_W-1:0]  p3_o, p3_y, p3_x, p3_k, p3_index;
-    reg              p1_first;
+    // Neuron pipeline, one neuron per cycle: n1 = memory words arrive, lane selected and registered;
+    // n2 = the requantize multiply and the decay multiply; n3 = round and shift both; n4 = u = d + current
+    // - reset * threshold (exact); n5 = saturate, fire, write the membrane, trace and event.
+    reg              n1_valid, n2_valid, n3_valid, n4_valid, n5_valid;
+    reg [LW-1:0]     n1_lane;
+    reg              n1_first;
+    reg [CNT_W-1:0]  n1_o, n1_y, n1_x, n1_k, n1_index;
+    reg [CNT_W-1:0]  n2_o, n2_y, n2_x, n2_k, n2_index;
+    reg [CNT_W-1:0]  n3_o, n3_y, n3_x, n3_k, n3_index;
+    reg [CNT_W-1:0]  n4_o, n4_y, n4_x, n4_k, n4_index;
+    reg [CNT_W-1:0]  n5_o, n5_y, n5_x, n5_k, n5_index;
     /* verilator lint_on UNUSED */
+    wire neuron_busy = n1_valid || n2_valid || n3_valid || n4_valid || n5_valid;
 
-    // stage 1 -> 2: the requantize multiply and the decay multiply
-    wire signed [ACC_W-1:0]   s1_acc = a_rdata[ACC_W * p1_lane +: ACC_W];
-    wire signed [MUL_W-1:0]   s1_mult = rq_rdata[MUL_W-1:0];
-    wire signed [BIAS_W-1:0]  s1_bias = rq_rdata[RQ_W-1:MUL_W];
-    wire signed [STATE_W-1:0] s1_v = p1_first ? {STATE_W{1'b0}} : m_rdata;
-    wire signed [STATE_W-1:0] s1_th = THRESH[STATE_W-1:0];
-    wire                      s1_reset = s1_v > s1_th;
-    wire signed [STATE_W-1:0] s1_vp = (RESET_ZERO != 0 && s1_reset) ? {STATE_W{1'b0}} : s1_v;
-    wire signed [PROD_W-1:0]  s1_prod = {{(PROD_W - ACC_W){s1_acc[ACC_W-1]}}, s1_acc}
-                                        * {{(PROD_W - MUL_W){s1_mult[MUL_W-1]}}, s1_mult};
-    wire signed [D_W-1:0]     s1_dprod = {{(D_W - STATE_W){s1_vp[STATE_W-1]}}, s1_vp}
+    // n1 -> n2: operands from the memories
+    wire signed [STATE_W-1:0] th = THRESH[STATE_W-1:0];
+    reg signed [ACC_W-1:0]    n2_acc;
+    reg signed [MUL_W-1:0]    n2_mult;
+    reg signed [BIAS_W-1:0]   n2_bias;
+    reg signed [STATE_W-1:0]  n2_v;
+    // n2 -> n3: products (the decay multiplies v; a zero reset discards it afterwards, see n3)
+    wire signed [PROD_W-1:0]  s2_prod = {{(PROD_W - ACC_W){n2_acc[ACC_W-1]}}, n2_acc}
+                                        * {{(PROD_W - MUL_W){n2_mult[MUL_W-1]}}, n2_mult};
+    wire signed [D_W-1:0]     s2_dprod = {{(D_W - STATE_W){n2_v[STATE_W-1]}}, n2_v}
                                          * {1'b0, {(D_W - DM_W - 1){1'b0}}, DECAY_MULT[DM_W-1:0]};
-    reg signed [PROD_W-1:0]   p2_prod;
-    reg signed [BIAS_W-1:0]   p2_bias;
-    reg signed [D_W-1:0]      p2_dprod;
-    reg                       p2_reset;
-
-    // stage 2 -> 3: round and shift both, then u = d + current - reset * threshold (exact, U_W bits)
+    reg signed [PROD_W-1:0]   n3_prod;
+    reg signed [BIAS_W-1:0]   n3_bias;
+    reg signed [D_W-1:0]      n3_dprod;
+    reg                       n3_reset;
+    // n3 -> n4: current = (x*m + b + 2^(SHIFT-1)) >>> SHIFT and d = (v'*m + 2^(s-1)) >>> s, floor shifts
     localparam [PROD_W-1:0] RQ_ROUND = (SHIFT > 0) ? ({{(PROD_W - 1){1'b0}}, 1'b1} << (SHIFT - 1)) : {PROD_W{1'b0}};
     localparam [D_W-1:0] DECAY_ROUND = (DECAY_SHIFT > 0) ? ({{(D_W - 1){1'b0}}, 1'b1} << (DECAY_SHIFT - 1)) : {D_W{1'b0}};
     /* verilator lint_off UNUSED */
-    wire signed [PROD_W-1:0]  s2_sum = p2_prod + {{(PROD_W - BIAS_W){p2_bias[BIAS_W-1]}}, p2_bias} + RQ_ROUND;
-    wire signed [D_W-1:0]     s2_dsum = p2_dprod + DECAY_ROUND;
+    wire signed [PROD_W-1:0]  s3_sum = n3_prod + {{(PROD_W - BIAS_W){n3_bias[BIAS_W-1]}}, n3_bias} + RQ_ROUND;
+    wire signed [D_W-1:0]     s3_dsum = n3_dprod + DECAY_ROUND;
     /* verilator lint_on UNUSED */
-    wire signed [CUR_W-1:0]   s2_cur = s2_sum[SHIFT +: CUR_W];          // floor shift; fits CUR_W
-    wire signed [STATE_W-1:0] s2_d = s2_dsum[DECAY_SHIFT +: STATE_W];   // |d| <= |v'|: fits STATE_W
-    wire signed [U_W-1:0]     s2_th = {{(U_W - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
-    wire signed [U_W-1:0]     s2_u = {{(U_W - STATE_W){s2_d[STATE_W-1]}}, s2_d}
-                                     + {{(U_W - CUR_W){s2_cur[CUR_W-1]}}, s2_cur}
-                                     - ((RESET_ZERO == 0 && p2_reset) ? s2_th : {U_W{1'b0}});
-    reg signed [U_W-1:0]      p3_u;
-
-    // stage 3: saturate (where the range analysis says the membrane can) and fire on strictly greater
+    reg signed [CUR_W-1:0]    n4_cur;
+    reg signed [STATE_W-1:0]  n4_d;
+    reg                       n4_reset;
+    // n4 -> n5: the update before saturation, exact in U_W bits
+    wire signed [U_W-1:0]     th_u = {{(U_W - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
+    wire signed [U_W-1:0]     s4_u = {{(U_W - STATE_W){n4_d[STATE_W-1]}}, n4_d}
+                                     + {{(U_W - CUR_W){n4_cur[CUR_W-1]}}, n4_cur}
+                                     - ((RESET_ZERO == 0 && n4_reset) ? th_u : {U_W{1'b0}});
+    reg signed [U_W-1:0]      n5_u;
+    // n5: saturate where the range analysis says the membrane can, fire on strictly greater
     localparam signed [U_W-1:0] SAT_HI = {{(U_W - STATE_W + 1){1'b0}}, {(STATE_W - 1){1'b1}}};
     localparam signed [U_W-1:0] SAT_LO = {{(U_W - STATE_W + 1){1'b1}}, {(STATE_W - 1){1'b0}}};
     /* verilator lint_off UNUSED */
-    wire signed [U_W-1:0]     s3_sat = (SATURATE == 0) ? p3_u : (p3_u > SAT_HI) ? SAT_HI : (p3_u < SAT_LO) ? SAT_LO : p3_u;
-    wire signed [STATE_W-1:0] s3_v = s3_sat[STATE_W-1:0];
+    wire signed [U_W-1:0]     s5_sat = (SATURATE == 0) ? n5_u : (n5_u > SAT_HI) ? SAT_HI : (n5_u < SAT_LO) ? SAT_LO : n5_u;
+    wire signed [STATE_W-1:0] s5_v = s5_sat[STATE_W-1:0];
     /* verilator lint_on UNUSED */
-    wire                      s3_spike = s3_v > s1_th;
+    wire                      s5_spike = s5_v > th;
 
     always @(posedge clk) begin
         done <= 1'b0;
@@ -319,36 +328,58 @@ module qsnn_layer #(
         tr_valid <= 1'b0;
         if (push_valid) q_count <= q_count + 1'b1;
 
-        // ---------------- acc pipeline stage 1: add and write back (and remember for forwarding)
-        fw_valid <= a_we;  // the word written at the end of this cycle, missed by the read issued in it
-        fw_addr <= a_waddr;
-        fw_data <= a_wdata;
-        a1_valid <= 1'b0;
+        // ---------------- accumulate pipeline
+        a0_valid <= 1'b0;
+        a1_valid <= a0_valid;
+        a1_addr <= a0_addr;
+        a1_val <= a0_val;
+        a2_valid <= a1_valid;
+        a2_addr <= a1_addr;
+        a2_val <= a1_val;
+        a2_word <= a_rdata;
+        a2_weights <= w_rdata;
+        fw1_valid <= a_we;  // the writes of this cycle and the one before, missed by the reads in flight
+        fw1_addr <= a_waddr;
+        fw1_data <= a_wdata;
+        fw2_valid <= fw1_valid;
+        fw2_addr <= fw1_addr;
+        fw2_data <= fw1_data;
 
-        // ---------------- neuron pipeline stages 1..3
-        p2_valid <= p1_valid;
-        p2_prod <= s1_prod;
-        p2_bias <= s1_bias;
-        p2_dprod <= s1_dprod;
-        p2_reset <= s1_reset;
-        {p2_o, p2_y, p2_x, p2_k, p2_index} <= {p1_o, p1_y, p1_x, p1_k, p1_index};
-        p3_valid <= p2_valid;
-        p3_u <= s2_u;
-        {p3_o, p3_y, p3_x, p3_k, p3_index} <= {p2_o, p2_y, p2_x, p2_k, p2_index};
-        if (p3_valid) begin
+        // ---------------- neuron pipeline
+        n2_valid <= n1_valid;
+        n2_acc <= a_rdata[ACC_W * n1_lane +: ACC_W];
+        n2_mult <= rq_rdata[MUL_W-1:0];
+        n2_bias <= rq_rdata[RQ_W-1:MUL_W];
+        n2_v <= n1_first ? {STATE_W{1'b0}} : m_rdata;
+        {n2_o, n2_y, n2_x, n2_k, n2_index} <= {n1_o, n1_y, n1_x, n1_k, n1_index};
+        n3_valid <= n2_valid;
+        n3_prod <= s2_prod;
+        n3_bias <= n2_bias;
+        n3_dprod <= s2_dprod;
+        n3_reset <= n2_v > th;
+        {n3_o, n3_y, n3_x, n3_k, n3_index} <= {n2_o, n2_y, n2_x, n2_k, n2_index};
+        n4_valid <= n3_valid;
+        n4_cur <= s3_sum[SHIFT +: CUR_W];  // fits CUR_W (range analysis)
+        n4_d <= (RESET_ZERO != 0 && n3_reset) ? {STATE_W{1'b0}} : s3_dsum[DECAY_SHIFT +: STATE_W];  // |d| <= |v|
+        n4_reset <= n3_reset;
+        {n4_o, n4_y, n4_x, n4_k, n4_index} <= {n3_o, n3_y, n3_x, n3_k, n3_index};
+        n5_valid <= n4_valid;
+        n5_u <= s4_u;
+        {n5_o, n5_y, n5_x, n5_k, n5_index} <= {n4_o, n4_y, n4_x, n4_k, n4_index};
+        if (n5_valid) begin
             m_we <= 1'b1;
-            m_waddr <= p3_k[N_AW-1:0];
-            m_wdata <= s3_v;
+            m_waddr <= n5_k[N_AW-1:0];
+            m_wdata <= s5_v;
             tr_valid <= 1'b1;
-            tr_index <= p3_index[N_AW-1:0];
-            tr_spike <= s3_spike;
-            tr_membrane <= s3_v;
-            ev_valid <= s3_spike;
-            ev_c <= (NEXT_FLAT != 0) ? p3_index[EC_W-1:0] : p3_o[EC_W-1:0];
-            ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : p3_y[EY_W-1:0];
-            ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : p3_x[EX_W-1:0];
+            tr_index <= n5_index[N_AW-1:0];
+            tr_spike <= s5_spike;
+            tr_membrane <= s5_v;
+            ev_valid <= s5_spike;
+            ev_c <= (NEXT_FLAT != 0) ? n5_index[EC_W-1:0] : n5_o[EC_W-1:0];
+            ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : n5_y[EY_W-1:0];
+            ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : n5_x[EX_W-1:0];
         end
-        p1_valid <= n_issuing;
+        n1_valid <= n_issuing;
         n_issuing <= 1'b0;
 
         case (state)
@@ -364,9 +395,7 @@ module qsnn_layer #(
                     state <= S_NEURON;
                     n_issuing <= 1'b1;
                     {n_p, n_y, n_x, n_o, n_k, n_index, n_abase} <= {7{C_ZERO}};
-                    p1_lane <= {LW{1'b0}};
-                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {5{C_ZERO}};
-                    p1_first <= first_step;
+                    n1_first <= first_step;
                 end
             end
             S_CLEAR: begin  // one word per cycle (a_we above)
@@ -376,19 +405,22 @@ module qsnn_layer #(
                     done <= 1'b1;
                 end
             end
-            S_FETCH: begin
+            S_FETCH: begin  // read event e (q_raddr = e)
                 if (last_event) begin
                     state <= S_DRAIN;
                 end else begin
                     e <= e + 1'b1;
-                    state <= S_DECODE;
+                    state <= S_LATCH;
                 end
             end
-            S_DECODE: begin
+            S_LATCH: begin
                 ev_val <= q_rdata[EVW-1 -: VAL_W];
-                ev_cin <= dq_c;
-                ty <= dq_ty;
-                tx <= dq_tx;
+                ev_cin <= {{(CNT_W - CW){1'b0}}, q_rdata[XW + YW +: CW]};
+                ty <= {{(CNT_W - YW){1'b0}}, q_rdata[XW +: YW]} + C_PAD;
+                tx <= {{(CNT_W - XW){1'b0}}, q_rdata[0 +: XW]} + C_PAD;
+                state <= S_DECODE;
+            end
+            S_DECODE: begin
                 u <= dq_u_lo;
                 u_hi <= dq_u_hi;
                 v <= dq_v_lo;
@@ -398,16 +430,17 @@ module qsnn_layer #(
                 state <= dq_empty ? S_FETCH : S_RUN;
             end
             S_RUN: begin
-                a1_valid <= 1'b1;
-                a1_addr <= run_aaddr[A_AW-1:0];
-                a1_val <= ev_val;
+                a0_valid <= 1'b1;
+                a0_addr <= run_aaddr[A_AW-1:0];
+                a0_waddr <= run_waddr[W_AW-1:0];
+                a0_val <= ev_val;
                 g <= run_last_g ? C_ZERO : g + C_ONE;
                 if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
                 if (run_last_v) u <= u + C_ONE;
                 if (run_last_op) state <= S_FETCH;
             end
-            S_DRAIN: begin  // the last write leaves stage 1 this cycle
-                if (!a1_valid) begin
+            S_DRAIN: begin  // the last writes leave the pipeline
+                if (!acc_busy) begin
                     q_count <= {Q_CW{1'b0}};
                     state <= S_IDLE;
                     done <= 1'b1;
@@ -416,8 +449,8 @@ module qsnn_layer #(
             S_NEURON: begin
                 if (n_issuing) begin
                     // n_clear zeroes each accumulator word with its last read (which still sees the old word)
-                    p1_lane <= n_lane[LW-1:0];
-                    {p1_o, p1_y, p1_x, p1_k, p1_index} <= {n_o, n_y, n_x, n_k, n_index};
+                    n1_lane <= n_lane[LW-1:0];
+                    {n1_o, n1_y, n1_x, n1_k, n1_index} <= {n_o, n_y, n_x, n_k, n_index};
                     if (n_last) begin
                         n_issuing <= 1'b0;
                     end else begin
@@ -435,7 +468,7 @@ module qsnn_layer #(
                             n_index <= n_index + C_POS;
                         end
                     end
-                end else if (!p1_valid && !p2_valid && !p3_valid) begin
+                end else if (!neuron_busy) begin
                     state <= S_IDLE;
                     done <= 1'b1;
                 end
@@ -446,12 +479,17 @@ module qsnn_layer #(
         if (rst) begin
             state <= S_IDLE;
             q_count <= {Q_CW{1'b0}};
+            a0_valid <= 1'b0;
             a1_valid <= 1'b0;
-            fw_valid <= 1'b0;
+            a2_valid <= 1'b0;
+            fw1_valid <= 1'b0;
+            fw2_valid <= 1'b0;
             n_issuing <= 1'b0;
-            p1_valid <= 1'b0;
-            p2_valid <= 1'b0;
-            p3_valid <= 1'b0;
+            n1_valid <= 1'b0;
+            n2_valid <= 1'b0;
+            n3_valid <= 1'b0;
+            n4_valid <= 1'b0;
+            n5_valid <= 1'b0;
             m_we <= 1'b0;
             done <= 1'b0;
             ev_valid <= 1'b0;
