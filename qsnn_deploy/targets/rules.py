@@ -122,8 +122,12 @@ class Board:
     qemu_machine: str | None = None
 
 
+# The three MPS2 boards share QEMU's memory map (4 MB SSRAM1 at 0 for code, 4 MB SSRAM2/3 at 0x20000000 for
+# data; firmware/cortex-m/mps2-an386.ld): Cortex-M3 (no DSP extension), M4 (DSP), M7 (DSP, dual issue).
 BOARDS = {
     "mps2-an386": Board("mps2-an386", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m4", "mps2-an386"),
+    "mps2-an385": Board("mps2-an385", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m3", "mps2-an385"),
+    "mps2-an500": Board("mps2-an500", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m7", "mps2-an500"),
     "cortex-m0-small": Board("cortex-m0-small", 32 * 1024, 8 * 1024, "cortex-m0"),
 }
 

@@ -19,6 +19,7 @@ from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.c import render
 from qsnn_deploy.targets.c.cortex_m import build_firmware, run_qemu
 from qsnn_deploy.targets.c.host import build_host
+from qsnn_deploy.targets.rules import BOARDS, Board
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import vectors_header, write_vectors
 
@@ -36,6 +37,12 @@ class CostReport:
     host_insns: dict[str, float] = field(default_factory=dict)  # variant -> per inference
     m4_insns: dict[str, float] = field(default_factory=dict)
     m4_phases: dict[str, float] = field(default_factory=dict)  # phase (op name) -> per inference, see _phases
+    m4_kernels: dict[str, float] = field(
+        default_factory=dict
+    )  # runtime function -> per inference (exclusive)
+    cores: dict[str, float] = field(default_factory=dict)  # "cpu (board)" -> per inference, event-driven
+    board: str = "mps2-an386"  # the board of m4_insns, m4_phases and m4_kernels
+    sample0_synops: float = 0.0  # synaptic operations of sample 0, the one the QEMU counts run
     synops: dict[str, float] = field(default_factory=dict)  # per inference
     spikes: dict[str, float] = field(default_factory=dict)
     firing_rates: dict[str, float] = field(default_factory=dict)
@@ -131,41 +138,73 @@ def _marks(elf: Path, out: Path) -> None:
     out.write_text("\n".join(lines) + "\n")
 
 
-def _qemu_phases(model: Path, vectors: Path, work: Path, names: list[str]) -> dict[str, float]:
-    """Cortex-M4 instructions per inference per phase, by difference of two runs like the total."""
+def _functions(elf: Path, out: Path) -> list[str]:
+    """Every function's "<hex start> <hex size> <index>" for phase_count.so; returns the names by index."""
+    text = run_tool([require_tool("arm-none-eabi-nm"), "-S", str(elf)], "arm-none-eabi-nm").stdout
+    names, lines = [], []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            lines.append(f"{parts[0]} {parts[1]} {len(names)}")
+            names.append(parts[3])
+    out.write_text("\n".join(lines) + "\n")
+    return names
+
+
+def _qemu_phases(
+    model: Path, vectors: Path, work: Path, names: list[str], board: Board
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Instructions per inference per phase, and per function of the firmware (exclusive: the blocks that
+    start in it), by difference of two runs like the total."""
     plugin_build = _plugins(work)
-    per_run = []
+    phases, functions = [], []
     for repeat in (0, BENCH_REPEAT):
         build = work / f"fw_profile_{repeat}"
         elf = build_firmware(
-            model, vectors, build, extra_cflags=f"-DQSNN_BENCH_REPEAT={repeat} -DQSNN_PROFILE"
+            model, vectors, build, cpu=board.cpu, extra_cflags=f"-DQSNN_BENCH_REPEAT={repeat} -DQSNN_PROFILE"
         )
-        marks, log = build / "marks.txt", build / "plugin.log"
+        marks, funcs, log = build / "marks.txt", build / "funcs.txt", build / "plugin.log"
         _marks(elf, marks)
-        plugin = f"{plugin_build / 'phase_count.so'},marks={marks.resolve()}"
-        run_qemu(elf, ["-plugin", plugin, "-d", "plugin", "-D", str(log)])
-        per_run.append({int(k): int(v) for k, v in re.findall(r"phase (\d+): (\d+)", log.read_text())})
-    return {
-        name: (per_run[1].get(k, 0) - per_run[0].get(k, 0)) / BENCH_REPEAT
+        fn_names = _functions(elf, funcs)
+        plugin = f"{plugin_build / 'phase_count.so'},marks={marks.resolve()},funcs={funcs.resolve()}"
+        run_qemu(elf, ["-plugin", plugin, "-d", "plugin", "-D", str(log)], machine=str(board.qemu_machine))
+        text = log.read_text()
+        phases.append({int(k): int(v) for k, v in re.findall(r"phase (\d+): (\d+)", text)})
+        functions.append({fn_names[int(k)]: int(v) for k, v in re.findall(r"func (\d+): (\d+)", text)})
+    per_phase = {
+        name: (phases[1].get(k, 0) - phases[0].get(k, 0)) / BENCH_REPEAT
         for k, name in enumerate(names)
         if k > 0
     }
+    per_function = {
+        name: (functions[1].get(name, 0) - functions[0].get(name, 0)) / BENCH_REPEAT for name in functions[1]
+    }
+    kernels = {k: v for k, v in sorted(per_function.items(), key=lambda kv: -kv[1]) if v > 0}
+    return per_phase, kernels
 
 
-def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool) -> float:
+def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool, board: Board) -> float:
     plugin_build = _plugins(work)
     counts = []
     for repeat in (0, BENCH_REPEAT):
         flags = f"-DQSNN_BENCH_REPEAT={repeat}" + (" -DQSNN_DENSE_BASELINE" if dense else "")
-        build = work / f"fw_{'dense' if dense else 'events'}_{repeat}"
-        elf = build_firmware(model, vectors, build, extra_cflags=flags)
+        build = work / f"fw_{board.name}_{'dense' if dense else 'events'}_{repeat}"
+        elf = build_firmware(model, vectors, build, cpu=board.cpu, extra_cflags=flags)
         log = build / "plugin.log"
-        run_qemu(elf, ["-plugin", str(plugin_build / "insn_count.so"), "-d", "plugin", "-D", str(log)])
+        run_qemu(
+            elf,
+            ["-plugin", str(plugin_build / "insn_count.so"), "-d", "plugin", "-D", str(log)],
+            machine=str(board.qemu_machine),
+        )
         m = re.search(r"insns: (\d+)", log.read_text())
         if m is None:
             raise ToolchainError(f"the QEMU plugin printed no count ({log})")
         counts.append(int(m.group(1)))
     return (counts[1] - counts[0]) / BENCH_REPEAT
+
+
+def core_label(board: Board) -> str:
+    return f"{board.cpu} ({board.name})"
 
 
 def cost_report(
@@ -219,33 +258,59 @@ def cost_report(
                 model_dir, work, vectors_bin, n, dense
             )
     if cortex_m:
+        chosen = BOARDS.get(model.options.board)
+        main = chosen if chosen is not None and chosen.qemu_machine else BOARDS["mps2-an386"]
+        rep.board = main.name
+        rep.sample0_synops = float(sum(v[0].sum() for v in sim.synops.values()))
         for dense in variants:
             say(
-                f"counting Cortex-M4 instructions under QEMU ({'dense baseline' if dense else 'event-driven'})"
+                f"counting {main.cpu} instructions under QEMU ({'dense baseline' if dense else 'event-driven'})"
             )
-            rep.m4_insns["dense" if dense else "events"] = _qemu_insns(model_dir, vectors_h, work, dense)
-        say("counting Cortex-M4 instructions per layer under QEMU (phase markers)")
-        rep.m4_phases = _qemu_phases(model_dir, vectors_h, work, phase_names(model.layers))
+            rep.m4_insns["dense" if dense else "events"] = _qemu_insns(
+                model_dir, vectors_h, work, dense, main
+            )
+        rep.cores[core_label(main)] = rep.m4_insns["events"]
+        for board in BOARDS.values():
+            if board.qemu_machine and board is not main:
+                say(f"counting {board.cpu} instructions under QEMU ({board.qemu_machine})")
+                rep.cores[core_label(board)] = _qemu_insns(model_dir, vectors_h, work, False, board)
+        say(f"counting {main.cpu} instructions per layer and per kernel under QEMU (phase markers)")
+        rep.m4_phases, rep.m4_kernels = _qemu_phases(
+            model_dir, vectors_h, work, phase_names(model.layers), main
+        )
     return rep
 
 
 def format_report(rep: CostReport) -> str:
+    cpu = BOARDS[rep.board].cpu if rep.board in BOARDS else rep.board
     lines = [
         f"flash: weights {rep.weight_bytes} B (floor {rep.weight_floor_bytes:.0f} B), other const {rep.const_bytes} B, "
         f"code {rep.code_bytes} B (cortex-m4 -Os)",
         f"RAM:   state {rep.state_bytes} B + stack {rep.stack_bytes} B = {rep.ram_bytes} B",
     ]
-    for name, table in (("host (callgrind)", rep.host_insns), ("cortex-m4 (QEMU)", rep.m4_insns)):
+    for name, table in (("host (callgrind)", rep.host_insns), (f"{cpu} (QEMU)", rep.m4_insns)):
         if table:
             ev, de = table.get("events", 0.0), table.get("dense")
             dense = f", dense baseline {de:,.0f} (ratio {ev / de:.3f})" if de else ""
             lines.append(f"instructions/inference {name}: event-driven {ev:,.0f}{dense}")
+    if rep.cores:
+        per = f" ({rep.sample0_synops:,.0f} synaptic operations in sample 0)" if rep.sample0_synops else ""
+        lines.append(f"instructions/inference per core (QEMU, event-driven){per}:")
+        for name, v in rep.cores.items():
+            ratio = f", {v / rep.sample0_synops:.2f}/synop" if rep.sample0_synops else ""
+            lines.append(f"  {name:<24} {v:>12,.0f}{ratio}")
     if rep.m4_phases:
         total = sum(rep.m4_phases.values()) or 1.0
-        lines.append("cortex-m4 instructions/inference per phase (marker build):")
+        lines.append(
+            f"{cpu} instructions/inference per phase (marker build; a fused layer counts under its op):"
+        )
         for k, v in rep.m4_phases.items():
-            per_synop = f", {v / rep.synops[k]:.2f}/synop" if rep.synops.get(k) else ""
-            lines.append(f"  {k:<16} {v:>12,.0f} ({100 * v / total:4.1f}%{per_synop})")
+            lines.append(f"  {k:<24} {v:>12,.0f} ({100 * v / total:4.1f}%)")
+    if rep.m4_kernels:
+        total = sum(rep.m4_kernels.values()) or 1.0
+        lines.append(f"{cpu} instructions/inference per function (exclusive, marker build; top 12):")
+        for k, v in list(rep.m4_kernels.items())[:12]:
+            lines.append(f"  {k:<24} {v:>12,.0f} ({100 * v / total:4.1f}%)")
     for k, v in rep.synops.items():
         lines.append(f"synops/inference {k}: {v:,.0f}")
     for k, v in rep.spikes.items():
