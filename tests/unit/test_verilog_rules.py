@@ -28,7 +28,7 @@ def _with_op(graph: Graph, name: str, **changes) -> Graph:
     return replace(graph, ops=ops)
 
 
-@pytest.mark.parametrize("lanes", ["3", "0", "512", "many"])
+@pytest.mark.parametrize("lanes", ["3", "0", "512", "many", "4,4"])
 def test_lanes_must_be_a_power_of_two(lanes: str, tmp_path: Path) -> None:
     with pytest.raises(DesignRuleError, match="lanes"):
         generate(random_graph("tiny", 0), "verilog", tmp_path / "out", options=_opts(lanes=lanes))

@@ -120,20 +120,30 @@ class LayerParams:
         }
 
 
-def lanes_option(extra: Mapping[str, str]) -> int | str:
-    """The ``lanes`` option as an int, or the message saying why it is not one."""
+def lanes_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
+    """The ``lanes`` option (one power of two for every layer, or one per layer: ``16,64,16``) as per-layer
+    values, or the message saying why it is not valid."""
     text = str(extra.get("lanes", DEFAULT_LANES))
     try:
-        lanes = int(text)
+        values = [int(v) for v in text.split(",")]
     except ValueError:
-        return f"option lanes={text!r} is not an integer"
-    if lanes < 1 or lanes > 256 or lanes & (lanes - 1):
-        return f"option lanes={lanes} must be a power of two from 1 to 256"
-    return lanes
+        return f"option lanes={text!r} is not an integer or a comma-separated list of integers"
+    if len(values) == 1:
+        values *= layers
+    if len(values) != layers:
+        return f"option lanes={text!r} gives {len(values)} values for {layers} layers"
+    for lanes in values:
+        if lanes < 1 or lanes > 256 or lanes & (lanes - 1):
+            return f"option lanes={text!r}: each value must be a power of two from 1 to 256"
+    return tuple(values)
 
 
 def layer_params(
-    layers: tuple[Layer, ...], ranges: Mapping[str, OpRange], lanes: int, static: bool, prefix: str
+    layers: tuple[Layer, ...],
+    ranges: Mapping[str, OpRange],
+    lanes: tuple[int, ...],
+    static: bool,
+    prefix: str,
 ) -> list[LayerParams]:
     out = []
     for layer in layers:
@@ -148,7 +158,7 @@ def layer_params(
         else:
             in_c, in_h, in_w, kh, kw, pad, out_h, out_w = int(np.prod(layer.in_shape)), 1, 1, 1, 1, 0, 1, 1
         oc = layer.channels
-        ln = lanes_for(oc, lanes)
+        ln = lanes_for(oc, lanes[layer.index])
         partial = ranges[op.name].peak * layer.pool_kernel**2
         term_bits = val_w + 6 if val_w > 1 else WEIGHT_BITS + 1  # one product, plus a sign bit to extend
         acc_w = max(bits_for_range(-partial, partial), term_bits)
@@ -225,12 +235,13 @@ PARTS = {
 }
 DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
+SHALLOW_DEPTH = 64  # and so do memories this shallow (Yosys maps the MNIST model's 208 x 64 one to LUT RAM)
 
 
 def blocks_for(width: int, depth: int, part: str) -> int:
-    """Block RAMs one memory takes on ``part`` (the best single configuration; an upper bound of what Yosys
-    maps)."""
-    if width * depth <= SMALL_MEMORY_BITS:
+    """Block RAMs one memory takes on ``part`` (the best single configuration; what Yosys maps for the
+    bundled MNIST model, 40 DP16KD at 16 lanes)."""
+    if width * depth <= SMALL_MEMORY_BITS or depth <= SHALLOW_DEPTH:
         return 0
     return min(-(-width // w) * -(-depth // d) for w, d in PARTS[part]["configs"])
 

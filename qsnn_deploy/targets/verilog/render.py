@@ -30,8 +30,8 @@ TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 
 
 def params_of(model: CheckedModel) -> list[LayerParams]:
-    lanes = lanes_option(model.options.extra)
-    assert isinstance(lanes, int), lanes  # the lanes_option design rule ran before
+    lanes = lanes_option(model.options.extra, len(model.layers))
+    assert not isinstance(lanes, str), lanes  # the lanes_option design rule ran before
     static = model.graph.input.encoding == "static"
     return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix)
 

@@ -22,7 +22,7 @@ MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
 
 @rule("lanes_option")
 def lanes_is_power_of_two(inp: RuleInput) -> list[str]:
-    lanes = lanes_option(inp.options.extra)
+    lanes = lanes_option(inp.options.extra, len(inp.layers))
     return [lanes] if isinstance(lanes, str) else []
 
 
@@ -73,7 +73,7 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     part = inp.options.get("part", DEFAULT_PART)
     if part not in PARTS:
         return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
-    lanes = lanes_option(inp.options.extra)
+    lanes = lanes_option(inp.options.extra, len(inp.layers))
     if isinstance(lanes, str):
         return []  # lanes_option reports it
     params = layer_params(inp.layers, inp.ranges, lanes, inp.graph.input.encoding == "static", "x")

@@ -3,8 +3,9 @@
 // step, and gives each step's output spikes and, with the last step, the class (valid/ready).
 //
 // One inference: clear (accumulators of every layer), then per step: [load frame] (every step for a stream
-// input, only at step 0 for a static one), then for each layer i: acc(i) (skipped after step 0 for a static
-// first layer, whose accumulators keep its constant current), neuron(i); then the step's output beat.
+// input, only at step 0 for a static one), acc(0) (skipped after step 0 for a static first layer, whose
+// accumulators keep its constant current), then for each layer i: neuron(i) together with acc(i+1), which
+// takes layer i's spikes as they come (upstream_busy); then the step's output beat.
 // Output spikes are collected from the last layer's trace; the class is the argmax of the spike counts over
 // the steps so far, the lowest index winning ties (as the simulator's argmax).
 `default_nettype none
@@ -45,6 +46,7 @@ module qsnn_ctrl #(
     output reg  [NUM_LAYERS-1:0]  start_neuron,
     output wire                   first_step,
     input  wire [NUM_LAYERS-1:0]  done,
+    output wire [NUM_LAYERS-1:0]  upstream_busy,
     // events of the first layer
     output reg                    ev_valid,
     output reg  [7:0]             ev_val,
@@ -61,6 +63,8 @@ module qsnn_ctrl #(
     reg [2:0]            state;
     reg                  waiting;       // a phase was started and its done is awaited
     reg [NUM_LAYERS-1:0] cleared;
+    reg [NUM_LAYERS-1:0] running;       // neuron phases started and not done
+    reg [NUM_LAYERS-1:0] finished;      // phases of this round that are done
     reg [31:0]           layer;
     reg [STEPS_W-1:0]    step, steps;
     reg [31:0]           f, c, y, x;     // position in the frame being loaded
@@ -71,6 +75,10 @@ module qsnn_ctrl #(
     assign out_last = (step == steps - 1'b1);
     assign busy = (state != S_IDLE);
     assign first_step = (step == {STEPS_W{1'b0}});
+    /* verilator lint_off UNUSED */
+    wire [NUM_LAYERS:0] running_after = {running, 1'b0};  // layer i waits for the neuron phase of layer i - 1
+    /* verilator lint_on UNUSED */
+    assign upstream_busy = running_after[NUM_LAYERS-1:0];
 
     // argmax of the counts, lowest index on ties
     integer k;
@@ -88,7 +96,9 @@ module qsnn_ctrl #(
 
     /* verilator lint_off UNUSED */
     wire [31:0] layer_done = {{(32 - NUM_LAYERS){1'b0}}, done} >> layer;
+    wire [31:0] round_done = {{(32 - NUM_LAYERS){1'b0}}, finished | done} >> layer;
     wire [31:0] one_hot = 32'd1 << layer;
+    wire [31:0] next_hot = 32'd2 << layer;  // zero beyond the last layer
     /* verilator lint_on UNUSED */
 
     always @(posedge clk) begin
@@ -96,6 +106,7 @@ module qsnn_ctrl #(
         start_acc <= {NUM_LAYERS{1'b0}};
         start_neuron <= {NUM_LAYERS{1'b0}};
         ev_valid <= 1'b0;
+        running <= running & ~done;
         if (last_tr_valid) begin
             out_spikes[last_tr_index] <= last_tr_spike;
             if (last_tr_spike) counts[last_tr_index] <= counts[last_tr_index] + 1'b1;
@@ -145,17 +156,21 @@ module qsnn_ctrl #(
                     state <= S_NEURON;
                 end
             end
-            S_NEURON: begin
+            S_NEURON: begin  // neuron(layer) and acc(layer + 1), overlapped
                 if (!waiting) begin
                     start_neuron <= one_hot[NUM_LAYERS-1:0];
+                    start_acc <= next_hot[NUM_LAYERS-1:0];
+                    running <= (running & ~done) | one_hot[NUM_LAYERS-1:0];
+                    finished <= {NUM_LAYERS{1'b0}};
                     waiting <= 1'b1;
-                end else if (layer_done[0]) begin
+                end else if (!round_done[0] || (layer < NUM_LAYERS - 1 && !round_done[1])) begin
+                    finished <= finished | done;
+                end else begin
                     waiting <= 1'b0;
                     if (layer == NUM_LAYERS - 1) begin
                         state <= S_OUT;
                     end else begin
-                        layer <= layer + 1;
-                        state <= S_ACC;
+                        layer <= layer + 1;  // its accumulators are ready
                     end
                 end
             end
@@ -174,6 +189,7 @@ module qsnn_ctrl #(
         if (rst) begin
             state <= S_IDLE;
             waiting <= 1'b0;
+            running <= {NUM_LAYERS{1'b0}};
             step <= {STEPS_W{1'b0}};
             steps <= {{(STEPS_W - 1){1'b0}}, 1'b1};
         end

@@ -6,7 +6,7 @@
 // one-cycle pulse and ended by a one-cycle `done` pulse:
 //
 //   clear   zero the accumulators and empty the queue (once per inference)
-//   acc     for every queued event, for every kernel tap that reaches a kept (pooled) output, for every group
+//   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for every kernel tap that reaches a kept (pooled) output, for every group
 //           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
 //           4-bit weights, input-major like the C target), forwarded past the read latency (a 3-stage pipeline).
@@ -80,6 +80,7 @@ module qsnn_layer #(
     input  wire                start_clear,
     input  wire                start_acc,
     input  wire                start_neuron,
+    input  wire                upstream_busy, // the layer before is still pushing events (acc waits for them)
     input  wire                first_step,    // membranes read as 0 (the state before step 0)
     output reg                 done,
     // spikes of this step as events of the next layer
@@ -405,9 +406,9 @@ module qsnn_layer #(
                     done <= 1'b1;
                 end
             end
-            S_FETCH: begin  // read event e (q_raddr = e)
+            S_FETCH: begin  // read event e (q_raddr = e); at the end of the queue, wait while events may come
                 if (last_event) begin
-                    state <= S_DRAIN;
+                    if (!upstream_busy) state <= S_DRAIN;
                 end else begin
                     e <= e + 1'b1;
                     state <= S_LATCH;

@@ -27,7 +27,7 @@ module qsnn_top (
     output wire [31:0]          tr_membrane
 );
     wire                 start_clear, first_step;
-    wire [2:0]           start_acc, start_neuron, done;
+    wire [2:0]           start_acc, start_neuron, done, upstream_busy;
     // layer 0: conv2d conv1 (1, 16, 16) -> (4, 12, 12), sumpool2d pool1 k=2 -> (4, 6, 6), requantize rq1, lif lif1 (144 neurons)
     wire                 push0_valid;
     wire [7:0]           push0_val;
@@ -76,7 +76,7 @@ module qsnn_top (
         .out_valid(out_valid), .out_ready(out_ready), .out_spikes(out_spikes), .out_last(out_last),
         .out_class(out_class), .busy(busy),
         .start_clear(start_clear), .start_acc(start_acc), .start_neuron(start_neuron), .first_step(first_step),
-        .done(done),
+        .done(done), .upstream_busy(upstream_busy),
         .ev_valid(push0_valid), .ev_val(first_val), .ev_c(push0_c), .ev_y(push0_y), .ev_x(push0_x),
         .last_tr_valid(tr2_valid), .last_tr_index(tr2_index), .last_tr_spike(tr2_spike)
     );
@@ -91,7 +91,8 @@ module qsnn_top (
     ) u_lif1 (
         .clk(clk), .rst(rst),
         .push_valid(push0_valid), .push_val(push0_val), .push_c(push0_c), .push_y(push0_y), .push_x(push0_x),
-        .start_clear(start_clear), .start_acc(start_acc[0]), .start_neuron(start_neuron[0]), .first_step(first_step),
+        .start_clear(start_clear), .start_acc(start_acc[0]), .start_neuron(start_neuron[0]),
+        .upstream_busy(upstream_busy[0]), .first_step(first_step),
         .done(done[0]),
         .ev_valid(push1_valid), .ev_c(push1_c), .ev_y(push1_y), .ev_x(push1_x),
         .tr_valid(tr0_valid), .tr_index(tr0_index), .tr_spike(tr0_spike), .tr_membrane(tr0_membrane)
@@ -107,7 +108,8 @@ module qsnn_top (
     ) u_lif2 (
         .clk(clk), .rst(rst),
         .push_valid(push1_valid), .push_val(push1_val), .push_c(push1_c), .push_y(push1_y), .push_x(push1_x),
-        .start_clear(start_clear), .start_acc(start_acc[1]), .start_neuron(start_neuron[1]), .first_step(first_step),
+        .start_clear(start_clear), .start_acc(start_acc[1]), .start_neuron(start_neuron[1]),
+        .upstream_busy(upstream_busy[1]), .first_step(first_step),
         .done(done[1]),
         .ev_valid(push2_valid), .ev_c(push2_c), .ev_y(push2_y), .ev_x(push2_x),
         .tr_valid(tr1_valid), .tr_index(tr1_index), .tr_spike(tr1_spike), .tr_membrane(tr1_membrane)
@@ -124,7 +126,8 @@ module qsnn_top (
     ) u_lif3 (
         .clk(clk), .rst(rst),
         .push_valid(push2_valid), .push_val(push2_val), .push_c(push2_c), .push_y(push2_y), .push_x(push2_x),
-        .start_clear(start_clear), .start_acc(start_acc[2]), .start_neuron(start_neuron[2]), .first_step(first_step),
+        .start_clear(start_clear), .start_acc(start_acc[2]), .start_neuron(start_neuron[2]),
+        .upstream_busy(upstream_busy[2]), .first_step(first_step),
         .done(done[2]),
         .ev_valid(unused_valid), .ev_c(unused_c), .ev_y(unused_y), .ev_x(unused_x),
         .tr_valid(tr2_valid), .tr_index(tr2_index), .tr_spike(tr2_spike), .tr_membrane(tr2_membrane)
