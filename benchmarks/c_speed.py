@@ -84,11 +84,14 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from qsnn_deploy import verify
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.export import export_checkpoint
     from qsnn_deploy.export.api import load_for_export
+    from qsnn_deploy.targets import generate
+    from qsnn_deploy.targets.c.host import build_host, read_outputs
     from qsnn_deploy.targets.c.report import _callgrind
+    from qsnn_deploy.verify.tools import run_tool
+    from qsnn_deploy.verify.vectors import write_vectors
 
     model, config = load_for_export(Path(args.checkpoint), bits=config_bits(args.checkpoint))
     exported = export_checkpoint(Path(args.checkpoint), bits=config.bits)
@@ -117,16 +120,17 @@ def main() -> None:
     t_ort = (time.perf_counter() - start) / len(ds)
 
     # Generated C on the host harness over the same samples (one process, one thread).
-    model_dir = verify.generate_model(graph, work / "c")
-    exe = verify.build_host(model_dir, work / "harness")
+    model_dir = work / "c"
+    generate(graph, "c", model_dir)
+    exe = build_host(model_dir, work / "harness")
     vectors = work / "vectors.bin"
-    verify.write_vectors(vectors, graph, ds.inputs, steps)
+    write_vectors(vectors, graph, ds.inputs, steps)
     start = time.perf_counter()
-    verify.run_tool([str(exe), str(vectors), str(work / "out.bin")], "host harness")
+    run_tool([str(exe), str(vectors), str(work / "out.bin")], "host harness")
     t_c = (time.perf_counter() - start) / len(ds)
-    _, c_counts, c_pred = verify.read_outputs(work / "out.bin", len(ds), steps, graph.num_classes)
+    _, c_counts, c_pred = read_outputs(work / "out.bin", len(ds), steps, graph.num_classes)
     few = work / "vectors4.bin"  # callgrind divides its total by the samples in the file it runs
-    verify.write_vectors(few, graph, ds.inputs[:4], steps)
+    write_vectors(few, graph, ds.inputs[:4], steps)
     insns = _callgrind(model_dir, work, few, min(len(ds), 4), dense=False)
 
     agree = float(np.mean(np.argmax(ort_counts, axis=1) == c_pred))
