@@ -124,3 +124,42 @@ def test_cost_targets_on_the_mnist_shape(tmp_path: Path) -> None:
     assert rep.weight_bytes == rep.weight_floor_bytes
     assert rep.code_bytes <= 6 * 1024
     assert rep.ram_bytes <= rep.state_bytes + 2048
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an500"])
+def test_fast_kernels_match_every_layer_on_cortex_m3_and_m7(tmp_path: Path, board: str) -> None:
+    """The M3 has no DSP extension (the portable LIF and spike forms), the M7 has it; both run the Thumb-2 sum
+    loop of the fused spike conv, which the mnist shape takes (its conv2 has 8-channel groups)."""
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
+    from qsnn_deploy.targets.c.layout import layer_kernels
+    from qsnn_deploy.verify import verify
+
+    graph = random_graph("mnist", 2, state_bits=16, reset="subtract")
+    model = check_model(graph, "c", TargetOptions(board=board))
+    assert any(layer_kernels(layer, model.ranges).conv_fused for layer in model.layers)
+    result = verify(
+        graph, random_inputs(graph, 2, seed=3), 8, target="c", executor="cortex-m",
+        options=TargetOptions(board=board), workdir=tmp_path,
+    )  # fmt: skip
+    assert result.sim.spike_counts["lif1"].sum() > 0
+
+
+@pytest.mark.toolchain
+def test_report_breaks_the_cortex_m_count_down_per_core_phase_and_function(tmp_path: Path) -> None:
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make", "cc")
+    from qsnn_deploy.targets.c.report import cost_report
+
+    graph = random_graph("mnist", 0)
+    model = check_model(graph, "c")
+    rep = cost_report(model, random_inputs(graph, 1, 0), 4, tmp_path, host=False)
+    total = rep.m4_insns["events"]
+    assert set(rep.cores) == {"cortex-m4 (mps2-an386)", "cortex-m3 (mps2-an385)", "cortex-m7 (mps2-an500)"}
+    assert rep.cores["cortex-m4 (mps2-an386)"] == total
+    # The marker build adds a few instructions per marker call (10 per step here), nothing else.
+    phases = sum(rep.m4_phases.values())
+    assert total <= phases <= total * 1.01 + 1000
+    assert rep.m4_phases["conv2"] > 0 and rep.m4_phases["lif2"] == 0  # conv2 is fused with its LIF
+    assert rep.m4_phases["conv1"] > 0 and rep.m4_phases["fc1"] > 0
+    assert "qsnn_conv_spikes_lif" in rep.m4_kernels and "sum_groups" in rep.m4_kernels
+    assert abs(sum(rep.m4_kernels.values()) - phases) <= 0.01 * phases
