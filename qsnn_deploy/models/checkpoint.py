@@ -225,7 +225,7 @@ def load_seed_state_dict(
     """Load a raw ``state_dict`` saved by the paper's code (``arch``: seed-mnist|seed-fmnist|seed-dvs).
 
     ``lif*`` buffers missing in files from older snnTorch are filled from the preset. The returned config's
-    beta/threshold are the ones in the file (all three LIF layers must agree), unless overridden here.
+    beta/threshold are the ones in the file (all LIF layers must agree), unless overridden here.
     """
     path = Path(path)
     if arch not in SEED_ARCHS:
@@ -247,17 +247,18 @@ def load_seed_state_dict(
     _check_state_dict(model, state, arch, path)
     check_finite(state, path)
     model.load_state_dict(state)
+    lifs = network.lif_names(config)
     for name, override in (("beta", beta), ("threshold", threshold)):
-        values = {round(float(state[f"lif{i}.{name}"]), 9) for i in (1, 2, 3)}
+        values = {round(float(state[f"{lif}.{name}"]), 9) for lif in lifs}
         if override is not None:
-            for i in (1, 2, 3):
-                getattr(getattr(model, f"lif{i}"), name).fill_(override)
+            for lif in lifs:
+                getattr(getattr(model, lif), name).fill_(override)
             config = dataclasses.replace(config, **{name: float(override)})
         elif len(values) == 1:
-            config = dataclasses.replace(config, **{name: float(state[f"lif1.{name}"])})
+            config = dataclasses.replace(config, **{name: float(state[f"{lifs[0]}.{name}"])})
         else:
             raise CheckpointError(
-                f"{path}: the three LIF layers disagree on {name} ({sorted(values)}); pass --{name}"
+                f"{path}: the LIF layers disagree on {name} ({sorted(values)}); pass --{name}"
             )
     model.config = config
     model.eval()
