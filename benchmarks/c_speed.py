@@ -11,6 +11,7 @@ of both and the ratio, plus the C's instructions per inference (callgrind).
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -115,9 +116,10 @@ def main() -> None:
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     inputs = [(ds.inputs[i : i + 1].astype(np.float32) * ds.input_scale) for i in range(len(ds))]
     session.run(None, {"x": inputs[0]})  # warm-up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     ort_counts = np.concatenate([session.run(None, {"x": x})[0] for x in inputs])
     t_ort = (time.perf_counter() - start) / len(ds)
+    cpu_ort = (time.process_time() - cpu) / len(ds)
 
     # Generated C on the host harness over the same samples (one process, one thread).
     model_dir = work / "c"
@@ -125,9 +127,10 @@ def main() -> None:
     exe = build_host(model_dir, work / "harness")
     vectors = work / "vectors.bin"
     write_vectors(vectors, graph, ds.inputs, steps)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     run_tool([str(exe), str(vectors), str(work / "out.bin")], "host harness")
     t_c = (time.perf_counter() - start) / len(ds)
+    cpu_c = (_children_cpu() - cpu) / len(ds)
     _, c_counts, c_pred = read_outputs(work / "out.bin", len(ds), steps, graph.num_classes)
     few = work / "vectors4.bin"  # callgrind divides its total by the samples in the file it runs
     write_vectors(few, graph, ds.inputs[:4], steps)
@@ -135,10 +138,19 @@ def main() -> None:
 
     agree = float(np.mean(np.argmax(ort_counts, axis=1) == c_pred))
     print(f"model {args.checkpoint}: {len(ds)} {args.dataset} test samples x {steps} steps, one thread each")
-    print(f"onnxruntime (float model)  : {t_ort * 1e3:8.3f} ms/inference")
-    print(f"generated C (gcc -O2)      : {t_c * 1e3:8.3f} ms/inference, {insns:,.0f} instructions/inference")
-    print(f"ratio                      : {t_ort / t_c:8.2f}x faster")
+    print(f"onnxruntime (float model)  : {t_ort * 1e3:8.3f} ms/inference (CPU {cpu_ort * 1e3:.3f} ms)")
+    print(
+        f"generated C (gcc -O2)      : {t_c * 1e3:8.3f} ms/inference (CPU {cpu_c * 1e3:.3f} ms), "
+        f"{insns:,.0f} instructions/inference"
+    )
+    print(f"ratio                      : {t_ort / t_c:8.2f}x faster (CPU time: {cpu_ort / cpu_c:.2f}x)")
     print(f"prediction agreement C vs onnxruntime float: {agree:.1%}")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the harness), user and system: robust to a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def config_bits(checkpoint: str) -> int:

@@ -735,7 +735,56 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
     }
 }
 
-/* Currents of n channels (8 or 16) from their lanes: requantize(lane - offset), mult and bias advancing by
+/* Four groups (32 channels) per pass with 16-byte vectors where the compiler has them (GCC/Clang vector
+ * extensions on a little-endian core with SSE2 or NEON: 64-bit hosts), else two. */
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define QSNN_VECTOR_SUMS 1
+#define QSNN_GROUPS_PER_PASS(left) ((left) >= 4 ? 4 : (left) >= 2 ? 2 : 1)
+typedef uint8_t qsnn_u8x16 __attribute__((vector_size(16)));
+typedef uint16_t qsnn_u16x8 __attribute__((vector_size(16)));
+
+/* sum_groups for groups g..g+3 at once: one 16-byte load per weight row, byte lanes per nibble (17 rows),
+ * widened to 16-bit lanes; lanes[4 j + k] is group g + j's word k as sum_groups writes it. */
+static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t lanes[16])
+{
+    const qsnn_u8x16 m4 = (qsnn_u8x16){0} + 15;
+    const qsnn_u16x8 m8 = (qsnn_u16x8){0} + 0xFF;
+    qsnn_u16x8 lo_even = {0}, lo_odd = {0}, hi_even = {0}, hi_odd = {0};
+    uint32_t out[4][4];
+    int32_t j;
+    while (list < end) {
+        const uint16_t *stop = end - list > 17 ? list + 17 : end;
+        qsnn_u8x16 lo = {0}, hi = {0};
+        do {
+            qsnn_u8x16 x;
+            __builtin_memcpy(&x, w + *list++, sizeof x);
+            lo += x & m4;
+            hi += (x >> 4) & m4;
+        } while (list < stop);
+        lo_even += (qsnn_u16x8)lo & m8;
+        lo_odd += (qsnn_u16x8)lo >> 8;
+        hi_even += (qsnn_u16x8)hi & m8;
+        hi_odd += (qsnn_u16x8)hi >> 8;
+    }
+    /* Halfwords 2j, 2j + 1 of lo_even are bytes 0 and 2 of group j's word: sum_groups' lanes[0], and so on. */
+    __builtin_memcpy(out[0], &lo_even, sizeof out[0]);
+    __builtin_memcpy(out[1], &lo_odd, sizeof out[1]);
+    __builtin_memcpy(out[2], &hi_even, sizeof out[2]);
+    __builtin_memcpy(out[3], &hi_odd, sizeof out[3]);
+    for (j = 0; j < 4; j++) {
+        lanes[4 * j] = out[0][j];
+        lanes[4 * j + 1] = out[1][j];
+        lanes[4 * j + 2] = out[2][j];
+        lanes[4 * j + 3] = out[3][j];
+    }
+}
+#else
+#define QSNN_VECTOR_SUMS 0
+#define QSNN_GROUPS_PER_PASS(left) ((left) >= 2 ? 2 : 1)
+#endif
+
+/* Currents of n channels (8, 16 or 32) from their lanes: requantize(lane - offset), mult and bias advancing by
  * cstep per channel (0: one pair for the whole layer). Inlined with a constant cstep. */
 QSNN_INLINE void requant_run(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
                              const int64_t *bias, int32_t cstep, int32_t shift, int32_t *cur)
@@ -790,13 +839,20 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
             const uint16_t *end = gather_events(&gp, rows, cols, cv->out_w, py, px, list);
             int32_t offset = 8 * (int32_t)(end - list); /* sum(w + 8) - 8 n = sum(w) */
             int32_t at = py * cv->out_w + px;
-            for (g = 0; g < groups; g += 2) {
-                uint32_t lanes[8];
-                int32_t cur[16];
-                int32_t n = g + 1 < groups ? 16 : 8, first = 8 * g; /* channels of this pass, the first */
-                int32_t neuron = first * plane + at;                  /* (C, H, W) index of the first */
+            for (g = 0; g < groups; g += QSNN_GROUPS_PER_PASS(groups - g)) {
+                uint32_t lanes[16];
+                int32_t cur[32];
+                int32_t n = 8 * QSNN_GROUPS_PER_PASS(groups - g), first = 8 * g; /* channels of this pass */
+                int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
                 void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
-                sum_groups(cv->words + g, list, end, 0x0F0F0F0Fu, lanes);
+#if QSNN_VECTOR_SUMS
+                if (n == 32) {
+                    sum_quads(cv->words + g, list, end, lanes);
+                } else
+#endif
+                {
+                    sum_groups(cv->words + g, list, end, 0x0F0F0F0Fu, lanes);
+                }
                 requant_lanes(lanes, n, offset, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
                               rq->shift, cur);
                 fired += lif_scattered(k, v_bits, vf, plane, cur, spikes + neuron, n);
