@@ -740,6 +740,7 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
 #if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON)) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define QSNN_VECTOR_SUMS 1
+#define QSNN_PASS_GROUPS 4 /* at most */
 #define QSNN_GROUPS_PER_PASS(left) ((left) >= 4 ? 4 : (left) >= 2 ? 2 : 1)
 typedef uint8_t qsnn_u8x16 __attribute__((vector_size(16)));
 typedef uint16_t qsnn_u16x8 __attribute__((vector_size(16)));
@@ -781,6 +782,7 @@ static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, con
 }
 #else
 #define QSNN_VECTOR_SUMS 0
+#define QSNN_PASS_GROUPS 2
 #define QSNN_GROUPS_PER_PASS(left) ((left) >= 2 ? 2 : 1)
 #endif
 
@@ -840,8 +842,8 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
             int32_t offset = 8 * (int32_t)(end - list); /* sum(w + 8) - 8 n = sum(w) */
             int32_t at = py * cv->out_w + px;
             for (g = 0; g < groups; g += QSNN_GROUPS_PER_PASS(groups - g)) {
-                uint32_t lanes[16];
-                int32_t cur[32];
+                uint32_t lanes[4 * QSNN_PASS_GROUPS];
+                int32_t cur[8 * QSNN_PASS_GROUPS];
                 int32_t n = 8 * QSNN_GROUPS_PER_PASS(groups - g), first = 8 * g; /* channels of this pass */
                 int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
                 void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
