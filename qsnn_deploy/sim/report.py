@@ -19,13 +19,14 @@ from qsnn_deploy.atomic import write_text_atomic
 from qsnn_deploy.errors import CheckpointError, IRValidationError, QsnnError
 from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.models import torch_stack
 from qsnn_deploy.sim.executor import simulate
 
 DATASETS = ("mnist", "fmnist", "nmnist", "dvs")
 AGREEMENT_TARGET = 0.995  # prediction agreement the fidelity target asks for (--min-agreement)
 ACCURACY_GAP_TARGET = 0.001  # |integer - float| accuracy, as a fraction (--max-accuracy-gap, in points)
 TORCH_MISSING = (
-    "torch, snnTorch or Brevitas is not installed (pip install 'qsnn-deploy[torch]'): no float comparison, "
+    f"torch, snnTorch or Brevitas is not installed ({torch_stack.INSTALL_HINT}): no float comparison, "
     "integer results only"
 )
 
@@ -64,16 +65,6 @@ def recorded_dataset(graph: Graph) -> str | None:
     return value if value in DATASETS else None
 
 
-def _torch_available() -> bool:
-    try:
-        import brevitas  # noqa: F401
-        import snntorch  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str]):
     """(float model, path) to compare with: --checkpoint, else the one recorded at export if it is still the
     same file (its SHA-256 is recorded). ``(None, None)`` with a note saying why when there is none."""
@@ -100,7 +91,7 @@ def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes:
             f"the recorded float checkpoint {path} no longer exists (pass --checkpoint): integer results only"
         )
         return None, None
-    if not _torch_available():
+    if not torch_stack.available():
         notes.append(TORCH_MISSING)
         return None, None
     recorded_sha = source.sha256

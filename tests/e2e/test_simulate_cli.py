@@ -192,3 +192,14 @@ def test_the_papers_state_dict_is_compared_with_arch(exported, data_dir, tmp_pat
     assert_one_line_error(code, err, "--arch seed-mnist")
     code, out, err = run_in_process(monkeypatch, capsys, *args, "--arch", "seed-mnist")
     assert "float accuracy" in out and "Traceback" not in err, out + err
+
+
+@pytest.mark.parametrize(
+    "args", [["export", "model.pt"], ["train", "--dataset", "mnist"]], ids=["export", "train"]
+)
+def test_commands_that_need_torch_say_so_in_one_line_on_the_base_install(args, data_dir, tmp_path):
+    proc = run_without_torch(*args, "--out", str(tmp_path / "out"), data_dir=data_dir)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith("LOADED:")]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "needs torch" in lines[0], proc.stderr
+    assert "pip install 'qsnn-deploy[torch]'" in lines[0]
