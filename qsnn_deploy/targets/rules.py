@@ -128,6 +128,9 @@ BOARDS = {
     "mps2-an386": Board("mps2-an386", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m4", "mps2-an386"),
     "mps2-an385": Board("mps2-an385", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m3", "mps2-an385"),
     "mps2-an500": Board("mps2-an500", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m7", "mps2-an500"),
+    # Cortex-M55 (Helium): code in the 512 KB ITCM, read-only data in 16 MB of the DDR, RAM in the 512 KB DTCM
+    # (firmware/cortex-m/mps3-an547.ld).
+    "mps3-an547": Board("mps3-an547", 16 * 1024 * 1024, 512 * 1024, "cortex-m55", "mps3-an547"),
     "cortex-m0-small": Board("cortex-m0-small", 32 * 1024, 8 * 1024, "cortex-m0"),
 }
 

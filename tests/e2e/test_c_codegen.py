@@ -127,10 +127,11 @@ def test_cost_targets_on_the_mnist_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an500"])
-def test_fast_kernels_match_every_layer_on_cortex_m3_and_m7(tmp_path: Path, board: str) -> None:
-    """The M3 has no DSP extension (the portable LIF and spike forms), the M7 has it; both run the Thumb-2 sum
-    loop of the fused spike conv, which the mnist shape takes (its conv2 has 8-channel groups)."""
+@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an500", "mps3-an547"])
+def test_fast_kernels_match_every_layer_on_cortex_m3_m7_m55(tmp_path: Path, board: str) -> None:
+    """The M3 has no DSP extension (the portable LIF and spike forms), the M7 and M55 have it (the M55 on its
+    own memory map); all run the Thumb-2 sum loop of the fused spike conv, which the mnist shape takes (its
+    conv2 has 8-channel groups)."""
     require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
     from qsnn_deploy.targets.c.layout import layer_kernels
     from qsnn_deploy.verify import verify
@@ -154,7 +155,9 @@ def test_report_breaks_the_cortex_m_count_down_per_core_phase_and_function(tmp_p
     model = check_model(graph, "c")
     rep = cost_report(model, random_inputs(graph, 1, 0), 4, tmp_path, host=False)
     total = rep.m4_insns["events"]
-    assert set(rep.cores) == {"cortex-m4 (mps2-an386)", "cortex-m3 (mps2-an385)", "cortex-m7 (mps2-an500)"}
+    assert set(rep.cores) == {
+        "cortex-m4 (mps2-an386)", "cortex-m3 (mps2-an385)", "cortex-m7 (mps2-an500)", "cortex-m55 (mps3-an547)"
+    }  # fmt: skip
     assert rep.cores["cortex-m4 (mps2-an386)"] == total
     # The marker build adds a few instructions per marker call (10 per step here), nothing else.
     phases = sum(rep.m4_phases.values())
