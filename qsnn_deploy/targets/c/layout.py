@@ -53,16 +53,15 @@ def conv_fused_events(layer: Layer) -> int:
 
 def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     """qsnn_conv_spikes_lif's preconditions: a conv after a LIF (0/1 inputs), stride 1, 4-bit weights, output
-    channels in groups of 8, input rows and columns with their padding and the pooled window within 32-bit bitmaps, every lane sum and list
-    entry within 16 bits, the requantize as one 64-bit product shifted by 1..31 to an int32 current, and a
-    fast LIF."""
+    channels in groups of 8, input rows and columns with padding on both sides and the pooled window within
+    32-bit bitmaps, every lane sum and list entry within 16 bits, the requantize as one 64-bit product shifted
+    by 1..31 to an int32 current, and a fast LIF."""
     op = layer.op
     if layer.index == 0 or layer.kind != "conv" or not is_packed(layer) or op.stride != 1:
         return False
     out_c, in_c, kh, kw = op.weight.shape
-    in_w = layer.in_shape[2]
-    in_h = layer.in_shape[1]
-    if out_c % 8 or max(in_w, in_h) + op.padding > 32 or layer.pool_kernel + max(kh, kw) - 1 > 32:
+    in_h, in_w = layer.in_shape[1:]
+    if out_c % 8 or max(in_w, in_h) + 2 * op.padding > 32 or layer.pool_kernel + max(kh, kw) - 1 > 32:
         return False
     events = conv_fused_events(layer)
     if events * NIBBLE_MAX > LANE_MAX or in_c * kh * kw * (out_c // 8) > 0xFFFF:

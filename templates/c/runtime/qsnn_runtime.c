@@ -643,14 +643,13 @@ static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t 
     const uint32_t rows_mask = span >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << span) - 1u;
     const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
     int32_t c, row0 = 0;
-    rows += y0;
     cols += px;
     for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
         uint32_t active = (*cols >> (py * gp->pool)) & rows_mask; /* bit r: window row r has inputs */
         while (active != 0) {
-            int32_t r = lowest_bit(active);
+            int32_t r = lowest_bit(active); /* 0 <= y0 + r < in_h: padding rows have no bit */
             active &= active - 1u;
-            list = emit_row(gp, (rows[r] >> x0) & gp->window, r, row0, list);
+            list = emit_row(gp, (rows[y0 + r] >> x0) & gp->window, r, row0, list);
         }
     }
     return list;
