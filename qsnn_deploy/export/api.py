@@ -18,6 +18,7 @@ from qsnn_deploy.export import handlers
 from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, FloatGraph, Identity, IntConv, IntLinear
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
 from qsnn_deploy.export.quantize import QuantOptions, to_ir
+from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.ranges import overflow_sites
@@ -281,15 +282,8 @@ def export_from_cli(
     if input_scale is not None and input_scale <= 0:
         raise QsnnError(f"--input-scale must be > 0, got {input_scale}")
     if builder is None:
-        given = [
-            n
-            for n, v in (
-                ("--input-shape", input_shape),
-                ("--encoding", encoding),
-                ("--input-scale", input_scale),
-            )
-            if v is not None
-        ]
+        builder_only = {"--input-shape": input_shape, "--encoding": encoding, "--input-scale": input_scale}
+        given = [name for name, value in builder_only.items() if value is not None]
         if given:
             raise QsnnError(f"{', '.join(given)} describe the input of a --builder model; pass --builder too")
         result = export_checkpoint(
@@ -323,10 +317,10 @@ def export_from_cli(
     )
     click.echo(f"folding passes: {', '.join(dict.fromkeys(result.passes))}")
     for op in g.lif_layers():
-        meta = g.metadata["lif_layers"][op.name]
+        info = ir_metadata.lif_layer(g.metadata, op.name)
         click.echo(
             f"  {op.name}: threshold {op.threshold} ({op.state_type}), decay {op.decay_multiplier}/2^{op.decay_shift} "
-            f"(beta {meta['beta']:.6g} -> {meta['beta_quantized']:.6g})"
+            f"(beta {info.beta:.6g} -> {info.beta_quantized:.6g})"
         )
     check = result.check
     click.echo(
