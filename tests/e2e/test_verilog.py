@@ -72,16 +72,24 @@ def test_icarus_bit_exact() -> None:
     verify(graph, random_inputs(graph, 2, 3), 8, target="verilog", executor="icarus", options=_opts(4))
 
 
-def test_mutation_in_lif_reset_fails_verify(tmp_path: Path) -> None:
-    """A design that subtracts threshold + 1 on reset must be caught by the verifier."""
+@pytest.mark.parametrize(
+    ("good", "bad"),
+    [
+        ("n4_reset) ? th_u : ", "n4_reset) ? th_u + 1'b1 : "),  # the LIF subtracts threshold + 1 on reset
+        ("S_RUN: if (!run_hazard) begin", "S_RUN: begin"),  # an accumulator read before the write ahead of it
+    ],
+    ids=["reset-off-by-one", "no-hazard-wait"],
+)
+def test_mutation_fails_verify(good: str, bad: str, tmp_path: Path) -> None:
+    """A design wrong by one unit in the LIF reset, or one that reads an accumulator word before the write
+    ahead of it lands, must be caught by the verifier."""
     require_tools("verilator")
     graph = random_graph("tiny", 0)
     generate(graph, "verilog", tmp_path / "model", options=_opts(4))
     rtl = tmp_path / "model" / "qsnn_layer.v"
     text = rtl.read_text()
-    good = "n4_reset) ? th_u : "
     assert text.count(good) == 1
-    rtl.write_text(text.replace(good, "n4_reset) ? th_u + 1'b1 : "))
+    rtl.write_text(text.replace(good, bad))
     with pytest.raises(VerificationError):
         verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
                from_dir=tmp_path / "model")  # fmt: skip

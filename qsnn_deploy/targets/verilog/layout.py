@@ -235,16 +235,17 @@ PARTS = {
 }
 DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
-SHALLOW_DEPTH = 64  # and so do memories this shallow (Yosys maps the MNIST model's 208 x 64 one to LUT RAM)
+SHALLOW_DEPTH = 64  # and so do written memories this shallow (Yosys: the MNIST model's 208 x 64 accumulators)
+ROMS = ("weights", "requant")
 
 
-def blocks_for(width: int, depth: int, part: str) -> int:
-    """Block RAMs one memory takes on ``part`` (the best single configuration; what Yosys maps for the
-    bundled MNIST model, 40 DP16KD at 16 lanes)."""
-    if width * depth <= SMALL_MEMORY_BITS or depth <= SHALLOW_DEPTH:
+def blocks_for(width: int, depth: int, part: str, rom: bool = True) -> int:
+    """Block RAMs one memory takes on ``part``: the best single configuration, none for small memories or
+    shallow written ones (what Yosys maps for the bundled MNIST model: 40 DP16KD at 16 lanes)."""
+    if width * depth <= SMALL_MEMORY_BITS or (not rom and depth <= SHALLOW_DEPTH):
         return 0
     return min(-(-width // w) * -(-depth // d) for w, d in PARTS[part]["configs"])
 
 
 def block_estimate(params: list[LayerParams], part: str) -> int:
-    return sum(blocks_for(w, d, part) for p in params for w, d in p.memories().values())
+    return sum(blocks_for(w, d, part, name in ROMS) for p in params for name, (w, d) in p.memories().items())

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from qsnn_deploy.errors import ToolchainError, VerificationError
+from qsnn_deploy.errors import QsnnError, ToolchainError, VerificationError
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, block_estimate
@@ -100,6 +102,20 @@ class VerilogCost:
         fmax = self.parts[part].fmax_mhz if part in self.parts else None
         return self.mean_cycles / fmax if fmax else None
 
+    def to_dict(self) -> dict:
+        parts = {
+            key: {
+                "device": DEVICE_NAMES[key], "lut4": p.luts, "ff": p.ffs, "bram": p.brams, "dsp": p.dsps,
+                "cells": p.cells, "placed": {k: list(v) for k, v in p.placed.items() if v[0]},
+                "fmax_mhz": p.fmax_mhz, "latency_us": self.latency_us(key), "error": p.error,
+            }
+            for key, p in self.parts.items()
+        }  # fmt: skip
+        return {
+            "lanes": self.lanes, "steps": self.steps, "cycles_per_inference": self.mean_cycles,
+            "cycles": self.cycles, "block_estimate": self.block_estimate, "parts": parts,
+        }  # fmt: skip
+
 
 def _tool(name: str) -> list[str]:
     """The YoWASP build of ``name`` if installed, else the system's."""
@@ -171,16 +187,31 @@ def cost_report(
     steps: int,
     work: Path,
     *,
-    parts: tuple[str, ...] = ("ecp5", "ice40"),
-    synth: bool = True,
+    parts: tuple[str, ...] | None = None,
+    synth: bool | None = None,
     timeout: float = 3600,
+    progress: Callable[[str], None] | None = None,
+    **_: Any,
 ) -> VerilogCost:
     """Render into ``work/model``, run ``inputs`` through the Verilator testbench (cycles per inference, and a
-    bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``)."""
+    bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``).
+
+    Defaults come from the options: ``--option parts=ecp5,ice40`` and ``--option synth=0`` (cycles only).
+    Other keyword arguments of ``report`` (``baseline``) do not apply here and are ignored."""
+    if parts is None:
+        parts = tuple(p for p in model.options.get("parts", "ecp5,ice40").split(",") if p)
+    unknown = [p for p in parts if p not in DEVICES]
+    if unknown:
+        raise QsnnError(f"unknown part(s) {unknown} in --option parts=...; choose from {sorted(DEVICES)}")
+    if synth is None:
+        synth = model.options.get("synth", "1") != "0"
+    say = progress or (lambda text: None)
     work = Path(work)
     model_dir = work / "model"
     render(model, model_dir)
+    say("building the Verilator testbench")
     runner = VerilatorExecutor().build(model, model_dir, work)
+    say(f"running {len(inputs)} samples x {steps} steps")
     got = runner.run(inputs, steps)
     sim = simulate(model.graph, inputs, steps, record=True)
     compare_records(
@@ -195,6 +226,7 @@ def cost_report(
     )  # fmt: skip
     if synth:
         for key in parts:
+            say(f"Yosys synthesis and nextpnr place and route for {DEVICE_NAMES[key]} (minutes)")
             rep.parts[key] = synthesize(model_dir, model.options.prefix, DEVICES[key], timeout)
     return rep
 

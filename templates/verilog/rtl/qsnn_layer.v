@@ -9,10 +9,11 @@
 //   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for every kernel tap that reaches a kept (pooled) output, for every group
 //           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
-//           4-bit weights, input-major like the C target), forwarded past the read latency (a 3-stage pipeline).
+//           4-bit weights, input-major like the C target), through a 3-stage pipeline that waits on the
+//           rare read-after-write of one word.
 //           The queue is emptied at the end.
 //   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
-//           one neuron per cycle through a 5-stage pipeline. Spikes are pushed as events into the next
+//           one neuron per cycle through a 6-stage pipeline. Spikes are pushed as events into the next
 //           layer's queue (ev_*), every neuron's spike and membrane leave on the trace port. Accumulators
 //           are cleared as they are read unless KEEP_ACC (a static first layer: its current never changes).
 //
@@ -187,12 +188,15 @@ module qsnn_layer #(
     // pooled output) and k in [0, K), t = coordinate + PAD.
     reg [Q_CW-1:0]  e;                // next event to fetch
     reg [VAL_W-1:0] ev_val;
-    reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD (latched from the queue)
+    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory
+    reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD
     reg [CNT_W-1:0] u, v, g, u_hi, v_lo, v_hi;
-    wire [CNT_W-1:0] dq_u_lo = (ty > C_LIMH_M1) ? ty - C_LIMH_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_u_hi = (ty + C_ONE < C_KH) ? ty : C_KH_M1;
-    wire [CNT_W-1:0] dq_v_lo = (tx > C_LIMW_M1) ? tx - C_LIMW_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_v_hi = (tx + C_ONE < C_KW) ? tx : C_KW_M1;
+    wire [CNT_W-1:0] dq_ty = {{(CNT_W - YW){1'b0}}, ev_word[XW +: YW]} + C_PAD;
+    wire [CNT_W-1:0] dq_tx = {{(CNT_W - XW){1'b0}}, ev_word[0 +: XW]} + C_PAD;
+    wire [CNT_W-1:0] dq_u_lo = (dq_ty > C_LIMH_M1) ? dq_ty - C_LIMH_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < C_KH) ? dq_ty : C_KH_M1;
+    wire [CNT_W-1:0] dq_v_lo = (dq_tx > C_LIMW_M1) ? dq_tx - C_LIMW_M1 : C_ZERO;
+    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < C_KW) ? dq_tx : C_KW_M1;
     wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
     wire        last_event = (e == q_count);
 
@@ -208,8 +212,9 @@ module qsnn_layer #(
     wire        run_last_op = run_last_v && (u == u_hi);
 
     // Accumulate pipeline: a0 = addresses registered (memories read at the end of it), a1 = read words
-    // registered, a2 = add and write back. A read misses the writes of the two operations ahead of it, so
-    // a2 takes the word from the youngest of those two writes when the address matches (fw1, then fw2).
+    // registered, a2 = add and write back. A read would miss the writes of the two operations ahead of it:
+    // an operation on the word of one of those waits (run_hazard) instead, which the tap order makes rare
+    // (consecutive operations of an event go to other channel groups or other pooled outputs).
     reg              a0_valid, a1_valid, a2_valid;
     reg [A_AW-1:0]   a0_addr, a1_addr, a2_addr;
     reg [W_AW-1:0]   a0_waddr;
@@ -218,11 +223,8 @@ module qsnn_layer #(
     /* verilator lint_on UNUSED */
     reg [A_WORD-1:0] a2_word;
     reg [W_WORD-1:0] a2_weights;
-    reg              fw1_valid, fw2_valid;
-    reg [A_AW-1:0]   fw1_addr, fw2_addr;
-    reg [A_WORD-1:0] fw1_data, fw2_data;
-    wire [A_WORD-1:0] a2_old = (fw1_valid && fw1_addr == a2_addr) ? fw1_data
-                             : (fw2_valid && fw2_addr == a2_addr) ? fw2_data : a2_word;
+    wire [A_WORD-1:0] a2_old = a2_word;
+    wire run_hazard = (a0_valid && a0_addr == run_aaddr[A_AW-1:0]) || (a1_valid && a1_addr == run_aaddr[A_AW-1:0]);
     wire [A_WORD-1:0] a2_new;
     genvar l;
     generate
@@ -268,19 +270,22 @@ module qsnn_layer #(
     assign a_waddr = a2_valid ? a2_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
     assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
 
-    // Neuron pipeline, one neuron per cycle: n1 = memory words arrive, lane selected and registered;
-    // n2 = the requantize multiply and the decay multiply; n3 = round and shift both; n4 = u = d + current
+    // Neuron pipeline, one neuron per cycle: n1 = memory words arrive and are registered (the accumulator
+    // word in a2_word); n1b = lane selected, first-step membrane zeroed; n2 = the requantize multiply and the decay multiply; n3 = round and shift both; n4 = u = d + current
     // - reset * threshold (exact); n5 = saturate, fire, write the membrane, trace and event.
-    reg              n1_valid, n2_valid, n3_valid, n4_valid, n5_valid;
-    reg [LW-1:0]     n1_lane;
+    reg              n1_valid, n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid;
+    reg [LW-1:0]     n1_lane, n1b_lane;
     reg              n1_first;
     reg [CNT_W-1:0]  n1_o, n1_y, n1_x, n1_k, n1_index;
+    reg [CNT_W-1:0]  n1b_o, n1b_y, n1b_x, n1b_k, n1b_index;
+    reg [STATE_W-1:0] n1b_v;
+    reg [RQ_W-1:0]   n1b_rq;
     reg [CNT_W-1:0]  n2_o, n2_y, n2_x, n2_k, n2_index;
     reg [CNT_W-1:0]  n3_o, n3_y, n3_x, n3_k, n3_index;
     reg [CNT_W-1:0]  n4_o, n4_y, n4_x, n4_k, n4_index;
     reg [CNT_W-1:0]  n5_o, n5_y, n5_x, n5_k, n5_index;
     /* verilator lint_on UNUSED */
-    wire neuron_busy = n1_valid || n2_valid || n3_valid || n4_valid || n5_valid;
+    wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid;
 
     // n1 -> n2: operands from the memories
     wire signed [STATE_W-1:0] th = THRESH[STATE_W-1:0];
@@ -339,20 +344,19 @@ module qsnn_layer #(
         a2_val <= a1_val;
         a2_word <= a_rdata;
         a2_weights <= w_rdata;
-        fw1_valid <= a_we;  // the writes of this cycle and the one before, missed by the reads in flight
-        fw1_addr <= a_waddr;
-        fw1_data <= a_wdata;
-        fw2_valid <= fw1_valid;
-        fw2_addr <= fw1_addr;
-        fw2_data <= fw1_data;
 
         // ---------------- neuron pipeline
-        n2_valid <= n1_valid;
-        n2_acc <= a_rdata[ACC_W * n1_lane +: ACC_W];
-        n2_mult <= rq_rdata[MUL_W-1:0];
-        n2_bias <= rq_rdata[RQ_W-1:MUL_W];
-        n2_v <= n1_first ? {STATE_W{1'b0}} : m_rdata;
-        {n2_o, n2_y, n2_x, n2_k, n2_index} <= {n1_o, n1_y, n1_x, n1_k, n1_index};
+        n1b_valid <= n1_valid;
+        n1b_lane <= n1_lane;
+        n1b_v <= m_rdata;
+        n1b_rq <= rq_rdata;
+        {n1b_o, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_o, n1_y, n1_x, n1_k, n1_index};
+        n2_valid <= n1b_valid;
+        n2_acc <= a2_word[ACC_W * n1b_lane +: ACC_W];
+        n2_mult <= n1b_rq[MUL_W-1:0];
+        n2_bias <= n1b_rq[RQ_W-1:MUL_W];
+        n2_v <= n1_first ? {STATE_W{1'b0}} : n1b_v;
+        {n2_o, n2_y, n2_x, n2_k, n2_index} <= {n1b_o, n1b_y, n1b_x, n1b_k, n1b_index};
         n3_valid <= n2_valid;
         n3_prod <= s2_prod;
         n3_bias <= n2_bias;
@@ -415,13 +419,14 @@ module qsnn_layer #(
                 end
             end
             S_LATCH: begin
-                ev_val <= q_rdata[EVW-1 -: VAL_W];
-                ev_cin <= {{(CNT_W - CW){1'b0}}, q_rdata[XW + YW +: CW]};
-                ty <= {{(CNT_W - YW){1'b0}}, q_rdata[XW +: YW]} + C_PAD;
-                tx <= {{(CNT_W - XW){1'b0}}, q_rdata[0 +: XW]} + C_PAD;
+                ev_word <= q_rdata;
                 state <= S_DECODE;
             end
             S_DECODE: begin
+                ev_val <= ev_word[EVW-1 -: VAL_W];
+                ev_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]};
+                ty <= dq_ty;
+                tx <= dq_tx;
                 u <= dq_u_lo;
                 u_hi <= dq_u_hi;
                 v <= dq_v_lo;
@@ -430,7 +435,7 @@ module qsnn_layer #(
                 g <= C_ZERO;
                 state <= dq_empty ? S_FETCH : S_RUN;
             end
-            S_RUN: begin
+            S_RUN: if (!run_hazard) begin
                 a0_valid <= 1'b1;
                 a0_addr <= run_aaddr[A_AW-1:0];
                 a0_waddr <= run_waddr[W_AW-1:0];
@@ -483,10 +488,9 @@ module qsnn_layer #(
             a0_valid <= 1'b0;
             a1_valid <= 1'b0;
             a2_valid <= 1'b0;
-            fw1_valid <= 1'b0;
-            fw2_valid <= 1'b0;
             n_issuing <= 1'b0;
             n1_valid <= 1'b0;
+            n1b_valid <= 1'b0;
             n2_valid <= 1'b0;
             n3_valid <= 1'b0;
             n4_valid <= 1'b0;
