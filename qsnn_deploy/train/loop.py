@@ -63,6 +63,34 @@ def first_non_finite(model: nn.Module) -> str | None:
     return names[int((~torch.isfinite(peaks)).nonzero()[0])]
 
 
+def checked_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    preset: TrainPreset,
+    epoch: int,
+    iteration: int,
+) -> tuple[float, float]:
+    """:func:`optimizer_step` that refuses to go on from a non-finite state. Returns (loss value, learning rate
+    of the step); raises TrainingDiverged when the loss is NaN/Inf, the step overflows float32, or a weight
+    became NaN/Inf."""
+    value = float(loss.detach().item())
+    lr = optimizer.param_groups[0]["lr"]
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"the loss became {value}", epoch, iteration, lr)
+    try:
+        optimizer_step(model, optimizer, loss, preset)
+    except RuntimeError as exc:
+        # torch refuses a step size beyond float32 ("value cannot be converted ... without overflow")
+        if "overflow" not in str(exc):
+            raise
+        raise TrainingDiverged("the optimizer step overflowed float32", epoch, iteration, lr) from None
+    bad = first_non_finite(model)
+    if bad is not None:
+        raise TrainingDiverged(f"{bad} became NaN or Inf", epoch, iteration, lr)
+    return value, lr
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -210,40 +238,27 @@ def train_model(
         model.train()
         epoch_start = time.perf_counter()
         losses: list[float] = []
-        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not (progress and is_main), leave=False)
-        for xb, yb in bar:
-            step_start = time.perf_counter()
-            x = to_input(xb.to(device, non_blocking=True), train_scale)
-            y = yb.to(device, non_blocking=True)
-            out = forward(x, num_steps)
-            loss = loss_fn(out, y)
-            value = float(loss.detach().item())
-            current_lr = optimizer.param_groups[0]["lr"]
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"the loss became {value}", epoch, iteration + 1, current_lr)
-            try:
-                optimizer_step(model, optimizer, loss, preset)
-            except RuntimeError as exc:  # torch refuses a step size beyond float32 ("... without overflow")
-                if "overflow" not in str(exc):
-                    raise
-                raise TrainingDiverged(
-                    "the optimizer step overflowed float32", epoch, iteration + 1, current_lr
-                ) from None
-            bad = first_non_finite(model)
-            if bad is not None:
-                raise TrainingDiverged(f"{bad} became NaN or Inf", epoch, iteration + 1, current_lr)
-            if scheduler is not None:
-                scheduler.step()
-            iteration += 1
-            losses.append(value)
-            seconds = time.perf_counter() - step_start
-            result.iterations.append(
-                {"epoch": epoch, "iteration": iteration, "loss": value, "lr": current_lr, "seconds": seconds}
-            )
-            bar.set_postfix(loss=f"{value:.3f}", lr=f"{current_lr:.2e}")
-            if max_iterations is not None and iteration >= max_iterations:
-                break
-        bar.close()
+        # closed on every exit, so an error line (a diverged run) is not left behind a half-drawn bar
+        with tqdm(
+            loader, desc=f"epoch {epoch}/{epochs}", disable=not (progress and is_main), leave=False
+        ) as bar:
+            for xb, yb in bar:
+                step_start = time.perf_counter()
+                x = to_input(xb.to(device, non_blocking=True), train_scale)
+                y = yb.to(device, non_blocking=True)
+                out = forward(x, num_steps)
+                loss = loss_fn(out, y)
+                value, current_lr = checked_step(model, optimizer, loss, preset, epoch, iteration + 1)
+                if scheduler is not None:
+                    scheduler.step()
+                iteration += 1
+                losses.append(value)
+                seconds = time.perf_counter() - step_start
+                step_row = {"epoch": epoch, "iteration": iteration, "loss": value, "lr": current_lr}
+                result.iterations.append({**step_row, "seconds": seconds})
+                bar.set_postfix(loss=f"{value:.3f}", lr=f"{current_lr:.2e}")
+                if max_iterations is not None and iteration >= max_iterations:
+                    break
         # Eval mode: the fast forward is torch.equal to the stepwise one (tests/unit/test_models.py).
         accuracy = evaluate(model, test_data[0], test_data[1], test_data[2], num_steps, device, dist=dist)
         row = {
