@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from qsnn_deploy.atomic import write_text_atomic
+from qsnn_deploy.data.registry import DATASET_NAMES
 from qsnn_deploy.errors import CheckpointError, IRValidationError, QsnnError
 from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.models import torch_stack
 from qsnn_deploy.sim.executor import simulate
 
-DATASETS = ("mnist", "fmnist", "nmnist", "dvs")
 AGREEMENT_TARGET = 0.995  # prediction agreement the fidelity target asks for (--min-agreement)
 ACCURACY_GAP_TARGET = 0.001  # |integer - float| accuracy, as a fraction (--max-accuracy-gap, in points)
 TORCH_MISSING = (
@@ -62,7 +62,7 @@ class SimulationReport:
 def recorded_dataset(graph: Graph) -> str | None:
     """The dataset the IR says its model was made for (export records it), or None."""
     value = ir_metadata.dataset(graph.metadata)
-    return value if value in DATASETS else None
+    return value if value in DATASET_NAMES else None
 
 
 def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str]):
@@ -158,7 +158,7 @@ def simulate_dataset(
     trained_on = recorded_dataset(graph)
     dataset = dataset or trained_on
     if dataset is None:
-        raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASETS)}")
+        raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASET_NAMES)}")
     steps = num_steps or graph.num_steps
     ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
     if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (ds.kind != graph.input.encoding):
