@@ -211,20 +211,20 @@ module qsnn_layer #(
     wire        run_last_v = run_last_g && (v == v_hi);
     wire        run_last_op = run_last_v && (u == u_hi);
 
-    // Accumulate pipeline: a0 = addresses registered (memories read at the end of it), a1 = read words
-    // registered, a2 = add and write back. A read would miss the writes of the two operations ahead of it:
-    // an operation on the word of one of those waits (run_hazard) instead, which the tap order makes rare
-    // (consecutive operations of an event go to other channel groups or other pooled outputs).
-    reg              a0_valid, a1_valid, a2_valid;
-    reg [A_AW-1:0]   a0_addr, a1_addr, a2_addr;
-    reg [W_AW-1:0]   a0_waddr;
+    // Accumulate pipeline: pr = the operation's addresses registered, a0 = memories read at the end of it,
+    // a1 = read words registered, a2 = add and write back. A read would miss the writes of the two operations
+    // ahead of it: an operation on the word of one of those waits in pr (hazard) instead, which the tap order
+    // makes rare (consecutive operations of an event go to other channel groups or other pooled outputs).
+    reg              pr_valid, a0_valid, a1_valid, a2_valid;
+    reg [A_AW-1:0]   pr_addr, a0_addr, a1_addr, a2_addr;
+    reg [W_AW-1:0]   pr_waddr, a0_waddr;
     /* verilator lint_off UNUSED */
-    reg [VAL_W-1:0]  a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
+    reg [VAL_W-1:0]  pr_val, a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
     /* verilator lint_on UNUSED */
+    wire hazard = pr_valid && ((a0_valid && a0_addr == pr_addr) || (a1_valid && a1_addr == pr_addr));
     reg [A_WORD-1:0] a2_word;
     reg [W_WORD-1:0] a2_weights;
     wire [A_WORD-1:0] a2_old = a2_word;
-    wire run_hazard = (a0_valid && a0_addr == run_aaddr[A_AW-1:0]) || (a1_valid && a1_addr == run_aaddr[A_AW-1:0]);
     wire [A_WORD-1:0] a2_new;
     genvar l;
     generate
@@ -243,7 +243,7 @@ module qsnn_layer #(
             assign a2_new[ACC_W * l +: ACC_W] = old + term;
         end
     endgenerate
-    wire acc_busy = a0_valid || a1_valid || a2_valid;
+    wire acc_busy = pr_valid || a0_valid || a1_valid || a2_valid;
 
     // ---------------------------------------------------------------- neuron phase
     // Counters of the issuing cycle (position p = (y, x), channel o, membrane address k, IR index).
@@ -335,7 +335,15 @@ module qsnn_layer #(
         if (push_valid) q_count <= q_count + 1'b1;
 
         // ---------------- accumulate pipeline
-        a0_valid <= 1'b0;
+        if (!hazard) begin
+            a0_valid <= pr_valid;
+            a0_addr <= pr_addr;
+            a0_waddr <= pr_waddr;
+            a0_val <= pr_val;
+            pr_valid <= 1'b0;
+        end else begin
+            a0_valid <= 1'b0;  // a bubble while pr waits
+        end
         a1_valid <= a0_valid;
         a1_addr <= a0_addr;
         a1_val <= a0_val;
@@ -435,11 +443,11 @@ module qsnn_layer #(
                 g <= C_ZERO;
                 state <= dq_empty ? S_FETCH : S_RUN;
             end
-            S_RUN: if (!run_hazard) begin
-                a0_valid <= 1'b1;
-                a0_addr <= run_aaddr[A_AW-1:0];
-                a0_waddr <= run_waddr[W_AW-1:0];
-                a0_val <= ev_val;
+            S_RUN: if (!hazard) begin
+                pr_valid <= 1'b1;
+                pr_addr <= run_aaddr[A_AW-1:0];
+                pr_waddr <= run_waddr[W_AW-1:0];
+                pr_val <= ev_val;
                 g <= run_last_g ? C_ZERO : g + C_ONE;
                 if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
                 if (run_last_v) u <= u + C_ONE;
@@ -485,6 +493,7 @@ module qsnn_layer #(
         if (rst) begin
             state <= S_IDLE;
             q_count <= {Q_CW{1'b0}};
+            pr_valid <= 1'b0;
             a0_valid <= 1'b0;
             a1_valid <= 1'b0;
             a2_valid <= 1'b0;
