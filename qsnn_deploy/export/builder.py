@@ -57,9 +57,9 @@ def load_weights(model: nn.Module, path: Path) -> None:
     """Load a weights-only state_dict (or a qsnn-deploy checkpoint's) into ``model``; every key must match."""
     import torch
 
-    from qsnn_deploy.models.checkpoint import FORMAT, _safe_load, check_finite
+    from qsnn_deploy.models.checkpoint import FORMAT, check_finite, load_weights_only
 
-    obj = _safe_load(Path(path), "cpu")
+    obj = load_weights_only(Path(path), "cpu")
     if isinstance(obj, dict) and obj.get("format") == FORMAT and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not (isinstance(obj, dict) and obj and all(torch.is_tensor(v) for v in obj.values())):

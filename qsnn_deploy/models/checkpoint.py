@@ -66,7 +66,9 @@ def _is_plain_pickle(path: Path) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def _safe_load(path: Path, map_location) -> Any:
+def load_weights_only(path: Path, map_location) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain Python values only, never arbitrary objects;
+    every failure is one CheckpointError line."""
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint {path} not found; pass the model.pt written by 'qsnn-deploy train'"
@@ -184,7 +186,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[QSNN, 
     """Read a checkpoint written by :func:`save_checkpoint`. Returns ``(model (eval mode), config, info)``
     with ``info = {"metrics": {...}, "train": {...} | None, "version": int}``."""
     path = Path(path)
-    obj = _safe_load(path, map_location)
+    obj = load_weights_only(path, map_location)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         kind = "a raw state_dict" if _is_state_dict(obj) else f"a {type(obj).__name__}"
         raise CheckpointError(
@@ -230,7 +232,7 @@ def load_seed_state_dict(
     path = Path(path)
     if arch not in SEED_ARCHS:
         raise CheckpointError(f"unknown seed architecture {arch!r}; choose one of {', '.join(SEED_ARCHS)}")
-    obj = _safe_load(path, "cpu")
+    obj = load_weights_only(path, "cpu")
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         raise CheckpointError(f"{path} is a qsnn-deploy checkpoint, not a raw state_dict; use --arch auto")
     if not _is_state_dict(obj):
