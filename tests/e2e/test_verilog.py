@@ -76,16 +76,14 @@ def test_icarus_bit_exact() -> None:
     ("good", "bad"),
     [
         ("n4_reset) ? th_u : ", "n4_reset) ? th_u + 1'b1 : "),  # the LIF subtracts threshold + 1 on reset
-        (
-            "wire hazard = pr_valid && ",
-            "wire hazard = 1'b0 && ",
-        ),  # an accumulator read before the write ahead of it
+        ("wire hazard = pr_valid && ", "wire hazard = 1'b0 && "),  # a read before the write two ahead lands
+        ("(fw_valid && fw_addr == a2_addr) ?", "(1'b0) ?"),  # the word written right ahead not forwarded
     ],
-    ids=["reset-off-by-one", "no-hazard-wait"],
+    ids=["reset-off-by-one", "no-hazard-wait", "no-forwarding"],
 )
 def test_mutation_fails_verify(good: str, bad: str, tmp_path: Path) -> None:
-    """A design wrong by one unit in the LIF reset, or one that reads an accumulator word before the write
-    ahead of it lands, must be caught by the verifier."""
+    """A design wrong by one unit in the LIF reset, or one that uses an accumulator word before the write
+    of an operation ahead of it lands, must be caught by the verifier."""
     require_tools("verilator")
     graph = random_graph("tiny", 0)
     generate(graph, "verilog", tmp_path / "model", options=_opts(4))

@@ -9,8 +9,8 @@
 //   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for every kernel tap that reaches a kept (pooled) output, for every group
 //           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
-//           4-bit weights, input-major like the C target), through a 3-stage pipeline that waits on the
-//           rare read-after-write of one word.
+//           4-bit weights, input-major like the C target), through a pipeline that forwards the word
+//           written by the operation right ahead and waits on the (rare) one two ahead.
 //           The queue is emptied at the end.
 //   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
 //           one neuron per cycle through a 6-stage pipeline. Spikes are pushed as events into the next
@@ -179,8 +179,7 @@ module qsnn_layer #(
     );
 
     // ---------------------------------------------------------------- phase state
-    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_FETCH = 3'd2, S_LATCH = 3'd3, S_DECODE = 3'd4,
-                     S_RUN = 3'd5, S_DRAIN = 3'd6, S_NEURON = 3'd7;
+    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_NEXT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4, S_NEURON = 3'd5;
     reg [2:0] state;
 
     // ---------------------------------------------------------------- acc phase
@@ -188,9 +187,15 @@ module qsnn_layer #(
     // pooled output) and k in [0, K), t = coordinate + PAD.
     reg [Q_CW-1:0]  e;                // next event to fetch
     reg [VAL_W-1:0] ev_val;
-    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory
     reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD
     reg [CNT_W-1:0] u, v, g, u_hi, v_lo, v_hi;
+    // The fetcher reads and decodes the next event while the current one runs (f_state: 0 idle, 1 read
+    // issued, 2 word registered); nd_* is the decoded next event, taken when the current one ends.
+    reg [1:0]       f_state;
+    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory
+    reg             nd_valid;
+    reg [VAL_W-1:0] nd_val;
+    reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi;
     wire [CNT_W-1:0] dq_ty = {{(CNT_W - YW){1'b0}}, ev_word[XW +: YW]} + C_PAD;
     wire [CNT_W-1:0] dq_tx = {{(CNT_W - XW){1'b0}}, ev_word[0 +: XW]} + C_PAD;
     wire [CNT_W-1:0] dq_u_lo = (dq_ty > C_LIMH_M1) ? dq_ty - C_LIMH_M1 : C_ZERO;
@@ -198,7 +203,7 @@ module qsnn_layer #(
     wire [CNT_W-1:0] dq_v_lo = (dq_tx > C_LIMW_M1) ? dq_tx - C_LIMW_M1 : C_ZERO;
     wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < C_KW) ? dq_tx : C_KW_M1;
     wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
-    wire        last_event = (e == q_count);
+    wire        queue_empty = (e == q_count);
 
     // The operation of this S_RUN cycle: accumulator word of the pooled output, weight word of the tap.
     /* verilator lint_off UNUSED */
@@ -212,19 +217,22 @@ module qsnn_layer #(
     wire        run_last_op = run_last_v && (u == u_hi);
 
     // Accumulate pipeline: pr = the operation's addresses registered, a0 = memories read at the end of it,
-    // a1 = read words registered, a2 = add and write back. A read would miss the writes of the two operations
-    // ahead of it: an operation on the word of one of those waits in pr (hazard) instead, which the tap order
-    // makes rare (consecutive operations of an event go to other channel groups or other pooled outputs).
+    // a1 = read words registered, a2 = add and write back. A read misses the writes of the two operations
+    // ahead of it: a2 takes the word written in the cycle before (fw, the operation right ahead: neighbouring
+    // taps of a pooled window) and an operation on the word of the one two ahead waits in pr (hazard, rare).
     reg              pr_valid, a0_valid, a1_valid, a2_valid;
     reg [A_AW-1:0]   pr_addr, a0_addr, a1_addr, a2_addr;
     reg [W_AW-1:0]   pr_waddr, a0_waddr;
     /* verilator lint_off UNUSED */
     reg [VAL_W-1:0]  pr_val, a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
     /* verilator lint_on UNUSED */
-    wire hazard = pr_valid && ((a0_valid && a0_addr == pr_addr) || (a1_valid && a1_addr == pr_addr));
+    wire hazard = pr_valid && a1_valid && a1_addr == pr_addr;
     reg [A_WORD-1:0] a2_word;
     reg [W_WORD-1:0] a2_weights;
-    wire [A_WORD-1:0] a2_old = a2_word;
+    reg              fw_valid;
+    reg [A_AW-1:0]   fw_addr;
+    reg [A_WORD-1:0] fw_data;
+    wire [A_WORD-1:0] a2_old = (fw_valid && fw_addr == a2_addr) ? fw_data : a2_word;
     wire [A_WORD-1:0] a2_new;
     genvar l;
     generate
@@ -257,6 +265,9 @@ module qsnn_layer #(
     wire [CNT_W-1:0] n_lane = n_o & C_LANE_MASK;
     wire [CNT_W-1:0] n_aaddr = n_abase + n_group;
     wire        n_word_done = (n_lane == C_LANE_MASK) || n_last_o;
+
+    wire nd_take = nd_valid && (state == S_NEXT || (state == S_RUN && !hazard && run_last_op));
+    wire acc_phase = (state == S_NEXT) || (state == S_RUN);
 
     // Memory ports. Reads are issued from registers (acc phase: a0; neuron phase: the counters), so their
     // data arrives one cycle later.
@@ -352,6 +363,35 @@ module qsnn_layer #(
         a2_val <= a1_val;
         a2_word <= a_rdata;
         a2_weights <= w_rdata;
+        fw_valid <= a2_valid;  // the accumulate write of this cycle (clears never meet an operation)
+        fw_addr <= a2_addr;
+        fw_data <= a2_new;
+
+        // ---------------- event fetcher
+        if (nd_take) nd_valid <= 1'b0;
+        if (acc_phase) begin
+            case (f_state)
+                2'd0: if ((!nd_valid || nd_take) && !queue_empty) begin  // read event e (q_raddr = e)
+                    e <= e + 1'b1;
+                    f_state <= 2'd1;
+                end
+                2'd1: begin
+                    ev_word <= q_rdata;
+                    f_state <= 2'd2;
+                end
+                default: begin  // decode; an event whose taps reach no kept output is dropped here
+                    nd_valid <= !dq_empty;
+                    nd_val <= ev_word[EVW-1 -: VAL_W];
+                    nd_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]};
+                    {nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi} <= {dq_ty, dq_tx, dq_u_lo, dq_u_hi, dq_v_lo, dq_v_hi};
+                    f_state <= 2'd0;
+                end
+            endcase
+        end
+        if (nd_take) begin  // the next event starts
+            {ev_val, ev_cin, ty, tx} <= {nd_val, nd_cin, nd_ty, nd_tx};
+            {u, u_hi, v, v_lo, v_hi, g} <= {nd_u_lo, nd_u_hi, nd_v_lo, nd_v_lo, nd_v_hi, C_ZERO};
+        end
 
         // ---------------- neuron pipeline
         n1b_valid <= n1_valid;
@@ -403,7 +443,9 @@ module qsnn_layer #(
                     q_count <= {Q_CW{1'b0}};
                 end else if (start_acc) begin
                     e <= {Q_CW{1'b0}};
-                    state <= S_FETCH;
+                    f_state <= 2'd0;
+                    nd_valid <= 1'b0;
+                    state <= S_NEXT;
                 end else if (start_neuron) begin
                     state <= S_NEURON;
                     n_issuing <= 1'b1;
@@ -418,40 +460,25 @@ module qsnn_layer #(
                     done <= 1'b1;
                 end
             end
-            S_FETCH: begin  // read event e (q_raddr = e); at the end of the queue, wait while events may come
-                if (last_event) begin
-                    if (!upstream_busy) state <= S_DRAIN;
-                end else begin
-                    e <= e + 1'b1;
-                    state <= S_LATCH;
+            S_NEXT: begin  // wait for the fetcher; at the end of the queue, wait while events may still come
+                if (nd_valid) begin
+                    state <= S_RUN;
+                end else if (f_state == 2'd0 && queue_empty && !upstream_busy) begin
+                    state <= S_DRAIN;
                 end
-            end
-            S_LATCH: begin
-                ev_word <= q_rdata;
-                state <= S_DECODE;
-            end
-            S_DECODE: begin
-                ev_val <= ev_word[EVW-1 -: VAL_W];
-                ev_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]};
-                ty <= dq_ty;
-                tx <= dq_tx;
-                u <= dq_u_lo;
-                u_hi <= dq_u_hi;
-                v <= dq_v_lo;
-                v_lo <= dq_v_lo;
-                v_hi <= dq_v_hi;
-                g <= C_ZERO;
-                state <= dq_empty ? S_FETCH : S_RUN;
             end
             S_RUN: if (!hazard) begin
                 pr_valid <= 1'b1;
                 pr_addr <= run_aaddr[A_AW-1:0];
                 pr_waddr <= run_waddr[W_AW-1:0];
                 pr_val <= ev_val;
-                g <= run_last_g ? C_ZERO : g + C_ONE;
-                if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
-                if (run_last_v) u <= u + C_ONE;
-                if (run_last_op) state <= S_FETCH;
+                if (!run_last_op) begin
+                    g <= run_last_g ? C_ZERO : g + C_ONE;
+                    if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
+                    if (run_last_v) u <= u + C_ONE;
+                end else if (!nd_valid) begin
+                    state <= S_NEXT;  // else nd_take (above) starts the next event in the next cycle
+                end
             end
             S_DRAIN: begin  // the last writes leave the pipeline
                 if (!acc_busy) begin
@@ -496,6 +523,7 @@ module qsnn_layer #(
             pr_valid <= 1'b0;
             a0_valid <= 1'b0;
             a1_valid <= 1'b0;
+            fw_valid <= 1'b0;
             a2_valid <= 1'b0;
             n_issuing <= 1'b0;
             n1_valid <= 1'b0;
