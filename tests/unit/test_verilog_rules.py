@@ -116,3 +116,29 @@ def test_block_estimate() -> None:
     assert blocks_for(36, 512, "ecp5-25k") == 1
     assert blocks_for(64, 1600, "ecp5-25k") == 8  # 4096 x 4: 16 wide -> 16; 1024 x 18: 4 x 2 = 8
     assert blocks_for(16, 256, "up5k") == 1
+
+
+def test_report_parses_yosys_and_nextpnr() -> None:
+    from qsnn_deploy.targets.verilog.report import PartResult, parse_nextpnr, parse_stat
+
+    stat = """
+=== qsnn_synth ===
+        +----------Local Count, excluding submodules.
+    13850 cells
+       20   $scopeinfo
+     1142   CCU2C
+       40   DP16KD
+     5767   LUT4
+       12   MULT18X18D
+     5753   TRELLIS_FF
+"""
+    part = PartResult("ecp5", cells=parse_stat(stat))
+    assert (part.luts, part.ffs, part.brams, part.dsps) == (5767 + 2 * 1142, 5753, 40, 12)
+    log = """Info: Device utilisation:
+Info: \t          TRELLIS_COMB:    8661/  24288    35%
+Info: \t              DP16KD:      40/     56    71%
+Info: Max frequency for clock '$glbnet$clk$TRELLIS_IO_IN': 73.58 MHz (FAIL at 100.00 MHz)
+Warning: Max frequency for clock '$glbnet$clk$TRELLIS_IO_IN': 81.45 MHz (FAIL at 100.00 MHz)
+"""
+    fmax, placed = parse_nextpnr(log)
+    assert fmax == 81.45 and placed["TRELLIS_COMB"] == (8661, 24288) and placed["DP16KD"] == (40, 56)
