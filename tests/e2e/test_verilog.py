@@ -53,15 +53,23 @@ def test_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arch", "seed", "lanes", "reset", "state_bits"),
-    [("tiny", 0, 1, "subtract", 32), ("tiny-stream", 2, 16, "zero", 16)],
+    ("arch", "seed", "lanes", "neurons", "reset", "state_bits"),
+    [
+        ("tiny", 0, "1", "1", "subtract", 32),
+        ("tiny-stream", 2, "16", "4", "zero", 16),
+        ("tiny", 0, "8", "2,4,2", "subtract", 32),
+    ],
 )
-def test_verilator_bit_exact(arch: str, seed: int, lanes: int, reset: str, state_bits: int) -> None:
-    """Static and stream inputs, one and several output channels per cycle, both resets, int16 and int32."""
+def test_verilator_bit_exact(
+    arch: str, seed: int, lanes: str, neurons: str, reset: str, state_bits: int
+) -> None:
+    """Static and stream inputs, one or several output channels and neurons per cycle, both resets, int16 and
+    int32 states."""
     require_tools("verilator")
     graph = random_graph(arch, seed, reset=reset, state_bits=state_bits)
     inputs = random_inputs(graph, 4, 1)
-    result = verify(graph, inputs, 12, target="verilog", executor="verilator", options=_opts(lanes))
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    result = verify(graph, inputs, 12, target="verilog", executor="verilator", options=options)
     assert result.compared.layer_values == 4 * 12 * sum(layer.neurons for layer in plan_layers(graph)) * 2
     assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
 
@@ -69,25 +77,38 @@ def test_verilator_bit_exact(arch: str, seed: int, lanes: int, reset: str, state
 def test_icarus_bit_exact() -> None:
     require_tools("iverilog", "vvp")
     graph = random_graph("tiny-stream", 1)
-    verify(graph, random_inputs(graph, 2, 3), 8, target="verilog", executor="icarus", options=_opts(4))
+    options = TargetOptions(extra={"lanes": "4", "neurons": "2"})
+    verify(graph, random_inputs(graph, 2, 3), 8, target="verilog", executor="icarus", options=options)
 
 
 @pytest.mark.parametrize(
-    ("good", "bad"),
+    ("rtl_file", "good", "bad"),
     [
-        ("n4_reset) ? th_u : ", "n4_reset) ? th_u + 1'b1 : "),  # the LIF subtracts threshold + 1 on reset
-        ("wire hazard = pr_valid && ", "wire hazard = 1'b0 && "),  # a read before the write two ahead lands
-        ("(fw_valid && fw_addr == a2_addr) ?", "(1'b0) ?"),  # the word written right ahead not forwarded
+        (
+            "qsnn_neuron.v",
+            "n4_reset) ? th_u : ",
+            "n4_reset) ? th_u + 1'b1 : ",
+        ),  # subtracts threshold + 1 on reset
+        (
+            "qsnn_layer.v",
+            "wire hazard = pr_valid && ",
+            "wire hazard = 1'b0 && ",
+        ),  # a read before the write two ahead
+        (
+            "qsnn_layer.v",
+            "(fw_valid && fw_addr == a2_addr) ?",
+            "(1'b0) ?",
+        ),  # the word written right ahead not forwarded
     ],
     ids=["reset-off-by-one", "no-hazard-wait", "no-forwarding"],
 )
-def test_mutation_fails_verify(good: str, bad: str, tmp_path: Path) -> None:
+def test_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_path: Path) -> None:
     """A design wrong by one unit in the LIF reset, or one that uses an accumulator word before the write
     of an operation ahead of it lands, must be caught by the verifier."""
     require_tools("verilator")
     graph = random_graph("tiny", 0)
     generate(graph, "verilog", tmp_path / "model", options=_opts(4))
-    rtl = tmp_path / "model" / "qsnn_layer.v"
+    rtl = tmp_path / "model" / rtl_file
     text = rtl.read_text()
     assert text.count(good) == 1
     rtl.write_text(text.replace(good, bad))
@@ -103,24 +124,25 @@ def _mnist(data_dir: Path, limit: int, steps: int) -> tuple[np.ndarray, np.ndarr
     return np.asarray(data.inputs, dtype=np.uint8), np.asarray(data.labels)
 
 
-def test_mnist_real_images(mnist_graph, data_dir: Path) -> None:
+@pytest.mark.parametrize(("lanes", "neurons"), [("16", "1"), ("4,64,16", "4,2,1")], ids=["default", "fast"])
+def test_mnist_real_images(mnist_graph, data_dir: Path, lanes: str, neurons: str) -> None:
     """100 real MNIST test images x 50 steps through the bundled model, every layer of every step compared
-    (about 25 s with the Verilator build on 2 cores)."""
+    (about 15 s each with the Verilator build on 2 cores), with the default and the fastest parallelism."""
     require_tools("verilator")
     inputs, labels = _mnist(data_dir, 100, 50)
-    result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=_opts(16))
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=options)
     assert result.samples == 100 and result.compared.layer_values == 100 * 50 * (2304 + 1024 + 10) * 2
     assert (result.predictions == labels).mean() >= 0.97
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lanes", ["4,64,16", "1"])
-def test_mnist_real_images_other_lanes(mnist_graph, data_dir: Path, lanes: str) -> None:
-    """The same with other parallelism: the fastest configuration and one channel per cycle (1,000 images)."""
+def test_mnist_real_images_1000(mnist_graph, data_dir: Path) -> None:
+    """1,000 images at the fastest parallelism: bit-exact, so the simulator's accuracy."""
     require_tools("verilator")
-    inputs, labels = _mnist(data_dir, 1000 if lanes != "1" else 100, 50)
-    result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator",
-                    options=TargetOptions(extra={"lanes": lanes}))  # fmt: skip
+    inputs, labels = _mnist(data_dir, 1000, 50)
+    options = TargetOptions(extra={"lanes": "4,64,16", "neurons": "4,2,1"})
+    result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=options)
     assert (result.predictions == labels).mean() >= 0.98
 
 

@@ -20,6 +20,7 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
     """The testbench's T/O/C lines as a record (and the cycles of every sample)."""
     k = model.graph.num_classes
     sizes = [layer.neurons for layer in model.layers]
+    per_channel = [layer.per_channel for layer in model.layers]
     spikes = [np.zeros((n, steps, s), np.uint8) for s in sizes]
     mems = [np.zeros((n, steps, s), np.int64) for s in sizes]
     out = np.zeros((n, steps, k), np.uint8)
@@ -31,7 +32,8 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
         if not parts or sample >= n:
             continue
         if parts[0] == "T" and step < steps:
-            layer, index, spike, membrane = (int(v) for v in parts[1:5])
+            layer, base, lane, spike, membrane = (int(v) for v in parts[1:6])
+            index = base + lane * per_channel[layer]
             spikes[layer][sample, step, index] = spike
             mems[layer][sample, step, index] = membrane
         elif parts[0] == "O" and step < steps:

@@ -53,6 +53,9 @@ class LayerParams:
     OUT_W: int
     POOL_LOG2: int
     LANES: int
+    NLANES: int  # neurons per cycle in the neuron phase
+    IN_NL: int  # spike-mask bits of an incoming event (the layer before's NLANES; 1 for the first layer)
+    MASK_STRIDE: int  # input channel step per mask bit
     GROUPS: int
     ACC_W: int
     MUL_W: int
@@ -105,37 +108,52 @@ class LayerParams:
         return 1 if self.NEXT_FLAT else addr_width(self.OUT_W)
 
     @property
+    def blocks(self) -> int:
+        """Channel blocks of NLANES (the neuron phase's steps per position)."""
+        return -(-self.OC // self.NLANES)
+
+    @property
     def taps(self) -> int:
         return self.IN_C * self.KH * self.KW
 
     def memories(self) -> dict[str, tuple[int, int]]:
         """name -> (width, depth) of every memory of the layer."""
-        queue_w = self.VAL_W + self.CW + self.YW + self.XW
+        queue_w = self.IN_NL + self.VAL_W + self.CW + self.YW + self.XW
         return {
             "queue": (queue_w, self.IN_C * self.IN_H * self.IN_W),
             "acc": (self.LANES * self.ACC_W, self.OUT_H * self.OUT_W * self.GROUPS),
             "weights": (self.LANES * WEIGHT_BITS, self.taps * self.GROUPS),
-            "requant": (self.MUL_W + self.BIAS_W, self.OC),
-            "membranes": (self.STATE_W, self.neurons),
+            "requant": (self.NLANES * (self.MUL_W + self.BIAS_W), self.blocks),
+            "membranes": (self.NLANES * self.STATE_W, self.OUT_H * self.OUT_W * self.blocks),
         }
 
 
-def lanes_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
-    """The ``lanes`` option (one power of two for every layer, or one per layer: ``16,64,16``) as per-layer
+def per_layer_option(extra: Mapping[str, str], key: str, default: int, layers: int) -> tuple[int, ...] | str:
+    """A power-of-two option given once for every layer or once per layer (``16,64,16``), as per-layer
     values, or the message saying why it is not valid."""
-    text = str(extra.get("lanes", DEFAULT_LANES))
+    text = str(extra.get(key, default))
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
-        return f"option lanes={text!r} is not an integer or a comma-separated list of integers"
+        return f"option {key}={text!r} is not an integer or a comma-separated list of integers"
     if len(values) == 1:
         values *= layers
     if len(values) != layers:
-        return f"option lanes={text!r} gives {len(values)} values for {layers} layers"
-    for lanes in values:
-        if lanes < 1 or lanes > 256 or lanes & (lanes - 1):
-            return f"option lanes={text!r}: each value must be a power of two from 1 to 256"
+        return f"option {key}={text!r} gives {len(values)} values for {layers} layers"
+    for value in values:
+        if value < 1 or value > 256 or value & (value - 1):
+            return f"option {key}={text!r}: each value must be a power of two from 1 to 256"
     return tuple(values)
+
+
+def lanes_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
+    """``lanes``: output channels per cycle of the accumulate engine."""
+    return per_layer_option(extra, "lanes", DEFAULT_LANES, layers)
+
+
+def neurons_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
+    """``neurons``: neurons per cycle of the neuron phase (at most the layer's lanes)."""
+    return per_layer_option(extra, "neurons", 1, layers)
 
 
 def layer_params(
@@ -144,8 +162,9 @@ def layer_params(
     lanes: tuple[int, ...],
     static: bool,
     prefix: str,
+    neurons: tuple[int, ...] | None = None,
 ) -> list[LayerParams]:
-    out = []
+    out: list[LayerParams] = []
     for layer in layers:
         op, rq, lif = layer.op, layer.rq, layer.lif
         conv = isinstance(op, Conv2d)
@@ -159,6 +178,11 @@ def layer_params(
             in_c, in_h, in_w, kh, kw, pad, out_h, out_w = int(np.prod(layer.in_shape)), 1, 1, 1, 1, 0, 1, 1
         oc = layer.channels
         ln = lanes_for(oc, lanes[layer.index])
+        nl = min(ln, (neurons or (1,) * len(layers))[layer.index])
+        prev = out[-1] if out else None
+        in_nl = prev.NLANES if prev else 1
+        # a linear layer after a map takes flat indices: the producer's lane j is index + j * (its H*W)
+        stride = prev.OUT_H * prev.OUT_W if (prev and not conv) else 1
         partial = ranges[op.name].peak * layer.pool_kernel**2
         term_bits = val_w + 6 if val_w > 1 else WEIGHT_BITS + 1  # one product, plus a sign bit to extend
         acc_w = max(bits_for_range(-partial, partial), term_bits)
@@ -179,7 +203,8 @@ def layer_params(
             LayerParams(
                 index=layer.index, name=lif.name, desc=desc, linear=not conv,
                 IN_C=in_c, IN_H=in_h, IN_W=in_w, VAL_W=val_w, OC=oc, KH=kh, KW=kw, PAD=pad, OUT_H=out_h,
-                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1, LANES=ln, GROUPS=-(-oc // ln),
+                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1, LANES=ln, NLANES=nl, IN_NL=in_nl,
+                MASK_STRIDE=stride, GROUPS=-(-oc // ln),
                 ACC_W=acc_w, MUL_W=mul_w, BIAS_W=bias_w, PROD_W=prod_w, SHIFT=rq.shift, CUR_W=cur_w,
                 STATE_W=state_w, THRESH=lif.threshold, DECAY_MULT=lif.decay_multiplier,
                 DM_W=max(1, lif.decay_multiplier.bit_length(), lif.decay_shift), DECAY_SHIFT=lif.decay_shift,
@@ -210,11 +235,20 @@ def weight_image(layer: Layer, p: LayerParams) -> str:
 
 
 def requant_image(layer: Layer, p: LayerParams) -> str:
-    """$readmemh image of the requantize ROM: word ``o`` = {bias[o] (BIAS_W bits), multiplier[o] (MUL_W)}."""
+    """$readmemh image of the requantize ROM: word ``b`` holds channels ``b*NLANES .. +NLANES-1``, channel
+    ``b*NLANES + j`` in bits ``j*(MUL_W+BIAS_W) +: MUL_W+BIAS_W`` as {bias (BIAS_W bits), multiplier (MUL_W)};
+    channels past OC are 0."""
+    rq_w = p.MUL_W + p.BIAS_W
+    pairs = list(zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist()))
+    pairs += [(0, 0)] * (p.blocks * p.NLANES - len(pairs))
     words = []
-    for m, b in zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist()):
-        words.append(((int(b) & ((1 << p.BIAS_W) - 1)) << p.MUL_W) | (int(m) & ((1 << p.MUL_W) - 1)))
-    return hex_lines(words, p.MUL_W + p.BIAS_W)
+    for b in range(p.blocks):
+        word = 0
+        for j, (m, bias) in enumerate(pairs[b * p.NLANES : (b + 1) * p.NLANES]):
+            lane = ((int(bias) & ((1 << p.BIAS_W) - 1)) << p.MUL_W) | (int(m) & ((1 << p.MUL_W) - 1))
+            word |= lane << (j * rq_w)
+        words.append(word)
+    return hex_lines(words, p.NLANES * rq_w)
 
 
 # Block RAM of the parts the report and the memory rule know: (width, depth) configurations of one block.

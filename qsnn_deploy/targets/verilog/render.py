@@ -21,19 +21,21 @@ from qsnn_deploy.targets.verilog.layout import (
     addr_width,
     lanes_option,
     layer_params,
+    neurons_option,
     requant_image,
     weight_image,
 )
 
-RTL_FILES = ("qsnn_ram.v", "qsnn_layer.v", "qsnn_ctrl.v")
+RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 
 
 def params_of(model: CheckedModel) -> list[LayerParams]:
     lanes = lanes_option(model.options.extra, len(model.layers))
-    assert not isinstance(lanes, str), lanes  # the lanes_option design rule ran before
+    neurons = neurons_option(model.options.extra, len(model.layers))
+    assert not isinstance(lanes, str) and not isinstance(neurons, str)  # the design rules ran before
     static = model.graph.input.encoding == "static"
-    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix)
+    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix, neurons)
 
 
 def context(model: CheckedModel) -> dict:
@@ -48,6 +50,7 @@ def context(model: CheckedModel) -> dict:
         "class_w": addr_width(params[-1].neurons),
         "layer_w": addr_width(len(params)),
         "index_w": max(p.N_AW for p in params),
+        "tr_nl": max(p.NLANES for p in params),
         "steps": graph.num_steps,
         "layers": params,
     }

@@ -14,6 +14,7 @@ from qsnn_deploy.targets.verilog.layout import (
     block_estimate,
     lanes_option,
     layer_params,
+    neurons_option,
 )
 
 MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
@@ -22,8 +23,12 @@ MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
 
 @rule("lanes_option")
 def lanes_is_power_of_two(inp: RuleInput) -> list[str]:
-    lanes = lanes_option(inp.options.extra, len(inp.layers))
-    return [lanes] if isinstance(lanes, str) else []
+    """``lanes`` and ``neurons``: one power of two for every layer, or one per layer."""
+    found = (
+        lanes_option(inp.options.extra, len(inp.layers)),
+        neurons_option(inp.options.extra, len(inp.layers)),
+    )
+    return [v for v in found if isinstance(v, str)]
 
 
 @rule("weights_fit_nibbles")
@@ -74,9 +79,10 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     if part not in PARTS:
         return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
     lanes = lanes_option(inp.options.extra, len(inp.layers))
-    if isinstance(lanes, str):
+    neurons = neurons_option(inp.options.extra, len(inp.layers))
+    if isinstance(lanes, str) or isinstance(neurons, str):
         return []  # lanes_option reports it
-    params = layer_params(inp.layers, inp.ranges, lanes, inp.graph.input.encoding == "static", "x")
+    params = layer_params(inp.layers, inp.ranges, lanes, inp.graph.input.encoding == "static", "x", neurons)
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:
         return [

@@ -19,6 +19,7 @@ module qsnn_ctrl #(
     parameter integer FIRST_FLAT = 0,   // 1: the first layer is linear (events carry the flat index)
     parameter integer NUM_CLASSES = 2,
     parameter integer LAST_N_AW = 1,    // index width of the last layer's trace
+    parameter integer LAST_NL = 1,      // neurons per trace beat of the last layer
     parameter integer CLASS_W = 1,
     parameter integer STEPS_W = 16,
     // event widths of the first layer
@@ -56,7 +57,8 @@ module qsnn_ctrl #(
     // the last layer's trace (its spikes are the output)
     input  wire                   last_tr_valid,
     input  wire [LAST_N_AW-1:0]   last_tr_index,
-    input  wire                   last_tr_spike
+    input  wire [LAST_NL-1:0]     last_tr_lanes,
+    input  wire [LAST_NL-1:0]     last_tr_spikes
 );
     localparam integer FRAME = IN_C * IN_H * IN_W;
     localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_LOAD = 3'd2, S_ACC = 3'd3, S_NEURON = 3'd4, S_OUT = 3'd5;
@@ -81,7 +83,7 @@ module qsnn_ctrl #(
     assign upstream_busy = running_after[NUM_LAYERS-1:0];
 
     // argmax of the counts, lowest index on ties
-    integer k;
+    integer k, kk;
     reg [STEPS_W-1:0] best;
     always @* begin
         best = counts[0];
@@ -107,9 +109,14 @@ module qsnn_ctrl #(
         start_neuron <= {NUM_LAYERS{1'b0}};
         ev_valid <= 1'b0;
         running <= running & ~done;
-        if (last_tr_valid) begin
-            out_spikes[last_tr_index] <= last_tr_spike;
-            if (last_tr_spike) counts[last_tr_index] <= counts[last_tr_index] + 1'b1;
+        if (last_tr_valid) begin  // the last layer is a vector: lane j is class last_tr_index + j
+            for (kk = 0; kk < LAST_NL; kk = kk + 1) begin
+                if (last_tr_lanes[kk]) begin
+                    out_spikes[last_tr_index + kk[LAST_N_AW-1:0]] <= last_tr_spikes[kk];
+                    if (last_tr_spikes[kk])
+                        counts[last_tr_index + kk[LAST_N_AW-1:0]] <= counts[last_tr_index + kk[LAST_N_AW-1:0]] + 1'b1;
+                end
+            end
         end
         case (state)
             S_IDLE: begin

@@ -13,9 +13,10 @@
 //           written by the operation right ahead and waits on the (rare) one two ahead.
 //           The queue is emptied at the end.
 //   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
-//           one neuron per cycle through a 6-stage pipeline. Spikes are pushed as events into the next
-//           layer's queue (ev_*), every neuron's spike and membrane leave on the trace port. Accumulators
-//           are cleared as they are read unless KEEP_ACC (a static first layer: its current never changes).
+//           NLANES neurons (consecutive channels of one position) per cycle, each through a qsnn_neuron
+//           pipeline. Their spikes are pushed as one event with a spike mask into the next layer's queue
+//           (ev_*); every neuron's spike and membrane leave on the trace port. Accumulators are cleared as
+//           they are read unless KEEP_ACC (a static first layer: its current never changes).
 //
 // Widths are parameters computed by the code generator from the range analysis (docs/ir/ranges.md):
 // ACC_W holds every partial sum, PROD_W the requantize multiply, CUR_W the current, STATE_W the membrane.
@@ -36,6 +37,9 @@ module qsnn_layer #(
     parameter integer OUT_W = 1,
     parameter integer POOL_LOG2 = 0,    // sum-pool window 2^POOL_LOG2 (0: no pool)
     parameter integer LANES = 1,        // output channels per cycle (a power of two)
+    parameter integer NLANES = 1,       // neurons per cycle in the neuron phase (a power of two <= LANES)
+    parameter integer IN_NL = 1,        // spike-mask bits of an incoming event (the layer before's NLANES)
+    parameter integer MASK_STRIDE = 1,  // input channel step per mask bit (1, or the producer's H*W if flat)
     parameter integer GROUPS = 1,       // ceil(OC / LANES)
     parameter integer ACC_W = 16,
     parameter WEIGHT_FILE = "",
@@ -67,12 +71,16 @@ module qsnn_layer #(
     parameter integer OXW = (OUT_W > 1) ? $clog2(OUT_W) : 1,
     parameter integer EC_W = (NEXT_FLAT != 0) ? N_AW : OCW,
     parameter integer EY_W = (NEXT_FLAT != 0) ? 1 : OYW,
-    parameter integer EX_W = (NEXT_FLAT != 0) ? 1 : OXW
+    parameter integer EX_W = (NEXT_FLAT != 0) ? 1 : OXW,
+    parameter integer NB = (OC + NLANES - 1) / NLANES,  // channel blocks of NLANES
+    parameter integer NBW = (NB > 1) ? $clog2(NB) : 1,
+    parameter integer M_AW = (OUT_H * OUT_W * NB > 1) ? $clog2(OUT_H * OUT_W * NB) : 1
 ) (
     input  wire                clk,
     input  wire                rst,
     // event queue input (one event per cycle)
     input  wire                push_valid,
+    input  wire [IN_NL-1:0]    push_mask,
     input  wire [VAL_W-1:0]    push_val,
     input  wire [CW-1:0]       push_c,
     input  wire [YW-1:0]       push_y,
@@ -86,20 +94,23 @@ module qsnn_layer #(
     output reg                 done,
     // spikes of this step as events of the next layer
     output reg                 ev_valid,
+    output reg  [NLANES-1:0]   ev_mask,
     output reg  [EC_W-1:0]     ev_c,
     output reg  [EY_W-1:0]     ev_y,
     output reg  [EX_W-1:0]     ev_x,
-    // trace: every neuron's spike and membrane, in neuron-phase order, with its (C, H, W) flat index
+    // trace: NLANES neurons per cycle, in neuron-phase order: lane j (valid when tr_lanes[j]) is the neuron of
+    // (C, H, W) flat index tr_index + j * OUT_H * OUT_W
     output reg                 tr_valid,
     output reg  [N_AW-1:0]     tr_index,
-    output reg                 tr_spike,
-    output reg  [STATE_W-1:0]  tr_membrane
+    output reg  [NLANES-1:0]   tr_lanes,
+    output reg  [NLANES-1:0]   tr_spikes,
+    output reg  [NLANES*STATE_W-1:0] tr_membranes
 );
     // ---------------------------------------------------------------- sizes
     localparam integer Q_DEPTH = IN_C * IN_H * IN_W;
     localparam integer Q_AW = (Q_DEPTH > 1) ? $clog2(Q_DEPTH) : 1;
     localparam integer Q_CW = $clog2(Q_DEPTH + 1);
-    localparam integer EVW = VAL_W + CW + YW + XW;
+    localparam integer EVW = IN_NL + VAL_W + CW + YW + XW;
     localparam integer POS = OUT_H * OUT_W;
     localparam integer A_DEPTH = POS * GROUPS;
     localparam integer A_AW = (A_DEPTH > 1) ? $clog2(A_DEPTH) : 1;
@@ -108,9 +119,9 @@ module qsnn_layer #(
     localparam integer W_AW = (W_DEPTH > 1) ? $clog2(W_DEPTH) : 1;
     localparam integer W_WORD = LANES * 4;
     localparam integer RQ_W = MUL_W + BIAS_W;
+    localparam integer BPW = LANES / NLANES;  // channel blocks per accumulator word
     localparam integer LIM_H = OUT_H << POOL_LOG2;  // conv rows that a kept pool window covers
     localparam integer LIM_W = OUT_W << POOL_LOG2;
-    localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;  // LIF update before saturation
     // counters and coordinates: wide enough for every address, index and (padded) coordinate of the layer
     localparam integer SPAN_H = $clog2(IN_H + 2 * PAD + KH + LIM_H + 2);
     localparam integer SPAN_W = $clog2(IN_W + 2 * PAD + KW + LIM_W + 2);
@@ -119,12 +130,12 @@ module qsnn_layer #(
     localparam integer M3 = (SPAN_H > SPAN_W) ? SPAN_H : SPAN_W;
     localparam integer M4 = (M1 > M2) ? M1 : M2;
     localparam integer CNT_W = ((M3 > M4) ? M3 : M4) + 1;
-    localparam integer LW = (LANES > 1) ? $clog2(LANES) : 1;
     /* verilator lint_off WIDTH */
     localparam [CNT_W-1:0] C_PAD = PAD, C_LIMH_M1 = LIM_H - 1, C_LIMW_M1 = LIM_W - 1, C_KH_M1 = KH - 1,
                            C_KW_M1 = KW - 1, C_KH = KH, C_KW = KW, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
-                           C_POS = POS, C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1, C_LANE_MASK = LANES - 1,
-                           C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1;
+                           C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1,
+                           C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1, C_NB_M1 = NB - 1, C_BPW_M1 = BPW - 1,
+                           C_NL = NLANES, C_NLPOS = NLANES * POS;
     /* verilator lint_on WIDTH */
     localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
 
@@ -136,14 +147,13 @@ module qsnn_layer #(
             for (i = 0; i < 31; i = i + 1) if (k[i]) mulc = mulc + (x << i);
         end
     endfunction
-    localparam integer D_W = STATE_W + DM_W + 1;  // v' * decay multiplier
 
     // ---------------------------------------------------------------- event queue
     reg  [Q_CW-1:0] q_count;
     wire [Q_AW-1:0] q_raddr;
     wire [EVW-1:0]  q_rdata;
     qsnn_ram #(.WIDTH(EVW), .DEPTH(Q_DEPTH), .ADDR_W(Q_AW)) u_queue (
-        .clk(clk), .we(push_valid), .waddr(q_count[Q_AW-1:0]), .wdata({push_val, push_c, push_y, push_x}),
+        .clk(clk), .we(push_valid), .waddr(q_count[Q_AW-1:0]), .wdata({push_mask, push_val, push_c, push_y, push_x}),
         .raddr(q_raddr), .rdata(q_rdata)
     );
 
@@ -163,18 +173,19 @@ module qsnn_layer #(
         .clk(clk), .we(1'b0), .waddr({W_AW{1'b0}}), .wdata({W_WORD{1'b0}}), .raddr(w_raddr), .rdata(w_rdata)
     );
 
-    wire [OCW-1:0]    rq_raddr;
-    wire [RQ_W-1:0]   rq_rdata;
-    qsnn_ram #(.WIDTH(RQ_W), .DEPTH(OC), .ADDR_W(OCW), .INIT_FILE(RQ_FILE)) u_rq (
-        .clk(clk), .we(1'b0), .waddr({OCW{1'b0}}), .wdata({RQ_W{1'b0}}), .raddr(rq_raddr), .rdata(rq_rdata)
+    wire [NBW-1:0]           rq_raddr;
+    wire [NLANES*RQ_W-1:0]   rq_rdata;
+    qsnn_ram #(.WIDTH(NLANES * RQ_W), .DEPTH(NB), .ADDR_W(NBW), .INIT_FILE(RQ_FILE)) u_rq (
+        .clk(clk), .we(1'b0), .waddr({NBW{1'b0}}), .wdata({(NLANES * RQ_W){1'b0}}), .raddr(rq_raddr),
+        .rdata(rq_rdata)
     );
 
-    reg                m_we;
-    reg  [N_AW-1:0]    m_waddr;
-    reg  [STATE_W-1:0] m_wdata;
-    wire [N_AW-1:0]    m_raddr;
-    wire [STATE_W-1:0] m_rdata;
-    qsnn_ram #(.WIDTH(STATE_W), .DEPTH(NEURONS), .ADDR_W(N_AW)) u_mem (
+    reg                         m_we;
+    reg  [M_AW-1:0]             m_waddr;
+    reg  [NLANES*STATE_W-1:0]   m_wdata;
+    wire [M_AW-1:0]             m_raddr;
+    wire [NLANES*STATE_W-1:0]   m_rdata;
+    qsnn_ram #(.WIDTH(NLANES * STATE_W), .DEPTH(POS * NB), .ADDR_W(M_AW)) u_mem (
         .clk(clk), .we(m_we), .waddr(m_waddr), .wdata(m_wdata), .raddr(m_raddr), .rdata(m_rdata)
     );
 
@@ -192,7 +203,20 @@ module qsnn_layer #(
     // The fetcher reads and decodes the next event while the current one runs (f_state: 0 idle, 1 read
     // issued, 2 word registered); nd_* is the decoded next event, taken when the current one ends.
     reg [1:0]       f_state;
-    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory
+    /* verilator lint_off UNUSED */
+    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory (mask: ev_left)
+    /* verilator lint_on UNUSED */
+    reg [IN_NL-1:0] ev_left;          // its spike-mask bits not decoded yet (each is one input channel)
+    // the lowest set bit of a mask
+    function [CNT_W-1:0] low_bit(input [IN_NL-1:0] m);
+        integer i;
+        begin
+            low_bit = {CNT_W{1'b0}};
+            for (i = IN_NL - 1; i >= 0; i = i - 1) if (m[i]) low_bit = i[CNT_W-1:0];
+        end
+    endfunction
+    wire [CNT_W-1:0] f_bit = low_bit(ev_left);
+    wire [IN_NL-1:0] f_left = ev_left & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
     reg             nd_valid;
     reg [VAL_W-1:0] nd_val;
     reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi;
@@ -254,17 +278,18 @@ module qsnn_layer #(
     wire acc_busy = pr_valid || a0_valid || a1_valid || a2_valid;
 
     // ---------------------------------------------------------------- neuron phase
-    // Counters of the issuing cycle (position p = (y, x), channel o, membrane address k, IR index).
+    // Counters of the issuing cycle: position p = (y, x), channel block b (channels obase .. obase+NLANES-1),
+    // membrane word k = p*NB + b, flat (C, H, W) index of the block's first neuron.
     /* verilator lint_off UNUSED */
-    reg [CNT_W-1:0] n_p, n_y, n_x, n_o, n_k, n_index, n_abase;
-    wire       n_last_o = (n_o == C_OC_M1);
-    wire       n_last = n_last_o && (n_p == C_POS_M1);
+    reg [CNT_W-1:0] n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase;
+    wire       n_last_b = (n_b == C_NB_M1);
+    wire       n_last = n_last_b && (n_p == C_POS_M1);
     reg        n_issuing;
     reg [A_AW-1:0] clr_addr;
-    wire [CNT_W-1:0] n_group = n_o >> $clog2(LANES);
-    wire [CNT_W-1:0] n_lane = n_o & C_LANE_MASK;
+    wire [CNT_W-1:0] n_group = n_obase >> $clog2(LANES);
+    wire [CNT_W-1:0] n_blk = n_b & C_BPW_M1;            // the block's place in its accumulator word
     wire [CNT_W-1:0] n_aaddr = n_abase + n_group;
-    wire        n_word_done = (n_lane == C_LANE_MASK) || n_last_o;
+    wire        n_word_done = (n_blk == C_BPW_M1) || n_last_b;
 
     wire nd_take = nd_valid && (state == S_NEXT || (state == S_RUN && !hazard && run_last_op));
     wire acc_phase = (state == S_NEXT) || (state == S_RUN);
@@ -275,68 +300,52 @@ module qsnn_layer #(
     assign q_raddr = e[Q_AW-1:0];
     assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr;
     assign w_raddr = a0_waddr;
-    assign m_raddr = n_k[N_AW-1:0];
-    assign rq_raddr = n_o[OCW-1:0];
+    assign m_raddr = n_k[M_AW-1:0];
+    assign rq_raddr = n_b[NBW-1:0];
     assign a_we = a2_valid || (state == S_CLEAR) || n_clear;
     assign a_waddr = a2_valid ? a2_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
     assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
 
-    // Neuron pipeline, one neuron per cycle: n1 = memory words arrive and are registered (the accumulator
-    // word in a2_word); n1b = lane selected, first-step membrane zeroed; n2 = the requantize multiply and the decay multiply; n3 = round and shift both; n4 = u = d + current
-    // - reset * threshold (exact); n5 = saturate, fire, write the membrane, trace and event.
+    // Neuron pipeline: n1 = memory words arrive and are registered (the accumulator word in a2_word);
+    // n1b = the block's lanes go into NLANES qsnn_neuron pipelines (4 stages); n5 = their results are
+    // written back, traced and pushed as one event.
     reg              n1_valid, n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid;
-    reg [LW-1:0]     n1_lane, n1b_lane;
     reg              n1_first;
-    reg [CNT_W-1:0]  n1_o, n1_y, n1_x, n1_k, n1_index;
-    reg [CNT_W-1:0]  n1b_o, n1b_y, n1b_x, n1b_k, n1b_index;
-    reg [STATE_W-1:0] n1b_v;
-    reg [RQ_W-1:0]   n1b_rq;
-    reg [CNT_W-1:0]  n2_o, n2_y, n2_x, n2_k, n2_index;
-    reg [CNT_W-1:0]  n3_o, n3_y, n3_x, n3_k, n3_index;
-    reg [CNT_W-1:0]  n4_o, n4_y, n4_x, n4_k, n4_index;
-    reg [CNT_W-1:0]  n5_o, n5_y, n5_x, n5_k, n5_index;
+    reg [CNT_W-1:0]  n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index;
+    reg [CNT_W-1:0]  n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index;
+    reg [NLANES*STATE_W-1:0] n1b_v;
+    reg [NLANES*RQ_W-1:0]    n1b_rq;
+    reg [CNT_W-1:0]  n2_obase, n2_y, n2_x, n2_k, n2_index;
+    reg [CNT_W-1:0]  n3_obase, n3_y, n3_x, n3_k, n3_index;
+    reg [CNT_W-1:0]  n4_obase, n4_y, n4_x, n4_k, n4_index;
+    reg [CNT_W-1:0]  n5_obase, n5_y, n5_x, n5_k, n5_index;
     /* verilator lint_on UNUSED */
     wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid;
-
-    // n1 -> n2: operands from the memories
-    wire signed [STATE_W-1:0] th = THRESH[STATE_W-1:0];
-    reg signed [ACC_W-1:0]    n2_acc;
-    reg signed [MUL_W-1:0]    n2_mult;
-    reg signed [BIAS_W-1:0]   n2_bias;
-    reg signed [STATE_W-1:0]  n2_v;
-    // n2 -> n3: products (the decay multiplies v; a zero reset discards it afterwards, see n3)
-    wire signed [PROD_W-1:0]  s2_prod = {{(PROD_W - ACC_W){n2_acc[ACC_W-1]}}, n2_acc}
-                                        * {{(PROD_W - MUL_W){n2_mult[MUL_W-1]}}, n2_mult};
-    wire signed [D_W-1:0]     s2_dprod = {{(D_W - STATE_W){n2_v[STATE_W-1]}}, n2_v}
-                                         * {1'b0, {(D_W - DM_W - 1){1'b0}}, DECAY_MULT[DM_W-1:0]};
-    reg signed [PROD_W-1:0]   n3_prod;
-    reg signed [BIAS_W-1:0]   n3_bias;
-    reg signed [D_W-1:0]      n3_dprod;
-    reg                       n3_reset;
-    // n3 -> n4: current = (x*m + b + 2^(SHIFT-1)) >>> SHIFT and d = (v'*m + 2^(s-1)) >>> s, floor shifts
-    localparam [PROD_W-1:0] RQ_ROUND = (SHIFT > 0) ? ({{(PROD_W - 1){1'b0}}, 1'b1} << (SHIFT - 1)) : {PROD_W{1'b0}};
-    localparam [D_W-1:0] DECAY_ROUND = (DECAY_SHIFT > 0) ? ({{(D_W - 1){1'b0}}, 1'b1} << (DECAY_SHIFT - 1)) : {D_W{1'b0}};
-    /* verilator lint_off UNUSED */
-    wire signed [PROD_W-1:0]  s3_sum = n3_prod + {{(PROD_W - BIAS_W){n3_bias[BIAS_W-1]}}, n3_bias} + RQ_ROUND;
-    wire signed [D_W-1:0]     s3_dsum = n3_dprod + DECAY_ROUND;
-    /* verilator lint_on UNUSED */
-    reg signed [CUR_W-1:0]    n4_cur;
-    reg signed [STATE_W-1:0]  n4_d;
-    reg                       n4_reset;
-    // n4 -> n5: the update before saturation, exact in U_W bits
-    wire signed [U_W-1:0]     th_u = {{(U_W - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
-    wire signed [U_W-1:0]     s4_u = {{(U_W - STATE_W){n4_d[STATE_W-1]}}, n4_d}
-                                     + {{(U_W - CUR_W){n4_cur[CUR_W-1]}}, n4_cur}
-                                     - ((RESET_ZERO == 0 && n4_reset) ? th_u : {U_W{1'b0}});
-    reg signed [U_W-1:0]      n5_u;
-    // n5: saturate where the range analysis says the membrane can, fire on strictly greater
-    localparam signed [U_W-1:0] SAT_HI = {{(U_W - STATE_W + 1){1'b0}}, {(STATE_W - 1){1'b1}}};
-    localparam signed [U_W-1:0] SAT_LO = {{(U_W - STATE_W + 1){1'b1}}, {(STATE_W - 1){1'b0}}};
-    /* verilator lint_off UNUSED */
-    wire signed [U_W-1:0]     s5_sat = (SATURATE == 0) ? n5_u : (n5_u > SAT_HI) ? SAT_HI : (n5_u < SAT_LO) ? SAT_LO : n5_u;
-    wire signed [STATE_W-1:0] s5_v = s5_sat[STATE_W-1:0];
-    /* verilator lint_on UNUSED */
-    wire                      s5_spike = s5_v > th;
+    wire [NLANES*ACC_W-1:0]   n1b_accs = a2_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W];
+    wire [NLANES*STATE_W-1:0] n5_v;
+    wire [NLANES-1:0]         n5_spike, n5_ok;
+    genvar j;
+    generate
+        for (j = 0; j < NLANES; j = j + 1) begin : g_neuron
+            qsnn_neuron #(
+                .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .SHIFT(SHIFT), .CUR_W(CUR_W),
+                .STATE_W(STATE_W), .THRESH(THRESH), .DECAY_MULT(DECAY_MULT), .DM_W(DM_W),
+                .DECAY_SHIFT(DECAY_SHIFT), .RESET_ZERO(RESET_ZERO), .SATURATE(SATURATE)
+            ) u_neuron (
+                .clk(clk),
+                .acc(n1b_accs[ACC_W * j +: ACC_W]),
+                .mult(n1b_rq[RQ_W * j +: MUL_W]),
+                .bias(n1b_rq[RQ_W * j + MUL_W +: BIAS_W]),
+                .v(n1_first ? {STATE_W{1'b0}} : n1b_v[STATE_W * j +: STATE_W]),
+                .v_new(n5_v[STATE_W * j +: STATE_W]),
+                .spike(n5_spike[j])
+            );
+            /* verilator lint_off WIDTH */
+            localparam [CNT_W-1:0] C_J = j;
+            /* verilator lint_on WIDTH */
+            assign n5_ok[j] = (n5_obase + C_J) <= C_OC_M1;  // padding channels of the last block are not neurons
+        end
+    endgenerate
 
     always @(posedge clk) begin
         done <= 1'b0;
@@ -377,14 +386,17 @@ module qsnn_layer #(
                 end
                 2'd1: begin
                     ev_word <= q_rdata;
+                    ev_left <= q_rdata[EVW-1 -: IN_NL];
                     f_state <= 2'd2;
                 end
-                default: begin  // decode; an event whose taps reach no kept output is dropped here
+                default: if (!nd_valid || nd_take) begin
+                    // decode the next spike of the mask; an event whose taps reach no kept output is dropped
                     nd_valid <= !dq_empty;
-                    nd_val <= ev_word[EVW-1 -: VAL_W];
-                    nd_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]};
+                    nd_val <= ev_word[XW + YW + CW +: VAL_W];
+                    nd_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]} + mulc(f_bit, MASK_STRIDE);
                     {nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi} <= {dq_ty, dq_tx, dq_u_lo, dq_u_hi, dq_v_lo, dq_v_hi};
-                    f_state <= 2'd0;
+                    ev_left <= f_left;
+                    if (f_left == {IN_NL{1'b0}}) f_state <= 2'd0;
                 end
             endcase
         end
@@ -395,40 +407,26 @@ module qsnn_layer #(
 
         // ---------------- neuron pipeline
         n1b_valid <= n1_valid;
-        n1b_lane <= n1_lane;
         n1b_v <= m_rdata;
         n1b_rq <= rq_rdata;
-        {n1b_o, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_o, n1_y, n1_x, n1_k, n1_index};
-        n2_valid <= n1b_valid;
-        n2_acc <= a2_word[ACC_W * n1b_lane +: ACC_W];
-        n2_mult <= n1b_rq[MUL_W-1:0];
-        n2_bias <= n1b_rq[RQ_W-1:MUL_W];
-        n2_v <= n1_first ? {STATE_W{1'b0}} : n1b_v;
-        {n2_o, n2_y, n2_x, n2_k, n2_index} <= {n1b_o, n1b_y, n1b_x, n1b_k, n1b_index};
-        n3_valid <= n2_valid;
-        n3_prod <= s2_prod;
-        n3_bias <= n2_bias;
-        n3_dprod <= s2_dprod;
-        n3_reset <= n2_v > th;
-        {n3_o, n3_y, n3_x, n3_k, n3_index} <= {n2_o, n2_y, n2_x, n2_k, n2_index};
-        n4_valid <= n3_valid;
-        n4_cur <= s3_sum[SHIFT +: CUR_W];  // fits CUR_W (range analysis)
-        n4_d <= (RESET_ZERO != 0 && n3_reset) ? {STATE_W{1'b0}} : s3_dsum[DECAY_SHIFT +: STATE_W];  // |d| <= |v|
-        n4_reset <= n3_reset;
-        {n4_o, n4_y, n4_x, n4_k, n4_index} <= {n3_o, n3_y, n3_x, n3_k, n3_index};
-        n5_valid <= n4_valid;
-        n5_u <= s4_u;
-        {n5_o, n5_y, n5_x, n5_k, n5_index} <= {n4_o, n4_y, n4_x, n4_k, n4_index};
+        {n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index};
+        {n2_valid, n3_valid, n4_valid, n5_valid} <= {n1b_valid, n2_valid, n3_valid, n4_valid};
+        {n2_obase, n2_y, n2_x, n2_k, n2_index} <= {n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index};
+        {n3_obase, n3_y, n3_x, n3_k, n3_index} <= {n2_obase, n2_y, n2_x, n2_k, n2_index};
+        {n4_obase, n4_y, n4_x, n4_k, n4_index} <= {n3_obase, n3_y, n3_x, n3_k, n3_index};
+        {n5_obase, n5_y, n5_x, n5_k, n5_index} <= {n4_obase, n4_y, n4_x, n4_k, n4_index};
         if (n5_valid) begin
             m_we <= 1'b1;
-            m_waddr <= n5_k[N_AW-1:0];
-            m_wdata <= s5_v;
+            m_waddr <= n5_k[M_AW-1:0];
+            m_wdata <= n5_v;
             tr_valid <= 1'b1;
             tr_index <= n5_index[N_AW-1:0];
-            tr_spike <= s5_spike;
-            tr_membrane <= s5_v;
-            ev_valid <= s5_spike;
-            ev_c <= (NEXT_FLAT != 0) ? n5_index[EC_W-1:0] : n5_o[EC_W-1:0];
+            tr_lanes <= n5_ok;
+            tr_spikes <= n5_spike & n5_ok;
+            tr_membranes <= n5_v;
+            ev_valid <= (n5_spike & n5_ok) != {NLANES{1'b0}};
+            ev_mask <= n5_spike & n5_ok;
+            ev_c <= (NEXT_FLAT != 0) ? n5_index[EC_W-1:0] : n5_obase[EC_W-1:0];
             ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : n5_y[EY_W-1:0];
             ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : n5_x[EX_W-1:0];
         end
@@ -449,7 +447,7 @@ module qsnn_layer #(
                 end else if (start_neuron) begin
                     state <= S_NEURON;
                     n_issuing <= 1'b1;
-                    {n_p, n_y, n_x, n_o, n_k, n_index, n_abase} <= {7{C_ZERO}};
+                    {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase} <= {8{C_ZERO}};
                     n1_first <= first_step;
                 end
             end
@@ -490,23 +488,24 @@ module qsnn_layer #(
             S_NEURON: begin
                 if (n_issuing) begin
                     // n_clear zeroes each accumulator word with its last read (which still sees the old word)
-                    n1_lane <= n_lane[LW-1:0];
-                    {n1_o, n1_y, n1_x, n1_k, n1_index} <= {n_o, n_y, n_x, n_k, n_index};
+                    {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index} <= {n_blk, n_obase, n_y, n_x, n_k, n_index};
                     if (n_last) begin
                         n_issuing <= 1'b0;
                     end else begin
                         n_issuing <= 1'b1;
                         n_k <= n_k + C_ONE;
-                        if (n_last_o) begin
-                            n_o <= C_ZERO;
+                        if (n_last_b) begin
+                            n_b <= C_ZERO;
+                            n_obase <= C_ZERO;
                             n_p <= n_p + C_ONE;
                             n_index <= n_p + C_ONE;
                             n_abase <= n_abase + C_G;
                             n_x <= (n_x == C_OW_M1) ? C_ZERO : n_x + C_ONE;
                             if (n_x == C_OW_M1) n_y <= n_y + C_ONE;
                         end else begin
-                            n_o <= n_o + C_ONE;
-                            n_index <= n_index + C_POS;
+                            n_b <= n_b + C_ONE;
+                            n_obase <= n_obase + C_NL;
+                            n_index <= n_index + C_NLPOS;
                         end
                     end
                 end else if (!neuron_busy) begin

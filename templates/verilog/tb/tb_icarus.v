@@ -1,7 +1,8 @@
 // tb_icarus.v - plain Verilog testbench of the qsnn-deploy Verilog target for a second simulator (Icarus
 // Verilog). Reads the frames of every sample from a $readmemh byte image, drives <prefix>_top through its
 // streaming interface and writes one text line per event:
-//   T <layer> <index> <spike> <membrane>     a neuron of a layer (every neuron, every step)
+//   T <layer> <index> <lane> <spike> <membrane>   a neuron of a layer (every neuron, every step): lane j of
+//                                                  a trace beat is neuron index + j * (the layer's H * W)
 //   O <spikes, hex> <last> <class>           an output beat (one per step)
 //   C <cycles>                               cycles of the sample, first input beat to last output beat
 // Compile with -DTB_BYTES=<bytes in the image>; run with +samples=N +steps=T +frames=F +vectors=FILE +out=FILE.
@@ -12,23 +13,24 @@ module tb;
     reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;
     reg [7:0] in_data = 8'd0;
     reg [15:0] num_steps = 16'd1;
-    wire in_ready, out_valid, out_last, busy, tr_valid, tr_spike;
+    wire in_ready, out_valid, out_last, busy, tr_valid;
+    wire [`TB_LANES-1:0] tr_lanes, tr_spikes;
+    wire [32*`TB_LANES-1:0] tr_membranes;
     wire [`TB_CLASSES-1:0] out_spikes;
     wire [`TB_CLASS_W-1:0] out_class;
     wire [`TB_LAYER_W-1:0] tr_layer;
     wire [`TB_INDEX_W-1:0] tr_index;
-    wire [31:0] tr_membrane;
 
     `TB_TOP dut (
         .clk(clk), .rst(rst), .num_steps(num_steps), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class),
-        .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_spike(tr_spike),
-        .tr_membrane(tr_membrane)
+        .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
+        .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
     );
 
     reg [7:0] vec [0:`TB_BYTES-1];
     reg [1023:0] vectors, outfile;
-    integer samples, steps, frames, s, pos, total, fo, cycles, finished;
+    integer samples, steps, frames, s, pos, total, fo, cycles, finished, j;
 
     always #5 clk = ~clk;
 
@@ -54,7 +56,11 @@ module tb;
                 in_valid = (pos < total);
                 in_data = (pos < total) ? vec[s * total + pos] : 8'd0;
                 #1;
-                if (tr_valid) $fwrite(fo, "T %0d %0d %0d %0d\n", tr_layer, tr_index, tr_spike, $signed(tr_membrane));
+                if (tr_valid)
+                    for (j = 0; j < `TB_LANES; j = j + 1)
+                        if (tr_lanes[j])
+                            $fwrite(fo, "T %0d %0d %0d %0d %0d\n", tr_layer, tr_index, j, tr_spikes[j],
+                                    $signed(tr_membranes[32 * j +: 32]));
                 if (out_valid) begin
                     $fwrite(fo, "O %h %0d %0d\n", out_spikes, out_last, out_class);
                     if (out_last) finished = 1;

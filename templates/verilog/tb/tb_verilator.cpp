@@ -94,10 +94,16 @@ int main(int argc, char **argv)
             const bool in_fire = top.in_valid && top.in_ready;
             const bool out_fire = top.out_valid && top.out_ready;
             if (top.tr_valid) {
-                const uint32_t l = top.tr_layer, i = top.tr_index;
-                if (l >= TB_NUM_LAYERS || (int)i >= tb_neurons[l]) return fail("trace index out of range");
-                spk[l][i] = (uint8_t)top.tr_spike;
-                mem[l][i] = (int32_t)top.tr_membrane;
+                const uint32_t l = top.tr_layer;
+                if (l >= TB_NUM_LAYERS) return fail("trace layer out of range");
+                const uint64_t lanes = (uint64_t)top.tr_lanes, spikes = (uint64_t)top.tr_spikes;
+                for (int j = 0; j < TB_LANES; j++) {
+                    if (!((lanes >> j) & 1u)) continue;
+                    const uint64_t i = (uint64_t)top.tr_index + (uint64_t)j * (uint64_t)tb_per_channel[l];
+                    if (i >= (uint64_t)tb_neurons[l]) return fail("trace index out of range");
+                    spk[l][i] = (uint8_t)((spikes >> j) & 1u);
+                    mem[l][i] = (int32_t)TB_MEMBRANE(top, j);
+                }
             }
             if (out_fire) {
                 const uint64_t bits = (uint64_t)top.out_spikes;

@@ -17,10 +17,11 @@ module qsnn_synth (
     output wire                 busy
 );
     /* verilator lint_off UNUSED */
-    wire                 tr_valid, tr_spike;
+    wire                 tr_valid;
     wire [1:0]           tr_layer;
     wire [7:0]          tr_index;
-    wire [31:0]          tr_membrane;
+    wire [0:0]           tr_lanes, tr_spikes;
+    wire [31:0]          tr_membranes;
     /* verilator lint_on UNUSED */
 
     qsnn_top u_top (
@@ -28,7 +29,8 @@ module qsnn_synth (
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_spikes(out_spikes), .out_last(out_last),
         .out_class(out_class), .busy(busy),
-        .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_spike(tr_spike), .tr_membrane(tr_membrane)
+        .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
+        .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
     );
 endmodule
 

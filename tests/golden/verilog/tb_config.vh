@@ -5,3 +5,4 @@
 `define TB_CLASS_W 2
 `define TB_LAYER_W 2
 `define TB_INDEX_W 8
+`define TB_LANES 1
