@@ -142,3 +142,11 @@ Warning: Max frequency for clock '$glbnet$clk$TRELLIS_IO_IN': 81.45 MHz (FAIL at
 """
     fmax, placed = parse_nextpnr(log)
     assert fmax == 81.45 and placed["TRELLIS_COMB"] == (8661, 24288) and placed["DP16KD"] == (40, 56)
+
+
+def test_multipliers_beyond_the_part_refused() -> None:
+    graph = random_graph("mnist", 0)
+    check_model(graph, "verilog", _opts(lanes="4,64,16", neurons="4,2,1"))  # 28 of the 28 DSP blocks
+    with pytest.raises(DesignRuleError, match="DSP blocks; ecp5-25k has 28"):
+        check_model(graph, "verilog", _opts(lanes="16", neurons="8"))
+    check_model(graph, "verilog", _opts(lanes="16", neurons="8", part="ecp5-85k"))

@@ -252,21 +252,13 @@ def requant_image(layer: Layer, p: LayerParams) -> str:
 
 
 # Block RAM of the parts the report and the memory rule know: (width, depth) configurations of one block.
-PARTS = {
-    "ecp5-25k": {
-        "blocks": 56,
-        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-    },
-    "ecp5-45k": {
-        "blocks": 108,
-        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-    },
-    "ecp5-85k": {
-        "blocks": 208,
-        "configs": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-    },
-    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048))},
-}
+ECP5_BRAM = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+PARTS = {  # block RAMs and their configurations; multipliers and their (signed) operand width
+    "ecp5-25k": {"blocks": 56, "configs": ECP5_BRAM, "dsps": 28, "dsp_bits": 18},
+    "ecp5-45k": {"blocks": 108, "configs": ECP5_BRAM, "dsps": 72, "dsp_bits": 18},
+    "ecp5-85k": {"blocks": 208, "configs": ECP5_BRAM, "dsps": 156, "dsp_bits": 18},
+    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048)), "dsps": 8, "dsp_bits": 16},
+}  # fmt: skip
 DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
 SHALLOW_DEPTH = 64  # and so do written memories this shallow (Yosys: the MNIST model's 208 x 64 accumulators)
@@ -283,3 +275,14 @@ def blocks_for(width: int, depth: int, part: str, rom: bool = True) -> int:
 
 def block_estimate(params: list[LayerParams], part: str) -> int:
     return sum(blocks_for(w, d, part, name in ROMS) for p in params for name, (w, d) in p.memories().items())
+
+
+def dsp_estimate(params: list[LayerParams], part: str) -> int:
+    """Multiplier blocks: per neuron lane, the requantize multiply (ACC_W x MUL_W) and the decay multiply
+    (STATE_W x DM_W+1), each split into DSP-sized pieces (Yosys on ECP5: 4 per lane for the MNIST model)."""
+    bits = PARTS[part]["dsp_bits"]
+
+    def pieces(a: int, b: int) -> int:
+        return -(-a // bits) * -(-b // bits)
+
+    return sum(p.NLANES * (pieces(p.ACC_W, p.MUL_W) + pieces(p.STATE_W, p.DM_W + 1)) for p in params)

@@ -12,6 +12,7 @@ from qsnn_deploy.targets.verilog.layout import (
     PARTS,
     WEIGHT_BITS,
     block_estimate,
+    dsp_estimate,
     lanes_option,
     layer_params,
     neurons_option,
@@ -71,10 +72,11 @@ def interface_limits(inp: RuleInput) -> list[str]:
     return problems
 
 
-@rule("fits_part_memory")
+@rule("fits_part")
 def fits_part_memory(inp: RuleInput) -> list[str]:
     """Every memory (queues, accumulators, weights, requantize constants, membranes) in block RAM of the part
-    (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of layout.blocks_for."""
+    (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of layout.blocks_for, and the
+    multiplies in its DSP blocks (layout.dsp_estimate)."""
     part = inp.options.get("part", DEFAULT_PART)
     if part not in PARTS:
         return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
@@ -83,13 +85,20 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     if isinstance(lanes, str) or isinstance(neurons, str):
         return []  # lanes_option reports it
     params = layer_params(inp.layers, inp.ranges, lanes, inp.graph.input.encoding == "static", "x", neurons)
+    problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:
-        return [
+        problems.append(
             f"the memories need about {blocks} block RAMs; {part} has {PARTS[part]['blocks']} (try fewer lanes "
             "with --option lanes=N, or a larger part)"
-        ]
-    return []
+        )
+    dsps = dsp_estimate(params, part)
+    if dsps > PARTS[part]["dsps"]:
+        problems.append(
+            f"the requantize and decay multiplies need about {dsps} DSP blocks; {part} has {PARTS[part]['dsps']} "
+            "(try fewer neurons per cycle with --option neurons=N, or a larger part)"
+        )
+    return problems
 
 
 RULES = (
