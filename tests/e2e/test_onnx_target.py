@@ -23,7 +23,7 @@ from qsnn_deploy.verify import verify  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 # The operators the target may emit: each one runs in onnxruntime's CPU provider for the types used here.
 ALLOWED_OPS = {"ConvInteger", "MatMulInteger", "Flatten", "Slice", "Reshape", "ReduceSum", "Cast", "Mul", "Add",
-               "Sub", "Div", "Less", "Greater", "Where", "Clip"}  # fmt: skip
+               "Sub", "Div", "Less", "Greater", "Where", "Clip", "ReduceMax"}  # fmt: skip
 
 
 @pytest.mark.parametrize("arch", ["mnist", "tiny-stream"])
@@ -88,6 +88,34 @@ def test_a_reset_off_by_one_fails_verification(tmp_path: Path) -> None:
     name = reset_threshold(graph.lif_layers()[0])
     (init,) = [i for i in model.graph.initializer if i.name == name]
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 1, name))
+    onnx.save(model, str(path))
+    with pytest.raises(VerificationError):
+        verify(graph, inputs, target="onnx", from_dir=tmp_path)
+
+
+@pytest.mark.parametrize("arch", ["tiny", "mnist"])
+def test_max_pooling_is_bit_exact(arch: str) -> None:
+    """Max pooling with some channels pooled by their minimum (sign -1), every layer of every step compared."""
+    graph = random_graph(arch, 3, pool="max")
+    signs = np.concatenate([op.sign for op in graph.ops if op.kind == "maxpool2d"])
+    assert (signs == -1).any() and (signs == 1).any()
+    result = verify(graph, random_inputs(graph, 12, seed=5), target="onnx")
+    assert result.compared.layer_values > 0
+    assert result.sim.counts.sum() > 0
+
+
+def test_a_max_pool_sign_flipped_fails_verification(tmp_path: Path) -> None:
+    """Mutation: one channel's maximum taken as a minimum (its sign flipped) must not pass."""
+    graph = random_graph("tiny", 3, pool="max")
+    inputs = random_inputs(graph, 8, seed=1)
+    generate(graph, "onnx", tmp_path)
+    verify(graph, inputs, target="onnx", from_dir=tmp_path)
+    path = tmp_path / "model.onnx"
+    model = onnx.load(str(path))
+    (init,) = [i for i in model.graph.initializer if i.name == "pool1_sign"]
+    sign = numpy_helper.to_array(init).copy()
+    sign[0] = -sign[0]
+    init.CopyFrom(numpy_helper.from_array(sign, init.name))
     onnx.save(model, str(path))
     with pytest.raises(VerificationError):
         verify(graph, inputs, target="onnx", from_dir=tmp_path)

@@ -35,6 +35,7 @@ class OnnxTarget:
     name = "onnx"
     description = "ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime"
     rules = RULES
+    pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
     executors = {"onnxruntime": OnnxRuntimeExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

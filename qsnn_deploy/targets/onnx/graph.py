@@ -6,15 +6,15 @@ LIF layer's spikes (``<lif>_spikes``, uint8) and new membrane (``<lif>_membrane`
 membranes back (executor.py); docs/targets/onnx.md maps every IR op onto these nodes.
 
 Only operators onnxruntime implements for these types are used: ConvInteger and MatMulInteger (uint8 x int8
--> int32), ReduceSum on int32, and Cast, Mul, Add, Sub, Div (truncating), Less, Greater, Where and Clip on
-int64. Where the IR floors (``>>``), ``floor_shift`` builds the floor from the truncating Div.
+-> int32), ReduceSum on int32, ReduceMax on int64, and Cast, Mul, Add, Sub, Div (truncating), Less, Greater,
+Where and Clip on int64. Where the IR floors (``>>``), ``floor_shift`` builds the floor from the truncating Div.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Conv2d, Requantize
+from qsnn_deploy.ir.ops import LIF, Conv2d, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel
 
@@ -94,9 +94,9 @@ def _synapse(b: _Builder, layer: Layer, x: str) -> str:
     return b.node("MatMulInteger", [flat, w], f"{op.name}_acc")
 
 
-def _sumpool(b: _Builder, layer: Layer, acc: str) -> str:
-    """Non-overlapping k x k sums: crop to whole windows, reshape to (N, C, H/k, k, W/k, k), ReduceSum the
-    two window axes (int32; the accumulator rule bounds the sums)."""
+def _windows(b: _Builder, layer: Layer, acc: str) -> str:
+    """The pool's non-overlapping k x k windows: crop to whole windows (floor, as the IR), then reshape to
+    (N, C, H/k, k, W/k, k); the window axes are 3 and 5."""
     pool = layer.pool
     k = pool.kernel
     c, h, w = layer.conv_shape
@@ -110,9 +110,28 @@ def _sumpool(b: _Builder, layer: Layer, acc: str) -> str:
             f"{pool.name}_crop",
         )  # fmt: skip
     shape = b.const(f"{pool.name}_windows_shape", np.array([-1, c, ho, k, wo, k], np.int64))
-    windows = b.node("Reshape", [acc, shape], f"{pool.name}_windows")
+    return b.node("Reshape", [acc, shape], f"{pool.name}_windows")
+
+
+def _sumpool(b: _Builder, layer: Layer, acc: str) -> str:
+    """Non-overlapping k x k sums: ReduceSum of the two window axes (int32; the accumulator rule bounds the
+    sums)."""
+    pool = layer.pool
+    windows = _windows(b, layer, acc)
     axes = b.const(f"{pool.name}_axes_sum", np.array([3, 5], np.int64))
     return b.node("ReduceSum", [windows, axes], f"{pool.name}_sum", keepdims=0)
+
+
+def _maxpool(b: _Builder, layer: Layer, acc: str) -> str:
+    """``sign[c] * max(sign[c] * x)`` over each window: a max where sign is 1, a min where it is -1. In int64, so
+    negating any int32 accumulator is exact; ReduceMax (opset 17: axes as an attribute) runs on int64 in
+    onnxruntime's CPU provider. The output is one of the window's inputs, an int64 accumulator."""
+    pool = layer.pool
+    sign = b.const(f"{pool.name}_sign", np.asarray(pool.sign, np.int64).reshape(-1, 1, 1))
+    signed = b.node("Mul", [b.i64(acc, f"{pool.name}_acc64"), sign], f"{pool.name}_signed")
+    windows = _windows(b, layer, signed)
+    largest = b.node("ReduceMax", [windows], f"{pool.name}_signed_max", axes=[3, 5], keepdims=0)
+    return b.node("Mul", [largest, sign], f"{pool.name}_max")
 
 
 def _requantize(b: _Builder, rq: Requantize, acc: str, ndim: int) -> str:
@@ -172,8 +191,10 @@ def build_model(model: CheckedModel):
         shape = [batch, *layer.out_shape]
         inputs.append(helper.make_tensor_value_info(membrane_in(layer.lif), TensorProto.INT32, shape))
         acc = _synapse(b, layer, x)
-        if layer.pool is not None:
+        if isinstance(layer.pool, SumPool2d):
             acc = _sumpool(b, layer, acc)
+        elif isinstance(layer.pool, MaxPool2d):
+            acc = _maxpool(b, layer, acc)
         current = _requantize(b, layer.rq, acc, 1 + len(layer.out_shape))
         x, membrane = _lif(b, layer.lif, current)
         outputs.append(helper.make_tensor_value_info(x, TensorProto.UINT8, shape))
