@@ -22,6 +22,7 @@ class CTarget:
     name = "c"
     description = "C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)"
     rules = RULES
+    pools = ("sumpool2d", "maxpool2d")
     executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, Linear, OpRange
+from qsnn_deploy.ir.ops import Conv2d, Linear, MaxPool2d, OpRange
 from qsnn_deploy.ir.ops.lif import lif_membrane_bound
 from qsnn_deploy.ir.plan import Layer
 
@@ -59,6 +59,8 @@ def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     op = layer.op
     if layer.index == 0 or layer.kind != "conv" or not is_packed(layer) or op.stride != 1:
         return False
+    if max_pooled(layer):  # a max does not distribute over the kernel's sums
+        return False
     out_c, in_c, kh, kw = op.weight.shape
     in_h, in_w = layer.in_shape[1:]
     if out_c % 8 or max(in_w, in_h) + 2 * op.padding > 32 or layer.pool_kernel + max(kh, kw) - 1 > 32:
@@ -69,6 +71,16 @@ def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     if not 1 <= layer.rq.shift <= 31 or len(layer.rq.multiplier) not in (1, out_c):
         return False
     return lif_fast_ok(layer, ranges)
+
+
+def max_pooled(layer: Layer) -> bool:
+    """A max pool follows the conv: the conv computes its full map, then qsnn_maxpool pools it."""
+    return isinstance(layer.pool, MaxPool2d)
+
+
+def conv_map_elements(layer: Layer) -> int:
+    """The conv's output before pooling, (conv_h, conv_w, O) accumulators."""
+    return int(np.prod(layer.conv_shape))
 
 
 def layer_kernels(layer: Layer, ranges: Mapping[str, OpRange]) -> LayerKernels:
@@ -120,10 +132,15 @@ def weight_bytes(layer: Layer) -> int:
 
 def acc_elements(layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...] | None = None) -> int:
     """Scratch accumulators: the largest layer computed per step (a static first layer has its own cache);
-    with ``fused`` (per layer), the layers of qsnn_conv_spikes_lif need none."""
+    with ``fused`` (per layer), the layers of qsnn_conv_spikes_lif need none. A max-pooled layer (never fused)
+    needs its whole conv map, a static first one too (its conv runs in the scratch once per sample)."""
     fused = fused or (False,) * len(layers)
-    per_step = [layer for layer, f in zip(layers, fused) if not f and not (static and layer.index == 0)]
-    return max((layer.neurons for layer in per_step), default=1)
+    needs = [
+        conv_map_elements(layer) if max_pooled(layer) else layer.neurons
+        for layer, f in zip(layers, fused)
+        if max_pooled(layer) or not (f or (static and layer.index == 0))
+    ]
+    return max(needs, default=1)
 
 
 def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...]) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from qsnn_deploy.targets.c.layout import (
     input_major,
     is_packed,
     layer_kernels,
+    max_pooled,
     pack_groups,
     pack_weights,
     state_bytes,
@@ -52,7 +53,14 @@ def word_rows(words: list[int], per_row: int = 8) -> list[str]:
 def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
     weights = pack_weights(input_major(st.op), is_packed(st))
     words = pack_groups(st.op) if kernels.conv_fused else []
+    maxpool = max_pooled(st)
+    # The conv's own pooling and output size: a max-pooled layer's conv computes its full map (pool 1).
+    conv_pool, conv_out = (1, st.conv_shape[1:]) if maxpool else (st.pool_kernel, st.out_shape[1:])
     return {
+        "maxpool": maxpool,
+        "signs": [str(int(v)) for v in st.pool.sign.tolist()] if maxpool else [],
+        "conv_pool": conv_pool,
+        "conv_out": conv_out,
         "lif_fast": kernels.lif_fast,
         "fused": kernels.conv_fused,
         "word_rows": word_rows(words),

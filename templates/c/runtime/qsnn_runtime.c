@@ -260,6 +260,34 @@ void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc
     }
 }
 
+void qsnn_maxpool(const qsnn_maxpool_t *mp, const int32_t *in, int32_t *out)
+{
+    const int32_t n = mp->channels, k = mp->kernel;
+    const int32_t row_step = mp->in_w * n; /* one conv row, channels-last */
+    int32_t py, px, o, u, v;
+    for (py = 0; py < mp->out_h; py++) {
+        for (px = 0; px < mp->out_w; px++) {
+            const int32_t *win = in + (py * k * mp->in_w + px * k) * n; /* the window's first conv position */
+            int32_t *dst = out + (py * mp->out_w + px) * n;
+            for (o = 0; o < n; o++) {
+                const int32_t s = slot(o, n);
+                const int is_min = mp->sign[o] < 0; /* a negative scale: the float maximum is the integer minimum */
+                int32_t best = win[s];
+                for (u = 0; u < k; u++) {
+                    const int32_t *r = win + u * row_step + s;
+                    for (v = 0; v < k; v++) {
+                        int32_t x = r[v * n];
+                        if (is_min ? x < best : x > best) {
+                            best = x;
+                        }
+                    }
+                }
+                dst[s] = best; /* after every read of channel s of this window (the in-place case) */
+            }
+        }
+    }
+}
+
 void qsnn_requant(const qsnn_requant_t *rq, int32_t *x)
 {
     int64_t rounding = rq->shift > 0 ? ((int64_t)1 << (rq->shift - 1)) : 0;

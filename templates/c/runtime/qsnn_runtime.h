@@ -44,7 +44,8 @@
 extern "C" {
 #endif
 
-/* Conv2d (cross-correlation, no bias) with an optional fused non-overlapping sum pool (pool == 1: none). */
+/* Conv2d (cross-correlation, no bias) with an optional fused non-overlapping sum pool (pool == 1: none). A layer
+ * with a max pool runs its conv with pool == 1 (out_h, out_w = conv_h, conv_w: the full map), then qsnn_maxpool. */
 typedef struct {
     const uint8_t *weight; /* input-major, packed when packed != 0 */
     int32_t packed;        /* 1: two 4-bit weights per byte, 0: int8 */
@@ -55,6 +56,16 @@ typedef struct {
     int32_t out_h, out_w;   /* size after pooling (rows/cols not filling a window are dropped) */
     const uint32_t *words;  /* qsnn_conv_spikes_lif's weight layout ("Fast kernels"), else NULL */
 } qsnn_conv_t;
+
+/* Non-overlapping max pool of a channels-last conv map (ops.md#maxpool2d): per channel the maximum of each
+ * kernel x kernel window, or the minimum where sign[c] = -1; rows/columns not filling a window are dropped. */
+typedef struct {
+    const int8_t *sign;     /* per channel (IR order): 1 max, -1 min */
+    int32_t channels;       /* O, the channels-last stride (slot() order, as the conv wrote it) */
+    int32_t kernel;
+    int32_t in_w;           /* conv map width (conv_w) */
+    int32_t out_h, out_w;   /* pooled size */
+} qsnn_maxpool_t;
 
 /* Linear (no bias) on the flattened (C, H, W) input. */
 typedef struct {
@@ -93,6 +104,10 @@ void qsnn_conv_events(const qsnn_conv_t *conv, const uint8_t *in, int32_t *acc);
 void qsnn_linear_dense_u8(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
 /* Event-driven linear: for every nonzero input, add value * its weight row to acc. */
 void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc);
+/* Max pool (qsnn_maxpool_t) of the channels-last conv map in (conv_h, conv_w, O) into out (out_h, out_w, O), the
+ * layout qsnn_requant and the LIF steps read. out may be in itself (in place: every pooled position is written
+ * at or before the first conv position of its window, after its window was read); otherwise disjoint. */
+void qsnn_maxpool(const qsnn_maxpool_t *mp, const int32_t *in, int32_t *out);
 /* Requantize channels-last acc in place (int32 accumulators to int32 currents). */
 void qsnn_requant(const qsnn_requant_t *rq, int32_t *x);
 /* One LIF step on a channels-last current; v and spikes are (C, H, W). Writes spikes (0/1), returns how many fired. */
