@@ -1,7 +1,7 @@
 """The exporter's working form: a chain of float-annotated layers between the torch model and the integer IR.
 
 Handlers (handlers.py) turn torch modules into these; folding passes (passes/) rewrite the chain until it is
-``[IntConv|IntLinear, SumPool?, Affine, Leaky]*``; quantize.py maps that onto IR ops. ``run_float`` executes
+``[IntConv|IntLinear, (SumPool|MaxPool)?, Affine, Leaky]*``; quantize.py maps that onto IR ops. ``run_float`` executes
 any stage of the chain in float64 so every pass can be checked for drift on the same probe inputs.
 """
 
@@ -47,6 +47,22 @@ class SumPool:
 
 
 @dataclass(frozen=True, eq=False)
+class MaxPool:
+    """Non-overlapping k x k max pooling, per channel a max or a min: ``y[c] = sign[c] * max(sign[c] * x[c])``.
+
+    A handler writes ``sign = None`` (a max in every channel, what torch computes); affine_through_pool flips a
+    channel's sign when it moves an affine with a negative scale from before the pool to after it, because
+    ``max(a x + b) = a min(x) + b`` for ``a < 0``."""
+
+    name: str
+    kernel: int
+    sign: np.ndarray | None = None  # (C,) of 1 (max) and -1 (min); None: 1 in every channel
+
+    def signs(self, channels: int) -> np.ndarray:
+        return np.ones(channels, dtype=np.int64) if self.sign is None else np.asarray(self.sign, np.int64)
+
+
+@dataclass(frozen=True, eq=False)
 class BatchNorm:
     name: str
     gamma: np.ndarray
@@ -81,7 +97,7 @@ class Leaky:
     reset: str  # "subtract" | "zero"
 
 
-FloatLayer = IntConv | IntLinear | AvgPool | SumPool | BatchNorm | Affine | Identity | Leaky
+FloatLayer = IntConv | IntLinear | AvgPool | SumPool | MaxPool | BatchNorm | Affine | Identity | Leaky
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,12 @@ def apply_stateless(layer, x: np.ndarray) -> np.ndarray:
         k = layer.kernel
         s = x[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k).sum(axis=(3, 5))
         return s / (k * k) if isinstance(layer, AvgPool) else s
+    if isinstance(layer, MaxPool):
+        n, c, h, w = x.shape
+        k = layer.kernel
+        sign = _channel(layer.signs(c), 6)
+        windows = x[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k) * sign
+        return windows.max(axis=(3, 5)) * sign[..., 0, 0]
     if isinstance(layer, BatchNorm):
         inv = layer.gamma / np.sqrt(layer.var + layer.eps)
         return (x - _channel(layer.mean, x.ndim)) * _channel(inv, x.ndim) + _channel(layer.beta, x.ndim)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from qsnn_deploy.errors import UnsupportedLayerError
-from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, Identity, IntConv, IntLinear, Leaky
+from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, Identity, IntConv, IntLinear, Leaky, MaxPool
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -86,6 +86,36 @@ def avgpool(name: str, m: nn.AvgPool2d) -> list:
     return [AvgPool(name, int(k))]
 
 
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def maxpool(name: str, m: nn.MaxPool2d) -> list:
+    """Square, non-overlapping windows (stride = kernel) without padding, dilation or ceil_mode: the exact
+    integer max of the IR's maxpool2d. Anything else names what differs."""
+    kh, kw = _pair(m.kernel_size)
+    stride = _pair(m.stride) if m.stride is not None else (kh, kw)  # torch: stride None means the kernel
+    problems = []
+    if kh != kw:
+        problems.append(f"kernel {kh}x{kw} is not square")
+    if stride != (kh, kw):
+        problems.append(f"stride {stride} differs from the kernel (overlapping or gapped windows)")
+    if _pair(m.padding) != (0, 0):
+        problems.append(f"padding {m.padding}")
+    if _pair(m.dilation) != (1, 1):
+        problems.append(f"dilation {m.dilation}")
+    if m.ceil_mode:
+        problems.append("ceil_mode=True")
+    if m.return_indices:
+        problems.append("return_indices=True")
+    if problems:
+        raise UnsupportedLayerError(
+            f"layer {name!r} (MaxPool2d): {', '.join(problems)}; only square non-overlapping max pooling "
+            "(stride = kernel) without padding, dilation or ceil_mode is supported"
+        )
+    return [MaxPool(name, int(kh))]
+
+
 def batchnorm(name: str, m: nn.modules.batchnorm._BatchNorm) -> list:
     if m.running_mean is None or m.running_var is None:
         raise UnsupportedLayerError(f"layer {name!r}: BatchNorm without running statistics cannot be folded")
@@ -134,6 +164,7 @@ def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
         (qnn.QuantConv2d, conv),
         (qnn.QuantLinear, linear),
         (nn.AvgPool2d, avgpool),
+        (nn.MaxPool2d, maxpool),
         (nn.BatchNorm2d, batchnorm),
         (nn.BatchNorm1d, batchnorm),
         (nn.Dropout, identity),
@@ -146,7 +177,8 @@ def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
 HINTS = {
     nn.Conv2d: "use brevitas.nn.QuantConv2d(..., weight_bit_width=4)",
     nn.Linear: "use brevitas.nn.QuantLinear(..., weight_bit_width=4)",
-    nn.MaxPool2d: "use nn.AvgPool2d (average pooling folds into integer scales)",
+    nn.AdaptiveAvgPool2d: "use nn.AvgPool2d with a fixed kernel (stride = kernel)",
+    nn.AdaptiveMaxPool2d: "use nn.MaxPool2d with a fixed kernel (stride = kernel)",
 }
 
 

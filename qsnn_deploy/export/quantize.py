@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qsnn_deploy.errors import UnsupportedLayerError
-from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, IntLinear, Leaky, SumPool
+from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, IntLinear, Leaky, MaxPool, SumPool
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
 from qsnn_deploy.ir.ranges import analyse_ops
 from qsnn_deploy.ir.types import INT32, INT64, UINT8, IntType
 
@@ -94,8 +94,16 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
             )
         elif isinstance(layer, IntLinear):
             ops.append(Linear(layer.name, layer.weight, IntType(layer.bits), INT64))
-        elif isinstance(layer, SumPool):
-            ops.append(SumPool2d(layer.name, layer.kernel, INT64))
+        elif isinstance(layer, (SumPool, MaxPool)):
+            if affine is not None:  # the passes move every affine past a pool; one left here would be lost
+                raise UnsupportedLayerError(f"{affine.name!r} before pool {layer.name!r} was not folded away")
+            if isinstance(layer, SumPool):
+                ops.append(SumPool2d(layer.name, layer.kernel, INT64))
+            else:
+                # The integer max equals the float max: the affine after the pool maps the accumulator onto the
+                # float value, and where its scale is negative the pass has made that channel's sign -1.
+                sign = layer.signs(_channels(spec, ops)).astype(np.int8)
+                ops.append(MaxPool2d(layer.name, sign, layer.kernel))
         elif isinstance(layer, Affine):
             if affine is not None:
                 raise UnsupportedLayerError(
@@ -149,6 +157,11 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
     if affine is not None:
         raise UnsupportedLayerError(f"{affine.name!r}: the network must end with a LIF layer")
     return _narrow_types(spec, ops, fg.num_steps), layer_meta, warnings
+
+
+def _channels(spec: InputSpec, ops: list[Op]) -> int:
+    """Channels of the activation after ``ops``: the range analysis bounds each channel."""
+    return len(analyse_ops(spec, ops)[-1].lo) if ops else spec.shape[0]
 
 
 def _narrow_types(spec: InputSpec, ops: list[Op], num_steps: int) -> Graph:

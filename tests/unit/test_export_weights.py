@@ -150,7 +150,9 @@ def _replace(net: nn.Sequential, name: str, module: nn.Module) -> nn.Sequential:
 
 UNSUPPORTED = {
     "plain_conv": ("conv", lambda: nn.Conv2d(1, 4, 3, bias=False), "QuantConv2d"),
-    "maxpool": ("pool", lambda: nn.MaxPool2d(2), "AvgPool2d"),
+    "overlapping_maxpool": ("pool", lambda: nn.MaxPool2d(2, stride=1), "stride"),
+    "maxpool_ceil_mode": ("pool", lambda: nn.MaxPool2d(2, ceil_mode=True), "ceil_mode"),
+    "adaptive_avgpool": ("pool", lambda: nn.AdaptiveAvgPool2d(3), "AvgPool2d"),
     "reset_none": ("lif1", lambda: snn.Leaky(beta=0.5, init_hidden=True, reset_mechanism="none"), "reset"),
     "graded_spikes": (
         "lif1",
