@@ -6,5 +6,6 @@ from qsnn_deploy.models import torch_stack
 torch_stack.require("export (a torch model to the integer IR)")
 
 from qsnn_deploy.export.api import ExportResult, export_builder, export_checkpoint, export_model  # noqa: E402
+from qsnn_deploy.export.check import check_exportable  # noqa: E402
 
-__all__ = ["ExportResult", "export_builder", "export_checkpoint", "export_model"]
+__all__ = ["ExportResult", "check_exportable", "export_builder", "export_checkpoint", "export_model"]

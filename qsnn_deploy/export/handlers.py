@@ -179,7 +179,15 @@ HINTS = {
     nn.Linear: "use brevitas.nn.QuantLinear(..., weight_bit_width=4)",
     nn.AdaptiveAvgPool2d: "use nn.AvgPool2d with a fixed kernel (stride = kernel)",
     nn.AdaptiveMaxPool2d: "use nn.MaxPool2d with a fixed kernel (stride = kernel)",
+    **dict.fromkeys(
+        (nn.LSTM, nn.GRU, nn.RNN), "recurrent layers have no integer form; the only state is a LIF membrane"
+    ),
 }
+
+
+def is_handled(module: nn.Module) -> bool:
+    """Whether a handler takes this module's kind (it may still refuse its settings)."""
+    return any(isinstance(module, cls) for cls, _ in _handlers())
 
 
 def convert(name: str, module: nn.Module) -> list:
