@@ -22,6 +22,7 @@ class HlsTarget:
     name = "hls"
     description = "HLS C++ for Vitis HLS (ap_int types from the range analysis, AXI-Stream top, C simulation)"
     rules = RULES
+    pools = ("sumpool2d", "maxpool2d")
     executors = {"csim": CsimExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

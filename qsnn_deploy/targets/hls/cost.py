@@ -16,7 +16,15 @@ import numpy as np
 
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.hls.layout import DEFAULT_PART, clock_mhz, kernel_taps, layer_widths, rom_rows
+from qsnn_deploy.targets.hls.layout import (
+    DEFAULT_PART,
+    clock_mhz,
+    conv_positions,
+    kernel_taps,
+    layer_widths,
+    max_pooled,
+    rom_rows,
+)
 from qsnn_deploy.verify.vectors import frames
 
 # Assumed pipeline depths (cycles from a loop's first issue to its last result), per loop label. The requantize
@@ -29,6 +37,7 @@ DEPTH = {
     "requantize_positions": 8,
     "requantize_lif_positions": 10,
     "lif_neurons": 4,
+    "maxpool_window": 3,
     "reset_neurons": 1,
 }
 II = 1  # every PIPELINE pragma in qsnn_hls.h asks for II = 1
@@ -99,9 +108,13 @@ def _loops(model: CheckedModel, steps: int, first_events: float, spikes: dict[st
         static_first = static and layer.index == 0  # its synapse and requantize run once per inference
         runs = 1 if static_first else steps
         events = first_events if layer.index == 0 else spikes[layers[layer.index - 1].lif.name]
-        out.append(LoopCost("clear_positions", name, layer.per_channel * runs, runs))
+        out.append(LoopCost("clear_positions", name, conv_positions(layer) * runs, runs))
         if layer.kind == "conv":
             out.append(LoopCost("scatter_taps", name, events * kernel_taps(layer), events))
+        if max_pooled(layer):  # the window loop, flattened with the positions' loop (a perfect nest)
+            out.append(
+                LoopCost("maxpool_window", name, layer.per_channel * layer.pool_kernel**2 * runs, runs)
+            )
         else:
             out.append(LoopCost("scatter_events", name, events, runs))
         if static_first:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.ranges import OpRange
 from qsnn_deploy.ir.types import bits_for_range
@@ -92,10 +92,26 @@ class LayerWidths:
         return dict(self.__dict__)
 
 
+def max_pooled(layer: Layer) -> bool:
+    """A max pool follows the conv: the conv fills its full map, then the ``maxpool`` kernel pools it."""
+    return isinstance(layer.pool, MaxPool2d)
+
+
+def conv_positions(layer: Layer) -> int:
+    """Accumulator positions the conv kernel writes: the pooled ones, or the full conv map before a max pool."""
+    return int(np.prod(layer.conv_shape[1:])) if max_pooled(layer) else layer.per_channel
+
+
+def acc_peak(layer: Layer, ranges: Mapping[str, OpRange]) -> int:
+    """The largest accumulator magnitude: the conv's peak partial sum times the conv outputs summed into one."""
+    return ranges[layer.op.name].peak * layer.summed_area
+
+
 def layer_widths(layer: Layer, ranges: Mapping[str, OpRange]) -> LayerWidths:
-    """Widths from the range analysis. The fused pool adds up ``k * k`` conv sums, so the accumulator holds
-    ``k^2`` times the conv's peak (the shared ``accumulator_width`` rule bounds the same quantity)."""
-    peak = ranges[layer.op.name].peak * layer.pool_kernel**2
+    """Widths from the range analysis. A fused sum pool adds up ``k * k`` conv sums, so the accumulator holds
+    ``k^2`` times the conv's peak; under a max pool it holds one conv output, and so does the pooled value
+    (``Layer.summed_area``; the shared ``accumulator_width`` rule bounds the same quantity)."""
+    peak = acc_peak(layer, ranges)
     rq, lif = ranges[layer.rq.name], ranges[layer.lif.name]
     mult = layer.rq.multiplier
     cur = bits_for_range(min(rq.lo), max(rq.hi))

@@ -20,9 +20,11 @@ from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.hls.layout import (
     DEFAULT_PART,
+    acc_peak,
     clock_mhz,
     is_packed,
     layer_widths,
+    max_pooled,
     rom_rows,
     row_bytes,
     saturates,
@@ -65,7 +67,18 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
     rq, lif = ranges[layer.rq.name], ranges[layer.lif.name]
     st = layer.lif.state_type
     shift, dshift = layer.rq.shift, layer.lif.decay_shift
+    maxpool = max_pooled(layer)
+    conv_cfg = (
+        f"{prefix}_model::{layer.lif.name}_cfg_conv" if maxpool else f"{prefix}_model::{layer.lif.name}_cfg"
+    )
     return {
+        "maxpool": maxpool,
+        "signs": [str(int(v)) for v in layer.pool.sign.tolist()] if maxpool else [],
+        "conv_h": layer.conv_shape[1] if maxpool else 0,
+        "conv_w": layer.conv_shape[2] if maxpool else 0,
+        # The synapse kernel's configuration and output: the layer's own, or before a max pool the conv's full map.
+        "syn_cfg": conv_cfg,
+        "syn_acc": f"conv_{layer.lif.name}" if maxpool else f"acc_{layer.lif.name}",
         "index": layer.index,
         "kind": layer.kind,
         "op": layer.op,
@@ -82,7 +95,7 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
         "mults": [cxx_int(v, 32) for v in layer.rq.multiplier.tolist()],
         "biases": [cxx_int(v, 64) for v in layer.rq.bias.tolist()],
         "widths": widths,
-        "acc_peak": ranges[layer.op.name].peak * layer.pool_kernel**2,
+        "acc_peak": acc_peak(layer, ranges),
         "cur_lo": min(rq.lo),
         "cur_hi": max(rq.hi),
         "mem_lo": min(lif.lo),

@@ -7,7 +7,8 @@
  * Every kernel is a template on a layer configuration struct the generator writes (<prefix>_data.h):
  *   C, H, W          input map (a linear layer: C = F, H = W = 1)
  *   O                output channels (features)
- *   KH, KW, STRIDE, PAD, POOL, OH, OW   conv geometry, OH/OW after the fused sum pool (linear: all 1, PAD 0)
+ *   KH, KW, STRIDE, PAD, POOL, OH, OW   conv geometry, OH/OW after the pool (linear: all 1, PAD 0); a layer
+ *                    with a max pool also has <lif>_cfg_conv: the same with POOL 1 and the conv's full OH, OW, P
  *   P = OH * OW      neurons per channel
  *   TAPS, ROW_BYTES  weight ROM shape: TAPS rows (C * KH * KW, or F), one row holds the O weights one input
  *                    element meets through one kernel tap, packed two 4-bit weights per byte (PACKED) or int8
@@ -99,6 +100,37 @@ scatter_events:
             for (int o = 0; o < CFG::O; o++) {
 #pragma HLS UNROLL
                 acc[p][o] += x * weight<CFG>(w[tap], o);
+            }
+        }
+    }
+}
+
+/* Max pool (ops.md#maxpool2d) of a conv's full map into the layer's pooled accumulators: per channel the
+ * maximum of each POOL x POOL window, or the minimum where sign[o] = -1 (a negative scale in the float model);
+ * rows/columns not filling a window are never read. CONV is the layer's configuration with POOL 1 and the conv's
+ * OH, OW, P (the conv kernel filled conv[CONV::P][O]); the result is one of the inputs, so acc_t holds it. One
+ * conv position per cycle, all O channels at once: P * POOL^2 cycles. */
+template <class CFG, class CONV>
+void maxpool(const typename CONV::acc_t conv[CONV::P][CONV::O], const signed char sign[CFG::O],
+             typename CFG::acc_t acc[CFG::P][CFG::O])
+{
+#pragma HLS ARRAY_PARTITION variable = conv complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = sign complete
+maxpool_positions:
+    for (int p = 0; p < CFG::P; p++) {
+    maxpool_window:
+        for (int k = 0; k < CFG::POOL * CFG::POOL; k++) {
+#pragma HLS PIPELINE II = 1
+            const int oy = (p / CFG::OW) * CFG::POOL + k / CFG::POOL, ox = (p % CFG::OW) * CFG::POOL + k % CFG::POOL;
+            const int q = oy * CONV::OW + ox;
+            for (int o = 0; o < CFG::O; o++) {
+#pragma HLS UNROLL
+                const typename CFG::acc_t x = conv[q][o];
+                const bool is_min = sign[o] < 0;
+                if (k == 0 || (is_min ? x < acc[p][o] : x > acc[p][o])) {
+                    acc[p][o] = x;
+                }
             }
         }
     }
