@@ -93,7 +93,7 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
             "with --option lanes=N, or a larger part)"
         )
     dsps = dsp_estimate(params, part)
-    if dsps > PARTS[part]["dsps"]:
+    if PARTS[part]["dsps"] is not None and dsps > PARTS[part]["dsps"]:
         problems.append(
             f"the requantize and decay multiplies need about {dsps} DSP blocks; {part} has {PARTS[part]['dsps']} "
             "(try fewer neurons per cycle with --option neurons=N, or a larger part)"
