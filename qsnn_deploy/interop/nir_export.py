@@ -25,7 +25,7 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.conventions import DEFAULT_DT, PRODUCER, tau_of_beta
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.ops import Conv2d, SumPool2d
 from qsnn_deploy.ir.plan import Layer, plan_layers
 
 
@@ -56,6 +56,9 @@ def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
             dilation=1, groups=1, bias=(bias / k2).astype(np.float32), metadata=integer,
         ))]  # fmt: skip
         if layer.pool is not None:
+            # The nir target's rule pool_supported refuses any other pool first; never write one as a sum.
+            if not isinstance(layer.pool, SumPool2d):
+                raise QsnnError(f"{layer.pool.kind} {layer.pool.name!r}: NIR 1.0.8 has no max-pool node")
             k = layer.pool.kernel
             pool = nir.SumPool2d(
                 kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0])

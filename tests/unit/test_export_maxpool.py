@@ -274,3 +274,20 @@ def test_check_exportable_accepts_the_package_qsnn() -> None:
     from qsnn_deploy.models.qsnn import build_model
 
     assert check_exportable(build_model(get_preset("mnist").model), target="c") == []
+
+
+def test_the_nir_target_refuses_max_pooling(tmp_path: Path) -> None:
+    """NIR 1.0.8 has no max-pool node: the shared rule refuses it, and the writer never turns it into a sum."""
+    pytest.importorskip("nir")
+    from qsnn_deploy.errors import DesignRuleError, QsnnError
+    from qsnn_deploy.interop.nir_export import write_nir
+    from qsnn_deploy.ir.synthetic import random_graph
+    from qsnn_deploy.targets import generate
+
+    graph = random_graph("tiny", 3, pool="max")
+    with pytest.raises(DesignRuleError, match="pool_supported"):
+        generate(graph, "nir", tmp_path)
+    with pytest.raises(QsnnError, match="no max-pool node"):
+        write_nir(graph, tmp_path / "model.nir")
+    assert not (tmp_path / "model.nir").exists()
+    generate(random_graph("tiny", 3), "nir", tmp_path)  # sum pooling still goes through
