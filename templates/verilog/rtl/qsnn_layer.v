@@ -1,13 +1,14 @@
 // qsnn_layer.v - one layer of the qsnn-deploy Verilog target: synapse (conv2d with an optional fused
 // sumpool2d, or linear), requantize and LIF, exactly as docs/ir/ops.md defines them.
 //
-// Event-driven. The layer owns a queue of its active inputs (push port): (value, c, y, x) for every non-zero
-// input element of this step; zeros are never queued and cost nothing. Three phases, each started by a
-// one-cycle pulse and ended by a one-cycle `done` pulse:
+// Event-driven. The layer owns a queue of its active inputs (push port): (mask, value, c, y, x) for every
+// non-zero input element (or block of spikes) of this step; zeros are never queued and cost nothing. Three
+// phases, each started by a one-cycle pulse and ended by a one-cycle `done` pulse:
 //
 //   clear   zero the accumulators and empty the queue (once per inference)
-//   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for every kernel tap that reaches a kept (pooled) output, for every group
-//           of LANES output channels: acc[pooled position][group] += value * weight[tap][group]. One group
+//   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for
+//           every kernel tap that reaches a kept (pooled) output, for every group of LANES output channels:
+//           acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
 //           4-bit weights, input-major like the C target), through a pipeline that forwards the word
 //           written by the operation right ahead and waits on the (rare) one two ahead.
