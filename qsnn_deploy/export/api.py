@@ -15,7 +15,15 @@ from torch import nn
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
-from qsnn_deploy.export.float_graph import AvgPool, BatchNorm, FloatGraph, Identity, IntConv, IntLinear
+from qsnn_deploy.export.float_graph import (
+    AvgPool,
+    BatchNorm,
+    FloatGraph,
+    Identity,
+    IntConv,
+    IntLinear,
+    MaxPool,
+)
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
 from qsnn_deploy.export.quantize import QuantOptions, to_ir
 from qsnn_deploy.ir import metadata as ir_metadata
@@ -53,6 +61,8 @@ def qsnn_layers(model: nn.Module) -> list:
     for layer in network.layers(model.config):
         if layer.kind == "avgpool":
             layers.append(AvgPool(layer.name, layer.kernel))
+        elif layer.kind == "maxpool":
+            layers.append(MaxPool(layer.name, layer.kernel))
         elif layer.kind == "flatten":
             layers.append(Identity(layer.name, "Flatten"))
         else:

@@ -49,7 +49,7 @@ def _layer_problems(model: nn.Module) -> list[str]:
         modules = [
             (layer.name, getattr(model, layer.name))
             for layer in network.layers(model.config)
-            if layer.kind not in ("avgpool", "flatten")  # functional in the QSNN's forward, no module
+            if layer.kind not in ("avgpool", "maxpool", "flatten")  # functional in the QSNN's forward
         ]
         problems = []
     elif isinstance(model, nn.Sequential):

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from qsnn_deploy.models.presets import PRESETS, ModelConfig
 
-KINDS = ("conv", "avgpool", "batchnorm", "lif", "flatten", "linear", "dropout")
+KINDS = ("conv", "avgpool", "maxpool", "batchnorm", "lif", "flatten", "linear", "dropout")
+POOLS = {"avg": "avgpool", "max": "maxpool"}  # ModelConfig.pooling -> the pool layers' kind
 WEIGHTED = ("conv", "linear")
 CONV_KERNEL = 5  # both convs: 5x5, stride 1, no padding, no bias
-POOL_KERNEL = 2  # 2x2 average pool after each conv
+POOL_KERNEL = 2  # 2x2 pool after each conv: average (the paper's) or max (config.pooling)
 
 # Dataset (= preset name) of each architecture, and how its inputs arrive (docs/datasets.md): a static image
 # presented at every step (pixels, 1/255 per unit) or a stream of event-count frames (1 per unit).
@@ -74,12 +75,15 @@ def flattened_features(config: ModelConfig) -> int:
 def layers(config: ModelConfig) -> tuple[Layer, ...]:
     """The network of ``config`` in execution order (one time step)."""
     c1, c2 = config.conv1_channels, config.conv2_channels
-    chain = [Layer("conv1", "conv", config.in_channels, c1, CONV_KERNEL), Layer("pool1", "avgpool", kernel=2)]
+    if config.pooling not in POOLS:
+        raise ValueError(f"pooling {config.pooling!r} is not supported; choose one of {sorted(POOLS)}")
+    pool = POOLS[config.pooling]
+    chain = [Layer("conv1", "conv", config.in_channels, c1, CONV_KERNEL), Layer("pool1", pool, kernel=2)]
     chain += [Layer("conv1_bn", "batchnorm", out_size=c1)] if config.batch_norm else []
     chain += [
         Layer("lif1", "lif"),
         Layer("conv2", "conv", c1, c2, CONV_KERNEL),
-        Layer("pool2", "avgpool", kernel=2),
+        Layer("pool2", pool, kernel=2),
     ]
     chain += [Layer("conv2_bn", "batchnorm", out_size=c2)] if config.batch_norm else []
     chain += [
@@ -92,7 +96,8 @@ def layers(config: ModelConfig) -> tuple[Layer, ...]:
     return tuple(chain)
 
 
-_STAGE_FIELD = {"conv": "weighted", "linear": "weighted", "avgpool": "pool", "batchnorm": "batchnorm"}
+_STAGE_FIELD = {"conv": "weighted", "linear": "weighted", "avgpool": "pool", "maxpool": "pool"}
+_STAGE_FIELD |= {"batchnorm": "batchnorm"}
 _STAGE_FIELD |= {"flatten": "flatten", "dropout": "dropout"}
 
 

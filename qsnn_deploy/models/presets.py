@@ -19,7 +19,8 @@ from qsnn_deploy.errors import CheckpointError, QsnnError
 class ModelConfig:
     """Everything needed to rebuild a :class:`~qsnn_deploy.models.qsnn.QSNN` (no weights).
 
-    ``bits=None`` builds the float variant (plain ``nn.Conv2d``/``nn.Linear``).
+    ``bits=None`` builds the float variant (plain ``nn.Conv2d``/``nn.Linear``). ``pooling``: the 2x2 pool after
+    each conv, ``"avg"`` (the paper's) or ``"max"`` (the snnTorch tutorial's).
     """
 
     arch: str
@@ -35,11 +36,16 @@ class ModelConfig:
     conv1_channels: int = 16
     conv2_channels: int = 64
     reset: str = "subtract"
+    pooling: str = "avg"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON)."""
+        """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON). ``pooling`` is written
+        only when it is not the default, so an average-pooled model's config (and the fingerprint of a graph
+        exported from it) is what it was before max pooling existed, and older readers still load it."""
         d = dataclasses.asdict(self)
         d["input_hw"] = [int(v) for v in self.input_hw]
+        if self.pooling == "avg":
+            del d["pooling"]
         return d
 
     @classmethod

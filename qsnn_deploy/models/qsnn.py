@@ -2,7 +2,7 @@
 
 Per time step (the paper's reference code; the layout is :mod:`qsnn_deploy.models.network`)::
 
-    cur1 = BN1(avg_pool2d(conv1(x_t), 2));  spk1, mem1 = lif1(cur1, mem1)
+    cur1 = BN1(avg_pool2d(conv1(x_t), 2));  spk1, mem1 = lif1(cur1, mem1)   (max_pool2d with pooling="max")
     cur2 = BN2(avg_pool2d(conv2(spk1), 2)); spk2, mem2 = lif2(cur2, mem2)
     cur3 = dropout(fc1(spk2.flatten(1)));   spk3, mem3 = lif3(cur3, mem3)
 
@@ -124,6 +124,8 @@ class QSNN(nn.Module):
             for layer in self.layers:
                 if layer.kind == "avgpool":
                     cur = F.avg_pool2d(cur, layer.kernel)
+                elif layer.kind == "maxpool":
+                    cur = F.max_pool2d(cur, layer.kernel)
                 elif layer.kind == "flatten":
                     cur = cur.flatten(1)
                 elif layer.kind == "lif":
@@ -187,6 +189,8 @@ class QSNN(nn.Module):
             return torch.cat([F.linear(rows, weight) for rows in x.split(x.shape[0] // steps)])
         if stage.pool is None:
             return F.conv2d(x, weight)
+        if stage.pool.kind == "maxpool":
+            return F.max_pool2d(F.conv2d(x, weight), stage.pool.kernel)
         if stage.pool.kernel != 2:
             return F.avg_pool2d(F.conv2d(x, weight), stage.pool.kernel)
         return self._conv_pool(x, weight)

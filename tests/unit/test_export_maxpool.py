@@ -291,3 +291,53 @@ def test_the_nir_target_refuses_max_pooling(tmp_path: Path) -> None:
         write_nir(graph, tmp_path / "model.nir")
     assert not (tmp_path / "model.nir").exists()
     generate(random_graph("tiny", 3), "nir", tmp_path)  # sum pooling still goes through
+
+
+def test_package_qsnn_with_max_pooling_trains_and_exports(mnist) -> None:
+    """``ModelConfig(pooling="max")``: the network description's pool layers become ``maxpool``, the fast forward
+    equals the reference loop, and the export agrees with the float model on real MNIST test images."""
+    import dataclasses
+
+    from qsnn_deploy.models.presets import ModelConfig, get_preset
+    from qsnn_deploy.models.qsnn import build_model
+
+    train, test = mnist
+    base = get_preset("mnist").model
+    assert "pooling" not in base.to_dict()  # average-pooled configs are written as before
+    config = dataclasses.replace(
+        base, pooling="max", conv1_channels=6, conv2_channels=12, batch_norm=False, threshold=1.0, beta=0.5
+    )
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    torch.manual_seed(0)
+    model = build_model(config)
+    assert check_exportable(model) == []
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.from_numpy(train.inputs.astype(np.float32)) / 255
+    for _ in range(6):
+        loss = nn.functional.cross_entropy(
+            model(x, STEPS).sum(0), torch.from_numpy(train.labels.astype(np.int64))
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        probe = torch.from_numpy(test.inputs[:16].astype(np.float32)) / 255
+        assert torch.equal(model(probe, STEPS), model.forward_stepwise(probe, STEPS))
+    result = export_model(model, num_steps=STEPS, check_inputs=test.inputs)
+    pools = [op for op in result.graph.ops if isinstance(op, MaxPool2d)]
+    assert [op.name for op in pools] == ["pool1", "pool2"] and all((op.sign == 1).all() for op in pools)
+    check = result.check
+    assert check["prediction_agreement"] >= 15 / 16 and not check["silent_layers"], check
+    for name, total in check["float_spikes"].items():
+        assert abs(check["int_spikes"][name] - total) <= max(2, 0.01 * total), (name, total)
+
+
+def test_unknown_pooling_is_refused() -> None:
+    import dataclasses
+
+    from qsnn_deploy.models.presets import get_preset
+    from qsnn_deploy.models.qsnn import build_model
+
+    with pytest.raises(ValueError, match="pooling 'min'"):
+        build_model(dataclasses.replace(get_preset("mnist").model, pooling="min"))
