@@ -24,6 +24,7 @@ from toolchains import WARNINGS, require_tools  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
 from qsnn_deploy.ir.io import save_graph  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
+from qsnn_deploy.targets import target_names  # noqa: E402
 from qsnn_deploy.targets.text import safe_label  # noqa: E402
 
 MARK = "qsnn_injected"  # the name of the injected function; never in generated code otherwise
@@ -74,13 +75,15 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _normalised(data: bytes, label: str) -> bytes:
-    """The file with the label and every sha256 (the IR fingerprint changes with the metadata) blanked."""
-    return re.sub(rb"[0-9a-f]{64}", b"<sha256>", data.replace(label.encode(), b"<label>"))
+    """The file with the label, every hashed label (a target may label the whole ``source`` object) and every
+    sha256 (the IR fingerprint changes with the metadata) blanked."""
+    data = re.sub(rb"sha256-[0-9a-f]{16}", b"<label>", data.replace(label.encode(), b"<label>"))
+    return re.sub(rb"[0-9a-f]{64}", b"<sha256>", data)
 
 
-def _codegen(monkeypatch, capsys, graph: Graph, folder: Path) -> dict[str, bytes]:
+def _codegen(monkeypatch, capsys, graph: Graph, folder: Path, target: str = "c") -> dict[str, bytes]:
     model = save_graph(graph, folder.with_suffix(".qsnn"))
-    code, _, err = run_main(monkeypatch, capsys, "codegen", model, "--out", folder)
+    code, _, err = run_main(monkeypatch, capsys, "codegen", model, "--target", target, "--out", folder)
     assert code == 0, err
     return _files(folder)
 
@@ -94,8 +97,38 @@ def test_codegen_writes_a_payload_only_as_its_label(monkeypatch, capsys, tmp_pat
     assert written.keys() == harmless.keys()
     for name, data in written.items():
         assert MARK.encode() not in data and b"system(" not in data, name
-        for piece in ("\r", "\x00", "??/", "\u2028", "\u2029", "\\\n"):
-            assert piece.encode() not in data, (name, piece)
+        for piece in ("\r", "\x00", "??/", "\u2028", "\u2029", "\\\n", "*/", "#"):
+            # none more than the templates and the runtime hold for a harmless value
+            assert data.count(piece.encode()) == harmless[name].count(piece.encode()), (name, piece)
+        assert _normalised(data, safe_label(payload)) == _normalised(harmless[name], safe_label(HARMLESS)), (
+            name
+        )
+
+
+def _everywhere(graph: Graph, payload: str, source_slot: str) -> Graph:
+    """The payload in every slot at once (``source`` as a string or as a checkpoint)."""
+    for slot in SLOTS:
+        if not slot.startswith("source") or slot == source_slot:
+            graph = _with_metadata(graph, slot, payload)
+    return graph
+
+
+@pytest.mark.parametrize("source_slot", ["source", "source.checkpoint"])
+@pytest.mark.parametrize("target", [t for t in target_names() if t != "c"])
+@pytest.mark.parametrize("family", PAYLOADS)
+def test_every_target_writes_a_payload_only_as_its_label(
+    monkeypatch, capsys, tmp_path, family, target, source_slot
+):
+    payload = PAYLOADS[family](_evil(tmp_path / "marker"))
+    written = _codegen(
+        monkeypatch, capsys, _everywhere(BASE, payload, source_slot), tmp_path / "payload", target
+    )
+    harmless = _codegen(
+        monkeypatch, capsys, _everywhere(BASE, HARMLESS, source_slot), tmp_path / "harmless", target
+    )
+    assert written.keys() == harmless.keys() and written
+    for name, data in written.items():
+        assert MARK.encode() not in data and b"system(" not in data, name
         assert _normalised(data, safe_label(payload)) == _normalised(harmless[name], safe_label(HARMLESS)), (
             name
         )
