@@ -48,7 +48,7 @@ def tutorial_net(batch_norm: str | None = None) -> nn.Sequential:
     return nn.Sequential(OrderedDict(layers))
 
 
-def train_briefly(net: nn.Sequential, images: np.ndarray, labels: np.ndarray, iterations: int = 6) -> None:
+def train_briefly(net: nn.Sequential, images: np.ndarray, labels: np.ndarray, iterations: int = 4) -> None:
     """A few steps of rate-count cross-entropy, enough to move the weights away from their initialisation."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     x = torch.from_numpy(images.astype(np.float32)) / 255
@@ -100,7 +100,7 @@ def float_pooled(net: nn.Sequential, images: np.ndarray, upto: str) -> np.ndarra
 def mnist(data_dir: Path):
     from qsnn_deploy.data import load_dataset
 
-    train = load_dataset("mnist", "train", data_dir=data_dir, limit=128)
+    train = load_dataset("mnist", "train", data_dir=data_dir, limit=64)
     test = load_dataset("mnist", "test", data_dir=data_dir, limit=64)
     return train, test
 
