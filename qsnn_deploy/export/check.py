@@ -10,8 +10,9 @@ Two looks at the model, both on its current (for instance untrained) weights:
    target's design rules). This finds what no single layer shows, such as a pool that does not follow a conv
    or a network that does not end with a LIF layer.
 
-Weights only change numbers, never which layers there are, so a model that passes here exports after training
-too (except for numbers that make no sense, such as NaN weights, which export names when they happen).
+Training changes numbers, never which layers there are, so a model that passes here exports after training too,
+unless training leaves numbers export refuses (NaN or Inf, a learned threshold <= 0). Design rules that bound
+values, such as a target's accumulator width, are judged on the current weights.
 """
 
 from __future__ import annotations
