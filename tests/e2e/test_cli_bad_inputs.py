@@ -23,6 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cli_run import error_lines, run_main  # noqa: E402
 
+from qsnn_deploy.ir.graph import Graph  # noqa: E402
 from qsnn_deploy.ir.io import save_graph  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
 
@@ -202,13 +203,19 @@ def test_the_good_ir_of_the_workdir_is_accepted(workdir, monkeypatch, capsys):
     assert (workdir / "generated" / "qsnn_model.c").is_file()
 
 
+@pytest.mark.parametrize("dataset", [["--dataset", "mnist"], []], ids=["--dataset mnist", "the IR's dataset"])
 @pytest.mark.parametrize("command", ["report", "verify", "simulate"])
-def test_a_stream_model_on_an_image_dataset_is_one_line(data_dir, tmp_path, monkeypatch, capsys, command):
-    """A DVS-shaped (stream) model given MNIST: one line naming the mismatch (was a reshape traceback)."""
-    model = save_graph(random_graph("dvs", 1, state_bits=16, num_steps=3), tmp_path / "dvs.qsnn")
+def test_a_stream_model_on_another_dataset_is_one_line(
+    data_dir, tmp_path, monkeypatch, capsys, command, dataset
+):
+    """A DVS-shaped (stream) model given MNIST, or the N-MNIST it records (34x34 frames, not 32x32): one line
+    naming the mismatch (report gave a reshape traceback)."""
+    graph = random_graph("dvs", 1, state_bits=16, num_steps=3)
+    graph = Graph(graph.input, graph.ops, graph.num_steps, {"dataset": "nmnist"})
+    model = save_graph(graph, tmp_path / "dvs.qsnn")
     monkeypatch.setenv("QSNN_DATA_DIR", str(data_dir))
     args = ["--model", model] if command == "simulate" else [model]
-    code, out, err = run_main(monkeypatch, capsys, command, *args, "--dataset", "mnist", "--limit", "2")
+    code, out, err = run_main(monkeypatch, capsys, command, *args, *dataset, "--limit", "2")
     assert code != 0 and "Traceback" not in err + out
     lines = error_lines(err)
     assert len(lines) == 1 and "shape" in lines[0], err
