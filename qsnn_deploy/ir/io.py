@@ -1,6 +1,8 @@
 """The ``.qsnn`` file format (docs/ir/file-format.md): a zip holding ``manifest.json`` and one ``.npy`` per
 tensor. Nothing in it can execute code: JSON is parsed strictly and arrays load with ``allow_pickle=False``.
-Every way a file can be wrong raises ``IRFormatError`` (the container) or ``IRValidationError`` (the graph).
+Every way a file can be wrong raises ``IRFormatError`` (the container) or ``IRValidationError`` (the graph),
+including a file that asks more than the limits of ``ir/limits.py`` and metadata of the wrong type
+(``ir/metadata.py``); a file may come from a stranger (docs/trust-model.md).
 """
 
 from __future__ import annotations
