@@ -17,7 +17,7 @@ import numpy as np
 from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir.ops import LIF, Conv2d, MaxPool2d, Op, Requantize, SumPool2d
 
-MAX_NUM_STEPS = 10_000  # time steps per sample; the paper's networks use 25 to 300
+MAX_NUM_STEPS = 10_000  # time steps per sample; the presets use 100, the bundled models 25 to 50
 MAX_OPS = 1024
 MAX_DIM = 4096  # any one input size (C, H or W) and any kernel's output channels
 MAX_KERNEL = 64  # conv kernel height/width, pooling window
