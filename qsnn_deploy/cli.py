@@ -42,7 +42,7 @@ def cli() -> None:
     show_default=True,
 )
 @data_dir_option
-@click.option("--out", type=params.OUTPUT_DIR, default=Path("runs/latest"), show_default=True)
+@click.option("--out", type=params.TRAIN_RUN_DIR, default=Path("runs/latest"), show_default=True)
 @click.option("--seed", type=params.SEED, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--train-limit", type=params.COUNT, default=None, help="Use only the first N training samples.")
@@ -198,9 +198,11 @@ def _options(kw: dict):
     return parse_options(kw.pop("target_option"), kw.pop("prefix"), kw.pop("board"))
 
 
-keep_option = click.option("--keep", is_flag=True, help="Keep the temporary build folder (its path is printed).")
+keep_option = click.option(
+    "--keep", is_flag=True, help="Keep the temporary build folder (its path is printed)."
+)
 json_option = click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--json", "json_path", type=params.OUTPUT_FILE, default=None,
     help="Also write the results to this JSON file.",
 )  # fmt: skip
 dataset_option = click.option(
@@ -211,7 +213,7 @@ dataset_option = click.option(
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
 @target_options
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--out", type=params.OUTPUT_DIR, required=True)
 def codegen(model: Path, target: str, out: Path, **kw) -> None:
     """Generate code for a target from an IR file (design rules run first; nothing is written if one fails)."""
     from qsnn_deploy.targets.commands import codegen_from_cli
@@ -223,14 +225,15 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
 @dataset_option
 @data_dir_option
-@click.option("--limit", type=int, default=100, show_default=True, help="Test samples to check.")
+@click.option("--limit", type=params.COUNT, default=100, show_default=True, help="Test samples to check.")
 @target_options
 @click.option(
     "--executor", default=None,
-    help="How to run the target (default: its first). c: host (gcc here) or cortex-m (firmware under QEMU).",
+    help="How to run the target (default: its first). c: host (gcc here) or cortex-m (firmware under QEMU); "
+    "hls: csim; onnx: onnxruntime; verilog: see docs/targets/verilog.md.",
 )  # fmt: skip
 @click.option("--sanitize", is_flag=True, help="c/host: build with -fsanitize=address,undefined.")
-@click.option("--num-steps", type=int, default=None, help="Time steps (default: the IR's).")
+@click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the IR's).")
 @click.option(
     "--from", "from_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
     help="Verify the files `codegen --out DIR` wrote instead of generating fresh ones.",
@@ -251,7 +254,7 @@ def verify(model: Path, sanitize: bool, **kw) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
 @dataset_option
 @data_dir_option
-@click.option("--limit", type=int, default=10, show_default=True, help="Test samples that set the activity.")
+@click.option("--limit", type=params.COUNT, default=10, show_default=True, help="Samples for the activity.")
 @target_options
 @click.option(
     "--baseline/--no-baseline", default=False, show_default=True,
@@ -264,6 +267,54 @@ def report(model: Path, **kw) -> None:
     from qsnn_deploy.targets.commands import report_from_cli
 
     report_from_cli(model, options=_options(kw), **kw)
+
+
+@cli.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--bits",
+    type=params.EXPORT_BITS,
+    default=4,
+    show_default=True,
+    help="Weight bits: per-tensor post-training quantization with Brevitas's rounding.",
+)
+@click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
+@click.option(
+    "--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the graph's metadata)."
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["static", "stream"]),
+    default=None,
+    help="static: the same frame every step; stream: one frame per step (default: metadata, else static).",
+)
+@click.option(
+    "--input-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Real value of one uint8 input unit (default: metadata, else 1/255 static, 1 stream).",
+)
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds per step for NIR's continuous-time neurons (default: metadata, else 1e-4 as snnTorch).",
+)
+@click.option(
+    "--reset",
+    type=click.Choice(["subtract", "zero"]),
+    default=None,
+    help="LIF reset (default: the node's metadata, else NIR's reset to zero).",
+)
+@click.option("--state-bits", type=click.Choice(["16", "32"]), default="32", show_default=True)
+@click.option(
+    "--dataset", type=click.Choice(DATASETS), default=None, help="Test set `verify` uses by default."
+)
+def import_nir(source: Path, out: Path, state_bits: str, **options) -> None:
+    """Import a NIR graph (a network from another tool) as an integer IR file; docs/targets/nir.md."""
+    from qsnn_deploy.interop.nir_import import import_from_cli
+
+    import_from_cli(source, out, state_bits=int(state_bits), **options)
 
 
 @cli.command()

@@ -58,7 +58,11 @@ IDX_SOURCES: dict[str, IdxSource] = {
                 strict=True,
             )
         ),
-        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
     ),
     "fmnist": IdxSource(
         folder="fashion-mnist",
@@ -75,7 +79,10 @@ IDX_SOURCES: dict[str, IdxSource] = {
                 strict=True,
             )
         ),
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
     ),
 }
 
@@ -158,32 +165,44 @@ def download_checked(url: str, dest: Path, md5: str) -> None:
     write_atomic(dest, lambda f: f.write(payload))
 
 
-def ensure_idx_files(name: str, root: Path, download: bool = True) -> Path:
-    """Return ``<root>/<folder>`` holding the four official files of ``name`` ("mnist" or "fmnist").
+def split_files(split: str) -> tuple[str, str]:
+    """The images and labels file names of one split."""
+    prefix = _SPLIT_PREFIX[split]
+    return f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"
 
-    Missing files are downloaded from the official mirrors (md5-checked, written atomically) when
-    ``download`` is true; if that fails a ``DatasetError`` lists the expected files and the folder.
+
+def ensure_idx_files(
+    name: str, root: Path, download: bool = True, files: tuple[str, ...] | None = None
+) -> Path:
+    """Return ``<root>/<folder>`` holding ``files`` of ``name`` ("mnist" or "fmnist"; default: all four).
+
+    A missing file is downloaded from each mirror in turn (md5-checked, written atomically) when ``download``
+    is true; if every mirror fails, a ``DatasetError`` lists the expected files, the folder and each mirror's
+    failure.
     """
     source = IDX_SOURCES[name]
+    wanted = tuple(files) if files is not None else tuple(source.files)
     folder = Path(root) / source.folder
-    missing = [fname for fname in source.files if not (folder / fname).is_file()]
+    missing = [fname for fname in wanted if not (folder / fname).is_file()]
     if not missing:
         return folder
     failures: list[str] = []
     if download:
         for fname in missing:
+            tried = []
             for mirror in source.mirrors:
                 try:
                     download_checked(mirror + fname, folder / fname, source.files[fname])
                     break
                 except (OSError, ValueError, urllib.error.URLError) as e:
-                    failures.append(f"{mirror}{fname}: {e}")
+                    tried.append(f"{mirror}{fname}: {getattr(e, 'reason', None) or e}")
             else:
+                failures = tried
                 break
-        missing = [fname for fname in source.files if not (folder / fname).is_file()]
+        missing = [fname for fname in wanted if not (folder / fname).is_file()]
         if not missing:
             return folder
-    how = f"download failed ({failures[-1]})" if failures else "download disabled"
+    how = f"download failed from every mirror ({'; '.join(failures)})" if failures else "download disabled"
     raise DatasetError(
         f"{source.title} not found: expected {', '.join(missing)} in {folder}; {how}. "
         f"Copy the official files there, pass --data-dir or set QSNN_DATA_DIR"
@@ -194,10 +213,11 @@ def load_idx(
     name: str, split: str, root: Path, limit: int | None = None, download: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images ``uint8 (N, 1, 28, 28)`` and labels ``int64 (N,)`` of one split of MNIST or Fashion-MNIST."""
-    folder = ensure_idx_files(name, root, download)
-    prefix = _SPLIT_PREFIX[split]
-    images_path = folder / f"{prefix}-images-idx3-ubyte.gz"
-    labels_path = folder / f"{prefix}-labels-idx1-ubyte.gz"
+    images_name, labels_name = split_files(split)
+    # Only this split's two files: a command that reads the test set needs no training files.
+    folder = ensure_idx_files(name, root, download, files=(images_name, labels_name))
+    images_path = folder / images_name
+    labels_path = folder / labels_name
     images = read_idx(images_path, limit)
     labels = read_idx(labels_path, limit)
     if images.ndim != 3 or images.shape[1:] != (28, 28):

@@ -30,7 +30,7 @@ from qsnn_deploy.targets.hls.layout import (
     saturates,
     taps,
 )
-from qsnn_deploy.targets.text import safe_label
+from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_hls.h",)
 TCL_SCRIPT = "run_hls.tcl"
@@ -123,7 +123,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "p": prefix,
         "P": prefix.upper(),
         "graph": graph,
-        "source": safe_label(graph.metadata.get("source", "unknown")),
+        "source": source_label(graph.metadata),
         "static": graph.input.encoding == "static",
         "layers": [_layer_context(model, layer) for layer in model.layers],
         "input_size": int(np.prod(graph.input.shape)),
