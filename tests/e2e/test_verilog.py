@@ -1,6 +1,7 @@
 """The Verilog target end to end: the generated RTL is lint-clean (verilator --lint-only -Wall), bit-exact with
 the simulator under Verilator (every layer's spikes and membranes of every step) and under Icarus, for static
-and stream inputs and several lane counts; a one-unit error in the LIF reset fails verify; golden snapshots."""
+and stream inputs and several degrees of parallelism; designs one unit wrong in the LIF reset or wrong about a
+read-after-write fail verify; 100 real MNIST images; golden snapshots."""
 
 from __future__ import annotations
 
@@ -38,17 +39,23 @@ def mnist_graph():
     return export_checkpoint(MNIST_MODEL).graph
 
 
-@pytest.mark.parametrize("arch", ["tiny", "tiny-stream"])
-def test_lint_clean(arch: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("arch", "lanes", "neurons"), [("tiny", "4", "1"), ("tiny-stream", "1", "1"), ("tiny", "8", "2,4,1")]
+)
+def test_lint_clean(arch: str, lanes: str, neurons: str, tmp_path: Path) -> None:
     require_tools("verilator")
-    generate(random_graph(arch, 0), "verilog", tmp_path, options=_opts(4))
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    generate(random_graph(arch, 0), "verilog", tmp_path, options=options)
     lint(tmp_path, "qsnn")  # raises on any warning
     lint(tmp_path, "qsnn", top="qsnn_synth")
 
 
-def test_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("lanes", "neurons"), [("16", "1"), ("4,64,16", "4,2,1")])
+def test_lint_clean_mnist(mnist_graph, lanes: str, neurons: str, tmp_path: Path) -> None:
     require_tools("verilator")
-    generate(mnist_graph, "verilog", tmp_path, options=_opts(16))
+    generate(
+        mnist_graph, "verilog", tmp_path, options=TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    )
     lint(tmp_path, "qsnn", top="qsnn_synth")
 
 
