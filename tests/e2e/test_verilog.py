@@ -75,7 +75,8 @@ def test_verilator_bit_exact(
     require_tools("verilator")
     graph = random_graph(arch, seed, reset=reset, state_bits=state_bits)
     inputs = random_inputs(graph, 4, 1)
-    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    # the synthetic graphs' wide multipliers need a larger part than the default for several neurons per cycle
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons, "part": "ecp5-85k"})
     result = verify(graph, inputs, 12, target="verilog", executor="verilator", options=options)
     assert result.compared.layer_values == 4 * 12 * sum(layer.neurons for layer in plan_layers(graph)) * 2
     assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
@@ -84,7 +85,7 @@ def test_verilator_bit_exact(
 def test_icarus_bit_exact() -> None:
     require_tools("iverilog", "vvp")
     graph = random_graph("tiny-stream", 1)
-    options = TargetOptions(extra={"lanes": "4", "neurons": "2"})
+    options = TargetOptions(extra={"lanes": "4", "neurons": "2", "part": "ecp5-85k"})
     verify(graph, random_inputs(graph, 2, 3), 8, target="verilog", executor="icarus", options=options)
 
 

@@ -88,6 +88,7 @@ class PartResult:
 @dataclass
 class VerilogCost:
     lanes: list[int]
+    neurons: list[int]
     samples: int
     steps: int
     cycles: list[int]  # per inference, from the testbench
@@ -112,7 +113,7 @@ class VerilogCost:
             for key, p in self.parts.items()
         }  # fmt: skip
         return {
-            "lanes": self.lanes, "steps": self.steps, "cycles_per_inference": self.mean_cycles,
+            "lanes": self.lanes, "neurons": self.neurons, "steps": self.steps, "cycles_per_inference": self.mean_cycles,
             "cycles": self.cycles, "block_estimate": self.block_estimate, "parts": parts,
         }  # fmt: skip
 
@@ -221,7 +222,7 @@ def cost_report(
         raise VerificationError("the testbench reported no cycles")
     params = params_of(model)
     rep = VerilogCost(
-        [p.LANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
+        [p.LANES for p in params], [p.NLANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
         block_estimate(params, model.options.get("part", DEFAULT_PART)),
     )  # fmt: skip
     if synth:
@@ -233,7 +234,7 @@ def cost_report(
 
 def format_report(rep: VerilogCost) -> str:
     lines = [
-        f"lanes (output channels per cycle) per layer: {rep.lanes}",
+        f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}",
         f"cycles per inference (Verilator, {rep.samples} samples x {rep.steps} steps, bit-exact): mean "
         f"{rep.mean_cycles:,.0f}, min {min(rep.cycles):,}, max {max(rep.cycles):,}",
         f"block RAM estimate ({DEFAULT_PART}, design rule): {rep.block_estimate} of {PARTS[DEFAULT_PART]['blocks']}",
