@@ -89,8 +89,9 @@ def main() -> None:
     from qsnn_deploy.export import export_checkpoint
     from qsnn_deploy.export.api import load_for_export
     from qsnn_deploy.targets import generate
-    from qsnn_deploy.targets.c.host import build_host, read_outputs
+    from qsnn_deploy.targets.c.host import build_host
     from qsnn_deploy.targets.c.report import _callgrind
+    from qsnn_deploy.verify.harness import read_outputs
     from qsnn_deploy.verify.tools import run_tool
     from qsnn_deploy.verify.vectors import write_vectors
 

@@ -12,7 +12,8 @@ import numpy as np
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.verify.record import LayerTrace, Record
+from qsnn_deploy.verify.harness import read_record
+from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import write_vectors
 
@@ -30,26 +31,6 @@ def build_host(
     cmd += [str(harness), str(model_dir / "qsnn_model.c"), str(model_dir / "qsnn_runtime.c"), "-o", str(exe)]
     run_tool(cmd, f"compiling the host harness with {cc}")
     return exe
-
-
-def read_outputs(path: Path, n: int, steps: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rec = np.dtype([("spikes", "u1", (steps, k)), ("counts", "<u2", (k,)), ("pred", "<i4")])
-    data = np.fromfile(path, dtype=rec)
-    if len(data) != n:
-        raise VerificationError(f"the harness wrote {len(data)} samples, expected {n}")
-    return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
-
-
-def read_layers(path: Path, layers: list[tuple[str, int]], n: int, steps: int) -> dict[str, LayerTrace]:
-    """The harness's RECORD file: per step of every sample, per LIF layer, n spike bytes then n int32."""
-    rec = np.dtype(
-        [(f"{name}_{part}", dt, (k,)) for name, k in layers for part, dt in (("s", "u1"), ("m", "<i4"))]
-    )
-    data = np.fromfile(path, dtype=rec)
-    if len(data) != n * steps:
-        raise VerificationError(f"the harness recorded {len(data)} steps, expected {n * steps}")
-    data = data.reshape(n, steps)
-    return {name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64)) for name, _ in layers}
 
 
 class HostRunner:
@@ -72,11 +53,16 @@ class HostRunner:
             raise VerificationError(
                 f"the host harness failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
             )
-        n = len(inputs)
-        spikes, counts, preds = read_outputs(work / "outputs.bin", n, steps, graph.num_classes)
-        names = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
-        layers = read_layers(work / "record.bin", names, n, steps)
-        return Record(spikes, layers, counts=counts, predictions=preds)
+        layers = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
+        return read_record(
+            work / "outputs.bin",
+            work / "record.bin",
+            layers,
+            len(inputs),
+            steps,
+            graph.num_classes,
+            "the harness",
+        )
 
 
 class HostExecutor:

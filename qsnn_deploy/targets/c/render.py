@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
-from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.c.layout import (
     LayerKernels,
@@ -28,6 +25,7 @@ from qsnn_deploy.targets.c.layout import (
     pack_weights,
     state_bytes,
 )
+from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_runtime.h", "qsnn_runtime.c")
@@ -90,13 +88,7 @@ def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
 def render_files(model: CheckedModel) -> dict[str, str]:
     """File name -> text of every generated file (not written yet)."""
     graph, stages, prefix = model.graph, model.layers, model.options.prefix
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "c")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("c")
     static = graph.input.encoding == "static"
     kernels = tuple(layer_kernels(s, model.ranges) for s in stages)
     rows, events = fused_scratch(stages, kernels)
@@ -125,16 +117,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
 
 def write_files(files: dict[str, str], out: Path) -> list[Path]:
     """Write the rendered files and copy the runtime into ``out``; returns the paths written."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        write_bytes_atomic(out / name, text.encode())
-        written.append(out / name)
-    runtime = templates_dir() / "c" / "runtime"
-    for name in RUNTIME_FILES:
-        write_bytes_atomic(out / name, (runtime / name).read_bytes())
-        written.append(out / name)
-    return written
+    return write_rendered(out, files, [f"c/runtime/{name}" for name in RUNTIME_FILES])
 
 
 def render(model: CheckedModel, out: Path) -> list[Path]:

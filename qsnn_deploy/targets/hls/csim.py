@@ -13,7 +13,8 @@ import numpy as np
 
 from qsnn_deploy.errors import ToolchainError, VerificationError
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.verify.record import LayerTrace, Record
+from qsnn_deploy.verify.harness import read_record
+from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import write_vectors
 
@@ -70,27 +71,6 @@ def build_csim(
     return exe
 
 
-def read_outputs(path: Path, n: int, steps: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The testbench's OUTPUT file (see the header of <prefix>_tb.cpp): spikes, counts, predictions."""
-    rec = np.dtype([("spikes", "u1", (steps, k)), ("counts", "<u2", (k,)), ("pred", "<i4")])
-    data = np.fromfile(path, dtype=rec)
-    if len(data) != n:
-        raise VerificationError(f"the HLS testbench wrote {len(data)} samples, expected {n}")
-    return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
-
-
-def read_layers(path: Path, layers: list[tuple[str, int]], n: int, steps: int) -> dict[str, LayerTrace]:
-    """The testbench's RECORD file: per step of every sample, per LIF layer, n spike bytes then n int32."""
-    rec = np.dtype(
-        [(f"{name}_{part}", dt, (k,)) for name, k in layers for part, dt in (("s", "u1"), ("m", "<i4"))]
-    )
-    data = np.fromfile(path, dtype=rec)
-    if len(data) != n * steps:
-        raise VerificationError(f"the HLS testbench recorded {len(data)} steps, expected {n * steps}")
-    data = data.reshape(n, steps)
-    return {name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64)) for name, _ in layers}
-
-
 class CsimRunner:
     def __init__(self, model: CheckedModel, exe: Path, work: Path):
         self.model, self.exe, self.work = model, exe, work
@@ -106,12 +86,10 @@ class CsimRunner:
             raise VerificationError(
                 f"the HLS C simulation failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
             )
-        n = len(inputs)
-        spikes, counts, preds = read_outputs(outputs, n, steps, graph.num_classes)
-        layers = read_layers(
-            record, [(layer.lif.name, layer.neurons) for layer in self.model.layers], n, steps
+        layers = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
+        return read_record(
+            outputs, record, layers, len(inputs), steps, graph.num_classes, "the HLS testbench"
         )
-        return Record(spikes, layers, counts=counts, predictions=preds)
 
 
 class CsimExecutor:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
-from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.ir.ops import Conv2d
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.hls.layout import (
     DEFAULT_PART,
     acc_peak,
@@ -111,13 +109,7 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
 def render_files(model: CheckedModel) -> dict[str, str]:
     """File name -> text of every generated file (not written yet)."""
     graph, prefix = model.graph, model.options.prefix
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "hls")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("hls")
     mhz = clock_mhz(model.options)
     ctx = {
         "p": prefix,
@@ -144,17 +136,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
 
 def render(model: CheckedModel, out: Path) -> list[Path]:
     """Write the rendered files and copy the kernel header into ``out``; returns the paths written."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in render_files(model).items():
-        write_bytes_atomic(out / name, text.encode())
-        written.append(out / name)
-    runtime = templates_dir() / "hls" / "runtime"
-    for name in RUNTIME_FILES:
-        write_bytes_atomic(out / name, (runtime / name).read_bytes())
-        written.append(out / name)
-    return written
+    return write_rendered(out, render_files(model), [f"hls/runtime/{name}" for name in RUNTIME_FILES])
 
 
 __all__ = ["render", "render_files"]

@@ -11,8 +11,8 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.c.host import read_layers, read_outputs
 from qsnn_deploy.targets.verilog.render import RTL_FILES
+from qsnn_deploy.verify.harness import read_layers, read_outputs
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import write_vectors
