@@ -1,51 +1,42 @@
-"""Where packaged resources live: the Jinja templates and the hand-written C runtime."""
+"""Where packaged resources live: templates and runtimes, firmware projects, the demo's bundled files.
+
+setup.py maps the top-level folders into the wheel as packages (``qsnn_deploy.templates``,
+``qsnn_deploy.firmware``, ``qsnn_deploy.bundled``); in a checkout the same folders are read in place.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 
-def templates_dir() -> Path:
-    """The templates folder: inside the installed wheel, or the repository's top-level ``templates/``."""
-    try:
-        import qsnn_deploy.templates as packaged  # shipped by setup.py's package-dir mapping
-
-        for entry in getattr(packaged, "__path__", []):
-            if Path(entry, "c").is_dir():
-                return Path(entry)
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parent.parent / "templates"
-
-
 def repo_root() -> Path:
-    """The source checkout (for firmware/ and examples/); only meaningful in a checkout."""
+    """The source checkout; only meaningful in a checkout."""
     return Path(__file__).resolve().parent.parent
 
 
-def firmware_dir() -> Path:
-    """The firmware projects (host harness, Cortex-M firmware, QEMU plugin): inside the installed wheel, or
-    the repository's top-level ``firmware/``."""
+def _resource(package: str, marker: str, folder: str) -> Path:
+    """The installed ``qsnn_deploy.<package>`` folder holding ``marker``, else the checkout's ``folder``."""
     try:
-        import qsnn_deploy.firmware as packaged  # shipped by setup.py's package-dir mapping
-
+        packaged = importlib.import_module(f"qsnn_deploy.{package}")
         for entry in getattr(packaged, "__path__", []):
-            if Path(entry, "host").is_dir():
+            if Path(entry, marker).exists():
                 return Path(entry)
     except ImportError:
         pass
-    return repo_root() / "firmware"
+    return repo_root() / folder
+
+
+def templates_dir() -> Path:
+    """The Jinja templates and hand-written runtimes of every target (``templates/``)."""
+    return _resource("templates", "c", "templates")
+
+
+def firmware_dir() -> Path:
+    """The firmware projects: host harness, Cortex-M firmware, QEMU plugins (``firmware/``)."""
+    return _resource("firmware", "host", "firmware")
 
 
 def examples_dir() -> Path:
-    """The bundled model and MNIST sample the demo uses: inside the installed wheel (``qsnn_deploy.bundled``,
-    a subset of ``examples/``), or the repository's top-level ``examples/``."""
-    try:
-        import qsnn_deploy.bundled as packaged  # shipped by setup.py's package-dir mapping
-
-        for entry in getattr(packaged, "__path__", []):
-            if Path(entry, "mnist").is_dir():
-                return Path(entry)
-    except ImportError:
-        pass
-    return repo_root() / "examples"
+    """The bundled model and MNIST sample the demo uses (a subset of ``examples/`` in the wheel)."""
+    return _resource("bundled", "mnist", "examples")
