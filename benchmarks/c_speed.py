@@ -3,7 +3,8 @@
 The float (fake-quantized) model is exported to ONNX with its time loop unrolled: the same weights, BatchNorm
 and LIF arithmetic as the snnTorch model, one sample per inference, onnxruntime pinned to one thread. The
 generated C runs in the host harness (gcc -O2, one thread) over the same samples. Prints time per inference
-of both and the ratio, plus the C's instructions per inference (callgrind).
+of both and the ratio, plus the C's instructions per inference (callgrind). The harness is built to run each
+sample once, through qsnn_run (-DQSNN_HARNESS_RUN_ONLY).
 
     python benchmarks/c_speed.py --checkpoint examples/mnist/model.pt --samples 100
 """
@@ -125,7 +126,9 @@ def main() -> None:
     # Generated C on the host harness over the same samples (one process, one thread).
     model_dir = work / "c"
     generate(graph, "c", model_dir)
-    exe = build_host(model_dir, work / "harness")
+    # One inference per sample: the verifying harness also runs every sample step by step, which would double
+    # the time measured here.
+    exe = build_host(model_dir, work / "harness", extra=["-DQSNN_HARNESS_RUN_ONLY"])
     vectors = work / "vectors.bin"
     write_vectors(vectors, graph, ds.inputs, steps)
     start, cpu = time.perf_counter(), _children_cpu()

@@ -8,6 +8,10 @@
  * With a third argument RECORD (and the model compiled with -DQSNN_RECORD): every step of every sample, for
  * every LIF layer in order, n bytes of spikes then n little-endian int32 membranes.
  * Exit status: 0 on success, 1 on a usage or I/O error, 2 when the vectors do not fit the model.
+ *
+ * Each sample runs twice, step by step (the output spikes, the record) and through qsnn_run (the prediction),
+ * which must agree. Compiled with -DQSNN_HARNESS_RUN_ONLY (benchmarks/c_speed.py), a sample runs once, through
+ * qsnn_run alone, and its output spikes are written as zeros: one inference per inference is timed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +100,25 @@ int main(int argc, char **argv)
             fprintf(stderr, "truncated vectors at sample %lu\n", i);
             return 1;
         }
+#ifdef QSNN_HARNESS_RUN_ONLY
+        {
+            uint16_t counts[QSNN_NUM_CLASSES];
+            pred = qsnn_run(&state, frames, (int)steps, counts);
+            for (k = 0; k < QSNN_NUM_CLASSES; k++) {
+                spikes[k] = 0;
+            }
+            for (t = 0; t < steps; t++) {
+                fwrite(spikes, 1, QSNN_NUM_CLASSES, out);
+            }
+            for (k = 0; k < QSNN_NUM_CLASSES; k++) {
+                write_le(out, counts[k], 2);
+            }
+            if (!write_le(out, (unsigned long)(long)pred, 4)) {
+                return 1;
+            }
+            continue;
+        }
+#endif
         qsnn_reset(&state);
 #if QSNN_STREAM
         for (t = 0; t < steps; t++) {

@@ -94,3 +94,26 @@ def test_cli_verify_from_folder_with_json(tmp_path: Path, data_dir: Path) -> Non
     assert report["verified"] and report["samples"] == 4 and report["steps"] == 6
     assert report["output_spike_values"] == 4 * 6 * 10
     assert report["layer_values"] > 0
+
+
+def test_the_benchmark_harness_runs_each_sample_once_and_agrees(tmp_path: Path) -> None:
+    """benchmarks/c_speed.py times the harness built with -DQSNN_HARNESS_RUN_ONLY (qsnn_run alone): its counts
+    and predictions equal the simulator's."""
+    require_tools("gcc")
+    from qsnn_deploy.sim import simulate
+    from qsnn_deploy.targets.c.host import build_host
+    from qsnn_deploy.verify.harness import read_outputs
+    from qsnn_deploy.verify.tools import run_tool
+    from qsnn_deploy.verify.vectors import write_vectors
+
+    graph = random_graph("tiny", 3)
+    inputs = random_inputs(graph, 6, seed=3)
+    generate(graph, "c", tmp_path / "gen")
+    exe = build_host(tmp_path / "gen", tmp_path / "bench", extra=["-DQSNN_HARNESS_RUN_ONLY"])
+    write_vectors(tmp_path / "v.bin", graph, inputs, graph.num_steps)
+    run_tool([str(exe), str(tmp_path / "v.bin"), str(tmp_path / "o.bin")], "benchmark harness")
+    spikes, counts, preds = read_outputs(tmp_path / "o.bin", 6, graph.num_steps, graph.num_classes)
+    sim = simulate(graph, inputs)
+    assert sim.counts.sum() > 0
+    assert (counts == sim.counts).all() and (preds == sim.predictions).all()
+    assert not spikes.any()  # written as zeros: the per-step path did not run
