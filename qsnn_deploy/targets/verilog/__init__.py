@@ -25,6 +25,7 @@ class VerilogTarget:
     description = (
         "synthesizable Verilog RTL (event-driven, bit-exact; Verilator/Icarus simulation, Yosys/nextpnr)"
     )
+    pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
     rules = RULES
     executors = {"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()}
 

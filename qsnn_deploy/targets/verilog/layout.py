@@ -2,9 +2,10 @@
 range analysis), memory images and block-RAM estimates. Rules, renderer and report all read these.
 
 Widths (docs/targets/verilog.md#widths): ``ACC_W`` holds every partial sum of the synapse with its fused pool
-(the conv's ``peak`` times the pool window, as the shared ``accumulator_width`` rule bounds it); ``PROD_W`` the
-requantize's ``x*m + b + 2^(s-1)`` (its ``peak``); ``CUR_W`` the current; ``STATE_W`` the membrane: the LIF's
-proven range, or its full state type where the range analysis says it can saturate (then the RTL clamps).
+(the conv's ``peak`` times the area a sum pool adds up, ``Layer.summed_area``: 1 under a max pool, whose
+accumulators each hold one conv output); ``PROD_W`` the requantize's ``x*m + b + 2^(s-1)`` (its ``peak``);
+``CUR_W`` the current; ``STATE_W`` the membrane: the LIF's proven range, or its full state type where the range
+analysis says it can saturate (then the RTL clamps).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, OpRange
+from qsnn_deploy.ir.ops import Conv2d, MaxPool2d, OpRange
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.types import bits_for_range
 
@@ -52,6 +53,8 @@ class LayerParams:
     OUT_H: int
     OUT_W: int
     POOL_LOG2: int
+    # 1: a maxpool2d (the accumulators hold the conv map, the neuron phase pools), 0: a sumpool2d or none
+    MAX_POOL: int
     LANES: int
     NLANES: int  # neurons per cycle in the neuron phase
     IN_NL: int  # spike-mask bits of an incoming event (the layer before's NLANES; 1 for the first layer)
@@ -113,6 +116,11 @@ class LayerParams:
         return -(-self.OC // self.NLANES)
 
     @property
+    def acc_positions(self) -> int:
+        """Accumulator positions: the pooled map, or under a max pool the conv map its windows cover."""
+        return self.OUT_H * self.OUT_W << (2 * self.POOL_LOG2 if self.MAX_POOL else 0)
+
+    @property
     def taps(self) -> int:
         return self.IN_C * self.KH * self.KW
 
@@ -121,9 +129,9 @@ class LayerParams:
         queue_w = self.IN_NL + self.VAL_W + self.CW + self.YW + self.XW
         return {
             "queue": (queue_w, self.IN_C * self.IN_H * self.IN_W),
-            "acc": (self.LANES * self.ACC_W, self.OUT_H * self.OUT_W * self.GROUPS),
+            "acc": (self.LANES * self.ACC_W, self.acc_positions * self.GROUPS),
             "weights": (self.LANES * WEIGHT_BITS, self.taps * self.GROUPS),
-            "requant": (self.NLANES * (self.MUL_W + self.BIAS_W), self.blocks),
+            "requant": (self.NLANES * (self.MUL_W + self.BIAS_W + self.MAX_POOL), self.blocks),
             "membranes": (self.NLANES * self.STATE_W, self.OUT_H * self.OUT_W * self.blocks),
         }
 
@@ -183,7 +191,7 @@ def layer_params(
         in_nl = prev.NLANES if prev else 1
         # a linear layer after a map takes flat indices: the producer's lane j is index + j * (its H*W)
         stride = prev.OUT_H * prev.OUT_W if (prev and not conv) else 1
-        partial = ranges[op.name].peak * layer.pool_kernel**2
+        partial = ranges[op.name].peak * layer.summed_area
         term_bits = val_w + 6 if val_w > 1 else WEIGHT_BITS + 1  # one product, plus a sign bit to extend
         acc_w = max(bits_for_range(-partial, partial), term_bits)
         mult, bias = rq.multiplier.astype(object), rq.bias.astype(object)
@@ -197,13 +205,14 @@ def layer_params(
         nxt = layers[layer.index + 1] if layer.index + 1 < len(layers) else None
         desc = f"{op.kind} {op.name} {layer.in_shape} -> {layer.conv_shape}"
         if layer.pool is not None:
-            desc += f", sumpool2d {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
+            desc += f", {layer.pool.kind} {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
         desc += f", requantize {rq.name}, lif {lif.name} ({layer.neurons} neurons)"
         out.append(
             LayerParams(
                 index=layer.index, name=lif.name, desc=desc, linear=not conv,
                 IN_C=in_c, IN_H=in_h, IN_W=in_w, VAL_W=val_w, OC=oc, KH=kh, KW=kw, PAD=pad, OUT_H=out_h,
-                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1, LANES=ln, NLANES=nl, IN_NL=in_nl,
+                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1,
+                MAX_POOL=int(isinstance(layer.pool, MaxPool2d)), LANES=ln, NLANES=nl, IN_NL=in_nl,
                 MASK_STRIDE=stride, GROUPS=-(-oc // ln),
                 ACC_W=acc_w, MUL_W=mul_w, BIAS_W=bias_w, PROD_W=prod_w, SHIFT=rq.shift, CUR_W=cur_w,
                 STATE_W=state_w, THRESH=lif.threshold, DECAY_MULT=lif.decay_multiplier,
@@ -236,16 +245,19 @@ def weight_image(layer: Layer, p: LayerParams) -> str:
 
 def requant_image(layer: Layer, p: LayerParams) -> str:
     """$readmemh image of the requantize ROM: word ``b`` holds channels ``b*NLANES .. +NLANES-1``, channel
-    ``b*NLANES + j`` in bits ``j*(MUL_W+BIAS_W) +: MUL_W+BIAS_W`` as {bias (BIAS_W bits), multiplier (MUL_W)};
-    channels past OC are 0."""
-    rq_w = p.MUL_W + p.BIAS_W
-    pairs = list(zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist()))
-    pairs += [(0, 0)] * (p.blocks * p.NLANES - len(pairs))
+    ``b*NLANES + j`` in bits ``j*RQ_W +: RQ_W`` as {bias (BIAS_W bits), multiplier (MUL_W)}, under a max pool
+    {min (1 where the pool's sign is -1), bias, multiplier} (``RQ_W`` = MUL_W + BIAS_W + MAX_POOL); channels
+    past OC are 0."""
+    rq_w = p.MUL_W + p.BIAS_W + p.MAX_POOL
+    signs = layer.pool.sign.tolist() if p.MAX_POOL else [1] * p.OC  # type: ignore[union-attr]
+    pairs = list(zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist(), signs))
+    pairs += [(0, 0, 1)] * (p.blocks * p.NLANES - len(pairs))
     words = []
     for b in range(p.blocks):
         word = 0
-        for j, (m, bias) in enumerate(pairs[b * p.NLANES : (b + 1) * p.NLANES]):
+        for j, (m, bias, sign) in enumerate(pairs[b * p.NLANES : (b + 1) * p.NLANES]):
             lane = ((int(bias) & ((1 << p.BIAS_W) - 1)) << p.MUL_W) | (int(m) & ((1 << p.MUL_W) - 1))
+            lane |= int(sign < 0) << (p.MUL_W + p.BIAS_W)
             word |= lane << (j * rq_w)
         words.append(word)
     return hex_lines(words, p.NLANES * rq_w)

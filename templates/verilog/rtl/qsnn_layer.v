@@ -1,5 +1,5 @@
 // qsnn_layer.v - one layer of the qsnn-deploy Verilog target: synapse (conv2d with an optional fused
-// sumpool2d, or linear), requantize and LIF, exactly as docs/ir/ops.md defines them.
+// sumpool2d or a maxpool2d, or linear), requantize and LIF, exactly as docs/ir/ops.md defines them.
 //
 // Event-driven. The layer owns a queue of its active inputs (push port): (mask, value, c, y, x) for every
 // non-zero input element (or block of spikes) of this step; zeros are never queued and cost nothing. Three
@@ -18,6 +18,10 @@
 //           pipeline. Their spikes are pushed as one event with a spike mask into the next layer's queue
 //           (ev_*); every neuron's spike and membrane leave on the trace port. Accumulators are cleared as
 //           they are read unless KEEP_ACC (a static first layer: its current never changes).
+//           MAX_POOL: the acc phase fills the un-pooled conv map (a max needs complete sums, so it cannot be
+//           taken while they are still growing); the neuron phase reads the 2^(2 POOL_LOG2) accumulator words
+//           of each pooled position one per cycle and keeps, per lane, the max (or the min where the
+//           channel's sign is -1, a bit of the requantize ROM word) before the requantize.
 //
 // Widths are parameters computed by the code generator from the range analysis (docs/ir/ranges.md):
 // ACC_W holds every partial sum, PROD_W the requantize multiply, CUR_W the current, STATE_W the membrane.
@@ -36,7 +40,8 @@ module qsnn_layer #(
     parameter integer PAD = 0,
     parameter integer OUT_H = 1,        // after pooling
     parameter integer OUT_W = 1,
-    parameter integer POOL_LOG2 = 0,    // sum-pool window 2^POOL_LOG2 (0: no pool)
+    parameter integer POOL_LOG2 = 0,    // pool window 2^POOL_LOG2 (0: no pool)
+    parameter integer MAX_POOL = 0,     // 1: the pool is a maxpool2d (else a fused sumpool2d)
     parameter integer LANES = 1,        // output channels per cycle (a power of two)
     parameter integer NLANES = 1,       // neurons per cycle in the neuron phase (a power of two <= LANES)
     parameter integer IN_NL = 1,        // spike-mask bits of an incoming event (the layer before's NLANES)
@@ -113,16 +118,21 @@ module qsnn_layer #(
     localparam integer Q_CW = $clog2(Q_DEPTH + 1);
     localparam integer EVW = IN_NL + VAL_W + CW + YW + XW;
     localparam integer POS = OUT_H * OUT_W;
-    localparam integer A_DEPTH = POS * GROUPS;
+    localparam integer LIM_H = OUT_H << POOL_LOG2;  // conv rows that a kept pool window covers
+    localparam integer LIM_W = OUT_W << POOL_LOG2;
+    // accumulator positions: pooled (a sum pool adds into them) or, under a max pool, the kept conv map
+    localparam integer A_SHIFT = (MAX_POOL != 0) ? 0 : POOL_LOG2;
+    localparam integer A_ROW = (MAX_POOL != 0) ? LIM_W : OUT_W;
+    localparam integer A_POS = (MAX_POOL != 0) ? LIM_H * LIM_W : POS;
+    localparam integer WIN = (MAX_POOL != 0) ? (1 << (2 * POOL_LOG2)) : 1;  // words read per neuron block
+    localparam integer A_DEPTH = A_POS * GROUPS;
     localparam integer A_AW = (A_DEPTH > 1) ? $clog2(A_DEPTH) : 1;
     localparam integer A_WORD = LANES * ACC_W;
     localparam integer W_DEPTH = IN_C * KH * KW * GROUPS;
     localparam integer W_AW = (W_DEPTH > 1) ? $clog2(W_DEPTH) : 1;
     localparam integer W_WORD = LANES * 4;
-    localparam integer RQ_W = MUL_W + BIAS_W;
+    localparam integer RQ_W = MUL_W + BIAS_W + MAX_POOL;  // {min instead of max, bias, multiplier}
     localparam integer BPW = LANES / NLANES;  // channel blocks per accumulator word
-    localparam integer LIM_H = OUT_H << POOL_LOG2;  // conv rows that a kept pool window covers
-    localparam integer LIM_W = OUT_W << POOL_LOG2;
     // counters and coordinates: wide enough for every address, index and (padded) coordinate of the layer
     localparam integer SPAN_H = $clog2(IN_H + 2 * PAD + KH + LIM_H + 2);
     localparam integer SPAN_W = $clog2(IN_W + 2 * PAD + KW + LIM_W + 2);
@@ -136,7 +146,8 @@ module qsnn_layer #(
                            C_KW_M1 = KW - 1, C_KH = KH, C_KW = KW, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
                            C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1,
                            C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1, C_NB_M1 = NB - 1, C_BPW_M1 = BPW - 1,
-                           C_NL = NLANES, C_NLPOS = NLANES * POS;
+                           C_NL = NLANES, C_NLPOS = NLANES * POS, C_WIN_M1 = WIN - 1,
+                           C_PK_M1 = (1 << POOL_LOG2) - 1;
     /* verilator lint_on WIDTH */
     localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
 
@@ -232,9 +243,9 @@ module qsnn_layer #(
 
     // The operation of this S_RUN cycle: accumulator word of the pooled output, weight word of the tap.
     /* verilator lint_off UNUSED */
-    wire [CNT_W-1:0] run_py = (ty - u) >> POOL_LOG2;
-    wire [CNT_W-1:0] run_px = (tx - v) >> POOL_LOG2;
-    wire [CNT_W-1:0] run_aaddr = mulc(mulc(run_py, OUT_W) + run_px, GROUPS) + g;
+    wire [CNT_W-1:0] run_py = (ty - u) >> A_SHIFT;
+    wire [CNT_W-1:0] run_px = (tx - v) >> A_SHIFT;
+    wire [CNT_W-1:0] run_aaddr = mulc(mulc(run_py, A_ROW) + run_px, GROUPS) + g;
     wire [CNT_W-1:0] run_waddr = mulc(mulc(mulc(ev_cin, KH) + u, KW) + v, GROUPS) + g;
     /* verilator lint_on UNUSED */
     wire        run_last_g = (g == C_G_M1);
@@ -283,13 +294,17 @@ module qsnn_layer #(
     // membrane word k = p*NB + b, flat (C, H, W) index of the block's first neuron.
     /* verilator lint_off UNUSED */
     reg [CNT_W-1:0] n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase;
+    reg [CNT_W-1:0] n_w, n_wy, n_wx;  // max pool: the window's word being read (row n_wy, column n_wx)
+    wire       n_last_w = (MAX_POOL == 0) || (n_w == C_WIN_M1);  // a constant 1 without a max pool
     wire       n_last_b = (n_b == C_NB_M1);
-    wire       n_last = n_last_b && (n_p == C_POS_M1);
+    wire       n_last = n_last_w && n_last_b && (n_p == C_POS_M1);
     reg        n_issuing;
     reg [A_AW-1:0] clr_addr;
     wire [CNT_W-1:0] n_group = n_obase >> $clog2(LANES);
     wire [CNT_W-1:0] n_blk = n_b & C_BPW_M1;            // the block's place in its accumulator word
-    wire [CNT_W-1:0] n_aaddr = n_abase + n_group;
+    wire [CNT_W-1:0] n_aaddr = (MAX_POOL != 0)
+        ? mulc(mulc((n_y << POOL_LOG2) + n_wy, A_ROW) + (n_x << POOL_LOG2) + n_wx, GROUPS) + n_group
+        : n_abase + n_group;
     wire        n_word_done = (n_blk == C_BPW_M1) || n_last_b;
 
     wire nd_take = nd_valid && (state == S_NEXT || (state == S_RUN && !hazard && run_last_op));
@@ -312,6 +327,7 @@ module qsnn_layer #(
     // written back, traced and pushed as one event.
     reg              n1_valid, n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid;
     reg              n1_first;
+    reg              n1_read, n1b_read, n1_wfirst, n1b_wfirst;  // max pool: a window word arrives, its first
     reg [CNT_W-1:0]  n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index;
     reg [CNT_W-1:0]  n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index;
     reg [NLANES*STATE_W-1:0] n1b_v;
@@ -322,12 +338,25 @@ module qsnn_layer #(
     reg [CNT_W-1:0]  n5_obase, n5_y, n5_x, n5_k, n5_index;
     /* verilator lint_on UNUSED */
     wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid;
-    wire [NLANES*ACC_W-1:0]   n1b_accs = a2_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W];
+    wire [NLANES*ACC_W-1:0]   n1b_word = a2_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W];
+    wire [NLANES*ACC_W-1:0]   n1b_accs;     // the neurons' accumulators: the word's, or the window's max/min
+    /* verilator lint_off UNUSED */
+    reg  [NLANES*ACC_W-1:0]   n1b_best;     // max pool: the max/min of the window's words read so far
+    /* verilator lint_on UNUSED */
     wire [NLANES*STATE_W-1:0] n5_v;
     wire [NLANES-1:0]         n5_spike, n5_ok;
     genvar j;
     generate
         for (j = 0; j < NLANES; j = j + 1) begin : g_neuron
+            if (MAX_POOL != 0) begin : g_max
+                wire signed [ACC_W-1:0] x = n1b_word[ACC_W * j +: ACC_W];
+                wire signed [ACC_W-1:0] best = n1b_best[ACC_W * j +: ACC_W];
+                wire                    neg = n1b_rq[RQ_W * j + MUL_W + BIAS_W];  // sign -1: keep the min
+                wire                    take = n1b_wfirst || (neg ? (x < best) : (x > best));
+                assign n1b_accs[ACC_W * j +: ACC_W] = take ? x : best;
+            end else begin : g_sum
+                assign n1b_accs[ACC_W * j +: ACC_W] = n1b_word[ACC_W * j +: ACC_W];
+            end
             qsnn_neuron #(
                 .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .SHIFT(SHIFT), .CUR_W(CUR_W),
                 .STATE_W(STATE_W), .THRESH(THRESH), .DECAY_MULT(DECAY_MULT), .DM_W(DM_W),
@@ -408,6 +437,8 @@ module qsnn_layer #(
 
         // ---------------- neuron pipeline
         n1b_valid <= n1_valid;
+        {n1b_read, n1b_wfirst} <= {n1_read, n1_wfirst};
+        if (n1b_read) n1b_best <= n1b_accs;
         n1b_v <= m_rdata;
         n1b_rq <= rq_rdata;
         {n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index};
@@ -431,7 +462,9 @@ module qsnn_layer #(
             ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : n5_y[EY_W-1:0];
             ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : n5_x[EX_W-1:0];
         end
-        n1_valid <= n_issuing;
+        n1_valid <= n_issuing && n_last_w;  // a neuron block enters the neurons with its window's last word
+        n1_read <= n_issuing;
+        n1_wfirst <= n_w == C_ZERO;
         n_issuing <= 1'b0;
 
         case (state)
@@ -448,7 +481,7 @@ module qsnn_layer #(
                 end else if (start_neuron) begin
                     state <= S_NEURON;
                     n_issuing <= 1'b1;
-                    {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase} <= {8{C_ZERO}};
+                    {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase, n_w, n_wy, n_wx} <= {11{C_ZERO}};
                     n1_first <= first_step;
                 end
             end
@@ -492,7 +525,13 @@ module qsnn_layer #(
                     {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index} <= {n_blk, n_obase, n_y, n_x, n_k, n_index};
                     if (n_last) begin
                         n_issuing <= 1'b0;
+                    end else if (!n_last_w) begin  // the next word of the window (max pool)
+                        n_issuing <= 1'b1;
+                        n_w <= n_w + C_ONE;
+                        n_wx <= (n_wx == C_PK_M1) ? C_ZERO : n_wx + C_ONE;
+                        if (n_wx == C_PK_M1) n_wy <= n_wy + C_ONE;
                     end else begin
+                        {n_w, n_wy, n_wx} <= {3{C_ZERO}};
                         n_issuing <= 1'b1;
                         n_k <= n_k + C_ONE;
                         if (n_last_b) begin
@@ -527,7 +566,9 @@ module qsnn_layer #(
             a2_valid <= 1'b0;
             n_issuing <= 1'b0;
             n1_valid <= 1'b0;
+            n1_read <= 1'b0;
             n1b_valid <= 1'b0;
+            n1b_read <= 1'b0;
             n2_valid <= 1'b0;
             n3_valid <= 1'b0;
             n4_valid <= 1'b0;
