@@ -150,3 +150,27 @@ def test_multipliers_beyond_the_part_refused() -> None:
     with pytest.raises(DesignRuleError, match="DSP blocks; ecp5-25k has 28"):
         check_model(graph, "verilog", _opts(lanes="16", neurons="8"))
     check_model(graph, "verilog", _opts(lanes="16", neurons="8", part="ecp5-85k"))
+
+
+def test_max_pool_layout() -> None:
+    """Under a max pool each accumulator holds one conv output (ACC_W from the conv's peak alone), the
+    accumulators cover the conv map the kept windows reach, and the requantize word carries the pool's sign
+    (1 = take the min) above {bias, multiplier}."""
+    graph = random_graph("tiny", 3, pool="max")
+    model = check_model(graph, "verilog", _opts(lanes="4", neurons="2"))
+    for layer, p in zip(model.layers, params_of(model)):
+        if layer.pool is None:
+            assert p.MAX_POOL == 0
+            continue
+        assert p.MAX_POOL == 1
+        peak = model.ranges[layer.op.name].peak
+        assert p.ACC_W == max(bits_for_range(-peak, peak), p.VAL_W + 6 if p.VAL_W > 1 else 5)
+        k = layer.pool_kernel
+        assert p.memories()["acc"][1] == layer.out_shape[1] * k * layer.out_shape[2] * k * p.GROUPS
+        rq_w = p.MUL_W + p.BIAS_W + 1
+        words = [int(line, 16) for line in requant_image(layer, p).split()]
+        for c, sign in enumerate(layer.pool.sign.tolist()):
+            b, j = divmod(c, p.NLANES)
+            lane = (words[b] >> (j * rq_w)) & ((1 << rq_w) - 1)
+            assert lane >> (p.MUL_W + p.BIAS_W) == int(sign == -1)
+            assert lane & ((1 << p.MUL_W) - 1) == int(layer.rq.multiplier[c]) & ((1 << p.MUL_W) - 1)
