@@ -9,7 +9,7 @@ from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir.ops import LIF, Op, Requantize, Shape
 from qsnn_deploy.ir.types import IntType
 
-IR_VERSION = 1
+IR_VERSION = 2
 """Version of the IR semantics and file format. Bump it when a field or a rule changes; keep a fixture of
 every older version under tests/fixtures/ir/ and an upgrader in ir/io.py."""
 

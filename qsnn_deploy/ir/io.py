@@ -194,7 +194,16 @@ def _op_from_json(entry: Any, index: int, zf: zipfile.ZipFile) -> Op:
 
 
 def _upgrade(manifest: dict) -> dict:
-    """Bring an older manifest up to IR_VERSION. Version 1 is the first; add steps here, never remove them."""
+    """Bring an older manifest up to IR_VERSION, one version at a time; add steps here, never remove them.
+
+    1 -> 2: version 2 added the ``maxpool2d`` op, the field limits (ir/limits.py) and the typed metadata keys
+    (ir/metadata.py). A version 1 file has no max pool and its fields and keys mean what they meant, so it
+    reads unchanged; the limits and key types are checked on every load, of either version."""
+    if manifest["version"] == 1:
+        ops = manifest.get("ops")
+        if isinstance(ops, list) and any(isinstance(op, dict) and op.get("op") == "maxpool2d" for op in ops):
+            raise IRFormatError("a maxpool2d op in an IR version 1 file: max pooling came with version 2")
+        manifest = {**manifest, "version": 2}
     return manifest
 
 

@@ -80,3 +80,22 @@ def test_targets_without_max_pooling_refuse_it_by_name() -> None:
         with pytest.raises(DesignRuleError) as info:
             check_model(graph, name)
         assert "pool_supported" in [rule for rule, _ in info.value.violations], name
+
+
+def test_a_version_1_file_cannot_hold_a_max_pool(tmp_path: Path) -> None:
+    """Max pooling came with IR version 2; a file claiming version 1 with one is refused, not misread."""
+    import json
+    import zipfile
+
+    from qsnn_deploy.errors import IRFormatError
+
+    path = save_graph(random_graph("tiny", 1, pool="max"), tmp_path / "g.qsnn")
+    old = tmp_path / "v1.qsnn"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "manifest.json":
+                data = json.dumps({**json.loads(data), "version": 1}).encode()
+            dst.writestr(info.filename, data)
+    with pytest.raises(IRFormatError, match="version 2"):
+        load_graph(old)
