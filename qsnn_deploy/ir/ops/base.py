@@ -198,3 +198,27 @@ def weighted_sum_range(
     p_hi = as_bounds(np.where(t_hi > zero, t_hi, zero).sum(axis=1))
     rng = OpRange(op.name, op.kind, tuple(lo_o), tuple(hi_o), peak, declared, "", tuple(p_lo), tuple(p_hi))
     return lo_o, hi_o, rng
+
+
+class WindowPool(Op):
+    """What the pooling ops share: non-overlapping ``kernel x kernel`` windows, rows and columns that do not
+    fill a window dropped (floor), as torch's pooling does."""
+
+    kernel: int
+
+    def out_shape(self, in_shape: Shape) -> Shape:
+        c, h, w = in_shape
+        return (c, h // self.kernel, w // self.kernel)
+
+    def check(self, in_shape: Shape) -> None:
+        if self.kernel < 1:
+            self._fail(f"kernel must be >= 1, got {self.kernel}")
+        if len(in_shape) != 3 or min(in_shape[1:]) < self.kernel:
+            self._fail(f"needs a (C, H, W) input with H, W >= {self.kernel}, got {in_shape}")
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) -> (N, C, Ho, k, Wo, k) int64 blocks of the kept windows."""
+        k = self.kernel
+        n, c, h, w = x.shape
+        ho, wo = h // k, w // k
+        return x[:, :, : ho * k, : wo * k].astype(np.int64).reshape(n, c, ho, k, wo, k)

@@ -7,11 +7,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsnn_deploy.ir.ops.base import Bounds, Op, OpRange, Shape, _freeze, _tensor, as_bounds
+from qsnn_deploy.ir.ops.base import Bounds, OpRange, Shape, WindowPool, _freeze, _tensor, as_bounds
 
 
 @dataclass(frozen=True, eq=False)
-class MaxPool2d(Op):
+class MaxPool2d(WindowPool):
     """Non-overlapping max pooling of integer accumulators, per channel a max or a min:
     ``y[c,i,j] = sign[c] * max_{u,v < k} sign[c] * x[c, i*k+u, j*k+v]`` with ``sign[c]`` in {1, -1}.
 
@@ -28,25 +28,14 @@ class MaxPool2d(Op):
     def __post_init__(self) -> None:
         _freeze(self, "sign", np.int8)
 
-    def out_shape(self, in_shape: Shape) -> Shape:
-        c, h, w = in_shape
-        return (c, h // self.kernel, w // self.kernel)
-
     def check(self, in_shape: Shape) -> None:
-        if self.kernel < 1:
-            self._fail(f"kernel must be >= 1, got {self.kernel}")
-        if len(in_shape) != 3 or min(in_shape[1:]) < self.kernel:
-            self._fail(f"needs a (C, H, W) input with H, W >= {self.kernel}, got {in_shape}")
+        super().check(in_shape)
         if self.sign.shape != (in_shape[0],) or not np.isin(self.sign, (-1, 1)).all():
             self._fail(f"sign must hold {in_shape[0]} values, each 1 (max) or -1 (min)")
 
     def reference(self, x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, None]:
-        k = self.kernel
-        n, c, h, w = x.shape
-        ho, wo = h // k, w // k
-        sign = self.sign.astype(np.int64).reshape(1, c, 1, 1, 1, 1)
-        blocks = x[:, :, : ho * k, : wo * k].astype(np.int64).reshape(n, c, ho, k, wo, k) * sign
-        return blocks.max(axis=(3, 5)) * sign[..., 0, 0], None
+        sign = self.sign.astype(np.int64).reshape(1, -1, 1, 1, 1, 1)
+        return (self.windows(x) * sign).max(axis=(3, 5)) * sign[..., 0, 0], None
 
     def bounds(self, in_shape: Shape, lo: Bounds, hi: Bounds) -> tuple[Bounds, Bounds, OpRange]:
         """The output is one of the window's inputs: each channel keeps its input interval. Nothing is summed,

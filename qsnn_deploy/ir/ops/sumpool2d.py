@@ -7,12 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsnn_deploy.ir.ops.base import Bounds, Op, OpRange, Shape, _itype, as_bounds
+from qsnn_deploy.ir.ops.base import Bounds, OpRange, Shape, WindowPool, _itype, as_bounds
 from qsnn_deploy.ir.types import INT32, IntType
 
 
 @dataclass(frozen=True, eq=False)
-class SumPool2d(Op):
+class SumPool2d(WindowPool):
     """Non-overlapping sum pooling: ``y[c,i,j] = sum_{u,v < k} x[c, i*k+u, j*k+v]``.
 
     Rows and columns that do not fill a window are dropped (floor), as ``torch.avg_pool2d`` does; the 1/k²
@@ -24,22 +24,8 @@ class SumPool2d(Op):
     kernel: int = 2
     acc_type: IntType = _itype(default=INT32)
 
-    def out_shape(self, in_shape: Shape) -> Shape:
-        c, h, w = in_shape
-        return (c, h // self.kernel, w // self.kernel)
-
-    def check(self, in_shape: Shape) -> None:
-        if self.kernel < 1:
-            self._fail(f"kernel must be >= 1, got {self.kernel}")
-        if len(in_shape) != 3 or min(in_shape[1:]) < self.kernel:
-            self._fail(f"needs a (C, H, W) input with H, W >= {self.kernel}, got {in_shape}")
-
     def reference(self, x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, None]:
-        k = self.kernel
-        n, c, h, w = x.shape
-        ho, wo = h // k, w // k
-        blocks = x[:, :, : ho * k, : wo * k].astype(np.int64).reshape(n, c, ho, k, wo, k)
-        return blocks.sum(axis=(3, 5)), None
+        return self.windows(x).sum(axis=(3, 5)), None
 
     def bounds(self, in_shape: Shape, lo: Bounds, hi: Bounds) -> tuple[Bounds, Bounds, OpRange]:
         """``k²`` terms of one channel's interval; a partial sum of ``m ≤ k²`` of them lies between
