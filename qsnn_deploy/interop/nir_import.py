@@ -372,21 +372,12 @@ def import_nir(
 
 def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = None) -> dict:
     """Agreement of the integer simulator with the float chain (NIR's semantics, forward Euler) on ``raw``."""
+    from qsnn_deploy.export.fidelity import agreement
     from qsnn_deploy.export.float_graph import run_float
     from qsnn_deploy.sim import simulate
 
     steps = num_steps or graph.num_steps
-    f_counts = run_float(fg, raw, num_steps=steps)
-    result = simulate(graph, raw, steps)
-    f_pred = np.argmax(f_counts, axis=1)
-    return {
-        "samples": len(raw),
-        "prediction_agreement": float(np.mean(f_pred == result.predictions)),
-        "count_agreement": float(np.mean(f_counts == result.counts)),
-        "float_predictions": f_pred,
-        "int_predictions": result.predictions,
-        "silent_layers": [k for k, v in result.spike_counts.items() if int(v.sum()) == 0],
-    }
+    return agreement(run_float(fg, raw, num_steps=steps), simulate(graph, raw, steps))
 
 
 def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
