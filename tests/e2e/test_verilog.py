@@ -104,7 +104,7 @@ def test_icarus_bit_exact() -> None:
         ),  # a read before the write two ahead
         (
             "qsnn_layer.v",
-            "(fw_valid && fw_addr == a2_addr) ?",
+            "(FORWARD != 0 && fw_valid && fw_addr == a2_addr) ?",
             "(1'b0) ?",
         ),  # the word written right ahead not forwarded
     ],
@@ -132,24 +132,30 @@ def _mnist(data_dir: Path, limit: int, steps: int) -> tuple[np.ndarray, np.ndarr
     return np.asarray(data.inputs, dtype=np.uint8), np.asarray(data.labels)
 
 
-@pytest.mark.parametrize(("lanes", "neurons"), [("16", "1"), ("4,64,16", "4,2,1")], ids=["default", "fast"])
-def test_mnist_real_images(mnist_graph, data_dir: Path, lanes: str, neurons: str) -> None:
+FAST = {"lanes": "4,64,16", "neurons": "4,2,1"}
+MNIST_CONFIGS = [{"lanes": "16"}, FAST, {**FAST, "fold": "1"}]
+
+
+@pytest.mark.parametrize("extra", MNIST_CONFIGS, ids=["default", "fast", "fast-folded"])
+def test_mnist_real_images(mnist_graph, data_dir: Path, extra: dict) -> None:
     """100 real MNIST test images x 50 steps through the bundled model, every layer of every step compared
-    (about 15 s each with the Verilator build on 2 cores), with the default and the fastest parallelism."""
+    (about 15 s each with the Verilator build on 2 cores), with the default and the fastest parallelism,
+    unfolded and folded."""
     require_tools("verilator")
     inputs, labels = _mnist(data_dir, 100, 50)
-    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    options = TargetOptions(extra=extra)
     result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=options)
     assert result.samples == 100 and result.compared.layer_values == 100 * 50 * (2304 + 1024 + 10) * 2
     assert (result.predictions == labels).mean() >= 0.97
 
 
 @pytest.mark.slow
-def test_mnist_real_images_1000(mnist_graph, data_dir: Path) -> None:
+@pytest.mark.parametrize("extra", MNIST_CONFIGS[1:], ids=["fast", "fast-folded"])
+def test_mnist_real_images_1000(mnist_graph, data_dir: Path, extra: dict) -> None:
     """1,000 images at the fastest parallelism: bit-exact, so the simulator's accuracy."""
     require_tools("verilator")
     inputs, labels = _mnist(data_dir, 1000, 50)
-    options = TargetOptions(extra={"lanes": "4,64,16", "neurons": "4,2,1"})
+    options = TargetOptions(extra=extra)
     result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=options)
     assert (result.predictions == labels).mean() >= 0.98
 

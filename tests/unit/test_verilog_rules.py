@@ -6,16 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.ops import Conv2d, SumPool2d
 from qsnn_deploy.ir.synthetic import random_graph
-from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.ir.types import IntType, bits_for_range
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.targets.verilog.layout import blocks_for, requant_image, weight_image
+from qsnn_deploy.targets.verilog.layout import blocks_for, fold_kernel, requant_image, weight_image
 from qsnn_deploy.targets.verilog.render import params_of
 
 
@@ -174,3 +175,40 @@ def test_max_pool_layout() -> None:
             lane = (words[b] >> (j * rq_w)) & ((1 << rq_w) - 1)
             assert lane >> (p.MUL_W + p.BIAS_W) == int(sign == -1)
             assert lane & ((1 << p.MUL_W) - 1) == int(layer.rq.multiplier[c]) & ((1 << p.MUL_W) - 1)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "pool"), [(5, 0, 2), (3, 1, 2), (3, 1, 4), (1, 0, 2), (4, 2, 2)]
+)
+def test_fold_kernel_gives_the_pooled_sums(kernel: int, padding: int, pool: int) -> None:
+    """Scattering every input through the folded kernel, over the pooled outputs the RTL's tap walk visits
+    (pooled row q - a for a in [max(0, q - OUT_H + 1), min(q, (K + P - 2 - r) >> L)], columns alike), gives
+    exactly the IR's conv2d followed by sumpool2d."""
+    rng = np.random.default_rng(kernel * 10 + pool)
+    conv = Conv2d("c", rng.integers(-8, 8, (3, 2, kernel, kernel)), IntType(4), padding=padding)
+    x = rng.integers(0, 256, (1, 2, 11, 11))
+    want = SumPool2d("p", pool).reference(conv.reference(x)[0])[0][0]
+    log2 = pool.bit_length() - 1
+    folded = fold_kernel(conv.weight, log2)
+    out_h, out_w = want.shape[1:]
+    got = np.zeros_like(want)
+    for c, y, xx in zip(*np.nonzero(x[0])):
+        ty, tx = y + padding, xx + padding
+        (qy, ry), (qx, rx) = divmod(ty, pool), divmod(tx, pool)
+        for a in range(max(0, qy - out_h + 1), min(qy, (kernel + pool - 2 - ry) >> log2) + 1):
+            for b in range(max(0, qx - out_w + 1), min(qx, (kernel + pool - 2 - rx) >> log2) + 1):
+                got[:, qy - a, qx - b] += x[0, c, y, xx] * folded[ry, rx, c, a, b]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_fold_option(tmp_path: Path) -> None:
+    with pytest.raises(DesignRuleError, match="fold"):
+        generate(random_graph("tiny", 0), "verilog", tmp_path / "out", options=_opts(fold="yes"))
+    assert not (tmp_path / "out").exists()
+    folded = params_of(check_model(random_graph("tiny", 0), "verilog", _opts(fold="1")))
+    plain = params_of(check_model(random_graph("tiny", 0), "verilog"))
+    assert [p.FOLD for p in folded] == [1, 1, 0] and [p.FOLD for p in plain] == [0, 0, 0]
+    assert [p.FORWARD for p in folded] == [0, 0, 1] and [p.FORWARD for p in plain] == [1, 1, 1]
+    # 2x2 phases x 3x3 folded taps of 6 bits against 5x5 taps of 4 bits
+    assert folded[1].memories()["weights"] == (4 * 6, 4 * 4 * 9)
+    assert plain[1].memories()["weights"] == (16, 100)

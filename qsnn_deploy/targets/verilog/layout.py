@@ -77,6 +77,12 @@ class LayerParams:
     NEXT_FLAT: int
     weight_file: str
     rq_file: str
+    # 1: the fused sum pool is folded into the kernel (fold_kernel): one operation per pooled output reached
+    FOLD: int = 0
+    W_BITS: int = WEIGHT_BITS  # bits of one weight in the ROM: 4, or what the folded sums need
+    # 1: the accumulate pipeline forwards the word written right ahead (layers whose consecutive operations
+    # hit one word: linear layers, unfolded sum pools); 0: such an operation waits two cycles instead
+    FORWARD: int = 1
 
     @property
     def neurons(self) -> int:
@@ -121,8 +127,19 @@ class LayerParams:
         return self.OUT_H * self.OUT_W << (2 * self.POOL_LOG2 if self.MAX_POOL else 0)
 
     @property
+    def FKH(self) -> int:
+        """Kernel rows the tap walk visits: KH, or folded, the pooled rows one input row reaches at most."""
+        return ((self.KH + (1 << self.POOL_LOG2) - 2) >> self.POOL_LOG2) + 1 if self.FOLD else self.KH
+
+    @property
+    def FKW(self) -> int:
+        return ((self.KW + (1 << self.POOL_LOG2) - 2) >> self.POOL_LOG2) + 1 if self.FOLD else self.KW
+
+    @property
     def taps(self) -> int:
-        return self.IN_C * self.KH * self.KW
+        """Weight ROM rows per group: input taps, times the pool's phases when folded."""
+        phases = 1 << (2 * self.POOL_LOG2) if self.FOLD else 1
+        return phases * self.IN_C * self.FKH * self.FKW
 
     def memories(self) -> dict[str, tuple[int, int]]:
         """name -> (width, depth) of every memory of the layer."""
@@ -130,7 +147,7 @@ class LayerParams:
         return {
             "queue": (queue_w, self.IN_C * self.IN_H * self.IN_W),
             "acc": (self.LANES * self.ACC_W, self.acc_positions * self.GROUPS),
-            "weights": (self.LANES * WEIGHT_BITS, self.taps * self.GROUPS),
+            "weights": (self.LANES * self.W_BITS, self.taps * self.GROUPS),
             "requant": (self.NLANES * (self.MUL_W + self.BIAS_W + self.MAX_POOL), self.blocks),
             "membranes": (self.NLANES * self.STATE_W, self.OUT_H * self.OUT_W * self.blocks),
         }
@@ -154,6 +171,36 @@ def per_layer_option(extra: Mapping[str, str], key: str, default: int, layers: i
     return tuple(values)
 
 
+def fold_option(extra: Mapping[str, str]) -> bool | str:
+    """``fold=1``: fold fused sum pools into the kernels (fold_kernel); ``0`` (default) keeps 4-bit weights."""
+    text = str(extra.get("fold", "0"))
+    if text not in ("0", "1"):
+        return f"option fold={text!r} must be 0 or 1"
+    return text == "1"
+
+
+def fold_kernel(weight: np.ndarray, pool_log2: int) -> np.ndarray:
+    """The kernel of a stride-1 conv with a fused 2^L x 2^L sum pool, seen from one input element: an input at
+    padded coordinate t (row; columns alike) with phase r = t mod 2^L reaches pooled output q - a (q = t >> L)
+    through the conv taps k in [r + a*2^L - (2^L - 1), r + a*2^L], the sum of their weights. Returns
+    [r_y, r_x, C, FKH, FKW, OC] int64: folded[ry, rx, c, a, b, o] = sum of weight[o, c, kh, kw] over those taps.
+    Integer sums, so accumulating them gives exactly the pooled sums of the conv outputs."""
+    oc, ic, kh, kw = weight.shape
+    pk = 1 << pool_log2
+    fkh, fkw = ((kh + pk - 2) >> pool_log2) + 1, ((kw + pk - 2) >> pool_log2) + 1
+    w = weight.astype(np.int64).transpose(1, 2, 3, 0)  # [C, KH, KW, OC]
+    out = np.zeros((pk, pk, ic, fkh, fkw, oc), dtype=np.int64)
+    for ry in range(pk):
+        for a in range(fkh):
+            rows = [k for k in range(ry + a * pk - (pk - 1), ry + a * pk + 1) if 0 <= k < kh]
+            for rx in range(pk):
+                for b in range(fkw):
+                    cols = [k for k in range(rx + b * pk - (pk - 1), rx + b * pk + 1) if 0 <= k < kw]
+                    if rows and cols:
+                        out[ry, rx, :, a, b, :] = w[:, rows][:, :, cols].sum(axis=(1, 2))
+    return out
+
+
 def lanes_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
     """``lanes``: output channels per cycle of the accumulate engine."""
     return per_layer_option(extra, "lanes", DEFAULT_LANES, layers)
@@ -171,6 +218,7 @@ def layer_params(
     static: bool,
     prefix: str,
     neurons: tuple[int, ...] | None = None,
+    fold: bool = False,
 ) -> list[LayerParams]:
     out: list[LayerParams] = []
     for layer in layers:
@@ -191,8 +239,16 @@ def layer_params(
         in_nl = prev.NLANES if prev else 1
         # a linear layer after a map takes flat indices: the producer's lane j is index + j * (its H*W)
         stride = prev.OUT_H * prev.OUT_W if (prev and not conv) else 1
+        pool_log2 = layer.pool_kernel.bit_length() - 1
+        max_pool = isinstance(layer.pool, MaxPool2d)
+        folded = fold and conv and pool_log2 > 0 and not max_pool
+        w_bits = WEIGHT_BITS
+        if folded:
+            sums = fold_kernel(op.weight, pool_log2)
+            w_bits = max(WEIGHT_BITS, bits_for_range(int(sums.min()), int(sums.max())))
         partial = ranges[op.name].peak * layer.summed_area
-        term_bits = val_w + 6 if val_w > 1 else WEIGHT_BITS + 1  # one product, plus a sign bit to extend
+        # one product (uint8 x W_BITS-bit weight: VAL_W + W_BITS + 1 bits in the RTL), plus a bit to extend
+        term_bits = val_w + w_bits + 2 if val_w > 1 else w_bits + 1
         acc_w = max(bits_for_range(-partial, partial), term_bits)
         mult, bias = rq.multiplier.astype(object), rq.bias.astype(object)
         mul_w = max(2, bits_for_range(min(mult), max(mult)))
@@ -203,6 +259,9 @@ def layer_params(
         saturate = bool(lif_rng.note)
         state_w = lif.state_type.bits if saturate else max(lif_rng.bits, lif.threshold.bit_length() + 1)
         nxt = layers[layer.index + 1] if layer.index + 1 < len(layers) else None
+        # consecutive operations hit one accumulator word only in a linear layer (one word per group) and at
+        # neighbouring taps of an unfolded sum pool window; elsewhere a rare repeat waits instead
+        forward = int(not conv or (pool_log2 > 0 and not max_pool and not folded))
         desc = f"{op.kind} {op.name} {layer.in_shape} -> {layer.conv_shape}"
         if layer.pool is not None:
             desc += f", {layer.pool.kind} {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
@@ -211,8 +270,7 @@ def layer_params(
             LayerParams(
                 index=layer.index, name=lif.name, desc=desc, linear=not conv,
                 IN_C=in_c, IN_H=in_h, IN_W=in_w, VAL_W=val_w, OC=oc, KH=kh, KW=kw, PAD=pad, OUT_H=out_h,
-                OUT_W=out_w, POOL_LOG2=layer.pool_kernel.bit_length() - 1,
-                MAX_POOL=int(isinstance(layer.pool, MaxPool2d)), LANES=ln, NLANES=nl, IN_NL=in_nl,
+                OUT_W=out_w, POOL_LOG2=pool_log2, MAX_POOL=int(max_pool), LANES=ln, NLANES=nl, IN_NL=in_nl,
                 MASK_STRIDE=stride, GROUPS=-(-oc // ln),
                 ACC_W=acc_w, MUL_W=mul_w, BIAS_W=bias_w, PROD_W=prod_w, SHIFT=rq.shift, CUR_W=cur_w,
                 STATE_W=state_w, THRESH=lif.threshold, DECAY_MULT=lif.decay_multiplier,
@@ -220,6 +278,7 @@ def layer_params(
                 RESET_ZERO=int(lif.reset == "zero"), SATURATE=int(saturate), KEEP_ACC=int(static and first),
                 NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
+                FOLD=int(folded), W_BITS=w_bits, FORWARD=forward,
             )
         )  # fmt: skip
     return out
@@ -235,12 +294,15 @@ def weight_image(layer: Layer, p: LayerParams) -> str:
     ``g*LANES .. g*LANES+LANES-1`` for input tap ``tap`` (conv: ``(c*KH + kh)*KW + kw``; linear: the input
     feature), channel ``g*LANES + l`` in nibble ``l`` (bits 4l+3..4l), two's complement; padding lanes are 0."""
     w = layer.op.weight.astype(np.int64)
-    taps = w.transpose(1, 2, 3, 0).reshape(-1, p.OC) if w.ndim == 4 else w.T
+    if p.FOLD:  # word ((((ry*2^L + rx)*C + c)*FKH + a)*FKW + b)*GROUPS + g, W_BITS per lane
+        taps = fold_kernel(w, p.POOL_LOG2).reshape(-1, p.OC)
+    else:
+        taps = w.transpose(1, 2, 3, 0).reshape(-1, p.OC) if w.ndim == 4 else w.T
     padded = np.zeros((taps.shape[0], p.GROUPS * p.LANES), dtype=np.int64)
     padded[:, : p.OC] = taps
-    nibbles = (padded & 0xF).reshape(-1, p.LANES)
-    words = [sum(int(n) << (4 * i) for i, n in enumerate(row)) for row in nibbles]
-    return hex_lines(words, p.LANES * WEIGHT_BITS)
+    fields = (padded & ((1 << p.W_BITS) - 1)).reshape(-1, p.LANES)
+    words = [sum(int(n) << (p.W_BITS * i) for i, n in enumerate(row)) for row in fields]
+    return hex_lines(words, p.LANES * p.W_BITS)
 
 
 def requant_image(layer: Layer, p: LayerParams) -> str:
@@ -275,13 +337,15 @@ PARTS = {  # block RAMs and their configurations; multipliers and their (signed)
 DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
 SHALLOW_DEPTH = 64  # and so do written memories this shallow (Yosys: the MNIST model's 208 x 64 accumulators)
+ROM_LUT_DEPTH = 16  # and ROMs this shallow: each output bit is one LUT4 of the address
 ROMS = ("weights", "requant")
 
 
 def blocks_for(width: int, depth: int, part: str, rom: bool = True) -> int:
-    """Block RAMs one memory takes on ``part``: the best single configuration, none for small memories or
-    shallow written ones (what Yosys maps for the bundled MNIST model: 40 DP16KD at 16 lanes)."""
-    if width * depth <= SMALL_MEMORY_BITS or (not rom and depth <= SHALLOW_DEPTH):
+    """Block RAMs one memory takes on ``part``: the best single configuration, none for small memories, shallow
+    written ones (LUT RAM) and ROMs of at most 16 words (LUT4s). Yosys maps a little differently (its cost
+    rules pick some shallow ROMs for block RAM): the rule is an estimate, the report measures."""
+    if width * depth <= SMALL_MEMORY_BITS or depth <= (ROM_LUT_DEPTH if rom else SHALLOW_DEPTH):
         return 0
     return min(-(-width // w) * -(-depth // d) for w, d in PARTS[part]["configs"])
 

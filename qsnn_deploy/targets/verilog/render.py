@@ -19,6 +19,7 @@ from qsnn_deploy.targets.text import safe_label
 from qsnn_deploy.targets.verilog.layout import (
     LayerParams,
     addr_width,
+    fold_option,
     lanes_option,
     layer_params,
     neurons_option,
@@ -33,9 +34,11 @@ TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 def params_of(model: CheckedModel) -> list[LayerParams]:
     lanes = lanes_option(model.options.extra, len(model.layers))
     neurons = neurons_option(model.options.extra, len(model.layers))
-    assert not isinstance(lanes, str) and not isinstance(neurons, str)  # the design rules ran before
+    fold = fold_option(model.options.extra)
+    for value in (lanes, neurons, fold):
+        assert not isinstance(value, str), value  # the design rules ran before
     static = model.graph.input.encoding == "static"
-    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix, neurons)
+    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix, neurons, fold)
 
 
 def context(model: CheckedModel) -> dict:

@@ -42,6 +42,9 @@ module qsnn_layer #(
     parameter integer OUT_W = 1,
     parameter integer POOL_LOG2 = 0,    // pool window 2^POOL_LOG2 (0: no pool)
     parameter integer MAX_POOL = 0,     // 1: the pool is a maxpool2d (else a fused sumpool2d)
+    parameter integer FOLD = 0,         // 1: the sum pool is folded into the kernel (the ROM holds tap sums)
+    parameter integer W_BITS = 4,       // bits of one ROM weight (4; more for folded sums)
+    parameter integer FORWARD = 1,      // 1: forward the word written right ahead (0: wait for it)
     parameter integer LANES = 1,        // output channels per cycle (a power of two)
     parameter integer NLANES = 1,       // neurons per cycle in the neuron phase (a power of two <= LANES)
     parameter integer IN_NL = 1,        // spike-mask bits of an incoming event (the layer before's NLANES)
@@ -128,9 +131,17 @@ module qsnn_layer #(
     localparam integer A_DEPTH = A_POS * GROUPS;
     localparam integer A_AW = (A_DEPTH > 1) ? $clog2(A_DEPTH) : 1;
     localparam integer A_WORD = LANES * ACC_W;
-    localparam integer W_DEPTH = IN_C * KH * KW * GROUPS;
+    // Folded (FOLD): an input at padded row t (columns alike) reaches pooled row (t >> POOL_LOG2) - a through
+    // the sum of the conv taps k in [r + a*PK - (PK-1), r + a*PK], r = t mod PK: FKH folded taps a, one ROM
+    // word per phase (ry, rx), input channel, folded tap and group. Unfolded: KH x KW taps, one phase.
+    localparam integer PK = 1 << POOL_LOG2;
+    localparam integer FKH = (FOLD != 0) ? (KH + PK - 2) / PK + 1 : KH;
+    localparam integer FKW = (FOLD != 0) ? (KW + PK - 2) / PK + 1 : KW;
+    localparam integer PHASES = (FOLD != 0) ? PK * PK : 1;
+    localparam integer T_SHIFT = (FOLD != 0) ? 0 : A_SHIFT;  // tap coordinate -> accumulator position
+    localparam integer W_DEPTH = PHASES * IN_C * FKH * FKW * GROUPS;
     localparam integer W_AW = (W_DEPTH > 1) ? $clog2(W_DEPTH) : 1;
-    localparam integer W_WORD = LANES * 4;
+    localparam integer W_WORD = LANES * W_BITS;
     localparam integer RQ_W = MUL_W + BIAS_W + MAX_POOL;  // {min instead of max, bias, multiplier}
     localparam integer BPW = LANES / NLANES;  // channel blocks per accumulator word
     // counters and coordinates: wide enough for every address, index and (padded) coordinate of the layer
@@ -143,11 +154,12 @@ module qsnn_layer #(
     localparam integer CNT_W = ((M3 > M4) ? M3 : M4) + 1;
     /* verilator lint_off WIDTH */
     localparam [CNT_W-1:0] C_PAD = PAD, C_LIMH_M1 = LIM_H - 1, C_LIMW_M1 = LIM_W - 1, C_KH_M1 = KH - 1,
-                           C_KW_M1 = KW - 1, C_KH = KH, C_KW = KW, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
+                           C_KW_M1 = KW - 1, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
                            C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1,
                            C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1, C_NB_M1 = NB - 1, C_BPW_M1 = BPW - 1,
                            C_NL = NLANES, C_NLPOS = NLANES * POS, C_WIN_M1 = WIN - 1,
-                           C_PK_M1 = (1 << POOL_LOG2) - 1;
+                           C_PK_M1 = (1 << POOL_LOG2) - 1, C_OH_M1 = OUT_H - 1,
+                           C_KH_PK_M2 = KH + PK - 2, C_KW_PK_M2 = KW + PK - 2;
     /* verilator lint_on WIDTH */
     localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
 
@@ -210,7 +222,8 @@ module qsnn_layer #(
     // pooled output) and k in [0, K), t = coordinate + PAD.
     reg [Q_CW-1:0]  e;                // next event to fetch
     reg [VAL_W-1:0] ev_val;
-    reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD
+    reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD (folded: >> POOL_LOG2)
+    reg [CNT_W-1:0] phase;            // folded: the pool phase (ry, rx) of the input, else 0
     reg [CNT_W-1:0] u, v, g, u_hi, v_lo, v_hi;
     // The fetcher reads and decodes the next event while the current one runs (f_state: 0 idle, 1 read
     // issued, 2 word registered); nd_* is the decoded next event, taken when the current one ends.
@@ -231,22 +244,33 @@ module qsnn_layer #(
     wire [IN_NL-1:0] f_left = ev_left & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
     reg             nd_valid;
     reg [VAL_W-1:0] nd_val;
-    reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi;
-    wire [CNT_W-1:0] dq_ty = {{(CNT_W - YW){1'b0}}, ev_word[XW +: YW]} + C_PAD;
-    wire [CNT_W-1:0] dq_tx = {{(CNT_W - XW){1'b0}}, ev_word[0 +: XW]} + C_PAD;
-    wire [CNT_W-1:0] dq_u_lo = (dq_ty > C_LIMH_M1) ? dq_ty - C_LIMH_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < C_KH) ? dq_ty : C_KH_M1;
-    wire [CNT_W-1:0] dq_v_lo = (dq_tx > C_LIMW_M1) ? dq_tx - C_LIMW_M1 : C_ZERO;
-    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < C_KW) ? dq_tx : C_KW_M1;
+    reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi, nd_phase;
+    wire [CNT_W-1:0] dq_pty = {{(CNT_W - YW){1'b0}}, ev_word[XW +: YW]} + C_PAD;  // padded coordinates
+    wire [CNT_W-1:0] dq_ptx = {{(CNT_W - XW){1'b0}}, ev_word[0 +: XW]} + C_PAD;
+    // tap-walk coordinates: padded, or folded the pooled row/column and the phase
+    wire [CNT_W-1:0] dq_ty = (FOLD != 0) ? dq_pty >> POOL_LOG2 : dq_pty;
+    wire [CNT_W-1:0] dq_tx = (FOLD != 0) ? dq_ptx >> POOL_LOG2 : dq_ptx;
+    wire [CNT_W-1:0] dq_ry = dq_pty & C_PK_M1;
+    wire [CNT_W-1:0] dq_rx = dq_ptx & C_PK_M1;
+    wire [CNT_W-1:0] dq_phase = (FOLD != 0) ? (dq_ry << POOL_LOG2) + dq_rx : C_ZERO;
+    // the last tap: KH - 1, or folded the last folded tap with a conv tap for this phase
+    wire [CNT_W-1:0] dq_kh_m1 = (FOLD != 0) ? (C_KH_PK_M2 - dq_ry) >> POOL_LOG2 : C_KH_M1;
+    wire [CNT_W-1:0] dq_kw_m1 = (FOLD != 0) ? (C_KW_PK_M2 - dq_rx) >> POOL_LOG2 : C_KW_M1;
+    wire [CNT_W-1:0] dq_limh_m1 = (FOLD != 0) ? C_OH_M1 : C_LIMH_M1;
+    wire [CNT_W-1:0] dq_limw_m1 = (FOLD != 0) ? C_OW_M1 : C_LIMW_M1;
+    wire [CNT_W-1:0] dq_u_lo = (dq_ty > dq_limh_m1) ? dq_ty - dq_limh_m1 : C_ZERO;
+    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < dq_kh_m1 + C_ONE) ? dq_ty : dq_kh_m1;  // min (lint: KH may be 1)
+    wire [CNT_W-1:0] dq_v_lo = (dq_tx > dq_limw_m1) ? dq_tx - dq_limw_m1 : C_ZERO;
+    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < dq_kw_m1 + C_ONE) ? dq_tx : dq_kw_m1;
     wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
     wire        queue_empty = (e == q_count);
 
     // The operation of this S_RUN cycle: accumulator word of the pooled output, weight word of the tap.
     /* verilator lint_off UNUSED */
-    wire [CNT_W-1:0] run_py = (ty - u) >> A_SHIFT;
-    wire [CNT_W-1:0] run_px = (tx - v) >> A_SHIFT;
+    wire [CNT_W-1:0] run_py = (ty - u) >> T_SHIFT;
+    wire [CNT_W-1:0] run_px = (tx - v) >> T_SHIFT;
     wire [CNT_W-1:0] run_aaddr = mulc(mulc(run_py, A_ROW) + run_px, GROUPS) + g;
-    wire [CNT_W-1:0] run_waddr = mulc(mulc(mulc(ev_cin, KH) + u, KW) + v, GROUPS) + g;
+    wire [CNT_W-1:0] run_waddr = mulc(mulc(mulc(mulc(phase, IN_C) + ev_cin, FKH) + u, FKW) + v, GROUPS) + g;
     /* verilator lint_on UNUSED */
     wire        run_last_g = (g == C_G_M1);
     wire        run_last_v = run_last_g && (v == v_hi);
@@ -262,27 +286,34 @@ module qsnn_layer #(
     /* verilator lint_off UNUSED */
     reg [VAL_W-1:0]  pr_val, a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
     /* verilator lint_on UNUSED */
-    wire hazard = pr_valid && a1_valid && a1_addr == pr_addr;
+    // Without forwarding an operation also waits for the one right ahead (in a0): two cycles, rare where
+    // FORWARD = 0 (consecutive operations of one event always hit different words there).
+    wire hazard = pr_valid && ((a1_valid && a1_addr == pr_addr) || (FORWARD == 0 && a0_valid && a0_addr == pr_addr));
     reg [A_WORD-1:0] a2_word;
     reg [W_WORD-1:0] a2_weights;
     reg              fw_valid;
     reg [A_AW-1:0]   fw_addr;
     reg [A_WORD-1:0] fw_data;
-    wire [A_WORD-1:0] a2_old = (fw_valid && fw_addr == a2_addr) ? fw_data : a2_word;
+    wire [A_WORD-1:0] a2_old = (FORWARD != 0 && fw_valid && fw_addr == a2_addr) ? fw_data : a2_word;
     wire [A_WORD-1:0] a2_new;
     genvar l;
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            wire signed [3:0]       w = a2_weights[4 * l +: 4];
+            wire signed [W_BITS-1:0] w = a2_weights[W_BITS * l +: W_BITS];
             wire signed [ACC_W-1:0] old = a2_old[ACC_W * l +: ACC_W];
             wire signed [ACC_W-1:0] term;
             if (VAL_W == 1) begin : g_spike  // a spike adds the weight itself
-                assign term = {{(ACC_W - 4){w[3]}}, w};
+                assign term = {{(ACC_W - W_BITS){w[W_BITS-1]}}, w};
             end else begin : g_value  // value * weight as shifts and adds: a few LUTs, no DSP block
-                wire [VAL_W + 4:0] x = {5'd0, a2_val};
-                wire [VAL_W + 4:0] prod = (w[0] ? x : {(VAL_W + 5){1'b0}}) + (w[1] ? x << 1 : {(VAL_W + 5){1'b0}})
-                                          + (w[2] ? x << 2 : {(VAL_W + 5){1'b0}}) - (w[3] ? x << 3 : {(VAL_W + 5){1'b0}});
-                assign term = {{(ACC_W - VAL_W - 5){prod[VAL_W + 4]}}, prod};
+                localparam integer PW = VAL_W + W_BITS + 1;
+                wire [PW-1:0] x = {{(W_BITS + 1){1'b0}}, a2_val};
+                reg  [PW-1:0] prod;
+                integer b;
+                always @* begin  // two's complement: the top weight bit counts -2^(W_BITS-1)
+                    prod = w[W_BITS-1] ? {PW{1'b0}} - (x << (W_BITS - 1)) : {PW{1'b0}};
+                    for (b = 0; b < W_BITS - 1; b = b + 1) if (w[b]) prod = prod + (x << b);
+                end
+                assign term = {{(ACC_W - PW){prod[PW-1]}}, prod};
             end
             assign a2_new[ACC_W * l +: ACC_W] = old + term;
         end
@@ -425,13 +456,14 @@ module qsnn_layer #(
                     nd_val <= ev_word[XW + YW + CW +: VAL_W];
                     nd_cin <= {{(CNT_W - CW){1'b0}}, ev_word[XW + YW +: CW]} + mulc(f_bit, MASK_STRIDE);
                     {nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi} <= {dq_ty, dq_tx, dq_u_lo, dq_u_hi, dq_v_lo, dq_v_hi};
+                    nd_phase <= dq_phase;
                     ev_left <= f_left;
                     if (f_left == {IN_NL{1'b0}}) f_state <= 2'd0;
                 end
             endcase
         end
         if (nd_take) begin  // the next event starts
-            {ev_val, ev_cin, ty, tx} <= {nd_val, nd_cin, nd_ty, nd_tx};
+            {ev_val, ev_cin, ty, tx, phase} <= {nd_val, nd_cin, nd_ty, nd_tx, nd_phase};
             {u, u_hi, v, v_lo, v_hi, g} <= {nd_u_lo, nd_u_hi, nd_v_lo, nd_v_lo, nd_v_hi, C_ZERO};
         end
 

@@ -1,0 +1,113 @@
+"""The Verilog target with ``--option fold=1``: fused sum pools folded into the kernels, so the accumulate phase
+does one operation per pooled output an input reaches instead of one per conv tap. Bit-exact with the simulator
+under Verilator and Icarus (every layer's spikes and membranes of every step) for static and stream inputs,
+several geometries (kernel 5 and 3, padding, pool windows 2 and 4) and degrees of parallelism; lint clean; a
+design that skips the wait for the operation right ahead (these layers do not forward) fails verify."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toolchains import require_tools  # noqa: E402
+
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import Conv2d, Linear, SumPool2d
+from qsnn_deploy.ir.plan import plan_layers
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import generate
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.verilog.verilator import lint
+from qsnn_deploy.verify import verify
+
+
+def odd_geometry_graph(seed: int) -> Graph:
+    """random_graph("tiny") with 3x3 kernels padded by 1 and a 4x4 then a 2x2 sum pool: 16x16 -> conv 16x16 ->
+    pool 4x4 -> conv 4x4 -> pool 2x2 -> linear."""
+    base = random_graph("tiny", seed)
+    rng = np.random.default_rng(seed + 100)
+    ops = list(base.ops)
+    conv1, conv2, fc = ops[0], ops[4], ops[8]
+    c1, c2, classes = conv1.weight.shape[0], conv2.weight.shape[0], fc.weight.shape[0]
+    ops[0] = Conv2d("conv1", rng.integers(-7, 8, (c1, 1, 3, 3)), conv1.weight_type, padding=1)
+    ops[1] = SumPool2d("pool1", 4)
+    ops[4] = Conv2d("conv2", rng.integers(-7, 8, (c2, c1, 3, 3)), conv2.weight_type, padding=1)
+    ops[8] = Linear("fc1", rng.integers(-7, 8, (classes, c2 * 2 * 2)), fc.weight_type)
+    return replace(base, ops=tuple(ops)).validate()
+
+
+def _options(lanes: str, neurons: str) -> TargetOptions:
+    # the synthetic graphs' wide multipliers need a larger part than the default for several neurons per cycle
+    return TargetOptions(extra={"lanes": lanes, "neurons": neurons, "fold": "1", "part": "ecp5-85k"})
+
+
+@pytest.mark.parametrize(
+    ("make", "lanes", "neurons", "steps"),
+    [
+        (lambda: random_graph("tiny", 0), "4", "1", 12),
+        (lambda: random_graph("tiny", 0), "4", "4,1,1", 20),  # the mutation test's design, correct
+        (lambda: random_graph("tiny-stream", 2, reset="zero", state_bits=16), "16", "4", 12),
+        (lambda: random_graph("tiny", 3), "1", "1", 8),
+        (lambda: odd_geometry_graph(0), "2", "2", 12),
+        (lambda: odd_geometry_graph(1), "8", "1,4,2", 12),
+    ],
+    ids=["tiny", "tiny-masks", "stream-zero-int16", "one-lane", "k3-pad1-pool4", "k3-pad1-pool4-lanes8"],
+)
+def test_folded_bit_exact(make, lanes: str, neurons: str, steps: int) -> None:
+    require_tools("verilator")
+    graph = make()
+    inputs = random_inputs(graph, 4, 1)
+    result = verify(
+        graph, inputs, steps, target="verilog", executor="verilator", options=_options(lanes, neurons)
+    )
+    assert result.compared.layer_values == 4 * steps * sum(layer.neurons for layer in plan_layers(graph)) * 2
+    assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
+
+
+def test_folded_icarus() -> None:
+    require_tools("iverilog", "vvp")
+    graph = odd_geometry_graph(2)
+    verify(
+        graph, random_inputs(graph, 2, 3), 6, target="verilog", executor="icarus", options=_options("4", "2")
+    )
+
+
+@pytest.mark.parametrize("make", [lambda: random_graph("tiny", 0), lambda: odd_geometry_graph(0)])
+def test_folded_lint_clean(make, tmp_path: Path) -> None:
+    require_tools("verilator")
+    generate(make(), "verilog", tmp_path, options=_options("4", "2"))
+    lint(tmp_path, "qsnn")
+    lint(tmp_path, "qsnn", top="qsnn_synth")
+
+
+def test_folded_weights_are_wider(tmp_path: Path) -> None:
+    """A folded ROM word holds the sums of a pool window's 4-bit weights: 6 bits per lane for 2x2 windows."""
+    generate(random_graph("tiny", 0), "verilog", tmp_path, options=_options("4", "1"))
+    top = (tmp_path / "qsnn_top.v").read_text()
+    assert top.count(".FOLD(1), .W_BITS(6)") == 2 and top.count(".FORWARD(0)") == 2
+    words = (tmp_path / "qsnn_conv2_w.hex").read_text().split()
+    assert len(words[0]) == 6  # 4 lanes x 6 bits
+    assert len(words) == 4 * 4 * 3 * 3  # 2x2 phases x 4 input channels x 3x3 folded taps x 1 group
+
+
+def test_no_wait_without_forwarding_fails_verify(tmp_path: Path) -> None:
+    """Folded layers do not forward: an operation on the word of the one right ahead must wait for its write.
+    A design that does not wait reads a stale word and is caught. (conv2's pooled map is 1x1 here, so every
+    operation hits one word; lif1's 4-neuron spike masks expand into events one cycle apart.)"""
+    require_tools("verilator")
+    graph = random_graph("tiny", 0)
+    generate(graph, "verilog", tmp_path / "model", options=_options("4", "4,1,1"))
+    rtl = tmp_path / "model" / "qsnn_layer.v"
+    text = rtl.read_text()
+    good = "(FORWARD == 0 && a0_valid && a0_addr == pr_addr)"
+    assert text.count(good) == 1
+    rtl.write_text(text.replace(good, "1'b0"))
+    with pytest.raises(VerificationError):
+        verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
+               from_dir=tmp_path / "model")  # fmt: skip
