@@ -83,6 +83,9 @@ class LayerParams:
     # 1: the accumulate pipeline forwards the word written right ahead (layers whose consecutive operations
     # hit one word: linear layers, unfolded sum pools); 0: such an operation waits two cycles instead
     FORWARD: int = 1
+    # 1: accumulator words carry a valid bit that a clear resets (a LUT RAM of at most SHALLOW_DEPTH words,
+    # where one more bit costs nothing and the write port's zero multiplexer LANES x ACC_W LUTs)
+    ACC_VALID: int = 0
 
     @property
     def neurons(self) -> int:
@@ -146,7 +149,7 @@ class LayerParams:
         queue_w = self.IN_NL + self.VAL_W + self.CW + self.YW + self.XW
         return {
             "queue": (queue_w, self.IN_C * self.IN_H * self.IN_W),
-            "acc": (self.LANES * self.ACC_W, self.acc_positions * self.GROUPS),
+            "acc": (self.LANES * self.ACC_W + self.ACC_VALID, self.acc_positions * self.GROUPS),
             "weights": (self.LANES * self.W_BITS, self.taps * self.GROUPS),
             "requant": (self.NLANES * (self.MUL_W + self.BIAS_W + self.MAX_POOL), self.blocks),
             "membranes": (self.NLANES * self.STATE_W, self.OUT_H * self.OUT_W * self.blocks),
@@ -262,6 +265,7 @@ def layer_params(
         # consecutive operations hit one accumulator word only in a linear layer (one word per group) and at
         # neighbouring taps of an unfolded sum pool window; elsewhere a rare repeat waits instead
         forward = int(not conv or (pool_log2 > 0 and not max_pool and not folded))
+        acc_words = (out_h * out_w << (2 * pool_log2 if max_pool else 0)) * -(-oc // ln)
         desc = f"{op.kind} {op.name} {layer.in_shape} -> {layer.conv_shape}"
         if layer.pool is not None:
             desc += f", {layer.pool.kind} {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
@@ -279,6 +283,7 @@ def layer_params(
                 NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
                 FOLD=int(folded), W_BITS=w_bits, FORWARD=forward,
+                ACC_VALID=int(acc_words <= SHALLOW_DEPTH),
             )
         )  # fmt: skip
     return out

@@ -45,6 +45,7 @@ module qsnn_layer #(
     parameter integer FOLD = 0,         // 1: the sum pool is folded into the kernel (the ROM holds tap sums)
     parameter integer W_BITS = 4,       // bits of one ROM weight (4; more for folded sums)
     parameter integer FORWARD = 1,      // 1: forward the word written right ahead (0: wait for it)
+    parameter integer ACC_VALID = 0,    // 1: a valid bit per accumulator word, cleared instead of the word
     parameter integer LANES = 1,        // output channels per cycle (a power of two)
     parameter integer NLANES = 1,       // neurons per cycle in the neuron phase (a power of two <= LANES)
     parameter integer IN_NL = 1,        // spike-mask bits of an incoming event (the layer before's NLANES)
@@ -131,6 +132,10 @@ module qsnn_layer #(
     localparam integer A_DEPTH = A_POS * GROUPS;
     localparam integer A_AW = (A_DEPTH > 1) ? $clog2(A_DEPTH) : 1;
     localparam integer A_WORD = LANES * ACC_W;
+    // ACC_VALID: the accumulator memory holds {valid, sums}. A clear writes valid = 0 and a read of a word
+    // with valid = 0 gives zeros (a synchronous reset of the register it lands in, free in FPGA flip-flops),
+    // so no LANES x ACC_W multiplexer chooses between the sums and zero on the write port.
+    localparam integer A_RAM_W = A_WORD + ACC_VALID;
     // Folded (FOLD): an input at padded row t (columns alike) reaches pooled row (t >> POOL_LOG2) - a through
     // the sum of the conv taps k in [r + a*PK - (PK-1), r + a*PK], r = t mod PK: FKH folded taps a, one ROM
     // word per phase (ry, rx), input channel, folded tap and group. Unfolded: KH x KW taps, one phase.
@@ -184,10 +189,10 @@ module qsnn_layer #(
     // ---------------------------------------------------------------- memories
     wire              a_we;
     wire [A_AW-1:0]   a_waddr;
-    wire [A_WORD-1:0] a_wdata;
+    wire [A_RAM_W-1:0] a_wdata;
     wire [A_AW-1:0]   a_raddr;
-    wire [A_WORD-1:0] a_rdata;
-    qsnn_ram #(.WIDTH(A_WORD), .DEPTH(A_DEPTH), .ADDR_W(A_AW)) u_acc (
+    wire [A_RAM_W-1:0] a_rdata;
+    qsnn_ram #(.WIDTH(A_RAM_W), .DEPTH(A_DEPTH), .ADDR_W(A_AW)) u_acc (
         .clk(clk), .we(a_we), .waddr(a_waddr), .wdata(a_wdata), .raddr(a_raddr), .rdata(a_rdata)
     );
 
@@ -351,7 +356,16 @@ module qsnn_layer #(
     assign rq_raddr = n_b[NBW-1:0];
     assign a_we = a2_valid || (state == S_CLEAR) || n_clear;
     assign a_waddr = a2_valid ? a2_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
-    assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
+    wire [A_WORD-1:0] a_rsums;  // the sums the read brings: the word's, or zeros for a cleared word
+    generate
+        if (ACC_VALID != 0) begin : g_valid_bit
+            assign a_wdata = {a2_valid, a2_new};  // a clear writes valid = 0 (and sums nobody reads)
+            assign a_rsums = a_rdata[A_WORD] ? a_rdata[A_WORD-1:0] : {A_WORD{1'b0}};
+        end else begin : g_zero_write
+            assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
+            assign a_rsums = a_rdata;
+        end
+    endgenerate
 
     // Neuron pipeline: n1 = memory words arrive and are registered (the accumulator word in a2_word);
     // n1b = the block's lanes go into NLANES qsnn_neuron pipelines (4 stages); n5 = their results are
@@ -431,7 +445,7 @@ module qsnn_layer #(
         a2_valid <= a1_valid;
         a2_addr <= a1_addr;
         a2_val <= a1_val;
-        a2_word <= a_rdata;
+        a2_word <= a_rsums;
         a2_weights <= w_rdata;
         fw_valid <= a2_valid;  // the accumulate write of this cycle (clears never meet an operation)
         fw_addr <= a2_addr;
