@@ -94,8 +94,8 @@ def test_icarus_bit_exact() -> None:
     [
         (
             "qsnn_neuron.v",
-            "n4_reset) ? th_u : ",
-            "n4_reset) ? th_u + 1'b1 : ",
+            "n3_reset) ? NEG_TH : ",
+            "n3_reset) ? NEG_TH - 1'b1 : ",
         ),  # subtracts threshold + 1 on reset
         (
             "qsnn_layer.v",

@@ -2,10 +2,14 @@
 // in: the accumulator, the channel's multiplier and bias, the membrane left by the last step (0 before step
 // 0); out, four cycles later: the new membrane and the spike. qsnn_layer runs NLANES of these side by side.
 //
-//   stage 1  the requantize multiply x*m and the decay multiply v*mult (a zero reset discards it in stage 2)
-//   stage 2  current = (x*m + b + 2^(SHIFT-1)) >>> SHIFT, d = (v'*mult + 2^(s-1)) >>> s (floor shifts)
-//   stage 3  u = d + current - reset * threshold, exact in U_W bits
+//   stage 1  the requantize multiply x*m, the decay multiply v*mult, the reset flag r = v > threshold
+//   stage 2  p = x*m + b; e = d - r*threshold with d = (v'*mult + 2^(s-1)) >>> s (a zero reset zeroes v')
+//   stage 3  u = e + current, current = (p + 2^(SHIFT-1)) >>> SHIFT, exact in U_W bits
 //   stage 4  saturate (only where the range analysis says the membrane can), fire on strictly greater
+//
+// Rounding half up costs no adder: (p + 2^(k-1)) >>> k == (p >>> k) + p[k-1] (floor shifts, two's complement,
+// negative p too), so bit k-1 enters the adder that follows as its carry in. Without saturation the range
+// analysis proves that u fits STATE_W bits, so the update is computed modulo 2^STATE_W.
 `default_nettype none
 
 module qsnn_neuron #(
@@ -31,43 +35,67 @@ module qsnn_neuron #(
     output wire [STATE_W-1:0]  v_new,
     output wire                spike
 );
-    localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;
-    localparam integer D_W = STATE_W + DM_W + 1;
-    wire signed [STATE_W-1:0] th = THRESH[STATE_W-1:0];
+    localparam integer CF_W = CUR_W + 1;  // floor((x*m + b) / 2^SHIFT): the current or one less
+    // x*m + b modulo 2^X_W: its bits up to the floored current (PROD_W is wider than ACC_W, MUL_W and BIAS_W)
+    localparam integer X_W = (PROD_W > SHIFT + CF_W) ? PROD_W : SHIFT + CF_W;
+    localparam integer U_W = (SATURATE != 0) ? (((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2) : STATE_W;
+    localparam integer S_W = ((U_W > CF_W) ? U_W : CF_W) + 1;
+    localparam integer D_W = STATE_W + DECAY_SHIFT + 1;
+    // x > THRESH for a signed x (0 < THRESH < 2^(STATE_W-1)) as a chain of AND / OR gates on the bits of x:
+    // the LUT mapper packs it into a few LUTs; a comparator takes a STATE_W-bit carry chain (twice the area)
+    function above_th;
+        input [STATE_W-1:0] x;
+        integer i;
+        reg gt;
+        begin
+            gt = 1'b0;
+            for (i = 0; i < STATE_W - 1; i = i + 1)
+                gt = THRESH[i] ? (x[i] & gt) : (x[i] | gt);
+            above_th = !x[STATE_W-1] && gt;
+        end
+    endfunction
+    localparam [U_W:0] NEG_TH = {(U_W + 1){1'b0}} - {{(U_W + 1 - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
 
     reg signed [ACC_W-1:0]    n2_acc;
     reg signed [MUL_W-1:0]    n2_mult;
     reg signed [BIAS_W-1:0]   n2_bias;
     reg signed [STATE_W-1:0]  n2_v;
-    wire signed [PROD_W-1:0]  s2_prod = {{(PROD_W - ACC_W){n2_acc[ACC_W-1]}}, n2_acc}
-                                        * {{(PROD_W - MUL_W){n2_mult[MUL_W-1]}}, n2_mult};
+    wire signed [X_W-1:0]     s2_prod = {{(X_W - ACC_W){n2_acc[ACC_W-1]}}, n2_acc}
+                                        * {{(X_W - MUL_W){n2_mult[MUL_W-1]}}, n2_mult};
+    /* verilator lint_off UNUSED */
     wire signed [D_W-1:0]     s2_dprod = {{(D_W - STATE_W){n2_v[STATE_W-1]}}, n2_v}
-                                         * {1'b0, {(D_W - DM_W - 1){1'b0}}, DECAY_MULT[DM_W-1:0]};
-    reg signed [PROD_W-1:0]   n3_prod;
+                                         * {{(D_W - DM_W){1'b0}}, DECAY_MULT[DM_W-1:0]};
+    /* verilator lint_on UNUSED */
+    wire [D_W:0]              s2_dprod0 = {s2_dprod, 1'b0};  // bit k: the rounding bit of >>> k (0 if k = 0)
+    reg signed [X_W-1:0]      n3_prod;
     reg signed [BIAS_W-1:0]   n3_bias;
-    reg signed [D_W-1:0]      n3_dprod;
+    reg signed [STATE_W-1:0]  n3_df;
+    reg                       n3_dr;
     reg                       n3_reset;
-    localparam [PROD_W-1:0] RQ_ROUND = (SHIFT > 0) ? ({{(PROD_W - 1){1'b0}}, 1'b1} << (SHIFT - 1)) : {PROD_W{1'b0}};
-    localparam [D_W-1:0] DECAY_ROUND = (DECAY_SHIFT > 0) ? ({{(D_W - 1){1'b0}}, 1'b1} << (DECAY_SHIFT - 1)) : {D_W{1'b0}};
     /* verilator lint_off UNUSED */
-    wire signed [PROD_W-1:0]  s3_sum = n3_prod + {{(PROD_W - BIAS_W){n3_bias[BIAS_W-1]}}, n3_bias} + RQ_ROUND;
-    wire signed [D_W-1:0]     s3_dsum = n3_dprod + DECAY_ROUND;
+    wire signed [X_W-1:0]     s3_x = n3_prod + {{(X_W - BIAS_W){n3_bias[BIAS_W-1]}}, n3_bias};
     /* verilator lint_on UNUSED */
-    reg signed [CUR_W-1:0]    n4_cur;
-    reg signed [STATE_W-1:0]  n4_d;
-    reg                       n4_reset;
-    wire signed [U_W-1:0]     th_u = {{(U_W - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
-    wire signed [U_W-1:0]     s4_u = {{(U_W - STATE_W){n4_d[STATE_W-1]}}, n4_d}
-                                     + {{(U_W - CUR_W){n4_cur[CUR_W-1]}}, n4_cur}
-                                     - ((RESET_ZERO == 0 && n4_reset) ? th_u : {U_W{1'b0}});
+    wire [X_W:0]              s3_x0 = {s3_x, 1'b0};
+    // e = d - r*threshold (subtract reset) or d (zero reset: a reset membrane decays to 0), d's rounding bit
+    // as the carry in
+    wire                      s3_keep = RESET_ZERO == 0 || !n3_reset;
+    wire [U_W:0]              s3_k = (RESET_ZERO == 0 && n3_reset) ? NEG_TH : {(U_W + 1){1'b0}};
+    /* verilator lint_off UNUSED */
+    wire [U_W:0]              s3_e = {{(U_W + 1 - STATE_W){n3_df[STATE_W-1] && s3_keep}},
+                                      n3_df & {STATE_W{s3_keep}}} + s3_k + {{U_W{1'b0}}, n3_dr && s3_keep};
+    /* verilator lint_on UNUSED */
+    reg signed [CF_W-1:0]     n4_cf;
+    reg                       n4_cr;
+    reg signed [U_W-1:0]      n4_e;
+    /* verilator lint_off UNUSED */
+    wire [S_W-1:0]            s4_u = {{(S_W - U_W){n4_e[U_W-1]}}, n4_e}
+                                     + {{(S_W - CF_W){n4_cf[CF_W-1]}}, n4_cf} + {{(S_W - 1){1'b0}}, n4_cr};
+    /* verilator lint_on UNUSED */
     reg signed [U_W-1:0]      n5_u;
-    localparam signed [U_W-1:0] SAT_HI = {{(U_W - STATE_W + 1){1'b0}}, {(STATE_W - 1){1'b1}}};
-    localparam signed [U_W-1:0] SAT_LO = {{(U_W - STATE_W + 1){1'b1}}, {(STATE_W - 1){1'b0}}};
-    /* verilator lint_off UNUSED */
-    wire signed [U_W-1:0]     s5_sat = (SATURATE == 0) ? n5_u : (n5_u > SAT_HI) ? SAT_HI : (n5_u < SAT_LO) ? SAT_LO : n5_u;
-    /* verilator lint_on UNUSED */
-    assign v_new = s5_sat[STATE_W-1:0];
-    assign spike = $signed(v_new) > th;
+    wire [U_W-STATE_W:0]      n5_top = n5_u[U_W-1:STATE_W-1];
+    wire                      n5_ovf = SATURATE != 0 && !(&n5_top || !(|n5_top));  // u beyond STATE_W bits
+    assign v_new = n5_ovf ? {n5_u[U_W-1], {(STATE_W - 1){~n5_u[U_W-1]}}} : n5_u[STATE_W-1:0];
+    assign spike = above_th(v_new);
 
     always @(posedge clk) begin
         n2_acc <= acc;
@@ -76,12 +104,13 @@ module qsnn_neuron #(
         n2_v <= v;
         n3_prod <= s2_prod;
         n3_bias <= n2_bias;
-        n3_dprod <= s2_dprod;
-        n3_reset <= n2_v > th;
-        n4_cur <= s3_sum[SHIFT +: CUR_W];  // fits CUR_W (range analysis)
-        n4_d <= (RESET_ZERO != 0 && n3_reset) ? {STATE_W{1'b0}} : s3_dsum[DECAY_SHIFT +: STATE_W];  // |d| <= |v|
-        n4_reset <= n3_reset;
-        n5_u <= s4_u;
+        n3_df <= s2_dprod0[DECAY_SHIFT + 1 +: STATE_W];
+        n3_dr <= s2_dprod0[DECAY_SHIFT];
+        n3_reset <= above_th(n2_v);
+        n4_cf <= s3_x0[SHIFT + 1 +: CF_W];
+        n4_cr <= s3_x0[SHIFT];
+        n4_e <= s3_e[U_W-1:0];
+        n5_u <= s4_u[U_W-1:0];
     end
 endmodule
 
