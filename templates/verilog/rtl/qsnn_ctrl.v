@@ -7,7 +7,7 @@
 // accumulators keep its constant current), then for each layer i: neuron(i) together with acc(i+1), which
 // takes layer i's spikes as they come (upstream_busy); then the step's output beat.
 // Output spikes are collected from the last layer's trace; the class is the argmax of the spike counts over
-// the steps so far, the lowest index winning ties (as the simulator's argmax).
+// the steps so far, the lowest index winning ties (as the simulator's argmax), kept up to date beat by beat.
 `default_nettype none
 
 module qsnn_ctrl #(
@@ -61,47 +61,100 @@ module qsnn_ctrl #(
     input  wire [LAST_NL-1:0]     last_tr_spikes
 );
     localparam integer FRAME = IN_C * IN_H * IN_W;
+    // the frame walk: (c, y, x), or for a linear first layer the flat index f (whose CW bits hold FRAME - 1;
+    // F_LAST is unused otherwise); the truncations below are of constants that fit
+    /* verilator lint_off WIDTH */
+    localparam [CW-1:0] F_LAST = FRAME - 1, C_LAST = IN_C - 1;
+    localparam [YW-1:0] Y_LAST = IN_H - 1;
+    localparam [XW-1:0] X_LAST = IN_W - 1;
+    /* verilator lint_on WIDTH */
+    localparam [NUM_LAYERS-1:0] LAYER0 = 1;
     localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_LOAD = 3'd2, S_ACC = 3'd3, S_NEURON = 3'd4, S_OUT = 3'd5;
     reg [2:0]            state;
     reg                  waiting;       // a phase was started and its done is awaited
     reg [NUM_LAYERS-1:0] cleared;
     reg [NUM_LAYERS-1:0] running;       // neuron phases started and not done
     reg [NUM_LAYERS-1:0] finished;      // phases of this round that are done
-    reg [31:0]           layer;
-    reg [STEPS_W-1:0]    step, steps;
-    reg [31:0]           f, c, y, x;     // position in the frame being loaded
-    reg [STEPS_W-1:0]    counts [0:NUM_CLASSES-1];
+    reg [NUM_LAYERS-1:0] layer;         // the layer of the round, one-hot
+    reg [STEPS_W-1:0]    steps_left;    // steps of this inference still to end, this one included
+    reg                  first;         // the first step of an inference
+    reg [CW-1:0]         f, c;          // position in the frame being loaded
+    reg [YW-1:0]         y;
+    reg [XW-1:0]         x;
+    reg [NUM_CLASSES*STEPS_W-1:0] counts;  // class k's spike count in bits k*STEPS_W +: STEPS_W
+    reg [STEPS_W-1:0]    best_count;    // counts[out_class], the highest count
 
     assign in_ready = (state == S_LOAD);
     assign out_valid = (state == S_OUT);
-    assign out_last = (step == steps - 1'b1);
+    // steps_left counts down from num_steps (0 wraps: 65,536 steps)
+    assign out_last = (steps_left == {{(STEPS_W - 1){1'b0}}, 1'b1});
     assign busy = (state != S_IDLE);
-    assign first_step = (step == {STEPS_W{1'b0}});
+    assign first_step = first;
     /* verilator lint_off UNUSED */
     wire [NUM_LAYERS:0] running_after = {running, 1'b0};  // layer i waits for the neuron phase of layer i - 1
+    wire [NUM_LAYERS:0] layer_after = {layer, 1'b0};      // the next layer, zero beyond the last
     /* verilator lint_on UNUSED */
     assign upstream_busy = running_after[NUM_LAYERS-1:0];
+    wire [NUM_LAYERS-1:0] next_layer = layer_after[NUM_LAYERS-1:0];
+    wire [NUM_LAYERS-1:0] round_done = finished | done;
+    wire layer_done = (done & layer) != {NUM_LAYERS{1'b0}};
+    wire round_busy = ((layer | next_layer) & ~round_done) != {NUM_LAYERS{1'b0}};
+    wire frame_end = (FIRST_FLAT != 0) ? (f == F_LAST) : (c == C_LAST && y == Y_LAST && x == X_LAST);
 
-    // argmax of the counts, lowest index on ties
-    integer k, kk;
-    reg [STEPS_W-1:0] best;
+    // The class is kept up to date as the counts grow rather than searched for: when class k's count becomes
+    // n, k becomes the class if n > best_count, or n == best_count and k < out_class (the lowest index wins
+    // ties, as the simulator's argmax). Lanes of one beat hold distinct classes and go in lane order, so the
+    // class is the argmax of the counts after every beat. The last layer is a vector: lane j is class
+    // last_tr_index + j (CLASS_W == LAST_N_AW, both the width of a class index).
+    wire start = (state == S_IDLE) && in_valid;  // an inference starts: the counts restart from 0
+    integer j, k, m;
+    reg [CLASS_W-1:0]             cls, next_class;
+    reg [STEPS_W-1:0]             old, n, gap, next_best;
+    reg [NUM_CLASSES-1:0]         seen;        // class k is in this beat
+    reg [NUM_CLASSES-1:0]         spike;       // and spikes
+    reg [NUM_CLASSES*STEPS_W-1:0] grown;       // its count after the spike
     always @* begin
-        best = counts[0];
-        out_class = {CLASS_W{1'b0}};
-        for (k = 1; k < NUM_CLASSES; k = k + 1) begin
-            if (counts[k] > best) begin
-                best = counts[k];
-                out_class = k[CLASS_W-1:0];
+        next_class = out_class;
+        next_best = best_count;
+        seen = {NUM_CLASSES{1'b0}};
+        spike = {NUM_CLASSES{1'b0}};
+        grown = {(NUM_CLASSES * STEPS_W){1'b0}};
+        for (j = 0; j < LAST_NL; j = j + 1) begin
+            cls = last_tr_index + j[LAST_N_AW-1:0];
+            old = counts[cls * STEPS_W +: STEPS_W];
+            n = old + 1'b1;
+            gap = next_best - old;  // old <= next_best: gap 0 means n > next_best, gap 1 n == next_best
+            for (k = 0; k < NUM_CLASSES; k = k + 1) begin
+                // lane 0's count is every class's default, so one lane needs no mux here
+                if (j == 0 || cls == k[CLASS_W-1:0]) grown[k * STEPS_W +: STEPS_W] = n;
+                if (cls == k[CLASS_W-1:0] && last_tr_valid && last_tr_lanes[j]) begin
+                    seen[k] = 1'b1;
+                    spike[k] = last_tr_spikes[j];
+                end
+            end
+            if (last_tr_valid && last_tr_lanes[j] && last_tr_spikes[j]
+                    && (gap == {STEPS_W{1'b0}} || (gap == {{(STEPS_W - 1){1'b0}}, 1'b1} && cls < next_class))) begin
+                next_class = cls;
+                next_best = n;
             end
         end
     end
 
-    /* verilator lint_off UNUSED */
-    wire [31:0] layer_done = {{(32 - NUM_LAYERS){1'b0}}, done} >> layer;
-    wire [31:0] round_done = {{(32 - NUM_LAYERS){1'b0}}, finished | done} >> layer;
-    wire [31:0] one_hot = 32'd1 << layer;
-    wire [31:0] next_hot = 32'd2 << layer;  // zero beyond the last layer
-    /* verilator lint_on UNUSED */
+    wire [NUM_CLASSES-1:0] grows = seen & spike;  // class k's count grows
+    always @(posedge clk) begin
+        for (m = 0; m < NUM_CLASSES; m = m + 1) begin
+            if (seen[m]) out_spikes[m] <= spike[m];
+            if (start) counts[m * STEPS_W +: STEPS_W] <= {STEPS_W{1'b0}};
+            else if (grows[m]) counts[m * STEPS_W +: STEPS_W] <= grown[m * STEPS_W +: STEPS_W];
+        end
+        if (start) begin
+            out_class <= {CLASS_W{1'b0}};
+            best_count <= {STEPS_W{1'b0}};
+        end else begin
+            out_class <= next_class;
+            best_count <= next_best;
+        end
+    end
 
     always @(posedge clk) begin
         start_clear <= 1'b0;
@@ -109,21 +162,11 @@ module qsnn_ctrl #(
         start_neuron <= {NUM_LAYERS{1'b0}};
         ev_valid <= 1'b0;
         running <= running & ~done;
-        if (last_tr_valid) begin  // the last layer is a vector: lane j is class last_tr_index + j
-            for (kk = 0; kk < LAST_NL; kk = kk + 1) begin
-                if (last_tr_lanes[kk]) begin
-                    out_spikes[last_tr_index + kk[LAST_N_AW-1:0]] <= last_tr_spikes[kk];
-                    if (last_tr_spikes[kk])
-                        counts[last_tr_index + kk[LAST_N_AW-1:0]] <= counts[last_tr_index + kk[LAST_N_AW-1:0]] + 1'b1;
-                end
-            end
-        end
         case (state)
             S_IDLE: begin
                 if (in_valid) begin  // a frame is offered: start an inference
-                    steps <= num_steps;
-                    step <= {STEPS_W{1'b0}};
-                    for (k = 0; k < NUM_CLASSES; k = k + 1) counts[k] <= {STEPS_W{1'b0}};
+                    steps_left <= num_steps;
+                    first <= 1'b1;
                     cleared <= {NUM_LAYERS{1'b0}};
                     start_clear <= 1'b1;
                     state <= S_CLEAR;
@@ -132,23 +175,26 @@ module qsnn_ctrl #(
             S_CLEAR: begin
                 cleared <= cleared | done;
                 if ((cleared | done) == {NUM_LAYERS{1'b1}}) begin
-                    {f, c, y, x} <= {4{32'd0}};
+                    f <= {CW{1'b0}};
+                    c <= {CW{1'b0}};
+                    y <= {YW{1'b0}};
+                    x <= {XW{1'b0}};
                     state <= S_LOAD;
                 end
             end
-            S_LOAD: begin
+            S_LOAD: begin  // every walk wraps to 0 after the frame's last byte, ready for the next frame
                 if (in_valid) begin
                     ev_valid <= (in_data != 8'd0);  // only active inputs become events
                     ev_val <= in_data;
-                    ev_c <= (FIRST_FLAT != 0) ? f[CW-1:0] : c[CW-1:0];
-                    ev_y <= (FIRST_FLAT != 0) ? {YW{1'b0}} : y[YW-1:0];
-                    ev_x <= (FIRST_FLAT != 0) ? {XW{1'b0}} : x[XW-1:0];
-                    f <= f + 1;
-                    x <= (x == IN_W - 1) ? 32'd0 : x + 1;
-                    if (x == IN_W - 1) y <= (y == IN_H - 1) ? 32'd0 : y + 1;
-                    if (x == IN_W - 1 && y == IN_H - 1) c <= c + 1;
-                    if (f == FRAME - 1) begin
-                        layer <= 32'd0;
+                    ev_c <= (FIRST_FLAT != 0) ? f : c;
+                    ev_y <= (FIRST_FLAT != 0) ? {YW{1'b0}} : y;
+                    ev_x <= (FIRST_FLAT != 0) ? {XW{1'b0}} : x;
+                    f <= (f == F_LAST) ? {CW{1'b0}} : f + 1'b1;
+                    x <= (x == X_LAST) ? {XW{1'b0}} : x + 1'b1;
+                    if (x == X_LAST) y <= (y == Y_LAST) ? {YW{1'b0}} : y + 1'b1;
+                    if (x == X_LAST && y == Y_LAST) c <= (c == C_LAST) ? {CW{1'b0}} : c + 1'b1;
+                    if (frame_end) begin
+                        layer <= LAYER0;
                         waiting <= 1'b0;
                         state <= S_ACC;
                     end
@@ -156,36 +202,36 @@ module qsnn_ctrl #(
             end
             S_ACC: begin
                 if (!waiting) begin
-                    start_acc <= one_hot[NUM_LAYERS-1:0];
+                    start_acc <= layer;
                     waiting <= 1'b1;
-                end else if (layer_done[0]) begin
+                end else if (layer_done) begin
                     waiting <= 1'b0;
                     state <= S_NEURON;
                 end
             end
             S_NEURON: begin  // neuron(layer) and acc(layer + 1), overlapped
                 if (!waiting) begin
-                    start_neuron <= one_hot[NUM_LAYERS-1:0];
-                    start_acc <= next_hot[NUM_LAYERS-1:0];
-                    running <= (running & ~done) | one_hot[NUM_LAYERS-1:0];
+                    start_neuron <= layer;
+                    start_acc <= next_layer;
+                    running <= (running & ~done) | layer;
                     finished <= {NUM_LAYERS{1'b0}};
                     waiting <= 1'b1;
-                end else if (!round_done[0] || (layer < NUM_LAYERS - 1 && !round_done[1])) begin
+                end else if (round_busy) begin
                     finished <= finished | done;
                 end else begin
                     waiting <= 1'b0;
-                    if (layer == NUM_LAYERS - 1) begin
+                    if (layer[NUM_LAYERS-1]) begin
                         state <= S_OUT;
                     end else begin
-                        layer <= layer + 1;  // its accumulators are ready
+                        layer <= next_layer;  // its accumulators are ready
                     end
                 end
             end
             S_OUT: begin
                 if (out_ready) begin
-                    step <= step + 1'b1;
-                    layer <= 32'd0;
-                    {f, c, y, x} <= {4{32'd0}};
+                    steps_left <= steps_left - 1'b1;
+                    first <= 1'b0;
+                    layer <= LAYER0;
                     if (out_last) state <= S_IDLE;
                     else if (STATIC != 0) state <= S_NEURON;  // the first layer's current is kept
                     else state <= S_LOAD;
@@ -197,8 +243,8 @@ module qsnn_ctrl #(
             state <= S_IDLE;
             waiting <= 1'b0;
             running <= {NUM_LAYERS{1'b0}};
-            step <= {STEPS_W{1'b0}};
-            steps <= {{(STEPS_W - 1){1'b0}}, 1'b1};
+            first <= 1'b1;
+            steps_left <= {{(STEPS_W - 1){1'b0}}, 1'b1};
         end
     end
 endmodule
