@@ -131,10 +131,12 @@ def test_report_parses_yosys_and_nextpnr() -> None:
        40   DP16KD
      5767   LUT4
        12   MULT18X18D
+      217   TRELLIS_DPR16X4
      5753   TRELLIS_FF
 """
     part = PartResult("ecp5", cells=parse_stat(stat))
     assert (part.luts, part.ffs, part.brams, part.dsps) == (5767 + 2 * 1142, 5753, 40, 12)
+    assert part.lutram == 217  # LUTs as memory: reported beside the LUT4 count, not in it
     log = """Info: Device utilisation:
 Info: \t          TRELLIS_COMB:    8661/  24288    35%
 Info: \t              DP16KD:      40/     56    71%

@@ -43,12 +43,13 @@ class Device:
     ff_prefix: str
     bram_cells: tuple[str, ...]
     dsp_cells: tuple[str, ...]
+    lutram_cells: tuple[str, ...] = ()  # LUTs used as memory (not in the LUT4 count)
 
 
 DEVICES = {
     "ecp5": Device(
         "ecp5", "ecp5", "nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, ("LUT4",), "TRELLIS_FF",
-        ("DP16KD",), ("MULT18X18D",),
+        ("DP16KD",), ("MULT18X18D",), ("TRELLIS_DPR16X4",),
     ),
     "ice40": Device(
         "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
@@ -84,6 +85,11 @@ class PartResult:
     def dsps(self) -> int:
         return sum(self.cells.get(c, 0) for c in DEVICES[self.device].dsp_cells)
 
+    @property
+    def lutram(self) -> int:
+        """LUT RAM cells (ECP5 TRELLIS_DPR16X4: 16 words x 4 bits, in the LUTs of a slice pair)."""
+        return sum(self.cells.get(c, 0) for c in DEVICES[self.device].lutram_cells)
+
 
 @dataclass
 class VerilogCost:
@@ -106,7 +112,8 @@ class VerilogCost:
     def to_dict(self) -> dict:
         parts = {
             key: {
-                "device": DEVICE_NAMES[key], "lut4": p.luts, "ff": p.ffs, "bram": p.brams, "dsp": p.dsps,
+                "device": DEVICE_NAMES[key], "lut4": p.luts, "lutram": p.lutram, "ff": p.ffs, "bram": p.brams,
+                "dsp": p.dsps,
                 "cells": p.cells, "placed": {k: list(v) for k, v in p.placed.items() if v[0]},
                 "fmax_mhz": p.fmax_mhz, "latency_us": self.latency_us(key), "error": p.error,
             }
@@ -242,9 +249,10 @@ def format_report(rep: VerilogCost) -> str:
     for key, part in rep.parts.items():
         lines.append(f"{DEVICE_NAMES[key]}:")
         if part.cells:
+            lutram = f" (and {part.lutram} LUT RAM cells of 16 x 4 bits)" if part.lutram else ""
             lines.append(
-                f"  yosys synth_{DEVICES[key].family}: {part.luts:,} LUT4, {part.ffs:,} FF, {part.brams} block RAM, "
-                f"{part.dsps} DSP"
+                f"  yosys synth_{DEVICES[key].family}: {part.luts:,} LUT4{lutram}, {part.ffs:,} FF, "
+                f"{part.brams} block RAM, {part.dsps} DSP"
             )
         if part.placed:
             used = ", ".join(f"{k} {u}/{a}" for k, (u, a) in part.placed.items() if u)

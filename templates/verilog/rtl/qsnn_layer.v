@@ -314,9 +314,12 @@ module qsnn_layer #(
                 wire [PW-1:0] x = {{(W_BITS + 1){1'b0}}, a2_val};
                 reg  [PW-1:0] prod;
                 integer b;
-                always @* begin  // two's complement: the top weight bit counts -2^(W_BITS-1)
-                    prod = w[W_BITS-1] ? {PW{1'b0}} - (x << (W_BITS - 1)) : {PW{1'b0}};
-                    for (b = 0; b < W_BITS - 1; b = b + 1) if (w[b]) prod = prod + (x << b);
+                // One sum of selected shifts (two's complement: the top weight bit counts -2^(W_BITS-1)), with no
+                // multiplexer between the additions, so Yosys makes it one carry-save tree with the
+                // accumulate add below instead of a chain of carry chains.
+                always @* begin
+                    prod = {PW{1'b0}} - (w[W_BITS-1] ? x << (W_BITS - 1) : {PW{1'b0}});
+                    for (b = 0; b < W_BITS - 1; b = b + 1) prod = prod + (w[b] ? x << b : {PW{1'b0}});
                 end
                 assign term = {{(ACC_W - PW){prod[PW-1]}}, prod};
             end
