@@ -287,15 +287,20 @@ module qsnn_layer #(
     // taps of a pooled window) and an operation on the word of the one two ahead waits in pr (hazard, rare).
     reg              pr_valid, a0_valid, a1_valid, a2_valid;
     reg [A_AW-1:0]   pr_addr, a0_addr, a1_addr, a2_addr;
-    reg [W_AW-1:0]   pr_waddr, a0_waddr;
+    reg [W_AW-1:0]   pr_waddr;
     /* verilator lint_off UNUSED */
-    reg [VAL_W-1:0]  pr_val, a0_val, a1_val, a2_val;  // unused when the inputs are spikes (VAL_W = 1)
+    reg [VAL_W-1:0]  pr_val, a0_val, a1_val;  // unused when the inputs are spikes (VAL_W = 1)
     /* verilator lint_on UNUSED */
     // Without forwarding an operation also waits for the one right ahead (in a0): two cycles, rare where
     // FORWARD = 0 (consecutive operations of one event always hit different words there).
     wire hazard = pr_valid && ((a1_valid && a1_addr == pr_addr) || (FORWARD == 0 && a0_valid && a0_addr == pr_addr));
     reg [A_WORD-1:0] a2_word;
-    reg [W_WORD-1:0] a2_weights;
+    // The weight ROM is read a cycle ahead of the accumulators (address from pr): its word is registered in
+    // a1_weights, and a pixel layer's products are computed in a1 and registered, so the a2 stage is one add.
+    reg [W_WORD-1:0] a1_weights;
+    /* verilator lint_off UNUSED */
+    reg [W_WORD-1:0] a2_weights;  // spike inputs: the weights are the terms (unused for pixel inputs)
+    /* verilator lint_on UNUSED */
     reg              fw_valid;
     reg [A_AW-1:0]   fw_addr;
     reg [A_WORD-1:0] fw_data;
@@ -304,24 +309,27 @@ module qsnn_layer #(
     genvar l;
     generate
         for (l = 0; l < LANES; l = l + 1) begin : g_lane
-            wire signed [W_BITS-1:0] w = a2_weights[W_BITS * l +: W_BITS];
             wire signed [ACC_W-1:0] old = a2_old[ACC_W * l +: ACC_W];
             wire signed [ACC_W-1:0] term;
             if (VAL_W == 1) begin : g_spike  // a spike adds the weight itself
+                wire signed [W_BITS-1:0] w = a2_weights[W_BITS * l +: W_BITS];
                 assign term = {{(ACC_W - W_BITS){w[W_BITS-1]}}, w};
             end else begin : g_value  // value * weight as shifts and adds: a few LUTs, no DSP block
                 localparam integer PW = VAL_W + W_BITS + 1;
-                wire [PW-1:0] x = {{(W_BITS + 1){1'b0}}, a2_val};
+                wire signed [W_BITS-1:0] w = a1_weights[W_BITS * l +: W_BITS];
+                wire [PW-1:0] x = {{(W_BITS + 1){1'b0}}, a1_val};
                 reg  [PW-1:0] prod;
+                reg  [PW-1:0] a2_prod;  // registered: the a2 stage only adds it
                 integer b;
                 // One sum of selected shifts (two's complement: the top weight bit counts -2^(W_BITS-1)), with no
-                // multiplexer between the additions, so Yosys makes it one carry-save tree with the
-                // accumulate add below instead of a chain of carry chains.
+                // multiplexer between the additions, so Yosys makes it one carry-save tree, not a chain of
+                // carry chains.
                 always @* begin
                     prod = {PW{1'b0}} - (w[W_BITS-1] ? x << (W_BITS - 1) : {PW{1'b0}});
                     for (b = 0; b < W_BITS - 1; b = b + 1) prod = prod + (w[b] ? x << b : {PW{1'b0}});
                 end
-                assign term = {{(ACC_W - PW){prod[PW-1]}}, prod};
+                always @(posedge clk) a2_prod <= prod;
+                assign term = {{(ACC_W - PW){a2_prod[PW-1]}}, a2_prod};
             end
             assign a2_new[ACC_W * l +: ACC_W] = old + term;
         end
@@ -354,7 +362,7 @@ module qsnn_layer #(
     wire n_clear = (state == S_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done;
     assign q_raddr = e[Q_AW-1:0];
     assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr;
-    assign w_raddr = a0_waddr;
+    assign w_raddr = pr_waddr;  // a cycle ahead of the accumulator read (a0): see a1_weights
     assign m_raddr = n_k[M_AW-1:0];
     assign rq_raddr = n_b[NBW-1:0];
     assign a_we = a2_valid || (state == S_CLEAR) || n_clear;
@@ -436,7 +444,6 @@ module qsnn_layer #(
         if (!hazard) begin
             a0_valid <= pr_valid;
             a0_addr <= pr_addr;
-            a0_waddr <= pr_waddr;
             a0_val <= pr_val;
             pr_valid <= 1'b0;
         end else begin
@@ -447,9 +454,9 @@ module qsnn_layer #(
         a1_val <= a0_val;
         a2_valid <= a1_valid;
         a2_addr <= a1_addr;
-        a2_val <= a1_val;
         a2_word <= a_rsums;
-        a2_weights <= w_rdata;
+        a1_weights <= w_rdata;
+        a2_weights <= a1_weights;
         fw_valid <= a2_valid;  // the accumulate write of this cycle (clears never meet an operation)
         fw_addr <= a2_addr;
         fw_data <= a2_new;
