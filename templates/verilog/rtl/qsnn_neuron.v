@@ -8,8 +8,7 @@
 //   stage 4  saturate (only where the range analysis says the membrane can), fire on strictly greater
 //
 // Rounding half up costs no adder: (p + 2^(k-1)) >>> k == (p >>> k) + p[k-1] (floor shifts, two's complement,
-// negative p too), so bit k-1 enters the adder that follows as its carry in. Without saturation the range
-// analysis proves that u fits STATE_W bits, so the update is computed modulo 2^STATE_W.
+// negative p too), so bit k-1 enters the adder that follows as its carry in.
 `default_nettype none
 
 module qsnn_neuron #(
@@ -38,7 +37,7 @@ module qsnn_neuron #(
     localparam integer CF_W = CUR_W + 1;  // floor((x*m + b) / 2^SHIFT): the current or one less
     // x*m + b modulo 2^X_W: its bits up to the floored current (PROD_W is wider than ACC_W, MUL_W and BIAS_W)
     localparam integer X_W = (PROD_W > SHIFT + CF_W) ? PROD_W : SHIFT + CF_W;
-    localparam integer U_W = (SATURATE != 0) ? (((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2) : STATE_W;
+    localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;
     localparam integer S_W = ((U_W > CF_W) ? U_W : CF_W) + 1;
     localparam integer D_W = STATE_W + DECAY_SHIFT + 1;
     // x > THRESH for a signed x (0 < THRESH < 2^(STATE_W-1)) as a chain of AND / OR gates on the bits of x:
