@@ -71,6 +71,8 @@ endmodule
 
 @dataclass(frozen=True)
 class Case:
+    """One lane's parameters: the requantize shift, the LIF's decay, reset and threshold, port widths."""
+
     shift: int
     decay_multiplier: int
     decay_shift: int
@@ -80,7 +82,7 @@ class Case:
     acc_w: int = 6
     mul_w: int = 5
     bias_w: int = 6
-    state_w: int = 8  # the int8 state type's width where the lane saturates
+    state_w: int = 8  # STATE_W, and the LIF's state type is int8
 
     @property
     def cur_w(self) -> int:  # every current the vectors give fits (checked below)
