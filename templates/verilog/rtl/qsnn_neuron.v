@@ -2,8 +2,10 @@
 // in: the accumulator, the channel's multiplier and bias, the membrane left by the last step (0 before step
 // 0); out, four cycles later: the new membrane and the spike. qsnn_layer runs NLANES of these side by side.
 //
-//   stage 1  the requantize multiply x*m, the decay multiply v*mult, the reset flag r = v > threshold
-//   stage 2  p = x*m + b; e = d - r*threshold with d = (v'*mult + 2^(s-1)) >>> s (a zero reset zeroes v')
+//   stage 1  the requantize multiply x*m, the decay multiply v*mult (DSP pieces, registered), the reset
+//            flag r = v > threshold
+//   stage 2  the pieces added; p = x*m + b; e = d - r*threshold with d = (v'*mult + 2^(s-1)) >>> s (a zero
+//            reset zeroes v')
 //   stage 3  u = e + current, current = (p + 2^(SHIFT-1)) >>> SHIFT, exact in U_W bits
 //   stage 4  saturate (only where the range analysis says the membrane can), fire on strictly greater
 //
@@ -59,17 +61,66 @@ module qsnn_neuron #(
     reg signed [MUL_W-1:0]    n2_mult;
     reg signed [BIAS_W-1:0]   n2_bias;
     reg signed [STATE_W-1:0]  n2_v;
-    wire signed [X_W-1:0]     s2_prod = {{(X_W - ACC_W){n2_acc[ACC_W-1]}}, n2_acc}
-                                        * {{(X_W - MUL_W){n2_mult[MUL_W-1]}}, n2_mult};
+    // Stage 1 is the DSP blocks alone: a multiply wider than a DSP input is split at bit SPLIT of its wider
+    // operand into two signed products at their exact widths, each registered as it leaves its DSP block
+    // (a DSP's delay plus the routes to and from it fill most of a cycle on ECP5), and stage 2 adds the
+    // pieces: exact integer products, so their sum is the full product.
+    localparam integer SPLIT = 17;  // an 18-bit signed DSP input holds 17 unsigned bits
+    localparam integer ML_W = (MUL_W > SPLIT + 1) ? SPLIT + 1 : MUL_W;  // the low piece of m, signed
+    localparam integer MH_W = (MUL_W > SPLIT + 1) ? MUL_W - SPLIT : 1;
+    localparam integer VL_W = (STATE_W > SPLIT + 1) ? SPLIT + 1 : STATE_W;
+    localparam integer VH_W = (STATE_W > SPLIT + 1) ? STATE_W - SPLIT : 1;
+    localparam integer DMS_W = DM_W + 1;  // the decay multiplier as a signed operand
+    reg signed [ACC_W+ML_W-1:0]  n3_plo;  // x * m = phi * 2^SPLIT + plo (or plo alone)
+    reg signed [ACC_W+MH_W-1:0]  n3_phi;
+    reg signed [VL_W+DMS_W-1:0]  n3_dlo;  // v * mult = dhi * 2^SPLIT + dlo (or dlo alone)
+    reg signed [VH_W+DMS_W-1:0]  n3_dhi;
+    wire signed [DMS_W-1:0]      s2_dm = {1'b0, DECAY_MULT[DM_W-1:0]};
+    generate
+        if (MUL_W > SPLIT + 1) begin : g_msplit
+            wire signed [ML_W-1:0] mlo = {1'b0, n2_mult[SPLIT-1:0]};
+            wire signed [MH_W-1:0] mhi = n2_mult[MUL_W-1:SPLIT];
+            always @(posedge clk) begin
+                n3_plo <= n2_acc * mlo;
+                n3_phi <= n2_acc * mhi;
+            end
+        end else begin : g_mone
+            always @(posedge clk) begin
+                n3_plo <= n2_acc * n2_mult;
+                n3_phi <= {(ACC_W + MH_W){1'b0}};
+            end
+        end
+        if (STATE_W > SPLIT + 1) begin : g_vsplit
+            wire signed [VL_W-1:0] vlo = {1'b0, n2_v[SPLIT-1:0]};
+            wire signed [VH_W-1:0] vhi = n2_v[STATE_W-1:SPLIT];
+            always @(posedge clk) begin
+                n3_dlo <= vlo * s2_dm;
+                n3_dhi <= vhi * s2_dm;
+            end
+        end else begin : g_vone
+            always @(posedge clk) begin
+                n3_dlo <= n2_v * s2_dm;
+                n3_dhi <= {(VH_W + DMS_W){1'b0}};
+            end
+        end
+    endgenerate
+    localparam integer PSH = (MUL_W > SPLIT + 1) ? SPLIT : 0;
+    localparam integer DSH = (STATE_W > SPLIT + 1) ? SPLIT : 0;
+    // the pieces summed at the full product width (or X_W / D_W if wider), then taken modulo 2^X_W (2^D_W):
+    // exact, since x*m fits X_W and v*mult D_W
+    localparam integer MX_W = (ACC_W + MUL_W + 1 > X_W) ? ACC_W + MUL_W + 1 : X_W;
+    localparam integer MD_W = (STATE_W + DMS_W + 1 > D_W) ? STATE_W + DMS_W + 1 : D_W;
     /* verilator lint_off UNUSED */
-    wire signed [D_W-1:0]     s2_dprod = {{(D_W - STATE_W){n2_v[STATE_W-1]}}, n2_v}
-                                         * {{(D_W - DM_W){1'b0}}, DECAY_MULT[DM_W-1:0]};
+    wire signed [MX_W-1:0]    s3_pfull = ({{(MX_W - ACC_W - MH_W){n3_phi[ACC_W+MH_W-1]}}, n3_phi} <<< PSH)
+                                         + {{(MX_W - ACC_W - ML_W){n3_plo[ACC_W+ML_W-1]}}, n3_plo};
+    wire signed [MD_W-1:0]    s3_dfull = ({{(MD_W - VH_W - DMS_W){n3_dhi[VH_W+DMS_W-1]}}, n3_dhi} <<< DSH)
+                                         + {{(MD_W - VL_W - DMS_W){n3_dlo[VL_W+DMS_W-1]}}, n3_dlo};
     /* verilator lint_on UNUSED */
-    wire [D_W:0]              s2_dprod0 = {s2_dprod, 1'b0};  // bit k: the rounding bit of >>> k (0 if k = 0)
-    reg signed [X_W-1:0]      n3_prod;
+    wire signed [X_W-1:0]     n3_prod = s3_pfull[X_W-1:0];
+    wire [D_W:0]              s3_dprod0 = {s3_dfull[D_W-1:0], 1'b0};  // bit k: the rounding bit of >>> k (0 if k = 0)
+    wire signed [STATE_W-1:0] n3_df = s3_dprod0[DECAY_SHIFT + 1 +: STATE_W];
+    wire                      n3_dr = s3_dprod0[DECAY_SHIFT];
     reg signed [BIAS_W-1:0]   n3_bias;
-    reg signed [STATE_W-1:0]  n3_df;
-    reg                       n3_dr;
     reg                       n3_reset;
     /* verilator lint_off UNUSED */
     wire signed [X_W-1:0]     s3_x = n3_prod + {{(X_W - BIAS_W){n3_bias[BIAS_W-1]}}, n3_bias};
@@ -101,10 +152,7 @@ module qsnn_neuron #(
         n2_mult <= mult;
         n2_bias <= bias;
         n2_v <= v;
-        n3_prod <= s2_prod;
         n3_bias <= n2_bias;
-        n3_df <= s2_dprod0[DECAY_SHIFT + 1 +: STATE_W];
-        n3_dr <= s2_dprod0[DECAY_SHIFT];
         n3_reset <= above_th(n2_v);
         n4_cf <= s3_x0[SHIFT + 1 +: CF_W];
         n4_cr <= s3_x0[SHIFT];

@@ -93,7 +93,7 @@ module qsnn_top (
 
     qsnn_layer #(
         .IN_C(1), .IN_H(16), .IN_W(16), .VAL_W(8),
-        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(6), .OUT_W(6), .POOL_LOG2(1),
+        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(6), .OUT_W(6), .POOL_LOG2(1), .ACC_VALID(1),
         .LANES(4), .NLANES(1), .IN_NL(1), .MASK_STRIDE(1), .GROUPS(1), .ACC_W(18), .WEIGHT_FILE("qsnn_conv1_w.hex"),
         .MUL_W(30), .BIAS_W(41), .PROD_W(46), .SHIFT(23), .CUR_W(23), .RQ_FILE("qsnn_rq1_rq.hex"),
         .STATE_W(28), .THRESH(32'd1048576), .DECAY_MULT(33'd246), .DM_W(8), .DECAY_SHIFT(8),
@@ -111,7 +111,7 @@ module qsnn_top (
 
     qsnn_layer #(
         .IN_C(4), .IN_H(6), .IN_W(6), .VAL_W(1),
-        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(1),
+        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(1), .ACC_VALID(1),
         .LANES(4), .NLANES(1), .IN_NL(1), .MASK_STRIDE(1), .GROUPS(1), .ACC_W(12), .WEIGHT_FILE("qsnn_conv2_w.hex"),
         .MUL_W(30), .BIAS_W(33), .PROD_W(40), .SHIFT(15), .CUR_W(25), .RQ_FILE("qsnn_rq2_rq.hex"),
         .STATE_W(30), .THRESH(32'd1048576), .DECAY_MULT(33'd246), .DM_W(8), .DECAY_SHIFT(8),
@@ -130,7 +130,7 @@ module qsnn_top (
 
     qsnn_layer #(
         .IN_C(4), .IN_H(1), .IN_W(1), .VAL_W(1),
-        .OC(3), .KH(1), .KW(1), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(0),
+        .OC(3), .KH(1), .KW(1), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(0), .ACC_VALID(1),
         .LANES(4), .NLANES(1), .IN_NL(1), .MASK_STRIDE(1), .GROUPS(1), .ACC_W(6), .WEIGHT_FILE("qsnn_fc1_w.hex"),
         .MUL_W(31), .BIAS_W(31), .PROD_W(34), .SHIFT(12), .CUR_W(22), .RQ_FILE("qsnn_rq3_rq.hex"),
         .STATE_W(28), .THRESH(32'd1048576), .DECAY_MULT(33'd246), .DM_W(8), .DECAY_SHIFT(8),
