@@ -44,6 +44,7 @@ class Device:
     bram_cells: tuple[str, ...]
     dsp_cells: tuple[str, ...]
     lutram_cells: tuple[str, ...] = ()  # LUTs used as memory (not in the LUT4 count)
+    synth_args: tuple[str, ...] = ()  # extra synth_<family> options
 
 
 DEVICES = {
@@ -53,7 +54,7 @@ DEVICES = {
     ),
     "ice40": Device(
         "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
-        ("SB_RAM40_4K", "SB_SPRAM256KA"), ("SB_MAC16",),
+        ("SB_RAM40_4K", "SB_SPRAM256KA"), ("SB_MAC16",), (), ("-dsp",),  # the UP5K has 8 SB_MAC16
     ),
 }  # fmt: skip
 DEVICE_NAMES = {"ecp5": "Lattice ECP5 LFE5U-25F (CABGA256)", "ice40": "Lattice iCE40 UP5K (SG48)"}
@@ -164,7 +165,10 @@ def synthesize(model_dir: Path, prefix: str, device: Device, timeout: float = 36
     result = PartResult(device.key)
     files = " ".join([f"{prefix}_synth.v", f"{prefix}_top.v", *RTL_FILES])
     netlist, stat = f"synth_{device.key}.json", f"stat_{device.key}.txt"
-    script = f"read_verilog {files}; synth_{device.family} -top {prefix}_synth -json {netlist}; tee -q -o {stat} stat"
+    synth = " ".join(
+        [f"synth_{device.family}", *device.synth_args, "-top", f"{prefix}_synth", "-json", netlist]
+    )
+    script = f"read_verilog {files}; {synth}; tee -q -o {stat} stat"
     try:
         run_tool(
             [*_tool("yosys"), "-q", "-p", script],
