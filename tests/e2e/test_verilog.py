@@ -50,12 +50,13 @@ def test_lint_clean(arch: str, lanes: str, neurons: str, tmp_path: Path) -> None
     lint(tmp_path, "qsnn", top="qsnn_synth")
 
 
-@pytest.mark.parametrize(("lanes", "neurons"), [("16", "1"), ("4,64,16", "4,2,1")])
-def test_lint_clean_mnist(mnist_graph, lanes: str, neurons: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("lanes", "neurons", "fold"), [("16", "1", "0"), ("4,64,16", "4,2,1", "0"), ("4,64,16", "4,2,1", "1")]
+)
+def test_lint_clean_mnist(mnist_graph, lanes: str, neurons: str, fold: str, tmp_path: Path) -> None:
     require_tools("verilator")
-    generate(
-        mnist_graph, "verilog", tmp_path, options=TargetOptions(extra={"lanes": lanes, "neurons": neurons})
-    )
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons, "fold": fold})
+    generate(mnist_graph, "verilog", tmp_path, options=options)
     lint(tmp_path, "qsnn", top="qsnn_synth")
 
 
