@@ -22,7 +22,7 @@ from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.verify.tools import require_tool, run_tool
 
 VECTORS = 4000
-LATENCY = 4  # cycles from an input to its v_new / spike (the module's contract)
+LATENCY = 5  # cycles from an input to its v_new / spike (the module's contract)
 
 TESTBENCH = """
 `timescale 1ns/1ps

@@ -379,9 +379,9 @@ module qsnn_layer #(
     endgenerate
 
     // Neuron pipeline: n1 = memory words arrive and are registered (the accumulator word in a2_word);
-    // n1b = the block's lanes go into NLANES qsnn_neuron pipelines (4 stages); n5 = their results are
+    // n1b = the block's lanes go into NLANES qsnn_neuron pipelines (5 stages); n6 = their results are
     // written back, traced and pushed as one event.
-    reg              n1_valid, n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid;
+    reg              n1_valid, n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid, n6_valid;
     reg              n1_first;
     reg              n1_read, n1b_read, n1_wfirst, n1b_wfirst;  // max pool: a window word arrives, its first
     reg [CNT_W-1:0]  n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index;
@@ -392,15 +392,16 @@ module qsnn_layer #(
     reg [CNT_W-1:0]  n3_obase, n3_y, n3_x, n3_k, n3_index;
     reg [CNT_W-1:0]  n4_obase, n4_y, n4_x, n4_k, n4_index;
     reg [CNT_W-1:0]  n5_obase, n5_y, n5_x, n5_k, n5_index;
+    reg [CNT_W-1:0]  n6_obase, n6_y, n6_x, n6_k, n6_index;
     /* verilator lint_on UNUSED */
-    wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid;
+    wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid || n6_valid;
     wire [NLANES*ACC_W-1:0]   n1b_word = a2_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W];
     wire [NLANES*ACC_W-1:0]   n1b_accs;     // the neurons' accumulators: the word's, or the window's max/min
     /* verilator lint_off UNUSED */
     reg  [NLANES*ACC_W-1:0]   n1b_best;     // max pool: the max/min of the window's words read so far
     /* verilator lint_on UNUSED */
-    wire [NLANES*STATE_W-1:0] n5_v;
-    wire [NLANES-1:0]         n5_spike, n5_ok;
+    wire [NLANES*STATE_W-1:0] n6_v;
+    wire [NLANES-1:0]         n6_spike, n6_ok;
     genvar j;
     generate
         for (j = 0; j < NLANES; j = j + 1) begin : g_neuron
@@ -423,13 +424,13 @@ module qsnn_layer #(
                 .mult(n1b_rq[RQ_W * j +: MUL_W]),
                 .bias(n1b_rq[RQ_W * j + MUL_W +: BIAS_W]),
                 .v(n1_first ? {STATE_W{1'b0}} : n1b_v[STATE_W * j +: STATE_W]),
-                .v_new(n5_v[STATE_W * j +: STATE_W]),
-                .spike(n5_spike[j])
+                .v_new(n6_v[STATE_W * j +: STATE_W]),
+                .spike(n6_spike[j])
             );
             /* verilator lint_off WIDTH */
             localparam [CNT_W-1:0] C_J = j;
             /* verilator lint_on WIDTH */
-            assign n5_ok[j] = (n5_obase + C_J) <= C_OC_M1;  // padding channels of the last block are not neurons
+            assign n6_ok[j] = (n6_obase + C_J) <= C_OC_M1;  // padding channels of the last block are not neurons
         end
     endgenerate
 
@@ -498,25 +499,26 @@ module qsnn_layer #(
         n1b_v <= m_rdata;
         n1b_rq <= rq_rdata;
         {n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index};
-        {n2_valid, n3_valid, n4_valid, n5_valid} <= {n1b_valid, n2_valid, n3_valid, n4_valid};
+        {n2_valid, n3_valid, n4_valid, n5_valid, n6_valid} <= {n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid};
         {n2_obase, n2_y, n2_x, n2_k, n2_index} <= {n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index};
         {n3_obase, n3_y, n3_x, n3_k, n3_index} <= {n2_obase, n2_y, n2_x, n2_k, n2_index};
         {n4_obase, n4_y, n4_x, n4_k, n4_index} <= {n3_obase, n3_y, n3_x, n3_k, n3_index};
         {n5_obase, n5_y, n5_x, n5_k, n5_index} <= {n4_obase, n4_y, n4_x, n4_k, n4_index};
-        if (n5_valid) begin
+        {n6_obase, n6_y, n6_x, n6_k, n6_index} <= {n5_obase, n5_y, n5_x, n5_k, n5_index};
+        if (n6_valid) begin
             m_we <= 1'b1;
-            m_waddr <= n5_k[M_AW-1:0];
-            m_wdata <= n5_v;
+            m_waddr <= n6_k[M_AW-1:0];
+            m_wdata <= n6_v;
             tr_valid <= 1'b1;
-            tr_index <= n5_index[N_AW-1:0];
-            tr_lanes <= n5_ok;
-            tr_spikes <= n5_spike & n5_ok;
-            tr_membranes <= n5_v;
-            ev_valid <= (n5_spike & n5_ok) != {NLANES{1'b0}};
-            ev_mask <= n5_spike & n5_ok;
-            ev_c <= (NEXT_FLAT != 0) ? n5_index[EC_W-1:0] : n5_obase[EC_W-1:0];
-            ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : n5_y[EY_W-1:0];
-            ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : n5_x[EX_W-1:0];
+            tr_index <= n6_index[N_AW-1:0];
+            tr_lanes <= n6_ok;
+            tr_spikes <= n6_spike & n6_ok;
+            tr_membranes <= n6_v;
+            ev_valid <= (n6_spike & n6_ok) != {NLANES{1'b0}};
+            ev_mask <= n6_spike & n6_ok;
+            ev_c <= (NEXT_FLAT != 0) ? n6_index[EC_W-1:0] : n6_obase[EC_W-1:0];
+            ev_y <= (NEXT_FLAT != 0) ? {EY_W{1'b0}} : n6_y[EY_W-1:0];
+            ev_x <= (NEXT_FLAT != 0) ? {EX_W{1'b0}} : n6_x[EX_W-1:0];
         end
         n1_valid <= n_issuing && n_last_w;  // a neuron block enters the neurons with its window's last word
         n1_read <= n_issuing;
@@ -629,6 +631,7 @@ module qsnn_layer #(
             n3_valid <= 1'b0;
             n4_valid <= 1'b0;
             n5_valid <= 1'b0;
+            n6_valid <= 1'b0;
             m_we <= 1'b0;
             done <= 1'b0;
             ev_valid <= 1'b0;

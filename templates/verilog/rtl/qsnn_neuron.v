@@ -1,7 +1,8 @@
-// qsnn_neuron.v - requantize and LIF update of one neuron per cycle (docs/ir/ops.md), a 4-stage pipeline:
+// qsnn_neuron.v - requantize and LIF update of one neuron per cycle (docs/ir/ops.md), a 5-stage pipeline:
 // in: the accumulator, the channel's multiplier and bias, the membrane left by the last step (0 before step
-// 0); out, four cycles later: the new membrane and the spike. qsnn_layer runs NLANES of these side by side.
+// 0); out, five cycles later: the new membrane and the spike. qsnn_layer runs NLANES of these side by side.
 //
+//   stage 0  the inputs registered, then copied next to the DSP blocks
 //   stage 1  the requantize multiply x*m, the decay multiply v*mult (DSP pieces, registered), the reset
 //            flag r = v > threshold
 //   stage 2  the pieces added; p = x*m + b; e = d - r*threshold with d = (v'*mult + 2^(s-1)) >>> s (a zero
@@ -57,6 +58,12 @@ module qsnn_neuron #(
     endfunction
     localparam [U_W:0] NEG_TH = {(U_W + 1){1'b0}} - {{(U_W + 1 - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
 
+    // Stage 0 registers the inputs; stage 1's copies of them feed the DSP blocks, so the placer can keep the
+    // DSP inputs next to the DSP columns and the long routes to them get a cycle of their own.
+    reg signed [ACC_W-1:0]    n1_acc;
+    reg signed [MUL_W-1:0]    n1_mult;
+    reg signed [BIAS_W-1:0]   n1_bias;
+    reg signed [STATE_W-1:0]  n1_v;
     reg signed [ACC_W-1:0]    n2_acc;
     reg signed [MUL_W-1:0]    n2_mult;
     reg signed [BIAS_W-1:0]   n2_bias;
@@ -148,10 +155,14 @@ module qsnn_neuron #(
     assign spike = above_th(v_new);
 
     always @(posedge clk) begin
-        n2_acc <= acc;
-        n2_mult <= mult;
-        n2_bias <= bias;
-        n2_v <= v;
+        n1_acc <= acc;
+        n1_mult <= mult;
+        n1_bias <= bias;
+        n1_v <= v;
+        n2_acc <= n1_acc;
+        n2_mult <= n1_mult;
+        n2_bias <= n1_bias;
+        n2_v <= n1_v;
         n3_bias <= n2_bias;
         n3_reset <= above_th(n2_v);
         n4_cf <= s3_x0[SHIFT + 1 +: CF_W];
