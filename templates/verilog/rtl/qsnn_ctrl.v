@@ -55,10 +55,10 @@ module qsnn_ctrl #(
     output reg  [YW-1:0]          ev_y,
     output reg  [XW-1:0]          ev_x,
     // the last layer's trace (its spikes are the output)
-    input  wire                   last_tr_valid,
-    input  wire [LAST_N_AW-1:0]   last_tr_index,
-    input  wire [LAST_NL-1:0]     last_tr_lanes,
-    input  wire [LAST_NL-1:0]     last_tr_spikes
+    input  wire                   last_tr_valid_in,
+    input  wire [LAST_N_AW-1:0]   last_tr_index_in,
+    input  wire [LAST_NL-1:0]     last_tr_lanes_in,
+    input  wire [LAST_NL-1:0]     last_tr_spikes_in
 );
     localparam integer FRAME = IN_C * IN_H * IN_W;
     // the frame walk: (c, y, x), or for a linear first layer the flat index f (whose CW bits hold FRAME - 1;
@@ -100,6 +100,17 @@ module qsnn_ctrl #(
     wire layer_done = (done & layer) != {NUM_LAYERS{1'b0}};
     wire round_busy = ((layer | next_layer) & ~round_done) != {NUM_LAYERS{1'b0}};
     wire frame_end = (FIRST_FLAT != 0) ? (f == F_LAST) : (c == C_LAST && y == Y_LAST && x == X_LAST);
+
+    // The last layer's trace, registered where the counts are (it comes from across the chip; the count
+    // update below is a cycle of its own). Its last beat of a step still lands before the output beat:
+    // the layer's done pulse follows that beat by a cycle, and the output state follows the done pulse.
+    reg                   last_tr_valid;
+    reg [LAST_N_AW-1:0]   last_tr_index;
+    reg [LAST_NL-1:0]     last_tr_lanes, last_tr_spikes;
+    always @(posedge clk) begin
+        last_tr_valid <= last_tr_valid_in && !rst;
+        {last_tr_index, last_tr_lanes, last_tr_spikes} <= {last_tr_index_in, last_tr_lanes_in, last_tr_spikes_in};
+    end
 
     // The class is kept up to date as the counts grow rather than searched for: when class k's count becomes
     // n, k becomes the class if n > best_count, or n == best_count and k < out_class (the lowest index wins

@@ -87,8 +87,8 @@ module qsnn_top (
         .start_clear(start_clear), .start_acc(start_acc), .start_neuron(start_neuron), .first_step(first_step),
         .done(done), .upstream_busy(upstream_busy),
         .ev_valid(push0_valid), .ev_val(first_val), .ev_c(push0_c), .ev_y(push0_y), .ev_x(push0_x),
-        .last_tr_valid(tr2_valid), .last_tr_index(tr2_index),
-        .last_tr_lanes(tr2_lanes), .last_tr_spikes(tr2_spikes)
+        .last_tr_valid_in(tr2_valid), .last_tr_index_in(tr2_index),
+        .last_tr_lanes_in(tr2_lanes), .last_tr_spikes_in(tr2_spikes)
     );
 
     qsnn_layer #(
