@@ -153,6 +153,8 @@ def test_multipliers_beyond_the_part_refused() -> None:
     with pytest.raises(DesignRuleError, match="DSP blocks; ecp5-25k has 28"):
         check_model(graph, "verilog", _opts(lanes="16", neurons="8"))
     check_model(graph, "verilog", _opts(lanes="16", neurons="8", part="ecp5-85k"))
+    with pytest.raises(DesignRuleError, match="DSP blocks; up5k has 8"):  # its 8 SB_MAC16 of 16 x 16
+        check_model(random_graph("tiny", 0), "verilog", _opts(lanes="1", part="up5k"))
 
 
 def test_max_pool_layout() -> None:

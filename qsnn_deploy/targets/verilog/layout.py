@@ -336,8 +336,9 @@ PARTS = {  # block RAMs and their configurations; multipliers and their (signed)
     "ecp5-25k": {"blocks": 56, "configs": ECP5_BRAM, "dsps": 28, "dsp_bits": 18},
     "ecp5-45k": {"blocks": 108, "configs": ECP5_BRAM, "dsps": 72, "dsp_bits": 18},
     "ecp5-85k": {"blocks": 208, "configs": ECP5_BRAM, "dsps": 156, "dsp_bits": 18},
-    # synth_ice40 builds multipliers from LUTs (SB_MAC16 only with -dsp): no DSP limit, but LUTs
-    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048)), "dsps": None, "dsp_bits": 16},
+    # 8 SB_MAC16 (16 x 16; the report synthesizes with synth_ice40 -dsp); the SPRAM is not used (no initial
+    # contents, single-ported: docs/targets/verilog.md)
+    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048)), "dsps": 8, "dsp_bits": 16},
 }  # fmt: skip
 DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
