@@ -132,11 +132,11 @@ class LayerParams:
     @property
     def FKH(self) -> int:
         """Kernel rows the tap walk visits: KH, or folded, the pooled rows one input row reaches at most."""
-        return ((self.KH + (1 << self.POOL_LOG2) - 2) >> self.POOL_LOG2) + 1 if self.FOLD else self.KH
+        return folded_taps(self.KH, self.POOL_LOG2) if self.FOLD else self.KH
 
     @property
     def FKW(self) -> int:
-        return ((self.KW + (1 << self.POOL_LOG2) - 2) >> self.POOL_LOG2) + 1 if self.FOLD else self.KW
+        return folded_taps(self.KW, self.POOL_LOG2) if self.FOLD else self.KW
 
     @property
     def taps(self) -> int:
@@ -182,6 +182,11 @@ def fold_option(extra: Mapping[str, str]) -> bool | str:
     return text == "1"
 
 
+def folded_taps(kernel: int, pool_log2: int) -> int:
+    """Pooled rows (or columns) one input reaches through a ``kernel``-tap conv and a 2^L pool, at most."""
+    return ((kernel + (1 << pool_log2) - 2) >> pool_log2) + 1
+
+
 def fold_kernel(weight: np.ndarray, pool_log2: int) -> np.ndarray:
     """The kernel of a stride-1 conv with a fused 2^L x 2^L sum pool, seen from one input element: an input at
     padded coordinate t (row; columns alike) with phase r = t mod 2^L reaches pooled output q - a (q = t >> L)
@@ -190,7 +195,7 @@ def fold_kernel(weight: np.ndarray, pool_log2: int) -> np.ndarray:
     Integer sums, so accumulating them gives exactly the pooled sums of the conv outputs."""
     oc, ic, kh, kw = weight.shape
     pk = 1 << pool_log2
-    fkh, fkw = ((kh + pk - 2) >> pool_log2) + 1, ((kw + pk - 2) >> pool_log2) + 1
+    fkh, fkw = folded_taps(kh, pool_log2), folded_taps(kw, pool_log2)
     w = weight.astype(np.int64).transpose(1, 2, 3, 0)  # [C, KH, KW, OC]
     out = np.zeros((pk, pk, ic, fkh, fkw, oc), dtype=np.int64)
     for ry in range(pk):
