@@ -11,7 +11,9 @@
 //           acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
 //           4-bit weights, input-major like the C target), through a pipeline that forwards the word
-//           written by the operation right ahead and waits on the (rare) one two ahead.
+//           written by the operation right ahead (FORWARD) and waits on the (rare) one two ahead.
+//           FOLD: the sum pool is folded into the kernel, the taps are the folded ones (one per pooled
+//           output the input reaches) and the ROM holds W_BITS-bit sums of the 4-bit weights.
 //           The queue is emptied at the end.
 //   neuron  for every neuron (position-major, then channel): current = requantize(acc), LIF update, spike;
 //           NLANES neurons (consecutive channels of one position) per cycle, each through a qsnn_neuron
