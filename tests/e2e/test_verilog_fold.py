@@ -42,6 +42,15 @@ def odd_geometry_graph(seed: int) -> Graph:
     return replace(base, ops=tuple(ops)).validate()
 
 
+def unpooled_conv_graph(seed: int) -> Graph:
+    """odd_geometry_graph with conv2 unpadded and unpooled (4x4 -> 2x2, the neurons): a corner input reaches one
+    output, so consecutive events of one spike mask can hit the same word one operation apart (the waits of
+    FORWARD = 0)."""
+    base = odd_geometry_graph(seed)
+    ops = [replace(op, padding=0) if op.name == "conv2" else op for op in base.ops if op.name != "pool2"]
+    return replace(base, ops=tuple(ops)).validate()
+
+
 def _options(lanes: str, neurons: str) -> TargetOptions:
     # the synthetic graphs' wide multipliers need a larger part than the default for several neurons per cycle
     return TargetOptions(extra={"lanes": lanes, "neurons": neurons, "fold": "1", "part": "ecp5-85k"})
@@ -56,8 +65,17 @@ def _options(lanes: str, neurons: str) -> TargetOptions:
         (lambda: random_graph("tiny", 3), "1", "1", 8),
         (lambda: odd_geometry_graph(0), "2", "2", 12),
         (lambda: odd_geometry_graph(1), "8", "1,4,2", 12),
+        (lambda: unpooled_conv_graph(0), "4", "4,2,1", 12),
     ],
-    ids=["tiny", "tiny-masks", "stream-zero-int16", "one-lane", "k3-pad1-pool4", "k3-pad1-pool4-lanes8"],
+    ids=[
+        "tiny",
+        "tiny-masks",
+        "stream-zero-int16",
+        "one-lane",
+        "k3-pad1-pool4",
+        "k3-pad1-pool4-lanes8",
+        "unpooled",
+    ],
 )
 def test_folded_bit_exact(make, lanes: str, neurons: str, steps: int) -> None:
     require_tools("verilator")
@@ -96,13 +114,19 @@ def test_folded_weights_are_wider(tmp_path: Path) -> None:
     assert len(words) == 4 * 4 * 3 * 3  # 2x2 phases x 4 input channels x 3x3 folded taps x 1 group
 
 
-def test_no_wait_without_forwarding_fails_verify(tmp_path: Path) -> None:
-    """Folded layers do not forward: an operation on the word of the one right ahead must wait for its write.
-    A design that does not wait reads a stale word and is caught. (conv2's pooled map is 1x1 here, so every
-    operation hits one word; lif1's 4-neuron spike masks expand into events one cycle apart.)"""
+@pytest.mark.parametrize(
+    ("make", "neurons"),
+    [(lambda: random_graph("tiny", 0), "4,1,1"), (lambda: unpooled_conv_graph(0), "4,2,1")],
+    ids=["folded", "unpooled"],
+)
+def test_no_wait_without_forwarding_fails_verify(make, neurons: str, tmp_path: Path) -> None:
+    """Folded and unpooled conv layers do not forward: an operation on the word of the one right ahead must wait
+    for its write. A design that does not wait reads a stale word and is caught. (Folded: conv2's pooled map is
+    1x1, so every operation hits one word; unpooled: a corner input's single operation hits the word the same
+    position's next channel hits. lif1's 4-neuron spike masks expand into events one cycle apart.)"""
     require_tools("verilator")
-    graph = random_graph("tiny", 0)
-    generate(graph, "verilog", tmp_path / "model", options=_options("4", "4,1,1"))
+    graph = make()
+    generate(graph, "verilog", tmp_path / "model", options=_options("4", neurons))
     rtl = tmp_path / "model" / "qsnn_layer.v"
     text = rtl.read_text()
     good = "(FORWARD == 0 && a0_valid && a0_addr == pr_addr)"
