@@ -135,3 +135,25 @@ def test_no_wait_without_forwarding_fails_verify(make, neurons: str, tmp_path: P
     with pytest.raises(VerificationError):
         verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
                from_dir=tmp_path / "model")  # fmt: skip
+
+
+def test_report_names_the_folded_layers(tmp_path: Path) -> None:
+    """The cost report (cycles only, checked bit-exact on the way) says which layers are folded, and a folded
+    design takes fewer cycles than the same design unfolded."""
+    require_tools("verilator")
+    from qsnn_deploy.targets import check_model
+    from qsnn_deploy.targets.verilog.report import cost_report, format_report
+
+    graph = random_graph("tiny", 0)
+    inputs = random_inputs(graph, 2, 1)
+    reps = {
+        fold: cost_report(
+            check_model(graph, "verilog", TargetOptions(extra={"lanes": "4", "fold": fold})),
+            inputs, 8, tmp_path / fold, synth=False,
+        )
+        for fold in ("0", "1")
+    }  # fmt: skip
+    assert reps["1"].to_dict()["folded"] == [1, 1, 0] and reps["0"].to_dict()["folded"] == [0, 0, 0]
+    assert "folded into the kernel [1, 1, 0]" in format_report(reps["1"])
+    assert "folded" not in format_report(reps["0"])
+    assert reps["1"].mean_cycles < reps["0"].mean_cycles

@@ -101,6 +101,7 @@ class VerilogCost:
     cycles: list[int]  # per inference, from the testbench
     block_estimate: int  # design-rule estimate for the default part
     parts: dict[str, PartResult] = field(default_factory=dict)
+    folded: list[int] = field(default_factory=list)  # per layer: 1 where a sum pool is folded (fold=1)
 
     @property
     def mean_cycles(self) -> float:
@@ -121,7 +122,8 @@ class VerilogCost:
             for key, p in self.parts.items()
         }  # fmt: skip
         return {
-            "lanes": self.lanes, "neurons": self.neurons, "steps": self.steps, "cycles_per_inference": self.mean_cycles,
+            "lanes": self.lanes, "neurons": self.neurons, "folded": self.folded, "steps": self.steps,
+            "cycles_per_inference": self.mean_cycles,
             "cycles": self.cycles, "block_estimate": self.block_estimate, "parts": parts,
         }  # fmt: skip
 
@@ -234,7 +236,7 @@ def cost_report(
     params = params_of(model)
     rep = VerilogCost(
         [p.LANES for p in params], [p.NLANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
-        block_estimate(params, model.options.get("part", DEFAULT_PART)),
+        block_estimate(params, model.options.get("part", DEFAULT_PART)), folded=[p.FOLD for p in params],
     )  # fmt: skip
     if synth:
         for key in parts:
@@ -245,7 +247,8 @@ def cost_report(
 
 def format_report(rep: VerilogCost) -> str:
     lines = [
-        f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}",
+        f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}"
+        + (f", sum pool folded into the kernel {rep.folded}" if any(rep.folded) else ""),
         f"cycles per inference (Verilator, {rep.samples} samples x {rep.steps} steps, bit-exact): mean "
         f"{rep.mean_cycles:,.0f}, min {min(rep.cycles):,}, max {max(rep.cycles):,}",
         f"block RAM estimate ({DEFAULT_PART}, design rule): {rep.block_estimate} of {PARTS[DEFAULT_PART]['blocks']}",
