@@ -15,11 +15,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolchains import require_tools  # noqa: E402
+from verilog_checks import verilator_bit_exact  # noqa: E402
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import Conv2d, Linear, SumPool2d
-from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
@@ -79,13 +79,7 @@ def _options(lanes: str, neurons: str) -> TargetOptions:
 )
 def test_folded_bit_exact(make, lanes: str, neurons: str, steps: int) -> None:
     require_tools("verilator")
-    graph = make()
-    inputs = random_inputs(graph, 4, 1)
-    result = verify(
-        graph, inputs, steps, target="verilog", executor="verilator", options=_options(lanes, neurons)
-    )
-    assert result.compared.layer_values == 4 * steps * sum(layer.neurons for layer in plan_layers(graph)) * 2
-    assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
+    verilator_bit_exact(make(), 4, steps, _options(lanes, neurons))
 
 
 def test_folded_icarus() -> None:

@@ -80,12 +80,6 @@ class LayerParams:
     # 1: the fused sum pool is folded into the kernel (fold_kernel): one operation per pooled output reached
     FOLD: int = 0
     W_BITS: int = WEIGHT_BITS  # bits of one weight in the ROM: 4, or what the folded sums need
-    # 1: the accumulate pipeline forwards the word written right ahead (layers whose consecutive operations
-    # hit one word: linear layers, unfolded sum pools); 0: such an operation waits two cycles instead
-    FORWARD: int = 1
-    # 1: accumulator words carry a valid bit that a clear resets (a LUT RAM of at most SHALLOW_DEPTH words,
-    # where one more bit costs nothing and the write port's zero multiplexer LANES x ACC_W LUTs)
-    ACC_VALID: int = 0
 
     @property
     def neurons(self) -> int:
@@ -128,6 +122,19 @@ class LayerParams:
     def acc_positions(self) -> int:
         """Accumulator positions: the pooled map, or under a max pool the conv map its windows cover."""
         return self.OUT_H * self.OUT_W << (2 * self.POOL_LOG2 if self.MAX_POOL else 0)
+
+    @property
+    def FORWARD(self) -> int:
+        """1: the accumulate pipeline forwards the word written right ahead. Consecutive operations hit one word
+        only in a linear layer (one word per group) and at neighbouring taps of an unfolded sum pool window;
+        elsewhere (0) a rare repeat waits two cycles instead."""
+        return int(self.linear or (self.POOL_LOG2 > 0 and not self.MAX_POOL and not self.FOLD))
+
+    @property
+    def ACC_VALID(self) -> int:
+        """1: accumulator words carry a valid bit that a clear resets: a LUT RAM of at most SHALLOW_DEPTH words,
+        where one more bit costs nothing and saves the write port's LANES x ACC_W zero multiplexer."""
+        return int(self.acc_positions * self.GROUPS <= SHALLOW_DEPTH)
 
     @property
     def FKH(self) -> int:
@@ -267,10 +274,6 @@ def layer_params(
         saturate = bool(lif_rng.note)
         state_w = lif.state_type.bits if saturate else max(lif_rng.bits, lif.threshold.bit_length() + 1)
         nxt = layers[layer.index + 1] if layer.index + 1 < len(layers) else None
-        # consecutive operations hit one accumulator word only in a linear layer (one word per group) and at
-        # neighbouring taps of an unfolded sum pool window; elsewhere a rare repeat waits instead
-        forward = int(not conv or (pool_log2 > 0 and not max_pool and not folded))
-        acc_words = (out_h * out_w << (2 * pool_log2 if max_pool else 0)) * -(-oc // ln)
         desc = f"{op.kind} {op.name} {layer.in_shape} -> {layer.conv_shape}"
         if layer.pool is not None:
             desc += f", {layer.pool.kind} {layer.pool.name} k={layer.pool_kernel} -> {layer.out_shape}"
@@ -287,8 +290,7 @@ def layer_params(
                 RESET_ZERO=int(lif.reset == "zero"), SATURATE=int(saturate), KEEP_ACC=int(static and first),
                 NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
-                FOLD=int(folded), W_BITS=w_bits, FORWARD=forward,
-                ACC_VALID=int(acc_words <= SHALLOW_DEPTH),
+                FOLD=int(folded), W_BITS=w_bits,
             )
         )  # fmt: skip
     return out
