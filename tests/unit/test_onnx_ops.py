@@ -16,10 +16,14 @@ from qsnn_deploy.ir.ops import Requantize  # noqa: E402
 from qsnn_deploy.targets.onnx.graph import _Builder, _requantize  # noqa: E402
 
 
-def _run(builder: _Builder, out: str, x: np.ndarray, dtype=TensorProto.INT64) -> np.ndarray:
+def _run(
+    builder: _Builder, out: str, x: np.ndarray, dtype=TensorProto.INT64, out_shape: tuple | None = None
+) -> np.ndarray:
+    """Run the builder's nodes on ``x`` under onnxruntime; the output has ``out_shape`` (default: x's)."""
+    shape = list(x.shape if out_shape is None else out_shape)
     g = helper.make_graph(
         builder.nodes, "t", [helper.make_tensor_value_info("x", dtype, list(x.shape))],
-        [helper.make_tensor_value_info(out, TensorProto.INT64, list(x.shape))], builder.initializers,
+        [helper.make_tensor_value_info(out, TensorProto.INT64, shape)], builder.initializers,
     )  # fmt: skip
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -70,14 +74,6 @@ def test_maxpool_is_a_max_or_a_min_per_channel_on_extreme_int32(kernel: int, h: 
     assert not np.array_equal(expected[:, 1], plain_max[:, 1]), "the min channels must differ from a max"
     b = _Builder()
     out = _maxpool(b, SimpleNamespace(pool=pool, conv_shape=(4, h, w)), "x")
-    g = helper.make_graph(
-        b.nodes, "t", [helper.make_tensor_value_info("x", TensorProto.INT32, list(acc.shape))],
-        [helper.make_tensor_value_info(out, TensorProto.INT64, list(expected.shape))], b.initializers,
-    )  # fmt: skip
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = session.run([out], {"x": acc})[0]
+    got = _run(b, out, acc, TensorProto.INT32, expected.shape)
     assert got.shape == expected.shape == (3, 4, h // kernel, w // kernel)
     np.testing.assert_array_equal(got, expected)
