@@ -296,6 +296,30 @@ def layer_params(
     return out
 
 
+def invalid_options(extra: Mapping[str, str], layers: int) -> list[str]:
+    """What is wrong with the ``lanes``, ``neurons`` and ``fold`` options (nothing: an empty list)."""
+    found = (lanes_option(extra, layers), neurons_option(extra, layers), fold_option(extra))
+    return [v for v in found if isinstance(v, str)]
+
+
+def params_for(
+    layers: tuple[Layer, ...],
+    ranges: Mapping[str, OpRange],
+    extra: Mapping[str, str],
+    static: bool,
+    prefix: str,
+) -> tuple[list[LayerParams], list[str]]:
+    """The layers' parameters under the options, or no parameters and what is wrong with the options."""
+    lanes, neurons, fold = (
+        lanes_option(extra, len(layers)),
+        neurons_option(extra, len(layers)),
+        fold_option(extra),
+    )
+    if isinstance(lanes, str) or isinstance(neurons, str) or isinstance(fold, str):
+        return [], invalid_options(extra, len(layers))
+    return layer_params(layers, ranges, lanes, static, prefix, neurons, fold), []
+
+
 def hex_lines(words: list[int], width: int) -> str:
     digits = max(1, -(-width // 4))
     return "".join(f"{w:0{digits}x}\n" for w in words)

@@ -19,10 +19,7 @@ from qsnn_deploy.targets.text import safe_label
 from qsnn_deploy.targets.verilog.layout import (
     LayerParams,
     addr_width,
-    fold_option,
-    lanes_option,
-    layer_params,
-    neurons_option,
+    params_for,
     requant_image,
     weight_image,
 )
@@ -32,13 +29,12 @@ TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 
 
 def params_of(model: CheckedModel) -> list[LayerParams]:
-    lanes = lanes_option(model.options.extra, len(model.layers))
-    neurons = neurons_option(model.options.extra, len(model.layers))
-    fold = fold_option(model.options.extra)
-    for value in (lanes, neurons, fold):
-        assert not isinstance(value, str), value  # the design rules ran before
     static = model.graph.input.encoding == "static"
-    return layer_params(model.layers, model.ranges, lanes, static, model.options.prefix, neurons, fold)
+    params, problems = params_for(
+        model.layers, model.ranges, model.options.extra, static, model.options.prefix
+    )
+    assert not problems, problems  # the design rules ran before
+    return params
 
 
 def context(model: CheckedModel) -> dict:

@@ -13,10 +13,8 @@ from qsnn_deploy.targets.verilog.layout import (
     WEIGHT_BITS,
     block_estimate,
     dsp_estimate,
-    fold_option,
-    lanes_option,
-    layer_params,
-    neurons_option,
+    invalid_options,
+    params_for,
 )
 
 MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
@@ -26,12 +24,7 @@ MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
 @rule("lanes_option")
 def lanes_is_power_of_two(inp: RuleInput) -> list[str]:
     """``lanes`` and ``neurons``: one power of two for every layer, or one per layer; ``fold``: 0 or 1."""
-    found = (
-        lanes_option(inp.options.extra, len(inp.layers)),
-        neurons_option(inp.options.extra, len(inp.layers)),
-        fold_option(inp.options.extra),
-    )
-    return [v for v in found if isinstance(v, str)]
+    return invalid_options(inp.options.extra, len(inp.layers))
 
 
 @rule("weights_fit_nibbles")
@@ -82,13 +75,11 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     part = inp.options.get("part", DEFAULT_PART)
     if part not in PARTS:
         return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
-    lanes = lanes_option(inp.options.extra, len(inp.layers))
-    neurons = neurons_option(inp.options.extra, len(inp.layers))
-    fold = fold_option(inp.options.extra)
-    if isinstance(lanes, str) or isinstance(neurons, str) or isinstance(fold, str):
+    params, invalid = params_for(
+        inp.layers, inp.ranges, inp.options.extra, inp.graph.input.encoding == "static", "x"
+    )
+    if invalid:
         return []  # lanes_option reports it
-    static = inp.graph.input.encoding == "static"
-    params = layer_params(inp.layers, inp.ranges, lanes, static, "x", neurons, fold)
     problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:
