@@ -1,0 +1,175 @@
+// qsnn_sneuron.v - the one neuron unit of the serial engine (qsnn_serial.v): requantize and LIF update of one
+// neuron per cycle (docs/ir/ops.md), like qsnn_neuron.v, but every layer's constants (threshold, decay
+// multiplier, shifts, reset mode, saturation bound) are inputs, since one unit serves every layer in turn.
+// LATENCY = 5: the new membrane and the spike of the neuron presented at cycle t come out at cycle t + 5.
+//
+//   stage 1  the inputs registered (the DSP blocks' input registers where Yosys can pack them)
+//   stage 2  the products x*m and v*dm (DSP blocks, registered as they leave them), the reset flag
+//            r = v > thresh, the bias one cycle later
+//   stage 3  p = x*m + b and d = v*dm, each reduced to the bits a layer's shift can read
+//   stage 4  the runtime shifts (small barrel shifters): current - round bit, d - round bit; e = d - r*thresh
+//            (subtract reset) or d with v' = 0 (zero reset: a reset membrane decays to 0)
+//   stage 5  u = e + current; out: v_new = u, clamped where the layer saturates; spike = v_new > thresh
+//
+// Per-layer inputs are registered once, at stage 1, and read from there by every stage: they must stay
+// stable from the cycle the layer's first neuron is presented until the cycle its last neuron's result
+// comes out (LATENCY - 1 cycles after its last neuron is presented), i.e. the pipeline drains between
+// layers (it must anyway: a layer's input is the previous layer's spikes).
+//
+// Shifts: s = SH_MIN + shift_rel. (p + 2^(s-1)) >> s == floor(p / 2^s) + p[s-1] (floor shifts, two's
+// complement, negative p too): p is cut statically at bit SH_MIN - 1, then a barrel shifter of shift_rel picks
+// the CUR_W + 1 bits of floor(p / 2^s) and the round bit p[s-1], which enters the next adder as its carry in
+// (a 0 for s = 0). The decay shift likewise. The saturation bound smax is 2^(b-1) - 1: u fits b bits iff its
+// bits at and above b - 1 (where smax is 0) all equal its sign, a mask instead of two comparators.
+`default_nettype none
+
+module qsnn_sneuron #(
+    parameter integer ACC_W = 16,     // accumulator (signed), the widest layer's
+    parameter integer MUL_W = 32,     // requantize multiplier (signed)
+    parameter integer BIAS_W = 32,    // requantize bias (signed)
+    parameter integer PROD_W = 48,    // bits that hold x*m + b + 2^(s-1) of every layer (signed)
+    parameter integer CUR_W = 32,     // bits that hold every layer's current (signed)
+    parameter integer STATE_W = 32,   // membrane register (signed); narrower states are sign-extended
+    parameter integer DM_W = 16,      // decay multiplier bits (unsigned, 0 <= m <= 2^DM_W - 1)
+    parameter integer SH_MIN = 0,     // requantize shift = SH_MIN + shift_rel
+    parameter integer SH_LV = 0,      // bits of shift_rel (0: the shift is SH_MIN for every layer)
+    parameter integer DSH_MIN = 0,    // decay shift = DSH_MIN + dshift_rel
+    parameter integer DSH_LV = 0,
+    parameter integer SATURATE = 0    // 1: some layer can saturate: build the clamp
+) (
+    input  wire                                 clk,
+    input  wire [ACC_W-1:0]                     acc,         // per neuron
+    input  wire [MUL_W-1:0]                     mult,        // per neuron (its channel's)
+    input  wire [BIAS_W-1:0]                    bias,        // per neuron
+    input  wire [STATE_W-1:0]                   v,           // the membrane left by the last step
+    input  wire [STATE_W-1:0]                   thresh,      // per layer: 0 < thresh < 2^(STATE_W-1)
+    input  wire [DM_W-1:0]                      dmult,       // per layer
+    input  wire [((SH_LV > 0) ? SH_LV : 1)-1:0]   shift_rel,   // per layer (ignored if SH_LV = 0)
+    input  wire [((DSH_LV > 0) ? DSH_LV : 1)-1:0] dshift_rel,  // per layer (ignored if DSH_LV = 0)
+    input  wire                                 reset_zero,  // per layer: 1 = zero reset, 0 = subtract
+    input  wire                                 sat_en,      // per layer: clamp to [-smax-1, smax]
+    input  wire [STATE_W-1:0]                   smax,        // per layer: 2^(b-1)-1, b <= STATE_W
+    output wire [STATE_W-1:0]                   v_new,
+    output wire                                 spike
+);
+    localparam integer SHR_W = (SH_LV > 0) ? SH_LV : 1;
+    localparam integer DSHR_W = (DSH_LV > 0) ? DSH_LV : 1;
+    localparam integer SH_SPAN = (SH_LV > 0) ? (1 << SH_LV) - 1 : 0;  // the largest shift_rel
+    localparam integer DSH_SPAN = (DSH_LV > 0) ? (1 << DSH_LV) - 1 : 0;
+    localparam integer CF_W = CUR_W + 1;  // floor(p / 2^s): the current or one less
+    // {p, 0} from bit SH_MIN on: every bit a shift reads, the round bit at the bottom
+    localparam integer Q_W = CF_W + 1 + SH_SPAN;
+    localparam integer M_W = ACC_W + MUL_W;  // x*m, exact
+    // p modulo 2^X_W (exact: p fits PROD_W bits) with the bits the widest shift reads
+    localparam integer X_W = (PROD_W > SH_MIN + Q_W) ? PROD_W : SH_MIN + Q_W;
+    localparam integer XA_W = ((X_W > M_W) ? X_W : M_W) > BIAS_W ? ((X_W > M_W) ? X_W : M_W) : BIAS_W;
+    // v*dm, exact (dm as a signed operand of DM_W + 1 bits), and {d, 0} from bit DSH_MIN on
+    localparam integer DF_W = STATE_W + DM_W + 1;
+    localparam integer DQ_W = STATE_W + 1 + DSH_SPAN;
+    localparam integer DX_W = (DF_W > DSH_MIN + DQ_W) ? DF_W : DSH_MIN + DQ_W;
+    localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;  // u, exact
+
+    // stage 1: everything registered; the per-layer inputs only here (stable for a layer)
+    reg signed [ACC_W-1:0]   n1_acc;
+    reg signed [MUL_W-1:0]   n1_mult;
+    reg signed [BIAS_W-1:0]  n1_bias;
+    reg signed [STATE_W-1:0] n1_v;
+    reg [STATE_W-1:0]        l_th;
+    reg [STATE_W:0]          l_nth;  // -thresh, for the subtract reset
+    reg [DM_W-1:0]           l_dm;
+    reg [SHR_W-1:0]          l_shr;
+    reg [DSHR_W-1:0]         l_dshr;
+    reg                      l_zero;
+    reg                      l_sat;
+    reg [STATE_W-1:0]        l_smax;
+
+    // x > thresh for a signed x (0 < thresh < 2^(STATE_W-1): its sign bit is 0)
+    /* verilator lint_off UNUSED */
+    function above_th;
+        input [STATE_W-1:0] x;
+        input [STATE_W-1:0] th;
+        begin
+            above_th = !x[STATE_W-1] && (x[STATE_W-2:0] > th[STATE_W-2:0]);
+        end
+    endfunction
+    /* verilator lint_on UNUSED */
+
+    // stage 2: the products, registered as they leave the DSP blocks
+    reg signed [M_W-1:0]     n2_xm;
+    reg signed [DF_W-1:0]    n2_vd;
+    reg signed [BIAS_W-1:0]  n2_bias;
+    reg                      n2_r;
+    wire signed [DM_W:0]     s1_dm = {1'b0, l_dm};
+
+    // stage 3: p and d, only their bits that a shift reads
+    /* verilator lint_off UNUSED */
+    wire signed [XA_W-1:0]   s2_p = {{(XA_W - M_W){n2_xm[M_W-1]}}, n2_xm}
+                                    + {{(XA_W - BIAS_W){n2_bias[BIAS_W-1]}}, n2_bias};
+    wire [X_W:0]             s2_p0 = {s2_p[X_W-1:0], 1'b0};  // bit k: the round bit of >> k (0 if k = 0)
+    wire [DX_W:0]            s2_d0 = {{(DX_W - DF_W){n2_vd[DF_W-1]}}, n2_vd, 1'b0};
+    /* verilator lint_on UNUSED */
+    reg [Q_W-1:0]            n3_q;
+    reg [DQ_W-1:0]           n3_dq;
+    reg                      n3_r;
+
+    // stage 4: the runtime shifts; e = d (+ its round bit) - r*thresh, or 0 for a reset under zero reset
+    /* verilator lint_off UNUSED */
+    wire [Q_W-1:0]           s3_q = (SH_LV > 0) ? n3_q >> l_shr : n3_q;
+    wire [DQ_W-1:0]          s3_dq = (DSH_LV > 0) ? n3_dq >> l_dshr : n3_dq;
+    /* verilator lint_on UNUSED */
+    wire                     s3_keep = !(l_zero && n3_r);
+    wire [STATE_W-1:0]       s3_df = s3_dq[STATE_W:1] & {STATE_W{s3_keep}};
+    wire                     s3_dr = s3_dq[0] && s3_keep;
+    wire [U_W-1:0]           s3_k = (!l_zero && n3_r) ? {{(U_W - STATE_W - 1){l_nth[STATE_W]}}, l_nth}
+                                                      : {U_W{1'b0}};
+    wire [U_W-1:0]           s3_e = {{(U_W - STATE_W){s3_df[STATE_W-1]}}, s3_df} + s3_k + {{(U_W - 1){1'b0}}, s3_dr};
+    reg signed [CF_W-1:0]    n4_cf;
+    reg                      n4_cr;
+    reg signed [U_W-1:0]     n4_e;
+
+    // stage 5: u = e + current (the current's round bit as the carry in), then clamp and fire
+    wire [U_W-1:0]           s4_u = n4_e + {{(U_W - CF_W){n4_cf[CF_W-1]}}, n4_cf} + {{(U_W - 1){1'b0}}, n4_cr};
+    reg [U_W-1:0]            n5_u;
+    wire                     n5_neg = n5_u[U_W-1];
+    // smax = 2^(b-1) - 1: its zeros (and every bit above STATE_W) mark the bits that must equal u's sign
+    wire [U_W-1:0]           n5_outside = ~{{(U_W - STATE_W){1'b0}}, l_smax};
+    wire                     n5_ovf = SATURATE != 0 && l_sat && |((n5_u ^ {U_W{n5_neg}}) & n5_outside);
+    /* verilator lint_off UNUSED */
+    wire [U_W-1:0]           n5_clamped = n5_neg ? ~{{(U_W - STATE_W){1'b0}}, l_smax}
+                                                 : {{(U_W - STATE_W){1'b0}}, l_smax};
+    /* verilator lint_on UNUSED */
+    assign v_new = n5_ovf ? n5_clamped[STATE_W-1:0] : n5_u[STATE_W-1:0];
+    assign spike = above_th(v_new, l_th);
+
+    always @(posedge clk) begin
+        n1_acc <= acc;
+        n1_mult <= mult;
+        n1_bias <= bias;
+        n1_v <= v;
+        l_th <= thresh;
+        l_nth <= {(STATE_W + 1){1'b0}} - {1'b0, thresh};
+        l_dm <= dmult;
+        l_shr <= shift_rel;
+        l_dshr <= dshift_rel;
+        l_zero <= reset_zero;
+        l_sat <= sat_en;
+        l_smax <= smax;
+
+        n2_xm <= n1_acc * n1_mult;
+        n2_vd <= n1_v * s1_dm;
+        n2_bias <= n1_bias;
+        n2_r <= above_th(n1_v, l_th);
+
+        n3_q <= s2_p0[SH_MIN +: Q_W];
+        n3_dq <= s2_d0[DSH_MIN +: DQ_W];
+        n3_r <= n2_r;
+
+        n4_cf <= s3_q[CF_W:1];
+        n4_cr <= s3_q[0];
+        n4_e <= s3_e;
+
+        n5_u <= s4_u;
+    end
+endmodule
+
+`default_nettype wire
