@@ -69,13 +69,32 @@ module qsnn_sneuron #(
     localparam integer DX_W = (DF_W > DSH_MIN + DQ_W) ? DF_W : DSH_MIN + DQ_W;
     localparam integer U_W = ((STATE_W > CUR_W) ? STATE_W : CUR_W) + 2;  // u, exact
 
+    // x > thresh for a signed x, from ~thresh (0 < thresh < 2^(STATE_W-1)): for n-bit unsigned a and t,
+    // a > t iff a + ~t >= 2^n, the carry out of a + ~t (an adder's carry chain, no LUT per bit)
+    /* verilator lint_off UNUSED */
+    function above_th;
+        input [STATE_W-1:0] x;
+        input [STATE_W-1:0] th_n;  // its sign bit is 1
+        reg [STATE_W-1:0] sum;
+        begin
+            sum = {1'b0, x[STATE_W-2:0]} + {1'b0, th_n[STATE_W-2:0]};
+            above_th = !x[STATE_W-1] && sum[STATE_W-1];
+        end
+    endfunction
+    /* verilator lint_on UNUSED */
+
+    // stage 0 (the inputs): the reset flag r = v > thresh; a zero reset zeroes v before the decay multiply
+    wire [STATE_W-1:0]       s0_thn = ~thresh;
+    wire                     s0_r = above_th(v, s0_thn);
+
     // stage 1: everything registered; the per-layer inputs only here (stable for a layer)
     reg signed [ACC_W-1:0]   n1_acc;
     reg signed [MUL_W-1:0]   n1_mult;
     reg signed [BIAS_W-1:0]  n1_bias;
-    reg signed [STATE_W-1:0] n1_v;
-    reg [STATE_W-1:0]        l_th;
-    reg [STATE_W:0]          l_nth;  // -thresh, for the subtract reset
+    reg signed [STATE_W-1:0] n1_v;   // v', the membrane the decay multiplies
+    reg                      n1_r;
+    reg [STATE_W-1:0]        l_thn;  // ~thresh
+    reg [STATE_W:0]          l_nth;  // -thresh = ~thresh + 1 (one cycle later), for the subtract reset
     reg [DM_W-1:0]           l_dm;
     reg [SHR_W-1:0]          l_shr;
     reg [DSHR_W-1:0]         l_dshr;
@@ -83,52 +102,70 @@ module qsnn_sneuron #(
     reg                      l_sat;
     reg [STATE_W-1:0]        l_smax;
 
-    // x > thresh for a signed x (0 < thresh < 2^(STATE_W-1): its sign bit is 0)
-    /* verilator lint_off UNUSED */
-    function above_th;
-        input [STATE_W-1:0] x;
-        input [STATE_W-1:0] th;
-        begin
-            above_th = !x[STATE_W-1] && (x[STATE_W-2:0] > th[STATE_W-2:0]);
-        end
-    endfunction
-    /* verilator lint_on UNUSED */
-
     // stage 2: the products, registered as they leave the DSP blocks
     reg signed [M_W-1:0]     n2_xm;
-    reg signed [DF_W-1:0]    n2_vd;
     reg signed [BIAS_W-1:0]  n2_bias;
     reg                      n2_r;
-    wire signed [DM_W:0]     s1_dm = {1'b0, l_dm};
 
-    // stage 3: p and d, only their bits that a shift reads
+    // stage 3: p = x*m + b; v'*dm (below); k = -thresh for a subtract reset, else 0
     /* verilator lint_off UNUSED */
     wire signed [XA_W-1:0]   s2_p = {{(XA_W - M_W){n2_xm[M_W-1]}}, n2_xm}
                                     + {{(XA_W - BIAS_W){n2_bias[BIAS_W-1]}}, n2_bias};
     wire [X_W:0]             s2_p0 = {s2_p[X_W-1:0], 1'b0};  // bit k: the round bit of >> k (0 if k = 0)
-    wire [DX_W:0]            s2_d0 = {{(DX_W - DF_W){n2_vd[DF_W-1]}}, n2_vd, 1'b0};
     /* verilator lint_on UNUSED */
     reg [Q_W-1:0]            n3_q;
-    reg [DQ_W-1:0]           n3_dq;
-    reg                      n3_r;
+    reg [STATE_W:0]          n3_k;
+    wire signed [DF_W-1:0]   n3_vd;
 
-    // stage 4: the runtime shifts; e = d (+ its round bit) - r*thresh, or 0 for a reset under zero reset
+    // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned) then vh*dm + (vl*dm >> 16)
+    // in a second DSP, its adder fed by the first's output register (|vh*dm| + 2^16 < 2^31: exact in 32 bits);
+    // the 16 low bits of vl*dm wait a cycle. Otherwise one product, registered twice.
+    generate
+        if (STATE_W > 16 && STATE_W <= 32 && DM_W <= 16) begin : g_dsplit
+            reg [31:0]                n2_dlo;
+            reg signed [STATE_W-17:0] n2_vh;
+            reg signed [31:0]         n3_dhi;
+            reg [15:0]                n3_dlo;
+            wire [15:0]               n1_vl = n1_v[15:0];
+            always @(posedge clk) begin
+                n2_dlo <= n1_vl * l_dm;
+                n2_vh <= n1_v[STATE_W-1:16];
+                n3_dhi <= n2_vh * $signed({1'b0, l_dm}) + $signed({16'd0, n2_dlo[31:16]});
+                n3_dlo <= n2_dlo[15:0];
+            end
+            /* verilator lint_off UNUSED */
+            wire [63:0] n3_wide = {{16{n3_dhi[31]}}, n3_dhi, n3_dlo};
+            /* verilator lint_on UNUSED */
+            assign n3_vd = n3_wide[DF_W-1:0];
+        end else begin : g_dplain
+            reg signed [DF_W-1:0] n2_vd;
+            reg signed [DF_W-1:0] n3_vd_r;
+            always @(posedge clk) begin
+                n2_vd <= n1_v * $signed({1'b0, l_dm});
+                n3_vd_r <= n2_vd;
+            end
+            assign n3_vd = n3_vd_r;
+        end
+    endgenerate
+    /* verilator lint_off UNUSED */
+    wire [DX_W:0]            n3_d0 = {{(DX_W - DF_W){n3_vd[DF_W-1]}}, n3_vd, 1'b0};
+    /* verilator lint_on UNUSED */
+
+    // stage 4: the runtime shifts give {floor(p / 2^s), round bit} and {floor(v'*dm / 2^ds), round bit};
+    // e = d + round bit + k, as {a, 1} + {b, c} = 2 (a + b + c) + 1: one adder, c as its carry in
     /* verilator lint_off UNUSED */
     wire [Q_W-1:0]           s3_q = (SH_LV > 0) ? n3_q >> l_shr : n3_q;
-    wire [DQ_W-1:0]          s3_dq = (DSH_LV > 0) ? n3_dq >> l_dshr : n3_dq;
+    wire [DQ_W-1:0]          s3_dq = (DSH_LV > 0) ? n3_d0[DSH_MIN +: DQ_W] >> l_dshr : n3_d0[DSH_MIN +: DQ_W];
+    wire [U_W:0]             s3_e1 = {{(U_W - STATE_W){s3_dq[STATE_W]}}, s3_dq[STATE_W:0]}
+                                     + {{(U_W - STATE_W - 1){n3_k[STATE_W]}}, n3_k, 1'b1};
     /* verilator lint_on UNUSED */
-    wire                     s3_keep = !(l_zero && n3_r);
-    wire [STATE_W-1:0]       s3_df = s3_dq[STATE_W:1] & {STATE_W{s3_keep}};
-    wire                     s3_dr = s3_dq[0] && s3_keep;
-    wire [U_W-1:0]           s3_k = (!l_zero && n3_r) ? {{(U_W - STATE_W - 1){l_nth[STATE_W]}}, l_nth}
-                                                      : {U_W{1'b0}};
-    wire [U_W-1:0]           s3_e = {{(U_W - STATE_W){s3_df[STATE_W-1]}}, s3_df} + s3_k + {{(U_W - 1){1'b0}}, s3_dr};
-    reg signed [CF_W-1:0]    n4_cf;
-    reg                      n4_cr;
-    reg signed [U_W-1:0]     n4_e;
+    reg [CF_W:0]             n4_q;  // {floor(p / 2^s), round bit}
+    reg [U_W-1:0]            n4_e;
 
-    // stage 5: u = e + current (the current's round bit as the carry in), then clamp and fire
-    wire [U_W-1:0]           s4_u = n4_e + {{(U_W - CF_W){n4_cf[CF_W-1]}}, n4_cf} + {{(U_W - 1){1'b0}}, n4_cr};
+    // stage 5: u = e + current = (2e + 1 + {floor(p / 2^s), round bit}) >> 1, then clamp and fire
+    /* verilator lint_off UNUSED */
+    wire [U_W:0]             s4_u1 = {n4_e, 1'b1} + {{(U_W - CF_W){n4_q[CF_W]}}, n4_q};
+    /* verilator lint_on UNUSED */
     reg [U_W-1:0]            n5_u;
     wire                     n5_neg = n5_u[U_W-1];
     // smax = 2^(b-1) - 1: its zeros (and every bit above STATE_W) mark the bits that must equal u's sign
@@ -139,15 +176,16 @@ module qsnn_sneuron #(
                                                  : {{(U_W - STATE_W){1'b0}}, l_smax};
     /* verilator lint_on UNUSED */
     assign v_new = n5_ovf ? n5_clamped[STATE_W-1:0] : n5_u[STATE_W-1:0];
-    assign spike = above_th(v_new, l_th);
+    assign spike = above_th(v_new, l_thn);
 
     always @(posedge clk) begin
         n1_acc <= acc;
         n1_mult <= mult;
         n1_bias <= bias;
-        n1_v <= v;
-        l_th <= thresh;
-        l_nth <= {(STATE_W + 1){1'b0}} - {1'b0, thresh};
+        n1_v <= (reset_zero && s0_r) ? {STATE_W{1'b0}} : v;
+        n1_r <= s0_r;
+        l_thn <= s0_thn;
+        l_nth <= {1'b1, l_thn} + {{STATE_W{1'b0}}, 1'b1};
         l_dm <= dmult;
         l_shr <= shift_rel;
         l_dshr <= dshift_rel;
@@ -156,19 +194,16 @@ module qsnn_sneuron #(
         l_smax <= smax;
 
         n2_xm <= n1_acc * n1_mult;
-        n2_vd <= n1_v * s1_dm;
         n2_bias <= n1_bias;
-        n2_r <= above_th(n1_v, l_th);
+        n2_r <= n1_r;
 
         n3_q <= s2_p0[SH_MIN +: Q_W];
-        n3_dq <= s2_d0[DSH_MIN +: DQ_W];
-        n3_r <= n2_r;
+        n3_k <= (!l_zero && n2_r) ? l_nth : {(STATE_W + 1){1'b0}};
 
-        n4_cf <= s3_q[CF_W:1];
-        n4_cr <= s3_q[0];
-        n4_e <= s3_e;
+        n4_q <= s3_q[CF_W:0];
+        n4_e <= s3_e1[U_W:1];
 
-        n5_u <= s4_u;
+        n5_u <= s4_u1[U_W:1];
     end
 endmodule
 
