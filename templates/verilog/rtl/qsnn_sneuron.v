@@ -3,24 +3,28 @@
 // multiplier, shifts, reset mode, saturation bound) are inputs, since one unit serves every layer in turn.
 // LATENCY = 5: the new membrane and the spike of the neuron presented at cycle t come out at cycle t + 5.
 //
+//   stage 0  (the inputs, combinational) the reset flag r = v > thresh; a zero reset zeroes v (v' = 0)
 //   stage 1  the inputs registered (the DSP blocks' input registers where Yosys can pack them)
-//   stage 2  the products x*m and v*dm (DSP blocks, registered as they leave them), the reset flag
-//            r = v > thresh, the bias one cycle later
-//   stage 3  p = x*m + b and d = v*dm, each reduced to the bits a layer's shift can read
-//   stage 4  the runtime shifts (small barrel shifters): current - round bit, d - round bit; e = d - r*thresh
-//            (subtract reset) or d with v' = 0 (zero reset: a reset membrane decays to 0)
+//   stage 2  x*m (Yosys's DSP pieces) and the low half of v'*dm (a DSP), registered; the bias a cycle later
+//   stage 3  p = x*m + b cut to the bits a layer's shift can read; v'*dm (a second DSP adds the first's high
+//            half); k = -thresh for a subtract reset with r, else 0
+//   stage 4  the runtime shifts (small barrel shifters) give floor(p / 2^s), floor(v'*dm / 2^ds) and their
+//            round bits; e = d + k
 //   stage 5  u = e + current; out: v_new = u, clamped where the layer saturates; spike = v_new > thresh
 //
-// Per-layer inputs are registered once, at stage 1, and read from there by every stage: they must stay
-// stable from the cycle the layer's first neuron is presented until the cycle its last neuron's result
-// comes out (LATENCY - 1 cycles after its last neuron is presented), i.e. the pipeline drains between
-// layers (it must anyway: a layer's input is the previous layer's spikes).
+// Timing contract for the engine: all inputs of a neuron are presented in one cycle, t. The per-layer inputs
+// are read at t (reset flag) and registered once, at stage 1, where every later stage reads them: they must
+// hold the layer's values from the cycle its first neuron is presented through LATENCY - 1 cycles after its
+// last one; the next layer's first neuron may come LATENCY cycles after that last one, with its own values
+// (the pipeline drains between layers, as it must anyway: a layer's input is the previous layer's spikes).
 //
 // Shifts: s = SH_MIN + shift_rel. (p + 2^(s-1)) >> s == floor(p / 2^s) + p[s-1] (floor shifts, two's
 // complement, negative p too): p is cut statically at bit SH_MIN - 1, then a barrel shifter of shift_rel picks
-// the CUR_W + 1 bits of floor(p / 2^s) and the round bit p[s-1], which enters the next adder as its carry in
-// (a 0 for s = 0). The decay shift likewise. The saturation bound smax is 2^(b-1) - 1: u fits b bits iff its
-// bits at and above b - 1 (where smax is 0) all equal its sign, a mask instead of two comparators.
+// the CUR_W + 1 bits of floor(p / 2^s) and the round bit p[s-1], which enters the next adder as a carry in
+// (a 0 for s = 0): {a, 1} + {b, c} = 2 (a + b + c) + 1. The decay shift likewise. x > thresh is the carry out
+// of x + ~thresh (no LUT per bit); gates sit in sync-reset registers (free on iCE40) rather than before adders.
+// The saturation bound smax is 2^(b-1) - 1: u fits b bits iff its bits at and above b - 1 (where smax is 0)
+// all equal its sign, a mask instead of two comparators.
 `default_nettype none
 
 module qsnn_sneuron #(
@@ -94,7 +98,6 @@ module qsnn_sneuron #(
     reg signed [STATE_W-1:0] n1_v;   // v', the membrane the decay multiplies
     reg                      n1_r;
     reg [STATE_W-1:0]        l_thn;  // ~thresh
-    reg [STATE_W:0]          l_nth;  // -thresh = ~thresh + 1 (one cycle later), for the subtract reset
     reg [DM_W-1:0]           l_dm;
     reg [SHR_W-1:0]          l_shr;
     reg [DSHR_W-1:0]         l_dshr;
@@ -114,7 +117,7 @@ module qsnn_sneuron #(
     wire [X_W:0]             s2_p0 = {s2_p[X_W-1:0], 1'b0};  // bit k: the round bit of >> k (0 if k = 0)
     /* verilator lint_on UNUSED */
     reg [Q_W-1:0]            n3_q;
-    reg [STATE_W:0]          n3_k;
+    reg [STATE_W:0]          n3_k;  // -thresh = ~thresh + 1 (a sync-reset register: no gate per bit)
     wire signed [DF_W-1:0]   n3_vd;
 
     // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned) then vh*dm + (vl*dm >> 16)
@@ -185,7 +188,6 @@ module qsnn_sneuron #(
         n1_v <= (reset_zero && s0_r) ? {STATE_W{1'b0}} : v;
         n1_r <= s0_r;
         l_thn <= s0_thn;
-        l_nth <= {1'b1, l_thn} + {{STATE_W{1'b0}}, 1'b1};
         l_dm <= dmult;
         l_shr <= shift_rel;
         l_dshr <= dshift_rel;
@@ -198,7 +200,7 @@ module qsnn_sneuron #(
         n2_r <= n1_r;
 
         n3_q <= s2_p0[SH_MIN +: Q_W];
-        n3_k <= (!l_zero && n2_r) ? l_nth : {(STATE_W + 1){1'b0}};
+        n3_k <= (!l_zero && n2_r) ? {1'b1, l_thn} + {{STATE_W{1'b0}}, 1'b1} : {(STATE_W + 1){1'b0}};
 
         n4_q <= s3_q[CF_W:0];
         n4_e <= s3_e1[U_W:1];
