@@ -6,8 +6,8 @@
 //   stage 0  (the inputs, combinational) the reset flag r = v > thresh; a zero reset zeroes v (v' = 0)
 //   stage 1  the inputs registered (the DSP blocks' input registers where Yosys can pack them)
 //   stage 2  x*m (Yosys's DSP pieces) and the low half of v'*dm (a DSP), registered; the bias a cycle later
-//   stage 3  p = x*m + b cut to the bits a layer's shift can read; v'*dm (a second DSP adds the first's high
-//            half); k = -thresh for a subtract reset with r, else 0
+//   stage 3  p = x*m + b cut to the bits a layer's shift can read; v'*dm (the high half's DSP product plus
+//            the low half's upper bits); k = -thresh for a subtract reset with r, else 0
 //   stage 4  the runtime shifts (small barrel shifters) give floor(p / 2^s), floor(v'*dm / 2^ds) and their
 //            round bits; e = d + k
 //   stage 5  u = e + current; out: v_new = u, clamped where the layer saturates; spike = v_new > thresh
@@ -120,9 +120,11 @@ module qsnn_sneuron #(
     reg [STATE_W:0]          n3_k;  // -thresh = ~thresh + 1 (a sync-reset register: no gate per bit)
     wire signed [DF_W-1:0]   n3_vd;
 
-    // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned) then vh*dm + (vl*dm >> 16)
-    // in a second DSP, its adder fed by the first's output register (|vh*dm| + 2^16 < 2^31: exact in 32 bits);
-    // the 16 low bits of vl*dm wait a cycle. Otherwise one product, registered twice.
+    // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned, registered inside it) then
+    // vh*dm + (vl*dm >> 16) (|vh*dm| + 2^16 < 2^31: exact in 32 bits); the 16 low bits of vl*dm wait a cycle
+    // (Yosys drops those no shift reads). Yosys keeps that add in the fabric (vh*dm mixes signs, so it is not
+    // a plain DSP product it could fuse with the add), but the split saves the fabric copy of the whole
+    // product that registering it twice costs. Otherwise one product, registered twice.
     generate
         if (STATE_W > 16 && STATE_W <= 32 && DM_W <= 16) begin : g_dsplit
             reg [31:0]                n2_dlo;
