@@ -191,11 +191,12 @@ def _signed(rng: np.random.Generator, bits: int, n: int) -> np.ndarray:
 
 
 def _layer_vectors(unit: Unit, layer: Layer, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """BLOCK vectors for one layer and what the ops make of them: random operands (for the wide units with
-    x*m + b kept to currents that fit CUR_W, and a quarter of them, and of the membranes, moved onto a rounding
-    tie); membranes of the
-    layer's state type, a third within 2 of the threshold or of the type's limits. Where the layer does not
-    saturate, only the vectors whose update fits the state (the range analysis proves that it does there)."""
+    """BLOCK vectors for one layer and what the ops make of them: random operands, x*m + b kept to currents
+    that fit CUR_W (and, where the layer does not saturate, to a quarter of its state type's range); membranes
+    of the layer's state type, a third within 2 of the threshold or of the type's limits; for shifts past 4, a
+    quarter of x*m + b and of the membranes moved onto a rounding tie (random values rarely land on one).
+    Where the layer does not saturate, only the vectors whose update fits the state (the range analysis
+    proves that it does there)."""
     n = 8 * BLOCK
     state = IntType(layer.state_bits)
     # |x*m + b| < 2^(shift + cur_w - 2): the current fits CUR_W bits with room for the rounding; where the
@@ -290,8 +291,9 @@ def test_sneuron_matches_the_ops(name: str, tmp_path: Path) -> None:
     (tmp_path / "tb.v").write_text(TESTBENCH)
     n = valid.size
     params = [f"-Ptb.{key}={value}" for key, value in unit.params(n).items()]
-    run_tool([require_tool("iverilog"), "-g2005", "-Wall", "-Wno-timescale", "-s", "tb", *params,
-              "-o", str(tmp_path / "tb.vvp"), str(tmp_path / "tb.v"), str(RTL)], "iverilog", cwd=tmp_path)  # fmt: skip
+    sources = [str(tmp_path / "tb.v"), str(RTL)]
+    iverilog = [require_tool("iverilog"), "-g2005", "-Wall", "-Wno-timescale", "-s", "tb", *params]
+    run_tool([*iverilog, "-o", str(tmp_path / "tb.vvp"), *sources], "iverilog", cwd=tmp_path)
     run_tool([require_tool("vvp"), "-n", str(tmp_path / "tb.vvp")], "the neuron testbench", cwd=tmp_path)
     out = np.loadtxt(tmp_path / "out.txt", dtype=np.int64).reshape(-1, 2)
     assert out.shape == (n, 2)

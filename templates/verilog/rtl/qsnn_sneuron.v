@@ -19,12 +19,12 @@
 // (the pipeline drains between layers, as it must anyway: a layer's input is the previous layer's spikes).
 //
 // Shifts: s = SH_MIN + shift_rel. (p + 2^(s-1)) >> s == floor(p / 2^s) + p[s-1] (floor shifts, two's
-// complement, negative p too): p is cut statically at bit SH_MIN - 1, then a barrel shifter of shift_rel picks
-// the CUR_W + 1 bits of floor(p / 2^s) and the round bit p[s-1], which enters the next adder as a carry in
-// (a 0 for s = 0): {a, 1} + {b, c} = 2 (a + b + c) + 1. The decay shift likewise. x > thresh is the carry out
-// of x + ~thresh (no LUT per bit); gates sit in sync-reset registers (free on iCE40) rather than before adders.
-// The saturation bound smax is 2^(b-1) - 1: u fits b bits iff its bits at and above b - 1 (where smax is 0)
-// all equal its sign, a mask instead of two comparators.
+// complement, negative p too): p is cut statically at bit SH_MIN - 1, then a barrel shifter of shift_rel
+// picks the CUR_W + 1 bits of floor(p / 2^s) and the round bit p[s-1], which enters the next adder as a
+// carry in (a 0 for s = 0): {a, 1} + {b, c} = 2 (a + b + c) + 1. The decay shift likewise. x > thresh is
+// the carry out of x + ~thresh (no LUT per bit); gates sit in sync-reset registers (free on iCE40), not
+// before adders. The saturation bound smax is 2^(b-1) - 1: u fits b bits iff its bits at and above b - 1
+// (where smax is 0) all equal its sign, a mask instead of two comparators.
 `default_nettype none
 
 module qsnn_sneuron #(
@@ -120,11 +120,11 @@ module qsnn_sneuron #(
     reg [STATE_W:0]          n3_k;  // -thresh = ~thresh + 1 (a sync-reset register: no gate per bit)
     wire signed [DF_W-1:0]   n3_vd;
 
-    // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned, registered inside it) then
-    // vh*dm + (vl*dm >> 16) (|vh*dm| + 2^16 < 2^31: exact in 32 bits); the 16 low bits of vl*dm wait a cycle
-    // (Yosys drops those no shift reads). Yosys keeps that add in the fabric (vh*dm mixes signs, so it is not
-    // a plain DSP product it could fuse with the add), but the split saves the fabric copy of the whole
-    // product that registering it twice costs. Otherwise one product, registered twice.
+    // v'*dm: a state of 17 to 32 bits is split at bit 16: vl*dm (one DSP, unsigned, registered inside it)
+    // then vh*dm + (vl*dm >> 16) (|vh*dm| + 2^16 < 2^31: exact in 32 bits); the 16 low bits of vl*dm wait a
+    // cycle (Yosys drops those no shift reads). Yosys keeps that add in the fabric (vh*dm mixes signs, so it
+    // is not a plain DSP product it could fuse with the add), but the split saves the fabric copy of the
+    // whole product that registering it twice costs. Otherwise one product, registered twice.
     generate
         if (STATE_W > 16 && STATE_W <= 32 && DM_W <= 16) begin : g_dsplit
             reg [31:0]                n2_dlo;
