@@ -236,25 +236,34 @@ endmodule
 """
 
 
-@pytest.mark.parametrize("fold", ["0", "1"])
-def test_synth_wrapper_under_icarus(fold: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [{"lanes": "4", "fold": "0"}, {"lanes": "4", "fold": "1"}, {"arch": "serial"}],
+    ids=["layered", "layered-folded", "serial"],
+)
+def test_synth_wrapper_under_icarus(extra: dict, tmp_path: Path) -> None:
     """<prefix>_synth.v, what goes into the FPGA (steps fixed, no trace), driven through its pins with gaps in
     the input stream and back-pressure on the output: every step's output spikes and the class are the
-    simulator's."""
+    simulator's. The serial organisation takes its weights over the same stream first."""
     require_tools("iverilog", "vvp")
     import subprocess
 
     from qsnn_deploy.sim import simulate
-    from qsnn_deploy.targets.verilog.render import RTL_FILES
+    from qsnn_deploy.targets.verilog.render import rtl_files
 
     graph = random_graph("tiny", 0)
     inputs = random_inputs(graph, 1, 4)
-    generate(graph, "verilog", tmp_path, options=TargetOptions(extra={"lanes": "4", "fold": fold}))
-    (tmp_path / "frame.hex").write_text("".join(f"{b:02x}\n" for b in inputs[0].reshape(-1)))
+    generate(graph, "verilog", tmp_path, options=TargetOptions(extra=extra))
+    stream = list(inputs[0].reshape(-1))
+    arch = extra.get("arch", "layered")
+    if arch == "serial":  # two bytes per weight word, low byte first
+        words = [int(w, 16) for w in (tmp_path / "qsnn_weights.hex").read_text().split()]
+        stream = [b for w in words for b in (w & 0xFF, w >> 8)] + stream
+    (tmp_path / "frame.hex").write_text("".join(f"{b:02x}\n" for b in stream))
     classes = plan_layers(graph)[-1].neurons
     tb = SYNTH_TB.replace("CLASSES", str(classes)).replace("CLASS_W", str(max(1, (classes - 1).bit_length())))
-    (tmp_path / "tb_synth.v").write_text(tb.replace("FRAME", str(inputs[0].size)))
-    sources = ["tb_synth.v", "qsnn_synth.v", "qsnn_top.v", *RTL_FILES]
+    (tmp_path / "tb_synth.v").write_text(tb.replace("FRAME", str(len(stream))))
+    sources = ["tb_synth.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files(arch)]
     subprocess.run(["iverilog", "-g2005", "-o", "sim", *sources], cwd=tmp_path, check=True)
     subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True)
     beats = [

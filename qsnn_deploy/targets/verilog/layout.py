@@ -296,8 +296,28 @@ def layer_params(
     return out
 
 
+ARCHES = ("layered", "serial")
+
+
+def arch_option(extra: Mapping[str, str]) -> str:
+    """``arch``: ``layered`` (default: every layer its own memories, control and neuron lanes) or ``serial``
+    (one engine walks the layers in turn: qsnn_serial.v, serial.py). Checked by invalid_options."""
+    return str(extra.get("arch", "layered"))
+
+
 def invalid_options(extra: Mapping[str, str], layers: int) -> list[str]:
     """What is wrong with the ``lanes``, ``neurons`` and ``fold`` options (nothing: an empty list)."""
+    arch = arch_option(extra)
+    if arch not in ARCHES:
+        return [f"option arch={arch!r} must be one of {', '.join(ARCHES)}"]
+    if arch == "serial":
+        # the serial engine's word is 4 lanes (a 16-bit SPRAM word of 4-bit weights), one neuron unit, no folding
+        return [
+            f"option {key} does not apply to arch=serial (4 output channels per operation, one neuron unit, "
+            "4-bit weights)"
+            for key in ("lanes", "neurons", "fold")
+            if key in extra
+        ]
     found = (lanes_option(extra, layers), neurons_option(extra, layers), fold_option(extra))
     return [v for v in found if isinstance(v, str)]
 
@@ -310,13 +330,18 @@ def params_for(
     prefix: str,
 ) -> tuple[list[LayerParams], list[str]]:
     """The layers' parameters under the options, or no parameters and what is wrong with the options."""
+    problems = invalid_options(extra, len(layers))
+    if problems:
+        return [], problems
+    if arch_option(extra) == "serial":  # geometry and widths per layer; the serial layout is serial.design's
+        n = len(layers)
+        return layer_params(layers, ranges, (4,) * n, static, prefix, (1,) * n, False), []
     lanes, neurons, fold = (
         lanes_option(extra, len(layers)),
         neurons_option(extra, len(layers)),
         fold_option(extra),
     )
-    if isinstance(lanes, str) or isinstance(neurons, str) or isinstance(fold, str):
-        return [], invalid_options(extra, len(layers))
+    assert not isinstance(lanes, str) and not isinstance(neurons, str) and not isinstance(fold, str)
     return layer_params(layers, ranges, lanes, static, prefix, neurons, fold), []
 
 

@@ -16,16 +16,24 @@ from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.text import safe_label
+from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
     LayerParams,
     addr_width,
+    arch_option,
     params_for,
     requant_image,
     weight_image,
 )
 
 RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
+SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")
 TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
+
+
+def rtl_files(arch: str) -> tuple[str, ...]:
+    """The hand-written RTL library of an organisation (``--option arch``)."""
+    return SERIAL_RTL_FILES if arch == "serial" else RTL_FILES
 
 
 def params_of(model: CheckedModel) -> list[LayerParams]:
@@ -37,10 +45,15 @@ def params_of(model: CheckedModel) -> list[LayerParams]:
     return params
 
 
+def serial_design(model: CheckedModel) -> serial.SerialDesign:
+    return serial.design(model.layers, params_of(model))
+
+
 def context(model: CheckedModel) -> dict:
     graph, prefix = model.graph, model.options.prefix
     params = params_of(model)
-    return {
+    arch = arch_option(model.options.extra)
+    ctx = {
         "p": prefix,
         "source": safe_label(graph.metadata.get("source", "unknown")),
         "static": graph.input.encoding == "static",
@@ -52,7 +65,20 @@ def context(model: CheckedModel) -> dict:
         "tr_nl": max(p.NLANES for p in params),
         "steps": graph.num_steps,
         "layers": params,
+        "arch": arch,
+        "load_words": 0,
     }
+    if arch == "serial":
+        d = serial_design(model)
+        ctx.update(
+            e=d.params,
+            widths=d.widths,
+            rows=d.layers,
+            tr_nl=1,
+            load_words=d.params["W_DEPTH"],
+            load=d.weight_words,
+        )
+    return ctx
 
 
 def render_files(model: CheckedModel) -> dict[str, str]:
@@ -66,12 +92,18 @@ def render_files(model: CheckedModel) -> dict[str, str]:
     )
     ctx = context(model)
     p = ctx["p"]
+    serial_arch = ctx["arch"] == "serial"
     files = {
-        f"{p}_top.v": env.get_template("top.v.j2").render(ctx),
+        f"{p}_top.v": env.get_template("serial_top.v.j2" if serial_arch else "top.v.j2").render(ctx),
         f"{p}_synth.v": env.get_template("synth.v.j2").render(ctx),
         "tb_config.h": env.get_template("tb_config.h.j2").render(ctx),
         "tb_config.vh": env.get_template("tb_config.vh.j2").render(ctx),
     }
+    if serial_arch:
+        d = serial_design(model)
+        files[f"{p}_weights.hex"] = serial.weight_hex(d)
+        files[f"{p}_rq.hex"] = serial.rq_hex(d)
+        return files
     for layer, params in zip(model.layers, ctx["layers"]):
         files[params.weight_file] = weight_image(layer, params)
         files[params.rq_file] = requant_image(layer, params)
@@ -85,11 +117,21 @@ def render(model: CheckedModel, out: Path) -> list[Path]:
     for name, text in render_files(model).items():
         write_bytes_atomic(out / name, text.encode())
         written.append(out / name)
-    for folder, names in (("rtl", RTL_FILES), ("tb", TB_FILES)):
+    for folder, names in (("rtl", rtl_files(arch_option(model.options.extra))), ("tb", TB_FILES)):
         for name in names:
             write_bytes_atomic(out / name, (templates_dir() / "verilog" / folder / name).read_bytes())
             written.append(out / name)
     return written
 
 
-__all__ = ["RTL_FILES", "TB_FILES", "context", "params_of", "render", "render_files"]
+__all__ = [
+    "RTL_FILES",
+    "SERIAL_RTL_FILES",
+    "TB_FILES",
+    "context",
+    "params_of",
+    "render",
+    "render_files",
+    "rtl_files",
+    "serial_design",
+]

@@ -22,8 +22,9 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError, ToolchainError, VerificationError
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, block_estimate
-from qsnn_deploy.targets.verilog.render import RTL_FILES, params_of, render
+from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, arch_option, block_estimate
+from qsnn_deploy.targets.verilog.render import params_of, render, rtl_files, serial_design
+from qsnn_deploy.targets.verilog.serial import serial_block_estimate
 from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
 from qsnn_deploy.verify.compare import compare_records
 from qsnn_deploy.verify.record import record_of_simulation
@@ -45,6 +46,8 @@ class Device:
     dsp_cells: tuple[str, ...]
     lutram_cells: tuple[str, ...] = ()  # LUTs used as memory (not in the LUT4 count)
     synth_args: tuple[str, ...] = ()  # extra synth_<family> options
+    spram_cells: tuple[str, ...] = ()  # single-port RAM blocks (iCE40 UP SPRAM), not counted as block RAM
+    defines: tuple[str, ...] = ()  # read_verilog -D macros (qsnn_spram.v's QSNN_ICE40_SPRAM)
 
 
 DEVICES = {
@@ -54,7 +57,8 @@ DEVICES = {
     ),
     "ice40": Device(
         "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
-        ("SB_RAM40_4K", "SB_SPRAM256KA"), ("SB_MAC16",), (), ("-dsp",),  # the UP5K has 8 SB_MAC16
+        ("SB_RAM40_4K",), ("SB_MAC16",), (), ("-dsp", "-spram"),  # the UP5K has 8 SB_MAC16 and 4 SPRAM
+        ("SB_SPRAM256KA",), ("QSNN_ICE40_SPRAM",),
     ),
 }  # fmt: skip
 DEVICE_NAMES = {"ecp5": "Lattice ECP5 LFE5U-25F (CABGA256)", "ice40": "Lattice iCE40 UP5K (SG48)"}
@@ -83,6 +87,10 @@ class PartResult:
         return sum(self.cells.get(c, 0) for c in DEVICES[self.device].bram_cells)
 
     @property
+    def sprams(self) -> int:
+        return sum(self.cells.get(c, 0) for c in DEVICES[self.device].spram_cells)
+
+    @property
     def dsps(self) -> int:
         return sum(self.cells.get(c, 0) for c in DEVICES[self.device].dsp_cells)
 
@@ -102,6 +110,8 @@ class VerilogCost:
     block_estimate: int  # design-rule estimate for the default part
     parts: dict[str, PartResult] = field(default_factory=dict)
     folded: list[int] = field(default_factory=list)  # per layer: 1 where a sum pool is folded (fold=1)
+    arch: str = "layered"  # --option arch
+    part: str = DEFAULT_PART  # the part of the block estimate (--option part)
 
     @property
     def mean_cycles(self) -> float:
@@ -115,14 +125,15 @@ class VerilogCost:
         parts = {
             key: {
                 "device": DEVICE_NAMES[key], "lut4": p.luts, "lutram": p.lutram, "ff": p.ffs, "bram": p.brams,
-                "dsp": p.dsps,
+                "spram": p.sprams, "dsp": p.dsps,
                 "cells": p.cells, "placed": {k: list(v) for k, v in p.placed.items() if v[0]},
                 "fmax_mhz": p.fmax_mhz, "latency_us": self.latency_us(key), "error": p.error,
             }
             for key, p in self.parts.items()
         }  # fmt: skip
         return {
-            "lanes": self.lanes, "neurons": self.neurons, "folded": self.folded, "steps": self.steps,
+            "arch": self.arch, "lanes": self.lanes, "neurons": self.neurons, "folded": self.folded,
+            "steps": self.steps,
             "cycles_per_inference": self.mean_cycles,
             "cycles": self.cycles, "block_estimate": self.block_estimate, "parts": parts,
         }  # fmt: skip
@@ -161,11 +172,15 @@ def parse_nextpnr(text: str) -> tuple[float | None, dict[str, tuple[int, int]]]:
     return (fmax[-1] if fmax else None), placed
 
 
-def synthesize(model_dir: Path, prefix: str, device: Device, timeout: float = 3600) -> PartResult:
+def synthesize(
+    model_dir: Path, prefix: str, device: Device, timeout: float = 3600, arch: str = "layered"
+) -> PartResult:
     """Yosys synthesis then nextpnr place and route of ``<prefix>_synth`` in ``model_dir`` (the tools run there:
     $readmemh finds the memory images and the YoWASP tools see only the working folder)."""
     result = PartResult(device.key)
-    files = " ".join([f"{prefix}_synth.v", f"{prefix}_top.v", *RTL_FILES])
+    files = " ".join(
+        [*(f"-D{d}" for d in device.defines), f"{prefix}_synth.v", f"{prefix}_top.v", *rtl_files(arch)]
+    )
     netlist, stat = f"synth_{device.key}.json", f"stat_{device.key}.txt"
     synth = " ".join(
         [f"synth_{device.family}", *device.synth_args, "-top", f"{prefix}_synth", "-json", netlist]
@@ -233,25 +248,36 @@ def cost_report(
     )
     if runner.cycles is None:  # pragma: no cover - run() sets it
         raise VerificationError("the testbench reported no cycles")
-    params = params_of(model)
+    params, arch = params_of(model), arch_option(model.options.extra)
+    part = model.options.get("part", DEFAULT_PART)
+    if arch == "serial":
+        estimate = serial_block_estimate(serial_design(model), part)
+    else:
+        estimate = block_estimate(params, part)
     rep = VerilogCost(
         [p.LANES for p in params], [p.NLANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
-        block_estimate(params, model.options.get("part", DEFAULT_PART)), folded=[p.FOLD for p in params],
+        estimate, folded=[p.FOLD for p in params], arch=arch, part=part,
     )  # fmt: skip
     if synth:
         for key in parts:
             say(f"Yosys synthesis and nextpnr place and route for {DEVICE_NAMES[key]} (minutes)")
-            rep.parts[key] = synthesize(model_dir, model.options.prefix, DEVICES[key], timeout)
+            rep.parts[key] = synthesize(model_dir, model.options.prefix, DEVICES[key], timeout, arch)
     return rep
 
 
 def format_report(rep: VerilogCost) -> str:
+    if rep.arch == "serial":
+        organisation = "serial: one engine for every layer, 4 output channels per operation, one neuron unit"
+    else:
+        organisation = (
+            f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}"
+            + (f", sum pool folded into the kernel {rep.folded}" if any(rep.folded) else "")
+        )
     lines = [
-        f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}"
-        + (f", sum pool folded into the kernel {rep.folded}" if any(rep.folded) else ""),
+        organisation,
         f"cycles per inference (Verilator, {rep.samples} samples x {rep.steps} steps, bit-exact): mean "
         f"{rep.mean_cycles:,.0f}, min {min(rep.cycles):,}, max {max(rep.cycles):,}",
-        f"block RAM estimate ({DEFAULT_PART}, design rule): {rep.block_estimate} of {PARTS[DEFAULT_PART]['blocks']}",
+        f"block RAM estimate ({rep.part}, design rule): {rep.block_estimate} of {PARTS[rep.part]['blocks']}",
     ]
     for key, part in rep.parts.items():
         lines.append(f"{DEVICE_NAMES[key]}:")
@@ -259,7 +285,9 @@ def format_report(rep: VerilogCost) -> str:
             lutram = f" (and {part.lutram} LUT RAM cells of 16 x 4 bits)" if part.lutram else ""
             lines.append(
                 f"  yosys synth_{DEVICES[key].family}: {part.luts:,} LUT4{lutram}, {part.ffs:,} FF, "
-                f"{part.brams} block RAM, {part.dsps} DSP"
+                f"{part.brams} block RAM, "
+                + (f"{part.sprams} SPRAM, " if part.sprams else "")
+                + f"{part.dsps} DSP"
             )
         if part.placed:
             used = ", ".join(f"{k} {u}/{a}" for k, (u, a) in part.placed.items() if u)

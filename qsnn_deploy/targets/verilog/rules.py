@@ -4,13 +4,15 @@ counts of the interface) and whether the memories fit the chosen part's block RA
 
 from __future__ import annotations
 
-from qsnn_deploy.ir.ops import Conv2d
+from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
 from qsnn_deploy.targets.base import RuleInput, rule
 from qsnn_deploy.targets.rules import input_is_uint8
+from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
     DEFAULT_PART,
     PARTS,
     WEIGHT_BITS,
+    arch_option,
     block_estimate,
     dsp_estimate,
     invalid_options,
@@ -56,6 +58,18 @@ def conv_geometry_supported(inp: RuleInput) -> list[str]:
     return problems
 
 
+@rule("serial_supported")
+def serial_supported(inp: RuleInput) -> list[str]:
+    """``arch=serial`` sums pools into the accumulators as it walks the taps: no max pooling."""
+    if arch_option(inp.options.extra) != "serial":
+        return []
+    return [
+        f"{layer.pool.name!r}: max pooling needs the layered organisation (drop --option arch=serial)"  # type: ignore[union-attr]
+        for layer in inp.layers
+        if isinstance(layer.pool, MaxPool2d)
+    ]
+
+
 @rule("interface_limits")
 def interface_limits(inp: RuleInput) -> list[str]:
     problems = []
@@ -80,6 +94,8 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     )
     if invalid:
         return []  # lanes_option reports it
+    if arch_option(inp.options.extra) == "serial":
+        return serial_fits(serial.design(inp.layers, params), part)
     problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:
@@ -96,11 +112,28 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     return problems
 
 
+def serial_fits(d: serial.SerialDesign, part: str) -> list[str]:
+    problems = []
+    blocks, dsps = serial.serial_block_estimate(d, part), serial.serial_dsp_estimate(d, part)
+    if blocks > PARTS[part]["blocks"]:
+        problems.append(f"the memories need about {blocks} block RAMs; {part} has {PARTS[part]['blocks']}")
+    if part == "up5k" and d.sprams() > serial.SPRAMS:
+        problems.append(
+            f"the weights and membranes need {d.sprams()} SPRAM blocks (16K x 16); the up5k has {serial.SPRAMS}"
+        )
+    if dsps > PARTS[part]["dsps"]:
+        problems.append(
+            f"the neuron unit's multiplies need about {dsps} DSP blocks; {part} has {PARTS[part]['dsps']}"
+        )
+    return problems
+
+
 RULES = (
     input_is_uint8,
     lanes_is_power_of_two,
     weights_fit_nibbles,
     conv_geometry_supported,
+    serial_supported,
     interface_limits,
     fits_part_memory,
 )

@@ -11,7 +11,8 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.verilog.render import RTL_FILES
+from qsnn_deploy.targets.verilog.layout import arch_option
+from qsnn_deploy.targets.verilog.render import rtl_files
 from qsnn_deploy.verify.harness import read_layers, read_outputs
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -20,27 +21,29 @@ from qsnn_deploy.verify.vectors import write_vectors
 LINT_FLAGS = ["--lint-only", "-Wall"]
 
 
-def sources(model_dir: Path, prefix: str) -> list[str]:
-    """The synthesizable sources, top level first."""
-    return [str(model_dir / f"{prefix}_top.v"), *(str(model_dir / name) for name in RTL_FILES)]
+def sources(model_dir: Path, prefix: str, arch: str = "layered") -> list[str]:
+    """The synthesizable sources of an organisation (``--option arch``), top level first."""
+    return [str(model_dir / f"{prefix}_top.v"), *(str(model_dir / name) for name in rtl_files(arch))]
 
 
-def lint(model_dir: Path, prefix: str, top: str | None = None) -> subprocess.CompletedProcess:
+def lint(
+    model_dir: Path, prefix: str, top: str | None = None, arch: str = "layered"
+) -> subprocess.CompletedProcess:
     """``verilator --lint-only -Wall`` on the generated design (raises ToolchainError on any warning)."""
-    files = sources(model_dir, prefix)
+    files = sources(model_dir, prefix, arch)
     if top == f"{prefix}_synth":
         files.insert(0, str(model_dir / f"{prefix}_synth.v"))
     cmd = [require_tool("verilator"), *LINT_FLAGS, "--top-module", top or f"{prefix}_top", *files]
     return run_tool(cmd, "verilator --lint-only -Wall")
 
 
-def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2) -> Path:
+def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arch: str = "layered") -> Path:
     """Compile the design and the C++ testbench into ``work/obj_dir/tb``."""
     obj = work / "obj_dir"
     cmd = [
         require_tool("verilator"), "--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--x-assign", "fast",
         "--x-initial", "fast", "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb",
-        "-CFLAGS", f"-O2 -I{model_dir.resolve()}", *sources(model_dir.resolve(), prefix),
+        "-CFLAGS", f"-O2 -I{model_dir.resolve()}", *sources(model_dir.resolve(), prefix, arch),
         str((model_dir / "tb_verilator.cpp").resolve()),
     ]  # fmt: skip
     run_tool(cmd, "building the Verilator testbench", timeout=1800)
@@ -86,5 +89,6 @@ class VerilatorExecutor:
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> VerilatorRunner:
         jobs = int(model.options.get("jobs", "2"))
-        exe = build_verilator(Path(model_dir), Path(work), model.options.prefix, jobs)
+        arch = arch_option(model.options.extra)
+        exe = build_verilator(Path(model_dir), Path(work), model.options.prefix, jobs, arch)
         return VerilatorRunner(model, Path(model_dir), exe, Path(work))

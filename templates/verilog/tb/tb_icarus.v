@@ -13,6 +13,11 @@ module tb;
     reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;
     reg [7:0] in_data = 8'd0;
     reg [15:0] num_steps = 16'd1;
+`ifdef TB_LOAD_WORDS
+    // the serial organisation's weights, over the input stream after reset (two bytes per word, low first)
+    reg [15:0] ld_mem [0:`TB_LOAD_WORDS-1];
+    integer w;
+`endif
     wire in_ready, out_valid, out_last, busy, tr_valid;
     wire [`TB_LANES-1:0] tr_lanes, tr_spikes;
     wire [32*`TB_LANES-1:0] tr_membranes;
@@ -22,7 +27,8 @@ module tb;
     wire [`TB_INDEX_W-1:0] tr_index;
 
     `TB_TOP dut (
-        .clk(clk), .rst(rst), .num_steps(num_steps), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
+        .clk(clk), .rst(rst), .num_steps(num_steps),
+        .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class),
         .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
         .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
@@ -46,6 +52,19 @@ module tb;
         num_steps = steps[15:0];
         repeat (4) @(posedge clk);
         rst = 1'b0;
+`ifdef TB_LOAD_WORDS
+        $readmemh(`TB_LOAD_FILE, ld_mem);
+        w = 0;
+        while (w < 2 * `TB_LOAD_WORDS) begin
+            @(negedge clk);
+            in_valid = 1'b1;
+            in_data = (w % 2) ? ld_mem[w / 2][15:8] : ld_mem[w / 2][7:0];
+            #1;
+            if (in_ready) w = w + 1;
+        end
+        @(negedge clk);
+        in_valid = 1'b0;
+`endif
         total = frames * `TB_FRAME;
         for (s = 0; s < samples; s = s + 1) begin
             pos = 0;

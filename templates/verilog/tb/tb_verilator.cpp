@@ -6,6 +6,9 @@
 //   record   per sample, per step, per layer: n spike bytes then n int32 LE membranes, (C, H, W) order
 //   cycles   per sample: uint64 LE clock cycles from the first input beat to the last output beat
 //
+// A design that loads its weights (TB_LOAD_WORDS > 0) first takes them over the input stream (not counted in the
+// cycles).
+//
 // usage: tb vectors.bin outputs.bin record.bin cycles.bin
 #include <cstdint>
 #include <cstdio>
@@ -69,6 +72,24 @@ int main(int argc, char **argv)
         top.eval();
     }
     top.rst = 0;
+#if TB_LOAD_WORDS > 0
+    /* the weights first, over the input stream: two bytes per word, low byte first (the serial organisation:
+       its SPRAM has no initial contents) */
+    for (uint32_t b = 0; b < 2u * TB_LOAD_WORDS;) {
+        top.clk = 0;
+        top.in_valid = 1;
+        top.in_data = (uint8_t)(tb_load[b / 2] >> (8 * (b % 2)));
+        top.eval();
+        const bool fire = top.in_ready;
+        if (top.busy) return fail("the design is busy before its weights are loaded");
+        top.clk = 1;
+        top.eval();
+        if (fire) b++;
+    }
+    top.clk = 0;
+    top.in_valid = 0;
+    top.eval();
+#endif
 
     std::vector<std::vector<uint8_t> > spk(TB_NUM_LAYERS);
     std::vector<std::vector<int32_t> > mem(TB_NUM_LAYERS);

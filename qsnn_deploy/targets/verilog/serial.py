@@ -1,0 +1,269 @@
+"""The serial organisation of the Verilog target (``--option arch=serial``, docs/targets/verilog.md#serial): one
+engine (templates/verilog/rtl/qsnn_serial.v) walks the layers in turn with one weight memory, one accumulator
+memory, one membrane memory and one neuron unit shared by every layer. This module lays the layers out in those
+memories and gives the engine's parameters, the table of per-layer constants the top level holds, and the memory
+images. Widths are the widest layer's (the per-layer ones come from ``layout.layer_params``, the range analysis);
+a value that fits a narrower width fits a wider one, so the arithmetic stays exact."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.targets.verilog.layout import (
+    PARTS,
+    LayerParams,
+    addr_width,
+    blocks_for,
+    hex_lines,
+    weight_image,
+)
+
+LANES = 4  # output channels per accumulator / weight word: four 4-bit weights fill a 16-bit SPRAM word
+WORD_BITS = 16
+NEURON_LAT = 5  # qsnn_sneuron's latency (its contract)
+SPRAM_WORDS = 16384  # one iCE40 UP5K SPRAM: 16K x 16
+SPRAMS = 4
+
+
+def groups(p: LayerParams) -> int:
+    return -(-p.OC // LANES)
+
+
+@dataclass(frozen=True)
+class SerialLayer:
+    """One row of the layer table (the d_* inputs of qsnn_serial), and where the layer lives in the memories."""
+
+    index: int
+    name: str
+    desc: str
+    fields: dict[str, int]  # d_<name> -> value (non-negative, fits its width)
+
+
+@dataclass(frozen=True)
+class SerialDesign:
+    params: dict[str, int]  # qsnn_serial's integer parameters
+    widths: dict[str, int]  # d_<name> -> width in bits
+    layers: tuple[SerialLayer, ...]
+    weight_words: tuple[int, ...]
+    rq_words: tuple[int, ...]
+    rq_width: int
+
+    def memories(self) -> dict[str, tuple[int, int]]:
+        """name -> (width, depth) of the engine's memories."""
+        p = self.params
+        return {
+            "weights": (WORD_BITS, p["W_DEPTH"]),
+            "membranes": (p["STATE_W"], p["M_DEPTH"]),
+            "acc": (LANES * p["ACC_W"], p["ACC_DEPTH"]),
+            "requant": (self.rq_width, p["RQ_DEPTH"]),
+            "bitmap": (1, p["B_DEPTH"]),
+        }
+
+    def sprams(self) -> int:
+        """iCE40 UP5K SPRAM blocks the weights and the membranes take (16K words of 16 bits each)."""
+        p = self.params
+        return sum(
+            -(-width // WORD_BITS) * -(-depth // SPRAM_WORDS)
+            for width, depth in ((WORD_BITS, p["W_DEPTH"]), (p["STATE_W"], p["M_DEPTH"]))
+        )
+
+
+def _bits(values: list[int]) -> int:
+    return max(1, max(values).bit_length())
+
+
+def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign:
+    """Lay the layers (with their ``layout.layer_params`` at any lanes) out for the serial engine."""
+    gs = [groups(p) for p in params]
+    acc_words = [p.OUT_H * p.OUT_W * g for p, g in zip(params, gs)]
+    w_words = [p.IN_C * p.KH * p.KW * g for p, g in zip(params, gs)]
+    neurons = [p.neurons for p in params]
+    shifts = [p.SHIFT for p in params]
+    dshifts = [p.DECAY_SHIFT for p in params]
+    sh_min, dsh_min = min(shifts), min(dshifts)
+    sh_lv = (max(shifts) - sh_min).bit_length()
+    dsh_lv = (max(dshifts) - dsh_min).bit_length()
+    state_w = max(p.STATE_W for p in params)
+    totals = {
+        "ACC_DEPTH": sum(acc_words),
+        "W_DEPTH": sum(w_words),
+        "RQ_DEPTH": sum(p.OC for p in params),
+        "M_DEPTH": sum(neurons),
+        "B_DEPTH": max([1] + neurons[:-1]),
+    }
+    pool_w = max([1] + [p.POOL_LOG2 for p in params])
+    most_pos = max(
+        max(p.IN_H - 1 + p.PAD, p.IN_W - 1 + p.PAD, p.OUT_H << p.POOL_LOG2, p.OUT_W << p.POOL_LOG2)
+        for p in params
+    )
+    most_kernel = max(max(p.KH, p.KW) for p in params)
+    tw = max(most_pos.bit_length(), (most_kernel - 1).bit_length(), pool_w) + 1
+    engine = {
+        "NUM_LAYERS": len(params),
+        "LW": addr_width(len(params)),
+        "NUM_CLASSES": neurons[-1],
+        "CLASS_W": addr_width(neurons[-1]),
+        "STEPS_W": 16,
+        "CW": addr_width(max(p.IN_C for p in params)),
+        "TW": tw,
+        "KW_W": addr_width(most_kernel),
+        "G_W": addr_width(max(gs)),
+        "PM_W": pool_w,
+        "ACC_W": max(p.ACC_W for p in params),
+        "ACC_AW": addr_width(totals["ACC_DEPTH"]),
+        "W_AW": addr_width(totals["W_DEPTH"]),
+        "RQ_AW": addr_width(totals["RQ_DEPTH"]),
+        "M_AW": addr_width(totals["M_DEPTH"]),
+        "B_AW": addr_width(totals["B_DEPTH"]),
+        "P_W": addr_width(max(p.OUT_H * p.OUT_W for p in params)),
+        "OC_W": addr_width(max(p.OC for p in params)),
+        "N_AW": addr_width(max(neurons)),
+        "MUL_W": max(p.MUL_W for p in params),
+        "BIAS_W": max(p.BIAS_W for p in params),
+        # x*m + b + 2^(s-1) of every layer, and room for the widest shift plus the current
+        "PROD_W": max(max(p.PROD_W for p in params), max(shifts) + max(p.CUR_W for p in params) + 1),
+        "CUR_W": max(p.CUR_W for p in params),
+        "STATE_W": state_w,
+        "DM_W": max(p.DM_W for p in params),
+        "SH_MIN": sh_min,
+        "SH_LV": sh_lv,
+        "DSH_MIN": dsh_min,
+        "DSH_LV": dsh_lv,
+        "SATURATE": int(any(p.SATURATE for p in params)),
+        "NEURON_LAT": NEURON_LAT,
+        **totals,
+    }
+    widths = {
+        "c_last": engine["CW"],
+        "ty_last": tw,
+        "tx_last": tw,
+        "pad": tw,
+        "kh_last": engine["KW_W"],
+        "kw_last": engine["KW_W"],
+        "pool_mask": pool_w,
+        "ohp": tw,
+        "owp": tw,
+        "g_last": engine["G_W"],
+        "g": engine["ACC_AW"],
+        "owg": engine["ACC_AW"],
+        "row0": engine["ACC_AW"],
+        "col0": engine["ACC_AW"],
+        "acc_base": engine["ACC_AW"],
+        "w_base": engine["W_AW"],
+        "wc": engine["W_AW"],
+        "wkw": engine["W_AW"],
+        "wg": engine["W_AW"],
+        "pos_last": engine["P_W"],
+        "oc_last": engine["OC_W"],
+        "hw": engine["N_AW"],
+        "rq_base": engine["RQ_AW"],
+        "m_base": engine["M_AW"],
+        "thresh": state_w,
+        "dmult": engine["DM_W"],
+        "shift_rel": max(1, sh_lv),
+        "dshift_rel": max(1, dsh_lv),
+        "reset_zero": 1,
+        "sat": 1,
+        "smax": state_w,
+    }
+    rows = []
+    bases = {"acc": 0, "w": 0, "rq": 0, "m": 0}
+    for p, g, aw, ww in zip(params, gs, acc_words, w_words):
+        pool_pad = p.PAD >> p.POOL_LOG2
+        fields = {
+            "c_last": p.IN_C - 1,
+            "ty_last": p.IN_H - 1 + p.PAD,
+            "tx_last": p.IN_W - 1 + p.PAD,
+            "pad": p.PAD,
+            "kh_last": p.KH - 1,
+            "kw_last": p.KW - 1,
+            "pool_mask": (1 << p.POOL_LOG2) - 1,
+            "ohp": p.OUT_H << p.POOL_LOG2,
+            "owp": p.OUT_W << p.POOL_LOG2,
+            "g_last": g - 1,
+            "g": g,
+            "owg": p.OUT_W * g,
+            "row0": pool_pad * p.OUT_W * g,
+            "col0": pool_pad * g,
+            "acc_base": bases["acc"],
+            "w_base": bases["w"],
+            "wc": p.KH * p.KW * g,
+            "wkw": p.KW * g,
+            "wg": g,
+            "pos_last": p.OUT_H * p.OUT_W - 1,
+            "oc_last": p.OC - 1,
+            "hw": p.OUT_H * p.OUT_W,
+            "rq_base": bases["rq"],
+            "m_base": bases["m"],
+            "thresh": p.THRESH,
+            "dmult": p.DECAY_MULT,
+            "shift_rel": p.SHIFT - sh_min,
+            "dshift_rel": p.DECAY_SHIFT - dsh_min,
+            "reset_zero": p.RESET_ZERO,
+            "sat": p.SATURATE,
+            "smax": (1 << (p.STATE_W - 1)) - 1,
+        }
+        # address arithmetic is modulo 2^width: a base or stride equal to 2^width is 0 there
+        fields = {k: v & ((1 << widths[k]) - 1) for k, v in fields.items()}
+        rows.append(SerialLayer(p.index, p.name, p.desc, fields))
+        bases["acc"] += aw
+        bases["w"] += ww
+        bases["rq"] += p.OC
+        bases["m"] += p.neurons
+    weight_words: list[int] = []
+    for layer, p, g in zip(layers, params, gs):
+        wide = dataclasses.replace(p, LANES=LANES, GROUPS=g, FOLD=0, W_BITS=4)
+        weight_words += [int(line, 16) for line in weight_image(layer, wide).split()]
+    mul_w, bias_w = engine["MUL_W"], engine["BIAS_W"]
+    rq_words = [
+        ((int(b) & ((1 << bias_w) - 1)) << mul_w) | (int(m) & ((1 << mul_w) - 1))
+        for layer in layers
+        for m, b in zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist())
+    ]
+    return SerialDesign(engine, widths, tuple(rows), tuple(weight_words), tuple(rq_words), mul_w + bias_w)
+
+
+def serial_block_estimate(d: SerialDesign, part: str) -> int:
+    """Block RAMs of the design on ``part``: the accumulators, the requantize ROM and the bitmap; the weights and
+    the membranes too, except on the UP5K, where they are SPRAM (``SerialDesign.sprams``)."""
+    spram = ("weights", "membranes") if part == "up5k" else ()
+    return sum(
+        blocks_for(width, depth, part, name == "requant")
+        for name, (width, depth) in d.memories().items()
+        if name not in spram
+    )
+
+
+def serial_dsp_estimate(d: SerialDesign, part: str) -> int:
+    """Multiplier blocks of the one neuron unit: the requantize ACC_W x MUL_W and the decay STATE_W x (DM_W + 1)
+    multiplies in DSP-sized pieces (an upper bound: Yosys packs the MNIST model's unit into 6 SB_MAC16)."""
+    bits, p = PARTS[part]["dsp_bits"], d.params
+    return -(-p["ACC_W"] // bits) * -(-p["MUL_W"] // bits) + -(-p["STATE_W"] // bits) * -(
+        -(p["DM_W"] + 1) // bits
+    )
+
+
+def weight_hex(d: SerialDesign) -> str:
+    """The load port's words, one 16-bit word per line (lane l of a word in bits 4l+3..4l)."""
+    return hex_lines(list(d.weight_words), WORD_BITS)
+
+
+def rq_hex(d: SerialDesign) -> str:
+    """The requantize ROM: channel k of all layers in order (layer L's at d_rq_base), {bias, multiplier}."""
+    return hex_lines(list(d.rq_words), d.rq_width)
+
+
+__all__ = [
+    "LANES",
+    "NEURON_LAT",
+    "SPRAMS",
+    "SerialDesign",
+    "SerialLayer",
+    "design",
+    "rq_hex",
+    "serial_block_estimate",
+    "serial_dsp_estimate",
+    "weight_hex",
+]

@@ -1,0 +1,570 @@
+// qsnn_serial.v - the serial organisation of the qsnn-deploy Verilog target (docs/targets/verilog.md#serial):
+// one engine walks the layers in turn, for the smallest parts (iCE40 UP5K). Where the layered design
+// (qsnn_layer.v) gives every layer its own memories, control and neuron lanes, here every layer shares
+//
+//   - one weight memory, single-ported (qsnn_spram: UP5K SPRAM, which the bitstream cannot initialise): the
+//     packed 4-bit weights of every layer, 4 output channels per 16-bit word, loaded after reset over the
+//     input stream (2 bytes per word, low byte first: no pins of its own, the UP5K's SG48 has 39);
+//   - one accumulator memory (block RAM, one read and one write port): 4 lanes of ACC_W bits per word;
+//   - one membrane memory (qsnn_spram), one requantize ROM (block RAM), one spike bitmap (block RAM);
+//   - one tap walker (the accumulate phase) and one neuron unit (qsnn_sneuron, the neuron phase).
+//
+// The generated top level holds the per-layer constants as a table indexed by `layer` (the d_* inputs).
+//
+// After reset: load (W_DEPTH words). One inference: clear (membranes and accumulators), then per step and for each
+// layer L: acc(L) (layer 0: the input bytes as they arrive, every step for a stream input, step 0 only for a
+// static one; layer L > 0: a scan of the spike bitmap that neuron(L-1) wrote), neuron(L) (every neuron of L:
+// requantize, LIF, its spike into the bitmap, or into the output beat for the last layer); then the step's
+// output beat, with the class after the last step.
+//
+// acc: an input (c, y, x) with value `val` (a pixel, or 1 for a spike) adds, for every kernel tap (kh, kw)
+// whose conv output (oy, ox) = (y + PAD - kh, x + PAD - kw) is a kept output and every group g of 4 output
+// channels, val * weight word to the accumulator word of pooled position (oy >> POOL, ox >> POOL), group g.
+// One such operation per cycle (a tap of the kernel outside the kept outputs costs a cycle, a row of them one
+// cycle); the weights of one input are consecutive words. An operation waits while an operation on the same
+// word is still in the 2-stage pipeline.
+// neuron: position-major, channel inner, one neuron every 2 cycles (the membrane memory has one port: read,
+// then, in the other cycle, the write-back of a neuron the unit has finished).
+`default_nettype none
+
+module qsnn_serial #(
+    parameter integer NUM_LAYERS = 1,
+    parameter integer LW = 1,           // layer index width
+    parameter integer STATIC = 1,       // 1: one frame per inference; 0: one frame per step
+    parameter integer NUM_CLASSES = 2,
+    parameter integer CLASS_W = 1,
+    parameter integer STEPS_W = 16,
+    // the walk: input coordinates (padded), kernel taps, groups (widths over every layer)
+    parameter integer CW = 1,           // input channel index (a linear layer's flat input index)
+    parameter integer TW = 2,           // padded coordinate y + PAD, x + PAD, and conv output coordinate, signed
+    parameter integer KW_W = 1,         // kernel tap index
+    parameter integer G_W = 1,          // group index
+    parameter integer PM_W = 1,         // pool mask (2^POOL - 1)
+    // memories
+    parameter integer ACC_W = 8,        // one accumulator lane
+    parameter integer ACC_AW = 1,
+    parameter integer ACC_DEPTH = 2,
+    parameter integer W_AW = 1,
+    parameter integer W_DEPTH = 2,      // weight words (the load port takes this many)
+    parameter integer RQ_AW = 1,
+    parameter integer RQ_DEPTH = 2,
+    parameter RQ_FILE = "",
+    parameter integer M_AW = 1,
+    parameter integer M_DEPTH = 2,
+    parameter integer B_AW = 1,
+    parameter integer B_DEPTH = 2,
+    // the neuron phase
+    parameter integer P_W = 1,          // position index
+    parameter integer OC_W = 1,         // channel index
+    parameter integer N_AW = 1,         // flat neuron index (the trace's)
+    // the neuron unit (qsnn_sneuron)
+    parameter integer MUL_W = 32,
+    parameter integer BIAS_W = 32,
+    parameter integer PROD_W = 48,
+    parameter integer CUR_W = 32,
+    parameter integer STATE_W = 32,
+    parameter integer DM_W = 16,
+    parameter integer SH_MIN = 0,
+    parameter integer SH_LV = 0,
+    parameter integer DSH_MIN = 0,
+    parameter integer DSH_LV = 0,
+    parameter integer SATURATE = 0,
+    parameter integer NEURON_LAT = 5    // qsnn_sneuron's latency
+) (
+    input  wire                    clk,
+    input  wire                    rst,
+    input  wire [STEPS_W-1:0]      num_steps,
+    input  wire                    in_valid,
+    output wire                    in_ready,
+    input  wire [7:0]              in_data,
+    output wire                    out_valid,
+    input  wire                    out_ready,
+    output reg  [NUM_CLASSES-1:0]  out_spikes,
+    output wire                    out_last,
+    output reg  [CLASS_W-1:0]      out_class,
+    output wire                    busy,
+    output wire                    tr_valid,
+    output wire [LW-1:0]           tr_layer,
+    output wire [N_AW-1:0]         tr_index,
+    output wire                    tr_spike,
+    output wire [STATE_W-1:0]      tr_membrane,
+    // the layer table
+    output reg  [LW-1:0]           layer,
+    input  wire [CW-1:0]           d_c_last,      // IN_C - 1
+    input  wire [TW-1:0]           d_ty_last,     // IN_H - 1 + PAD
+    input  wire [TW-1:0]           d_tx_last,     // IN_W - 1 + PAD
+    input  wire [TW-1:0]           d_pad,
+    input  wire [KW_W-1:0]         d_kh_last,
+    input  wire [KW_W-1:0]         d_kw_last,
+    input  wire [PM_W-1:0]         d_pool_mask,
+    input  wire [TW-1:0]           d_ohp,         // kept conv rows: OUT_H << POOL
+    input  wire [TW-1:0]           d_owp,
+    input  wire [G_W-1:0]          d_g_last,      // GROUPS - 1
+    input  wire [ACC_AW-1:0]       d_g,           // GROUPS
+    input  wire [ACC_AW-1:0]       d_owg,         // OUT_W * GROUPS
+    input  wire [ACC_AW-1:0]       d_row0,        // (PAD >> POOL) * OUT_W * GROUPS
+    input  wire [ACC_AW-1:0]       d_col0,        // (PAD >> POOL) * GROUPS
+    input  wire [ACC_AW-1:0]       d_acc_base,
+    input  wire [W_AW-1:0]         d_w_base,
+    input  wire [W_AW-1:0]         d_wc,          // weight words of one input channel: KH * KW * GROUPS
+    input  wire [W_AW-1:0]         d_wkw,         // of one kernel row: KW * GROUPS
+    input  wire [W_AW-1:0]         d_wg,          // of one kernel tap: GROUPS
+    input  wire [P_W-1:0]          d_pos_last,    // OUT_H * OUT_W - 1
+    input  wire [OC_W-1:0]         d_oc_last,     // OC - 1
+    input  wire [N_AW-1:0]         d_hw,          // OUT_H * OUT_W
+    input  wire [RQ_AW-1:0]        d_rq_base,
+    input  wire [M_AW-1:0]         d_m_base,
+    input  wire [STATE_W-1:0]      d_thresh,
+    input  wire [DM_W-1:0]         d_dmult,
+    input  wire [((SH_LV > 0) ? SH_LV : 1)-1:0]   d_shift_rel,
+    input  wire [((DSH_LV > 0) ? DSH_LV : 1)-1:0] d_dshift_rel,
+    input  wire                    d_reset_zero,
+    input  wire                    d_sat,
+    input  wire [STATE_W-1:0]      d_smax
+);
+    localparam integer AWORD = 4 * ACC_W;
+    localparam integer RQ_W = MUL_W + BIAS_W;
+    // the clear / load counter: one more bit than the widest of the memories' addresses
+    localparam integer CLR_W = ((ACC_AW > M_AW) ? ((ACC_AW > W_AW) ? ACC_AW : W_AW) : ((M_AW > W_AW) ? M_AW : W_AW)) + 1;
+    localparam integer CLR_N = (ACC_DEPTH > M_DEPTH) ? ACC_DEPTH : M_DEPTH;
+    /* verilator lint_off WIDTH */
+    localparam [CLR_W-1:0] ACC_N = ACC_DEPTH, M_N = M_DEPTH, W_LAST = W_DEPTH - 1, CLR_LAST = CLR_N - 1;
+    localparam [CLASS_W-1:0] CLASS_LAST = NUM_CLASSES - 1;
+    localparam [LW-1:0] LAST_LAYER = NUM_LAYERS - 1;
+    /* verilator lint_on WIDTH */
+    localparam [2:0] S_LOAD = 3'd0, S_IDLE = 3'd1, S_CLEAR = 3'd2, S_ACC = 3'd3, S_NEURON = 3'd4,
+                     S_ARGMAX = 3'd5, S_OUT = 3'd6;
+    reg [2:0]          state;
+    reg [STEPS_W-1:0]  steps_left;
+    reg [CLR_W-1:0]    clr;             // clear / load address
+    reg                ld_hi;           // load: the next byte is a word's high byte
+    reg [7:0]          ld_lo;
+    reg                phase_go;        // the first cycle of a phase: its counters start
+
+    // ---------------------------------------------------------------- memories
+    wire               w_we = state == S_LOAD && in_valid && ld_hi;
+    wire [W_AW-1:0]    w_addr;
+    wire [15:0]        w_rdata;
+    qsnn_spram #(.WIDTH(16), .DEPTH(W_DEPTH), .ADDR_W(W_AW)) u_weights (
+        .clk(clk), .we(w_we), .addr(w_addr), .wdata({in_data, ld_lo}), .rdata(w_rdata));
+
+    reg                acc_we;
+    reg [ACC_AW-1:0]   acc_waddr;
+    reg [AWORD-1:0]    acc_wdata;
+    wire [ACC_AW-1:0]  acc_raddr;
+    wire [AWORD-1:0]   acc_rdata;
+    qsnn_ram #(.WIDTH(AWORD), .DEPTH(ACC_DEPTH), .ADDR_W(ACC_AW)) u_acc (
+        .clk(clk), .we(acc_we), .waddr(acc_waddr), .wdata(acc_wdata), .raddr(acc_raddr), .rdata(acc_rdata));
+
+    wire [RQ_AW-1:0]   rq_raddr;
+    wire [RQ_W-1:0]    rq_rdata;
+    qsnn_ram #(.WIDTH(RQ_W), .DEPTH(RQ_DEPTH), .ADDR_W(RQ_AW), .INIT_FILE(RQ_FILE)) u_rq (
+        .clk(clk), .we(1'b0), .waddr({RQ_AW{1'b0}}), .wdata({RQ_W{1'b0}}), .raddr(rq_raddr), .rdata(rq_rdata));
+
+    wire               m_we;
+    wire [M_AW-1:0]    m_addr;
+    wire [STATE_W-1:0] m_wdata;
+    wire [STATE_W-1:0] m_rdata;
+    qsnn_spram #(.WIDTH(STATE_W), .DEPTH(M_DEPTH), .ADDR_W(M_AW)) u_membranes (
+        .clk(clk), .we(m_we), .addr(m_addr), .wdata(m_wdata), .rdata(m_rdata));
+
+    wire               b_we;
+    wire [B_AW-1:0]    b_waddr;
+    wire               b_wdata;
+    wire [B_AW-1:0]    b_raddr;
+    wire               b_rdata;
+    qsnn_ram #(.WIDTH(1), .DEPTH(B_DEPTH), .ADDR_W(B_AW)) u_bitmap (
+        .clk(clk), .we(b_we), .waddr(b_waddr), .wdata(b_wdata), .raddr(b_raddr), .rdata(b_rdata));
+
+    // ---------------------------------------------------------------- input cursor (acc phase)
+    // (c, ty, tx) of the next input, in (C, H, W) order; row_ev / col_ev: the accumulator offsets of the
+    // pooled position (ty >> POOL, tx >> POOL); w_c: the weight word of tap (0, 0), group 0 of channel c.
+    reg [CW-1:0]       cu_c;
+    reg [TW-1:0]       cu_ty, cu_tx;
+    reg [ACC_AW-1:0]   cu_row, cu_col;
+    reg [W_AW-1:0]     cu_w;
+    reg [B_AW-1:0]     cu_i;            // the flat index (bitmap address)
+    reg                cu_end;          // every input taken
+    // the input taken last cycle (pixel or bitmap bit), waiting for the walker
+    reg                pv_pending;
+    reg [7:0]          pv_val;
+    reg [TW-1:0]       pv_ty, pv_tx;
+    reg [ACC_AW-1:0]   pv_row, pv_col;
+    reg [W_AW-1:0]     pv_w;
+    reg [B_AW-1:0]     pv_i;
+
+    wire acc_phase = state == S_ACC && !phase_go;
+    wire from_input = layer == {LW{1'b0}};
+    wire walk_busy;
+    wire pv_event = pv_pending && (from_input ? pv_val != 8'd0 : b_rdata);
+    // a slot is free unless it holds an event the walker has not taken
+    wire slot_free = !(pv_pending && pv_event && walk_busy);
+    wire frame_ready = acc_phase && from_input && !cu_end && slot_free;
+    assign in_ready = frame_ready || state == S_LOAD;
+    wire frame_fire = in_valid && frame_ready;
+    wire scan_adv = acc_phase && !from_input && !cu_end && slot_free;
+    wire cu_adv = frame_fire || scan_adv;
+    // the bitmap is read at the cursor as it advances, and holds the bit of the pending input while it waits
+    assign b_raddr = scan_adv ? cu_i : pv_i;
+    wire tx_last = cu_tx == d_tx_last, ty_last = cu_ty == d_ty_last, c_last = cu_c == d_c_last;
+    wire [TW-1:0] tx_next = cu_tx + 1'b1, ty_next = cu_ty + 1'b1;
+
+    always @(posedge clk) begin
+        if (phase_go) begin
+            cu_c <= {CW{1'b0}};
+            cu_ty <= d_pad;
+            cu_tx <= d_pad;
+            cu_row <= d_row0;
+            cu_col <= d_col0;
+            cu_w <= d_w_base;
+            cu_i <= {B_AW{1'b0}};
+            cu_end <= 1'b0;
+        end else if (cu_adv) begin
+            cu_i <= cu_i + 1'b1;
+            if (!tx_last) begin
+                cu_tx <= tx_next;
+                if ((tx_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) cu_col <= cu_col + d_g;
+            end else begin
+                cu_tx <= d_pad;
+                cu_col <= d_col0;
+                if (!ty_last) begin
+                    cu_ty <= ty_next;
+                    if ((ty_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) cu_row <= cu_row + d_owg;
+                end else begin
+                    cu_ty <= d_pad;
+                    cu_row <= d_row0;
+                    if (!c_last) begin
+                        cu_c <= cu_c + 1'b1;
+                        cu_w <= cu_w + d_wc;
+                    end else begin
+                        cu_end <= 1'b1;
+                    end
+                end
+            end
+        end
+        if (phase_go || rst) begin
+            pv_pending <= 1'b0;
+        end else if (cu_adv) begin
+            pv_pending <= 1'b1;
+            pv_val <= from_input ? in_data : 8'd1;
+            pv_ty <= cu_ty;
+            pv_tx <= cu_tx;
+            pv_row <= cu_row;
+            pv_col <= cu_col;
+            pv_w <= cu_w;
+            pv_i <= cu_i;
+        end else if (pv_pending && (!pv_event || !walk_busy)) begin
+            pv_pending <= 1'b0;     // no event, or the walker takes it this cycle
+        end
+    end
+
+    // ---------------------------------------------------------------- tap walker
+    reg                wk_busy;
+    reg [7:0]          wk_val;
+    reg [TW-1:0]       wk_oy, wk_ox, wk_tx;
+    reg [KW_W-1:0]     wk_kh, wk_kw;
+    reg [G_W-1:0]      wk_g;
+    reg [ACC_AW-1:0]   wk_row, wk_col, wk_col0;
+    reg [W_AW-1:0]     wk_w;
+    assign walk_busy = wk_busy;
+    wire start_walk = pv_pending && pv_event && !wk_busy;
+    wire row_ok = !wk_oy[TW-1] && $signed(wk_oy) < $signed(d_ohp);
+    wire col_ok = !wk_ox[TW-1] && $signed(wk_ox) < $signed(d_owp);
+    wire [ACC_AW-1:0] op_addr = d_acc_base + wk_row + wk_col + {{(ACC_AW - G_W){1'b0}}, wk_g};
+    // the accumulate pipeline: 1 = the word read, 2 = the sum written
+    reg                a1_v, a2_v;
+    reg [ACC_AW-1:0]   a1_addr, a2_addr;
+    reg [7:0]          a1_val;
+    wire hazard = (a1_v && a1_addr == op_addr) || (a2_v && a2_addr == op_addr);
+    wire op_issue = wk_busy && row_ok && col_ok && !hazard;
+    wire kw_end = wk_kw == d_kw_last, kh_end = wk_kh == d_kh_last, g_end = wk_g == d_g_last;
+    // the walker moves on: a skipped row, a skipped tap, or an operation issued
+    wire wk_step = wk_busy && (!row_ok || !col_ok || !hazard);
+    wire next_tap = !row_ok || !col_ok || g_end;
+    wire next_row = !row_ok || kw_end;
+    assign w_addr = (state == S_LOAD) ? clr[W_AW-1:0] : wk_w;
+
+    always @(posedge clk) begin
+        if (rst || phase_go) begin
+            wk_busy <= 1'b0;
+        end else if (start_walk) begin
+            wk_busy <= 1'b1;
+            wk_val <= pv_val;
+            wk_oy <= pv_ty;
+            wk_ox <= pv_tx;
+            wk_tx <= pv_tx;
+            wk_kh <= {KW_W{1'b0}};
+            wk_kw <= {KW_W{1'b0}};
+            wk_g <= {G_W{1'b0}};
+            wk_row <= pv_row;
+            wk_col <= pv_col;
+            wk_col0 <= pv_col;
+            wk_w <= pv_w;
+        end else if (wk_step) begin
+            if (!row_ok) wk_w <= wk_w + d_wkw;
+            else if (!col_ok) wk_w <= wk_w + d_wg;
+            else wk_w <= wk_w + 1'b1;
+            wk_g <= next_tap ? {G_W{1'b0}} : wk_g + 1'b1;
+            if (next_tap) begin
+                if (next_row) begin
+                    wk_kw <= {KW_W{1'b0}};
+                    wk_ox <= wk_tx;
+                    wk_col <= wk_col0;
+                    if (kh_end) begin
+                        wk_busy <= 1'b0;
+                    end else begin
+                        wk_kh <= wk_kh + 1'b1;
+                        wk_oy <= wk_oy - 1'b1;
+                        if ((wk_oy[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_row <= wk_row - d_owg;
+                    end
+                end else begin
+                    wk_kw <= wk_kw + 1'b1;
+                    wk_ox <= wk_ox - 1'b1;
+                    if ((wk_ox[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_col <= wk_col - d_g;
+                end
+            end
+        end
+    end
+
+    // stage 1: the weight word and the accumulator word arrive; val * weight per lane (shifts and adds, so
+    // no multiplier block is spent on it); stage 2: the add, written back
+    localparam integer PX_W = (ACC_W > 13) ? ACC_W : 13;
+    reg [4*13-1:0]     s1_prod, a2_prod;
+    reg [AWORD-1:0]    a2_acc, a2_sum;
+    reg [PX_W-1:0]     s2_px;
+    reg [3:0]          s1_w;
+    integer ln;
+    always @* begin
+        for (ln = 0; ln < 4; ln = ln + 1) begin
+            s1_w = w_rdata[4*ln +: 4];
+            s1_prod[13*ln +: 13] = (s1_w[0] ? {5'd0, a1_val} : 13'd0) + (s1_w[1] ? {4'd0, a1_val, 1'b0} : 13'd0)
+                + (s1_w[2] ? {3'd0, a1_val, 2'b0} : 13'd0) - (s1_w[3] ? {2'd0, a1_val, 3'b0} : 13'd0);
+        end
+        for (ln = 0; ln < 4; ln = ln + 1) begin
+            s2_px = {{(PX_W - 13){a2_prod[13*ln+12]}}, a2_prod[13*ln +: 13]};
+            a2_sum[ACC_W*ln +: ACC_W] = a2_acc[ACC_W*ln +: ACC_W] + s2_px[ACC_W-1:0];
+        end
+    end
+    always @(posedge clk) begin
+        a1_v <= !rst && op_issue;
+        a1_addr <= op_addr;
+        a1_val <= wk_val;
+        a2_v <= !rst && a1_v;
+        a2_addr <= a1_addr;
+        a2_acc <= acc_rdata;
+        a2_prod <= s1_prod;
+    end
+
+    // ---------------------------------------------------------------- neuron phase
+    reg                nu_on;           // issuing
+    reg                nu_ph;           // 0: issue slot (membrane read), 1: write-back slot
+    reg [P_W-1:0]      nu_pos;
+    reg [OC_W-1:0]     nu_c;
+    reg [ACC_AW-1:0]   nu_word;
+    reg [M_AW-1:0]     nu_m;
+    wire nu_issue = state == S_NEURON && nu_on && !nu_ph;
+    wire [1:0] nu_lane = nu_c[1:0];
+    wire nu_c_end = nu_c == d_oc_last, nu_pos_end = nu_pos == d_pos_last;
+    // valid bits of the issued neurons; results leave the unit on write-back slots
+    localparam integer RES = 1 + NEURON_LAT;                  // issue to the unit's outputs
+    localparam integer WB = (RES % 2 == 1) ? RES : RES + 1;   // issue to the write-back (odd: a write slot)
+    reg [WB:1]         nv;              // nv[k]: the neuron issued k cycles ago
+    reg [1:0]          n1_lane;
+    reg                n1_first;        // lane 0 of a word: the word comes from the memory, and is cleared
+    reg [ACC_AW-1:0]   n1_word;
+    reg [AWORD-1:0]    acc_hold;
+    wire [AWORD-1:0]   n1_accw = n1_first ? acc_rdata : acc_hold;
+    wire [ACC_W-1:0]   n1_x = n1_accw[ACC_W*n1_lane +: ACC_W];
+    wire [STATE_W-1:0] n_v_new;
+    wire               n_spike;
+    qsnn_sneuron #(
+        .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .CUR_W(CUR_W), .STATE_W(STATE_W),
+        .DM_W(DM_W), .SH_MIN(SH_MIN), .SH_LV(SH_LV), .DSH_MIN(DSH_MIN), .DSH_LV(DSH_LV), .SATURATE(SATURATE)
+    ) u_neuron (
+        .clk(clk), .acc(n1_x), .mult(rq_rdata[MUL_W-1:0]), .bias(rq_rdata[RQ_W-1:MUL_W]), .v(m_rdata),
+        .thresh(d_thresh), .dmult(d_dmult), .shift_rel(d_shift_rel), .dshift_rel(d_dshift_rel),
+        .reset_zero(d_reset_zero), .sat_en(d_sat), .smax(d_smax), .v_new(n_v_new), .spike(n_spike));
+    // the unit's result, held to the write-back slot where RES is even
+    reg [STATE_W-1:0]  r_v;
+    reg                r_spike;
+    wire [STATE_W-1:0] wb_v = (WB == RES) ? n_v_new : r_v;
+    wire               wb_spike = (WB == RES) ? n_spike : r_spike;
+    wire               wb = nv[WB];
+    // write-back counters: results come in issue order
+    reg [OC_W-1:0]     wb_c;
+    reg [P_W-1:0]      wb_pos;
+    reg [N_AW-1:0]     wb_flat;         // c * HW + pos: the bitmap address and the trace index
+    reg [M_AW-1:0]     wb_m;
+    wire nu_drained = !nu_on && nv == {WB{1'b0}};
+    assign acc_raddr = (state == S_NEURON) ? nu_word : op_addr;
+    assign rq_raddr = d_rq_base + {{(RQ_AW - OC_W){1'b0}}, nu_c};
+
+    always @(posedge clk) begin
+        r_v <= n_v_new;
+        r_spike <= n_spike;
+        nv <= rst ? {WB{1'b0}} : {nv[WB-1:1], nu_issue};
+        n1_lane <= nu_lane;
+        n1_first <= nu_lane == 2'd0;
+        n1_word <= nu_word;
+        if (nv[1] && n1_first) acc_hold <= acc_rdata;
+        if (rst || phase_go) begin
+            nu_on <= state == S_NEURON;
+            nu_ph <= 1'b0;
+            nu_pos <= {P_W{1'b0}};
+            nu_c <= {OC_W{1'b0}};
+            nu_word <= d_acc_base;
+            nu_m <= d_m_base;
+            wb_c <= {OC_W{1'b0}};
+            wb_pos <= {P_W{1'b0}};
+            wb_flat <= {N_AW{1'b0}};
+            wb_m <= d_m_base;
+        end else begin
+            if (state == S_NEURON) nu_ph <= ~nu_ph;
+            if (nu_issue) begin
+                nu_m <= nu_m + 1'b1;
+                if (nu_c_end || nu_lane == 2'd3) nu_word <= nu_word + 1'b1;
+                if (nu_c_end) begin
+                    nu_c <= {OC_W{1'b0}};
+                    nu_pos <= nu_pos + 1'b1;
+                    if (nu_pos_end) nu_on <= 1'b0;
+                end else begin
+                    nu_c <= nu_c + 1'b1;
+                end
+            end
+            if (wb) begin
+                wb_m <= wb_m + 1'b1;
+                if (wb_c == d_oc_last) begin
+                    wb_c <= {OC_W{1'b0}};
+                    wb_pos <= wb_pos + 1'b1;
+                    wb_flat <= {{(N_AW - P_W){1'b0}}, wb_pos} + 1'b1;
+                end else begin
+                    wb_c <= wb_c + 1'b1;
+                    wb_flat <= wb_flat + d_hw;
+                end
+            end
+        end
+    end
+    assign m_we = (state == S_CLEAR && clr < M_N) || wb;
+    assign m_addr = (state == S_CLEAR) ? clr[M_AW-1:0] : wb ? wb_m : nu_m;
+    assign m_wdata = (state == S_CLEAR) ? {STATE_W{1'b0}} : wb_v;
+    assign b_we = wb && layer != LAST_LAYER;
+    assign b_waddr = wb_flat[B_AW-1:0];
+    assign b_wdata = wb_spike;
+    assign tr_valid = wb;
+    assign tr_layer = layer;
+    assign tr_index = wb_flat;
+    assign tr_spike = wb_spike;
+    assign tr_membrane = wb_v;
+
+    // accumulator writes: the clear, the walker's sums, the neuron phase's reads (cleared as read, except a
+    // static first layer's, whose input never changes)
+    wire keep = STATIC != 0 && layer == {LW{1'b0}};
+    always @* begin
+        acc_we = 1'b0;
+        acc_waddr = a2_addr;
+        acc_wdata = a2_sum;
+        if (state == S_CLEAR) begin
+            acc_we = clr < ACC_N;
+            acc_waddr = clr[ACC_AW-1:0];
+            acc_wdata = {AWORD{1'b0}};
+        end else if (state == S_NEURON) begin
+            acc_we = nv[1] && n1_first && !keep;
+            acc_waddr = n1_word;
+            acc_wdata = {AWORD{1'b0}};
+        end else begin
+            acc_we = a2_v;
+        end
+    end
+
+    // ---------------------------------------------------------------- output: spikes, counts, class
+    reg [STEPS_W-1:0] counts [0:NUM_CLASSES-1];
+    reg [STEPS_W-1:0] best;
+    reg [CLASS_W-1:0] am_k;
+    integer k;
+    wire [CLASS_W-1:0] wb_class = wb_c[CLASS_W-1:0];
+    always @(posedge clk) begin
+        if (state == S_CLEAR) begin
+            for (k = 0; k < NUM_CLASSES; k = k + 1) counts[k] <= {STEPS_W{1'b0}};
+            out_class <= {CLASS_W{1'b0}};  // a defined pin until the last step's argmax
+        end else if (wb && layer == LAST_LAYER && wb_spike) begin
+            counts[wb_class] <= counts[wb_class] + 1'b1;
+        end
+        if (wb && layer == LAST_LAYER) out_spikes[wb_class] <= wb_spike;
+        // argmax, one class per cycle: strictly greater, so the lowest index wins a tie
+        if (state == S_ARGMAX) begin
+            if (am_k == {CLASS_W{1'b0}} || counts[am_k] > best) begin
+                best <= counts[am_k];
+                out_class <= am_k;
+            end
+            am_k <= am_k + 1'b1;
+        end else begin
+            am_k <= {CLASS_W{1'b0}};
+        end
+    end
+
+    // ---------------------------------------------------------------- sequencer
+    wire last_step = steps_left == {{(STEPS_W - 1){1'b0}}, 1'b1};
+    wire acc_done = acc_phase && cu_end && !pv_pending && !wk_busy && !a1_v && !a2_v;
+    wire out_fire = out_valid && out_ready;
+    assign out_valid = state == S_OUT;
+    assign out_last = last_step;
+    assign busy = state != S_IDLE && state != S_LOAD;
+
+    always @(posedge clk) begin
+        phase_go <= 1'b0;
+        if (rst) begin
+            state <= S_LOAD;
+            clr <= {CLR_W{1'b0}};
+            ld_hi <= 1'b0;
+            layer <= {LW{1'b0}};
+        end else begin
+            case (state)
+                S_LOAD: if (in_valid) begin
+                    ld_hi <= !ld_hi;
+                    ld_lo <= in_data;
+                    if (ld_hi) begin
+                        clr <= clr + 1'b1;
+                        if (clr == W_LAST) state <= S_IDLE;
+                    end
+                end
+                S_IDLE: if (in_valid) begin
+                    state <= S_CLEAR;
+                    clr <= {CLR_W{1'b0}};
+                    steps_left <= num_steps;
+                end
+                S_CLEAR: begin
+                    clr <= clr + 1'b1;
+                    if (clr == CLR_LAST) begin
+                        state <= S_ACC;
+                        layer <= {LW{1'b0}};
+                        phase_go <= 1'b1;
+                    end
+                end
+                S_ACC: if (acc_done) begin
+                    state <= S_NEURON;
+                    phase_go <= 1'b1;
+                end
+                S_NEURON: if (!phase_go && nu_drained) begin
+                    if (layer == LAST_LAYER) begin
+                        state <= last_step ? S_ARGMAX : S_OUT;
+                    end else begin
+                        layer <= layer + 1'b1;
+                        state <= S_ACC;
+                        phase_go <= 1'b1;
+                    end
+                end
+                S_ARGMAX: if (am_k == CLASS_LAST) state <= S_OUT;
+                S_OUT: if (out_fire) begin
+                    steps_left <= steps_left - 1'b1;
+                    layer <= {LW{1'b0}};
+                    phase_go <= 1'b1;
+                    if (last_step) state <= S_IDLE;
+                    else state <= (STATIC != 0) ? S_NEURON : S_ACC;
+                end
+                default: state <= S_IDLE;
+            endcase
+        end
+    end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,209 @@
+"""The Verilog target's serial organisation (``--option arch=serial``, templates/verilog/rtl/qsnn_serial.v: one
+engine walks the layers in turn, for the iCE40 UP5K): lint clean; bit-exact with the simulator under Verilator
+(every layer's spikes and membranes of every step) for static and stream inputs, both resets, int16 and int32
+states, kernels 5 and 3, padding, pools of 2 and 4, an unpooled conv and a linear first layer, and under Icarus;
+designs that skip the accumulate pipeline's wait, walk a pooled window wrong or subtract the threshold plus one
+fail verify; 100 real MNIST images through the bundled model; the design rules of the organisation."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toolchains import require_tools  # noqa: E402
+from verilog_checks import odd_geometry_graph, unpooled_conv_graph, verilator_bit_exact  # noqa: E402
+
+from qsnn_deploy.errors import DesignRuleError, VerificationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import LIF, Linear, Requantize
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import generate
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.verilog.verilator import lint
+from qsnn_deploy.verify import verify
+
+SERIAL = TargetOptions(extra={"arch": "serial"})
+MNIST_MODEL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
+
+
+def linear_first_graph(seed: int) -> Graph:
+    """Two linear layers on random_graph("tiny-stream")'s (2, 16, 16) input: the first layer takes the flat
+    input (512 features), as a linear layer after a conv takes the flat spikes."""
+    base = random_graph("tiny-stream", seed)
+    rng = np.random.default_rng(seed + 7)
+    lif = next(op for op in base.ops if isinstance(op, LIF))
+    wtype = base.ops[0].weight_type
+    hidden, classes = 12, 3
+
+    def requant(name: str, channels: int, typical: float) -> Requantize:
+        shift = 10
+        mult = (lif.threshold / 2 / typical * (1 << shift) * rng.uniform(0.5, 1.0, channels)).astype(np.int64)
+        bias = (rng.uniform(-0.1, 0.3, channels) * lif.threshold * (1 << shift)).astype(np.int64)
+        return Requantize(name, np.maximum(mult, 1), bias, shift, lif.state_type)
+
+    ops = (
+        Linear("fc0", rng.integers(-7, 8, (hidden, 512)), wtype),
+        requant("rq0", hidden, 300.0),
+        replace(lif, name="lif0"),
+        Linear("fc1", rng.integers(-7, 8, (classes, hidden)), wtype),
+        requant("rq1", classes, 12.0),
+        replace(lif, name="lif1"),
+    )
+    return replace(base, ops=ops).validate()
+
+
+@pytest.fixture(scope="module")
+def mnist_graph():
+    from qsnn_deploy.export.api import export_checkpoint
+
+    return export_checkpoint(MNIST_MODEL).graph
+
+
+@pytest.mark.parametrize("make", [lambda: random_graph("tiny", 0), lambda: odd_geometry_graph(0)])
+def test_serial_lint_clean(make, tmp_path: Path) -> None:
+    require_tools("verilator")
+    generate(make(), "verilog", tmp_path, options=SERIAL)
+    lint(tmp_path, "qsnn", arch="serial")  # raises on any warning
+    lint(tmp_path, "qsnn", top="qsnn_synth", arch="serial")
+
+
+def test_serial_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
+    require_tools("verilator")
+    generate(mnist_graph, "verilog", tmp_path, options=SERIAL)
+    lint(tmp_path, "qsnn", top="qsnn_synth", arch="serial")
+
+
+@pytest.mark.parametrize(
+    ("make", "steps"),
+    [
+        (lambda: random_graph("tiny", 0), 12),
+        (lambda: random_graph("tiny", 3), 8),
+        (lambda: random_graph("tiny-stream", 2, reset="zero", state_bits=16), 12),
+        (lambda: odd_geometry_graph(0), 12),
+        (lambda: odd_geometry_graph(1), 8),
+        (lambda: unpooled_conv_graph(0), 12),
+        (lambda: linear_first_graph(0), 12),
+    ],
+    ids=[
+        "tiny",
+        "tiny-seed3",
+        "stream-zero-int16",
+        "k3-pad1-pool4",
+        "k3-pad1-pool4-seed1",
+        "unpooled",
+        "linear-first",
+    ],
+)
+def test_serial_bit_exact(make, steps: int) -> None:
+    require_tools("verilator")
+    verilator_bit_exact(make(), 4, steps, SERIAL)
+
+
+def test_serial_icarus() -> None:
+    require_tools("iverilog", "vvp")
+    graph = odd_geometry_graph(2)
+    verify(graph, random_inputs(graph, 2, 3), 5, target="verilog", executor="icarus", options=SERIAL)
+
+
+@pytest.mark.parametrize(
+    ("rtl_file", "good", "bad"),
+    [
+        ("qsnn_serial.v", "wire hazard = (a1_v && ", "wire hazard = 1'b0 && (a1_v && "),
+        (
+            "qsnn_serial.v",
+            "wire hazard = (a1_v && a1_addr == op_addr) || ",
+            "wire hazard = (a1_v && a1_addr == op_addr) || 1'b0 && ",
+        ),
+        (
+            "qsnn_serial.v",
+            "if ((wk_ox[PM_W-1:0] & d_pool_mask) == ",
+            "if ((wk_ox[PM_W-1:0] | d_pool_mask) == ",
+        ),
+    ],
+    ids=["no-hazard-wait", "no-wait-two-ahead", "pooled-column-wrong"],
+)
+def test_serial_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_path: Path) -> None:
+    """A design that reads an accumulator word before the write of an operation one or two ahead lands, or that
+    moves to the next pooled column at every tap, must be caught by the verifier."""
+    require_tools("verilator")
+    graph = random_graph("tiny", 0)
+    generate(graph, "verilog", tmp_path / "model", options=SERIAL)
+    rtl = tmp_path / "model" / rtl_file
+    text = rtl.read_text()
+    assert text.count(good) == 1
+    rtl.write_text(text.replace(good, bad))
+    with pytest.raises(VerificationError):
+        verify(graph, random_inputs(graph, 4, 1), 12, target="verilog", executor="verilator",
+               from_dir=tmp_path / "model")  # fmt: skip
+
+
+def test_serial_mnist_real_images(mnist_graph, data_dir: Path) -> None:
+    """100 real MNIST test images x 50 steps through the bundled model in the UP5K organisation, every layer of
+    every step compared with the simulator."""
+    require_tools("verilator")
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset("mnist", "test", data_dir=data_dir, limit=100, num_steps=mnist_graph.num_steps)
+    inputs = np.asarray(data.inputs, dtype=np.uint8)
+    result = verify(mnist_graph, inputs, mnist_graph.num_steps, target="verilog", executor="verilator",
+                    options=SERIAL)  # fmt: skip
+    assert result.compared.layer_values == 100 * 50 * (2304 + 1024 + 10) * 2
+    accuracy = float(np.mean(result.sim.predictions == np.asarray(data.labels)))
+    assert accuracy >= 0.97  # the bundled model's (99.33% over 10,000 images); the design equals it exactly
+
+
+def test_serial_refuses_max_pool_and_layered_options(tmp_path: Path) -> None:
+    with pytest.raises(DesignRuleError, match="max pooling needs the layered organisation"):
+        generate(random_graph("tiny", 0, pool="max"), "verilog", tmp_path / "a", options=SERIAL)
+    with pytest.raises(DesignRuleError, match="does not apply to arch=serial"):
+        options = TargetOptions(extra={"arch": "serial", "lanes": "4"})
+        generate(random_graph("tiny", 0), "verilog", tmp_path / "b", options=options)
+    with pytest.raises(DesignRuleError, match="arch='wide' must be one of"):
+        generate(
+            random_graph("tiny", 0), "verilog", tmp_path / "c", options=TargetOptions(extra={"arch": "wide"})
+        )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_serial_fits_up5k_rule(mnist_graph, tmp_path: Path) -> None:
+    """The bundled model passes the UP5K rule in the serial organisation and fails it in the layered one."""
+    generate(
+        mnist_graph,
+        "verilog",
+        tmp_path / "serial",
+        options=TargetOptions(extra={"arch": "serial", "part": "up5k"}),
+    )
+    assert (tmp_path / "serial" / "qsnn_weights.hex").read_text().count("\n") == 9572
+    with pytest.raises(DesignRuleError, match="block RAMs"):
+        options = TargetOptions(extra={"lanes": "1", "part": "up5k"})
+        generate(mnist_graph, "verilog", tmp_path / "layered", options=options)
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "verilog" / "serial"
+
+
+def test_serial_golden_snapshot(tmp_path: Path) -> None:
+    """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/verilog/serial/ after an intended change (see the README
+    of tests/golden/verilog/)."""
+    import os
+
+    paths = generate(random_graph("tiny", 0), "verilog", tmp_path, options=SERIAL)
+    rendered = [
+        p for p in paths if p.suffix in (".hex", ".h", ".vh") or p.name in ("qsnn_top.v", "qsnn_synth.v")
+    ]
+    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
+    assert sorted(p.name for p in rendered) == sorted(
+        ["qsnn_top.v", "qsnn_synth.v", "qsnn_weights.hex", "qsnn_rq.hex", "tb_config.h", "tb_config.vh"]
+    )
+    GOLDEN.mkdir(exist_ok=True)
+    for path in rendered:
+        golden = GOLDEN / path.name
+        if update:
+            golden.write_text(path.read_text())
+        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
+        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
