@@ -116,8 +116,8 @@ def test_serial_icarus() -> None:
         ("qsnn_serial.v", "wire hazard = (a1_v && ", "wire hazard = 1'b0 && (a1_v && "),
         (
             "qsnn_serial.v",
-            "wire hazard = (a1_v && a1_addr == op_addr) || ",
-            "wire hazard = (a1_v && a1_addr == op_addr) || 1'b0 && ",
+            "a1_g == wk_g) || (a2_v && ",
+            "a1_g == wk_g) || 1'b0 && (a2_v && ",
         ),
         (
             "qsnn_serial.v",

@@ -189,14 +189,15 @@ module qsnn_serial #(
     reg                pv_pending;
     reg [7:0]          pv_val;
     reg [TW-1:0]       pv_ty, pv_tx;
-    reg [ACC_AW-1:0]   pv_row, pv_col;
+    reg [ACC_AW-1:0]   pv_rc;           // its accumulator word of tap (0, 0), group 0
     reg [W_AW-1:0]     pv_w;
-    reg [B_AW-1:0]     pv_i;
+    reg                pv_fresh;        // taken last cycle: the bitmap's output is its bit
+    reg                pv_hit;          // its bit, kept while it waits
 
     wire acc_phase = state == S_ACC && !phase_go;
     wire from_input = layer == {LW{1'b0}};
     wire walk_busy;
-    wire pv_event = pv_pending && (from_input ? pv_val != 8'd0 : b_rdata);
+    wire pv_event = pv_pending && (from_input ? pv_val != 8'd0 : (pv_fresh ? b_rdata : pv_hit));
     // a slot is free unless it holds an event the walker has not taken
     wire slot_free = !(pv_pending && pv_event && walk_busy);
     wire frame_ready = acc_phase && from_input && !cu_end && slot_free;
@@ -204,8 +205,7 @@ module qsnn_serial #(
     wire frame_fire = in_valid && frame_ready;
     wire scan_adv = acc_phase && !from_input && !cu_end && slot_free;
     wire cu_adv = frame_fire || scan_adv;
-    // the bitmap is read at the cursor as it advances, and holds the bit of the pending input while it waits
-    assign b_raddr = scan_adv ? cu_i : pv_i;
+    assign b_raddr = cu_i;
     wire tx_last = cu_tx == d_tx_last, ty_last = cu_ty == d_ty_last, c_last = cu_c == d_c_last;
     wire [TW-1:0] tx_next = cu_tx + 1'b1, ty_next = cu_ty + 1'b1;
 
@@ -242,6 +242,8 @@ module qsnn_serial #(
                 end
             end
         end
+        pv_fresh <= cu_adv;
+        if (pv_fresh) pv_hit <= b_rdata;
         if (phase_go || rst) begin
             pv_pending <= 1'b0;
         end else if (cu_adv) begin
@@ -249,39 +251,53 @@ module qsnn_serial #(
             pv_val <= from_input ? in_data : 8'd1;
             pv_ty <= cu_ty;
             pv_tx <= cu_tx;
-            pv_row <= cu_row;
-            pv_col <= cu_col;
+            pv_rc <= d_acc_base + cu_row + cu_col;
             pv_w <= cu_w;
-            pv_i <= cu_i;
         end else if (pv_pending && (!pv_event || !walk_busy)) begin
             pv_pending <= 1'b0;     // no event, or the walker takes it this cycle
         end
     end
 
     // ---------------------------------------------------------------- tap walker
+    // (oy, ox): the conv output of the current tap; wk_rc: its accumulator word (group 0), kept as the taps
+    // move, and wk_rrc the word of the row's first tap; whether the row and the column are kept outputs is
+    // worked out as they change, so an operation's cycle holds one add (the group) and the hazard compare.
     reg                wk_busy;
     reg [7:0]          wk_val;
     reg [TW-1:0]       wk_oy, wk_ox, wk_tx;
+    reg                wk_rok, wk_cok, wk_cok0;
     reg [KW_W-1:0]     wk_kh, wk_kw;
     reg [G_W-1:0]      wk_g;
-    reg [ACC_AW-1:0]   wk_row, wk_col, wk_col0;
+    reg [ACC_AW-1:0]   wk_rc, wk_rrc;
     reg [W_AW-1:0]     wk_w;
     assign walk_busy = wk_busy;
     wire start_walk = pv_pending && pv_event && !wk_busy;
-    wire row_ok = !wk_oy[TW-1] && $signed(wk_oy) < $signed(d_ohp);
-    wire col_ok = !wk_ox[TW-1] && $signed(wk_ox) < $signed(d_owp);
-    wire [ACC_AW-1:0] op_addr = d_acc_base + wk_row + wk_col + {{(ACC_AW - G_W){1'b0}}, wk_g};
+    function in_rows;
+        input [TW-1:0] v;
+        in_rows = !v[TW-1] && $signed(v) < $signed(d_ohp);
+    endfunction
+    function in_cols;
+        input [TW-1:0] v;
+        in_cols = !v[TW-1] && $signed(v) < $signed(d_owp);
+    endfunction
+    wire [TW-1:0] oy_next = wk_oy - 1'b1, ox_next = wk_ox - 1'b1;
+    wire row_ok = wk_rok, col_ok = wk_cok;
+    wire [ACC_AW-1:0] op_addr = wk_rc + {{(ACC_AW - G_W){1'b0}}, wk_g};
     // the accumulate pipeline: 1 = the word read, 2 = the sum written
     reg                a1_v, a2_v;
     reg [ACC_AW-1:0]   a1_addr, a2_addr;
+    reg [ACC_AW-1:0]   a1_rc, a2_rc;
+    reg [G_W-1:0]      a1_g, a2_g;
     reg [7:0]          a1_val;
-    wire hazard = (a1_v && a1_addr == op_addr) || (a2_v && a2_addr == op_addr);
+    // word p*G + g is one (p, g): compare the position's word and the group, not their sum (no add on the path)
+    wire hazard = (a1_v && a1_rc == wk_rc && a1_g == wk_g) || (a2_v && a2_rc == wk_rc && a2_g == wk_g);
     wire op_issue = wk_busy && row_ok && col_ok && !hazard;
     wire kw_end = wk_kw == d_kw_last, kh_end = wk_kh == d_kh_last, g_end = wk_g == d_g_last;
     // the walker moves on: a skipped row, a skipped tap, or an operation issued
     wire wk_step = wk_busy && (!row_ok || !col_ok || !hazard);
     wire next_tap = !row_ok || !col_ok || g_end;
     wire next_row = !row_ok || kw_end;
+    wire [ACC_AW-1:0] rrc_next = ((wk_oy[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) ? wk_rrc - d_owg : wk_rrc;
     assign w_addr = (state == S_LOAD) ? clr[W_AW-1:0] : wk_w;
 
     always @(posedge clk) begin
@@ -293,12 +309,14 @@ module qsnn_serial #(
             wk_oy <= pv_ty;
             wk_ox <= pv_tx;
             wk_tx <= pv_tx;
+            wk_rok <= in_rows(pv_ty);
+            wk_cok <= in_cols(pv_tx);
+            wk_cok0 <= in_cols(pv_tx);
             wk_kh <= {KW_W{1'b0}};
             wk_kw <= {KW_W{1'b0}};
             wk_g <= {G_W{1'b0}};
-            wk_row <= pv_row;
-            wk_col <= pv_col;
-            wk_col0 <= pv_col;
+            wk_rc <= pv_rc;
+            wk_rrc <= pv_rc;
             wk_w <= pv_w;
         end else if (wk_step) begin
             if (!row_ok) wk_w <= wk_w + d_wkw;
@@ -309,18 +327,21 @@ module qsnn_serial #(
                 if (next_row) begin
                     wk_kw <= {KW_W{1'b0}};
                     wk_ox <= wk_tx;
-                    wk_col <= wk_col0;
+                    wk_cok <= wk_cok0;
                     if (kh_end) begin
                         wk_busy <= 1'b0;
                     end else begin
                         wk_kh <= wk_kh + 1'b1;
-                        wk_oy <= wk_oy - 1'b1;
-                        if ((wk_oy[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_row <= wk_row - d_owg;
+                        wk_oy <= oy_next;
+                        wk_rok <= in_rows(oy_next);
+                        wk_rrc <= rrc_next;
+                        wk_rc <= rrc_next;
                     end
                 end else begin
                     wk_kw <= wk_kw + 1'b1;
-                    wk_ox <= wk_ox - 1'b1;
-                    if ((wk_ox[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_col <= wk_col - d_g;
+                    wk_ox <= ox_next;
+                    wk_cok <= in_cols(ox_next);
+                    if ((wk_ox[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_rc <= wk_rc - d_g;
                 end
             end
         end
@@ -348,6 +369,10 @@ module qsnn_serial #(
     always @(posedge clk) begin
         a1_v <= !rst && op_issue;
         a1_addr <= op_addr;
+        a1_rc <= wk_rc;
+        a1_g <= wk_g;
+        a2_rc <= a1_rc;
+        a2_g <= a1_g;
         a1_val <= wk_val;
         a2_v <= !rst && a1_v;
         a2_addr <= a1_addr;
