@@ -177,8 +177,8 @@ module qsnn_serial #(
         .clk(clk), .we(b_we), .waddr(b_waddr), .wdata(b_wdata), .raddr(b_raddr), .rdata(b_rdata));
 
     // ---------------------------------------------------------------- input cursor (acc phase)
-    // (c, ty, tx) of the next input, in (C, H, W) order; row_ev / col_ev: the accumulator offsets of the
-    // pooled position (ty >> POOL, tx >> POOL); w_c: the weight word of tap (0, 0), group 0 of channel c.
+    // (c, ty, tx) of the next input, in (C, H, W) order; cu_row / cu_col: the accumulator offsets of the
+    // pooled position (ty >> POOL, tx >> POOL); cu_w: the weight word of tap (0, 0), group 0 of channel c.
     reg [CW-1:0]       cu_c;
     reg [TW-1:0]       cu_ty, cu_tx;
     reg [ACC_AW-1:0]   cu_row, cu_col;
