@@ -237,28 +237,35 @@ endmodule
 
 
 @pytest.mark.parametrize(
-    "extra",
-    [{"lanes": "4", "fold": "0"}, {"lanes": "4", "fold": "1"}, {"arch": "serial"}],
-    ids=["layered", "layered-folded", "serial"],
+    ("shape", "seed", "extra"),
+    [
+        ("tiny", 0, {"lanes": "4", "fold": "0"}),
+        ("tiny", 0, {"lanes": "4", "fold": "1"}),
+        ("tiny", 0, {"arch": "serial"}),
+        ("tiny-stream", 2, {"arch": "serial", "lanes": "8"}),
+    ],
+    ids=["layered", "layered-folded", "serial", "serial-stream-lanes8"],
 )
-def test_synth_wrapper_under_icarus(extra: dict, tmp_path: Path) -> None:
+def test_synth_wrapper_under_icarus(shape: str, seed: int, extra: dict, tmp_path: Path) -> None:
     """<prefix>_synth.v, what goes into the FPGA (steps fixed, no trace), driven through its pins with gaps in
     the input stream and back-pressure on the output: every step's output spikes and the class are the
-    simulator's. The serial organisation takes its weights over the same stream first."""
+    simulator's. The serial organisation takes its weights over the same stream first; a stream model takes a
+    frame per step from it."""
     require_tools("iverilog", "vvp")
     import subprocess
 
     from qsnn_deploy.sim import simulate
     from qsnn_deploy.targets.verilog.render import rtl_files
 
-    graph = random_graph("tiny", 0)
+    graph = random_graph(shape, seed)
     inputs = random_inputs(graph, 1, 4)
     generate(graph, "verilog", tmp_path, options=TargetOptions(extra=extra))
-    stream = list(inputs[0].reshape(-1))
+    stream = list(inputs[0].reshape(-1))  # a stream model's frames of every step, in order
     arch = extra.get("arch", "layered")
-    if arch == "serial":  # two bytes per weight word, low byte first
+    if arch == "serial":  # lanes / 2 bytes per weight word, low byte first
+        nbytes = int(extra.get("lanes", "4")) // 2
         words = [int(w, 16) for w in (tmp_path / "qsnn_weights.hex").read_text().split()]
-        stream = [b for w in words for b in (w & 0xFF, w >> 8)] + stream
+        stream = [(w >> (8 * k)) & 0xFF for w in words for k in range(nbytes)] + stream
     (tmp_path / "frame.hex").write_text("".join(f"{b:02x}\n" for b in stream))
     classes = plan_layers(graph)[-1].neurons
     tb = SYNTH_TB.replace("CLASSES", str(classes)).replace("CLASS_W", str(max(1, (classes - 1).bit_length())))

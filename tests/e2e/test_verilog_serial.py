@@ -28,6 +28,12 @@ from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
 
 SERIAL = TargetOptions(extra={"arch": "serial"})
+
+
+def _serial(lanes: int) -> TargetOptions:
+    return TargetOptions(extra={"arch": "serial", "lanes": str(lanes)})
+
+
 MNIST_MODEL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
 
 
@@ -57,6 +63,20 @@ def linear_first_graph(seed: int) -> Graph:
     return replace(base, ops=ops).validate()
 
 
+def single_linear_graph(seed: int, classes: int) -> Graph:
+    """One linear layer of 1 or 2 classes on the flat input: every layer narrower than the 4 lanes of a word."""
+    base = linear_first_graph(seed)
+    rng = np.random.default_rng(seed + 11)
+    fc0, rq0, lif0 = base.ops[:3]
+    keep = np.arange(classes)
+    ops = (
+        replace(fc0, name="fc", weight=rng.integers(-7, 8, (classes, 512))),
+        replace(rq0, name="rq", multiplier=rq0.multiplier[keep], bias=rq0.bias[keep]),
+        replace(lif0, name="lif"),
+    )
+    return replace(base, ops=ops).validate()
+
+
 @pytest.fixture(scope="module")
 def mnist_graph():
     from qsnn_deploy.export.api import export_checkpoint
@@ -79,15 +99,17 @@ def test_serial_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "steps"),
+    ("make", "steps", "lanes"),
     [
-        (lambda: random_graph("tiny", 0), 12),
-        (lambda: random_graph("tiny", 3), 8),
-        (lambda: random_graph("tiny-stream", 2, reset="zero", state_bits=16), 12),
-        (lambda: odd_geometry_graph(0), 12),
-        (lambda: odd_geometry_graph(1), 8),
-        (lambda: unpooled_conv_graph(0), 12),
-        (lambda: linear_first_graph(0), 12),
+        (lambda: random_graph("tiny", 0), 12, 4),
+        (lambda: random_graph("tiny", 3), 8, 8),
+        (lambda: random_graph("tiny-stream", 2, reset="zero", state_bits=16), 12, 4),
+        (lambda: odd_geometry_graph(0), 12, 4),
+        (lambda: odd_geometry_graph(1), 8, 16),
+        (lambda: unpooled_conv_graph(0), 12, 8),
+        (lambda: linear_first_graph(0), 12, 4),
+        (lambda: single_linear_graph(0, 2), 12, 4),
+        (lambda: single_linear_graph(1, 1), 12, 8),
     ],
     ids=[
         "tiny",
@@ -97,17 +119,20 @@ def test_serial_lint_clean_mnist(mnist_graph, tmp_path: Path) -> None:
         "k3-pad1-pool4-seed1",
         "unpooled",
         "linear-first",
+        "one-layer-2-classes",
+        "one-layer-1-class",
     ],
 )
-def test_serial_bit_exact(make, steps: int) -> None:
+def test_serial_bit_exact(make, steps: int, lanes: int) -> None:
+    """4, 8 or 16 output channels per operation (the weight word 1, 2 or 4 SPRAMs wide)."""
     require_tools("verilator")
-    verilator_bit_exact(make(), 4, steps, SERIAL)
+    verilator_bit_exact(make(), 4, steps, _serial(lanes))
 
 
 def test_serial_icarus() -> None:
     require_tools("iverilog", "vvp")
     graph = odd_geometry_graph(2)
-    verify(graph, random_inputs(graph, 2, 3), 5, target="verilog", executor="icarus", options=SERIAL)
+    verify(graph, random_inputs(graph, 2, 3), 5, target="verilog", executor="icarus", options=_serial(8))
 
 
 @pytest.mark.parametrize(
@@ -124,12 +149,14 @@ def test_serial_icarus() -> None:
             "if ((wk_ox[PM_W-1:0] & d_pool_mask) == ",
             "if ((wk_ox[PM_W-1:0] | d_pool_mask) == ",
         ),
+        ("qsnn_sneuron.v", "{1'b1, l_thn} + {{STATE_W{1'b0}}, 1'b1} :", "{1'b1, l_thn} :"),
     ],
-    ids=["no-hazard-wait", "no-wait-two-ahead", "pooled-column-wrong"],
+    ids=["no-hazard-wait", "no-wait-two-ahead", "pooled-column-wrong", "reset-off-by-one"],
 )
 def test_serial_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_path: Path) -> None:
-    """A design that reads an accumulator word before the write of an operation one or two ahead lands, or that
-    moves to the next pooled column at every tap, must be caught by the verifier."""
+    """A design that reads an accumulator word before the write of an operation one or two ahead lands, that
+    moves to the next pooled column at every tap, or that subtracts the threshold plus one on a reset must be
+    caught by the verifier."""
     require_tools("verilator")
     graph = random_graph("tiny", 0)
     generate(graph, "verilog", tmp_path / "model", options=SERIAL)
@@ -142,16 +169,17 @@ def test_serial_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_pa
                from_dir=tmp_path / "model")  # fmt: skip
 
 
-def test_serial_mnist_real_images(mnist_graph, data_dir: Path) -> None:
-    """100 real MNIST test images x 50 steps through the bundled model in the UP5K organisation, every layer of
-    every step compared with the simulator."""
+@pytest.mark.parametrize("lanes", [4, 8])
+def test_serial_mnist_real_images(mnist_graph, data_dir: Path, lanes: int) -> None:
+    """100 real MNIST test images x 50 steps through the bundled model in the UP5K organisation (both widths
+    that fit it), every layer of every step compared with the simulator."""
     require_tools("verilator")
     from qsnn_deploy.data import load_dataset
 
     data = load_dataset("mnist", "test", data_dir=data_dir, limit=100, num_steps=mnist_graph.num_steps)
     inputs = np.asarray(data.inputs, dtype=np.uint8)
     result = verify(mnist_graph, inputs, mnist_graph.num_steps, target="verilog", executor="verilator",
-                    options=SERIAL)  # fmt: skip
+                    options=_serial(lanes))  # fmt: skip
     assert result.compared.layer_values == 100 * 50 * (2304 + 1024 + 10) * 2
     accuracy = float(np.mean(result.sim.predictions == np.asarray(data.labels)))
     assert accuracy >= 0.97  # the bundled model's (99.33% over 10,000 images); the design equals it exactly
@@ -161,17 +189,20 @@ def test_serial_refuses_max_pool_and_layered_options(tmp_path: Path) -> None:
     with pytest.raises(DesignRuleError, match="max pooling needs the layered organisation"):
         generate(random_graph("tiny", 0, pool="max"), "verilog", tmp_path / "a", options=SERIAL)
     with pytest.raises(DesignRuleError, match="does not apply to arch=serial"):
-        options = TargetOptions(extra={"arch": "serial", "lanes": "4"})
+        options = TargetOptions(extra={"arch": "serial", "neurons": "2"})
         generate(random_graph("tiny", 0), "verilog", tmp_path / "b", options=options)
+    with pytest.raises(DesignRuleError, match="under arch=serial, one of 4, 8, 16"):
+        generate(random_graph("tiny", 0), "verilog", tmp_path / "b", options=_serial(2))
     with pytest.raises(DesignRuleError, match="arch='wide' must be one of"):
         generate(
             random_graph("tiny", 0), "verilog", tmp_path / "c", options=TargetOptions(extra={"arch": "wide"})
         )
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert not any((tmp_path / name).exists() for name in "abc")
 
 
 def test_serial_fits_up5k_rule(mnist_graph, tmp_path: Path) -> None:
-    """The bundled model passes the UP5K rule in the serial organisation and fails it in the layered one."""
+    """The bundled model passes the UP5K rule in the serial organisation at 4 and 8 lanes, not at 16 (its weight
+    words would take all four SPRAMs), and fails it in the layered one."""
     generate(
         mnist_graph,
         "verilog",
@@ -179,6 +210,17 @@ def test_serial_fits_up5k_rule(mnist_graph, tmp_path: Path) -> None:
         options=TargetOptions(extra={"arch": "serial", "part": "up5k"}),
     )
     assert (tmp_path / "serial" / "qsnn_weights.hex").read_text().count("\n") == 9572
+    up5k = {"arch": "serial", "part": "up5k"}
+    generate(
+        mnist_graph, "verilog", tmp_path / "serial8", options=TargetOptions(extra={**up5k, "lanes": "8"})
+    )
+    with pytest.raises(DesignRuleError, match="need 6 SPRAM blocks"):  # 64-bit weight words: 4 + 2 membranes
+        generate(
+            mnist_graph,
+            "verilog",
+            tmp_path / "serial16",
+            options=TargetOptions(extra={**up5k, "lanes": "16"}),
+        )
     with pytest.raises(DesignRuleError, match="block RAMs"):
         options = TargetOptions(extra={"lanes": "1", "part": "up5k"})
         generate(mnist_graph, "verilog", tmp_path / "layered", options=options)

@@ -297,6 +297,8 @@ def layer_params(
 
 
 ARCHES = ("layered", "serial")
+SERIAL_DEFAULT_LANES = 4  # arch=serial: four 4-bit weights fill a 16-bit SPRAM word
+SERIAL_LANES = (4, 8, 16)  # a weight word of 1, 2 or 4 SPRAMs side by side
 
 
 def arch_option(extra: Mapping[str, str]) -> str:
@@ -305,19 +307,29 @@ def arch_option(extra: Mapping[str, str]) -> str:
     return str(extra.get("arch", "layered"))
 
 
+def serial_lanes_option(extra: Mapping[str, str]) -> int | str:
+    """``lanes`` under ``arch=serial``: output channels per operation, 4, 8 or 16 (a weight word of 4-bit weights
+    as wide as 1, 2 or 4 SPRAMs); or the message saying why the value is not valid."""
+    text = str(extra.get("lanes", SERIAL_DEFAULT_LANES))
+    if text not in tuple(str(n) for n in SERIAL_LANES):
+        return f"option lanes={text!r}: under arch=serial, one of {', '.join(map(str, SERIAL_LANES))}"
+    return int(text)
+
+
 def invalid_options(extra: Mapping[str, str], layers: int) -> list[str]:
     """What is wrong with the ``lanes``, ``neurons`` and ``fold`` options (nothing: an empty list)."""
     arch = arch_option(extra)
     if arch not in ARCHES:
         return [f"option arch={arch!r} must be one of {', '.join(ARCHES)}"]
     if arch == "serial":
-        # the serial engine's word is 4 lanes (a 16-bit SPRAM word of 4-bit weights), one neuron unit, no folding
-        return [
-            f"option {key} does not apply to arch=serial (4 output channels per operation, one neuron unit, "
-            "4-bit weights)"
-            for key in ("lanes", "neurons", "fold")
+        # one neuron unit, 4-bit weights in the SPRAM words
+        found = [
+            f"option {key} does not apply to arch=serial (one neuron unit, 4-bit weights)"
+            for key in ("neurons", "fold")
             if key in extra
         ]
+        lanes = serial_lanes_option(extra)
+        return found + ([lanes] if isinstance(lanes, str) else [])
     found = (lanes_option(extra, layers), neurons_option(extra, layers), fold_option(extra))
     return [v for v in found if isinstance(v, str)]
 

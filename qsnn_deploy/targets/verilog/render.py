@@ -23,6 +23,7 @@ from qsnn_deploy.targets.verilog.layout import (
     arch_option,
     params_for,
     requant_image,
+    serial_lanes_option,
     weight_image,
 )
 
@@ -46,7 +47,9 @@ def params_of(model: CheckedModel) -> list[LayerParams]:
 
 
 def serial_design(model: CheckedModel) -> serial.SerialDesign:
-    return serial.design(model.layers, params_of(model))
+    lanes = serial_lanes_option(model.options.extra)
+    assert isinstance(lanes, int), lanes  # the design rules ran before
+    return serial.design(model.layers, params_of(model), lanes)
 
 
 def context(model: CheckedModel) -> dict:
@@ -67,6 +70,7 @@ def context(model: CheckedModel) -> dict:
         "layers": params,
         "arch": arch,
         "load_words": 0,
+        "load_bytes": 0,
     }
     if arch == "serial":
         d = serial_design(model)
@@ -76,6 +80,7 @@ def context(model: CheckedModel) -> dict:
             rows=d.layers,
             tr_nl=1,
             load_words=d.params["W_DEPTH"],
+            load_bytes=d.lanes // 2,
             load=d.weight_words,
         )
     return ctx

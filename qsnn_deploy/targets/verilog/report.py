@@ -250,13 +250,19 @@ def cost_report(
         raise VerificationError("the testbench reported no cycles")
     params, arch = params_of(model), arch_option(model.options.extra)
     part = model.options.get("part", DEFAULT_PART)
-    if arch == "serial":
-        estimate = serial_block_estimate(serial_design(model), part)
+    lanes, neurons = [p.LANES for p in params], [p.NLANES for p in params]
+    if arch == "serial":  # one engine: the same lanes for every layer, one neuron at a time
+        design = serial_design(model)
+        estimate, lanes, neurons = (
+            serial_block_estimate(design, part),
+            [design.lanes] * len(params),
+            [1] * len(params),
+        )
     else:
         estimate = block_estimate(params, part)
     rep = VerilogCost(
-        [p.LANES for p in params], [p.NLANES for p in params], len(inputs), steps, [int(c) for c in runner.cycles],
-        estimate, folded=[p.FOLD for p in params], arch=arch, part=part,
+        lanes, neurons, len(inputs), steps, [int(c) for c in runner.cycles], estimate,
+        folded=[p.FOLD for p in params], arch=arch, part=part,
     )  # fmt: skip
     if synth:
         for key in parts:
@@ -267,7 +273,7 @@ def cost_report(
 
 def format_report(rep: VerilogCost) -> str:
     if rep.arch == "serial":
-        organisation = "serial: one engine for every layer, 4 output channels per operation, one neuron unit"
+        organisation = f"serial: one engine for every layer, {rep.lanes[0]} output channels per operation, one neuron unit"
     else:
         organisation = (
             f"per layer: output channels per cycle (lanes) {rep.lanes}, neurons per cycle {rep.neurons}"

@@ -17,6 +17,7 @@ from qsnn_deploy.targets.verilog.layout import (
     dsp_estimate,
     invalid_options,
     params_for,
+    serial_lanes_option,
 )
 
 MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
@@ -95,7 +96,9 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     if invalid:
         return []  # lanes_option reports it
     if arch_option(inp.options.extra) == "serial":
-        return serial_fits(serial.design(inp.layers, params), part)
+        lanes = serial_lanes_option(inp.options.extra)
+        assert isinstance(lanes, int)  # invalid options returned above
+        return serial_fits(serial.design(inp.layers, params, lanes), part)
     problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:

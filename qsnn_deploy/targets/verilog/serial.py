@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.verilog.layout import (
     PARTS,
+    SERIAL_DEFAULT_LANES,
     LayerParams,
     addr_width,
     blocks_for,
@@ -20,15 +21,10 @@ from qsnn_deploy.targets.verilog.layout import (
     weight_image,
 )
 
-LANES = 4  # output channels per accumulator / weight word: four 4-bit weights fill a 16-bit SPRAM word
-WORD_BITS = 16
+WORD_BITS = 16  # one SPRAM word
 NEURON_LAT = 5  # qsnn_sneuron's latency (its contract)
 SPRAM_WORDS = 16384  # one iCE40 UP5K SPRAM: 16K x 16
 SPRAMS = 4
-
-
-def groups(p: LayerParams) -> int:
-    return -(-p.OC // LANES)
 
 
 @dataclass(frozen=True)
@@ -43,6 +39,7 @@ class SerialLayer:
 
 @dataclass(frozen=True)
 class SerialDesign:
+    lanes: int
     params: dict[str, int]  # qsnn_serial's integer parameters
     widths: dict[str, int]  # d_<name> -> width in bits
     layers: tuple[SerialLayer, ...]
@@ -54,9 +51,9 @@ class SerialDesign:
         """name -> (width, depth) of the engine's memories."""
         p = self.params
         return {
-            "weights": (WORD_BITS, p["W_DEPTH"]),
+            "weights": (4 * self.lanes, p["W_DEPTH"]),
             "membranes": (p["STATE_W"], p["M_DEPTH"]),
-            "acc": (LANES * p["ACC_W"], p["ACC_DEPTH"]),
+            "acc": (self.lanes * p["ACC_W"], p["ACC_DEPTH"]),
             "requant": (self.rq_width, p["RQ_DEPTH"]),
             "bitmap": (1, p["B_DEPTH"]),
         }
@@ -66,7 +63,7 @@ class SerialDesign:
         p = self.params
         return sum(
             -(-width // WORD_BITS) * -(-depth // SPRAM_WORDS)
-            for width, depth in ((WORD_BITS, p["W_DEPTH"]), (p["STATE_W"], p["M_DEPTH"]))
+            for width, depth in ((4 * self.lanes, p["W_DEPTH"]), (p["STATE_W"], p["M_DEPTH"]))
         )
 
 
@@ -74,9 +71,12 @@ def _bits(values: list[int]) -> int:
     return max(1, max(values).bit_length())
 
 
-def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign:
-    """Lay the layers (with their ``layout.layer_params`` at any lanes) out for the serial engine."""
-    gs = [groups(p) for p in params]
+def design(
+    layers: tuple[Layer, ...], params: list[LayerParams], lanes: int = SERIAL_DEFAULT_LANES
+) -> SerialDesign:
+    """Lay the layers (with their ``layout.layer_params`` at any lanes) out for the serial engine, ``lanes``
+    output channels per operation."""
+    gs = [-(-p.OC // lanes) for p in params]
     acc_words = [p.OUT_H * p.OUT_W * g for p, g in zip(params, gs)]
     w_words = [p.IN_C * p.KH * p.KW * g for p, g in zip(params, gs)]
     neurons = [p.neurons for p in params]
@@ -86,10 +86,16 @@ def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign
     sh_lv = (max(shifts) - sh_min).bit_length()
     dsh_lv = (max(dshifts) - dsh_min).bit_length()
     state_w = max(p.STATE_W for p in params)
+    # the requantize ROM's address is at least the channel counter's width (qsnn_serial adds the counter to the
+    # layer's base, OC_W bits), and its depth fills that address width (Verilator wants an index as wide as the
+    # memory's depth needs): a network of 1 or 2 channels in all gets a padded ROM
+    rq_channels = sum(p.OC for p in params)
+    oc_w = max(addr_width(max(p.OC for p in params)), (lanes - 1).bit_length())
+    rq_depth = max(rq_channels, (1 << (oc_w - 1)) + 1) if oc_w > addr_width(rq_channels) else rq_channels
     totals = {
         "ACC_DEPTH": sum(acc_words),
         "W_DEPTH": sum(w_words),
-        "RQ_DEPTH": sum(p.OC for p in params),
+        "RQ_DEPTH": rq_depth,
         "M_DEPTH": sum(neurons),
         "B_DEPTH": max([1] + neurons[:-1]),
     }
@@ -102,6 +108,8 @@ def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign
     tw = max(most_pos.bit_length(), (most_kernel - 1).bit_length(), pool_w) + 1
     engine = {
         "NUM_LAYERS": len(params),
+        "LANES": lanes,
+        "LANE_W": (lanes - 1).bit_length(),
         "LW": addr_width(len(params)),
         "NUM_CLASSES": neurons[-1],
         "CLASS_W": addr_width(neurons[-1]),
@@ -118,7 +126,7 @@ def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign
         "M_AW": addr_width(totals["M_DEPTH"]),
         "B_AW": addr_width(totals["B_DEPTH"]),
         "P_W": addr_width(max(p.OUT_H * p.OUT_W for p in params)),
-        "OC_W": addr_width(max(p.OC for p in params)),
+        "OC_W": oc_w,  # the channel counter's low bits are the lane
         "N_AW": addr_width(max(neurons)),
         "MUL_W": max(p.MUL_W for p in params),
         "BIAS_W": max(p.BIAS_W for p in params),
@@ -214,7 +222,7 @@ def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign
         bases["m"] += p.neurons
     weight_words: list[int] = []
     for layer, p, g in zip(layers, params, gs):
-        wide = dataclasses.replace(p, LANES=LANES, GROUPS=g, FOLD=0, W_BITS=4)
+        wide = dataclasses.replace(p, LANES=lanes, GROUPS=g, FOLD=0, W_BITS=4)
         weight_words += [int(line, 16) for line in weight_image(layer, wide).split()]
     mul_w, bias_w = engine["MUL_W"], engine["BIAS_W"]
     rq_words = [
@@ -222,7 +230,10 @@ def design(layers: tuple[Layer, ...], params: list[LayerParams]) -> SerialDesign
         for layer in layers
         for m, b in zip(layer.rq.multiplier.tolist(), layer.rq.bias.tolist())
     ]
-    return SerialDesign(engine, widths, tuple(rows), tuple(weight_words), tuple(rq_words), mul_w + bias_w)
+    rq_words += [0] * (rq_depth - rq_channels)
+    return SerialDesign(
+        lanes, engine, widths, tuple(rows), tuple(weight_words), tuple(rq_words), mul_w + bias_w
+    )
 
 
 def serial_block_estimate(d: SerialDesign, part: str) -> int:
@@ -246,8 +257,9 @@ def serial_dsp_estimate(d: SerialDesign, part: str) -> int:
 
 
 def weight_hex(d: SerialDesign) -> str:
-    """The load port's words, one 16-bit word per line (lane l of a word in bits 4l+3..4l)."""
-    return hex_lines(list(d.weight_words), WORD_BITS)
+    """The weight words, one per line (lane l of a word in bits 4l+3..4l), sent over the input stream after
+    reset, low byte first."""
+    return hex_lines(list(d.weight_words), 4 * d.lanes)
 
 
 def rq_hex(d: SerialDesign) -> str:
@@ -256,7 +268,6 @@ def rq_hex(d: SerialDesign) -> str:
 
 
 __all__ = [
-    "LANES",
     "NEURON_LAT",
     "SPRAMS",
     "SerialDesign",

@@ -3,9 +3,10 @@
 // (qsnn_layer.v) gives every layer its own memories, control and neuron lanes, here every layer shares
 //
 //   - one weight memory, single-ported (qsnn_spram: UP5K SPRAM, which the bitstream cannot initialise): the
-//     packed 4-bit weights of every layer, 4 output channels per 16-bit word, loaded after reset over the
-//     input stream (2 bytes per word, low byte first: no pins of its own, the UP5K's SG48 has 39);
-//   - one accumulator memory (block RAM, one read and one write port): 4 lanes of ACC_W bits per word;
+//     packed 4-bit weights of every layer, LANES output channels per 4*LANES-bit word (one SPRAM per 16 bits),
+//     loaded after reset over the input stream (LANES/2 bytes per word, low byte first: no pins of its own,
+//     the UP5K's SG48 has 39);
+//   - one accumulator memory (block RAM, one read and one write port): LANES lanes of ACC_W bits per word;
 //   - one membrane memory (qsnn_spram), one requantize ROM (block RAM), one spike bitmap (block RAM);
 //   - one tap walker (the accumulate phase) and one neuron unit (qsnn_sneuron, the neuron phase).
 //
@@ -18,7 +19,7 @@
 // output beat, with the class after the last step.
 //
 // acc: an input (c, y, x) with value `val` (a pixel, or 1 for a spike) adds, for every kernel tap (kh, kw)
-// whose conv output (oy, ox) = (y + PAD - kh, x + PAD - kw) is a kept output and every group g of 4 output
+// whose conv output (oy, ox) = (y + PAD - kh, x + PAD - kw) is a kept output and every group g of LANES output
 // channels, val * weight word to the accumulator word of pooled position (oy >> POOL, ox >> POOL), group g.
 // One such operation per cycle (a tap of the kernel outside the kept outputs costs a cycle, a row of them one
 // cycle); the weights of one input are consecutive words. An operation waits while an operation on the same
@@ -29,6 +30,8 @@
 
 module qsnn_serial #(
     parameter integer NUM_LAYERS = 1,
+    parameter integer LANES = 4,        // output channels per operation: 4, 8 or 16
+    parameter integer LANE_W = 2,       // log2(LANES)
     parameter integer LW = 1,           // layer index width
     parameter integer STATIC = 1,       // 1: one frame per inference; 0: one frame per step
     parameter integer NUM_CLASSES = 2,
@@ -122,7 +125,13 @@ module qsnn_serial #(
     input  wire                    d_sat,
     input  wire [STATE_W-1:0]      d_smax
 );
-    localparam integer AWORD = 4 * ACC_W;
+    localparam integer AWORD = LANES * ACC_W;
+    localparam integer WW = 4 * LANES;       // weight word
+    localparam integer LD_BYTES = LANES / 2; // load: bytes per weight word
+    /* verilator lint_off WIDTH */
+    localparam [2:0] LD_LAST = LD_BYTES - 1;
+    localparam [LANE_W-1:0] LANE_LAST = LANES - 1;
+    /* verilator lint_on WIDTH */
     localparam integer RQ_W = MUL_W + BIAS_W;
     // the clear / load counter: one more bit than the widest of the memories' addresses
     localparam integer CLR_W = ((ACC_AW > M_AW) ? ((ACC_AW > W_AW) ? ACC_AW : W_AW) : ((M_AW > W_AW) ? M_AW : W_AW)) + 1;
@@ -137,16 +146,17 @@ module qsnn_serial #(
     reg [2:0]          state;
     reg [STEPS_W-1:0]  steps_left;
     reg [CLR_W-1:0]    clr;             // clear / load address
-    reg                ld_hi;           // load: the next byte is a word's high byte
-    reg [7:0]          ld_lo;
+    reg [2:0]          ld_n;            // load: bytes of the word taken so far
+    reg [WW-9:0]       ld_buf;          // and those bytes, the first one lowest
+    wire [WW-1:0]      ld_word = {in_data, ld_buf};
     reg                phase_go;        // the first cycle of a phase: its counters start
 
     // ---------------------------------------------------------------- memories
-    wire               w_we = state == S_LOAD && in_valid && ld_hi;
+    wire               w_we = state == S_LOAD && in_valid && ld_n == LD_LAST;
     wire [W_AW-1:0]    w_addr;
-    wire [15:0]        w_rdata;
-    qsnn_spram #(.WIDTH(16), .DEPTH(W_DEPTH), .ADDR_W(W_AW)) u_weights (
-        .clk(clk), .we(w_we), .addr(w_addr), .wdata({in_data, ld_lo}), .rdata(w_rdata));
+    wire [WW-1:0]      w_rdata;
+    qsnn_spram #(.WIDTH(WW), .DEPTH(W_DEPTH), .ADDR_W(W_AW)) u_weights (
+        .clk(clk), .we(w_we), .addr(w_addr), .wdata(ld_word), .rdata(w_rdata));
 
     reg                acc_we;
     reg [ACC_AW-1:0]   acc_waddr;
@@ -349,19 +359,21 @@ module qsnn_serial #(
 
     // stage 1: the weight word and the accumulator word arrive; val * weight per lane (shifts and adds, so
     // no multiplier block is spent on it); stage 2: the add, written back
-    localparam integer PX_W = (ACC_W > 13) ? ACC_W : 13;
-    reg [4*13-1:0]     s1_prod, a2_prod;
+    localparam integer PX_W = ((ACC_W > 13) ? ACC_W : 13) + 1;  // a sign replication of at least one bit
+    reg [LANES*13-1:0] s1_prod, a2_prod;
     reg [AWORD-1:0]    a2_acc, a2_sum;
-    reg [PX_W-1:0]     s2_px;
+    /* verilator lint_off UNUSED */
+    reg [PX_W-1:0]     s2_px;           // the product sign-extended; its low ACC_W bits are added
+    /* verilator lint_on UNUSED */
     reg [3:0]          s1_w;
     integer ln;
     always @* begin
-        for (ln = 0; ln < 4; ln = ln + 1) begin
+        for (ln = 0; ln < LANES; ln = ln + 1) begin
             s1_w = w_rdata[4*ln +: 4];
             s1_prod[13*ln +: 13] = (s1_w[0] ? {5'd0, a1_val} : 13'd0) + (s1_w[1] ? {4'd0, a1_val, 1'b0} : 13'd0)
                 + (s1_w[2] ? {3'd0, a1_val, 2'b0} : 13'd0) - (s1_w[3] ? {2'd0, a1_val, 3'b0} : 13'd0);
         end
-        for (ln = 0; ln < 4; ln = ln + 1) begin
+        for (ln = 0; ln < LANES; ln = ln + 1) begin
             s2_px = {{(PX_W - 13){a2_prod[13*ln+12]}}, a2_prod[13*ln +: 13]};
             a2_sum[ACC_W*ln +: ACC_W] = a2_acc[ACC_W*ln +: ACC_W] + s2_px[ACC_W-1:0];
         end
@@ -388,13 +400,13 @@ module qsnn_serial #(
     reg [ACC_AW-1:0]   nu_word;
     reg [M_AW-1:0]     nu_m;
     wire nu_issue = state == S_NEURON && nu_on && !nu_ph;
-    wire [1:0] nu_lane = nu_c[1:0];
+    wire [LANE_W-1:0] nu_lane = nu_c[LANE_W-1:0];
     wire nu_c_end = nu_c == d_oc_last, nu_pos_end = nu_pos == d_pos_last;
     // valid bits of the issued neurons; results leave the unit on write-back slots
     localparam integer RES = 1 + NEURON_LAT;                  // issue to the unit's outputs
     localparam integer WB = (RES % 2 == 1) ? RES : RES + 1;   // issue to the write-back (odd: a write slot)
     reg [WB:1]         nv;              // nv[k]: the neuron issued k cycles ago
-    reg [1:0]          n1_lane;
+    reg [LANE_W-1:0]   n1_lane;
     reg                n1_first;        // lane 0 of a word: the word comes from the memory, and is cleared
     reg [ACC_AW-1:0]   n1_word;
     reg [AWORD-1:0]    acc_hold;
@@ -429,11 +441,11 @@ module qsnn_serial #(
         r_spike <= n_spike;
         nv <= rst ? {WB{1'b0}} : {nv[WB-1:1], nu_issue};
         n1_lane <= nu_lane;
-        n1_first <= nu_lane == 2'd0;
+        n1_first <= nu_lane == {LANE_W{1'b0}};
         n1_word <= nu_word;
         if (nv[1] && n1_first) acc_hold <= acc_rdata;
         if (rst || phase_go) begin
-            nu_on <= state == S_NEURON;
+            nu_on <= !rst && state == S_NEURON;
             nu_ph <= 1'b0;
             nu_pos <= {P_W{1'b0}};
             nu_c <= {OC_W{1'b0}};
@@ -447,7 +459,7 @@ module qsnn_serial #(
             if (state == S_NEURON) nu_ph <= ~nu_ph;
             if (nu_issue) begin
                 nu_m <= nu_m + 1'b1;
-                if (nu_c_end || nu_lane == 2'd3) nu_word <= nu_word + 1'b1;
+                if (nu_c_end || nu_lane == LANE_LAST) nu_word <= nu_word + 1'b1;
                 if (nu_c_end) begin
                     nu_c <= {OC_W{1'b0}};
                     nu_pos <= nu_pos + 1'b1;
@@ -540,16 +552,18 @@ module qsnn_serial #(
         if (rst) begin
             state <= S_LOAD;
             clr <= {CLR_W{1'b0}};
-            ld_hi <= 1'b0;
+            ld_n <= 3'd0;
             layer <= {LW{1'b0}};
         end else begin
             case (state)
                 S_LOAD: if (in_valid) begin
-                    ld_hi <= !ld_hi;
-                    ld_lo <= in_data;
-                    if (ld_hi) begin
+                    ld_buf <= ld_word[WW-1:8];
+                    if (ld_n == LD_LAST) begin
+                        ld_n <= 3'd0;
                         clr <= clr + 1'b1;
                         if (clr == W_LAST) state <= S_IDLE;
+                    end else begin
+                        ld_n <= ld_n + 1'b1;
                     end
                 end
                 S_IDLE: if (in_valid) begin

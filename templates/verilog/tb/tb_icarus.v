@@ -14,8 +14,9 @@ module tb;
     reg [7:0] in_data = 8'd0;
     reg [15:0] num_steps = 16'd1;
 `ifdef TB_LOAD_WORDS
-    // the serial organisation's weights, over the input stream after reset (two bytes per word, low first)
-    reg [15:0] ld_mem [0:`TB_LOAD_WORDS-1];
+    // the serial organisation's weights, over the input stream after reset (TB_LOAD_BYTES bytes per word, low
+    // byte first)
+    reg [8*`TB_LOAD_BYTES-1:0] ld_mem [0:`TB_LOAD_WORDS-1];
     integer w;
 `endif
     wire in_ready, out_valid, out_last, busy, tr_valid;
@@ -55,10 +56,10 @@ module tb;
 `ifdef TB_LOAD_WORDS
         $readmemh(`TB_LOAD_FILE, ld_mem);
         w = 0;
-        while (w < 2 * `TB_LOAD_WORDS) begin
+        while (w < `TB_LOAD_BYTES * `TB_LOAD_WORDS) begin
             @(negedge clk);
             in_valid = 1'b1;
-            in_data = (w % 2) ? ld_mem[w / 2][15:8] : ld_mem[w / 2][7:0];
+            in_data = ld_mem[w / `TB_LOAD_BYTES] >> (8 * (w % `TB_LOAD_BYTES));
             #1;
             if (in_ready) w = w + 1;
         end

@@ -73,12 +73,12 @@ int main(int argc, char **argv)
     }
     top.rst = 0;
 #if TB_LOAD_WORDS > 0
-    /* the weights first, over the input stream: two bytes per word, low byte first (the serial organisation:
-       its SPRAM has no initial contents) */
-    for (uint32_t b = 0; b < 2u * TB_LOAD_WORDS;) {
+    /* the weights first, over the input stream: TB_LOAD_BYTES bytes per word, low byte first (the serial
+       organisation: its SPRAM has no initial contents) */
+    for (uint32_t b = 0; b < (uint32_t)TB_LOAD_BYTES * TB_LOAD_WORDS;) {
         top.clk = 0;
         top.in_valid = 1;
-        top.in_data = (uint8_t)(tb_load[b / 2] >> (8 * (b % 2)));
+        top.in_data = (uint8_t)(tb_load[b / TB_LOAD_BYTES] >> (8 * (b % TB_LOAD_BYTES)));
         top.eval();
         const bool fire = top.in_ready;
         if (top.busy) return fail("the design is busy before its weights are loaded");

@@ -3,8 +3,8 @@
 //
 // 3 layers, a static input (one frame per inference) of 256 bytes, 3 classes.
 // Interface (docs/targets/verilog.md): after reset, the 129 weight words of qsnn_weights.hex in file
-// order over in_valid/in_ready/in_data, two bytes per word, low byte first; then frames, one byte per beat in
-// (C, H, W) order; one out beat per step (out_spikes, out_last; out_class with the last step); tr_* is a
+// order over in_valid/in_ready/in_data, 2 bytes per word, low byte first; then frames, one byte per
+// beat in (C, H, W) order; one out beat per step (out_spikes, out_last; out_class with the last step); tr_* is a
 // simulation trace of every neuron's spike and membrane (leave it unconnected in hardware: qsnn_synth.v does).
 // This file holds the table of per-layer constants the engine (qsnn_serial.v) reads.
 `default_nettype none
@@ -170,6 +170,8 @@ module qsnn_top (
     wire [29:0] membrane;
     qsnn_serial #(
         .NUM_LAYERS(3),
+        .LANES(4),
+        .LANE_W(2),
         .LW(2),
         .NUM_CLASSES(3),
         .CLASS_W(2),

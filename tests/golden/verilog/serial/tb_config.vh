@@ -7,4 +7,5 @@
 `define TB_INDEX_W 8
 `define TB_LANES 1
 `define TB_LOAD_WORDS 129
+`define TB_LOAD_BYTES 2
 `define TB_LOAD_FILE "qsnn_weights.hex"
