@@ -3,7 +3,8 @@ engine walks the layers in turn, for the iCE40 UP5K): lint clean; bit-exact with
 (every layer's spikes and membranes of every step) for static and stream inputs, both resets, int16 and int32
 states, kernels 5 and 3, padding, pools of 2 and 4, an unpooled conv and a linear first layer, and under Icarus;
 designs that skip the accumulate pipeline's wait, walk a pooled window wrong or subtract the threshold plus one
-fail verify; 100 real MNIST images through the bundled model; the design rules of the organisation."""
+fail verify; 100 real MNIST images through the bundled model; a reset in the middle of an inference; the design
+rules of the organisation."""
 
 from __future__ import annotations
 
@@ -273,3 +274,80 @@ def test_serial_fits_up5k_after_place_and_route(
     assert part.placed["ICESTORM_LC"][0] <= 5280 and part.brams <= 30 and part.dsps <= 8
     assert part.sprams == sprams  # the weights (9,572 x 16 or 4,786 x 32) and the membranes (3,338 x 32)
     assert "SPRAM" in format_report(rep)
+
+
+RESET_TB = """`timescale 1ns / 1ps
+module tb_reset;
+    reg clk = 1'b0, rst = 1'b1, in_valid = 1'b0;
+    reg [7:0] in_data = 8'd0;
+    wire in_ready, out_valid, out_last, busy;
+    wire [CLASSES-1:0] out_spikes;
+    wire [CLASS_W-1:0] out_class;
+    qsnn_synth dut (
+        .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data), .out_valid(out_valid),
+        .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class), .busy(busy)
+    );
+    reg [7:0] bytes [0:TOTAL-1];
+    integer pos, done, beats, round, fo;
+    always #5 clk = ~clk;
+    initial begin
+        $readmemh("stream.hex", bytes);
+        fo = $fopen("beats.txt", "w");
+        // round 0 is cut by a reset after CUT output beats; round 1 starts over: weights, then the frame
+        for (round = 0; round < 2; round = round + 1) begin
+            rst = 1'b1;
+            in_valid = 1'b0;
+            repeat (3) @(posedge clk);
+            rst = 1'b0;
+            pos = 0; done = 0; beats = 0;
+            while (!done) begin
+                @(negedge clk);
+                in_valid = (pos < TOTAL);
+                in_data = (pos < TOTAL) ? bytes[pos] : 8'd0;
+                #1;
+                if (out_valid) begin
+                    beats = beats + 1;
+                    if (round == 1) $fwrite(fo, "%0d %0d %0d\\n", out_spikes, out_last, out_class);
+                    if (out_last || (round == 0 && beats == CUT)) done = 1;
+                end
+                if (in_valid && in_ready) pos = pos + 1;
+            end
+        end
+        $fclose(fo);
+        $finish;
+    end
+endmodule
+"""
+
+
+def test_serial_reset_mid_inference_under_icarus(tmp_path: Path) -> None:
+    """A reset in the middle of an inference (after 3 of its steps), then the weights again and a whole
+    inference: every step's output spikes and the class are the simulator's (nothing of the cut inference
+    survives the reset: the clear, the load, the layer and step counters)."""
+    require_tools("iverilog", "vvp")
+    import subprocess
+
+    from qsnn_deploy.sim import simulate
+    from qsnn_deploy.targets.verilog.render import rtl_files
+
+    graph = random_graph("tiny-stream", 2)
+    inputs = random_inputs(graph, 1, 4)
+    generate(graph, "verilog", tmp_path, options=SERIAL)
+    words = [int(w, 16) for w in (tmp_path / "qsnn_weights.hex").read_text().split()]
+    stream = [b for w in words for b in (w & 0xFF, w >> 8)] + list(inputs[0].reshape(-1))
+    (tmp_path / "stream.hex").write_text("".join(f"{b:02x}\n" for b in stream))
+    classes = graph.num_classes
+    tb = RESET_TB.replace("CLASSES", str(classes)).replace("CLASS_W", str(max(1, (classes - 1).bit_length())))
+    (tmp_path / "tb_reset.v").write_text(tb.replace("TOTAL", str(len(stream))).replace("CUT", "3"))
+    sources = ["tb_reset.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files("serial")]
+    subprocess.run(["iverilog", "-g2005", "-o", "sim", *sources], cwd=tmp_path, check=True)
+    subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True)
+    beats = [
+        tuple(int(v) for v in line.split()) for line in (tmp_path / "beats.txt").read_text().splitlines()
+    ]
+    sim = simulate(graph, inputs, graph.num_steps)
+    want = [int(sum(int(b) << k for k, b in enumerate(step))) for step in sim.output_spikes[0]]
+    assert [b[0] for b in beats] == want
+    assert [b[1] for b in beats] == [0] * (graph.num_steps - 1) + [1]
+    assert beats[-1][2] == sim.predictions[0]
+    assert any(want), "a test with no output spike could not catch an error"
