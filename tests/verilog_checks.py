@@ -1,17 +1,25 @@
 """Shared by the Verilog target's tests: a check that a design run under Verilator equals the simulator on every
-layer's spikes and membranes of every step, and spikes at the output (or the test could not catch an error);
+layer's spikes and membranes of every step, and spikes at the output (or the test could not catch an error); a
+check that a design mutated in one place fails verify; the pin-level runs of <prefix>_synth.v under Icarus and
+their check against the simulator; the vector files and result check of the neuron units' own testbenches;
 graphs of geometries the synthetic ones lack (3x3 kernels, padding, a 4x4 pool, an unpooled conv)."""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import Conv2d, Linear, SumPool2d
 from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.sim import simulate
+from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.verify import verify
 
@@ -31,6 +39,81 @@ def verilator_bit_exact(graph: Graph, samples: int, steps: int, options: TargetO
         == samples * steps * sum(layer.neurons for layer in plan_layers(graph)) * 2
     )
     assert result.sim.output_spikes.any(), "a test with no output spike could not catch an error"
+
+
+def mutation_fails_verify(
+    graph: Graph,
+    options: TargetOptions,
+    folder: Path,
+    rtl_file: str,
+    good: str,
+    bad: str,
+    samples: int,
+    steps: int,
+) -> None:
+    """Generate ``graph`` into ``folder``, replace the one ``good`` in ``rtl_file`` by ``bad``: verify must fail."""
+    generate(graph, "verilog", folder, options=options)
+    rtl = folder / rtl_file
+    text = rtl.read_text()
+    assert text.count(good) == 1
+    rtl.write_text(text.replace(good, bad))
+    with pytest.raises(VerificationError):
+        verify(graph, random_inputs(graph, samples, 1), steps, target="verilog", executor="verilator",
+               from_dir=folder)  # fmt: skip
+
+
+def input_stream(folder: Path, inputs: np.ndarray, lanes: int | None) -> list[int]:
+    """The bytes <prefix>_synth.v takes for one sample's ``inputs`` (its frames, every step's for a stream model),
+    after the serial organisation's weights (``lanes`` / 2 bytes per word, low byte first; None: layered)."""
+    stream = [int(b) for b in inputs.reshape(-1)]
+    if lanes is None:
+        return stream
+    words = [int(w, 16) for w in (folder / "qsnn_weights.hex").read_text().split()]
+    return [(w >> (8 * k)) & 0xFF for w in words for k in range(lanes // 2)] + stream
+
+
+def icarus_beats(folder: Path, sources: list[str]) -> list[tuple[int, ...]]:
+    """Compile and run a pin-level testbench (the first of ``sources``) that writes beats.txt: one line
+    ``spikes last class`` per output beat."""
+    subprocess.run(["iverilog", "-g2005", "-o", "sim", *sources], cwd=folder, check=True)
+    subprocess.run(["vvp", "-n", "sim"], cwd=folder, check=True, capture_output=True)
+    return [tuple(int(v) for v in line.split()) for line in (folder / "beats.txt").read_text().splitlines()]
+
+
+def assert_beats_are_the_simulators(beats: list[tuple[int, ...]], graph: Graph, inputs: np.ndarray) -> None:
+    """Every step's output spikes, the last-beat flag and the class of one sample are the simulator's."""
+    sim = simulate(graph, inputs, graph.num_steps)
+    want = [int(sum(int(b) << k for k, b in enumerate(step))) for step in sim.output_spikes[0]]
+    assert [b[0] for b in beats] == want
+    assert [b[1] for b in beats] == [0] * (graph.num_steps - 1) + [1]
+    assert beats[-1][2] == sim.predictions[0]
+    assert any(want), "a test with no output spike could not catch an error"
+
+
+def write_hex(path: Path, values: np.ndarray, bits: int) -> None:
+    """A $readmemh file of ``values`` in ``bits``-bit two's complement, one per line."""
+    path.write_text("".join(f"{int(x) & ((1 << bits) - 1):x}\n" for x in values))
+
+
+def negative_ties(value: np.ndarray, shift: int) -> int:
+    """How many of ``value`` are rounding ties at negative values of a round-half-up shift by ``shift`` (-1
+    where nothing rounds: a shift of 0, or values all multiples of 2^shift)."""
+    if not shift or not (value % (1 << shift)).any():
+        return -1
+    return int(((value < 0) & (value % (1 << shift) == 1 << (shift - 1))).sum())
+
+
+def assert_unit_outputs(out_file: Path, want: dict[str, np.ndarray], valid: np.ndarray) -> None:
+    """A neuron-unit testbench's ``v_new spike`` lines, on the cycles of ``valid``, equal ``want``'s membranes and
+    spikes; the message names the first vector that differs."""
+    out = np.loadtxt(out_file, dtype=np.int64).reshape(-1, 2)
+    assert out.shape == (valid.size, 2)
+    out = out[valid]
+    bad = np.flatnonzero((out[:, 0] != want["membrane"]) | (out[:, 1] != want["spike"]))
+    first = {key: int(values[bad[0]]) for key, values in want.items()} if bad.size else {}
+    assert bad.size == 0, (
+        f"{bad.size} of {out.shape[0]} vectors differ, first {first}: RTL {tuple(out[bad[0]])}"
+    )
 
 
 def odd_geometry_graph(seed: int) -> Graph:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from golden_check import check_golden  # noqa: E402
 from toolchains import WARNINGS, require_tools  # noqa: E402
 
 from qsnn_deploy.ir.io import save_graph  # noqa: E402
@@ -90,13 +90,7 @@ def test_golden_snapshot(tmp_path: Path) -> None:
     """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/c/ after an intended change (see its README)."""
     paths = generate(random_graph("tiny", 0), "c", tmp_path, "qsnn")
     rendered = [p for p in paths if p.suffix in (".c", ".h") and not p.name.startswith("qsnn_runtime")]
-    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
-    for path in rendered:
-        golden = GOLDEN / path.name
-        if update:
-            golden.write_text(path.read_text())
-        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
-        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
+    check_golden(rendered, GOLDEN)
 
 
 def test_cli_writes_only_to_out(tmp_path: Path, capsys) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from golden_check import check_golden  # noqa: E402
 from toolchains import REQUIRED, require_tools  # noqa: E402
 
 from qsnn_deploy.errors import DesignRuleError, ToolchainError, VerificationError  # noqa: E402
@@ -168,13 +169,7 @@ def test_golden_snapshot(tmp_path: Path) -> None:
     paths = generate(random_graph("tiny", 0), "hls", tmp_path, "qsnn")
     names = sorted(p.name for p in paths)
     assert names == sorted([*RENDERED, "qsnn_hls.h", "qsnn-target.json"])
-    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
-    for name in RENDERED:
-        golden = GOLDEN / name
-        if update:
-            golden.write_text((tmp_path / name).read_text())
-        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
-        assert (tmp_path / name).read_text() == golden.read_text(), f"{name} differs from {golden}"
+    check_golden([tmp_path / name for name in RENDERED], GOLDEN)
 
 
 def test_project_holds_the_vendor_flow_and_the_interfaces(tmp_path: Path) -> None:

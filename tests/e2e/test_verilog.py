@@ -5,7 +5,6 @@ read-after-write fail verify; 100 real MNIST images; golden snapshots."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,10 +12,17 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from golden_check import check_golden  # noqa: E402
 from toolchains import require_tools  # noqa: E402
-from verilog_checks import verilator_bit_exact  # noqa: E402
+from verilog_checks import (  # noqa: E402
+    assert_beats_are_the_simulators,
+    icarus_beats,
+    input_stream,
+    mutation_fails_verify,
+    verilator_bit_exact,
+    write_hex,
+)
 
-from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
@@ -113,15 +119,7 @@ def test_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_path: Pat
     """A design wrong by one unit in the LIF reset, or one that uses an accumulator word before the write
     of an operation ahead of it lands, must be caught by the verifier."""
     require_tools("verilator")
-    graph = random_graph("tiny", 0)
-    generate(graph, "verilog", tmp_path / "model", options=_opts(4))
-    rtl = tmp_path / "model" / rtl_file
-    text = rtl.read_text()
-    assert text.count(good) == 1
-    rtl.write_text(text.replace(good, bad))
-    with pytest.raises(VerificationError):
-        verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
-               from_dir=tmp_path / "model")  # fmt: skip
+    mutation_fails_verify(random_graph("tiny", 0), _opts(4), tmp_path / "model", rtl_file, good, bad, 4, 20)
 
 
 def _mnist(data_dir: Path, limit: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -186,14 +184,8 @@ def test_golden_snapshot(tmp_path: Path) -> None:
     rendered = [
         p for p in paths if p.suffix in (".hex", ".h", ".vh") or p.name in ("qsnn_top.v", "qsnn_synth.v")
     ]
-    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
     assert len(rendered) == 10
-    for path in rendered:
-        golden = GOLDEN / path.name
-        if update:
-            golden.write_text(path.read_text())
-        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
-        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
+    check_golden(rendered, GOLDEN)
 
 
 SYNTH_TB = """`timescale 1ns / 1ps
@@ -252,33 +244,17 @@ def test_synth_wrapper_under_icarus(shape: str, seed: int, extra: dict, tmp_path
     simulator's. The serial organisation takes its weights over the same stream first; a stream model takes a
     frame per step from it."""
     require_tools("iverilog", "vvp")
-    import subprocess
-
-    from qsnn_deploy.sim import simulate
     from qsnn_deploy.targets.verilog.render import rtl_files
 
     graph = random_graph(shape, seed)
     inputs = random_inputs(graph, 1, 4)
     generate(graph, "verilog", tmp_path, options=TargetOptions(extra=extra))
-    stream = list(inputs[0].reshape(-1))  # a stream model's frames of every step, in order
     arch = extra.get("arch", "layered")
-    if arch == "serial":  # lanes / 2 bytes per weight word, low byte first
-        nbytes = int(extra.get("lanes", "4")) // 2
-        words = [int(w, 16) for w in (tmp_path / "qsnn_weights.hex").read_text().split()]
-        stream = [(w >> (8 * k)) & 0xFF for w in words for k in range(nbytes)] + stream
-    (tmp_path / "frame.hex").write_text("".join(f"{b:02x}\n" for b in stream))
+    lanes = int(extra.get("lanes", "4")) if arch == "serial" else None
+    stream = input_stream(tmp_path, inputs[0], lanes)
+    write_hex(tmp_path / "frame.hex", np.asarray(stream), 8)
     classes = plan_layers(graph)[-1].neurons
     tb = SYNTH_TB.replace("CLASSES", str(classes)).replace("CLASS_W", str(max(1, (classes - 1).bit_length())))
     (tmp_path / "tb_synth.v").write_text(tb.replace("FRAME", str(len(stream))))
-    sources = ["tb_synth.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files(arch)]
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", *sources], cwd=tmp_path, check=True)
-    subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True)
-    beats = [
-        tuple(int(v) for v in line.split()) for line in (tmp_path / "beats.txt").read_text().splitlines()
-    ]
-    sim = simulate(graph, inputs, graph.num_steps)
-    want = [int(sum(int(b) << k for k, b in enumerate(step))) for step in sim.output_spikes[0]]
-    assert [b[0] for b in beats] == want
-    assert [b[1] for b in beats] == [0] * (graph.num_steps - 1) + [1]
-    assert beats[-1][2] == sim.predictions[0]
-    assert any(want), "a test with no output spike could not catch an error"
+    beats = icarus_beats(tmp_path, ["tb_synth.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files(arch)])
+    assert_beats_are_the_simulators(beats, graph, inputs)

@@ -13,9 +13,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolchains import require_tools  # noqa: E402
-from verilog_checks import odd_geometry_graph, unpooled_conv_graph, verilator_bit_exact  # noqa: E402
+from verilog_checks import (  # noqa: E402
+    mutation_fails_verify,
+    odd_geometry_graph,
+    unpooled_conv_graph,
+    verilator_bit_exact,
+)
 
-from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
@@ -91,16 +95,10 @@ def test_no_wait_without_forwarding_fails_verify(make, neurons: str, tmp_path: P
     1x1, so every operation hits one word; unpooled: a corner input's single operation hits the word the same
     position's next channel hits. lif1's 4-neuron spike masks expand into events one cycle apart.)"""
     require_tools("verilator")
-    graph = make()
-    generate(graph, "verilog", tmp_path / "model", options=_options("4", neurons))
-    rtl = tmp_path / "model" / "qsnn_layer.v"
-    text = rtl.read_text()
     good = "(FORWARD == 0 && a0_valid && a0_addr == pr_addr)"
-    assert text.count(good) == 1
-    rtl.write_text(text.replace(good, "1'b0"))
-    with pytest.raises(VerificationError):
-        verify(graph, random_inputs(graph, 4, 1), 20, target="verilog", executor="verilator",
-               from_dir=tmp_path / "model")  # fmt: skip
+    mutation_fails_verify(
+        make(), _options("4", neurons), tmp_path / "model", "qsnn_layer.v", good, "1'b0", 4, 20
+    )
 
 
 def test_report_names_the_folded_layers(tmp_path: Path) -> None:

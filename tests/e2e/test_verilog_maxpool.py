@@ -12,9 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolchains import require_tools  # noqa: E402
-from verilog_checks import verilator_bit_exact  # noqa: E402
+from verilog_checks import mutation_fails_verify, verilator_bit_exact  # noqa: E402
 
-from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.ops import MaxPool2d
 from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
@@ -66,18 +65,6 @@ def test_icarus_bit_exact() -> None:
 def test_ignoring_the_sign_fails_verify(tmp_path: Path) -> None:
     """A design that takes the max in every channel (the min of the sign -1 channels lost) must be caught."""
     require_tools("verilator")
-    graph = _graph("tiny")
-    generate(graph, "verilog", tmp_path, options=_opts("4", "1"))
-    rtl = tmp_path / "qsnn_layer.v"
-    text = rtl.read_text()
-    assert text.count(SIGN_AWARE) == 1
-    rtl.write_text(text.replace(SIGN_AWARE, "(x > best)"))
-    with pytest.raises(VerificationError):
-        verify(
-            graph,
-            random_inputs(graph, 3, 1),
-            STEPS,
-            target="verilog",
-            executor="verilator",
-            from_dir=tmp_path,
-        )
+    mutation_fails_verify(
+        _graph("tiny"), _opts("4", "1"), tmp_path, "qsnn_layer.v", SIGN_AWARE, "(x > best)", 3, STEPS
+    )

@@ -16,10 +16,20 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from golden_check import check_golden  # noqa: E402
 from toolchains import require_tools  # noqa: E402
-from verilog_checks import odd_geometry_graph, unpooled_conv_graph, verilator_bit_exact  # noqa: E402
+from verilog_checks import (  # noqa: E402
+    assert_beats_are_the_simulators,
+    icarus_beats,
+    input_stream,
+    mutation_fails_verify,
+    odd_geometry_graph,
+    unpooled_conv_graph,
+    verilator_bit_exact,
+    write_hex,
+)
 
-from qsnn_deploy.errors import DesignRuleError, VerificationError
+from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF, Linear, Requantize
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
@@ -159,15 +169,7 @@ def test_serial_mutation_fails_verify(rtl_file: str, good: str, bad: str, tmp_pa
     moves to the next pooled column at every tap, or that subtracts the threshold plus one on a reset must be
     caught by the verifier."""
     require_tools("verilator")
-    graph = random_graph("tiny", 0)
-    generate(graph, "verilog", tmp_path / "model", options=SERIAL)
-    rtl = tmp_path / "model" / rtl_file
-    text = rtl.read_text()
-    assert text.count(good) == 1
-    rtl.write_text(text.replace(good, bad))
-    with pytest.raises(VerificationError):
-        verify(graph, random_inputs(graph, 4, 1), 12, target="verilog", executor="verilator",
-               from_dir=tmp_path / "model")  # fmt: skip
+    mutation_fails_verify(random_graph("tiny", 0), SERIAL, tmp_path / "model", rtl_file, good, bad, 4, 12)
 
 
 @pytest.mark.parametrize("lanes", [4, 8])
@@ -233,23 +235,14 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "verilog" / "serial"
 def test_serial_golden_snapshot(tmp_path: Path) -> None:
     """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/verilog/serial/ after an intended change (see the README
     of tests/golden/verilog/)."""
-    import os
-
     paths = generate(random_graph("tiny", 0), "verilog", tmp_path, options=SERIAL)
     rendered = [
         p for p in paths if p.suffix in (".hex", ".h", ".vh") or p.name in ("qsnn_top.v", "qsnn_synth.v")
     ]
-    update = os.environ.get("QSNN_UPDATE_GOLDEN") == "1"
     assert sorted(p.name for p in rendered) == sorted(
         ["qsnn_top.v", "qsnn_synth.v", "qsnn_weights.hex", "qsnn_rq.hex", "tb_config.h", "tb_config.vh"]
     )
-    GOLDEN.mkdir(exist_ok=True)
-    for path in rendered:
-        golden = GOLDEN / path.name
-        if update:
-            golden.write_text(path.read_text())
-        assert golden.exists(), f"{golden} missing; run with QSNN_UPDATE_GOLDEN=1"
-        assert path.read_text() == golden.read_text(), f"{path.name} differs from {golden}"
+    check_golden(rendered, GOLDEN)
 
 
 @pytest.mark.slow
@@ -325,29 +318,15 @@ def test_serial_reset_mid_inference_under_icarus(tmp_path: Path) -> None:
     inference: every step's output spikes and the class are the simulator's (nothing of the cut inference
     survives the reset: the clear, the load, the layer and step counters)."""
     require_tools("iverilog", "vvp")
-    import subprocess
-
-    from qsnn_deploy.sim import simulate
     from qsnn_deploy.targets.verilog.render import rtl_files
 
     graph = random_graph("tiny-stream", 2)
     inputs = random_inputs(graph, 1, 4)
     generate(graph, "verilog", tmp_path, options=SERIAL)
-    words = [int(w, 16) for w in (tmp_path / "qsnn_weights.hex").read_text().split()]
-    stream = [b for w in words for b in (w & 0xFF, w >> 8)] + list(inputs[0].reshape(-1))
-    (tmp_path / "stream.hex").write_text("".join(f"{b:02x}\n" for b in stream))
+    stream = input_stream(tmp_path, inputs[0], 4)
+    write_hex(tmp_path / "stream.hex", np.asarray(stream), 8)
     classes = graph.num_classes
     tb = RESET_TB.replace("CLASSES", str(classes)).replace("CLASS_W", str(max(1, (classes - 1).bit_length())))
     (tmp_path / "tb_reset.v").write_text(tb.replace("TOTAL", str(len(stream))).replace("CUT", "3"))
-    sources = ["tb_reset.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files("serial")]
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", *sources], cwd=tmp_path, check=True)
-    subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True, capture_output=True)
-    beats = [
-        tuple(int(v) for v in line.split()) for line in (tmp_path / "beats.txt").read_text().splitlines()
-    ]
-    sim = simulate(graph, inputs, graph.num_steps)
-    want = [int(sum(int(b) << k for k, b in enumerate(step))) for step in sim.output_spikes[0]]
-    assert [b[0] for b in beats] == want
-    assert [b[1] for b in beats] == [0] * (graph.num_steps - 1) + [1]
-    assert beats[-1][2] == sim.predictions[0]
-    assert any(want), "a test with no output spike could not catch an error"
+    beats = icarus_beats(tmp_path, ["tb_reset.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files("serial")])
+    assert_beats_are_the_simulators(beats, graph, inputs)

@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolchains import require_tools  # noqa: E402
+from verilog_checks import assert_unit_outputs, negative_ties, write_hex  # noqa: E402
 
 from qsnn_deploy.ir.ops import LIF, Requantize
 from qsnn_deploy.ir.types import IntType
@@ -239,10 +240,9 @@ def _layer_vectors(unit: Unit, layer: Layer, rng: np.random.Generator) -> dict[s
     reset = (vec["v"] > layer.threshold) & (layer.reset == "zero")
     rounded = ((vec["acc"] * vec["mult"] + vec["bias"], layer.shift),
                (np.where(reset, 0, vec["v"]) * layer.decay_multiplier, layer.decay_shift))  # fmt: skip
-    for value, k in rounded:
-        if k and (value % (1 << k)).any():  # a no-leak decay (multiplier 2^k) never rounds
-            ties = (value < 0) & (value % (1 << k) == 1 << (k - 1))
-            assert ties.sum() >= 10, f"too few negative ties for {layer} to mean something"
+    for value, k in rounded:  # -1: nothing rounds (a shift of 0, a no-leak decay with multiplier 2^k)
+        ties = negative_ties(value, k)
+        assert ties == -1 or ties >= 10, f"too few negative ties for {layer} to mean something"
     if layer.saturate:
         assert (np.abs(vec["membrane"]) >= state.max).sum() >= 10, f"{layer} never saturates"
     per_layer = {
@@ -270,10 +270,6 @@ def _stream(unit: Unit, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return stream, np.concatenate(valid)
 
 
-def _hex(path: Path, values: np.ndarray, bits: int) -> None:
-    path.write_text("".join(f"{int(x) & ((1 << bits) - 1):x}\n" for x in values))
-
-
 @pytest.mark.parametrize("name", UNITS)
 def test_sneuron_matches_the_ops(name: str, tmp_path: Path) -> None:
     require_tools("iverilog", "vvp")
@@ -287,7 +283,7 @@ def test_sneuron_matches_the_ops(name: str, tmp_path: Path) -> None:
         "reset_zero": 1, "sat_en": 1, "smax": unit.state_w,
     }  # fmt: skip
     for port in PORTS:
-        _hex(tmp_path / f"{port}.hex", stream[port], widths[port])
+        write_hex(tmp_path / f"{port}.hex", stream[port], widths[port])
     (tmp_path / "tb.v").write_text(TESTBENCH)
     n = valid.size
     params = [f"-Ptb.{key}={value}" for key, value in unit.params(n).items()]
@@ -295,16 +291,9 @@ def test_sneuron_matches_the_ops(name: str, tmp_path: Path) -> None:
     iverilog = [require_tool("iverilog"), "-g2005", "-Wall", "-Wno-timescale", "-s", "tb", *params]
     run_tool([*iverilog, "-o", str(tmp_path / "tb.vvp"), *sources], "iverilog", cwd=tmp_path)
     run_tool([require_tool("vvp"), "-n", str(tmp_path / "tb.vvp")], "the neuron testbench", cwd=tmp_path)
-    out = np.loadtxt(tmp_path / "out.txt", dtype=np.int64).reshape(-1, 2)
-    assert out.shape == (n, 2)
-    out = out[valid]
     want = {key: values[valid] for key, values in stream.items()}
     assert want["spike"].any() and not want["spike"].all()
-    bad = np.flatnonzero((out[:, 0] != want["membrane"]) | (out[:, 1] != want["spike"]))
-    first = {key: int(values[bad[0]]) for key, values in want.items()} if bad.size else {}
-    assert bad.size == 0, (
-        f"{bad.size} of {out.shape[0]} vectors differ, first {first}: RTL {tuple(out[bad[0]])}"
-    )
+    assert_unit_outputs(tmp_path / "out.txt", want, valid)
 
 
 @pytest.mark.parametrize("name", UNITS)

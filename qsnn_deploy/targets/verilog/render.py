@@ -46,10 +46,11 @@ def params_of(model: CheckedModel) -> list[LayerParams]:
     return params
 
 
-def serial_design(model: CheckedModel) -> serial.SerialDesign:
+def serial_design(model: CheckedModel, params: list[LayerParams]) -> serial.SerialDesign:
+    """The serial organisation's layout of the model, from its layers' parameters (``params_of``)."""
     lanes = serial_lanes_option(model.options.extra)
     assert isinstance(lanes, int), lanes  # the design rules ran before
-    return serial.design(model.layers, params_of(model), lanes)
+    return serial.design(model.layers, params, lanes)
 
 
 def context(model: CheckedModel) -> dict:
@@ -73,8 +74,9 @@ def context(model: CheckedModel) -> dict:
         "load_bytes": 0,
     }
     if arch == "serial":
-        d = serial_design(model)
+        d = serial_design(model, params)
         ctx.update(
+            design=d,
             e=d.params,
             widths=d.widths,
             rows=d.layers,
@@ -105,7 +107,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "tb_config.vh": env.get_template("tb_config.vh.j2").render(ctx),
     }
     if serial_arch:
-        d = serial_design(model)
+        d = ctx["design"]
         files[f"{p}_weights.hex"] = serial.weight_hex(d)
         files[f"{p}_rq.hex"] = serial.rq_hex(d)
         return files

@@ -252,7 +252,7 @@ def cost_report(
     part = model.options.get("part", DEFAULT_PART)
     lanes, neurons = [p.LANES for p in params], [p.NLANES for p in params]
     if arch == "serial":  # one engine: the same lanes for every layer, one neuron at a time
-        design = serial_design(model)
+        design = serial_design(model, params)
         estimate, lanes, neurons = (
             serial_block_estimate(design, part),
             [design.lanes] * len(params),

@@ -25,6 +25,7 @@ WORD_BITS = 16  # one SPRAM word
 NEURON_LAT = 5  # qsnn_sneuron's latency (its contract)
 SPRAM_WORDS = 16384  # one iCE40 UP5K SPRAM: 16K x 16
 SPRAMS = 4
+SPRAM_MEMORIES = ("weights", "membranes")  # the qsnn_spram instances: SPRAM on the UP5K, block RAM elsewhere
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,6 @@ class SerialLayer:
     """One row of the layer table (the d_* inputs of qsnn_serial), and where the layer lives in the memories."""
 
     index: int
-    name: str
     desc: str
     fields: dict[str, int]  # d_<name> -> value (non-negative, fits its width)
 
@@ -59,16 +59,12 @@ class SerialDesign:
         }
 
     def sprams(self) -> int:
-        """iCE40 UP5K SPRAM blocks the weights and the membranes take (16K words of 16 bits each)."""
-        p = self.params
+        """iCE40 UP5K SPRAM blocks the single-port memories take (16K words of 16 bits each)."""
         return sum(
             -(-width // WORD_BITS) * -(-depth // SPRAM_WORDS)
-            for width, depth in ((4 * self.lanes, p["W_DEPTH"]), (p["STATE_W"], p["M_DEPTH"]))
+            for name, (width, depth) in self.memories().items()
+            if name in SPRAM_MEMORIES
         )
-
-
-def _bits(values: list[int]) -> int:
-    return max(1, max(values).bit_length())
 
 
 def design(
@@ -215,7 +211,7 @@ def design(
         }
         # address arithmetic is modulo 2^width: a base or stride equal to 2^width is 0 there
         fields = {k: v & ((1 << widths[k]) - 1) for k, v in fields.items()}
-        rows.append(SerialLayer(p.index, p.name, p.desc, fields))
+        rows.append(SerialLayer(p.index, p.desc, fields))
         bases["acc"] += aw
         bases["w"] += ww
         bases["rq"] += p.OC
@@ -239,7 +235,7 @@ def design(
 def serial_block_estimate(d: SerialDesign, part: str) -> int:
     """Block RAMs of the design on ``part``: the accumulators, the requantize ROM and the bitmap; the weights and
     the membranes too, except on the UP5K, where they are SPRAM (``SerialDesign.sprams``)."""
-    spram = ("weights", "membranes") if part == "up5k" else ()
+    spram = SPRAM_MEMORIES if part == "up5k" else ()
     return sum(
         blocks_for(width, depth, part, name == "requant")
         for name, (width, depth) in d.memories().items()
