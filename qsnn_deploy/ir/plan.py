@@ -9,6 +9,14 @@ simulator's fused stages (sim/plan.py), the C target and every later target read
 groups that are not complete layers are what the shared design rule ``layer_pattern`` refuses
 (``plan_layers``), for every target alike. The simulator runs incomplete groups too: it is the oracle of
 every valid graph.
+
+One incomplete group is planned all the same: a lone ``sumpool2d`` right before a complete layer (the
+Sinabs/Speck layout ``lif -> sumpool2d -> conv2d | linear``, the pool summing spikes). ``plan_layers`` folds it
+into that layer's synapse (``fold_sum_pool``): a conv with a ``k``-times larger kernel, stride and padding, or
+a linear whose columns are repeated over each window, on the unpooled map. The fold is exact (docs/ir/ops.md,
+sumpool2d; docs/ir/ranges.md proves the folded op's range equals the IR op's), so targets run ``Layer.op``
+with their existing kernels; ``Layer.in_pool`` and ``Layer.synapse`` keep the IR ops for tools that write
+them back (NIR export).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ Shape = tuple[int, ...]
 POOL_TYPES = (SumPool2d, MaxPool2d)
 SYNAPSE_TYPES = (Conv2d, Linear)
 
-LAYER_PATTERN = "(conv2d [sumpool2d | maxpool2d] | linear) requantize lif, repeated"
+LAYER_PATTERN = "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize lif, repeated"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,13 @@ class Layer:
     """One complete layer: ``op`` [+ ``pool``] -> ``rq`` -> ``lif``, with its shapes.
 
     ``in_shape`` is the synapse's input, ``conv_shape`` its output before pooling, ``out_shape`` the shape of
-    the LIF layer (after pooling)."""
+    the LIF layer (after pooling).
+
+    ``in_pool`` is a sum pool before the synapse (``lif -> sumpool2d -> conv2d | linear``), already folded:
+    ``op`` is then the folded synapse (``fold_sum_pool``, same name as the IR op), ``in_shape`` the unpooled
+    input it reads, and ``synapse`` the IR op as the graph holds it (on the pooled map). Without an input pool
+    ``synapse`` is ``op``. Targets read ``op`` and ``in_shape``; only writers of the IR itself (NIR export)
+    read ``in_pool`` and ``synapse``."""
 
     index: int
     op: Conv2d | Linear
@@ -65,6 +79,18 @@ class Layer:
     in_shape: Shape
     conv_shape: Shape
     out_shape: Shape
+    in_pool: SumPool2d | None = None
+    ir_op: Conv2d | Linear | None = None  # the unfolded synapse when ``in_pool`` is set
+
+    @property
+    def synapse(self) -> Conv2d | Linear:
+        """The synapse as the graph holds it (before folding ``in_pool``)."""
+        return self.ir_op if self.ir_op is not None else self.op
+
+    @property
+    def synapse_in_shape(self) -> Shape:
+        """The input shape of ``synapse``: the pooled map under an input pool, else ``in_shape``."""
+        return self.in_pool.out_shape(self.in_shape) if self.in_pool is not None else self.in_shape
 
     @property
     def kind(self) -> str:
@@ -133,11 +159,63 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
     return tuple(groups)
 
 
+def _input_pool(g: Group) -> bool:
+    """Whether ``g`` is a lone sum pool that ``plan_layers`` folds into the next layer's synapse."""
+    return len(g.ops) == 1 and isinstance(g.pool, SumPool2d)
+
+
+def fold_sum_pool(pool: SumPool2d, op: Conv2d | Linear, in_shape: Shape) -> Conv2d | Linear:
+    """The synapse that computes ``op(pool(x))`` from the unpooled ``x`` of shape ``in_shape``, exactly.
+
+    A sum pool is linear, so it moves into the weights. For a conv (kernel K, stride S, padding P) on the
+    pooled map: kernel ``K*k``, stride ``S*k``, padding ``P*k`` and ``W'[o,c,dy*k+u,dx*k+v] = W[o,c,dy,dx]``;
+    every pooled position ``p`` becomes the unpooled rows ``p*k .. p*k+k-1``, padding positions become padding
+    rows, and the output size is the same. It needs the rows and columns the pool drops (``H mod k``,
+    ``W mod k``) never to be read: true without padding; with padding only when ``k`` divides H and W
+    (``fold_problem`` says so). For a linear: ``W'[o, c, y, x] = W[o, c, y // k, x // k]`` for ``y, x`` inside
+    the kept windows, 0 on the dropped rows and columns; always exact. Weights keep their values and type, so
+    the folded op's range equals the IR op's (docs/ir/ranges.md)."""
+    k = pool.kernel
+    c, h, w = in_shape
+    if isinstance(op, Conv2d):
+        weight = np.repeat(np.repeat(op.weight, k, axis=2), k, axis=3)
+        return Conv2d(op.name, weight, op.weight_type, op.stride * k, op.padding * k, op.acc_type)
+    hp, wp = h // k, w // k
+    grid = op.weight.reshape(len(op.weight), c, hp, wp)
+    weight = np.zeros((len(op.weight), c, h, w), dtype=np.int8)
+    weight[:, :, : hp * k, : wp * k] = np.repeat(np.repeat(grid, k, axis=2), k, axis=3)
+    return Linear(op.name, weight.reshape(len(op.weight), -1), op.weight_type, op.acc_type)
+
+
+def fold_problem(pool: SumPool2d, op: Op, in_shape: Shape) -> str | None:
+    """Why ``pool`` cannot fold into ``op`` exactly (None when it can)."""
+    if not isinstance(op, SYNAPSE_TYPES):
+        return f"sumpool2d {pool.name!r} feeds {op.kind} {op.name!r}, not a conv2d or linear"
+    k, (_, h, w) = pool.kernel, in_shape
+    if isinstance(op, Conv2d) and op.padding and (h % k or w % k):
+        return (
+            f"sumpool2d {pool.name!r} (k={k}) drops rows or columns of its {h}x{w} input and conv2d "
+            f"{op.name!r} pads (padding {op.padding}), so the pool cannot fold into the conv exactly; make the "
+            f"map's height and width multiples of {k} or drop the conv's padding"
+        )
+    return None
+
+
 def layer_pattern_violations(graph: Graph) -> list[str]:
-    """One message per group of ``graph`` that is not a complete layer (empty when the graph is plannable)."""
+    """One message per group of ``graph`` that is not a complete layer (empty when the graph is plannable).
+
+    A lone sum pool before a complete layer is planned (folded), when the fold is exact."""
     messages = []
-    for g in group_ops(graph):
+    groups = group_ops(graph)
+    for i, g in enumerate(groups):
         if g.complete:
+            continue
+        after = groups[i + 1] if i + 1 < len(groups) else None
+        if _input_pool(g) and after is not None and after.complete:
+            problem = fold_problem(g.pool, after.ops[0], g.in_shape)  # type: ignore[arg-type]
+            if problem is None:
+                continue
+            messages.append(problem)
             continue
         names = " -> ".join(f"{op.kind} {op.name!r}" for op in g.ops)
         missing = [w for w, present in (("conv2d or linear", g.synapse), ("requantize", g.rq), ("lif", g.lif))
@@ -151,10 +229,23 @@ def plan_layers(graph: Graph) -> tuple[Layer, ...]:
     problems = layer_pattern_violations(graph)
     if problems:
         raise DesignRuleError("layer_pattern", "; ".join(problems))
-    return tuple(
-        Layer(g.index, g.synapse, g.pool, g.rq, g.lif, g.in_shape, g.conv_shape, g.out_shape)  # type: ignore[arg-type]
-        for g in group_ops(graph)
-    )
+    layers: list[Layer] = []
+    in_pool = None
+    for g in group_ops(graph):
+        if not g.complete:  # a lone sum pool (layer_pattern_violations let nothing else through)
+            in_pool, pool_in = g.pool, g.in_shape
+            continue
+        if in_pool is None:
+            shapes = (g.in_shape, g.conv_shape, g.out_shape)
+            layers.append(Layer(len(layers), g.synapse, g.pool, g.rq, g.lif, *shapes))  # type: ignore[arg-type]
+            continue
+        folded = fold_sum_pool(in_pool, g.synapse, pool_in)  # type: ignore[arg-type]
+        layers.append(
+            Layer(len(layers), folded, g.pool, g.rq, g.lif, pool_in, folded.out_shape(pool_in), g.out_shape,
+                  in_pool, g.synapse)  # type: ignore[arg-type]
+        )  # fmt: skip
+        in_pool = None
+    return tuple(layers)
 
 
 def weight_floor_bytes(graph: Graph) -> float:
@@ -162,4 +253,13 @@ def weight_floor_bytes(graph: Graph) -> float:
     return sum(op.weight.size * op.weight_type.bits / 8 for op in graph.ops if isinstance(op, SYNAPSE_TYPES))
 
 
-__all__ = ["Group", "Layer", "LAYER_PATTERN", "group_ops", "layer_pattern_violations", "plan_layers"]
+__all__ = [
+    "Group",
+    "Layer",
+    "LAYER_PATTERN",
+    "fold_problem",
+    "fold_sum_pool",
+    "group_ops",
+    "layer_pattern_violations",
+    "plan_layers",
+]

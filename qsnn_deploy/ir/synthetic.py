@@ -89,6 +89,67 @@ def random_graph(
     return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:{arch}:{seed}"}).validate()
 
 
+def spike_pool_graph(
+    seed: int = 0,
+    *,
+    channels: tuple[int, int, int] = (4, 4, 4),
+    hidden: int = 16,
+    classes: int = 10,
+    in_shape: tuple[int, int, int] = (2, 34, 34),
+    bits: int = 4,
+    num_steps: int = 6,
+) -> Graph:
+    """The Sinabs/Speck layout of the NIR paper's N-MNIST CNN, with random weights: conv 5x5 s2 p1 -> IF ->
+    conv 3x3 p1 -> IF -> sumpool 2 -> conv 3x3 s2 p1 -> IF -> sumpool 2 -> linear ``hidden`` -> IF -> linear
+    ``classes`` -> IF, on a stream input. Both sum pools add up spikes (ir/plan.py folds them into the next
+    synapse). IF: no leak (decay 1)."""
+    rng = np.random.default_rng(seed)
+    c, h, w = in_shape
+    c1, c2, c3 = channels
+    wmax = (1 << (bits - 1)) - 1
+    wtype = IntType(bits)
+    threshold = 1 << 10
+
+    def weights(*shape: int) -> np.ndarray:
+        return rng.integers(-wmax, wmax + 1, shape)
+
+    def requant(name: str, channels: int, fan_in: float, in_max: float) -> Requantize:
+        # A typical accumulator (~ sqrt(fan_in) * wmax * in_max / 2) becomes ~ threshold / 2 per step.
+        typical = max(1.0, np.sqrt(fan_in) * wmax * in_max / 2)
+        shift = 16
+        mult = np.maximum(1, threshold / 2 / typical * (1 << shift) * rng.uniform(0.7, 1.4, channels))
+        bias = (rng.uniform(0.0, 0.3, channels) * threshold * (1 << shift)).astype(np.int64)
+        return Requantize(name, mult.astype(np.int64), bias, shift, IntType(32))
+
+    def neuron(name: str) -> LIF:
+        return LIF(name, threshold, 1, 0, "subtract", IntType(32))
+
+    h1, w1 = (h + 2 - 5) // 2 + 1, (w + 2 - 5) // 2 + 1
+    h3, w3 = (h1 // 2 + 2 - 3) // 2 + 1, (w1 // 2 + 2 - 3) // 2 + 1
+    flat = c3 * (h3 // 2) * (w3 // 2)
+    ops = (
+        Conv2d("conv1", weights(c1, c, 5, 5), wtype, stride=2, padding=1),
+        requant("rq1", c1, c * 25 * 0.15, 2),
+        neuron("if1"),
+        Conv2d("conv2", weights(c2, c1, 3, 3), wtype, padding=1),
+        requant("rq2", c2, c1 * 9 * 0.3, 1),
+        neuron("if2"),
+        SumPool2d("pool2", 2),
+        Conv2d("conv3", weights(c3, c2, 3, 3), wtype, stride=2, padding=1),
+        requant("rq3", c3, c2 * 9 * 4 * 0.3, 1),
+        neuron("if3"),
+        SumPool2d("pool3", 2),
+        Linear("fc1", weights(hidden, flat), wtype),
+        requant("rq4", hidden, flat * 4 * 0.3, 1),
+        neuron("if4"),
+        Linear("fc2", weights(classes, hidden), wtype),
+        requant("rq5", classes, hidden * 0.3, 1),
+        neuron("if5"),
+    )
+    spec = InputSpec(in_shape, UINT8, "stream", 1.0)
+    return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:spike-pool:{seed}"}).validate()
+
+
 def random_inputs(graph: Graph, n: int, seed: int = 0, num_steps: int | None = None) -> np.ndarray:
     """Inputs for ``graph``: uint8 images (N, C, H, W), or sparse event counts (N, T, C, H, W)."""
     rng = np.random.default_rng(seed)
