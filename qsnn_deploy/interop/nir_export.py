@@ -6,6 +6,9 @@ is in units of one membrane LSB. Per layer:
 - ``conv2d`` [+ ``sumpool2d``] + ``requantize`` -> ``Conv2d`` [+ ``SumPool2d``] whose weight is
   ``W_int * m / 2^s`` per output channel and whose bias is ``b / 2^s / k^2`` (added before the k x k sum pool);
 - ``linear`` + ``requantize`` -> ``Flatten`` (when its input is a map) + ``Affine(W_int * m / 2^s, b / 2^s)``;
+- a ``sumpool2d`` on spikes before a conv or linear (``Layer.in_pool``, the Sinabs/Speck layout) -> a
+  ``SumPool2d`` node before the synapse, which keeps the graph's own (unfolded) weights: the layer plan's
+  folding is for targets only;
 - ``lif`` -> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold = theta, v_reset = 0)``, or
   ``IF(r = 1 / dt)`` when beta = 1 (conventions.py).
 
@@ -41,8 +44,15 @@ def _channels(values: np.ndarray, ndim: int) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape((-1,) + (1,) * (ndim - 1))
 
 
+def _sum_pool(nir, k: int):
+    return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
+
+
 def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
-    rq, op = layer.rq, layer.op
+    rq, op, in_shape = layer.rq, layer.synapse, layer.synapse_in_shape  # the IR's ops, not the folded one
+    nodes: list[tuple[str, object]] = []
+    if layer.in_pool is not None:
+        nodes.append((layer.in_pool.name, _sum_pool(nir, layer.in_pool.kernel)))
     scale = rq.multiplier.astype(np.float64) / float(1 << rq.shift)  # per output channel
     bias = rq.bias.astype(np.float64) / float(1 << rq.shift)
     integer = {"weight_int": op.weight.astype(np.int8), "weight_scale": scale, "weight_bits": op.weight_type.bits,
@@ -51,23 +61,18 @@ def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
     weight = (op.weight.astype(np.float64) * _channels(scale, op.weight.ndim)).astype(np.float32)
     if isinstance(op, Conv2d):
         k2 = layer.pool_kernel**2
-        nodes = [(op.name, nir.Conv2d(
-            input_shape=tuple(layer.in_shape[1:]), weight=weight, stride=op.stride, padding=op.padding,
+        nodes += [(op.name, nir.Conv2d(
+            input_shape=tuple(in_shape[1:]), weight=weight, stride=op.stride, padding=op.padding,
             dilation=1, groups=1, bias=(bias / k2).astype(np.float32), metadata=integer,
         ))]  # fmt: skip
         if layer.pool is not None:
             # The nir target's rule pool_supported refuses any other pool first; never write one as a sum.
             if not isinstance(layer.pool, SumPool2d):
                 raise QsnnError(f"{layer.pool.kind} {layer.pool.name!r}: NIR 1.0.8 has no max-pool node")
-            k = layer.pool.kernel
-            pool = nir.SumPool2d(
-                kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0])
-            )
-            nodes.append((layer.pool.name, pool))
+            nodes.append((layer.pool.name, _sum_pool(nir, layer.pool.kernel)))
         return nodes
-    nodes = []
-    if len(layer.in_shape) > 1:
-        flat = nir.Flatten(input_type={"input": np.array(layer.in_shape)}, start_dim=0, end_dim=-1)
+    if len(in_shape) > 1:
+        flat = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
         nodes.append((f"{op.name}_flatten", flat))
     nodes.append((op.name, nir.Affine(weight=weight, bias=bias.astype(np.float32), metadata=integer)))
     return nodes
