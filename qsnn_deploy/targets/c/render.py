@@ -67,6 +67,7 @@ def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
         "kind": st.kind,
         "op": st.op,
         "pool": st.pool,
+        "in_pool": st.in_pool,
         "rq": st.rq,
         "lif": st.lif,
         "in_shape": st.in_shape,

@@ -81,6 +81,7 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
         "kind": layer.kind,
         "op": layer.op,
         "pool": layer.pool,
+        "in_pool": layer.in_pool,
         "rq": layer.rq,
         "lif": layer.lif,
         "cfg": f"{prefix}_model::{layer.lif.name}_cfg",
