@@ -22,6 +22,16 @@ data_dir_option = click.option(
     default=None,
     help="Dataset root (default: $QSNN_DATA_DIR, else ~/.cache/qsnn-deploy/data).",
 )
+# Your own data instead of --dataset (qsnn_deploy/data/user_inputs.py, docs/datasets.md#your-own-data); the
+# files are checked by the reader, which names the option in every error.
+inputs_option = click.option(
+    "--inputs", "inputs_file", type=click.Path(path_type=Path), default=None, metavar="FILE.npy",
+    help="Your own inputs instead of --dataset: uint8 (N, C, H, W) frames, or (N, T, C, H, W) for a stream model.",
+)  # fmt: skip
+labels_option = click.option(
+    "--labels", "labels_file", type=click.Path(path_type=Path), default=None, metavar="FILE.npy",
+    help="Integer labels (N,) of --inputs (optional: without them there is no accuracy).",
+)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,6 +145,8 @@ def export(checkpoint: Path, state_bits: str, **options) -> None:
     help="How to read --checkpoint, as for export (default: as recorded at export).",
 )
 @data_dir_option
+@inputs_option
+@labels_option
 @click.option("--limit", type=params.COUNT, default=None, help="Only the first N test samples.")
 @click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the IR's).")
 @click.option(
@@ -225,6 +237,8 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
 @dataset_option
 @data_dir_option
+@inputs_option
+@labels_option
 @click.option("--limit", type=params.COUNT, default=100, show_default=True, help="Test samples to check.")
 @target_options
 @click.option(
@@ -254,6 +268,7 @@ def verify(model: Path, sanitize: bool, **kw) -> None:
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_MODEL)
 @dataset_option
 @data_dir_option
+@inputs_option
 @click.option("--limit", type=params.COUNT, default=10, show_default=True, help="Samples for the activity.")
 @target_options
 @click.option(

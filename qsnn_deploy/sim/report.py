@@ -17,6 +17,7 @@ import numpy as np
 
 from qsnn_deploy.atomic import write_text_atomic
 from qsnn_deploy.data.registry import DATASET_NAMES
+from qsnn_deploy.data.user_inputs import check_source, load_user_inputs
 from qsnn_deploy.errors import CheckpointError, IRValidationError, QsnnError
 from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
@@ -36,7 +37,7 @@ class SimulationReport:
     dataset: str
     samples: int
     num_steps: int
-    int_accuracy: float
+    int_accuracy: float | None  # None for --inputs without --labels
     float_accuracy: float | None
     prediction_agreement: float | None
     count_agreement: float | None
@@ -49,6 +50,7 @@ class SimulationReport:
     notes: list[str] = field(default_factory=list)
     trained_on: str | None = None  # the dataset the IR records, if any
     float_checkpoint: str | None = None  # the checkpoint compared with, if any
+    inputs_file: str | None = None  # --inputs FILE.npy, when the data is the user's own (dataset: its name)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -143,9 +145,12 @@ def simulate_dataset(
     max_accuracy_gap: float = ACCURACY_GAP_TARGET,
     progress: bool = True,
     batch_size: int = 100,
+    inputs_file: Path | None = None,
+    labels_file: Path | None = None,
 ) -> SimulationReport:
-    """Simulate ``graph`` on the test split of ``dataset`` (default: the one the IR records) and compare with
-    the float model when one is available. ``max_accuracy_gap`` is a fraction (0.001 = 0.1 points)."""
+    """Simulate ``graph`` on the test split of ``dataset`` (default: the one the IR records), or on your own
+    ``inputs_file`` (and ``labels_file``) ``.npy`` files, and compare with the float model when one is available.
+    ``max_accuracy_gap`` is a fraction (0.001 = 0.1 points)."""
     from tqdm import tqdm
 
     from qsnn_deploy.data import load_dataset
@@ -156,18 +161,26 @@ def simulate_dataset(
         if not (math.isfinite(value) and 0 <= value <= 1):
             raise QsnnError(f"{name} must be a fraction between 0 and 1, got {value}")
     trained_on = recorded_dataset(graph)
-    dataset = dataset or trained_on
-    if dataset is None:
-        raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASET_NAMES)}")
     steps = num_steps or graph.num_steps
-    ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
-    if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (ds.kind != graph.input.encoding):
+    notes: list[str] = []
+    if inputs_file is not None:  # your own data: shaped for the graph by the reader, labels optional
+        check_source(dataset, inputs_file, labels_file)
+        ds = load_user_inputs(graph, inputs_file, labels_file, limit=limit, num_steps=steps)
+        dataset = ds.name
+        notes += ds.notes
+    else:
+        dataset = dataset or trained_on
+        if dataset is None:
+            raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASET_NAMES)}")
+        ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+    if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (
+        inputs_file is None and ds.kind != graph.input.encoding
+    ):
         raise IRValidationError(
             f"dataset {dataset} gives {ds.kind} inputs of shape {ds.inputs.shape[-3:]} but the model expects "
             f"{graph.input.encoding} inputs of shape {graph.input.shape}"
         )
-    notes: list[str] = []
-    if trained_on is not None and trained_on != dataset:
+    if inputs_file is None and trained_on is not None and trained_on != dataset:
         notes.append(
             f"the model was made for {trained_on}, not {dataset}: its accuracy here measures nothing it learned"
         )
@@ -176,8 +189,8 @@ def simulate_dataset(
     with tqdm(total=len(ds), desc="simulate", unit="sample", disable=not progress) as bar:
         result = simulate(graph, ds.inputs, steps, batch_size=batch_size, progress=bar.update)
     seconds = time.perf_counter() - start
-    labels = ds.labels
-    int_acc = float(np.mean(result.predictions == labels))
+    labels = ds.labels  # None for --inputs without --labels: no accuracy
+    int_acc = None if labels is None else float(np.mean(result.predictions == labels))
     neurons = result.neurons
     report = SimulationReport(
         dataset=dataset,
@@ -196,13 +209,14 @@ def simulate_dataset(
         notes=notes,
         trained_on=trained_on,
         float_checkpoint=None if model_path is None else str(model_path),
+        inputs_file=None if inputs_file is None else str(inputs_file),
     )
     if model is not None:
         from qsnn_deploy.models.inference import float_outputs
 
         f_counts, f_totals = float_outputs(model, ds.inputs, steps, graph.input.scale)
         f_pred = np.argmax(f_counts, axis=1)
-        report.float_accuracy = float(np.mean(f_pred == labels))
+        report.float_accuracy = None if labels is None else float(np.mean(f_pred == labels))
         report.prediction_agreement = float(np.mean(f_pred == result.predictions))
         report.count_agreement = float(np.mean(np.all(f_counts == result.counts, axis=1)))
         report.float_firing_rates = {
@@ -217,11 +231,15 @@ def _verdict(r: SimulationReport, min_agreement: float, max_gap: float) -> str:
         return f"FAIL: silent layer(s) {', '.join(r.silent_layers)} (no spikes on the whole test set)"
     where = (
         ""
-        if r.trained_on in (None, r.dataset)
+        if r.trained_on in (None, r.dataset) or r.inputs_file is not None
         else f" (on {r.dataset}; the model was made for {r.trained_on})"
     )
     if r.prediction_agreement is None:
         return f"integer-only run (no float model to compare){where}"
+    if r.int_accuracy is None or r.float_accuracy is None:  # no labels: agreement alone
+        if r.prediction_agreement >= min_agreement:
+            return f"PASS: integer model is faithful to the float model (agreement; no labels){where}"
+        return f"DRIFT: agreement {r.prediction_agreement:.2%} (target {min_agreement:.1%}; no labels){where}"
     gap = abs(r.int_accuracy - r.float_accuracy)
     if r.prediction_agreement >= min_agreement and gap <= max_gap:
         return f"PASS: integer model is faithful to the float model{where}"
@@ -232,10 +250,15 @@ def _verdict(r: SimulationReport, min_agreement: float, max_gap: float) -> str:
 
 
 def format_report(r: SimulationReport) -> str:
-    lines = [f"{r.dataset} test set: {r.samples} samples x {r.num_steps} steps in {r.seconds:.1f} s"]
-    lines.append(f"  integer accuracy      {r.int_accuracy:.2%}")
-    if r.float_accuracy is not None:
-        lines.append(f"  float accuracy        {r.float_accuracy:.2%}")
+    what = f"--inputs {r.inputs_file}" if r.inputs_file is not None else f"{r.dataset} test set"
+    lines = [f"{what}: {r.samples} samples x {r.num_steps} steps in {r.seconds:.1f} s"]
+    if r.int_accuracy is None:
+        lines.append("  accuracy              - (no --labels)")
+    else:
+        lines.append(f"  integer accuracy      {r.int_accuracy:.2%}")
+    if r.prediction_agreement is not None:
+        if r.float_accuracy is not None:
+            lines.append(f"  float accuracy        {r.float_accuracy:.2%}")
         lines.append(f"  prediction agreement  {r.prediction_agreement:.2%}")
         lines.append(f"  spike-count agreement {r.count_agreement:.2%} of samples identical in every class")
     lines.append("  firing rate (spikes per neuron per step):")
@@ -267,12 +290,15 @@ def simulate_from_cli(
     arch: str | None = None,
     min_agreement: float = AGREEMENT_TARGET * 100,
     max_accuracy_gap: float = ACCURACY_GAP_TARGET * 100,
+    inputs_file: Path | None = None,
+    labels_file: Path | None = None,
 ) -> SimulationReport:
     """``simulate``; the thresholds come in percent. Exits 1 on FAIL or DRIFT."""
     import click
 
     from qsnn_deploy.ir.io import load_graph
 
+    check_source(dataset, inputs_file, labels_file)  # before the IR is read
     for name, value in (("min-agreement", min_agreement), ("max-accuracy-gap", max_accuracy_gap)):
         if not (math.isfinite(value) and 0 <= value <= 100):
             raise QsnnError(f"--{name} must be a percentage between 0 and 100, got {value}")
@@ -287,6 +313,8 @@ def simulate_from_cli(
         arch=arch,
         min_agreement=min_agreement / 100,
         max_accuracy_gap=max_accuracy_gap / 100,
+        inputs_file=inputs_file,
+        labels_file=labels_file,
     )
     click.echo(format_report(report))
     if json_path is not None:

@@ -56,6 +56,28 @@ def test_inputs(graph: Graph, dataset: str, data_dir: Path | None, limit: int | 
     return inputs, np.asarray(data.labels)
 
 
+def test_data(
+    graph: Graph,
+    dataset: str | None,
+    data_dir: Path | None,
+    limit: int | None,
+    steps: int,
+    inputs_file: Path | None,
+    labels_file: Path | None = None,
+) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """(name, inputs, labels or None): your own ``--inputs`` (and ``--labels``) files, else the test split of
+    ``--dataset`` or of the dataset the IR records."""
+    if inputs_file is None:
+        name = dataset_of(graph, dataset)
+        return (name, *test_inputs(graph, name, data_dir, limit, steps))
+    from qsnn_deploy.data.user_inputs import load_user_inputs
+
+    user = load_user_inputs(graph, inputs_file, labels_file, limit=limit, num_steps=steps)
+    for note in user.notes:
+        click.echo(f"note: {note}")
+    return user.name, user.inputs, user.labels
+
+
 def write_json(path: Path | None, payload: dict[str, Any]) -> None:
     if path is not None:
         text = json.dumps(payload, indent=1, sort_keys=True, default=_plain) + "\n"
@@ -93,24 +115,33 @@ def verify_from_cli(
     from_dir: Path | None,
     keep: bool,
     json_path: Path | None,
+    inputs_file: Path | None = None,
+    labels_file: Path | None = None,
 ):
-    """``qsnn-deploy verify``: check a target's executor against the simulator on real test data."""
+    """``qsnn-deploy verify``: check a target's executor against the simulator on real test data (or on your
+    own ``inputs_file``)."""
     from tqdm import tqdm
 
+    from qsnn_deploy.data.user_inputs import check_source
     from qsnn_deploy.ir.io import load_graph
     from qsnn_deploy.verify import verify
 
+    check_source(dataset, inputs_file, labels_file)
     graph = load_graph(model)
     steps = num_steps or graph.num_steps
-    name = dataset_of(graph, dataset)
-    inputs, labels = test_inputs(graph, name, data_dir, limit, steps)
+    name, inputs, labels = test_data(graph, dataset, data_dir, limit, steps, inputs_file, labels_file)
     with tqdm(total=len(inputs), desc=f"verify {target}", unit="sample") as bar:
         result = verify(
             graph, inputs, steps, target=target, executor=executor, options=options, from_dir=from_dir,
             keep=keep, progress=bar.update,
         )  # fmt: skip
-    accuracy = float((result.predictions == labels[: len(result.predictions)]).mean()) if len(labels) else 0.0
-    click.echo(f"{result.summary()}; accuracy on {name} {accuracy:.2%}")
+    if labels is None:
+        accuracy = None
+        click.echo(f"{result.summary()}; no accuracy on {name} (no --labels)")
+    else:
+        hits = result.predictions == labels[: len(result.predictions)]
+        accuracy = float(hits.mean()) if len(labels) else 0.0
+        click.echo(f"{result.summary()}; accuracy on {name} {accuracy:.2%}")
     if result.workdir is not None:
         click.echo(f"build folder kept: {result.workdir}")
     c = result.compared
@@ -121,6 +152,7 @@ def verify_from_cli(
             "samples": result.samples, "steps": result.steps, "output_spike_values": c.output_spikes,
             "layer_values": c.layer_values, "layer_digests": c.layer_digests, "seconds": result.seconds,
             "accuracy": accuracy, "workdir": str(result.workdir) if result.workdir else None,
+            "inputs_file": None if inputs_file is None else str(inputs_file),
         },
     )  # fmt: skip
     return result
@@ -136,15 +168,18 @@ def report_from_cli(
     baseline: bool,
     keep: bool,
     json_path: Path | None,
+    inputs_file: Path | None = None,
 ):
-    """``qsnn-deploy report``: the target's cost report on the first ``limit`` test samples."""
+    """``qsnn-deploy report``: the target's cost report on the first ``limit`` test samples (or samples of
+    your own ``inputs_file``)."""
+    from qsnn_deploy.data.user_inputs import check_source
     from qsnn_deploy.ir.io import load_graph
 
+    check_source(dataset, inputs_file, None)
     graph = load_graph(model)
     t = get_target(target)
     checked = check_model(graph, t, options)
-    name = dataset_of(graph, dataset)
-    inputs, _ = test_inputs(graph, name, data_dir, limit, graph.num_steps)
+    name, inputs, _ = test_data(graph, dataset, data_dir, limit, graph.num_steps, inputs_file)
     work = Path(tempfile.mkdtemp(prefix=f"qsnn-report-{target}-"))
     try:
         rep = t.cost_report(
