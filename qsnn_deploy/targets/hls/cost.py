@@ -150,7 +150,8 @@ def cost_report(model: CheckedModel, inputs: np.ndarray, steps: int | None = Non
     for layer in model.layers:
         widths = layer_widths(layer, model.ranges)
         rep.rom_bytes += int(rom_rows(layer).size)
-        rep.weight_floor_bytes += layer.op.weight.size * layer.op.weight_type.bits / 8
+        syn = layer.synapse  # the IR's weights: a folded spike pool repeats them in the ROM, not the floor
+        rep.weight_floor_bytes += syn.weight.size * syn.weight_type.bits / 8
         rep.membrane_bits += layer.neurons * widths.mem
         rep.widths[layer.lif.name] = widths.as_dict()
     return rep
