@@ -1,18 +1,28 @@
-"""What the NIR writer and reader agree on: the time step and the LIF parameter mapping.
+"""What the NIR writer and reader agree on: the time step, and how each library's neurons become one step.
 
 NIR's LIF is continuous: ``tau dv/dt = (v_leak - v) + r I``. Discretised with forward Euler over one step ``dt``
 it becomes ``v <- beta v + (1 - beta) v_leak + (dt r / tau) I`` with ``beta = 1 - dt / tau``, which is
 snnTorch's ``Leaky`` when ``v_leak = 0`` and ``r = tau / dt`` (input gain 1). snnTorch's own NIR export and
 import use ``dt = 1e-4``; so do we, and we record it in the graph's metadata (``dt``) so a reader can use the
 same. A neuron without leak (beta = 1) is written as NIR's ``IF`` (``dv/dt = r I``, ``r = 1 / dt``).
+
+Other libraries write the same node types with their own discrete-time meaning (docs/targets/nir.md, "Import:
+conventions"); ``CONVENTIONS`` holds each one's documented step, reset and neuron step, and ``step_of`` turns
+one neuron node's parameters into the IR's (decay, input gain, constant current).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+
+from qsnn_deploy.errors import UnsupportedLayerError
 
 DEFAULT_DT = 1e-4
 PRODUCER = "qsnn-deploy"
+NO_SYNAPSE = 1e-6  # a synaptic decay below this keeps nothing measurable (float32 time constants leave ~1e-8)
 
 
 def tau_of_beta(beta: float, dt: float = DEFAULT_DT) -> float:
@@ -29,3 +39,123 @@ def text(value) -> str:
     """A metadata string as h5py returns it (bytes or str, possibly a 0-d array)."""
     value = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A library's reading of NIR's neurons. ``step``: its documented time step when a graph records none
+    (None: none documented; ``derive`` says how the step is read off the nodes instead); ``reset``: what its
+    neurons do after a spike."""
+
+    name: str
+    step: float | None
+    reset: str
+    summary: str
+    derive: str | None = None
+
+
+CONVENTIONS: dict[str, Convention] = {
+    c.name: c
+    for c in (
+        Convention("nir", None, "zero", "NIR's equations, forward Euler over dt"),
+        Convention("snntorch", 1e-4, "zero", "snnTorch: forward Euler, dt 1e-4, r = tau/dt (gain 1)"),
+        Convention("norse", 1e-3, "zero", "Norse: tau = 1/tau_mem_inv s, r = 1, Euler over its dt 1e-3"),
+        Convention("sinabs", 1.0, "subtract", "Sinabs: discrete time, tau in steps, beta = exp(-1/tau)"),
+        Convention("spyx", None, "subtract", "Spyx: discrete, r = beta, gain 1", "tau (1 - r)"),
+        Convention(
+            "rockpool", None, "subtract", "Rockpool: beta = exp(-dt/tau)", "r = tau exp(-dt/tau) / dt"
+        ),
+    )
+}
+CHOICES = ("auto", *CONVENTIONS)
+
+
+@dataclass(frozen=True)
+class NeuronStep:
+    """One step of a neuron layer in the IR's terms: ``v <- beta v + gain I + leak``."""
+
+    beta: float
+    gain: float
+    leak: float
+
+
+def _rockpool_dt(tau: float, r: float) -> float | None:
+    """The step at which Rockpool wrote ``r = tau exp(-dt/tau) / dt``: with ``x = dt / tau`` that is
+    ``r x = exp(-x)``, one root (the left side rises, the right falls), found by bisection."""
+    if not (np.isfinite(tau) and np.isfinite(r) and tau > 0 and r > 0):
+        return None
+    lo, hi = 0.0, 1.0
+    while r * hi < math.exp(-hi):
+        hi *= 2.0
+        if hi > 1e6:
+            return None
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if r * mid < math.exp(-mid) else (lo, mid)
+    return tau * (lo + hi) / 2
+
+
+def derived_dt(convention: str, kind: str, p: dict[str, float]) -> float | None:
+    """The step a node was written with, where the convention records it in the parameters (Spyx, Rockpool)."""
+    tau = p.get("tau", p.get("tau_mem"))
+    if tau is None or not np.isfinite(tau):
+        return None
+    if convention == "spyx" and kind in ("LIF", "CubaLIF") and 0 < p["r"] < 1:
+        return tau * (1.0 - p["r"])
+    if convention == "rockpool" and kind in ("LIF", "CubaLIF"):
+        return _rockpool_dt(tau, p["r"])
+    return None
+
+
+def step_of(convention: str, kind: str, name: str, p: dict[str, float], dt: float) -> NeuronStep:
+    """The IR step of one neuron node (``kind``: IF, LIF or CubaLIF; ``p``: its uniform parameters) under
+    ``convention``; one UnsupportedLayerError naming the node for what the convention cannot take."""
+    r = p["r"]
+    if kind == "IF":
+        # Euler: dv = dt r I. Norse's IAF, Sinabs's IAF and Spyx's IF add the input once per step (gain r).
+        gain = dt * r if convention in ("nir", "snntorch") else (1.0 if convention == "spyx" else r)
+        return NeuronStep(1.0, gain, 0.0)
+    tau = p["tau_mem" if kind == "CubaLIF" else "tau"]
+    if convention in ("nir", "snntorch", "norse") and not tau >= dt:
+        raise UnsupportedLayerError(f"{name!r}: tau {tau:g} is shorter than the time step dt {dt:g}")
+    if not np.isfinite(tau):  # no leak; snnTorch writes it with r = tau / dt = inf (gain 1)
+        beta, gain = 1.0, 1.0 if np.isinf(r) or convention in ("spyx", "sinabs") else 0.0
+    elif convention in ("nir", "snntorch", "norse"):
+        beta, gain = beta_of_tau(tau, dt), dt * r / tau
+    elif convention == "sinabs":  # alpha = exp(-1/tau) per step; its default norm_input scales I by 1 - alpha
+        beta = math.exp(-dt / tau)
+        gain = (1.0 - beta) * r
+    elif convention == "spyx":  # Spyx writes r = beta and adds the input with gain 1
+        beta, gain = r, 1.0
+    else:  # rockpool: vmem <- exp(-dt/tau) vmem + isyn
+        beta, gain = math.exp(-dt / tau), 1.0
+    if kind == "CubaLIF":
+        gain *= _synapse_gain(convention, name, p, dt)
+    return NeuronStep(beta, gain, (1.0 - beta) * p["v_leak"])
+
+
+def _synapse_gain(convention: str, name: str, p: dict[str, float], dt: float) -> float:
+    """A CubaLIF is taken only where its synapse keeps no state from one step to the next."""
+    tau_syn = p["tau_syn"]
+    if convention == "rockpool":
+        # Rockpool's LIFTorch: isyn <- exp(-dt/tau_syn) (isyn + x): the synapse scales the input and keeps
+        # the same fraction of it for the next step.
+        alpha = math.exp(-dt / tau_syn) if tau_syn > 0 else 0.0
+        if alpha > NO_SYNAPSE:
+            raise UnsupportedLayerError(
+                f"{name!r}: Rockpool's synapse keeps exp(-dt/tau_syn) = {alpha:.3g} of its current each step "
+                f"(tau_syn {tau_syn:g} s, dt {dt:g} s); the IR has no synaptic state. Pass --dt if the graph "
+                "ran at another step, or --convention nir to read tau_syn = dt as no synapse (NIR's Euler step)"
+            )
+        return alpha * p["w_in"]
+    alpha = beta_of_tau(tau_syn, dt)
+    if abs(alpha) > NO_SYNAPSE:
+        raise UnsupportedLayerError(
+            f"{name!r}: CubaLIF with a synapse (tau_syn {tau_syn:g}, decay {alpha:.4g} per step at dt {dt:g}); "
+            "only tau_syn = dt (no synaptic state) is supported; pass --dt if the graph ran at another step"
+        )
+    return p["w_in"]
+
+
+__all__ = ["CHOICES", "CONVENTIONS", "Convention", "DEFAULT_DT", "NeuronStep", "PRODUCER", "beta_of_tau",
+           "derived_dt", "step_of", "tau_of_beta", "text"]  # fmt: skip

@@ -7,10 +7,12 @@ decays and requantizers, so an imported network follows exactly the conventions 
 
 Taken: Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale (one factor per channel),
 LIF, IF, and CubaLIF without a synapse (``tau_syn = dt``). LIF parameters must be the same for every neuron of a
-layer, ``v_reset`` 0; a non-zero ``v_leak`` becomes a constant current. NIR's neurons reset to ``v_reset``
-(reset ``zero``); a node whose metadata says ``reset: subtract`` (our own writers) keeps the subtract reset, and
-``reset=`` overrides both. Time is discretised with forward Euler over ``dt`` (interop/conventions.py).
-Anything else raises one ``UnsupportedLayerError`` naming every node that cannot be taken.
+layer, ``v_reset`` 0; a non-zero ``v_leak`` becomes a constant current. Each library's reading of the neurons
+(its time step, reset and discretisation) is a convention (interop/conventions.py), chosen or detected with the
+step in interop/nir_settings.py; a node whose metadata says ``reset: subtract`` (our own writers) keeps the
+subtract reset, and ``reset=`` overrides both. Node names become IR op names by interop/nir_names.py.
+Anything else raises one ``UnsupportedLayerError`` naming every node that cannot be taken. What ``import``
+checks after building (targets, saturation, decays, real data) is in interop/nir_door.py.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
-from qsnn_deploy.interop.conventions import DEFAULT_DT, beta_of_tau, text
+from qsnn_deploy.interop.conventions import CONVENTIONS, step_of, text
+from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape
+from qsnn_deploy.interop.nir_names import ir_names
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, LIF, IF, CubaLIF"
@@ -34,7 +38,10 @@ class ImportResult:
     passes: list[str]
     warnings: list[str] = field(default_factory=list)
     float_graph: object = None  # the float chain before folding (export/float_graph.FloatGraph)
-    check: dict | None = None  # float chain vs integer simulator on probe inputs
+    check: dict | None = None  # float chain vs integer simulator (probe inputs, or real samples: ``data``)
+    settings: object = None  # nir_settings.Settings: the convention and dt, with where each came from
+    notes: list[str] = field(default_factory=list)  # what was decided for the user (shapes, sources)
+    targets: dict[str, str | None] = field(default_factory=dict)  # target -> None (buildable) or the reason
 
 
 def quantize_per_tensor(weight: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -71,37 +78,7 @@ def read_nir(path: Path | str):
             raise QsnnError(f"{path}: unreadable NIR graph ({type(exc).__name__}: {exc})") from None
 
 
-def _chain(graph) -> list[str]:
-    """Node names from the single Input to the Output, following the edges; a branch is an error."""
-    import nir
-
-    inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
-    if len(inputs) != 1:
-        raise UnsupportedLayerError(f"the NIR graph must have exactly one Input node, it has {len(inputs)}")
-    after: dict[str, list[str]] = {}
-    for src, dst in graph.edges:
-        after.setdefault(src, []).append(dst)
-    order, name = [inputs[0]], inputs[0]
-    while after.get(name):
-        if len(after[name]) > 1:
-            raise UnsupportedLayerError(
-                f"node {name!r} feeds {after[name]}: only a chain of nodes can be imported"
-            )
-        name = after[name][0]
-        if name in order:
-            raise UnsupportedLayerError(
-                f"the NIR graph has a cycle through {name!r}: recurrence is not supported"
-            )
-        order.append(name)
-    missing = sorted(set(graph.nodes) - set(order))
-    if missing:
-        raise UnsupportedLayerError(
-            f"nodes {missing} are not on the chain from {inputs[0]!r}: branches are not supported"
-        )
-    return order
-
-
-def _uniform(node, name: str, fields: tuple[str, ...]) -> dict[str, float]:
+def uniform(node, name: str, fields: tuple[str, ...]) -> dict[str, float]:
     """One value per parameter, the same for every neuron (the IR's LIF has one threshold and one decay)."""
     values = {}
     for f in fields:
@@ -126,12 +103,13 @@ def _pool_kernel(node, name: str) -> int:
 
 
 class _Converter:
-    """One NIR node at a time -> float layers; remembers the channel count and collects every problem."""
+    """One NIR node at a time -> float layers; remembers the channel count (and the feature count while the
+    activation is a vector) and names each layer by its IR op name."""
 
-    def __init__(self, bits: int, dt: float, reset: str | None):
-        self.bits, self.dt, self.reset = bits, dt, reset
+    def __init__(self, bits: int, dt: float, reset: str | None, convention: str = "nir"):
+        self.bits, self.dt, self.reset, self.convention = bits, dt, reset, convention
         self.channels = 0
-        self.problems: list[str] = []
+        self.features: int | None = None
 
     def _weight(self, name: str, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w_int, scale = quantize_per_tensor(weight, self.bits)
@@ -144,35 +122,49 @@ class _Converter:
         b = np.broadcast_to(np.asarray(bias, dtype=np.float64).reshape(-1), (self.channels,))
         return None if not np.any(b) else b.copy()
 
-    def convert(self, name: str, node) -> list:
+    def convert(self, name: str, node, ir: str) -> list:
+        """``name``: the NIR node's name (for messages); ``ir``: its IR op name."""
         import nir
 
         from qsnn_deploy.export.float_graph import AvgPool, Identity, IntConv, IntLinear, SumPool
 
         kind = type(node).__name__
         if isinstance(node, (nir.Affine, nir.Linear)):
-            weight = np.asarray(node.weight, dtype=np.float64)
-            if weight.ndim != 2:
-                raise UnsupportedLayerError(f"{name!r}: weight of shape {weight.shape} (2-D expected)")
+            weight = self._matrix(name, np.asarray(node.weight, dtype=np.float64))
             w_int, scale = self._weight(name, weight)
             bias = self._bias(getattr(node, "bias", None))
-            return [IntLinear(name, w_int, scale, self.bits, bias)]
+            self.features = self.channels
+            return [IntLinear(ir, w_int, scale, self.bits, bias)]
         if isinstance(node, nir.Conv2d):
             weight = np.asarray(node.weight, dtype=np.float64)
             stride, padding = self._conv_geometry(name, node, weight)
             w_int, scale = self._weight(name, weight)
-            return [IntConv(name, w_int, scale, self.bits, stride, padding, self._bias(node.bias))]
-        if isinstance(node, nir.SumPool2d):
-            return [SumPool(name, _pool_kernel(node, name))]
-        if isinstance(node, nir.AvgPool2d):
-            return [AvgPool(name, _pool_kernel(node, name))]
+            self.features = None
+            return [IntConv(ir, w_int, scale, self.bits, stride, padding, self._bias(node.bias))]
+        if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            self.features = None
+            pool = SumPool if isinstance(node, nir.SumPool2d) else AvgPool
+            return [pool(ir, _pool_kernel(node, name))]
         if isinstance(node, nir.Flatten):
-            return [Identity(name, "Flatten")]
+            return [Identity(ir, "Flatten")]
         if isinstance(node, nir.Scale):
-            return [self._scale(name, node)]
+            return [self._scale(name, node, ir)]
         if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
-            return self._neuron(name, node)
+            return self._neuron(name, node, ir)
         raise UnsupportedLayerError(f"{name!r} ({kind}): not supported; NIR import takes {SUPPORTED}")
+
+    def _matrix(self, name: str, weight: np.ndarray) -> np.ndarray:
+        if weight.ndim != 2:
+            raise UnsupportedLayerError(f"{name!r}: weight of shape {weight.shape} (2-D expected)")
+        n = self.features
+        if n is not None and weight.shape[1] != n:
+            # Older Spyx releases write a layer's parameters as stored, (in, out); NIR's is (out, in).
+            if self.convention == "spyx" and weight.shape[0] == n:
+                return weight.T
+            raise UnsupportedLayerError(
+                f"{name!r}: weight of shape {weight.shape} takes {weight.shape[1]} features, its input has {n}"
+            )
+        return weight
 
     def _conv_geometry(self, name: str, node, weight: np.ndarray) -> tuple[int, int]:
         if weight.ndim != 4:
@@ -199,7 +191,7 @@ class _Converter:
             )
         return int(stride[0]), int(padding[0])
 
-    def _scale(self, name: str, node):
+    def _scale(self, name: str, node, ir: str):
         from qsnn_deploy.export.float_graph import Affine
 
         s = np.asarray(node.scale, dtype=np.float64)
@@ -213,86 +205,63 @@ class _Converter:
             if per_channel.shape[0] == 1
             else per_channel[:, 0]
         )
-        return Affine(name, factors.copy(), np.zeros(len(factors)))
+        return Affine(ir, factors.copy(), np.zeros(len(factors)))
 
-    def _neuron(self, name: str, node) -> list:
-        import nir
-
+    def _neuron(self, name: str, node, ir: str) -> list:
         from qsnn_deploy.export.float_graph import Affine, Leaky
 
-        dt = self.dt
-        if isinstance(node, nir.IF):
-            p = _uniform(node, name, ("r", "v_threshold", "v_reset"))
-            beta, gain, leak = 1.0, dt * p["r"], 0.0
-        else:
-            tau = "tau_mem" if isinstance(node, nir.CubaLIF) else "tau"
-            p = _uniform(node, name, (tau, "r", "v_leak", "v_threshold", "v_reset"))
-            if not p[tau] >= dt:
-                raise UnsupportedLayerError(
-                    f"{name!r}: {tau} {p[tau]:g} is shorter than the time step dt {dt:g}"
-                )
-            beta = beta_of_tau(p[tau], dt) if np.isfinite(p[tau]) else 1.0
-            # tau = inf is a neuron without leak; snnTorch writes it with r = tau / dt = inf (gain 1)
-            gain = dt * p["r"] / p[tau] if np.isfinite(p[tau]) else (1.0 if np.isinf(p["r"]) else 0.0)
-            leak = (1.0 - beta) * p["v_leak"]
-            if isinstance(node, nir.CubaLIF):
-                syn = _uniform(node, name, ("tau_syn", "w_in"))
-                alpha = beta_of_tau(syn["tau_syn"], dt)
-                if abs(alpha) > 1e-6:  # float32 time constants (Rockpool) leave ~1e-8
-                    raise UnsupportedLayerError(
-                        f"{name!r}: CubaLIF with a synapse (tau_syn {syn['tau_syn']:g}, decay {alpha:.4g} per step); "
-                        "only tau_syn = dt (no synaptic state) is supported"
-                    )
-                gain *= syn["w_in"]
+        kind = type(node).__name__
+        fields = {
+            "IF": ("r", "v_threshold", "v_reset"),
+            "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
+            "CubaLIF": ("tau_mem", "tau_syn", "w_in", "r", "v_leak", "v_threshold", "v_reset"),
+        }[kind]
+        p = uniform(node, name, fields)
+        step = step_of(self.convention, kind, name, p, self.dt)
         if p["v_reset"] != 0:
             raise UnsupportedLayerError(f"{name!r}: v_reset {p['v_reset']:g}; only a reset to 0 is supported")
         if not p["v_threshold"] > 0:
             raise UnsupportedLayerError(f"{name!r}: threshold {p['v_threshold']:g} must be positive")
-        if not np.isfinite(gain) or gain == 0:
-            raise UnsupportedLayerError(f"{name!r}: the input gain dt*r/tau is {gain:g}")
-        recorded = text(node.metadata["reset"]) if node.metadata and "reset" in node.metadata else "zero"
-        reset = self.reset or recorded
+        if not np.isfinite(step.gain) or step.gain == 0:
+            raise UnsupportedLayerError(
+                f"{name!r}: the input gain is {step.gain:g} under the {self.convention} convention at dt {self.dt:g}"
+            )
+        recorded = text(node.metadata["reset"]) if node.metadata and "reset" in node.metadata else None
+        reset = self.reset or recorded or CONVENTIONS[self.convention].reset
         if reset not in ("subtract", "zero"):
             raise UnsupportedLayerError(f"{name!r}: reset {reset!r}; use 'subtract' or 'zero'")
         channels = self.channels
-        current = Affine(f"{name}.in", np.full(channels, gain), np.full(channels, leak))
-        return [current, Leaky(name, beta, p["v_threshold"], reset)]
-
-
-def _input_shape(node, name: str) -> tuple[int, int, int]:
-    shape = tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
-    if len(shape) == 1:
-        return (1, 1, shape[0])
-    if len(shape) == 2:
-        return (1, *shape)
-    if len(shape) == 3:
-        return shape  # type: ignore[return-value]
-    raise UnsupportedLayerError(f"{name!r}: input of shape {shape}; (C, H, W), (H, W) or (F,) expected")
+        current = Affine(f"{ir}.in", np.full(channels, step.gain), np.full(channels, step.leak))
+        return [current, Leaky(ir, step.beta, p["v_threshold"], reset)]
 
 
 def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, input_scale: float, dt: float,
-                       reset: str | None = None):  # fmt: skip
-    """The exporter's float chain (FloatGraph) of a NIR graph, weights quantized to ``bits``; raises one
-    UnsupportedLayerError naming every node it cannot take."""
+                       reset: str | None = None, convention: str = "nir",
+                       input_shape: tuple[int, ...] | None = None):  # fmt: skip
+    """The exporter's float chain (FloatGraph) of a NIR graph, weights quantized to ``bits``, layers named by
+    ``ir_names``; raises one UnsupportedLayerError naming every node it cannot take."""
     import nir
 
     from qsnn_deploy.export.float_graph import FloatGraph
 
-    order = _chain(nir_graph)
-    converter = _Converter(bits, dt, reset)
+    order = chain(nir_graph)
+    names = ir_names(order[1:])
+    converter = _Converter(bits, dt, reset, convention)
     layers, problems = [], []
-    input_shape = _input_shape(nir_graph.nodes[order[0]], order[0])
+    declared = declared_shape(nir_graph.nodes[order[0]], order[0])
+    shape = frame_shape(declared, input_shape)
+    converter.features = int(np.prod(shape))
     for name in order[1:]:
         node = nir_graph.nodes[name]
         if isinstance(node, nir.Output):
             continue
         try:
-            layers += converter.convert(name, node)
+            layers += converter.convert(name, node, names[name])
         except UnsupportedLayerError as exc:
             problems.append(str(exc))
     if problems:
         raise UnsupportedLayerError(f"cannot import {len(problems)} NIR node(s): " + "; ".join(problems))
-    return FloatGraph(tuple(layers), input_shape, float(input_scale), encoding, int(num_steps))
+    return FloatGraph(tuple(layers), shape, float(input_scale), encoding, int(num_steps))
 
 
 def _setting(given, metadata: dict, key: str, default, what: str):
@@ -317,15 +286,24 @@ def import_nir(
     reset: str | None = None,
     state_bits: int = 32,
     dataset: str | None = None,
+    convention: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    data_dir: Path | None = None,
+    limit: int | None = None,
 ) -> ImportResult:
-    """A NIR graph (a path or a ``nir.NIRGraph``) as an integer IR graph, validated.
+    """A NIR graph (a path or a ``nir.NIRGraph``) as an integer IR graph, validated and checked.
 
-    ``num_steps``, ``encoding`` ("static"/"stream"), ``input_scale`` (the real value of one uint8 input unit)
-    and ``dt`` default to what the NIR graph's metadata records (our writers record them), else: encoding
-    static, input scale 1/255 (static) or 1 (stream), dt 1e-4; ``num_steps`` must then be given."""
+    ``num_steps``, ``encoding`` ("static"/"stream") and ``input_scale`` (the real value of one uint8 input
+    unit) default to what the NIR graph's metadata records (our writers record them), else: encoding static,
+    input scale 1/255 (static) or 1 (stream); ``num_steps`` must then be given. ``convention`` (None: "auto")
+    and ``dt``: nir_settings.resolve. ``dataset`` is recorded; with ``limit`` the float-versus-integer check
+    runs on the first ``limit`` test samples of it (from ``data_dir``) instead of probe inputs, and a flat
+    input takes the dataset's frame shape when the element counts match. ``input_shape``: frame_shape."""
     from qsnn_deploy.export.api import probe_inputs
     from qsnn_deploy.export.passes import PROBE_STEPS, fold
     from qsnn_deploy.export.quantize import QuantOptions, to_ir
+    from qsnn_deploy.interop import nir_door
+    from qsnn_deploy.interop.nir_settings import resolve
     from qsnn_deploy.ir.ranges import overflow_sites
 
     if not 2 <= bits <= 8:
@@ -347,31 +325,52 @@ def import_nir(
     scale = float(
         _setting(input_scale, meta, "input_scale", 1.0 / 255.0 if encoding == "static" else 1.0, "")
     )
-    step = float(_setting(dt, meta, "dt", DEFAULT_DT, ""))
-    if steps < 1 or not scale > 0 or not step > 0:
-        raise QsnnError(f"num_steps, input scale and dt must be positive (got {steps}, {scale:g}, {step:g})")
-    fg = nir_to_float_graph(nir_graph, bits=bits, num_steps=steps, encoding=encoding, input_scale=scale, dt=step,
-                            reset=reset)  # fmt: skip
+    settings = resolve(nir_graph, convention, dt)
+    if steps < 1 or not scale > 0 or not settings.dt > 0:
+        raise QsnnError(
+            f"num_steps, input scale and dt must be positive (got {steps}, {scale:g}, {settings.dt:g})"
+        )
+    notes: list[str] = []
+    data = nir_door.load_samples(dataset, data_dir, limit, steps) if dataset and limit else None
+    if data is not None and input_shape is None:
+        input_shape = nir_door.adopt_frame(nir_graph, data[0], dataset, notes)
+    fg = nir_to_float_graph(nir_graph, bits=bits, num_steps=steps, encoding=encoding, input_scale=scale,
+                            dt=settings.dt, reset=reset, convention=settings.convention,
+                            input_shape=input_shape)  # fmt: skip
     folded, applied = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
     graph, layer_meta, warnings = to_ir(folded, scale, QuantOptions(state_bits=state_bits))
+    order = chain(nir_graph)
+    names = ir_names(order[1:])
     metadata = {
         "saturation_sites": overflow_sites(graph),
         "source": label,
         "dataset": dataset,
         "state_bits": state_bits,
         "lif_layers": layer_meta,
-        "nir_import": {"sha256": digest, "weight_bits": bits, "dt": step,
-                       "producer": text(meta.get("producer", "unknown"))},
+        "nir_import": {"sha256": digest, "weight_bits": bits, "dt": settings.dt, "dt_from": settings.dt_from,
+                       "convention": settings.convention, "producer": text(meta.get("producer", "unknown")),
+                       "nodes": {ir: str(name) for name, ir in names.items()}},
     }  # fmt: skip
     graph = Graph(graph.input, graph.ops, graph.num_steps, metadata).validate()
-    result = ImportResult(graph, applied, warnings, fg)
-    result.check = compare_float(fg, graph, probe_inputs(fg.input_shape, encoding, steps, n=8))
-    result.warnings += [f"{name}: never spikes on the check inputs" for name in result.check["silent_layers"]]
+    result = ImportResult(graph, applied, [], fg, settings=settings, notes=notes)
+    result.warnings = nir_door.true_warnings(graph, warnings, settings.dt, names)
+    if dt is not None and "dt" in meta and abs(float(np.asarray(meta["dt"])) - dt) > 1e-12 * dt:
+        result.warnings.append(
+            f"--dt {dt:g} replaces the dt {float(np.asarray(meta['dt'])):g} the graph records"
+        )
+    raw = data[0] if data is not None else probe_inputs(fg.input_shape, encoding, steps, n=8)
+    raw = nir_door.fit_frames(raw, fg.input_shape, dataset or "probe")
+    result.check = compare_float(fg, graph, raw)
+    if data is not None:
+        nir_door.add_accuracy(result.check, data[1], dataset)
+    where = "test samples" if data is not None else "check inputs"
+    result.warnings += [f"{name}: never spikes on the {where}" for name in result.check["silent_layers"]]
+    result.targets = nir_door.target_verdicts(graph)
     return result
 
 
 def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = None) -> dict:
-    """Agreement of the integer simulator with the float chain (NIR's semantics, forward Euler) on ``raw``."""
+    """Agreement of the integer simulator with the float chain (the convention's step) on ``raw``."""
     from qsnn_deploy.export.fidelity import agreement
     from qsnn_deploy.export.float_graph import run_float
     from qsnn_deploy.sim import simulate
@@ -381,31 +380,15 @@ def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = Non
 
 
 def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
-    """``qsnn-deploy import``: import, save atomically, print a summary and the warnings."""
-    import click
-
+    """``qsnn-deploy import``: import, save atomically, print what was decided, checked and found."""
+    from qsnn_deploy.interop.nir_door import report
     from qsnn_deploy.ir.io import save_graph
 
     result = import_nir(path, **options)
     save_graph(result.graph, out)
-    g = result.graph
-    click.echo(
-        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
-        f"{g.num_steps} steps, {options.get('bits', 4)}-bit weights (per tensor)"
-    )
-    for op in g.lif_layers():
-        click.echo(
-            f"  {op.name}: threshold {op.threshold} ({op.state_type}), decay {op.decay_multiplier}/2^{op.decay_shift}, reset {op.reset}"
-        )
-    check = result.check
-    click.echo(
-        f"check on {check['samples']} probe inputs: predictions agree with the float graph "
-        f"{check['prediction_agreement']:.1%}, output spike counts {check['count_agreement']:.1%}"
-    )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    report(result, out, options.get("bits", 4))
     return result
 
 
-__all__ = ["ImportResult", "compare_float", "import_from_cli", "import_nir", "nir_to_float_graph",
-           "quantize_per_tensor", "read_nir"]  # fmt: skip
+__all__ = ["ImportResult", "compare_float", "frame_shape", "import_from_cli", "import_nir",
+           "nir_to_float_graph", "quantize_per_tensor", "read_nir", "uniform"]  # fmt: skip

@@ -147,8 +147,10 @@ def test_import_from_cli_writes_a_loadable_ir(tmp_path: Path, capsys) -> None:
 
 
 def test_graph_written_by_rockpool(tmp_path: Path) -> None:
-    """Rockpool 3.1 (``pip install rockpool nirtorch``, beside torch 2.13) writes LIFTorch as CubaLIF; with
-    ``tau_syn = dt`` it has no synaptic state and imports."""
+    """Rockpool 3.1 (``pip install rockpool nirtorch``, beside torch 2.13) writes LIFTorch as CubaLIF. Read with
+    NIR's forward-Euler equations (``--convention nir``), ``tau_syn = dt`` has no synaptic state and imports;
+    Rockpool's own reading (the default for its graphs) keeps exp(-1) of the synaptic current, which the IR
+    cannot hold: one line naming both nodes, --dt and --convention nir."""
     pytest.importorskip("nirtorch")
     pytest.importorskip("rockpool")
     from rockpool.nn.combinators import Sequential
@@ -159,7 +161,12 @@ def test_graph_written_by_rockpool(tmp_path: Path) -> None:
                      LIFTorch(4, tau_syn=dt, dt=dt))  # fmt: skip
     path = tmp_path / "rockpool.nir"
     nir.write(path, to_nir(net))
-    result = import_nir(path, bits=8, num_steps=10, dt=dt, encoding="static", input_scale=1 / 255)
+    with pytest.raises(UnsupportedLayerError, match="'1_LIFTorch': Rockpool's synapse keeps .*--dt") as err:
+        import_nir(path, bits=8, num_steps=10, encoding="static", input_scale=1 / 255)
+    assert "'3_LIFTorch'" in str(err.value) and "--convention nir" in str(err.value)
+    result = import_nir(
+        path, bits=8, num_steps=10, dt=dt, encoding="static", input_scale=1 / 255, convention="nir"
+    )
     graph = result.graph
     assert graph.input.shape == (1, 1, 16)
     assert [op.kind for op in graph.ops] == ["linear", "requantize", "lif"] * 2

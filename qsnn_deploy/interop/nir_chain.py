@@ -1,0 +1,70 @@
+"""A NIR graph as the importer walks it: the chain of nodes from its Input, the input's declared shape, and
+the IR's (C, H, W) frame for it (docs/targets/nir.md, "Flat inputs")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
+
+
+def chain(graph) -> list[str]:
+    """Node names from the single Input to the Output, following the edges; a branch is an error."""
+    import nir
+
+    inputs = [n for n, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise UnsupportedLayerError(f"the NIR graph must have exactly one Input node, it has {len(inputs)}")
+    after: dict[str, list[str]] = {}
+    for src, dst in graph.edges:
+        after.setdefault(src, []).append(dst)
+    order, name = [inputs[0]], inputs[0]
+    while after.get(name):
+        if len(after[name]) > 1:
+            raise UnsupportedLayerError(
+                f"node {name!r} feeds {after[name]}: only a chain of nodes can be imported"
+            )
+        name = after[name][0]
+        if name in order:
+            raise UnsupportedLayerError(
+                f"the NIR graph has a cycle through {name!r}: recurrence is not supported"
+            )
+        order.append(name)
+    missing = sorted(set(graph.nodes) - set(order))
+    if missing:
+        raise UnsupportedLayerError(
+            f"nodes {missing} are not on the chain from {inputs[0]!r}: branches are not supported"
+        )
+    return order
+
+
+def declared_shape(node, name: str) -> tuple[int, ...]:
+    shape = tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
+    if not 1 <= len(shape) <= 3:
+        raise UnsupportedLayerError(f"{name!r}: input of shape {shape}; (C, H, W), (H, W) or (F,) expected")
+    return shape
+
+
+def frame_shape(declared: tuple[int, ...], given: tuple[int, ...] | None = None) -> tuple[int, int, int]:
+    """The IR's (C, H, W) input for a NIR input shape: (F,) -> (1, 1, F), (H, W) -> (1, H, W); ``given``
+    (``--input-shape``) replaces a flat one of the same element count: the first Linear then reads the frame
+    flattened in C, H, W order, which is what a flat input of an image network holds."""
+    own = declared if len(declared) == 3 else (1, *declared) if len(declared) == 2 else (1, 1, declared[0])
+    if given is None or tuple(given) == own:
+        return own  # type: ignore[return-value]
+    given = tuple(int(v) for v in given)
+    if len(given) != 3 or min(given) < 1:
+        raise QsnnError(f"--input-shape takes C,H,W (three positive integers), got {given}")
+    if int(np.prod(given)) != int(np.prod(declared)):
+        raise QsnnError(
+            f"--input-shape {','.join(map(str, given))} has {int(np.prod(given))} elements, the graph's input "
+            f"{declared} has {int(np.prod(declared))}"
+        )
+    if len(declared) == 3 and declared[1:] != (1, 1):
+        raise QsnnError(
+            f"the graph's input {declared} is already a (C, H, W) frame; --input-shape only shapes a flat input"
+        )
+    return given  # type: ignore[return-value]
+
+
+__all__ = ["chain", "declared_shape", "frame_shape"]

@@ -1,0 +1,170 @@
+"""What ``qsnn-deploy import`` checks and says once the IR is built: the truth at the door.
+
+- Every registered target's design rules (with the shared layer rules) on the imported graph: "buildable" or
+  the reason, per target; a graph no target can build is still written, with a warning line saying so.
+- Saturation: a LIF layer is reported only when its membrane can leave the state type within the graph's
+  ``num_steps`` (the range analysis' current bound, iterated step by step: ``|v_t| <= ceil(decay |v_t-1|) + 1
+  + I + threshold``), so an IF layer at int32 over 25 steps is not reported unless it really can saturate.
+- A decay that rounds to exactly 1 (no leak where the graph has one) or to 0, named with the ``dt`` used.
+- Real data: the first ``limit`` test samples of a dataset for the float-versus-integer check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from qsnn_deploy.data.frames import fit_frames
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import LIF
+
+# export/quantize.py's saturation warning (an unbounded horizon), replaced here by a bound over num_steps
+SATURATION = "the membrane can saturate"
+
+
+def load_samples(
+    dataset: str, data_dir: Path | None, limit: int, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``limit`` test samples of ``dataset`` (uint8 inputs, labels)."""
+    from qsnn_deploy.data import load_dataset
+
+    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+    return np.asarray(data.inputs, dtype=np.uint8), np.asarray(data.labels)
+
+
+def adopt_frame(nir_graph, inputs: np.ndarray, dataset: str, notes: list[str]) -> tuple[int, int, int] | None:
+    """The dataset's frame shape for a graph whose input is flat with as many elements, else None."""
+    import nir
+
+    declared = next(
+        tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
+        for node in nir_graph.nodes.values()
+        if isinstance(node, nir.Input)
+    )
+    frame = tuple(int(v) for v in inputs.shape[-3:])
+    flat = len(declared) == 1 or (len(declared) == 2 and declared[0] == 1)
+    if not flat or int(np.prod(declared)) != int(np.prod(frame)):
+        return None
+    notes.append(
+        f"the graph's flat input {declared} reads {dataset}'s {frame} frames flattened in C, H, W order "
+        "(--input-shape sets another shape)"
+    )
+    return frame  # type: ignore[return-value]
+
+
+def add_accuracy(check: dict, labels: np.ndarray, dataset: str) -> None:
+    n = check["samples"]
+    check["dataset"] = dataset
+    check["float_accuracy"] = float(np.mean(check["float_predictions"] == labels[:n]))
+    check["int_accuracy"] = float(np.mean(check["int_predictions"] == labels[:n]))
+
+
+def _label(ir: str, originals: dict[str, str]) -> str:
+    original = originals.get(ir, ir)
+    return ir if original == ir else f"{ir} (NIR node {original!r})"
+
+
+def membrane_bound(op: LIF, current: int, steps: int) -> int:
+    """A bound on |v| over ``steps`` steps for currents of magnitude <= ``current`` (ir/ops/lif.py's rule,
+    iterated instead of taken to its fixed point, so it exists without leak too)."""
+    bound, one = 0, 1 << op.decay_shift
+    for _ in range(steps):
+        bound = -(-(bound * op.decay_multiplier) // one) + 1 + current + op.threshold
+    return bound
+
+
+def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> list[str]:
+    """``warnings`` without the exporter's infinite-horizon saturation warnings, plus a saturation warning
+    for each LIF that can saturate within ``num_steps`` and one for each decay that rounds to 1 or 0."""
+    from qsnn_deploy.ir import metadata as meta
+    from qsnn_deploy.ir.ranges import analyse
+
+    originals = {ir: str(name) for name, ir in names.items()}
+    out = [w for w in warnings if SATURATION not in w]
+    ranges = analyse(graph)
+    for i, op in enumerate(graph.ops):
+        if not isinstance(op, LIF):
+            continue
+        label = _label(op.name, originals)
+        before = ranges[i - 1]
+        current = max(max(abs(int(v)) for v in before.lo), max(abs(int(v)) for v in before.hi))
+        bound = membrane_bound(op, current, graph.num_steps)
+        st = op.state_type
+        if bound > st.max:
+            fix = "use --state-bits 32" if st.bits < 32 else "the simulator and every target clamp it alike"
+            out.append(
+                f"{label}: with {st} state the membrane can saturate within {graph.num_steps} steps for extreme "
+                f"inputs (bound {bound} > {st.max}); {fix}"
+            )
+        info = meta.lif_layer(graph.metadata, op.name)
+        beta = float("nan") if info is None else info.beta
+        if op.decay == 1.0 and beta < 1.0:
+            out.append(
+                f"{label}: decay {beta:.6g} per step rounds to exactly 1 at dt {dt:g}: no leak, where the graph has one"
+            )
+        elif op.decay == 0.0 and beta > 0.0:
+            out.append(
+                f"{label}: decay {beta:.3g} per step rounds to 0 at dt {dt:g}: the membrane keeps nothing"
+            )
+    return out
+
+
+def target_verdicts(graph: Graph) -> dict[str, str | None]:
+    """Every registered target: None where its rules (and the shared layer rules) pass, else the reason."""
+    from qsnn_deploy.targets import check_model, registry
+
+    verdicts: dict[str, str | None] = {}
+    for name, target in registry().items():
+        try:
+            check_model(graph, target)
+            verdicts[name] = None
+        except QsnnError as exc:
+            verdicts[name] = str(exc)
+    return verdicts
+
+
+def report(result, out: Path, bits: int) -> None:
+    """The import's summary on the terminal; warnings on stderr."""
+    s, g, check = result.settings, result.graph, result.check
+    click.echo(f"convention: {s.convention} ({s.convention_from})")
+    click.echo(f"dt: {s.dt:g} ({s.dt_from})")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(
+        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
+        f"{g.num_steps} steps, {bits}-bit weights (per tensor)"
+    )
+    originals = g.metadata.get("nir_import", {}).get("nodes", {})
+    for op in g.lif_layers():
+        click.echo(
+            f"  {_label(op.name, originals)}: threshold {op.threshold} ({op.state_type}), decay "
+            f"{op.decay_multiplier}/2^{op.decay_shift}, reset {op.reset}"
+        )
+    if "dataset" in check:
+        click.echo(
+            f"check on {check['samples']} {check['dataset']} test samples: float accuracy "
+            f"{check['float_accuracy']:.1%}, integer accuracy {check['int_accuracy']:.1%}, predictions agree "
+            f"{check['prediction_agreement']:.1%}"
+        )
+    else:
+        click.echo(
+            f"check on {check['samples']} probe inputs: predictions agree with the float graph "
+            f"{check['prediction_agreement']:.1%}, output spike counts {check['count_agreement']:.1%}"
+        )
+    for name, reason in result.targets.items():
+        click.echo(f"target {name}: {'buildable' if reason is None else reason}")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.targets and all(reason is not None for reason in result.targets.values()):
+        click.echo(
+            f"warning: no registered target can build {out} (reasons above); it was written for inspection "
+            "and simulation only",
+            err=True,
+        )
+
+
+__all__ = ["add_accuracy", "adopt_frame", "fit_frames", "load_samples", "membrane_bound", "report",
+           "target_verdicts", "true_warnings"]  # fmt: skip
