@@ -313,17 +313,39 @@ def report(model: Path, **kw) -> None:
     "--dt",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds per step for NIR's continuous-time neurons (default: metadata, else 1e-4 as snnTorch).",
+    help="Time step of the graph's neurons (default: the graph's metadata, else read off the nodes or the "
+    "convention's documented step; refused when none gives it).",
+)
+@click.option(
+    "--convention",
+    type=click.Choice(["auto", "nir", "snntorch", "norse", "sinabs", "spyx", "rockpool"]),
+    default="auto",
+    show_default=True,
+    help="How the library that wrote the graph reads its neurons (auto: detected and printed).",
+)
+@click.option(
+    "--input-shape",
+    default=None,
+    metavar="C,H,W",
+    help="Frame shape for a flat input (read in C, H, W order; default: the dataset's frames when the "
+    "element counts match).",
 )
 @click.option(
     "--reset",
     type=click.Choice(["subtract", "zero"]),
     default=None,
-    help="LIF reset (default: the node's metadata, else NIR's reset to zero).",
+    help="LIF reset (default: the node's metadata, else the convention's).",
 )
 @click.option("--state-bits", type=click.Choice(["16", "32"]), default="32", show_default=True)
 @click.option(
-    "--dataset", type=click.Choice(DATASETS), default=None, help="Test set `verify` uses by default."
+    "--dataset",
+    type=click.Choice(DATASETS),
+    default=None,
+    help="Check float against integer on its test samples (and the set `verify` uses by default).",
+)
+@data_dir_option
+@click.option(
+    "--limit", type=params.COUNT, default=200, show_default=True, help="Test samples for the --dataset check."
 )
 def import_nir(source: Path, out: Path, state_bits: str, **options) -> None:
     """Import a NIR graph (a network from another tool) as an integer IR file; docs/targets/nir.md."""

@@ -381,9 +381,12 @@ def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = Non
 
 def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
     """``qsnn-deploy import``: import, save atomically, print what was decided, checked and found."""
+    from qsnn_deploy.export.builder import parse_input_shape
     from qsnn_deploy.interop.nir_door import report
     from qsnn_deploy.ir.io import save_graph
 
+    shape = options.pop("input_shape", None)
+    options["input_shape"] = parse_input_shape(shape) if isinstance(shape, str) else shape
     result = import_nir(path, **options)
     save_graph(result.graph, out)
     report(result, out, options.get("bits", 4))

@@ -151,9 +151,12 @@ def simulate_dataset(
     """Simulate ``graph`` on the test split of ``dataset`` (default: the one the IR records), or on your own
     ``inputs_file`` (and ``labels_file``) ``.npy`` files, and compare with the float model when one is available.
     ``max_accuracy_gap`` is a fraction (0.001 = 0.1 points)."""
+    from dataclasses import replace
+
     from tqdm import tqdm
 
     from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.data.frames import fit_frames
 
     _positive("limit", limit)
     _positive("num-steps", num_steps)
@@ -173,6 +176,8 @@ def simulate_dataset(
         if dataset is None:
             raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASET_NAMES)}")
         ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+        # a flat model input reads the frames flattened in C, H, W order; another layout is one clear line
+        ds = replace(ds, inputs=fit_frames(ds.inputs, tuple(graph.input.shape), f"dataset {dataset}"))
     if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (
         inputs_file is None and ds.kind != graph.input.encoding
     ):

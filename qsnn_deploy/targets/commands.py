@@ -45,14 +45,12 @@ def dataset_of(graph: Graph, dataset: str | None) -> str:
 
 def test_inputs(graph: Graph, dataset: str, data_dir: Path | None, limit: int | None, steps: int):
     from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.data.frames import fit_frames
 
     data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
     inputs = np.asarray(data.inputs, dtype=np.uint8)
-    if tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
-        raise QsnnError(
-            f"dataset {dataset} gives frames of shape {tuple(inputs.shape[-3:])}, the model takes "
-            f"{tuple(graph.input.shape)}: pick the dataset the model was trained on with --dataset"
-        )
+    # a flat model input reads the frames flattened in C, H, W order; another layout is one clear line
+    inputs = fit_frames(inputs, tuple(graph.input.shape), f"dataset {dataset}")
     return inputs, np.asarray(data.labels)
 
 
