@@ -184,3 +184,23 @@ def test_nir_export_writes_the_pool_natively_and_imports_back(tmp_path: Path) ->
     x = random_inputs(graph, 40, seed=3)
     want, got = simulate(graph, x).counts, simulate(imported, x).counts  # re-quantized: close, not equal
     assert want.sum() > 0 and np.corrcoef(want.ravel(), got.ravel())[0, 1] > 0.95
+
+
+def test_the_hls_estimate_walks_only_the_taps_a_strided_event_can_reach() -> None:
+    """qsnn_hls.h walks ceil(KH/S) x ceil(KW/S) taps per event: 9 of conv1's 25 (5x5, stride 2), 4 of the folded
+    conv3's 36 (6x6, stride 4); the weight floor counts the IR's 3x3 weights, the ROM the folded 6x6 ones."""
+    from qsnn_deploy.targets.hls.cost import cost_report
+
+    graph = spike_pool_graph()
+    model = check_model(graph, "hls")
+    x = random_inputs(graph, 3, seed=1)
+    rep = cost_report(model, x)
+    spikes = simulate(graph, x).spike_counts
+    loops = {(loop.loop, loop.layer): loop for loop in rep.loops}
+    events = np.count_nonzero(x[:, : graph.num_steps]) / 3
+    assert loops["scatter_taps", "conv1"].trips == pytest.approx(events * 9)
+    assert loops["scatter_taps", "conv3"].trips == pytest.approx(spikes["if2"].sum() / 3 * 4)
+    floor = sum(
+        op.weight.size * op.weight_type.bits / 8 for op in graph.ops if op.kind in ("conv2d", "linear")
+    )
+    assert rep.weight_floor_bytes == floor and rep.rom_bytes > floor

@@ -44,9 +44,13 @@ def taps(layer: Layer) -> int:
 
 
 def kernel_taps(layer: Layer) -> int:
-    """KH * KW of a conv (the taps one input event walks), 1 for a linear."""
-    w = layer.op.weight
-    return int(w.shape[2] * w.shape[3]) if isinstance(layer.op, Conv2d) else 1
+    """The taps one input event walks: ``ceil(KH / STRIDE) * ceil(KW / STRIDE)`` of a conv (those congruent to
+    the event's coordinate modulo the stride; KH * KW at stride 1), 1 for a linear."""
+    op = layer.op
+    if not isinstance(op, Conv2d):
+        return 1
+    kh, kw = op.weight.shape[2:]
+    return int(-(-kh // op.stride) * -(-kw // op.stride))
 
 
 def row_bytes(layer: Layer) -> int:

@@ -67,15 +67,19 @@ clear_positions:
 }
 
 /* Conv2d (cross-correlation, no bias) with the following non-overlapping sum pool fused in (POOL 1: none),
- * event-driven: events[0..count) lists the nonzero inputs in order; every one (c, iy, ix) of value x walks its KH * KW taps; a tap that lands on a conv
- * output inside a full pool window adds x * (its ROM row) to that pooled position's O accumulators. One tap
- * per cycle (II = 1), KH * KW cycles per event. Every partial sum fits acc_t in any order (range analysis). */
+ * event-driven: events[0..count) lists the nonzero inputs in order; every one (c, iy, ix) of value x walks the
+ * taps that can reach a conv output, those whose row and column are congruent to iy + PAD and ix + PAD modulo
+ * STRIDE: TKH x TKW = ceil(KH / STRIDE) x ceil(KW / STRIDE) of them (all KH * KW at stride 1; 4 of the 36 of a
+ * 6x6 stride-4 conv, the fold of a spike pool into a 3x3 stride-2 one). A tap that lands on a conv output
+ * inside a full pool window adds x * (its ROM row) to that pooled position's O accumulators. One tap per cycle
+ * (II = 1), TKH * TKW cycles per event. Every partial sum fits acc_t in any order (range analysis). */
 template <class CFG, typename in_t>
 void conv_events(const in_t in[CFG::C * CFG::H * CFG::W], const int events[CFG::C * CFG::H * CFG::W], int count,
                  const unsigned char w[CFG::TAPS][CFG::ROW_BYTES], typename CFG::acc_t acc[CFG::P][CFG::O])
 {
 #pragma HLS ARRAY_PARTITION variable = w complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    const int TKH = (CFG::KH + CFG::STRIDE - 1) / CFG::STRIDE, TKW = (CFG::KW + CFG::STRIDE - 1) / CFG::STRIDE;
     clear<CFG>(acc);
 scatter_events:
     for (int e = 0; e < count; e++) {
@@ -83,13 +87,14 @@ scatter_events:
         const int i = events[e];
         const ap_uint<8> x = in[i];
         const int c = i / (CFG::H * CFG::W), iy = (i / CFG::W) % CFG::H, ix = i % CFG::W;
+        const int ry = (iy + CFG::PAD) % CFG::STRIDE, rx = (ix + CFG::PAD) % CFG::STRIDE; /* first taps */
     scatter_taps:
-        for (int k = 0; k < CFG::KH * CFG::KW; k++) {
+        for (int k = 0; k < TKH * TKW; k++) {
 #pragma HLS PIPELINE II = 1
-            const int kh = k / CFG::KW, kw = k % CFG::KW;
+            const int kh = ry + (k / TKW) * CFG::STRIDE, kw = rx + (k % TKW) * CFG::STRIDE;
             const int ty = iy + CFG::PAD - kh, tx = ix + CFG::PAD - kw; /* conv coordinate * STRIDE */
-            if (ty < 0 || tx < 0 || ty % CFG::STRIDE != 0 || tx % CFG::STRIDE != 0) {
-                continue; /* this tap reaches no conv output (padding side or between strides) */
+            if (kh >= CFG::KH || kw >= CFG::KW || ty < 0 || tx < 0) {
+                continue; /* beyond the kernel, or this tap reaches no conv output (padding side) */
             }
             const int oy = ty / CFG::STRIDE, ox = tx / CFG::STRIDE;
             if (oy >= CFG::OH * CFG::POOL || ox >= CFG::OW * CFG::POOL) {
