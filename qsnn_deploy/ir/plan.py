@@ -217,6 +217,13 @@ def layer_pattern_violations(graph: Graph) -> list[str]:
                 continue
             messages.append(problem)
             continue
+        if len(g.ops) == 1 and isinstance(g.pool, MaxPool2d) and after is not None and after.complete:
+            messages.append(
+                f"maxpool2d {g.pool.name!r} pools the input of {after.ops[0].kind} {after.ops[0].name!r}: targets "
+                "implement a pool before a synapse only as a sum pool, which folds into its weights (a max does "
+                "not); use a sum pool there, or pool after the conv"
+            )
+            continue
         names = " -> ".join(f"{op.kind} {op.name!r}" for op in g.ops)
         missing = [w for w, present in (("conv2d or linear", g.synapse), ("requantize", g.rq), ("lif", g.lif))
                    if present is None]  # fmt: skip

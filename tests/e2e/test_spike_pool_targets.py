@@ -17,8 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolchains import require_tools  # noqa: E402
 
 from qsnn_deploy.errors import VerificationError  # noqa: E402
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
+from qsnn_deploy.ir.graph import Graph, InputSpec  # noqa: E402
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph  # noqa: E402
+from qsnn_deploy.ir.types import UINT8, IntType  # noqa: E402
 from qsnn_deploy.targets import check_model, generate  # noqa: E402
 from qsnn_deploy.verify import verify  # noqa: E402
 
@@ -69,6 +71,38 @@ def test_onnx_equals_the_simulator_on_every_layer(graph: Graph, inputs: np.ndarr
     pytest.importorskip("onnxruntime")
     result = verify(graph, inputs, target="onnx")
     assert result.compared.layer_values == 2 * N * graph.num_steps * _neurons(graph)
+
+
+def _input_pool_graph() -> Graph:
+    """A sum pool on the uint8 frame itself (no LIF before it) and one on spikes before a linear: the plan folds
+    both the same way (the fold is exact for any input; only the range units differ)."""
+    rng = np.random.default_rng(0)
+    w4 = IntType(4)
+
+    def rq(name: str, channels: int, mult: int) -> Requantize:
+        return Requantize(name, np.full(channels, mult), rng.integers(0, 200, channels) << 8, 12, IntType(32))
+
+    ops = (
+        SumPool2d("sp0", 2),
+        Conv2d("conv1", rng.integers(-7, 8, (4, 1, 3, 3)), w4, 1, 1),
+        rq("rq1", 4, 2000),
+        LIF("lif1", 3000, 230, 8),
+        SumPool2d("sp1", 2),
+        Linear("fc", rng.integers(-7, 8, (3, 4 * 4 * 4)), w4),
+        rq("rq2", 3, 40000),
+        LIF("lif2", 3000, 230, 8),
+    )
+    return Graph(InputSpec((1, 16, 16), UINT8, "static", 1 / 255), ops, 6).validate()
+
+
+def test_c_host_takes_a_pool_on_the_input_frame_too() -> None:
+    require_tools("gcc")
+    graph = _input_pool_graph()
+    layers = check_model(graph, "c").layers
+    assert [lay.in_pool.name for lay in layers] == ["sp0", "sp1"]  # type: ignore[union-attr]
+    result = verify(graph, random_inputs(graph, N, seed=1), target="c")
+    assert result.compared.layer_values == 2 * N * graph.num_steps * sum(lay.neurons for lay in layers)
+    assert all(result.sim.spike_counts[lif.name].sum() > 0 for lif in graph.lif_layers())
 
 
 def _hls_tools() -> None:

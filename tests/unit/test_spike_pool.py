@@ -13,7 +13,7 @@ import pytest
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.ops.base import as_bounds
 from qsnn_deploy.ir.plan import fold_problem, fold_sum_pool, group_ops, plan_layers
 from qsnn_deploy.ir.ranges import analyse
@@ -78,6 +78,17 @@ def test_a_padded_conv_after_a_pool_that_drops_rows_is_refused_by_name() -> None
     assert "pool3" not in str(err.value)  # pool3 (3 -> 1, then a linear) folds exactly
     x = random_inputs(graph, 2)  # the simulator still runs it: it is the oracle of every valid graph
     np.testing.assert_array_equal(simulate(graph, x).output_spikes, simulate_reference(graph, x))
+
+
+def test_a_max_pool_before_a_synapse_is_refused_with_what_to_do() -> None:
+    graph = spike_pool_graph()
+    ops = tuple(
+        MaxPool2d(op.name, np.ones(4, dtype=np.int8), 2) if op.name == "pool2" else op for op in graph.ops
+    )
+    with pytest.raises(
+        DesignRuleError, match=r"maxpool2d 'pool2' pools the input of conv2d 'conv3'.*use a sum pool"
+    ):
+        check_model(Graph(graph.input, ops, graph.num_steps).validate(), "c")
 
 
 def test_the_plan_folds_each_spike_pool_and_keeps_the_ir_ops() -> None:
