@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import run_main  # noqa: E402
+from cli_run import error_lines, run_main  # noqa: E402
 from toolchains import require_tools  # noqa: E402
 
 pytest.importorskip("nir")
@@ -92,3 +92,22 @@ def test_library_graph_imports_at_its_accuracy_and_verifies_on_c(
 
     verified = verify(graph, inputs[:VERIFY_SAMPLES], target="c", executor="host")
     assert verified.samples == VERIFY_SAMPLES and verified.compared.layer_values > 0
+
+
+def test_rockpool_synaptic_neuron_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Rockpool's usual `LIFTorch` is written as `CubaLIF` with tau_syn = dt; under Rockpool's own step the
+    synapse keeps exp(-1) of its current, which the IR cannot hold: one line naming both layers and the way
+    out, no file written."""
+    out_file = tmp_path / "model.qsnn"
+    code, _, err = run_main(
+        monkeypatch, capsys, "import", FIXTURES / "rockpool" / "rockpool_lif_synapse.nir",
+        "--bits", 8, "--num-steps", 15, "--out", out_file,
+    )  # fmt: skip
+    lines = error_lines(err)
+    assert code != 0 and len(lines) == 1 and not out_file.exists(), err
+    assert "Traceback" not in err
+    line = lines[0]
+    assert "'1_LIFTorch'" in line and "'3_LIFTorch'" in line
+    assert "synapse keeps exp(-dt/tau_syn) = 0.368" in line and "--dt" in line
