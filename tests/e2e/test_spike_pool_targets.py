@@ -169,3 +169,28 @@ def test_a_changed_folded_weight_fails_onnx_verify(tmp_path: Path, graph: Graph,
     onnx.save(model, str(tmp_path / "model.onnx"))
     with pytest.raises(VerificationError, match="if3"):
         verify(graph, inputs, target="onnx", from_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_the_sinabs_written_nmnist_cnn_verifies_on_every_software_target(data_dir: Path) -> None:
+    """Opt-in (-m slow, ~60 s): the N-MNIST CNN as Sinabs wrote it (IF -> SumPool2d -> Conv2d and IF -> SumPool2d
+    -> Flatten -> Affine; tests/fixtures/nir/sinabs), imported at 8 bits, on 2 real N-MNIST test samples x 100
+    steps: every layer on c/host, hls and onnx, digests on the Cortex-M (1 sample)."""
+    require_tools("gcc", "arm-none-eabi-gcc", "qemu-system-arm", "make")
+    _hls_tools()
+    pytest.importorskip("onnxruntime")
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.interop.nir_import import import_nir
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "nir" / "sinabs" / "nmnist_cnn.nir"
+    graph = import_nir(fixture, bits=8, num_steps=100, encoding="stream").graph
+    layers = check_model(graph, "c").layers
+    assert [lay.in_pool is not None for lay in layers] == [False, False, True, True, False]
+    data = load_dataset("nmnist", "test", data_dir=data_dir, limit=2, num_steps=graph.num_steps)
+    x = np.asarray(data.inputs, dtype=np.uint8)
+    for target in ("c", "hls", "onnx"):
+        result = verify(graph, x, target=target)
+        assert result.compared.layer_values == 2 * 2 * 100 * sum(lay.neurons for lay in layers)
+    assert result.sim.spike_counts[layers[3].lif.name].sum() > 0
+    cortex = verify(graph, x[:1], target="c", executor="cortex-m")
+    assert cortex.compared.layer_digests == 100 * len(layers)
