@@ -154,8 +154,11 @@ def report(result, out: Path, bits: int) -> None:
             f"check on {check['samples']} probe inputs: predictions agree with the float graph "
             f"{check['prediction_agreement']:.1%}, output spike counts {check['count_agreement']:.1%}"
         )
+    by_reason: dict[str | None, list[str]] = {}
     for name, reason in result.targets.items():
-        click.echo(f"target {name}: {'buildable' if reason is None else reason}")
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():  # one line per verdict: a shared layer rule fails every target
+        click.echo(f"target {', '.join(names)}: {'buildable' if reason is None else reason}")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.targets and all(reason is not None for reason in result.targets.values()):

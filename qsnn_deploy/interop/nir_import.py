@@ -235,6 +235,14 @@ class _Converter:
         return [current, Leaky(ir, step.beta, p["v_threshold"], reset)]
 
 
+def layer_names(nir_graph) -> dict[str, str]:
+    """IR op name of every node on the chain between the Input and the Output (nir_names.ir_names)."""
+    import nir
+
+    order = chain(nir_graph)
+    return ir_names(n for n in order[1:] if not isinstance(nir_graph.nodes[n], nir.Output))
+
+
 def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, input_scale: float, dt: float,
                        reset: str | None = None, convention: str = "nir",
                        input_shape: tuple[int, ...] | None = None):  # fmt: skip
@@ -245,7 +253,7 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
     from qsnn_deploy.export.float_graph import FloatGraph
 
     order = chain(nir_graph)
-    names = ir_names(order[1:])
+    names = layer_names(nir_graph)
     converter = _Converter(bits, dt, reset, convention)
     layers, problems = [], []
     declared = declared_shape(nir_graph.nodes[order[0]], order[0])
@@ -339,8 +347,7 @@ def import_nir(
                             input_shape=input_shape)  # fmt: skip
     folded, applied = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
     graph, layer_meta, warnings = to_ir(folded, scale, QuantOptions(state_bits=state_bits))
-    order = chain(nir_graph)
-    names = ir_names(order[1:])
+    names = layer_names(nir_graph)
     metadata = {
         "saturation_sites": overflow_sites(graph),
         "source": label,
