@@ -55,9 +55,16 @@ def adopt_frame(nir_graph, inputs: np.ndarray, dataset: str, notes: list[str]) -
     return frame  # type: ignore[return-value]
 
 
-def add_accuracy(check: dict, labels: np.ndarray, dataset: str) -> None:
+def add_accuracy(check: dict, labels: np.ndarray, dataset: str, own=None, raw=None) -> None:
+    """Accuracies on the real labels: ``float_accuracy`` (the float chain with the quantized weights, which
+    the integer model is checked against), ``int_accuracy``, and with ``own`` (the float chain with the
+    graph's own weights) ``nir_float_accuracy``, the number to hold against the library's."""
+    from qsnn_deploy.export.float_graph import run_float
+
     n = check["samples"]
     check["dataset"] = dataset
+    if own is not None:
+        check["nir_float_accuracy"] = float(np.mean(np.argmax(run_float(own, raw), axis=1) == labels[:n]))
     check["float_accuracy"] = float(np.mean(check["float_predictions"] == labels[:n]))
     check["int_accuracy"] = float(np.mean(check["int_predictions"] == labels[:n]))
 
@@ -146,8 +153,9 @@ def report(result, out: Path, bits: int) -> None:
     if "dataset" in check:
         click.echo(
             f"check on {check['samples']} {check['dataset']} test samples: float accuracy "
-            f"{check['float_accuracy']:.1%}, integer accuracy {check['int_accuracy']:.1%}, predictions agree "
-            f"{check['prediction_agreement']:.1%}"
+            f"{check['nir_float_accuracy']:.1%} (the graph's weights), {check['float_accuracy']:.1%} (weights at "
+            f"{bits} bits); integer accuracy {check['int_accuracy']:.1%}; integer and float at {bits} bits "
+            f"predict alike on {check['prediction_agreement']:.1%}"
         )
     else:
         click.echo(

@@ -106,13 +106,14 @@ class _Converter:
     """One NIR node at a time -> float layers; remembers the channel count (and the feature count while the
     activation is a vector) and names each layer by its IR op name."""
 
-    def __init__(self, bits: int, dt: float, reset: str | None, convention: str = "nir"):
+    def __init__(self, bits: int | None, dt: float, reset: str | None, convention: str = "nir"):
         self.bits, self.dt, self.reset, self.convention = bits, dt, reset, convention
         self.channels = 0
         self.features: int | None = None
 
     def _weight(self, name: str, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w_int, scale = quantize_per_tensor(weight, self.bits)
+        # bits None: the graph's own float weights (the float reference the library itself ran)
+        w_int, scale = (weight, 1.0) if self.bits is None else quantize_per_tensor(weight, self.bits)
         self.channels = int(w_int.shape[0])
         return w_int, np.full(self.channels, scale)
 
@@ -369,7 +370,10 @@ def import_nir(
     raw = nir_door.fit_frames(raw, fg.input_shape, dataset or "probe")
     result.check = compare_float(fg, graph, raw)
     if data is not None:
-        nir_door.add_accuracy(result.check, data[1], dataset)
+        own = nir_to_float_graph(nir_graph, bits=None, num_steps=steps, encoding=encoding, input_scale=scale,
+                                 dt=settings.dt, reset=reset, convention=settings.convention,
+                                 input_shape=fg.input_shape)  # fmt: skip
+        nir_door.add_accuracy(result.check, data[1], dataset, own, raw)
     where = "test samples" if data is not None else "check inputs"
     result.warnings += [f"{name}: never spikes on the {where}" for name in result.check["silent_layers"]]
     result.targets = nir_door.target_verdicts(graph)

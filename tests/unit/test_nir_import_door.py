@@ -168,7 +168,7 @@ def test_check_on_real_mnist_samples_with_a_flat_input(tmp_path: Path) -> None:
     assert result.graph.input.shape == (1, 28, 28) and "flattened in C, H, W order" in result.notes[0]
     check = result.check
     assert check["samples"] == 40 and check["dataset"] == "mnist"
-    for key in ("float_accuracy", "int_accuracy", "prediction_agreement"):
+    for key in ("nir_float_accuracy", "float_accuracy", "int_accuracy", "prediction_agreement"):
         assert 0.0 <= check[key] <= 1.0
     from qsnn_deploy.data import load_dataset
 
