@@ -111,3 +111,32 @@ def test_rockpool_synaptic_neuron_is_refused_in_one_line(
     line = lines[0]
     assert "'1_LIFTorch'" in line and "'3_LIFTorch'" in line
     assert "synapse keeps exp(-dt/tau_syn) = 0.368" in line and "--dt" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library", ["snntorch", "rockpool"])
+def test_fixture_script_remakes_the_fixture(library: str, tmp_path: Path, data_dir: Path) -> None:
+    """The committed fixture is what its script makes: rerun it (the libraries that live in this environment;
+    about a minute each on one thread) and compare the graph's nodes and shapes, the library's accuracy and
+    its predictions. A different CPU may round the training differently, hence agreement, not identity."""
+    import subprocess
+
+    nir = pytest.importorskip("nir")
+    pytest.importorskip(library)
+    script = FIXTURES / library / "make_fixture.py"
+    subprocess.run([sys.executable, str(script), str(data_dir / "mnist"), str(tmp_path)], check=True)
+    name = f"{library}_mlp.nir"
+    # Rockpool's (and Norse's) input (1, 784) fails nir.read's type check; the nodes read without it
+    old, new = (nir.read(path, type_check=False) for path in (FIXTURES / library / name, tmp_path / name))
+    assert sorted(old.edges) == sorted(new.edges)
+    for key, node in old.nodes.items():
+        assert type(new.nodes[key]) is type(node)
+        for field in ("weight", "bias", "tau", "r", "v_threshold"):
+            if hasattr(node, field):
+                assert np.shape(getattr(new.nodes[key], field)) == np.shape(getattr(node, field))
+    meta, remade = _meta(library), json.loads((tmp_path / "meta.json").read_text())
+    assert abs(remade["float_accuracy"] - meta["float_accuracy"]) <= TOLERANCE
+    agree = np.mean(
+        [a == b for a, b in zip(meta["float_predictions"], remade["float_predictions"], strict=True)]
+    )
+    assert agree > 0.95
