@@ -174,3 +174,21 @@ def test_check_on_real_mnist_samples_with_a_flat_input(tmp_path: Path) -> None:
 
     labels = load_dataset("mnist", "test", limit=40).labels
     assert check["int_accuracy"] == pytest.approx(float(np.mean(check["int_predictions"] == labels)))
+
+
+@pytest.mark.skipif(not os.environ.get("QSNN_DATA_DIR"), reason="needs QSNN_DATA_DIR with MNIST")
+def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model() -> None:
+    from qsnn_deploy.sim.report import simulate_dataset
+    from qsnn_deploy.targets.commands import test_inputs
+
+    graph = import_nir(
+        _mlp(if_node, n_in=784, shape=(784,)), bits=4, num_steps=4, dt=1.0, convention="sinabs"
+    ).graph
+    assert graph.input.shape == (1, 1, 784)
+    inputs, labels = test_inputs(graph, "mnist", None, 12, 4)
+    from qsnn_deploy.data import load_dataset
+
+    frames = load_dataset("mnist", "test", limit=12).inputs
+    np.testing.assert_array_equal(inputs, frames.reshape(12, 1, 1, 784))
+    report = simulate_dataset(graph, "mnist", limit=12, progress=False)
+    assert report.samples == 12 and report.int_accuracy is not None
