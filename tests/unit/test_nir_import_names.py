@@ -10,10 +10,12 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
+from click.testing import CliRunner  # noqa: E402
+
+from qsnn_deploy.cli import cli  # noqa: E402
 from qsnn_deploy.interop.nir_import import import_from_cli  # noqa: E402
 from qsnn_deploy.interop.nir_names import base_name, ir_names  # noqa: E402
 from qsnn_deploy.ir.io import load_graph  # noqa: E402
-from qsnn_deploy.targets import generate  # noqa: E402
 from qsnn_deploy.targets.rules import IDENTIFIER, RESERVED  # noqa: E402
 
 AWKWARD = ["0", "0_LinearTorch", "layer_0", "lif1.lif", "a b", "ünï", "", "  ", "int", "main", "x", "x_current",
@@ -76,7 +78,10 @@ def test_graph_saves_reads_back_and_generates_c(names: list[str], tmp_path: Path
     labels = graph.metadata["nir_import"]["nodes"]
     assert sorted(labels.values()) == sorted(names), "every original name kept as a label"
     assert [op.name for op in graph.lif_layers()] == [ir_names(names)[names[1]], ir_names(names)[names[3]]]
-    files = generate(graph, "c", tmp_path / "c")
+    run = CliRunner().invoke(cli, ["codegen", str(out), "--target", "c", "--out", str(tmp_path / "c")])
+    assert run.exit_code == 0, run.output
+    files = [p for p in (tmp_path / "c").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".c" for p in files)
     text = "\n".join(p.read_text(errors="replace") for p in files)
     assert "ünï" not in text and "lif\n2" not in text, "a raw NIR name never reaches generated code"
     assert ir_names(names)[names[0]] in text
