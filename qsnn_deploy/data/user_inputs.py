@@ -171,12 +171,14 @@ def _read_samples(f: BinaryIO, header: NpyHeader, count: int, where: str) -> np.
 
 def _frame_for(graph: Graph, frame: tuple[int, ...], where: str, layout: str) -> tuple[int, int, int] | None:
     """None when ``frame`` is the model's input shape; the model's shape when the frame is accepted by
-    flattening it (a flat model input ``(1, 1, F)`` and ``C*H*W == F``); else raises naming both shapes."""
+    reshaping it in C, H, W order (one side flat, ``(1, 1, F)``, with as many values as the other: the rule of
+    ``data/frames.py`` for the built-in datasets); else raises naming both shapes."""
     want = tuple(graph.input.shape)
     if frame == want:
         return None
-    if want[:2] == (1, 1) and math.prod(frame) == want[2]:
-        return want  # a flat input (1, 1, F): the frame is flattened in C, H, W order
+    flat = want[:2] == (1, 1) or frame[:2] == (1, 1)
+    if flat and math.prod(frame) == math.prod(want):
+        return want
     raise DatasetError(
         f"{where}: frames of shape {frame}, the model takes {want} ({graph.input.encoding} input {layout}); "
         "save frames of the model's input shape"
@@ -246,8 +248,7 @@ def load_user_inputs(
     if flat is not None:
         data = data.reshape(*data.shape[: data.ndim - 3], *flat)
         notes.append(
-            f"{Path(inputs).name}: frames of shape {frame} flattened in C, H, W order to the model's flat input "
-            f"{flat}"
+            f"{Path(inputs).name}: frames of shape {frame} read in C, H, W order as the model's input {flat}"
         )
     if not graph.input.dtype.contains(data):
         raise DatasetError(

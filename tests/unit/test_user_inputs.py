@@ -254,13 +254,13 @@ def test_a_flat_model_takes_image_frames_flattened_in_chw_order(tmp_path, monkey
     assert user.inputs.shape == (5, 1, 1, 512)
     assert np.array_equal(user.inputs[:, 0, 0], frames.reshape(5, -1))  # C, H, W order
     assert user.notes == (
-        "img.npy: frames of shape (2, 16, 16) flattened in C, H, W order to the model's flat input (1, 1, 512)",
+        "img.npy: frames of shape (2, 16, 16) read in C, H, W order as the model's input (1, 1, 512)",
     )
     save_graph(graph, tmp_path / "mlp.qsnn")
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(monkeypatch, capsys, "simulate", "--model", "mlp.qsnn", "--inputs", "img.npy")
     assert code in (0, 1), err
-    assert "note: img.npy: frames of shape (2, 16, 16) flattened" in out
+    assert "note: img.npy: frames of shape (2, 16, 16) read in C, H, W order" in out
     np.save(tmp_path / "odd.npy", frames[:, :, :, :15])
     with pytest.raises(DatasetError, match=r"frames of shape \(2, 16, 15\), the model takes \(1, 1, 512\)"):
         load_user_inputs(graph, tmp_path / "odd.npy")
@@ -276,3 +276,17 @@ def test_the_reader_never_calls_pickle(files, monkeypatch):
     with pytest.raises(DatasetError, match="never loaded"):
         load_user_inputs(STATIC, files / "pickle.npy")
     assert zipfile.is_zipfile(files / "arch.npz")  # the .npz case above is a real archive
+
+
+def test_flat_frames_feed_an_image_model_in_chw_order(files, tmp_path):
+    """The other direction of the same rule (data/frames.py): (N, 1, 1, C*H*W) for a (C, H, W) model."""
+    x = np.load(files / "x.npy")
+    np.save(tmp_path / "flat.npy", x.reshape(6, 1, 1, 256))
+    user = load_user_inputs(STATIC, tmp_path / "flat.npy")
+    assert np.array_equal(user.inputs, x)
+    assert user.notes == (
+        "flat.npy: frames of shape (1, 1, 256) read in C, H, W order as the model's input (1, 16, 16)",
+    )
+    np.save(tmp_path / "other.npy", x.reshape(6, 1, 16, 16).transpose(0, 1, 3, 2).reshape(6, 2, 8, 16))
+    with pytest.raises(DatasetError, match=r"frames of shape \(2, 8, 16\), the model takes \(1, 16, 16\)"):
+        load_user_inputs(STATIC, tmp_path / "other.npy")  # same count, neither side flat: refused
