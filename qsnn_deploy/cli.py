@@ -250,7 +250,13 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the IR's).")
 @click.option(
     "--from", "from_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-    help="Verify the files `codegen --out DIR` wrote instead of generating fresh ones.",
+    help="Verify the files `codegen --out DIR` wrote instead of generating fresh ones (each must be the file "
+    "codegen writes from MODEL; see --allow-edited).",
+)  # fmt: skip
+@click.option(
+    "--allow-edited", is_flag=True,
+    help="With --from: verify files that differ from what codegen writes (code you changed on purpose); "
+    "they are named in the summary.",
 )  # fmt: skip
 @keep_option
 @json_option

@@ -59,7 +59,7 @@ def mutation_fails_verify(
     rtl.write_text(text.replace(good, bad))
     with pytest.raises(VerificationError):
         verify(graph, random_inputs(graph, samples, 1), steps, target="verilog", executor="verilator",
-               from_dir=folder)  # fmt: skip
+               from_dir=folder, allow_edited=True)  # fmt: skip
 
 
 def input_stream(folder: Path, inputs: np.ndarray, lanes: int | None) -> list[int]:

@@ -3,14 +3,19 @@
 Each sub-package ``qsnn_deploy/targets/<name>/`` calls ``register(TARGET)`` when imported (see base.py for the
 protocol). ``registry()`` imports every sub-package once, so a new target needs no edit outside its folder.
 ``generate`` runs the shared and the target's design rules, renders, and records in the output folder which IR
-and options the files came from (``qsnn-target.json``), so ``verify --from DIR`` can check those very files.
+and code-generation options the files came from (``qsnn-target.json``), so ``verify --from DIR`` can check those
+very files. The manifest is data in a folder someone may hand you (docs/trust-model.md): it records only the
+options a target lists in ``codegen_options`` (those that change the files), never a program to run or a kernel
+to build, and ``read_manifest`` refuses any other.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
+import stat
 from pathlib import Path
 
 from qsnn_deploy.atomic import write_bytes_atomic
@@ -22,6 +27,7 @@ from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 _REGISTRY: dict[str, Target] = {}
 _DISCOVERED = False
 MANIFEST = "qsnn-target.json"
+MANIFEST_LIMIT = 64 * 1024  # bytes; codegen writes a few hundred
 
 
 def register(target: Target) -> Target:
@@ -60,6 +66,21 @@ def check_model(graph: Graph, target: str | Target, options: TargetOptions | Non
     return check(graph, (*SHARED_RULES, pools, *t.rules), options or TargetOptions())
 
 
+def codegen_options(target: str | Target) -> frozenset[str]:
+    """The ``--option`` keys that change the files ``target`` renders (``Target.codegen_options``; none when
+    the target lists none). Only these are recorded in, and read back from, ``qsnn-target.json``: programs
+    (``cc``, ``cxx``), kernel choices (``dense``) and build settings (``sanitize``, ``jobs``, ``threads``) come
+    from the command line of the command that runs them."""
+    t = get_target(target) if isinstance(target, str) else target
+    return frozenset(getattr(t, "codegen_options", ()))
+
+
+def recorded_options(target: str | Target, options: TargetOptions) -> dict[str, str]:
+    """The part of ``options.extra`` that ``qsnn-target.json`` records (see ``codegen_options``)."""
+    keep = codegen_options(target)
+    return {k: str(v) for k, v in options.extra.items() if k in keep}
+
+
 def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOptions) -> CheckedModel:
     """Check, render into ``out`` and write ``qsnn-target.json`` beside the files; returns the checked model."""
     from qsnn_deploy.ir.io import graph_fingerprint
@@ -72,7 +93,7 @@ def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOp
         "format": "qsnn-target",
         "target": t.name,
         "ir_sha256": graph_fingerprint(graph),
-        "options": {"prefix": options.prefix, "board": options.board, "extra": dict(options.extra)},
+        "options": {"prefix": options.prefix, "board": options.board, "extra": recorded_options(t, options)},
     }
     write_bytes_atomic(out / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return model
@@ -94,34 +115,60 @@ def generate(
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
+def _read_small_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (a FIFO, device or link is
+    refused without blocking: opened with O_NONBLOCK and O_NOFOLLOW, checked with fstat before reading)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"{info.st_size} bytes, more than a manifest's {limit}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
 def read_manifest(folder: Path) -> tuple[str, str, TargetOptions]:
-    """(target, IR fingerprint, options) of a folder ``generate`` wrote; typed errors for anything else."""
+    """(target, IR fingerprint, options) of a folder ``generate`` wrote; typed errors for anything else,
+    including an option that is not one of the target's ``codegen_options`` (a folder never chooses a program,
+    a kernel or a build setting)."""
     path = Path(folder) / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_small_regular(path, MANIFEST_LIMIT).decode("utf-8"))
         opts = data["options"]
         extra = opts.get("extra", {})
         if data.get("format") != "qsnn-target" or not all(isinstance(v, str) for v in extra.values()):
             raise ValueError("not a qsnn-target manifest")
-        return (
-            str(data["target"]),
-            str(data["ir_sha256"]),
-            TargetOptions(str(opts["prefix"]), str(opts["board"]), {str(k): v for k, v in extra.items()}),
-        )
+        target, prefix, board = data["target"], opts["prefix"], opts["board"]
+        if not all(isinstance(v, str) for v in (target, data["ir_sha256"], prefix, board)):
+            raise ValueError("not a qsnn-target manifest")
     except FileNotFoundError:
         raise QsnnError(
             f"{folder}: no {MANIFEST}; pass a folder written by `qsnn-deploy codegen --out`"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise QsnnError(f"{path}: unreadable target manifest ({exc})") from None
+    refused = sorted(set(extra) - codegen_options(target))
+    if refused:
+        raise QsnnError(
+            f"{path} sets {', '.join(repr(k) for k in refused)}, which codegen never records: a generated "
+            "folder cannot choose a program, a kernel or a build setting; regenerate the folder with "
+            "`qsnn-deploy codegen`, and pass build settings to verify with --option"
+        )
+    return target, str(data["ir_sha256"]), TargetOptions(prefix, board, dict(extra))
 
 
 __all__ = [
     "check_model",
+    "codegen_options",
     "generate",
     "render_into",
     "get_target",
     "read_manifest",
+    "recorded_options",
     "register",
     "registry",
     "target_names",

@@ -18,7 +18,7 @@ import numpy as np
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.targets import check_model, generate, get_target
+from qsnn_deploy.targets import check_model, generate, get_target, recorded_options
 from qsnn_deploy.targets.base import TargetOptions
 
 
@@ -98,6 +98,12 @@ def codegen_from_cli(model: Path, target: str, out: Path, options: TargetOptions
     paths = generate(graph, target, out, options=options)
     for path in paths:
         click.echo(f"wrote {path} ({path.stat().st_size} bytes)")
+    unrecorded = sorted(set(options.extra) - set(recorded_options(target, options)))
+    if unrecorded:  # a folder never chooses a program or a kernel: those are verify's own --option
+        click.echo(
+            f"note: --option {', '.join(unrecorded)} does not change the {target} files and is not recorded in "
+            "qsnn-target.json; pass it to the command that uses it (verify, report)"
+        )
     return paths
 
 
@@ -115,6 +121,7 @@ def verify_from_cli(
     json_path: Path | None,
     inputs_file: Path | None = None,
     labels_file: Path | None = None,
+    allow_edited: bool = False,
 ):
     """``qsnn-deploy verify``: check a target's executor against the simulator on real test data (or on your
     own ``inputs_file``)."""
@@ -131,7 +138,7 @@ def verify_from_cli(
     with tqdm(total=len(inputs), desc=f"verify {target}", unit="sample") as bar:
         result = verify(
             graph, inputs, steps, target=target, executor=executor, options=options, from_dir=from_dir,
-            keep=keep, progress=bar.update,
+            keep=keep, progress=bar.update, allow_edited=allow_edited,
         )  # fmt: skip
     if labels is None:
         accuracy = None
@@ -140,6 +147,12 @@ def verify_from_cli(
         hits = result.predictions == labels[: len(result.predictions)]
         accuracy = float(hits.mean()) if len(labels) else 0.0
         click.echo(f"{result.summary()}; accuracy on {name} {accuracy:.2%}")
+    settings = " ".join(f"{k}={v}" for k, v in sorted(result.options.items()))
+    source = f"the files in {from_dir}" if from_dir is not None else "files rendered from the IR"
+    click.echo(f"built {result.target}/{result.executor} from {source}: {result.built}; options {settings}")
+    if result.edited:
+        edited = "; ".join(result.edited)
+        click.echo(f"warning: verified code that differs from what codegen writes: {edited}")
     if result.workdir is not None:
         click.echo(f"build folder kept: {result.workdir}")
     c = result.compared
@@ -151,6 +164,8 @@ def verify_from_cli(
             "layer_values": c.layer_values, "layer_digests": c.layer_digests, "seconds": result.seconds,
             "accuracy": accuracy, "workdir": str(result.workdir) if result.workdir else None,
             "inputs_file": None if inputs_file is None else str(inputs_file),
+            "built": result.built, "options": result.options,
+            "from_dir": None if from_dir is None else str(from_dir), "edited_files": list(result.edited),
         },
     )  # fmt: skip
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,9 @@ class VerifyResult:
     counts: np.ndarray
     sim: SimResult
     workdir: Path | None = None  # kept build folder (``keep``), else None
+    built: str = "the generated code"  # what the executor built (its ``describe``), named in every summary
+    options: dict[str, str] = field(default_factory=dict)  # prefix, board and --option settings it built with
+    edited: tuple[str, ...] = ()  # --from files that differ from codegen's (only with ``allow_edited``)
 
     @property
     def spikes_compared(self) -> int:
@@ -72,16 +75,18 @@ def verify(
     keep: bool = False,
     chunk: int = 500,
     progress=None,
+    allow_edited: bool = False,
 ) -> VerifyResult:
     """Check ``target``'s ``executor`` (default: the target's first) against ``simulate`` on ``inputs``: every
     output spike of every step, and every LIF layer's spikes and membranes of every step (in full or as
     digests). Runs ``chunk`` samples at a time so a whole test set's layers never sit in memory together.
 
     ``from_dir``: verify the files ``generate`` wrote there (they must come from this very graph) instead of
-    rendering fresh ones. ``workdir``: build there and keep it; else a temporary folder, removed at the end
+    rendering fresh ones; every file must be the one codegen writes (targets/folder.py), unless
+    ``allow_edited`` (code changed on purpose). ``workdir``: build there and keep it; else a temporary folder, removed at the end
     unless ``keep``. ``progress``: optional callable receiving samples done per chunk."""
-    from qsnn_deploy.ir.io import graph_fingerprint
-    from qsnn_deploy.targets import check_model, get_target, read_manifest, render_into
+    from qsnn_deploy.targets import get_target, render_into
+    from qsnn_deploy.targets.folder import open_generated
 
     start = time.perf_counter()
     steps = num_steps or graph.num_steps
@@ -89,23 +94,7 @@ def verify(
     work.mkdir(parents=True, exist_ok=True)
     remove = workdir is None and not keep
     try:
-        if from_dir is not None:
-            made_for, fingerprint, made_with = read_manifest(from_dir)
-            if made_for != target:
-                raise VerificationError(f"{from_dir} holds the {made_for!r} target's files, not {target!r}'s")
-            if fingerprint != graph_fingerprint(graph):
-                raise VerificationError(
-                    f"{from_dir} was generated from another IR (fingerprint {fingerprint[:12]}...); run codegen "
-                    "again or pass the model it came from"
-                )
-            extra = {**made_with.extra, **(options.extra if options else {})}
-            opts = TargetOptions(made_with.prefix, made_with.board, extra)
-            t = get_target(target)
-            model, model_dir = check_model(graph, t, opts), Path(from_dir)
-        else:
-            t = get_target(target)
-            model_dir = work / "model"
-            model = render_into(graph, t, model_dir, options or TargetOptions())
+        t = get_target(target)
         if not t.executors:
             raise VerificationError(
                 f"target {target!r} writes files for other tools and has no executor to verify"
@@ -115,6 +104,15 @@ def verify(
             raise VerificationError(
                 f"target {target!r} has no executor {name!r}; choose one of {sorted(t.executors)}"
             )
+        edited: tuple[str, ...] = ()
+        if from_dir is not None:  # checked file by file against a fresh render before anything is built
+            opened = open_generated(graph, t, Path(from_dir), options, allow_edited)
+            model, model_dir, edited = opened.model, Path(from_dir), opened.edited
+        else:
+            model_dir = work / "model"
+            model = render_into(graph, t, model_dir, options or TargetOptions())
+        describe = getattr(t.executors[name], "describe", None)
+        built = describe(model.options) if describe is not None else "the generated code"
         runner = t.executors[name].build(model, model_dir, work)
         where = f"{target}/{name}"
         layer_names = [layer.lif.name for layer in model.layers]
@@ -131,7 +129,8 @@ def verify(
         sim = concat_results(parts, steps)
         return VerifyResult(
             target, name, len(inputs), steps, compared, time.perf_counter() - start, sim.predictions,
-            sim.counts, sim, None if remove else work,
+            sim.counts, sim, None if remove else work, built,
+            {"prefix": model.options.prefix, "board": model.options.board, **model.options.extra}, edited,
         )  # fmt: skip
     finally:
         if remove:

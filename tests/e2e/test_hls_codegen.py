@@ -161,7 +161,14 @@ def test_lif_reset_off_by_one_fails_verify(tmp_path: Path) -> None:
     assert text.count("u -= threshold;") == 1
     kernel.write_text(text.replace("u -= threshold;", "u -= threshold + 1;"))
     with pytest.raises(VerificationError, match="lif1"):
-        verify(graph, random_inputs(graph, 6, seed=2), target="hls", from_dir=model, workdir=tmp_path / "w")
+        verify(
+            graph,
+            random_inputs(graph, 6, seed=2),
+            target="hls",
+            from_dir=model,
+            workdir=tmp_path / "w",
+            allow_edited=True,
+        )
 
 
 def test_golden_snapshot(tmp_path: Path) -> None:

@@ -60,7 +60,14 @@ def test_a_kernel_ignoring_the_signs_fails_verify(tmp_path: Path) -> None:
         text.replace(SIGN_LINE, "const bool is_min = sign[o] < -1;")
     )  # never: every channel a max
     with pytest.raises(VerificationError, match=r"layer 'lif\d'"):
-        verify(graph, random_inputs(graph, 4, seed=1), target="hls", from_dir=model, workdir=tmp_path / "w")
+        verify(
+            graph,
+            random_inputs(graph, 4, seed=1),
+            target="hls",
+            from_dir=model,
+            workdir=tmp_path / "w",
+            allow_edited=True,
+        )
 
 
 def test_the_accumulator_holds_one_conv_output() -> None:

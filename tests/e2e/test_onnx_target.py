@@ -90,7 +90,7 @@ def test_a_reset_off_by_one_fails_verification(tmp_path: Path) -> None:
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 1, name))
     onnx.save(model, str(path))
     with pytest.raises(VerificationError):
-        verify(graph, inputs, target="onnx", from_dir=tmp_path)
+        verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)
 
 
 @pytest.mark.parametrize("arch", ["tiny", "mnist"])
@@ -118,4 +118,4 @@ def test_a_max_pool_sign_flipped_fails_verification(tmp_path: Path) -> None:
     init.CopyFrom(numpy_helper.from_array(sign, init.name))
     onnx.save(model, str(path))
     with pytest.raises(VerificationError):
-        verify(graph, inputs, target="onnx", from_dir=tmp_path)
+        verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)

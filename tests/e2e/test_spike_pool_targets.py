@@ -151,7 +151,9 @@ def test_a_changed_folded_weight_fails_verify(
     generate(graph, target, tmp_path / "gen")
     _flip_byte(tmp_path / "gen" / file, array, index)
     with pytest.raises(VerificationError, match="if3"):
-        verify(graph, inputs, target=target, from_dir=tmp_path / "gen", workdir=tmp_path / "w")
+        verify(
+            graph, inputs, target=target, from_dir=tmp_path / "gen", workdir=tmp_path / "w", allow_edited=True
+        )
 
 
 def test_a_changed_folded_weight_fails_onnx_verify(tmp_path: Path, graph: Graph, inputs: np.ndarray) -> None:
@@ -168,7 +170,7 @@ def test_a_changed_folded_weight_fails_onnx_verify(tmp_path: Path, graph: Graph,
     init.CopyFrom(numpy_helper.from_array(weight, init.name))
     onnx.save(model, str(tmp_path / "model.onnx"))
     with pytest.raises(VerificationError, match="if3"):
-        verify(graph, inputs, target="onnx", from_dir=tmp_path)
+        verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ class CTarget:
     description = "C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")
+    codegen_options = ()  # cc, sanitize, dense: build settings of verify, never recorded
     executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

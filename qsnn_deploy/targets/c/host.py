@@ -11,7 +11,7 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.paths import firmware_dir
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, TargetOptions
 from qsnn_deploy.verify.harness import read_record
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -71,6 +71,17 @@ class HostExecutor:
 
     name = "host"
     description = "the generated C compiled for this machine (gcc) with the host harness; every layer in full"
+
+    def describe(self, options: TargetOptions) -> str:
+        """What ``build`` compiles with these settings, for verify's summary (a dense build is not the code
+        the user ships)."""
+        kernels = (
+            "the dense baseline kernels (-DQSNN_DENSE_BASELINE), not the shipped event kernels"
+            if options.get("dense", "0") == "1"
+            else "the generated code as shipped"
+        )
+        sanitize = " with ASan/UBSan" if options.get("sanitize", "0") == "1" else ""
+        return f"{kernels}, compiled by {options.get('cc', 'gcc')}{sanitize}"
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HostRunner:
         cc = model.options.get("cc", "gcc")

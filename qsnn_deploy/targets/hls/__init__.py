@@ -23,6 +23,7 @@ class HlsTarget:
     description = "HLS C++ for Vitis HLS (ap_int types from the range analysis, AXI-Stream top, C simulation)"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")
+    codegen_options = ("part", "clock_mhz")  # the Tcl script's; cxx is verify's compiler, never recorded
     executors = {"csim": CsimExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

@@ -20,6 +20,7 @@ class NirTarget:
     name = "nir"
     description = "NIR graph (model.nir) for other neuromorphic tools; float semantics, no executor"
     rules = ()
+    codegen_options = ("dt",)
     executors: dict = {}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

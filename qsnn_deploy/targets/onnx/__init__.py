@@ -36,6 +36,7 @@ class OnnxTarget:
     description = "ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
+    codegen_options = ()  # threads: a run setting of verify, never recorded
     executors = {"onnxruntime": OnnxRuntimeExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

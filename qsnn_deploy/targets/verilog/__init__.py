@@ -27,6 +27,7 @@ class VerilogTarget:
     )
     pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
     rules = RULES
+    codegen_options = ("arch", "lanes", "neurons", "fold", "part")  # jobs: a build setting, never recorded
     executors = {"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
