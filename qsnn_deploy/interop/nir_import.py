@@ -27,6 +27,7 @@ from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.interop.conventions import CONVENTIONS, step_of, text
 from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape
 from qsnn_deploy.interop.nir_names import ir_names
+from qsnn_deploy.interop.nir_safe import check_nir_file
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, LIF, IF, CubaLIF"
@@ -67,6 +68,7 @@ def read_nir(path: Path | str):
     path = Path(path)
     if not path.is_file():
         raise QsnnError(f"{path}: no such NIR file")
+    check_nir_file(path)  # data only: no external storage, links or virtual datasets (interop/nir_safe.py)
     try:
         return nir.read(path)
     except (KeyError, OSError) as exc:
