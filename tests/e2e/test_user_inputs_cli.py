@@ -79,6 +79,20 @@ def test_simulate_on_a_file_of_mnist_images_equals_dataset_mnist(mnist, data_dir
     assert own["verdict"] == builtin["verdict"] == "PASS: integer model is faithful to the float model"
 
 
+def test_without_labels_the_float_comparison_rests_on_agreement(mnist, monkeypatch, capsys):
+    monkeypatch.chdir(mnist)
+    code, out, err = run_main(
+        monkeypatch, capsys, "simulate", "--model", "mnist.qsnn", "--inputs", "images.npy", "--limit", "10",
+        "--json", "nolabels.json",
+    )  # fmt: skip
+    assert code == 0, out + err
+    report = _json(mnist / "nolabels.json")
+    assert report["int_accuracy"] is None and report["float_accuracy"] is None
+    assert report["prediction_agreement"] == 1.0 and report["samples"] == 10
+    assert "accuracy              - (no --labels)" in out and "prediction agreement  100.00%" in out
+    assert report["verdict"] == "PASS: integer model is faithful to the float model (agreement; no labels)"
+
+
 def test_verify_c_on_a_file_is_bit_exact(mnist, monkeypatch, capsys):
     require_tools("gcc")
     monkeypatch.chdir(mnist)
