@@ -153,12 +153,12 @@ def test_4_bits_through_the_command_line_on_every_target(
     found = re.search(r"float accuracy ([\d.]+)%, integer accuracy ([\d.]+)%", out)
     assert found, out
     print(f"\n4-bit import: {found.group(0)}")
-    assert float(found.group(2)) / 100 > META["sinabs_float_accuracy"] - 0.10
+    assert float(found.group(2)) / 100 >= META["sinabs_float_accuracy"] - 0.05  # measured: 87% against 89%
     for target, extra in (
         ("c", ()),
         ("c", ("--executor", "cortex-m")),
         ("hls", ()),
-        ("verilog", ()),
+        ("verilog", ("--option", "part=ecp5-45k")),  # ~77 block RAMs: more than the default ECP5-25k's 56
         ("onnx", ()),
     ):
         code, out, err = run_main(
@@ -166,4 +166,4 @@ def test_4_bits_through_the_command_line_on_every_target(
             "--data-dir", data_dir,
         )  # fmt: skip
         assert code == 0, (target, extra, err)
-        assert "identical to the simulator" in out, (target, extra, out)
+        assert f"verified {target}/" in out and "identical to the simulator" in out, (target, extra, out)
