@@ -117,6 +117,15 @@ def train(**options) -> None:
     default=None,
     help="Real value of one input unit (--builder only; default 1/255 static, 1 stream).",
 )
+@click.option(
+    "--dataset",
+    type=click.Choice(DATASETS),
+    default=None,
+    help="Check float against integer on this dataset's test samples (default: 8 random probe inputs, "
+    "whose silent-layer warnings may be false); recorded in the IR for a --builder model.",
+)
+@data_dir_option
+@click.option("--limit", type=params.COUNT, default=None, help="Check on the first N test samples (default 100).")
 @click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
 def export(checkpoint: Path, state_bits: str, **options) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""
@@ -143,6 +152,13 @@ def export(checkpoint: Path, state_bits: str, **options) -> None:
     type=click.Choice(["auto", "seed-mnist", "seed-fmnist", "seed-dvs"]),
     default=None,
     help="How to read --checkpoint, as for export (default: as recorded at export).",
+)
+@click.option(
+    "--builder",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="For an IR exported with --builder: rebuild the float model by calling FUNCTION() from MODULE (your "
+    "own code; simulate runs none it is not told to) and load the recorded weights (or --checkpoint).",
 )
 @data_dir_option
 @inputs_option

@@ -6,7 +6,6 @@ IR (quantize.py) -> check against the float model on a few inputs (fidelity.py) 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +16,8 @@ from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
 from qsnn_deploy.export.float_graph import (
     AvgPool,
-    BatchNorm,
     FloatGraph,
     Identity,
-    IntConv,
-    IntLinear,
     MaxPool,
 )
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
@@ -31,6 +27,7 @@ from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.ranges import overflow_sites
 from qsnn_deploy.models import network
+from qsnn_deploy.models.inference import layer_name
 from qsnn_deploy.models.network import DATASET_OF_ARCH, STREAM_ARCHS
 from qsnn_deploy.models.provenance import file_sha256
 
@@ -40,6 +37,7 @@ __all__ = [
     "ExportResult",
     "export_checkpoint",
     "export_model",
+    "layer_name",
     "load_for_export",
     "qsnn_layers",
 ]
@@ -50,8 +48,14 @@ class ExportResult:
     graph: Graph
     passes: list[str]
     warnings: list[str] = field(default_factory=list)
-    check: dict | None = None  # float-vs-integer agreement on the probe inputs (fidelity.compare)
+    check: dict | None = None  # float-vs-integer agreement on the check inputs (fidelity.compare)
     model: nn.Module | None = None  # the float model the graph was exported from (eval mode)
+    check_on: str = ""  # what the check ran on, e.g. "8 random probe inputs" or "100 mnist test samples"
+
+    @property
+    def random_check(self) -> bool:
+        """Whether the check ran on random probes, whose silent-layer verdicts may be false."""
+        return self.check_on.endswith(RANDOM_PROBES)
 
 
 def qsnn_layers(model: nn.Module) -> list:
@@ -70,27 +74,25 @@ def qsnn_layers(model: nn.Module) -> list:
     return layers
 
 
-def layer_name(name: str) -> str:
-    """An IR op name from a module name: targets derive identifiers from it, so keep it one
-    (``0`` -> ``layer0``, ``block.conv`` -> ``block_conv``)."""
-    safe = re.sub(r"\W", "_", name)
-    return f"layer{safe}" if not safe or safe[0].isdigit() else safe
+RANDOM_PROBES = "random probe inputs"
+CLI_CHECK_SAMPLES = 100  # export --dataset without --limit: enough to see a layer spike, seconds to run
+NO_DATA_HINT = "check on real samples with --dataset NAME (in Python: check_inputs=)"
 
 
-def sequential_layers(model: nn.Sequential) -> list:
+def sequential_layers(model: nn.Sequential, input_shape: tuple[int, int, int] | None = None) -> list:
+    """The float layers of an ``nn.Sequential``; raises the first problem in the order ``check_exportable``
+    lists them: a layer no handler takes, a Leaky that hands a tuple on, then (given ``input_shape``) the
+    first layer torch cannot run or would compute differently from the IR (:mod:`.sequential`)."""
+    from qsnn_deploy.export.sequential import structure_problems, trace_problems
+
     layers = []
     for name, module in model.named_children():
         layers += handlers.convert(layer_name(name), module)
-    # A BatchNorm ahead of every weighted layer acts on the raw input; no pass can move its offset into the
-    # integer chain (input_scale would move the input scale across it and change the function).
-    for layer in layers:
-        if isinstance(layer, (IntConv, IntLinear)):
-            break
-        if isinstance(layer, BatchNorm):
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r}: a BatchNorm before the first QuantConv2d/QuantLinear is not supported; "
-                "normalise the input in the data pipeline or put the BatchNorm after a weighted layer"
-            )
+    problems = structure_problems(model)
+    if not problems and input_shape is not None:
+        problems = trace_problems(model, tuple(input_shape))
+    if problems:
+        raise UnsupportedLayerError(problems[0])
     return layers
 
 
@@ -104,6 +106,33 @@ def probe_inputs(
     return (rng.random((n, num_steps, *shape)) < 0.1).astype(np.uint8) * 2
 
 
+def fit_inputs(raw: np.ndarray, shape: tuple[int, int, int], encoding: str, what: str) -> np.ndarray:
+    """``raw`` samples as the model's input: static (N, C, H, W) or stream (N, T, C, H, W). A flat model input
+    reads image frames flattened in C, H, W order, as ``simulate`` does (:func:`qsnn_deploy.data.frames.
+    fit_frames`); another layout or element count is one line naming both shapes."""
+    from qsnn_deploy.data.frames import fit_frames
+
+    axes = 4 if encoding == "static" else 5
+    if raw.ndim != axes:
+        raise QsnnError(
+            f"{what} gives {raw.ndim}-axis samples, the model takes {encoding} inputs "
+            f"({'(N, C, H, W)' if axes == 4 else '(N, T, C, H, W)'}): pass a dataset of that kind"
+        )
+    return fit_frames(raw, tuple(shape), what)
+
+
+def dataset_inputs(
+    dataset: str, *, num_steps: int, data_dir: Path | None, limit: int | None
+) -> tuple[np.ndarray, str]:
+    """(inputs, label) for the export check: the first ``limit`` samples of ``dataset``'s test split."""
+    from qsnn_deploy.data import load_dataset
+
+    if limit is not None and limit < 1:
+        raise QsnnError(f"--limit must be >= 1, got {limit}")
+    ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=num_steps)
+    return ds.inputs, f"{len(ds)} {dataset} test samples"
+
+
 def export_model(
     model: nn.Module,
     *,
@@ -114,11 +143,17 @@ def export_model(
     encoding: str | None = None,
     check_inputs: np.ndarray | None = None,
     metadata: dict | None = None,
+    check_on: str | None = None,
 ) -> ExportResult:
     """Export an in-memory model: our ``QSNN``, or an ``nn.Sequential`` of Brevitas layers, ``nn.AvgPool2d``,
     ``nn.BatchNorm2d``, ``nn.Dropout``, ``nn.Flatten`` and snnTorch ``Leaky(init_hidden=True)`` (then
-    ``input_shape``, ``input_scale`` and ``encoding`` are required)."""
+    ``input_shape``, ``input_scale`` and ``encoding`` are required).
+
+    The float model and the integer simulator are compared on ``check_inputs`` (``check_on`` says what they
+    are, e.g. "100 mnist test samples"), by default on 8 random probe inputs, whose silent-layer warnings
+    may be false."""
     from qsnn_deploy.export import fidelity
+    from qsnn_deploy.ir.plan import layer_pattern_violations
     from qsnn_deploy.models.qsnn import QSNN
 
     model = model.eval()
@@ -133,7 +168,7 @@ def export_model(
             raise UnsupportedLayerError(
                 "exporting an nn.Sequential needs input_shape, input_scale and encoding"
             )
-        layers = sequential_layers(model)
+        layers = sequential_layers(model, tuple(input_shape))
     else:
         raise UnsupportedLayerError(
             f"cannot export a {type(model).__name__}: pass a qsnn-deploy QSNN or an nn.Sequential of supported layers"
@@ -146,12 +181,22 @@ def export_model(
     meta["state_bits"] = state_bits
     meta["saturation_sites"] = overflow_sites(graph)
     graph = Graph(graph.input, graph.ops, graph.num_steps, meta).validate()
+    # No target builds a graph outside the layer pattern: refuse it here, as check_exportable does.
+    problems = layer_pattern_violations(graph)
+    if problems:
+        raise UnsupportedLayerError(problems[0])
     result = ExportResult(graph, applied, warnings, model=model)
-    inputs = (
-        check_inputs if check_inputs is not None else probe_inputs(fg.input_shape, encoding, num_steps, n=8)
-    )
+    if check_inputs is None:
+        inputs = probe_inputs(fg.input_shape, encoding, num_steps, n=8)
+        result.check_on = f"{len(inputs)} {RANDOM_PROBES}"
+    else:
+        inputs = fit_inputs(np.asarray(check_inputs), fg.input_shape, encoding, check_on or "check_inputs")
+        result.check_on = check_on or f"{len(inputs)} given inputs"
     result.check = fidelity.compare(model, graph, inputs, num_steps=min(num_steps, graph.num_steps))
-    result.warnings += [f"{name}: never spikes on the check inputs" for name in result.check["silent_layers"]]
+    maybe = f" (may be false: {NO_DATA_HINT})" if result.random_check else ""
+    result.warnings += [
+        f"{name}: never spikes on the {result.check_on}{maybe}" for name in result.check["silent_layers"]
+    ]
     return result
 
 
@@ -180,9 +225,13 @@ def export_checkpoint(
     threshold: float | None = None,
     num_steps: int | None = None,
     check_inputs: np.ndarray | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    limit: int | None = None,
 ) -> ExportResult:
     """Export a checkpoint file. The IR's time steps: ``num_steps`` if given, else the steps the checkpoint
-    records it was trained with, else the dataset preset's (a paper state_dict records none)."""
+    records it was trained with, else the dataset preset's (a paper state_dict records none). ``dataset``
+    (with ``data_dir`` and ``limit``): run the float-vs-integer check on its first test samples."""
     from qsnn_deploy.models.checkpoint import load_model
     from qsnn_deploy.models.presets import get_preset
 
@@ -192,21 +241,29 @@ def export_checkpoint(
     model, config, trained_steps = load_model(
         checkpoint, bits=bits, arch=arch, beta=beta, threshold=threshold
     )
-    dataset = network.dataset_of(config)
+    made_for = network.dataset_of(config)
     if num_steps is not None:
         steps, steps_from = int(num_steps), "option"
     elif trained_steps:
         steps, steps_from = trained_steps, "checkpoint"
     else:
-        steps, steps_from = (get_preset(dataset).train.num_steps if dataset else 100), "preset"
+        steps, steps_from = (get_preset(made_for).train.num_steps if made_for else 100), "preset"
     metadata = {
         "source": {"checkpoint": str(checkpoint.resolve()), "sha256": file_sha256(checkpoint), "arch": arch},
         "model_config": config.to_dict(),
-        "dataset": dataset,
+        "dataset": made_for,
         "num_steps_from": steps_from,
     }
+    check_on = None
+    if dataset is not None:
+        check_inputs, check_on = dataset_inputs(dataset, num_steps=steps, data_dir=data_dir, limit=limit)
     return export_model(
-        model, num_steps=steps, state_bits=state_bits, check_inputs=check_inputs, metadata=metadata
+        model,
+        num_steps=steps,
+        state_bits=state_bits,
+        check_inputs=check_inputs,
+        metadata=metadata,
+        check_on=check_on,
     )
 
 
@@ -220,9 +277,14 @@ def export_builder(
     input_scale: float | None = None,
     state_bits: int = 32,
     check_inputs: np.ndarray | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    limit: int | None = None,
 ) -> ExportResult:
     """Export the model ``builder`` ("MODULE:FUNCTION") builds, with the weights-only state_dict at
-    ``checkpoint`` (:mod:`qsnn_deploy.export.builder`: imports the user's module, never unpickles one)."""
+    ``checkpoint`` (:mod:`qsnn_deploy.export.builder`: imports the user's module, never unpickles one).
+    ``dataset`` (with ``data_dir`` and ``limit``): run the float-vs-integer check on its first test samples
+    and record it in the IR, so that ``simulate`` uses it by default."""
     from qsnn_deploy.export.builder import build_from_spec, default_input_scale, load_weights
     from qsnn_deploy.models.qsnn import QSNN
 
@@ -248,6 +310,10 @@ def export_builder(
     if isinstance(model, QSNN):
         metadata["model_config"] = model.config.to_dict()
         metadata["dataset"] = network.dataset_of(model.config)
+    check_on = None
+    if dataset is not None:
+        check_inputs, check_on = dataset_inputs(dataset, num_steps=num_steps, data_dir=data_dir, limit=limit)
+        metadata["dataset"] = metadata.get("dataset") or dataset
     return export_model(
         model,
         num_steps=num_steps,
@@ -257,6 +323,7 @@ def export_builder(
         encoding=encoding,
         check_inputs=check_inputs,
         metadata=metadata,
+        check_on=check_on,
     )
 
 
@@ -281,6 +348,9 @@ def export_from_cli(
     input_shape: str | None = None,
     encoding: str | None = None,
     input_scale: float | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    limit: int | None = None,
 ) -> ExportResult:
     import click
 
@@ -291,6 +361,10 @@ def export_from_cli(
         finite_option(name, value)
     if input_scale is not None and input_scale <= 0:
         raise QsnnError(f"--input-scale must be > 0, got {input_scale}")
+    if dataset is None and (data_dir is not None or limit is not None):
+        raise QsnnError("--data-dir and --limit choose the check samples of --dataset; pass --dataset too")
+    if dataset is not None and limit is None:
+        limit = CLI_CHECK_SAMPLES
     if builder is None:
         builder_only = {"--input-shape": input_shape, "--encoding": encoding, "--input-scale": input_scale}
         given = [name for name, value in builder_only.items() if value is not None]
@@ -304,6 +378,9 @@ def export_from_cli(
             beta=beta,
             threshold=threshold,
             num_steps=num_steps,
+            dataset=dataset,
+            data_dir=data_dir,
+            limit=limit,
         )
     else:
         if arch != "auto" or beta is not None or threshold is not None:
@@ -318,6 +395,9 @@ def export_from_cli(
             encoding=encoding,
             input_scale=input_scale,
             state_bits=state_bits,
+            dataset=dataset,
+            data_dir=data_dir,
+            limit=limit,
         )
     save_graph(result.graph, out)
     g = result.graph
@@ -334,9 +414,14 @@ def export_from_cli(
         )
     check = result.check
     click.echo(
-        f"check on {check['samples']} probe inputs: predictions agree {check['prediction_agreement']:.1%}, "
+        f"check on {result.check_on}: predictions agree {check['prediction_agreement']:.1%}, "
         f"output spike counts agree {check['count_agreement']:.1%}"
     )
+    if result.random_check:
+        click.echo(
+            "note: the check used random probe inputs, not data: a layer it finds silent may spike on real "
+            "samples; check on real samples with --dataset NAME"
+        )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     return result

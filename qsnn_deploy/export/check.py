@@ -4,11 +4,16 @@ Two looks at the model, both on its current (for instance untrained) weights:
 
 1. the handler walk: every layer is converted on its own, so the answer names *every* layer that export would
    refuse, not only the first (a model that is neither a ``QSNN`` nor an ``nn.Sequential`` has each of its leaf
-   modules walked, so an LSTM inside it is named too);
-2. when every layer converts and the input is known, a trial export without the float-vs-integer check: the
-   folding passes, the integer IR and the layer pattern every target implements (and, given ``target``, that
-   target's design rules). This finds what no single layer shows, such as a pool that does not follow a conv
-   or a network that does not end with a LIF layer.
+   modules walked, so an LSTM inside it is named too); for an ``nn.Sequential`` also every snnTorch ``Leaky``
+   that would hand ``(spk, mem)`` to the next layer (:func:`.sequential.structure_problems`);
+2. when every layer converts and the input is known, one torch step layer by layer on a zero input
+   (:func:`.sequential.trace_problems`: a Linear without a Flatten before it, sizes that do not fit), then a
+   trial export without the float-vs-integer check: the folding passes, the integer IR and the layer pattern
+   every target implements (and, given ``target``, that target's design rules). This finds what no single
+   layer shows, such as a pool that does not follow a conv or a network that does not end with a LIF layer.
+
+Export runs the same steps in the same order and raises the first problem, so the first message here is the
+line export refuses with, and an empty list means export succeeds on the same input description.
 
 Training changes numbers, never which layers there are, so a model that passes here exports after training too,
 unless training leaves numbers export refuses (NaN or Inf, a learned threshold <= 0). Design rules that bound
@@ -21,6 +26,7 @@ from torch import nn
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
+from qsnn_deploy.models.inference import layer_name
 
 __all__ = ["check_exportable"]
 
@@ -28,8 +34,6 @@ __all__ = ["check_exportable"]
 def _leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
     """The layers of a model with its own forward: modules a handler takes (a Brevitas layer is not opened up)
     and modules without children; containers are walked into."""
-    from qsnn_deploy.export.api import layer_name
-
     found = []
     for name, child in model.named_children():
         path = f"{prefix}.{name}" if prefix else name
@@ -42,7 +46,7 @@ def _leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
 
 def _layer_problems(model: nn.Module) -> list[str]:
     """One message per layer the handlers refuse (the handler walk of the export, not stopping at the first)."""
-    from qsnn_deploy.export.api import layer_name
+    from qsnn_deploy.export.sequential import structure_problems
     from qsnn_deploy.models import network
     from qsnn_deploy.models.qsnn import QSNN
 
@@ -67,6 +71,8 @@ def _layer_problems(model: nn.Module) -> list[str]:
             handlers.convert(name, module)
         except UnsupportedLayerError as exc:
             problems.append(str(exc))
+    if isinstance(model, nn.Sequential):
+        problems += structure_problems(model)
     return problems
 
 
@@ -86,7 +92,7 @@ def _trial_export(
     from qsnn_deploy.models.qsnn import QSNN
 
     try:
-        layers = qsnn_layers(model) if isinstance(model, QSNN) else sequential_layers(model)
+        layers = qsnn_layers(model) if isinstance(model, QSNN) else sequential_layers(model, input_shape)
         fg = FloatGraph(tuple(layers), tuple(input_shape), float(input_scale), encoding, PROBE_STEPS)
         folded, _ = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
         graph, _, _ = to_ir(folded, input_scale, QuantOptions())

@@ -155,12 +155,17 @@ def apply_stateless(layer, x: np.ndarray) -> np.ndarray:
 
 
 def run_float(
-    graph: FloatGraph, raw_inputs: np.ndarray, record_currents: bool = False, num_steps: int | None = None
+    graph: FloatGraph,
+    raw_inputs: np.ndarray,
+    record_currents: bool = False,
+    num_steps: int | None = None,
+    spike_totals: dict[str, int] | None = None,
 ):
     """Execute the chain in float64 on raw dataset inputs (uint8: (N,C,H,W) static, (N,T,C,H,W) stream).
 
     Returns output spike counts (N, K) and, with ``record_currents``, the input current of every Leaky
-    (name -> (T, N, ...)): the quantity a folding pass must not change."""
+    (name -> (T, N, ...)): the quantity a folding pass must not change. ``spike_totals``, when given, gains
+    the number of spikes of every Leaky (name -> int, added to what it holds)."""
     steps = num_steps or graph.num_steps
     n = len(raw_inputs)
     x = raw_inputs.astype(np.float64) * graph.input_scale
@@ -182,6 +187,8 @@ def run_float(
                 else:
                     mem = beta * np.where(reset, 0.0, mem) + cur[t]
                 spikes[t] = mem > layer.threshold
+            if spike_totals is not None:
+                spike_totals[layer.name] = spike_totals.get(layer.name, 0) + int(spikes.sum())
             x = spikes.reshape(steps * n, *cur.shape[2:])
             per_step = True
         else:

@@ -131,6 +131,17 @@ def identity(name: str, m: nn.Module) -> list:
     return [Identity(name, type(m).__name__)]
 
 
+def flatten(name: str, m: nn.Flatten) -> list:
+    """Only the whole sample: the IR's Linear flattens (C, H, W); a partial flatten would leave torch's Linear
+    acting on the last axis alone."""
+    if (m.start_dim, m.end_dim) != (1, -1):
+        raise UnsupportedLayerError(
+            f"layer {name!r} (Flatten): start_dim={m.start_dim}, end_dim={m.end_dim}; use nn.Flatten() "
+            "(start_dim=1, end_dim=-1), the whole sample in C, H, W order"
+        )
+    return identity(name, m)
+
+
 def leaky(name: str, m: nn.Module) -> list:
     if m.reset_mechanism not in ("subtract", "zero"):
         raise UnsupportedLayerError(
@@ -168,7 +179,7 @@ def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
         (nn.BatchNorm2d, batchnorm),
         (nn.BatchNorm1d, batchnorm),
         (nn.Dropout, identity),
-        (nn.Flatten, identity),
+        (nn.Flatten, flatten),
         (nn.Identity, identity),
         (snn.Leaky, leaky),
     ]

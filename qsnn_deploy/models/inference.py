@@ -1,10 +1,14 @@
-"""Run a float (fake-quantized) torch model on raw dataset samples: output spike counts and spikes per LIF layer.
+"""Run a float model on raw dataset samples: output spike counts and spikes per LIF layer.
 
-Shared by the exporter's check (:mod:`qsnn_deploy.export.fidelity`) and ``simulate``'s float comparison
-(:mod:`qsnn_deploy.sim.report`); it needs torch, snnTorch and Brevitas.
+The float model is a (fake-quantized) torch model, or the exporter's float chain (``FloatGraph``, for instance
+an imported NIR graph under NIR's equations). Shared by the exporter's check (:mod:`qsnn_deploy.export.fidelity`)
+and ``simulate``'s float comparison (:mod:`qsnn_deploy.sim.report`); torch models need torch, snnTorch and
+Brevitas.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import torch
@@ -13,12 +17,33 @@ from torch import nn
 from qsnn_deploy.models.network import lif_names
 from qsnn_deploy.models.qsnn import QSNN
 
+__all__ = ["float_outputs", "layer_name"]
+
+
+def layer_name(name: str) -> str:
+    """An IR op name from a module name: targets derive identifiers from it, so keep it one
+    (``0`` -> ``layer0``, ``block.conv`` -> ``block_conv``). The exporter names IR ops with it and the float
+    run names its spike totals with it, so the two sides of a comparison use the same keys."""
+    safe = re.sub(r"\W", "_", name)
+    return f"layer{safe}" if not safe or safe[0].isdigit() else safe
+
 
 @torch.no_grad()
 def float_outputs(
-    model: nn.Module, raw: np.ndarray, num_steps: int, input_scale: float, batch_size: int = 64
+    model, raw: np.ndarray, num_steps: int, input_scale: float, batch_size: int = 64
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Output spike counts (N, K) of the float model and total spikes per LIF layer (name -> int)."""
+    """Output spike counts (N, K) of the float model and total spikes per LIF layer (name -> int).
+
+    ``model`` is a torch module, or a ``FloatGraph`` (run in float64 by ``run_float``)."""
+    if not isinstance(model, nn.Module):
+        from qsnn_deploy.export.float_graph import run_float
+
+        totals: dict[str, int] = {}
+        counts = [
+            run_float(model, raw[i : i + batch_size], num_steps=num_steps, spike_totals=totals)
+            for i in range(0, len(raw), batch_size)
+        ]
+        return np.concatenate(counts).reshape(len(raw), -1).astype(np.int64), totals
     model.eval()
     counts, totals = [], {}
     for start in range(0, len(raw), batch_size):
@@ -28,7 +53,8 @@ def float_outputs(
             spikes = {name: rec[f"spk{i}"] for i, name in enumerate(lif_names(model.config), start=1)}
         else:
             out, spikes = _run_sequential(model, x, num_steps)
-        counts.append(out.sum(dim=0).to(torch.int64).numpy())
+        # (T, N, ...) -> (N, K): an MLP without nn.Flatten on (1, 1, F) inputs keeps the singleton axes.
+        counts.append(out.sum(dim=0).reshape(len(x), -1).to(torch.int64).numpy())
         for name, s in spikes.items():
             totals[name] = totals.get(name, 0) + int(s.sum().item())
     return np.concatenate(counts), totals
@@ -38,8 +64,8 @@ def _run_sequential(model: nn.Sequential, x: torch.Tensor, num_steps: int):
     import snntorch as snn
     from snntorch import utils
 
-    utils.reset(model)
-    leaky = {name: m for name, m in model.named_children() if isinstance(m, snn.Leaky)}
+    utils.reset(model)  # every Leaky's membrane, with or without init_hidden
+    leaky = {layer_name(name): m for name, m in model.named_children() if isinstance(m, snn.Leaky)}
     outs, spikes = [], {name: [] for name in leaky}
     hooks = [m.register_forward_hook(_collector(spikes[name])) for name, m in leaky.items()]
     try:

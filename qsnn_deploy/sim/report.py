@@ -67,19 +67,25 @@ def recorded_dataset(graph: Graph) -> str | None:
     return value if value in DATASET_NAMES else None
 
 
-def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str]):
+def _float_model(
+    graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str], builder: str | None = None
+):
     """(float model, path) to compare with: --checkpoint, else the one recorded at export if it is still the
-    same file (its SHA-256 is recorded). ``(None, None)`` with a note saying why when there is none."""
+    same file (its SHA-256 is recorded). A --builder export is rebuilt by calling ``builder`` (simulate runs
+    only code the user names), an imported NIR graph is evaluated under NIR's equations
+    (:func:`_nir_float_graph`). ``(None, None)`` with a note saying why when there is none."""
     from qsnn_deploy.models.provenance import file_sha256
 
+    if isinstance(graph.metadata.get("nir_import"), dict):
+        return _nir_float_graph(graph, checkpoint, notes)
     source = ir_metadata.source(graph.metadata)
     config = ir_metadata.model_config(graph.metadata)
     raw_source = graph.metadata.get("source")
-    builder = raw_source.get("builder") if isinstance(raw_source, dict) else None
-    if checkpoint is None and isinstance(builder, str):
+    recorded_builder = raw_source.get("builder") if isinstance(raw_source, dict) else None
+    if builder is None and isinstance(recorded_builder, str):
         notes.append(
-            f"the IR was exported with --builder {builder}; simulate imports no code, so there is no float "
-            "comparison: integer results only"
+            f"the IR was exported with --builder {recorded_builder}; simulate runs only code you name: pass "
+            f"--builder {recorded_builder} to compare with the float model. Integer results only"
         )
         return None, None
     path = checkpoint or (Path(source.checkpoint) if source.checkpoint else None)
@@ -106,6 +112,16 @@ def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes:
             )
             return None, None
         notes.append(f"--checkpoint {path} is not the file this IR was exported from (SHA-256 differs)")
+    if builder is not None:
+        from qsnn_deploy.export.builder import build_from_spec, load_weights
+
+        if isinstance(recorded_builder, str) and builder != recorded_builder:
+            notes.append(
+                f"--builder {builder} is not the builder this IR was exported with ({recorded_builder})"
+            )
+        model = build_from_spec(builder)  # the user's code, named on the command line
+        load_weights(model, path)
+        return model, path
     arch = arch or source.arch
     bits = ir_metadata.model_bits(graph.metadata) or 4
     overrides: dict[str, float | None] = {"beta": None, "threshold": None}
@@ -125,6 +141,67 @@ def _float_model(graph: Graph, checkpoint: Path | None, arch: str | None, notes:
         notes.append(f"the recorded checkpoint could not be loaded ({exc}): integer results only")
         return None, None
     return model, path
+
+
+def _nir_float_graph(graph: Graph, given: Path | None, notes: list[str]):
+    """(float chain, path) of an imported NIR graph: the .nir file (--checkpoint, else the path import
+    recorded) read again with the settings import recorded, its weights quantized as the IR's are, and run
+    under NIR's equations in float64 (export/float_graph.run_float). The file must be the one imported (its
+    SHA-256 is recorded); another file passed with --checkpoint is compared with a note."""
+    import hashlib
+
+    info = graph.metadata["nir_import"]
+    recorded = info.get("path")
+    path = given or (Path(recorded) if isinstance(recorded, str) else None)
+    if path is None:
+        notes.append(
+            f"the IR was imported from {graph.metadata.get('source')} and records no path to it: pass "
+            "--checkpoint FILE.nir to compare with NIR's float equations. Integer results only"
+        )
+        return None, None
+    if not path.is_file():
+        if given is not None:
+            raise CheckpointError(f"--checkpoint {path}: no such file")
+        notes.append(
+            f"the imported NIR file {path} no longer exists (pass --checkpoint FILE.nir): integer only"
+        )
+        return None, None
+    if not torch_stack.available():
+        notes.append(TORCH_MISSING)
+        return None, None
+    if hashlib.sha256(path.read_bytes()).hexdigest() != info.get("sha256"):
+        if given is None:
+            notes.append(
+                f"the NIR file {path} changed since import (SHA-256 differs): not compared; re-import it"
+            )
+            return None, None
+        notes.append(f"--checkpoint {path} is not the NIR file this IR was imported from (SHA-256 differs)")
+    from qsnn_deploy.interop.nir_import import nir_to_float_graph, read_nir
+
+    resets = {op.reset for op in graph.lif_layers()}  # what import chose, override or node metadata
+    try:
+        chain = nir_to_float_graph(
+            read_nir(path),
+            bits=int(info.get("weight_bits") or 8),
+            num_steps=graph.num_steps,
+            encoding=graph.input.encoding,
+            input_scale=graph.input.scale,
+            dt=float(info["dt"]),
+            reset=resets.pop() if len(resets) == 1 else None,
+            convention=str(info.get("convention") or "nir"),
+            input_shape=tuple(graph.input.shape),
+        )
+    except (QsnnError, KeyError, TypeError, ValueError) as exc:
+        if given is not None:
+            raise QsnnError(
+                f"--checkpoint {path}: cannot evaluate it as the imported graph ({exc})"
+            ) from None
+        notes.append(f"the imported NIR file could not be evaluated ({exc}): integer results only")
+        return None, None
+    notes.append(
+        f"float: NIR's equations on {path.name} in float64, with the {info.get('weight_bits')}-bit weights the IR holds"
+    )
+    return chain, path
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -147,6 +224,7 @@ def simulate_dataset(
     batch_size: int = 100,
     inputs_file: Path | None = None,
     labels_file: Path | None = None,
+    builder: str | None = None,
 ) -> SimulationReport:
     """Simulate ``graph`` on the test split of ``dataset`` (default: the one the IR records), or on your own
     ``inputs_file`` (and ``labels_file``) ``.npy`` files, and compare with the float model when one is available.
@@ -189,7 +267,7 @@ def simulate_dataset(
         notes.append(
             f"the model was made for {trained_on}, not {dataset}: its accuracy here measures nothing it learned"
         )
-    model, model_path = _float_model(graph, checkpoint, arch, notes)
+    model, model_path = _float_model(graph, checkpoint, arch, notes, builder)
     start = time.perf_counter()
     with tqdm(total=len(ds), desc="simulate", unit="sample", disable=not progress) as bar:
         result = simulate(graph, ds.inputs, steps, batch_size=batch_size, progress=bar.update)
@@ -297,6 +375,7 @@ def simulate_from_cli(
     max_accuracy_gap: float = ACCURACY_GAP_TARGET * 100,
     inputs_file: Path | None = None,
     labels_file: Path | None = None,
+    builder: str | None = None,
 ) -> SimulationReport:
     """``simulate``; the thresholds come in percent. Exits 1 on FAIL or DRIFT."""
     import click
@@ -320,6 +399,7 @@ def simulate_from_cli(
         max_accuracy_gap=max_accuracy_gap / 100,
         inputs_file=inputs_file,
         labels_file=labels_file,
+        builder=builder,
     )
     click.echo(format_report(report))
     if json_path is not None:

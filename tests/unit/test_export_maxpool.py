@@ -261,12 +261,12 @@ def test_check_exportable_finds_structural_problems_and_target_rules() -> None:
         conv=net.conv, lif1=net.lif1, pool=nn.MaxPool2d(2), flat=nn.Flatten(), fc=net.fc, lif2=net.lif2
     ))  # fmt: skip
     (problem,) = check_exportable(after_lif, input_shape=SHAPE)
-    assert "maxpool2d 'pool'" in problem
+    assert "'pool' (MaxPool2d) pools the spikes of 'lif1'" in problem
     no_lif_at_end = nn.Sequential(
         OrderedDict(conv=net.conv, pool=net.pool, lif1=net.lif1, flat=net.flat, fc=net.fc)
     )
     (problem,) = check_exportable(no_lif_at_end, input_shape=SHAPE)
-    assert "end with a LIF" in problem
+    assert "ends with 'fc' (QuantLinear), not a Leaky" in problem
 
 
 def test_check_exportable_accepts_the_package_qsnn() -> None:
