@@ -113,7 +113,7 @@ def _float_model(
             return None, None
         notes.append(f"--checkpoint {path} is not the file this IR was exported from (SHA-256 differs)")
     if builder is not None:
-        from qsnn_deploy.export.builder import build_from_spec, load_weights
+        from qsnn_deploy.models.builder import build_from_spec, load_weights
 
         if isinstance(recorded_builder, str) and builder != recorded_builder:
             notes.append(
