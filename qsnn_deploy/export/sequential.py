@@ -158,9 +158,12 @@ def _before_run(name: str, module: nn.Module, shape: tuple[int, ...], flat_after
 def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> list[str]:
     """The first layer (if any) that cannot take what the layers before it give, on a zero input of
     ``input_shape`` (one sample, one step); at most one message, since later shapes depend on it."""
-    from snntorch import utils
+    import snntorch as snn
 
     was_training = model.training
+    # the membranes as they were: the trace leaves the model's state untouched (utils.reset would zero every
+    # Leaky in the process, the user's other networks too)
+    saved = [(m, m.mem) for m in model.modules() if isinstance(m, snn.Leaky)]
     model.eval()
     x = torch.zeros(1, *input_shape)
     flat_after: str | None = None
@@ -181,6 +184,7 @@ def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> l
             if isinstance(module, (nn.Linear, nn.Flatten)):
                 flat_after = flat_after or name
     finally:
-        utils.reset(model)
+        for module, mem in saved:
+            module.mem = mem
         model.train(was_training)
     return []

@@ -245,3 +245,13 @@ def test_unsupported_module_inside_a_sequential_is_refused_by_export_with_the_sa
     with pytest.raises(UnsupportedLayerError) as refused:
         _export(net, (1, 28, 28), "static")
     assert str(refused.value) == problems[0] and "'layer2' (GRU)" in problems[0]
+
+
+def test_check_exportable_leaves_the_model_as_it_was():
+    """The trace runs the model in eval mode on a zero input; training mode and membranes are restored."""
+    net = build("mlp", (1, 28, 28), flatten=True, hidden="all").train()
+    net(torch.rand(3, 1, 28, 28))
+    before = net[2].mem.clone()
+    assert before.abs().sum() > 0
+    assert check_exportable(net, input_shape=(1, 28, 28)) == []
+    assert net.training and torch.equal(net[2].mem, before)
