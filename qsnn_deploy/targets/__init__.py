@@ -22,6 +22,7 @@ from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
+from qsnn_deploy.targets.names import unique_names
 from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 
 _REGISTRY: dict[str, Target] = {}
@@ -60,10 +61,12 @@ def get_target(name: str) -> Target:
 
 
 def check_model(graph: Graph, target: str | Target, options: TargetOptions | None = None) -> CheckedModel:
-    """Run the shared rules and ``target``'s rules; returns what the renderer and executors read."""
+    """Run the shared rules and ``target``'s rules; returns what the renderer and executors read. The shared
+    rule ``unique_generated_names`` reads the target's ``derived_names`` (targets/names.py)."""
     t = get_target(target) if isinstance(target, str) else target
     pools = pools_supported(tuple(getattr(t, "pools", ("sumpool2d",))))
-    return check(graph, (*SHARED_RULES, pools, *t.rules), options or TargetOptions())
+    names = unique_names(getattr(t, "derived_names", None))
+    return check(graph, (*SHARED_RULES, pools, names, *t.rules), options or TargetOptions())
 
 
 def codegen_options(target: str | Target) -> frozenset[str]:

@@ -26,6 +26,8 @@ class CTarget:
     codegen_options = ()  # cc, sanitize, dense: build settings of verify, never recorded
     executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
 
+    derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
+
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
         return _render.render(model, out)
 

@@ -7,12 +7,14 @@ string from the IR reaches the files except op names (checked identifiers) and `
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.paths import templates_dir
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.c.layout import (
     LayerKernels,
     acc_elements,
@@ -26,9 +28,40 @@ from qsnn_deploy.targets.c.layout import (
     state_bytes,
 )
 from qsnn_deploy.targets.files import template_environment, write_rendered
+from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_runtime.h", "qsnn_runtime.c")
+# Every name templates/c/*.j2 derives from an op name (by role), and the model's fixed names: the shared rule
+# unique_generated_names (targets/names.py) refuses two sources of one name; test_name_collisions.py renders the
+# templates and checks that the lists are complete.
+C_NAMES = {
+    "synapse": ("{p}_{name}_cfg", "{p}_{name}_w"),
+    "pool": ("{p}_{name}_cfg", "{p}_{name}_sign"),
+    "requantize": ("{p}_{name}_cfg", "{p}_{name}_mult", "{p}_{name}_bias", "{P}_{NAME}_SHIFT"),
+    "lif": ("{p}_{name}_cfg", "{P}_{NAME}_DECAY_MULT", "{P}_{NAME}_DECAY_SHIFT", "{P}_{NAME}_RESET_ZERO",
+            "{P}_{NAME}_THRESHOLD", "mem_{name}", "spk_{name}"),
+}  # fmt: skip
+C_FIXED = ("{P}_DATA_H", "{P}_MODEL_H", "{P}_INPUT_C", "{P}_INPUT_H", "{P}_INPUT_W", "{P}_INPUT_SIZE",
+           "{P}_NUM_CLASSES", "{P}_NUM_LAYERS", "{P}_NUM_STEPS", "{P}_STREAM", "{p}_state_t", "{p}_run",
+           "{p}_step", "{p}_reset", "{p}_set_static_input", "{p}_profile_phase")  # fmt: skip
+
+
+def runtime_symbols() -> set[str]:
+    """The qsnn_* and QSNN_* names the runtime header declares (the model includes it)."""
+    text = (templates_dir() / "c" / "runtime" / "qsnn_runtime.h").read_text()
+    return set(re.findall(r"\b(?:qsnn|QSNN)_[A-Za-z0-9_]+", text))
+
+
+def derived_names(inp: RuleInput) -> list[Derived]:
+    """Every C name the model's files define from op names, beside the fixed names they could meet."""
+    p = inp.options.prefix
+    model = fixed((f.format(p=p, P=p.upper()) for f in C_FIXED), "a fixed name of the C model")
+    return [
+        *fixed(runtime_symbols(), "a name of the C runtime"),
+        *model,
+        *from_patterns(inp.layers, p, C_NAMES, "C name"),
+    ]
 
 
 def c_int(value: int, bits: int) -> str:
@@ -125,4 +158,4 @@ def render(model: CheckedModel, out: Path) -> list[Path]:
     return write_files(render_files(model), Path(out))
 
 
-__all__ = ["render", "render_files", "write_files"]
+__all__ = ["derived_names", "render", "render_files", "write_files"]

@@ -26,6 +26,8 @@ class HlsTarget:
     codegen_options = ("part", "clock_mhz")  # the Tcl script's; cxx is verify's compiler, never recorded
     executors = {"csim": CsimExecutor()}
 
+    derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
+
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
         return _render.render(model, out)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from qsnn_deploy.ir.ops import Conv2d
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.hls.layout import (
     DEFAULT_PART,
@@ -28,10 +28,27 @@ from qsnn_deploy.targets.hls.layout import (
     saturates,
     taps,
 )
+from qsnn_deploy.targets.names import Derived, from_patterns
 from qsnn_deploy.targets.text import source_label
 
 RUNTIME_FILES = ("qsnn_hls.h",)
 TCL_SCRIPT = "run_hls.tcl"
+
+
+# Every name templates/hls/*.j2 and this module derive from an op name (by role): in the model's namespace
+# (ROMs, configurations) and the top function (buffers). The shared rule unique_generated_names refuses two sources
+# of one name; test_name_collisions.py checks that the list is complete.
+HLS_NAMES = {
+    "synapse": ("{name}_w",),
+    "pool": ("{name}_sign",),
+    "requantize": ("{name}_mult", "{name}_bias"),
+    "lif": ("{name}_cfg", "{name}_cfg_conv", "acc_{name}", "conv_{name}", "cur_{name}", "ev_{name}",
+            "count_{name}", "mem_{name}", "spk_{name}"),
+}  # fmt: skip
+
+
+def derived_names(inp: RuleInput) -> list[Derived]:
+    return from_patterns(inp.layers, inp.options.prefix, HLS_NAMES, "HLS name")
 
 
 def cxx_int(value: int, bits: int = 64) -> str:

@@ -15,6 +15,7 @@ from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.onnx.executor import MODEL_FILE, OnnxRuntimeExecutor
+from qsnn_deploy.targets.onnx.graph import derived_names
 from qsnn_deploy.targets.onnx.rules import RULES
 
 
@@ -38,6 +39,8 @@ class OnnxTarget:
     pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
     codegen_options = ()  # threads: a run setting of verify, never recorded
     executors = {"onnxruntime": OnnxRuntimeExecutor()}
+
+    derived_names = staticmethod(derived_names)  # checked by the shared rule (targets/names.py)
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
         path = write_bytes_atomic(Path(out) / MODEL_FILE, render_model(model).SerializeToString())

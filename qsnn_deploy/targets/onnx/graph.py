@@ -16,11 +16,36 @@ import numpy as np
 
 from qsnn_deploy.ir.ops import LIF, Conv2d, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
+from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 
 OPSET = 17
 IR_VERSION = 8  # the ONNX file format of opset 17: readable by onnxruntime 1.13 and later
 FRAME = "frame"
+# Every tensor and node name this module derives from an op name (by role; _Builder.floor_shift adds FLOOR to the
+# name of what it shifts). The shared rule unique_generated_names refuses two sources of one name (onnx itself
+# would end in "initializer name is not unique"); test_name_collisions.py builds models and checks the list.
+FLOOR = ("", "_zero", "_negative", "_round_down", "_lowered", "_floor_input", "_divisor")
+ONNX_NAMES = {
+    "synapse": ("{name}_weight", "{name}_acc", "{name}_flat"),
+    "pool": ("{name}_starts", "{name}_ends", "{name}_axes", "{name}_crop", "{name}_windows_shape",
+             "{name}_windows", "{name}_axes_sum", "{name}_sum", "{name}_sign", "{name}_acc64", "{name}_signed",
+             "{name}_signed_max", "{name}_max"),
+    "requantize": ("{name}_acc64", "{name}_multiplier", "{name}_product", "{name}_bias_round", "{name}_biased",
+                   *(f"{{name}}_current{s}" for s in FLOOR)),
+    "lif": ("{name}_membrane_in", "{name}_membrane", "{name}_spikes", "{name}_reset_threshold", "{name}_v",
+            "{name}_threshold", "{name}_fired", "{name}_zero", "{name}_kept", "{name}_decay_multiplier",
+            "{name}_scaled", "{name}_decay_half", "{name}_scaled_half", *(f"{{name}}_decayed{s}" for s in FLOOR),
+            "{name}_update", "{name}_fired64", "{name}_removed", "{name}_reset", "{name}_state_min",
+            "{name}_state_max", "{name}_saturated", "{name}_fire"),
+}  # fmt: skip
+
+
+def derived_names(inp: RuleInput) -> list[Derived]:
+    return [
+        *fixed((FRAME,), "the ONNX input"),
+        *from_patterns(inp.layers, inp.options.prefix, ONNX_NAMES, "ONNX name"),
+    ]
 
 
 def membrane_in(lif: LIF) -> str:
@@ -218,5 +243,5 @@ def build_model(model: CheckedModel):
     return onnx_model
 
 
-__all__ = ["FRAME", "IR_VERSION", "OPSET", "build_model", "membrane_in", "membrane_out", "reset_threshold",
+__all__ = ["FRAME", "IR_VERSION", "OPSET", "build_model", "derived_names", "membrane_in", "membrane_out", "reset_threshold",
            "spikes_out"]  # fmt: skip

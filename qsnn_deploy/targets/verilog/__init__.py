@@ -30,6 +30,8 @@ class VerilogTarget:
     codegen_options = ("arch", "lanes", "neurons", "fold", "part")  # jobs: a build setting, never recorded
     executors = {"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()}
 
+    derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
+
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
         return _render.render(model, out)
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.paths import templates_dir
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
+from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 from qsnn_deploy.targets.text import safe_label
 from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
@@ -30,6 +31,21 @@ from qsnn_deploy.targets.verilog.layout import (
 RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")
 TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
+
+
+# What the Verilog target derives from op names: the layer instances of the top level and the memory images
+# (file names, compared without case). The shared rule unique_generated_names refuses two sources of one name.
+VERILOG_NAMES = {"lif": ("u_{name}",)}
+VERILOG_FILES = {"synapse": ("{p}_{name}_w.hex",), "requantize": ("{p}_{name}_rq.hex",)}
+
+
+def derived_names(inp: RuleInput) -> list[Derived]:
+    p = inp.options.prefix
+    return [
+        *fixed((f"{p}_weights.hex", f"{p}_rq.hex"), "a memory image of arch=serial", file=True),
+        *from_patterns(inp.layers, p, VERILOG_NAMES, "Verilog instance"),
+        *from_patterns(inp.layers, p, VERILOG_FILES, "memory image", file=True),
+    ]
 
 
 def rtl_files(arch: str) -> tuple[str, ...]:
