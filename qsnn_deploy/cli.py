@@ -129,7 +129,7 @@ def train(**options) -> None:
 @click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
 def export(checkpoint: Path, state_bits: str, **options) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""
-    from qsnn_deploy.export.api import export_from_cli
+    from qsnn_deploy.export.command import export_from_cli
 
     export_from_cli(checkpoint, state_bits=int(state_bits), **options)
 
