@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from qsnn_deploy.errors import QsnnError
@@ -120,4 +121,73 @@ def check_output_dir(path: Path | str, files: tuple[str, ...] = ()) -> Path:
     return path
 
 
-__all__ = ["MIN_FREE_BYTES", "OutputPathError", "check_output_dir", "check_output_file", "describe_special"]
+def _resolved(path: Path | str) -> Path:
+    try:
+        return Path(path).expanduser().resolve(strict=False)
+    except (OSError, RuntimeError):  # a symbolic-link loop: compare the absolute path as written
+        return Path(os.path.abspath(path))
+
+
+def same_file(a: Path | str, b: Path | str) -> bool:
+    """``a`` and ``b`` name one file: equal once resolved (a file not yet written counts too), or, both
+    existing, one inode (``os.path.samefile``: a hard link, a bind mount). Only ``stat`` is used: nothing is
+    opened, so a FIFO never blocks."""
+    if _resolved(a) == _resolved(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _inside(path: Path | str, folder: Path | str) -> bool:
+    """``path`` lies in ``folder`` or below it (by the same identity as ``same_file``)."""
+    return any(same_file(parent, folder) for parent in _resolved(path).parents)
+
+
+Named = Iterable[tuple[str, "Path | str | None"]]
+
+
+def refuse_outputs_over_inputs(outputs: Named, inputs: Named, folders: Named = ()) -> None:
+    """An output never replaces an input: each ``(option, path)`` of ``outputs`` (a file the command writes,
+    or a folder it writes into) is compared, by identity, with each ``(what, path)`` of ``inputs`` (every file
+    the command reads, the paths the IR records included), and must not lie inside one of the input
+    ``folders`` (e.g. ``verify --from DIR``). ``None`` entries are skipped. Called before any work; one line."""
+    inputs, folders = list(inputs), list(folders)
+    for option, out in outputs:
+        if out is None:
+            continue
+        for what, path in inputs:
+            if path is not None and same_file(out, path):
+                raise OutputPathError(
+                    f"{option} {out} is {what} {path}, which this command reads; an output never replaces an "
+                    "input: choose another path"
+                )
+        for what, folder in folders:
+            if folder is not None and _inside(out, folder):
+                raise OutputPathError(
+                    f"{option} {out} is inside {what} {folder}, which this command reads; choose a path outside it"
+                )
+
+
+def refuse_folder_holding_inputs(option: str, folder: Path | str, inputs: Named) -> None:
+    """A folder a command writes several files into (``codegen --out``) must not hold one of its ``inputs``:
+    a generated file could replace it."""
+    for what, path in inputs:
+        if path is not None and (same_file(folder, path) or _inside(path, folder)):
+            raise OutputPathError(
+                f"{option} {folder} holds {what} {path}, which this command reads, and the files written there "
+                "could replace it: choose another folder"
+            )
+
+
+__all__ = [
+    "MIN_FREE_BYTES",
+    "OutputPathError",
+    "check_output_dir",
+    "check_output_file",
+    "describe_special",
+    "refuse_folder_holding_inputs",
+    "refuse_outputs_over_inputs",
+    "same_file",
+]

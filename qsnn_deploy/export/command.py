@@ -46,7 +46,9 @@ def export_from_cli(
 
     from qsnn_deploy.export.builder import parse_input_shape
     from qsnn_deploy.models.checkpoint import finite_option
+    from qsnn_deploy.outputs import refuse_outputs_over_inputs
 
+    refuse_outputs_over_inputs([("--out", out)], [("the checkpoint", checkpoint)])
     for name, value in (("beta", beta), ("threshold", threshold), ("input-scale", input_scale)):
         finite_option(name, value)
     if input_scale is not None and input_scale <= 0:

@@ -397,7 +397,9 @@ def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
     from qsnn_deploy.export.builder import parse_input_shape
     from qsnn_deploy.interop.nir_door import report
     from qsnn_deploy.ir.io import save_graph
+    from qsnn_deploy.outputs import refuse_outputs_over_inputs
 
+    refuse_outputs_over_inputs([("--out", out)], [("the NIR file", path)])
     shape = options.pop("input_shape", None)
     options["input_shape"] = parse_input_shape(shape) if isinstance(shape, str) else shape
     result = import_nir(path, **options)

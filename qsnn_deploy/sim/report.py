@@ -361,6 +361,24 @@ def format_report(r: SimulationReport) -> str:
     return "\n".join(lines)
 
 
+def read_paths(
+    graph: Graph, model: Path, checkpoint: Path | None, inputs_file: Path | None, labels_file: Path | None
+) -> list[tuple[str, Path | str | None]]:
+    """Every file ``simulate`` may read: its options' and the ones the IR records (the float checkpoint
+    export read, the .nir file import read)."""
+    raw_source = graph.metadata.get("source")
+    nir = graph.metadata.get("nir_import")
+    recorded = [
+        raw_source.get("checkpoint") if isinstance(raw_source, dict) else None,
+        nir.get("path") if isinstance(nir, dict) else None,
+    ]
+    paths: list[tuple[str, Path | str | None]] = [
+        ("--model", model), ("--checkpoint", checkpoint), ("--inputs", inputs_file), ("--labels", labels_file)
+    ]  # fmt: skip
+    paths += [("the file the IR records", p) for p in recorded if isinstance(p, str) and p and "\0" not in p]
+    return paths
+
+
 def simulate_from_cli(
     *,
     model: Path,
@@ -381,12 +399,16 @@ def simulate_from_cli(
     import click
 
     from qsnn_deploy.ir.io import load_graph
+    from qsnn_deploy.outputs import refuse_outputs_over_inputs
 
     check_source(dataset, inputs_file, labels_file)  # before the IR is read
     for name, value in (("min-agreement", min_agreement), ("max-accuracy-gap", max_accuracy_gap)):
         if not (math.isfinite(value) and 0 <= value <= 100):
             raise QsnnError(f"--{name} must be a percentage between 0 and 100, got {value}")
     graph = load_graph(model)
+    refuse_outputs_over_inputs(
+        [("--json", json_path)], read_paths(graph, model, checkpoint, inputs_file, labels_file)
+    )
     report = simulate_dataset(
         graph,
         dataset,

@@ -18,6 +18,7 @@ import numpy as np
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.outputs import refuse_folder_holding_inputs, refuse_outputs_over_inputs
 from qsnn_deploy.targets import check_model, generate, get_target, recorded_options
 from qsnn_deploy.targets.base import TargetOptions
 
@@ -94,6 +95,7 @@ def codegen_from_cli(model: Path, target: str, out: Path, options: TargetOptions
     """``qsnn-deploy codegen``: load the IR, check, render, and list what was written."""
     from qsnn_deploy.ir.io import load_graph
 
+    refuse_folder_holding_inputs("--out", out, [("the model", model)])
     graph = load_graph(model)
     paths = generate(graph, target, out, options=options)
     for path in paths:
@@ -132,6 +134,11 @@ def verify_from_cli(
     from qsnn_deploy.verify import verify
 
     check_source(dataset, inputs_file, labels_file)
+    refuse_outputs_over_inputs(
+        [("--json", json_path)],
+        [("the model", model), ("--inputs", inputs_file), ("--labels", labels_file)],
+        [("the --from folder", from_dir)],
+    )
     graph = load_graph(model)
     steps = num_steps or graph.num_steps
     name, inputs, labels = test_data(graph, dataset, data_dir, limit, steps, inputs_file, labels_file)
@@ -189,6 +196,7 @@ def report_from_cli(
     from qsnn_deploy.ir.io import load_graph
 
     check_source(dataset, inputs_file, None)
+    refuse_outputs_over_inputs([("--json", json_path)], [("the model", model), ("--inputs", inputs_file)])
     graph = load_graph(model)
     t = get_target(target)
     checked = check_model(graph, t, options)
