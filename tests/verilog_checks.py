@@ -2,7 +2,7 @@
 layer's spikes and membranes of every step, and spikes at the output (or the test could not catch an error); a
 check that a design mutated in one place fails verify; the pin-level runs of <prefix>_synth.v under Icarus and
 their check against the simulator; the vector files and result check of the neuron units' own testbenches;
-graphs of geometries the synthetic ones lack (3x3 kernels, padding, a 4x4 pool, an unpooled conv)."""
+graphs of geometries the synthetic ones lack (3x3 kernels, padding, a 4x4 pool, an unpooled conv, strides)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from qsnn_deploy.errors import VerificationError
-from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import Conv2d, Linear, SumPool2d
+from qsnn_deploy.ir.graph import Graph, InputSpec
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
 from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.ir.types import UINT8, IntType
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
@@ -138,3 +139,45 @@ def unpooled_conv_graph(seed: int) -> Graph:
     base = odd_geometry_graph(seed)
     ops = [replace(op, padding=0) if op.name == "conv2" else op for op in base.ops if op.name != "pool2"]
     return replace(base, ops=tuple(ops)).validate()
+
+
+def strided_graph(
+    seed: int,
+    in_shape: tuple[int, int, int],
+    encoding: str,
+    convs: list[tuple[int, int, int, int, int]],
+    classes: int = 3,
+    steps: int = 8,
+) -> Graph:
+    """A chain of conv layers, one ``(out channels, kernel, stride, padding, sum pool window or 1)`` each, then a
+    linear layer of ``classes``, with random 4-bit weights and requantize constants scaled to the fan-in so that
+    every layer spikes (leaky neurons, int32 state)."""
+    rng = np.random.default_rng(seed)
+    threshold, wtype = 1 << 10, IntType(4)
+
+    def requant(name: str, channels: int, fan_in: float, in_max: float) -> Requantize:
+        typical = max(1.0, np.sqrt(fan_in) * 7 * in_max / 2)  # ~ threshold / 2 per step
+        mult = np.maximum(1, threshold / 2 / typical * (1 << 16) * rng.uniform(0.7, 1.4, channels))
+        bias = (rng.uniform(0.0, 0.3, channels) * threshold * (1 << 16)).astype(np.int64)
+        return Requantize(name, mult.astype(np.int64), bias, 16, IntType(32))
+
+    def lif(name: str) -> LIF:
+        return LIF(name, threshold, 243, 8, "subtract", IntType(32))
+
+    ops: list = []
+    c = in_shape[0]
+    in_max, density = (255, 1.0) if encoding == "static" else (2, 0.15)
+    for i, (oc, k, s, p, pool) in enumerate(convs, 1):
+        ops.append(Conv2d(f"conv{i}", rng.integers(-7, 8, (oc, c, k, k)), wtype, stride=s, padding=p))
+        ops += [SumPool2d(f"pool{i}", pool)] if pool > 1 else []
+        ops += [requant(f"rq{i}", oc, c * k * k * density * pool * pool, in_max), lif(f"lif{i}")]
+        c, in_max, density = oc, 1, 0.3
+    spec = InputSpec(in_shape, UINT8, encoding, 1 / 255 if encoding == "static" else 1.0)
+    features = int(np.prod(Graph(spec, tuple(ops), steps).shapes()[-1][1]))
+    n = len(convs) + 1
+    ops += [
+        Linear(f"fc{n}", rng.integers(-7, 8, (classes, features)), wtype),
+        requant(f"rq{n}", classes, features * 0.3, 1),
+        lif(f"lif{n}"),
+    ]
+    return Graph(spec, tuple(ops), steps, metadata={"source": f"synthetic:strided:{seed}"}).validate()

@@ -43,18 +43,19 @@ def test_wide_weights_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_stride_two_refused() -> None:
+@pytest.mark.parametrize(("stride", "refused"), [(3, True), (2, False), (4, False)])
+def test_stride_not_a_power_of_two_refused(stride: int, refused: bool) -> None:
     graph = random_graph("tiny", 0)
     conv = next(op for op in graph.ops if isinstance(op, Conv2d))
-    # a stride-2 conv whose output still feeds the pool: only the rule is under test, so check it directly
+    # a strided conv whose output still feeds the pool: only the rule is under test, so check it directly
     from qsnn_deploy.targets.base import RuleInput
     from qsnn_deploy.targets.verilog.rules import conv_geometry_supported
 
     model = check_model(graph, "verilog")
-    layers = tuple(replace(layer, op=replace(conv, stride=2)) if layer.op.name == conv.name else layer
+    layers = tuple(replace(layer, op=replace(conv, stride=stride)) if layer.op.name == conv.name else layer
                    for layer in model.layers)  # fmt: skip
     problems = conv_geometry_supported(RuleInput(graph, layers, model.ranges, model.options))
-    assert [v.rule for v in problems] == ["conv_geometry_supported"]
+    assert [v.rule for v in problems] == (["conv_geometry_supported"] if refused else [])
 
 
 def test_memories_beyond_the_part_refused(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class LayerParams:
     # 1: the fused sum pool is folded into the kernel (fold_kernel): one operation per pooled output reached
     FOLD: int = 0
     W_BITS: int = WEIGHT_BITS  # bits of one weight in the ROM: 4, or what the folded sums need
+    STRIDE_LOG2: int = 0  # conv stride 2^STRIDE_LOG2 (conv_geometry_supported: a power of two; never folded)
 
     @property
     def neurons(self) -> int:
@@ -245,8 +246,10 @@ def layer_params(
             in_c, in_h, in_w = layer.in_shape
             kh, kw, pad = int(op.weight.shape[2]), int(op.weight.shape[3]), op.padding
             out_h, out_w = layer.out_shape[1], layer.out_shape[2]
+            stride_log2 = op.stride.bit_length() - 1
         else:
             in_c, in_h, in_w, kh, kw, pad, out_h, out_w = int(np.prod(layer.in_shape)), 1, 1, 1, 1, 0, 1, 1
+            stride_log2 = 0
         oc = layer.channels
         ln = lanes_for(oc, lanes[layer.index])
         nl = min(ln, (neurons or (1,) * len(layers))[layer.index])
@@ -256,7 +259,8 @@ def layer_params(
         stride = prev.OUT_H * prev.OUT_W if (prev and not conv) else 1
         pool_log2 = layer.pool_kernel.bit_length() - 1
         max_pool = isinstance(layer.pool, MaxPool2d)
-        folded = fold and conv and pool_log2 > 0 and not max_pool
+        # fold_kernel is the stride-1 identity: a strided conv keeps its fused sum pool unfolded
+        folded = fold and conv and pool_log2 > 0 and not max_pool and stride_log2 == 0
         w_bits = WEIGHT_BITS
         if folded:
             sums = fold_kernel(op.weight, pool_log2)
@@ -290,7 +294,7 @@ def layer_params(
                 RESET_ZERO=int(lif.reset == "zero"), SATURATE=int(saturate), KEEP_ACC=int(static and first),
                 NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
-                FOLD=int(folded), W_BITS=w_bits,
+                FOLD=int(folded), W_BITS=w_bits, STRIDE_LOG2=stride_log2,
             )
         )  # fmt: skip
     return out

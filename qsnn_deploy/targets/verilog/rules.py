@@ -1,5 +1,5 @@
 """Design rules of the Verilog target (the shared ones are in targets/rules.py), run before any file is written:
-what the RTL library supports (4-bit weights, stride 1, power-of-two pools, the lanes option, step and class
+what the RTL library supports (4-bit weights, power-of-two strides and pools, the lanes option, step and class
 counts of the interface) and whether the memories fit the chosen part's block RAM (``--option part=...``)."""
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def weights_fit_nibbles(inp: RuleInput) -> list[str]:
 
 @rule("conv_geometry_supported")
 def conv_geometry_supported(inp: RuleInput) -> list[str]:
-    """The accumulate engine walks kernel taps at stride 1 and pools by shifting: power-of-two windows."""
+    """The accumulate engine finds a tap's output and pooled window by shifting: power-of-two strides (the taps
+    whose distance to the input is a multiple of the stride, ``(t - k) >> log2 S``) and pool windows."""
     problems = []
     for layer in inp.layers:
-        if isinstance(layer.op, Conv2d) and layer.op.stride != 1:
+        stride = layer.op.stride if isinstance(layer.op, Conv2d) else 1
+        if stride & (stride - 1):
             problems.append(
-                f"{layer.op.name!r}: stride {layer.op.stride}; the Verilog target supports stride 1"
+                f"{layer.op.name!r}: stride {stride}; the Verilog target supports power-of-two strides (1, 2, 4, ...)"
             )
         k = layer.pool_kernel
         if k & (k - 1):
@@ -61,14 +63,21 @@ def conv_geometry_supported(inp: RuleInput) -> list[str]:
 
 @rule("serial_supported")
 def serial_supported(inp: RuleInput) -> list[str]:
-    """``arch=serial`` sums pools into the accumulators as it walks the taps: no max pooling."""
+    """``arch=serial`` sums pools into the accumulators as it walks the taps: no max pooling. Its tap walker moves
+    the accumulator address one output column per tap (no stride test, no divided address): stride 1 only."""
     if arch_option(inp.options.extra) != "serial":
         return []
-    return [
+    problems = [
         f"{layer.pool.name!r}: max pooling needs the layered organisation (drop --option arch=serial)"  # type: ignore[union-attr]
         for layer in inp.layers
         if isinstance(layer.pool, MaxPool2d)
     ]
+    problems += [
+        f"{layer.op.name!r}: stride {layer.op.stride} needs the layered organisation (drop --option arch=serial)"
+        for layer in inp.layers
+        if isinstance(layer.op, Conv2d) and layer.op.stride != 1
+    ]
+    return problems
 
 
 @rule("interface_limits")

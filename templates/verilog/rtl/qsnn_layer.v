@@ -8,6 +8,8 @@
 //   clear   zero the accumulators and empty the queue (once per inference)
 //   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for
 //           every kernel tap that reaches a kept (pooled) output, for every group of LANES output channels:
+//           (stride 2^STRIDE_LOG2: only the taps k with (t - k) a multiple of the stride reach an output,
+//           (t - k) >> STRIDE_LOG2, t = coordinate + PAD; the walk steps the taps by the stride)
 //           acc[pooled position][group] += value * weight[tap][group]. One group
 //           per cycle: a read-modify-write of one wide accumulator word with one wide weight word (LANES
 //           4-bit weights, input-major like the C target), through a pipeline that forwards the word
@@ -40,6 +42,7 @@ module qsnn_layer #(
     parameter integer KH = 1,
     parameter integer KW = 1,
     parameter integer PAD = 0,
+    parameter integer STRIDE_LOG2 = 0,  // conv stride 2^STRIDE_LOG2 (not with FOLD)
     parameter integer OUT_H = 1,        // after pooling
     parameter integer OUT_W = 1,
     parameter integer POOL_LOG2 = 0,    // pool window 2^POOL_LOG2 (0: no pool)
@@ -145,28 +148,30 @@ module qsnn_layer #(
     localparam integer FKH = (FOLD != 0) ? (KH + PK - 2) / PK + 1 : KH;
     localparam integer FKW = (FOLD != 0) ? (KW + PK - 2) / PK + 1 : KW;
     localparam integer PHASES = (FOLD != 0) ? PK * PK : 1;
-    localparam integer T_SHIFT = (FOLD != 0) ? 0 : A_SHIFT;  // tap coordinate -> accumulator position
+    localparam integer T_SHIFT = (FOLD != 0) ? 0 : A_SHIFT + STRIDE_LOG2;  // t - tap -> accumulator position
     localparam integer W_DEPTH = PHASES * IN_C * FKH * FKW * GROUPS;
     localparam integer W_AW = (W_DEPTH > 1) ? $clog2(W_DEPTH) : 1;
     localparam integer W_WORD = LANES * W_BITS;
     localparam integer RQ_W = MUL_W + BIAS_W + MAX_POOL;  // {min instead of max, bias, multiplier}
     localparam integer BPW = LANES / NLANES;  // channel blocks per accumulator word
     // counters and coordinates: wide enough for every address, index and (padded) coordinate of the layer
-    localparam integer SPAN_H = $clog2(IN_H + 2 * PAD + KH + LIM_H + 2);
-    localparam integer SPAN_W = $clog2(IN_W + 2 * PAD + KW + LIM_W + 2);
+    localparam integer SPAN_H = $clog2(IN_H + 2 * PAD + KH + (LIM_H << STRIDE_LOG2) + 2);
+    localparam integer SPAN_W = $clog2(IN_W + 2 * PAD + KW + (LIM_W << STRIDE_LOG2) + 2);
     localparam integer M1 = (N_AW > W_AW) ? N_AW : W_AW;
     localparam integer M2 = (A_AW > Q_CW) ? A_AW : Q_CW;
     localparam integer M3 = (SPAN_H > SPAN_W) ? SPAN_H : SPAN_W;
     localparam integer M4 = (M1 > M2) ? M1 : M2;
     localparam integer CNT_W = ((M3 > M4) ? M3 : M4) + 1;
     /* verilator lint_off WIDTH */
-    localparam [CNT_W-1:0] C_PAD = PAD, C_LIMH_M1 = LIM_H - 1, C_LIMW_M1 = LIM_W - 1, C_KH_M1 = KH - 1,
+    localparam [CNT_W-1:0] C_PAD = PAD, C_KH_M1 = KH - 1,
                            C_KW_M1 = KW - 1, C_G_M1 = GROUPS - 1, C_G = GROUPS, C_OC_M1 = OC - 1,
                            C_POS_M1 = POS - 1, C_OW_M1 = OUT_W - 1,
                            C_ADEPTH_M1 = A_DEPTH - 1, C_ONE = 1, C_NB_M1 = NB - 1, C_BPW_M1 = BPW - 1,
                            C_NL = NLANES, C_NLPOS = NLANES * POS, C_WIN_M1 = WIN - 1,
                            C_PK_M1 = (1 << POOL_LOG2) - 1, C_OH_M1 = OUT_H - 1,
-                           C_KH_PK_M2 = KH + PK - 2, C_KW_PK_M2 = KW + PK - 2;
+                           C_KH_PK_M2 = KH + PK - 2, C_KW_PK_M2 = KW + PK - 2,
+                           C_S = 1 << STRIDE_LOG2, C_S_M1 = (1 << STRIDE_LOG2) - 1,
+                           C_SLIMH = (LIM_H - 1) << STRIDE_LOG2, C_SLIMW = (LIM_W - 1) << STRIDE_LOG2;
     /* verilator lint_on WIDTH */
     localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
 
@@ -225,8 +230,9 @@ module qsnn_layer #(
     reg [2:0] state;
 
     // ---------------------------------------------------------------- acc phase
-    // The event being worked on and its window of kernel taps: the taps k with t - k in [0, LIM) (a kept,
-    // pooled output) and k in [0, K), t = coordinate + PAD.
+    // The event being worked on and its window of kernel taps: the taps k with t - k in [0, S*(LIM-1)] and a
+    // multiple of the stride S = 2^STRIDE_LOG2 (a kept, pooled output (t - k) / S) and k in [0, K),
+    // t = coordinate + PAD.
     reg [Q_CW-1:0]  e;                // next event to fetch
     reg [VAL_W-1:0] ev_val;
     reg [CNT_W-1:0] ev_cin, ty, tx;   // input channel, row + PAD, column + PAD (folded: >> POOL_LOG2)
@@ -263,13 +269,20 @@ module qsnn_layer #(
     // the last tap: KH - 1, or folded the last folded tap with a conv tap for this phase
     wire [CNT_W-1:0] dq_kh_m1 = (FOLD != 0) ? (C_KH_PK_M2 - dq_ry) >> POOL_LOG2 : C_KH_M1;
     wire [CNT_W-1:0] dq_kw_m1 = (FOLD != 0) ? (C_KW_PK_M2 - dq_rx) >> POOL_LOG2 : C_KW_M1;
-    wire [CNT_W-1:0] dq_limh_m1 = (FOLD != 0) ? C_OH_M1 : C_LIMH_M1;
-    wire [CNT_W-1:0] dq_limw_m1 = (FOLD != 0) ? C_OW_M1 : C_LIMW_M1;
-    wire [CNT_W-1:0] dq_u_lo = (dq_ty > dq_limh_m1) ? dq_ty - dq_limh_m1 : C_ZERO;
-    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < dq_kh_m1 + C_ONE) ? dq_ty : dq_kh_m1;  // min (lint: KH may be 1)
-    wire [CNT_W-1:0] dq_v_lo = (dq_tx > dq_limw_m1) ? dq_tx - dq_limw_m1 : C_ZERO;
-    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < dq_kw_m1 + C_ONE) ? dq_tx : dq_kw_m1;
-    wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi);
+    // t - k at most S*(LIM - 1): the last kept output (folded: the last pooled one, S = 1)
+    wire [CNT_W-1:0] dq_limh_m1 = (FOLD != 0) ? C_OH_M1 : C_SLIMH;
+    wire [CNT_W-1:0] dq_limw_m1 = (FOLD != 0) ? C_OW_M1 : C_SLIMW;
+    // The first and the last tap with t - k a multiple of S: both are congruent to t modulo S, so the walk from
+    // u_lo in steps of S ends on u_hi (S = 1: every tap, the masks are 0).
+    wire [CNT_W-1:0] dq_u_lo = (dq_ty > dq_limh_m1) ? dq_ty - dq_limh_m1 : dq_ty & C_S_M1;
+    // min(t, K - 1) rounded down to t's residue (lint: KH may be 1); where K < S no tap may have it (dq_rh > K - 1)
+    wire [CNT_W-1:0] dq_rh = (dq_kh_m1 - dq_ty) & C_S_M1;
+    wire [CNT_W-1:0] dq_rw = (dq_kw_m1 - dq_tx) & C_S_M1;
+    wire [CNT_W-1:0] dq_u_hi = (dq_ty + C_ONE < dq_kh_m1 + C_ONE) ? dq_ty : dq_kh_m1 - dq_rh;
+    wire [CNT_W-1:0] dq_v_lo = (dq_tx > dq_limw_m1) ? dq_tx - dq_limw_m1 : dq_tx & C_S_M1;
+    wire [CNT_W-1:0] dq_v_hi = (dq_tx + C_ONE < dq_kw_m1 + C_ONE) ? dq_tx : dq_kw_m1 - dq_rw;
+    wire        dq_empty = (dq_u_lo > dq_u_hi) || (dq_v_lo > dq_v_hi)
+                           || (dq_kh_m1 + C_ONE < dq_rh + C_ONE) || (dq_kw_m1 + C_ONE < dq_rw + C_ONE);  // rh > KH - 1
     wire        queue_empty = (e == q_count);
 
     // The operation of this S_RUN cycle: accumulator word of the pooled output, weight word of the tap.
@@ -566,8 +579,8 @@ module qsnn_layer #(
                 pr_val <= ev_val;
                 if (!run_last_op) begin
                     g <= run_last_g ? C_ZERO : g + C_ONE;
-                    if (run_last_g) v <= run_last_v ? v_lo : v + C_ONE;
-                    if (run_last_v) u <= u + C_ONE;
+                    if (run_last_g) v <= run_last_v ? v_lo : v + C_S;
+                    if (run_last_v) u <= u + C_S;
                 end else if (!nd_valid) begin
                     state <= S_NEXT;  // else nd_take (above) starts the next event in the next cycle
                 end
