@@ -139,6 +139,11 @@ def _before_run(name: str, module: nn.Module, shape: tuple[int, ...], flat_after
                 f"layer {name!r} ({kind}) takes {module.in_features} features but gets {shape[-1]} (an input of "
                 f"shape {shape} per sample): check --input-shape and the layer sizes"
             )
+    elif isinstance(module, nn.BatchNorm1d) and len(shape) != 1:
+        return (
+            f"layer {name!r} ({kind}) gets an input of shape {shape} per sample but needs a flat one: put "
+            "nn.Flatten() before the first Linear"
+        )
     elif isinstance(module, _SPATIAL):
         if flat_after is not None or len(shape) != 3:
             where = f" after {flat_after!r}" if flat_after is not None else ""

@@ -180,6 +180,7 @@ QC = lambda: qnn.QuantConv2d(1, 4, 3, padding=1, bias=False, weight_bit_width=4)
         (lambda: [qnn.QuantConv2d(3, 4, 3, weight_bit_width=4), L(), nn.Flatten(), QL(2704, 10), L()],
          "takes 3 input channel(s)"),
         (lambda: [nn.Flatten(), nn.Linear(784, 10), L()], "use brevitas.nn.QuantLinear"),
+        (lambda: [QC(), nn.BatchNorm1d(4), L(), nn.Flatten(), QL(3136, 10), L()], "(4, 28, 28) per sample but needs a flat one"),
     ],
 )  # fmt: skip
 def test_what_export_cannot_take_is_one_line_naming_the_layer(layers, fragment):
