@@ -62,7 +62,11 @@ def read_trial_list(folder: Path, split: str) -> list[str]:
     if not path.is_file():
         raise DatasetError(f"DVS128 Gesture split list {path} not found. " + _WHERE.format(folder=folder))
     names = []
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"DVS128 Gesture split list {path} cannot be read as UTF-8 text: {e}") from e
+    for line in lines:
         name = line.strip()
         if name:
             names.append(name[: -len(".aedat")] if name.endswith(".aedat") else name)
@@ -72,9 +76,11 @@ def read_trial_list(folder: Path, split: str) -> list[str]:
 def read_labels_csv(path: Path) -> list[Segment]:
     """Segments of a ``*_labels.csv`` (header ``class,startTime_usec,endTime_usec``; classes 1-11)."""
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as e:
         raise DatasetError(f"DVS128 Gesture label file {path} not found; the release is incomplete") from e
+    except (OSError, UnicodeDecodeError) as e:  # a folder, unreadable, or not text
+        raise DatasetError(f"DVS128 Gesture label file {path} cannot be read as UTF-8 text: {e}") from e
     if not lines or not lines[0].strip().lower().startswith("class"):
         raise DatasetError(f"{path}: expected the header 'class,startTime_usec,endTime_usec'")
     segments = []

@@ -224,6 +224,8 @@ def load_idx(
         raise DatasetError(f"{images_path}: expected 28x28 images, found shape {images.shape[1:]}")
     if labels.ndim != 1:
         raise DatasetError(f"{labels_path}: expected a 1-d label file, found {labels.ndim} dimensions")
+    if len(images) == 0:
+        raise DatasetError(f"{images_path} holds no images; the file is damaged, re-download it")
     if len(images) != len(labels):
         raise DatasetError(
             f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels; "

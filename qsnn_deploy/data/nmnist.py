@@ -51,9 +51,9 @@ def read_label_list(path: Path) -> list[tuple[int, int]]:
     """``(sample id, class)`` pairs from a tab/space separated list; lines starting with '#' are comments."""
     pairs: list[tuple[int, int]] = []
     try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as e:
-        raise DatasetError(f"N-MNIST label list {path} cannot be read: {e}") from e
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"N-MNIST label list {path} cannot be read as UTF-8 text: {e}") from e
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):

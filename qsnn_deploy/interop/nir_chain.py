@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
+from qsnn_deploy.ir import limits
 
 
 def chain(graph) -> list[str]:
@@ -42,6 +43,14 @@ def declared_shape(node, name: str) -> tuple[int, ...]:
     shape = tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
     if not 1 <= len(shape) <= 3:
         raise UnsupportedLayerError(f"{name!r}: input of shape {shape}; (C, H, W), (H, W) or (F,) expected")
+    # the IR's limits (ir/limits.py), checked here before any probe or frame of this shape is allocated
+    if min(shape) < 1:
+        raise UnsupportedLayerError(f"{name!r}: input of shape {shape}; every size must be at least 1")
+    if int(np.prod(shape, dtype=object)) > limits.MAX_ACTIVATION_ELEMENTS:
+        raise UnsupportedLayerError(
+            f"{name!r}: input of shape {shape} holds {int(np.prod(shape, dtype=object))} values, more than an "
+            f"IR input's {limits.MAX_ACTIVATION_ELEMENTS}"
+        )
     return shape
 
 

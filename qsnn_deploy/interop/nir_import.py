@@ -112,6 +112,7 @@ class _Converter:
         self.bits, self.dt, self.reset, self.convention = bits, dt, reset, convention
         self.channels = 0
         self.features: int | None = None
+        self.hw: tuple[int, ...] | None = None  # (H, W) of the current frame, while it is one
 
     def _weight(self, name: str, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # bits None: the graph's own float weights (the float reference the library itself ran)
@@ -136,25 +137,41 @@ class _Converter:
             weight = self._matrix(name, np.asarray(node.weight, dtype=np.float64))
             w_int, scale = self._weight(name, weight)
             bias = self._bias(getattr(node, "bias", None))
-            self.features = self.channels
+            self.features, self.hw = self.channels, None
             return [IntLinear(ir, w_int, scale, self.bits, bias)]
         if isinstance(node, nir.Conv2d):
             weight = np.asarray(node.weight, dtype=np.float64)
             stride, padding = self._conv_geometry(name, node, weight)
+            self._fit(name, weight.shape[2:], stride, padding)
             w_int, scale = self._weight(name, weight)
             self.features = None
             return [IntConv(ir, w_int, scale, self.bits, stride, padding, self._bias(node.bias))]
         if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
             self.features = None
             pool = SumPool if isinstance(node, nir.SumPool2d) else AvgPool
-            return [pool(ir, _pool_kernel(node, name))]
+            kernel = _pool_kernel(node, name)
+            self._fit(name, (kernel, kernel), kernel, 0)
+            return [pool(ir, kernel)]
         if isinstance(node, nir.Flatten):
+            self.hw = None
             return [Identity(ir, "Flatten")]
         if isinstance(node, nir.Scale):
             return [self._scale(name, node, ir)]
         if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
             return self._neuron(name, node, ir)
         raise UnsupportedLayerError(f"{name!r} ({kind}): not supported; NIR import takes {SUPPORTED}")
+
+    def _fit(self, name: str, kernel: tuple[int, ...], stride: int, padding: int) -> None:
+        """The window fits the (padded) frame it slides over; the frame becomes the window's output."""
+        if self.hw is None:
+            return
+        padded = tuple(int(s) + 2 * padding for s in self.hw)
+        if any(int(k) > s for k, s in zip(kernel, padded)):
+            raise UnsupportedLayerError(
+                f"{name!r}: a {tuple(int(k) for k in kernel)} window is larger than its input "
+                f"{tuple(self.hw)} (padding {padding})"
+            )
+        self.hw = tuple((s - int(k)) // max(stride, 1) + 1 for k, s in zip(kernel, padded))
 
     def _matrix(self, name: str, weight: np.ndarray) -> np.ndarray:
         if weight.ndim != 2:
@@ -229,6 +246,14 @@ class _Converter:
             raise UnsupportedLayerError(
                 f"{name!r}: the input gain is {step.gain:g} under the {self.convention} convention at dt {self.dt:g}"
             )
+        # gain / threshold sets the requantizer's multiplier: beyond 2^+-80 no integer layer represents it
+        # (1e-300 or 1e300 would overflow the quantizer's float arithmetic)
+        ratio = abs(step.gain) / p["v_threshold"]
+        if not 2.0**-80 <= ratio <= 2.0**80:
+            raise UnsupportedLayerError(
+                f"{name!r}: input gain {step.gain:g} over threshold {p['v_threshold']:g} is {ratio:g}, outside "
+                "the range an integer layer represents (2^-80 to 2^80)"
+            )
         recorded = text(node.metadata["reset"]) if node.metadata and "reset" in node.metadata else None
         reset = self.reset or recorded or CONVENTIONS[self.convention].reset
         if reset not in ("subtract", "zero"):
@@ -262,6 +287,7 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
     declared = declared_shape(nir_graph.nodes[order[0]], order[0])
     shape = frame_shape(declared, input_shape)
     converter.features = int(np.prod(shape))
+    converter.hw = tuple(shape[1:]) if len(shape) == 3 else None
     for name in order[1:]:
         node = nir_graph.nodes[name]
         if isinstance(node, nir.Output):
@@ -275,11 +301,17 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
     return FloatGraph(tuple(layers), shape, float(input_scale), encoding, int(num_steps))
 
 
-def _setting(given, metadata: dict, key: str, default, what: str):
+def _setting(given, metadata: dict, key: str, default, what: str, number: str | None = None):
+    """``given``, else the metadata's ``key`` (checked by ``recorded_number`` when ``number`` is "steps" or
+    "positive"), else ``default``."""
+    from qsnn_deploy.interop.nir_settings import recorded_number
+
     if given is not None:
         return given
     if key in metadata:
         value = metadata[key]
+        if number is not None:
+            return recorded_number(value, key, steps=number == "steps")
         return value.item() if isinstance(value, np.ndarray) else value
     if default is None:
         raise QsnnError(f"the NIR graph records no {key}; pass {what}")
@@ -314,7 +346,7 @@ def import_nir(
     from qsnn_deploy.export.passes import PROBE_STEPS, fold
     from qsnn_deploy.export.quantize import QuantOptions, to_ir
     from qsnn_deploy.interop import nir_door
-    from qsnn_deploy.interop.nir_settings import resolve
+    from qsnn_deploy.interop.nir_settings import recorded_number, resolve
     from qsnn_deploy.ir.ranges import overflow_sites
 
     if not 2 <= bits <= 8:
@@ -332,10 +364,9 @@ def import_nir(
     encoding = text(_setting(encoding, meta, "encoding", "static", "--encoding"))
     if encoding not in ENCODINGS:
         raise QsnnError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
-    steps = int(_setting(num_steps, meta, "num_steps", None, "--num-steps"))
-    scale = float(
-        _setting(input_scale, meta, "input_scale", 1.0 / 255.0 if encoding == "static" else 1.0, "")
-    )
+    steps = int(_setting(num_steps, meta, "num_steps", None, "--num-steps", "steps"))
+    default_scale = 1.0 / 255.0 if encoding == "static" else 1.0
+    scale = float(_setting(input_scale, meta, "input_scale", default_scale, "", "positive"))
     settings = resolve(nir_graph, convention, dt)
     if steps < 1 or not scale > 0 or not settings.dt > 0:
         raise QsnnError(
@@ -364,10 +395,14 @@ def import_nir(
     graph = Graph(graph.input, graph.ops, graph.num_steps, metadata).validate()
     result = ImportResult(graph, applied, [], fg, settings=settings, notes=notes)
     result.warnings = nir_door.true_warnings(graph, warnings, settings.dt, names)
-    if dt is not None and "dt" in meta and abs(float(np.asarray(meta["dt"])) - dt) > 1e-12 * dt:
-        result.warnings.append(
-            f"--dt {dt:g} replaces the dt {float(np.asarray(meta['dt'])):g} the graph records"
-        )
+    if dt is not None and "dt" in meta:
+        try:
+            recorded_dt = recorded_number(meta["dt"], "dt")
+        except QsnnError as exc:
+            result.warnings.append(f"--dt {dt:g} replaces an unreadable dt ({exc})")
+        else:
+            if abs(recorded_dt - dt) > 1e-12 * dt:
+                result.warnings.append(f"--dt {dt:g} replaces the dt {recorded_dt:g} the graph records")
     raw = data[0] if data is not None else probe_inputs(fg.input_shape, encoding, steps, n=8)
     raw = nir_door.fit_frames(raw, fg.input_shape, dataset or "probe")
     result.check = compare_float(fg, graph, raw)

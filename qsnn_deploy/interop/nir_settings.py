@@ -110,6 +110,25 @@ def _derived(nir_graph, convention: str) -> float | None:
     return first
 
 
+def recorded_number(value, key: str, *, steps: bool = False) -> float:
+    """A number the graph's metadata records (``dt``, ``input_scale``, ``num_steps``): one real, finite,
+    positive scalar, and for ``num_steps`` a whole number within the IR's limit (checked here, when it is read,
+    before anything is allocated for it). Anything else is one line naming the key."""
+    from qsnn_deploy.ir.limits import MAX_NUM_STEPS
+
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise QsnnError(f"the NIR graph's metadata {key} is {text(value)[:40]!r}, not one number")
+    number = float(arr.reshape(()).item())
+    if not (np.isfinite(number) and number > 0):
+        raise QsnnError(f"the NIR graph's metadata {key} must be a finite number > 0, got {number:g}")
+    if steps and (number != int(number) or number > MAX_NUM_STEPS):
+        raise QsnnError(
+            f"the NIR graph's metadata {key} must be a whole number from 1 to {MAX_NUM_STEPS}, got {number:g}"
+        )
+    return number
+
+
 def resolve(nir_graph, convention: str | None, dt: float | None) -> Settings:
     """The convention and the step, each with where it came from (see the module docstring)."""
     name, why = choose_convention(nir_graph, convention)
@@ -117,10 +136,7 @@ def resolve(nir_graph, convention: str | None, dt: float | None) -> Settings:
     if dt is not None:
         return Settings(name, why, float(dt), "--dt")
     if "dt" in meta:
-        value = meta["dt"]
-        return Settings(
-            name, why, float(value.item() if isinstance(value, np.ndarray) else value), "metadata"
-        )
+        return Settings(name, why, recorded_number(meta["dt"], "dt"), "metadata")
     derived = _derived(nir_graph, name)
     if derived is not None:
         return Settings(name, why, derived, f"derived from the nodes ({CONVENTIONS[name].derive})")
@@ -135,4 +151,4 @@ def resolve(nir_graph, convention: str | None, dt: float | None) -> Settings:
     )
 
 
-__all__ = ["Settings", "choose_convention", "detect", "neurons", "resolve"]
+__all__ = ["Settings", "choose_convention", "detect", "neurons", "recorded_number", "resolve"]

@@ -260,6 +260,15 @@ def _reject_constant(name: str) -> Any:
     raise IRFormatError(f"{MANIFEST} is not valid JSON ({name} is not a JSON number)")
 
 
+def _finite_float(text: str) -> float:
+    # json reads 1e400 as inf, which no writer can write back (graph_fingerprint, save_graph): refuse it here,
+    # wherever it stands, metadata keys nobody reads included.
+    value = float(text)
+    if not math.isfinite(value):
+        raise IRFormatError(f"{MANIFEST} holds the number {text[:40]}, out of a float's range")
+    return value
+
+
 def _check_members(zf: zipfile.ZipFile) -> None:
     """Refuse what a reader could misread: a member name given twice (zipfile would silently take the last),
     encrypted members and compression methods other than stored and deflate."""
@@ -292,7 +301,11 @@ def load_graph(path: Path | str) -> Graph:
             if info.file_size > MAX_MANIFEST_BYTES:
                 raise IRFormatError(f"{MANIFEST} is too large ({info.file_size} bytes)")
             try:
-                manifest = json.loads(zf.read(MANIFEST).decode("utf-8"), parse_constant=_reject_constant)
+                manifest = json.loads(
+                    zf.read(MANIFEST).decode("utf-8"),
+                    parse_constant=_reject_constant,
+                    parse_float=_finite_float,
+                )
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise IRFormatError(f"{MANIFEST} is not valid JSON ({exc})") from None
             graph = manifest_to_graph(manifest, zf)

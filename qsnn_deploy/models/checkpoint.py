@@ -113,6 +113,15 @@ def check_finite(state: dict, path: Path) -> None:
             )
 
 
+def check_running_var(state: dict, path: Path) -> None:
+    """A BatchNorm's running variance is never negative (its square root scales the layer)."""
+    for key, value in state.items():
+        if key.endswith("running_var") and torch.is_tensor(value) and bool((value < 0).any()):
+            raise CheckpointError(
+                f"{path}: tensor {key!r} holds a negative variance ({float(value.min()):g}); the file is damaged"
+            )
+
+
 def finite_option(name: str, value: float | None) -> None:
     """A command-line number that is NaN or infinite is a one-line error naming the option."""
     if value is not None and not math.isfinite(value):
@@ -203,12 +212,18 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[QSNN, 
     try:
         config = ModelConfig.from_dict(obj["config"])
         model = build_model(config)
-    except CheckpointError:
-        raise
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an invalid model config: {exc}") from None
     _check_state_dict(model, obj["state_dict"], config.arch, path)
     check_finite(obj["state_dict"], path)
+    check_running_var(obj["state_dict"], path)
+    for part in ("metrics", "train"):
+        if obj.get(part) is not None and not isinstance(obj[part], dict):
+            raise CheckpointError(
+                f"{path}: {part!r} is a {type(obj[part]).__name__}, not a dict; the file is damaged"
+            )
     model.load_state_dict(obj["state_dict"])
     model.eval()
     info = {"metrics": dict(obj.get("metrics") or {}), "train": obj.get("train"), "version": version}
@@ -248,6 +263,7 @@ def load_seed_state_dict(
             state[key] = value.clone()
     _check_state_dict(model, state, arch, path)
     check_finite(state, path)
+    check_running_var(state, path)
     model.load_state_dict(state)
     lifs = network.lif_names(config)
     for name, override in (("beta", beta), ("threshold", threshold)):
@@ -292,8 +308,13 @@ def load_model(
     if config.bits != bits:
         raise CheckpointError(f"{path} was trained with {config.bits}-bit weights; pass --bits {config.bits}")
     steps = (info.get("metrics") or {}).get("num_steps") or (info.get("train") or {}).get("num_steps")
-    if steps is not None and not (isinstance(steps, (int, float)) and math.isfinite(steps) and steps >= 1):
+    from qsnn_deploy.ir.limits import MAX_NUM_STEPS
+
+    # checked here, when it is read: a run of that many steps is what export does next
+    valid = isinstance(steps, (int, float)) and not isinstance(steps, bool) and math.isfinite(steps)
+    if steps is not None and not (valid and steps == int(steps) and 1 <= steps <= MAX_NUM_STEPS):
         raise CheckpointError(
-            f"{path} records an invalid number of time steps {steps!r}; the file is damaged"
+            f"{path} records an invalid number of time steps {steps!r} (a whole number from 1 to "
+            f"{MAX_NUM_STEPS}); the file is damaged"
         )
     return model, config, int(steps) if steps else None

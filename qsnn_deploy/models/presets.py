@@ -60,7 +60,13 @@ class ModelConfig:
         if missing:
             raise CheckpointError(f"model config lacks fields {missing}; the checkpoint is incomplete")
         kwargs = dict(data)
-        kwargs["input_hw"] = tuple(int(v) for v in data["input_hw"])
+        hw = data["input_hw"]
+        if not isinstance(hw, (list, tuple)) or len(hw) != 2:
+            raise CheckpointError(f"model config field 'input_hw' must be two integers, got {hw!r}")
+        kwargs["input_hw"] = tuple(_size("input_hw", v) for v in hw)
+        for name in ("num_classes", "in_channels", "conv1_channels", "conv2_channels"):
+            kwargs[name] = _size(name, kwargs[name]) if name in kwargs else getattr(cls, name)
+        _check_activations(kwargs)
         for name in ("beta", "threshold", "slope", "dropout"):
             value = kwargs[name]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
@@ -70,6 +76,35 @@ class ModelConfig:
     def with_bits(self, bits: int | None) -> ModelConfig:
         """The same network with another weight width (``None`` or 0 = float)."""
         return dataclasses.replace(self, bits=bits or None)
+
+
+def _size(name: str, value: Any) -> int:
+    """A size a config records: a whole number from 1 to the IR's ``MAX_DIM`` (checked when the checkpoint is
+    read, before a tensor of that size is allocated)."""
+    from qsnn_deploy.ir.limits import MAX_DIM
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CheckpointError(f"model config field {name!r} must be an integer, got {value!r}")
+    if value != int(value) or not 1 <= value <= MAX_DIM:
+        raise CheckpointError(
+            f"model config field {name!r} must be an integer from 1 to {MAX_DIM}, got {value!r}"
+        )
+    return int(value)
+
+
+def _check_activations(kwargs: dict[str, Any]) -> None:
+    """The largest activation (a conv's output) and the last layer's weights within the IR's limits."""
+    from qsnn_deploy.ir.limits import MAX_ACTIVATION_ELEMENTS, MAX_TENSOR_ELEMENTS
+
+    h, w = kwargs["input_hw"]
+    widest = max(kwargs["in_channels"], kwargs["conv1_channels"], kwargs["conv2_channels"])
+    fc = kwargs["num_classes"] * kwargs["conv2_channels"] * (h // 4) * (w // 4)
+    if widest * h * w > MAX_ACTIVATION_ELEMENTS or fc > MAX_TENSOR_ELEMENTS:
+        raise CheckpointError(
+            f"model config input_hw {h}x{w} with {widest} channels and {kwargs['num_classes']} classes is larger "
+            f"than the IR's limits ({MAX_ACTIVATION_ELEMENTS} values per activation, {MAX_TENSOR_ELEMENTS} per "
+            "weight tensor); the file is damaged or not a qsnn-deploy model"
+        )
 
 
 def _required(f: dataclasses.Field) -> bool:

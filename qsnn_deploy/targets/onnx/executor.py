@@ -63,6 +63,9 @@ class OnnxRuntimeRunner:
         return run_steps(self.session, self.model, inputs, steps)
 
 
+MAX_THREADS = 1024
+
+
 class OnnxRuntimeExecutor:
     """Settings (``--option``): ``threads`` (onnxruntime intra-op threads, default 1)."""
 
@@ -71,8 +74,9 @@ class OnnxRuntimeExecutor:
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> OnnxRuntimeRunner:
         text = model.options.get("threads", "1")
-        if not text.isdigit() or int(text) < 1:
-            raise QsnnError(f"--option threads={text!r}: give a positive integer")
+        # isdigit() alone takes "²" (int() does not), and onnxruntime takes at most a C int
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_THREADS:
+            raise QsnnError(f"--option threads={text!r}: give an integer from 1 to {MAX_THREADS}")
         path = Path(model_dir) / MODEL_FILE
         if not path.is_file():
             raise VerificationError(
