@@ -4,8 +4,8 @@ Conv(2->16, 5x5, stride 2, pad 1) -> IF -> Conv(16->32, 3x3, pad 1) -> IF -> Sum
 stride 2, pad 1) -> IF -> SumPool2 -> Flatten (8*2*2 = 32) -> Linear(32->256) -> IF -> Linear(256->10) -> IF.
 
 The neurons are Sinabs' ``IAF`` with ``SingleSpike`` and ``MembraneSubtract`` (its default reset), in discrete
-time: ``v += i; s = (v >= 1); v -= s``. Trained with backpropagation through time and a surrogate gradient
-(Sinabs' default ``SingleExponential``) on the frames ``qsnn-deploy simulate --dataset nmnist`` feeds the IR:
+time: ``v += i; s = (v >= 1); v -= s``. Trained with backpropagation through time and an exponential surrogate
+gradient (the shape of Sinabs' ``SingleExponential``, width 1 instead of its 0.5) on the frames ``qsnn-deploy simulate --dataset nmnist`` feeds the IR:
 ``load_dataset("nmnist", ...)``, 100 bins of 3 ms, event counts, one frame per step. No biases (Speck's layout).
 
     python3 examples/nmnist_cnn/train.py --data-dir /work/shared/data --out examples/nmnist_cnn/model.pt
@@ -29,8 +29,8 @@ THRESHOLD = 1.0
 
 
 class SpikeFn(torch.autograd.Function):
-    """Heaviside ``v >= threshold`` forward; Sinabs' SingleExponential surrogate ``exp(-|v - thr| / thr) / thr``
-    backward."""
+    """Heaviside ``v >= threshold`` forward; the surrogate ``exp(-|v - thr| / w) / w`` backward, with width
+    ``w = thr`` (Sinabs' ``SingleExponential`` has the same shape at ``w = 0.5 thr``)."""
 
     @staticmethod
     def forward(ctx, v: torch.Tensor) -> torch.Tensor:
@@ -44,8 +44,8 @@ class SpikeFn(torch.autograd.Function):
 
 
 def integrate_and_fire(current: torch.Tensor) -> torch.Tensor:
-    """IF neurons over time: ``current`` is (B, T, ...), the spikes too. Subtract reset, the reset's gradient
-    detached (as Sinabs does by default)."""
+    """IF neurons over time: ``current`` is (B, T, ...), the spikes too. Subtract reset; the reset's gradient is
+    detached (Sinabs keeps it; only training differs, the forward pass is Sinabs' exactly)."""
     v = torch.zeros_like(current[:, 0])
     spikes = []
     for t in range(current.shape[1]):
