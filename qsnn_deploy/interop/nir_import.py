@@ -17,7 +17,6 @@ checks after building (targets, saturation, decays, real data) is in interop/nir
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape
 from qsnn_deploy.interop.nir_names import ir_names
 from qsnn_deploy.interop.nir_safe import check_nir_file
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
+from qsnn_deploy.models.provenance import file_sha256
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, LIF, IF, CubaLIF"
 
@@ -357,7 +357,7 @@ def import_nir(
     if isinstance(source, (str, Path)):
         path = Path(source)
         nir_graph = read_nir(path)
-        label, digest = f"nir:{path.name}", hashlib.sha256(path.read_bytes()).hexdigest()
+        label, digest = f"nir:{path.name}", file_sha256(path)
     else:
         nir_graph = source
     meta = {k: v for k, v in (nir_graph.metadata or {}).items()}

@@ -103,7 +103,19 @@ def _float_model(
         notes.append(TORCH_MISSING)
         return None, None
     recorded_sha = source.sha256
-    same_file = recorded_sha is not None and file_sha256(path) == recorded_sha
+    if recorded_sha is None and checkpoint is None:
+        # a path the IR names is opened only to hash it against the SHA-256 recorded beside it
+        notes.append(
+            f"the IR records {path} without its SHA-256 (pass --checkpoint to compare): integer results only"
+        )
+        return None, None
+    try:
+        same_file = recorded_sha is not None and file_sha256(path) == recorded_sha
+    except QsnnError as exc:
+        if checkpoint is not None:
+            raise
+        notes.append(f"the recorded float checkpoint is not compared ({exc}): integer results only")
+        return None, None
     if recorded_sha is not None and not same_file:
         if checkpoint is None:
             notes.append(
@@ -148,7 +160,7 @@ def _nir_float_graph(graph: Graph, given: Path | None, notes: list[str]):
     recorded) read again with the settings import recorded, its weights quantized as the IR's are, and run
     under NIR's equations in float64 (export/float_graph.run_float). The file must be the one imported (its
     SHA-256 is recorded); another file passed with --checkpoint is compared with a note."""
-    import hashlib
+    from qsnn_deploy.models.provenance import file_sha256
 
     info = graph.metadata["nir_import"]
     recorded = info.get("path")
@@ -169,7 +181,14 @@ def _nir_float_graph(graph: Graph, given: Path | None, notes: list[str]):
     if not torch_stack.available():
         notes.append(TORCH_MISSING)
         return None, None
-    if hashlib.sha256(path.read_bytes()).hexdigest() != info.get("sha256"):
+    try:
+        digest = file_sha256(path)
+    except QsnnError as exc:
+        if given is not None:
+            raise
+        notes.append(f"the imported NIR file is not compared ({exc}): integer results only")
+        return None, None
+    if digest != info.get("sha256"):
         if given is None:
             notes.append(
                 f"the NIR file {path} changed since import (SHA-256 differs): not compared; re-import it"

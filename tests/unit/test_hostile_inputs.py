@@ -149,6 +149,8 @@ NIR_CASES: dict[str, Callable[[Path, Path], list]] = {
     "nir: metadata dt inf": _nir(lambda: _mlp(metadata={"num_steps": 4, "dt": float("inf")})),
     "nir: metadata input_scale 'abc'": _nir(lambda: _mlp(metadata={"num_steps": 4, "dt": DT, "input_scale": "abc"})),
     "nir: metadata input_scale inf": _nir(lambda: _mlp(metadata={"num_steps": 4, "dt": DT, "input_scale": float("inf")})),
+    "nir: metadata num_steps 2e6": _nir(lambda: _mlp(metadata={"num_steps": 2e6, "dt": DT})),
+    "nir: metadata num_steps 1e9": _nir(lambda: _mlp(metadata={"num_steps": 1e9, "dt": DT})),
     "nir: weight shape mismatch": _nir(lambda: _mlp(weight=np.full((3, 7), 0.3, np.float32)), *STEPS),
     "nir: zero input shape": _nir(lambda: _mlp(shape=(1, 0, 4)), *STEPS),
     "nir: negative input shape": _nir(lambda: _mlp(shape=(1, -4, 4)), *STEPS),
@@ -190,6 +192,11 @@ CHECKPOINT_CASES: dict[str, Callable[[Path, Path], list]] = {
     "checkpoint: metrics given as a list": _checkpoint(lambda p: p.update(metrics=[1.0, 2.0])),
     "checkpoint: train given as a list": _checkpoint(lambda p: p.update(train=[50], metrics={})),
     "checkpoint: negative BatchNorm running_var": _checkpoint(_negative_running_var),
+    # item 5: steps are bounded when read, before a run of that many steps (16 GB RSS at 40000)
+    "checkpoint: metrics num_steps 40000": _checkpoint(lambda p: p["metrics"].update(num_steps=40000.0)),
+    "checkpoint: train num_steps 1e9": _checkpoint(
+        lambda p: p.update(metrics={}, train={**p["train"], "num_steps": 1e9})
+    ),
 }
 
 
@@ -286,6 +293,10 @@ EXPECT = {
     "metrics given": "'metrics' is a list, not a dict",
     "train given": "'train' is a list, not a dict",
     "running_var": "negative variance",
+    "num_steps 40000": "invalid number of time steps 40000.0",
+    "train num_steps 1e9": "invalid number of time steps 1000000000.0",
+    "metadata num_steps 2e6": "metadata num_steps must be a whole number from 1 to 10000",
+    "metadata num_steps 1e9": "metadata num_steps must be a whole number from 1 to 10000",
     "N-MNIST list": "cannot be read as UTF-8 text",
     "DVS trial list": "split list",
     "DVS labels CSV": "label file",
@@ -304,3 +315,35 @@ def test_a_hostile_input_is_one_line_and_exit_code_2(monkeypatch, capsys, base: 
     assert "Traceback" not in err
     fragments = [text for key, text in EXPECT.items() if key in case]
     assert fragments and all(text in lines[0] for text in fragments), lines[0]
+
+
+@pytest.mark.parametrize("recorded", ["/proc/self/pagemap"])
+def test_a_recorded_checkpoint_that_is_no_file_on_disk_is_never_hashed(
+    monkeypatch, capsys, base, tmp_path, recorded
+):
+    """Item 5: an IR recording /proc/self/pagemap (256 GiB behind a size of 0) as its float checkpoint: simulate
+    reads no more than the size fstat gives, says why it does not compare, and gives the integer results."""
+    graph = random_graph("tiny", 0, num_steps=4)
+    graph.metadata["source"] = {"checkpoint": recorded, "sha256": "0" * 64, "arch": "auto"}
+    model = save_graph(graph, tmp_path / "m.qsnn")
+    code, out, err = run_main(monkeypatch, capsys, "simulate", "--model", model, "--inputs", base / "x.npy")
+    assert code in (0, 1) and not error_lines(err), out + err  # 1: a DRIFT/FAIL verdict, not an error
+    assert "not compared" in out + err and "integer results only" in out + err, out + err
+
+
+def test_file_sha256_reads_regular_files_only(tmp_path):
+    import hashlib
+    import os
+
+    from qsnn_deploy.errors import QsnnError
+    from qsnn_deploy.models.provenance import file_sha256
+
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"abc" * 1000)
+    assert file_sha256(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
+    (tmp_path / "empty").write_bytes(b"")
+    assert file_sha256(tmp_path / "empty") == hashlib.sha256(b"").hexdigest()
+    os.mkfifo(tmp_path / "pipe")
+    for special in (tmp_path / "pipe", Path("/proc/self/pagemap"), tmp_path):
+        with pytest.raises(QsnnError):
+            file_sha256(special)
