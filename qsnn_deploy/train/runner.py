@@ -114,6 +114,10 @@ def train_from_cli(
         raise DatasetError(
             f"data dir {data_dir} does not exist; pass --data-dir <datasets root> or set QSNN_DATA_DIR"
         )
+    from qsnn_deploy.outputs import refuse_outputs_over_inputs
+
+    written = [("--out", Path(out) / name) for name in ("model.pt", "metrics.csv", "metrics.png")]
+    refuse_outputs_over_inputs(written, [("--init", init_from)])
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.models import build_model, save_checkpoint
     from qsnn_deploy.train import ddp

@@ -64,6 +64,9 @@ CASES = {
     ),
     "report --json the model": (["report", "{w}/m.qsnn", "--inputs", "{w}/x.npy", "--json", "{w}/m.qsnn"], "the model"),
     "codegen --out holding the model": (["codegen", "{w}/m.qsnn", "--out", "{w}"], "holds the model"),
+    "train --init the checkpoint it writes": (
+        ["train", "--dataset", "mnist", "--out", "{w}", "--init", "{w}/model.pt", "--epochs", "1"], "--init"
+    ),
 }  # fmt: skip
 
 
