@@ -6,7 +6,8 @@
   ``num_steps`` (the range analysis' current bound, iterated step by step: ``|v_t| <= ceil(decay |v_t-1|) + 1
   + I + threshold``), so an IF layer at int32 over 25 steps is not reported unless it really can saturate.
 - A decay that rounds to exactly 1 (no leak where the graph has one) or to 0, named with the ``dt`` used.
-- Real data: the first ``limit`` test samples of a dataset for the float-versus-integer check.
+- Real data: the first ``limit`` test samples of a dataset for the float-versus-integer check; the dataset's
+  encoding (and, for a stream, its number of time bins) where neither the options nor the graph give one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,37 @@ from qsnn_deploy.ir.ops import LIF
 
 # export/quantize.py's saturation warning (an unbounded horizon), replaced here by a bound over num_steps
 SATURATION = "the membrane can saturate"
+
+
+def dataset_defaults(
+    dataset: str | None, meta: dict, encoding: str | None, num_steps: int | None, notes: list[str]
+) -> tuple[str | None, int | None]:
+    """``encoding`` and ``num_steps`` completed from ``dataset`` where neither the options nor the graph's
+    metadata give them (NIR has no notion of either): the dataset's kind, and for a stream dataset its default
+    number of time bins (a property of the recordings; a static dataset says nothing about steps). A given or
+    recorded encoding that is not the dataset's kind is refused in one line: the frames could not fit."""
+    from qsnn_deploy.data.registry import DATASET_KINDS, DEFAULT_STREAM_STEPS
+    from qsnn_deploy.interop.conventions import text
+
+    if dataset is None:
+        return encoding, num_steps
+    kind, taken = DATASET_KINDS[dataset], []
+    if encoding is None and "encoding" not in meta:
+        encoding = kind
+        taken.append(f"encoding {kind}")
+    chosen = encoding if encoding is not None else text(meta["encoding"])
+    if chosen != kind:
+        raise QsnnError(
+            f"dataset {dataset} gives {kind} inputs but the model's encoding is {chosen}; pass --encoding {kind} "
+            f"or a {chosen} dataset"
+        )
+    if num_steps is None and "num_steps" not in meta and kind == "stream":
+        num_steps = DEFAULT_STREAM_STEPS
+        taken.append(f"{num_steps} steps (its default time bins)")
+    if taken:
+        notes.append(f"{' and '.join(taken)} from dataset {dataset} (the graph records none; "
+                     "--encoding/--num-steps override)")  # fmt: skip
+    return encoding, num_steps
 
 
 def load_samples(

@@ -361,6 +361,8 @@ def import_nir(
     else:
         nir_graph = source
     meta = {k: v for k, v in (nir_graph.metadata or {}).items()}
+    notes: list[str] = []
+    encoding, num_steps = nir_door.dataset_defaults(dataset, meta, encoding, num_steps, notes)
     encoding = text(_setting(encoding, meta, "encoding", "static", "--encoding"))
     if encoding not in ENCODINGS:
         raise QsnnError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
@@ -372,7 +374,6 @@ def import_nir(
         raise QsnnError(
             f"num_steps, input scale and dt must be positive (got {steps}, {scale:g}, {settings.dt:g})"
         )
-    notes: list[str] = []
     data = nir_door.load_samples(dataset, data_dir, limit, steps) if dataset and limit else None
     if data is not None and input_shape is None:
         input_shape = nir_door.adopt_frame(nir_graph, data[0], dataset, notes)

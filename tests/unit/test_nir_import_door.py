@@ -192,3 +192,33 @@ def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model() -> None:
     np.testing.assert_array_equal(inputs, frames.reshape(12, 1, 1, 784))
     report = simulate_dataset(graph, "mnist", limit=12, progress=False)
     assert report.samples == 12 and report.int_accuracy is not None
+
+
+def test_a_stream_dataset_gives_the_encoding_and_steps_a_nir_graph_lacks(data_dir: Path) -> None:
+    graph = _mlp(if_node, n_in=2 * 34 * 34, shape=(2, 34, 34))
+    result = import_nir(
+        graph, bits=8, dt=1.0, convention="sinabs", dataset="nmnist", data_dir=data_dir, limit=3
+    )
+    assert result.graph.num_steps == 100 and result.graph.input.encoding == "stream"
+    assert "encoding stream and 100 steps (its default time bins) from dataset nmnist" in result.notes[0]
+    assert result.check["samples"] == 3
+    given = import_nir(graph, bits=8, num_steps=7, dt=1.0, convention="sinabs", dataset="nmnist",
+                       data_dir=data_dir, limit=2)  # fmt: skip
+    assert given.graph.num_steps == 7, "--num-steps overrides the dataset's time bins"
+
+
+def test_an_encoding_that_is_not_the_datasets_kind_is_one_line() -> None:
+    graph = _mlp(if_node, n_in=2 * 34 * 34, shape=(2, 34, 34))
+    with pytest.raises(
+        QsnnError, match="dataset nmnist gives stream inputs but the model's encoding is static"
+    ):
+        import_nir(
+            graph, bits=8, num_steps=5, encoding="static", dt=1.0, convention="sinabs", dataset="nmnist"
+        )
+
+
+def test_a_static_dataset_does_not_choose_the_number_of_steps() -> None:
+    with pytest.raises(QsnnError, match="records no num_steps; pass --num-steps"):
+        import_nir(
+            _mlp(if_node, n_in=784, shape=(784,)), bits=4, dt=1.0, convention="sinabs", dataset="mnist"
+        )
