@@ -172,6 +172,8 @@ def load_nmnist(
                 )
             download_release(root, split)
             files = release_samples(root, split) or []
+    if not files:  # a run on no samples has no accuracy and nothing to compare: one line, not an IndexError
+        raise DatasetError(f"the N-MNIST {split} split in {root} lists no samples; the list file is empty")
     if limit is not None:
         files = files[: max(limit, 0)]
     inputs = np.zeros((len(files), steps, 2, *SENSOR_HW), dtype=np.uint8)

@@ -212,6 +212,20 @@ def _nmnist_list(base: Path, tmp: Path) -> list:
     return ["simulate", "--model", base / "m.qsnn", "--dataset", "nmnist", "--data-dir", tmp / "data"]
 
 
+def _empty_event_set(dataset: str, command: str) -> Callable[[Path, Path], list]:
+    def build(base: Path, tmp: Path) -> list:
+        if dataset == "nmnist":
+            (tmp / "data" / "nmnist-small").mkdir(parents=True)
+            (tmp / "data" / "nmnist-small" / "test100.txt").write_text("# no samples\n")
+        else:
+            (tmp / "data" / "DvsGesture").mkdir(parents=True)
+            (tmp / "data" / "DvsGesture" / "trials_to_test.txt").write_text("")
+        model = ["--model", base / "m.qsnn"] if command == "simulate" else [base / "m.qsnn"]
+        return [command, *model, "--dataset", dataset, "--data-dir", tmp / "data"]
+
+    return build
+
+
 def _dvs(trials: bytes, labels: bytes | None) -> Callable[[Path, Path], list]:
     def build(base: Path, tmp: Path) -> list:
         folder = tmp / "data" / "DvsGesture"
@@ -259,6 +273,9 @@ DATASET_CASES: dict[str, Callable[[Path, Path], list]] = {
     "data: MNIST test set of 0 images (verify)": _empty_mnist("verify"),
     "data: MNIST test set of 0 images (simulate)": _empty_mnist("simulate"),
     "data: MNIST test set of 0 images (report)": _empty_mnist("report"),
+    "data: N-MNIST list of 0 samples (verify)": _empty_event_set("nmnist", "verify"),
+    "data: N-MNIST list of 0 samples (report)": _empty_event_set("nmnist", "report"),
+    "data: DVS trial list of 0 segments (simulate)": _empty_event_set("dvs", "simulate"),
 }
 
 CASES = {**IR_CASES, **NIR_CASES, **CHECKPOINT_CASES, **DATASET_CASES}
@@ -297,11 +314,13 @@ EXPECT = {
     "train num_steps 1e9": "invalid number of time steps 1000000000.0",
     "metadata num_steps 2e6": "metadata num_steps must be a whole number from 1 to 10000",
     "metadata num_steps 1e9": "metadata num_steps must be a whole number from 1 to 10000",
-    "N-MNIST list": "cannot be read as UTF-8 text",
-    "DVS trial list": "split list",
+    "non-UTF-8 N-MNIST list": "cannot be read as UTF-8 text",
+    "non-UTF-8 DVS trial list": "split list",
     "DVS labels CSV": "label file",
     "that is a folder": "Is a directory",
     "0 images": "holds no images",
+    "0 samples": "lists no samples",
+    "0 segments": "lists no labelled segments",
 }
 
 
