@@ -120,10 +120,13 @@ class _Converter:
         self.channels = int(w_int.shape[0])
         return w_int, np.full(self.channels, scale)
 
-    def _bias(self, bias) -> np.ndarray | None:
+    def _bias(self, name: str, bias) -> np.ndarray | None:
         if bias is None:
             return None
-        b = np.broadcast_to(np.asarray(bias, dtype=np.float64).reshape(-1), (self.channels,))
+        flat = np.asarray(bias, dtype=np.float64).reshape(-1)
+        if flat.size not in (1, self.channels):
+            raise UnsupportedLayerError(f"{name!r}: {flat.size} biases for {self.channels} output channels")
+        b = np.broadcast_to(flat, (self.channels,))
         return None if not np.any(b) else b.copy()
 
     def convert(self, name: str, node, ir: str) -> list:
@@ -136,7 +139,7 @@ class _Converter:
         if isinstance(node, (nir.Affine, nir.Linear)):
             weight = self._matrix(name, np.asarray(node.weight, dtype=np.float64))
             w_int, scale = self._weight(name, weight)
-            bias = self._bias(getattr(node, "bias", None))
+            bias = self._bias(name, getattr(node, "bias", None))
             self.features, self.hw = self.channels, None
             return [IntLinear(ir, w_int, scale, self.bits, bias)]
         if isinstance(node, nir.Conv2d):
@@ -145,12 +148,16 @@ class _Converter:
             self._fit(name, weight.shape[2:], stride, padding)
             w_int, scale = self._weight(name, weight)
             self.features = None
-            return [IntConv(ir, w_int, scale, self.bits, stride, padding, self._bias(node.bias))]
+            if self.hw is not None:  # what a Linear after it must take (checked by _matrix)
+                self.features = self.channels * int(np.prod(self.hw))
+            return [IntConv(ir, w_int, scale, self.bits, stride, padding, self._bias(name, node.bias))]
         if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
             self.features = None
             pool = SumPool if isinstance(node, nir.SumPool2d) else AvgPool
             kernel = _pool_kernel(node, name)
             self._fit(name, (kernel, kernel), kernel, 0)
+            if self.hw is not None:
+                self.features = self.channels * int(np.prod(self.hw))
             return [pool(ir, kernel)]
         if isinstance(node, nir.Flatten):
             self.hw = None
@@ -163,6 +170,10 @@ class _Converter:
 
     def _fit(self, name: str, kernel: tuple[int, ...], stride: int, padding: int) -> None:
         """The window fits the (padded) frame it slides over; the frame becomes the window's output."""
+        if padding < 0 or stride < 1:
+            raise UnsupportedLayerError(
+                f"{name!r}: stride {stride} and padding {padding} (>= 1 and >= 0 expected)"
+            )
         if self.hw is None:
             return
         padded = tuple(int(s) + 2 * padding for s in self.hw)
@@ -370,6 +381,8 @@ def import_nir(
     default_scale = 1.0 / 255.0 if encoding == "static" else 1.0
     scale = float(_setting(input_scale, meta, "input_scale", default_scale, "", "positive"))
     settings = resolve(nir_graph, convention, dt)
+    if not 2.0**-80 <= scale <= 2.0**80:  # it scales every requantizer: beyond this no integer one exists
+        raise QsnnError(f"input scale {scale:g} is outside 2^-80 to 2^80; pass --input-scale")
     if steps < 1 or not scale > 0 or not settings.dt > 0:
         raise QsnnError(
             f"num_steps, input scale and dt must be positive (got {steps}, {scale:g}, {settings.dt:g})"

@@ -131,6 +131,12 @@ def _h5_weight(make: Callable) -> Callable[[Path, Path], list]:
     return build
 
 
+def _conv(weight=None, stride: int = 1, padding: int = 0) -> nir.Conv2d:
+    w = np.full((2, 1, 3, 3), 0.1, np.float32) if weight is None else weight
+    return nir.Conv2d(input_shape=(4, 4), weight=w, stride=stride, padding=padding, dilation=1, groups=1,
+                      bias=np.zeros(2))  # fmt: skip
+
+
 STEPS = ("--num-steps", "4", "--dt", str(DT))
 NIR_CASES: dict[str, Callable[[Path, Path], list]] = {
     "nir: string weight dtype": _h5_weight(
@@ -151,6 +157,12 @@ NIR_CASES: dict[str, Callable[[Path, Path], list]] = {
     "nir: metadata input_scale inf": _nir(lambda: _mlp(metadata={"num_steps": 4, "dt": DT, "input_scale": float("inf")})),
     "nir: metadata num_steps 2e6": _nir(lambda: _mlp(metadata={"num_steps": 2e6, "dt": DT})),
     "nir: metadata num_steps 1e9": _nir(lambda: _mlp(metadata={"num_steps": 1e9, "dt": DT})),
+    "nir: metadata input_scale 1e300": _nir(lambda: _mlp(metadata={"num_steps": 4, "dt": DT, "input_scale": 1e300})),
+    "nir: a Linear after a conv of another size": _nir(lambda: _mlp(conv=_conv(stride=3)), *STEPS),
+    "nir: conv padding -5": _nir(lambda: _mlp(conv=_conv(padding=-5)), *STEPS),
+    "nir: conv with 2 biases for 5 channels": _nir(
+        lambda: _mlp(conv=_conv(weight=np.full((5, 1, 3, 3), 0.1, np.float32))), *STEPS
+    ),
     "nir: weight shape mismatch": _nir(lambda: _mlp(weight=np.full((3, 7), 0.3, np.float32)), *STEPS),
     "nir: zero input shape": _nir(lambda: _mlp(shape=(1, 0, 4)), *STEPS),
     "nir: negative input shape": _nir(lambda: _mlp(shape=(1, -4, 4)), *STEPS),
@@ -299,6 +311,10 @@ EXPECT = {
     "input_scale 'abc'": "metadata input_scale is 'abc'",
     "input_scale inf": "metadata input_scale must be a finite number",
     "weight shape mismatch": "takes 7 features, its input has 16",
+    "input_scale 1e300": "input scale 1e+300 is outside 2^-80 to 2^80",
+    "Linear after a conv": "takes 16 features, its input has 2",
+    "padding -5": "stride 1 and padding -5",
+    "2 biases for 5": "2 biases for 5 output channels",
     "zero input shape": "every size must be at least 1",
     "negative input shape": "every size must be at least 1",
     "kernel larger": "window is larger than its input",
