@@ -137,6 +137,8 @@ def _check_state_dict(model: QSNN, state: dict, arch: str, path: Path) -> None:
             )
         if not torch.is_tensor(value):
             raise CheckpointError(f"{path}: key {key!r} is not a tensor")
+        if value.is_complex():  # a cast to the model's float type would drop the imaginary part silently
+            raise CheckpointError(f"{path}: tensor {key!r} holds complex numbers; a model's tensors are real")
         if tuple(value.shape) != tuple(expected[key].shape):
             raise CheckpointError(
                 f"{path}: key {key!r} has shape {tuple(value.shape)} but architecture {arch} expects "

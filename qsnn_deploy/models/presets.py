@@ -67,6 +67,15 @@ class ModelConfig:
         for name in ("num_classes", "in_channels", "conv1_channels", "conv2_channels"):
             kwargs[name] = _size(name, kwargs[name]) if name in kwargs else getattr(cls, name)
         _check_activations(kwargs)
+        bits = kwargs["bits"]
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
+            raise CheckpointError(
+                f"model config field 'bits' must be null or an integer 1 to 16, got {bits!r}"
+            )
+        if not isinstance(kwargs["batch_norm"], bool):
+            raise CheckpointError(
+                f"model config field 'batch_norm' must be true or false, got {kwargs['batch_norm']!r}"
+            )
         for name in ("beta", "threshold", "slope", "dropout"):
             value = kwargs[name]
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):

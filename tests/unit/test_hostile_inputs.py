@@ -204,6 +204,13 @@ CHECKPOINT_CASES: dict[str, Callable[[Path, Path], list]] = {
     "checkpoint: metrics given as a list": _checkpoint(lambda p: p.update(metrics=[1.0, 2.0])),
     "checkpoint: train given as a list": _checkpoint(lambda p: p.update(train=[50], metrics={})),
     "checkpoint: negative BatchNorm running_var": _checkpoint(_negative_running_var),
+    "checkpoint: bits given as a string": _checkpoint(_set_config(bits="4")),
+    "checkpoint: batch_norm given as a string": _checkpoint(_set_config(batch_norm="yes")),
+    "checkpoint: a complex weight tensor": _checkpoint(
+        lambda p: p["state_dict"].update(
+            {"conv1.weight": p["state_dict"]["conv1.weight"].to(torch.complex64)}
+        )
+    ),
     # item 5: steps are bounded when read, before a run of that many steps (16 GB RSS at 40000)
     "checkpoint: metrics num_steps 40000": _checkpoint(lambda p: p["metrics"].update(num_steps=40000.0)),
     "checkpoint: train num_steps 1e9": _checkpoint(
@@ -326,6 +333,9 @@ EXPECT = {
     "metrics given": "'metrics' is a list, not a dict",
     "train given": "'train' is a list, not a dict",
     "running_var": "negative variance",
+    "bits given as a string": "'bits' must be null or an integer 1 to 16",
+    "batch_norm given": "'batch_norm' must be true or false",
+    "complex weight": "holds complex numbers",
     "num_steps 40000": "invalid number of time steps 40000.0",
     "train num_steps 1e9": "invalid number of time steps 1000000000.0",
     "metadata num_steps 2e6": "metadata num_steps must be a whole number from 1 to 10000",
