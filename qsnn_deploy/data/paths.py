@@ -20,3 +20,16 @@ def resolve_data_dir(data_dir: Path | str | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return DEFAULT_DATA_DIR.expanduser()
+
+
+def dataset_folders(name: str | None, data_dir: Path | str | None = None) -> list[Path]:
+    """The folders a reader of ``name`` reads its files from under the dataset root (none for an unknown or
+    missing name): a command's outputs must not go there (qsnn_deploy/outputs.py)."""
+    from qsnn_deploy.data.dvs_gesture import FOLDER as DVS_FOLDER
+    from qsnn_deploy.data.idx import IDX_SOURCES
+    from qsnn_deploy.data.nmnist import FOLDERS as NMNIST_FOLDERS
+
+    root = resolve_data_dir(data_dir)
+    names = {"nmnist": NMNIST_FOLDERS, "dvs": (DVS_FOLDER,)}
+    names.update({key: (source.folder,) for key, source in IDX_SOURCES.items()})
+    return [root / folder for folder in names.get(name or "", ())]

@@ -428,6 +428,12 @@ def simulate_from_cli(
     refuse_outputs_over_inputs(
         [("--json", json_path)], read_paths(graph, model, checkpoint, inputs_file, labels_file)
     )
+    if inputs_file is None:
+        from qsnn_deploy.data.paths import dataset_folders
+
+        name = dataset or recorded_dataset(graph)
+        folders = [(f"the {name} dataset folder", f) for f in dataset_folders(name, data_dir)]
+        refuse_outputs_over_inputs([("--json", json_path)], [], folders)
     report = simulate_dataset(
         graph,
         dataset,

@@ -77,6 +77,21 @@ def test_data(
     return user.name, user.inputs, user.labels
 
 
+def data_folders(
+    graph: Graph, dataset: str | None, data_dir: Path | None, inputs_file: Path | None
+) -> list[tuple[str, Path]]:
+    """The dataset folders the command reads (none with ``--inputs``), named for ``refuse_outputs_over_inputs``."""
+    from qsnn_deploy.data.paths import dataset_folders
+
+    if inputs_file is not None:
+        return []
+    name = dataset or graph.metadata.get("dataset")
+    return [
+        (f"the {name} dataset folder", f)
+        for f in dataset_folders(name if isinstance(name, str) else None, data_dir)
+    ]
+
+
 def write_json(path: Path | None, payload: dict[str, Any]) -> None:
     if path is not None:
         text = json.dumps(payload, indent=1, sort_keys=True, default=_plain) + "\n"
@@ -140,6 +155,9 @@ def verify_from_cli(
         [("the --from folder", from_dir)],
     )
     graph = load_graph(model)
+    refuse_outputs_over_inputs(
+        [("--json", json_path)], [], data_folders(graph, dataset, data_dir, inputs_file)
+    )
     steps = num_steps or graph.num_steps
     name, inputs, labels = test_data(graph, dataset, data_dir, limit, steps, inputs_file, labels_file)
     with tqdm(total=len(inputs), desc=f"verify {target}", unit="sample") as bar:
@@ -198,6 +216,9 @@ def report_from_cli(
     check_source(dataset, inputs_file, None)
     refuse_outputs_over_inputs([("--json", json_path)], [("the model", model), ("--inputs", inputs_file)])
     graph = load_graph(model)
+    refuse_outputs_over_inputs(
+        [("--json", json_path)], [], data_folders(graph, dataset, data_dir, inputs_file)
+    )
     t = get_target(target)
     checked = check_model(graph, t, options)
     name, inputs, _ = test_data(graph, dataset, data_dir, limit, graph.num_steps, inputs_file)

@@ -137,3 +137,28 @@ def test_same_file_by_path_and_by_inode(tmp_path: Path):
     assert same_file(a, tmp_path / "b")  # one inode
     assert same_file(tmp_path / "d" / "new", tmp_path / "new")  # not yet written, equal once resolved
     assert not same_file(a, tmp_path / "c")
+
+
+@pytest.mark.parametrize("command", ["simulate", "verify", "report"])
+def test_a_json_inside_the_dataset_folder_is_refused(
+    monkeypatch, capsys, work: Path, tmp_path: Path, command
+):
+    """The dataset's files are inputs too: --json is refused inside the folder the dataset is read from,
+    before a sample is read (the folder holds no data here)."""
+    (tmp_path / "mnist").mkdir()
+    json_path = tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz"
+    model = ["--model", work / "m.qsnn"] if command == "simulate" else [work / "m.qsnn"]
+    code, _, err = run_main(
+        monkeypatch,
+        capsys,
+        command,
+        *model,
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        tmp_path,
+        "--json",
+        json_path,
+    )
+    assert code == 2 and "inside the mnist dataset folder" in error_lines(err)[0], err
+    assert not json_path.exists()
