@@ -44,11 +44,13 @@ def export_from_cli(
 ) -> ExportResult:
     import click
 
+    from qsnn_deploy.data.paths import dataset_folders
     from qsnn_deploy.export.builder import parse_input_shape
     from qsnn_deploy.models.checkpoint import finite_option
     from qsnn_deploy.outputs import refuse_outputs_over_inputs
 
-    refuse_outputs_over_inputs([("--out", out)], [("the checkpoint", checkpoint)])
+    folders = [(f"the {dataset} dataset folder", f) for f in dataset_folders(dataset, data_dir)]
+    refuse_outputs_over_inputs([("--out", out)], [("the checkpoint", checkpoint)], folders)
     for name, value in (("beta", beta), ("threshold", threshold), ("input-scale", input_scale)):
         finite_option(name, value)
     if input_scale is not None and input_scale <= 0:

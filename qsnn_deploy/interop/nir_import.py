@@ -443,12 +443,17 @@ def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = Non
 
 def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
     """``qsnn-deploy import``: import, save atomically, print what was decided, checked and found."""
+    from qsnn_deploy.data.paths import dataset_folders
     from qsnn_deploy.export.builder import parse_input_shape
     from qsnn_deploy.interop.nir_door import report
     from qsnn_deploy.ir.io import save_graph
     from qsnn_deploy.outputs import refuse_outputs_over_inputs
 
-    refuse_outputs_over_inputs([("--out", out)], [("the NIR file", path)])
+    dataset = options.get("dataset")
+    folders = [
+        (f"the {dataset} dataset folder", f) for f in dataset_folders(dataset, options.get("data_dir"))
+    ]
+    refuse_outputs_over_inputs([("--out", out)], [("the NIR file", path)], folders)
     shape = options.pop("input_shape", None)
     options["input_shape"] = parse_input_shape(shape) if isinstance(shape, str) else shape
     result = import_nir(path, **options)

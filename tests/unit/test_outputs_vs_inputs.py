@@ -162,3 +162,17 @@ def test_a_json_inside_the_dataset_folder_is_refused(
     )
     assert code == 2 and "inside the mnist dataset folder" in error_lines(err)[0], err
     assert not json_path.exists()
+
+
+@pytest.mark.parametrize("command", ["export", "import"])
+def test_an_out_inside_the_dataset_folder_is_refused(
+    monkeypatch, capsys, work: Path, tmp_path: Path, command
+):
+    (tmp_path / "mnist").mkdir()
+    out = tmp_path / "mnist" / "model.qsnn"
+    source = work / ("ck.pt" if command == "export" else "net.nir")
+    code, _, err = run_main(
+        monkeypatch, capsys, command, source, "--dataset", "mnist", "--data-dir", tmp_path, "--out", out
+    )
+    assert code == 2 and "inside the mnist dataset folder" in error_lines(err)[0], err
+    assert not out.exists()
