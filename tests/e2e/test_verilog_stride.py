@@ -2,7 +2,7 @@
 reaches conv output (t - k) / S only through the taps k of t's residue modulo S. Bit-exact with the simulator
 under Verilator (every layer's spikes and membranes of every step) for stride 2 with 5 x 5 and 3 x 3 kernels
 padded by 1 on odd and even maps (one with a fused sum pool after the strided conv), stride 4 with a 3 x 3 kernel
-(taps of some residues missing), and the Sinabs/Speck layout whose spike pools the layer plan folds into the next
+(taps of some residues missing; these maps also under Icarus), and the Sinabs/Speck layout whose spike pools the layer plan folds into the next
 synapse (conv 6 x 6 stride 4 padding 2 and a linear on the unpooled map); lint clean; a design that walks every
 tap instead of the stride's residue fails verify; ``arch=serial`` refuses a stride by name. Behind ``-m slow``:
 the acceptance network's shape (the NIR paper's N-MNIST CNN, 16/32/8 channels, 256 hidden) under Verilator, and
@@ -27,6 +27,7 @@ from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
+from qsnn_deploy.verify import verify
 
 
 def _opts(lanes: str, neurons: str = "1") -> TargetOptions:
@@ -71,6 +72,17 @@ def test_strided_bit_exact(name: str) -> None:
     require_tools("verilator")
     make, lanes, neurons, steps = GRAPHS[name]
     verilator_bit_exact(make(), 4, steps, _opts(lanes, neurons))
+
+
+def test_strided_icarus() -> None:
+    """The second simulator: every layer of every step of the strided maps under Icarus (an interpreter: few
+    samples and steps)."""
+    require_tools("iverilog", "vvp")
+    graph = strided_maps()
+    result = verify(
+        graph, random_inputs(graph, 2, 3), 4, target="verilog", executor="icarus", options=_opts("4", "2")
+    )
+    assert result.compared.layer_values == 2 * 4 * sum(layer.neurons for layer in plan_layers(graph)) * 2
 
 
 @pytest.mark.parametrize("name", GRAPHS)
