@@ -44,10 +44,8 @@ def test_set(data_dir: Path):
 def _import(data_dir: Path, bits: int, check_samples: int):
     from qsnn_deploy.interop.nir_import import import_nir
 
-    return import_nir(
-        NIR_FILE, bits=bits, num_steps=STEPS, encoding="stream", dataset="nmnist", data_dir=data_dir,
-        limit=check_samples,
-    )  # fmt: skip
+    # no --num-steps or --encoding: Sinabs records neither, the dataset gives both
+    return import_nir(NIR_FILE, bits=bits, dataset="nmnist", data_dir=data_dir, limit=check_samples)
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +150,11 @@ def test_4_bits_through_the_command_line_on_every_target(
     require_tools("gcc", "arm-none-eabi-gcc", "qemu-system-arm", "make", "g++", "verilator")
     model = tmp_path / "model4.qsnn"
     code, out, err = run_main(
-        monkeypatch, capsys, "import", NIR_FILE, "--bits", 4, "--out", model, "--num-steps", STEPS,
-        "--encoding", "stream", "--dataset", "nmnist", "--data-dir", data_dir, "--limit", 100,
+        monkeypatch, capsys, "import", NIR_FILE, "--bits", 4, "--out", model, "--dataset", "nmnist",
+        "--data-dir", data_dir, "--limit", 100,
     )  # fmt: skip
     assert code == 0, err
-    assert "convention: sinabs" in out
+    assert "convention: sinabs" in out and "encoding stream and 100 steps" in out
     found = re.search(r"float accuracy ([\d.]+)%.*integer accuracy ([\d.]+)%", out)
     assert found, out
     assert float(found.group(2)) / 100 >= META["sinabs_float_accuracy"] - 0.05  # measured: 87% against 89%
