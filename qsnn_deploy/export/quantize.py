@@ -43,6 +43,20 @@ def quantize_decay(beta: float, max_shift: int) -> tuple[int, int]:
     return int(round(beta * (1 << max_shift))), max_shift
 
 
+def saturation_warning(name: str, state: IntType, threshold: int, leaky: bool) -> str:
+    """The warning for a layer the range analysis cannot bound within ``state`` (over an unbounded run).
+    Without leak no width bounds it, so "--state-bits 32" is advice only where the state is narrower and only
+    as headroom; with leak 32 bits gives a proof (choose_threshold keeps the fixed point within int32)."""
+    head = f"{name}: with {state} state the membrane can saturate for extreme inputs (threshold {threshold})"
+    if leaky:
+        return f"{head}; use --state-bits 32 for a proof that it cannot"
+    wider = "; --state-bits 32 gives it more headroom" if state.bits < 32 else ""
+    return (
+        f"{head} over a long enough run: without leak no width bounds it, and the simulator and every target "
+        f"clamp it alike{wider}"
+    )
+
+
 def choose_threshold(
     current_ratio: float, decay: float, state: IntType, opts: QuantOptions
 ) -> tuple[int, bool]:
@@ -147,10 +161,7 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
                 "current_bound": bound,
             }
             if saturates:
-                warnings.append(
-                    f"{layer.name}: with {state} state the membrane can saturate for extreme inputs "
-                    f"(threshold {th_int}); use --state-bits 32 for a proof that it cannot"
-                )
+                warnings.append(saturation_warning(layer.name, state, th_int, leaky=decay < 1.0))
             affine = None
         else:
             raise UnsupportedLayerError(f"layer {getattr(layer, 'name', layer)!r} was not folded away")

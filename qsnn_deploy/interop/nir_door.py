@@ -21,9 +21,7 @@ from qsnn_deploy.data.frames import fit_frames
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF
-
-# export/quantize.py's saturation warning (an unbounded horizon), replaced here by a bound over num_steps
-SATURATION = "the membrane can saturate"
+from qsnn_deploy.ir.saturation import SATURATION, membrane_bound, saturating_layers
 
 
 def dataset_defaults(
@@ -41,7 +39,8 @@ def dataset_defaults(
     kind, taken = DATASET_KINDS[dataset], []
     if encoding is None and "encoding" not in meta:
         encoding = kind
-        taken.append(f"encoding {kind}")
+        if kind == "stream":  # static is also the default without a dataset: nothing new to say
+            taken.append(f"encoding {kind}")
     chosen = encoding if encoding is not None else text(meta["encoding"])
     if chosen != kind:
         raise QsnnError(
@@ -106,38 +105,18 @@ def _label(ir: str, originals: dict[str, str]) -> str:
     return ir if original == ir else f"{ir} (NIR node {original!r})"
 
 
-def membrane_bound(op: LIF, current: int, steps: int) -> int:
-    """A bound on |v| over ``steps`` steps for currents of magnitude <= ``current`` (ir/ops/lif.py's rule,
-    iterated instead of taken to its fixed point, so it exists without leak too)."""
-    bound, one = 0, 1 << op.decay_shift
-    for _ in range(steps):
-        bound = -(-(bound * op.decay_multiplier) // one) + 1 + current + op.threshold
-    return bound
-
-
 def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> list[str]:
     """``warnings`` without the exporter's infinite-horizon saturation warnings, plus a saturation warning
     for each LIF that can saturate within ``num_steps`` and one for each decay that rounds to 1 or 0."""
     from qsnn_deploy.ir import metadata as meta
-    from qsnn_deploy.ir.ranges import analyse
 
     originals = {ir: str(name) for name, ir in names.items()}
     out = [w for w in warnings if SATURATION not in w]
-    ranges = analyse(graph)
-    for i, op in enumerate(graph.ops):
+    out += [s.message(_label(s.op.name, originals)) for s in saturating_layers(graph)]
+    for op in graph.ops:
         if not isinstance(op, LIF):
             continue
         label = _label(op.name, originals)
-        before = ranges[i - 1]
-        current = max(max(abs(int(v)) for v in before.lo), max(abs(int(v)) for v in before.hi))
-        bound = membrane_bound(op, current, graph.num_steps)
-        st = op.state_type
-        if bound > st.max:
-            fix = "use --state-bits 32" if st.bits < 32 else "the simulator and every target clamp it alike"
-            out.append(
-                f"{label}: with {st} state the membrane can saturate within {graph.num_steps} steps for extreme "
-                f"inputs (bound {bound} > {st.max}); {fix}"
-            )
         info = meta.lif_layer(graph.metadata, op.name)
         beta = float("nan") if info is None else info.beta
         if op.decay == 1.0 and beta < 1.0:
