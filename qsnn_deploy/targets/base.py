@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from qsnn_deploy.errors import DesignRuleError
+from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.plan import Layer, layer_pattern_violations, plan_layers
 from qsnn_deploy.ir.ranges import OpRange, analyse
@@ -41,6 +41,14 @@ class TargetOptions:
 
     def get(self, key: str, default: str) -> str:
         return str(self.extra.get(key, default))
+
+    def count(self, key: str, default: int, most: int) -> int:
+        """A whole-number setting in ``1..most``; anything else is one line (``int`` alone takes "²" and
+        "1_0", and a huge count reaches a C int or ``make -j``)."""
+        text = self.get(key, str(default))
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+            raise QsnnError(f"--option {key}={text!r}: give an integer from 1 to {most}")
+        return int(text)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,12 @@ IR_CASES: dict[str, Callable[[Path, Path], list]] = {
     "options: threads=99999999999 (onnx)": lambda b, t: [
         "verify", b / "m.qsnn", "--inputs", b / "x.npy", "--target", "onnx", "--option", "threads=99999999999"
     ],
+    "options: jobs=superscript-two (verilog)": lambda b, t: [
+        "verify", b / "m.qsnn", "--inputs", b / "x.npy", "--target", "verilog", "--option", "jobs=²"
+    ],
+    "options: jobs=99999999999 (verilog)": lambda b, t: [
+        "verify", b / "m.qsnn", "--inputs", b / "x.npy", "--target", "verilog", "--option", "jobs=99999999999"
+    ],
 }  # fmt: skip
 
 
@@ -305,6 +311,7 @@ EXPECT = {
     "ir: -1e400": "-1e400, out of a float's range",
     "nested 30k deep": "unreadable target manifest",
     "threads=": "give an integer from 1 to 1024",
+    "jobs=": "--option jobs=",
     "string weight dtype": "holds strings",
     "compound weight dtype": "not a plain int",
     "v_threshold 1e-300": "outside the range an integer layer represents",

@@ -73,13 +73,10 @@ class OnnxRuntimeExecutor:
     description = "model.onnx in onnxruntime's CPU provider, driven step by step; every layer in full"
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> OnnxRuntimeRunner:
-        text = model.options.get("threads", "1")
-        # isdigit() alone takes "²" (int() does not), and onnxruntime takes at most a C int
-        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_THREADS:
-            raise QsnnError(f"--option threads={text!r}: give an integer from 1 to {MAX_THREADS}")
+        threads = model.options.count("threads", 1, MAX_THREADS)
         path = Path(model_dir) / MODEL_FILE
         if not path.is_file():
             raise VerificationError(
                 f"{model_dir} has no {MODEL_FILE}; run `qsnn-deploy codegen --target onnx`"
             )
-        return OnnxRuntimeRunner(model, open_session(path, int(text)))
+        return OnnxRuntimeRunner(model, open_session(path, threads))

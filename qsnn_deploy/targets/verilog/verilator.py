@@ -79,6 +79,9 @@ class VerilatorRunner:
         return Record(spikes, layers, counts=counts, predictions=preds)
 
 
+MAX_JOBS = 64  # parallel C++ compile jobs; more only exhausts the machine
+
+
 class VerilatorExecutor:
     """Settings (``--option``): ``jobs`` (parallel C++ compile jobs, default 2)."""
 
@@ -88,7 +91,7 @@ class VerilatorExecutor:
     )
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> VerilatorRunner:
-        jobs = int(model.options.get("jobs", "2"))
+        jobs = model.options.count("jobs", 2, MAX_JOBS)
         arch = arch_option(model.options.extra)
         exe = build_verilator(Path(model_dir), Path(work), model.options.prefix, jobs, arch)
         return VerilatorRunner(model, Path(model_dir), exe, Path(work))
