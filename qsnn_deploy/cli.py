@@ -125,7 +125,9 @@ def train(**options) -> None:
     "whose silent-layer warnings may be false); recorded in the IR for a --builder model.",
 )
 @data_dir_option
-@click.option("--limit", type=params.COUNT, default=None, help="Check on the first N test samples (default 100).")
+@click.option(
+    "--limit", type=params.COUNT, default=None, help="Check on the first N test samples (default 100)."
+)
 @click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
 def export(checkpoint: Path, state_bits: str, **options) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""

@@ -13,9 +13,10 @@ from qsnn_deploy.data.paths import resolve_data_dir
 from qsnn_deploy.errors import DatasetError
 
 DATASET_NAMES = ("mnist", "fmnist", "nmnist", "dvs")
-# How each dataset feeds a network: the same frame every step (static) or one frame per step (stream).
+# How each dataset feeds a network: the same frame every step (static) or one frame per step (stream), and a
+# stream's default number of time bins (what load_dataset gives without num_steps).
 DATASET_KINDS = {"mnist": "static", "fmnist": "static", "nmnist": "stream", "dvs": "stream"}
-DEFAULT_STREAM_STEPS = 100  # time bins of a stream dataset when no num_steps is given (load_dataset's default)
+STREAM_STEPS = {"nmnist": nmnist.DEFAULT_NUM_STEPS, "dvs": dvs_gesture.DEFAULT_NUM_STEPS}
 SPLITS = ("train", "test")
 
 

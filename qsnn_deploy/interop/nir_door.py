@@ -31,7 +31,7 @@ def dataset_defaults(
     metadata give them (NIR has no notion of either): the dataset's kind, and for a stream dataset its default
     number of time bins (a property of the recordings; a static dataset says nothing about steps). A given or
     recorded encoding that is not the dataset's kind is refused in one line: the frames could not fit."""
-    from qsnn_deploy.data.registry import DATASET_KINDS, DEFAULT_STREAM_STEPS
+    from qsnn_deploy.data.registry import DATASET_KINDS, STREAM_STEPS
     from qsnn_deploy.interop.conventions import text
 
     if dataset is None:
@@ -48,7 +48,7 @@ def dataset_defaults(
             f"or a {chosen} dataset"
         )
     if num_steps is None and "num_steps" not in meta and kind == "stream":
-        num_steps = DEFAULT_STREAM_STEPS
+        num_steps = STREAM_STEPS[dataset]
         taken.append(f"{num_steps} steps (its default time bins)")
     if taken:
         notes.append(f"{' and '.join(taken)} from dataset {dataset} (the graph records none; "

@@ -54,7 +54,9 @@ def _hand_graph() -> Graph:
 @pytest.mark.parametrize("arch", sorted(SHAPES))
 def test_synthetic_graph_round_trips(tmp_path, arch, reset, state_bits, bits):
     pool = "max" if bits % 2 else "sum"  # both pool kinds, on alternate widths
-    graph = random_graph(arch, seed=bits, bits=bits, state_bits=state_bits, reset=reset, num_steps=7, pool=pool)
+    graph = random_graph(
+        arch, seed=bits, bits=bits, state_bits=state_bits, reset=reset, num_steps=7, pool=pool
+    )
     path = save_graph(graph, tmp_path / "g.qsnn")
     loaded = load_graph(path)
     assert loaded.same_as(graph)
