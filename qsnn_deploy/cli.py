@@ -329,13 +329,13 @@ def report(model: Path, **kw) -> None:
 )
 @click.option(
     "--input-scale",
-    type=click.FloatRange(min=0, min_open=True),
+    type=params.POSITIVE_REAL,
     default=None,
     help="Real value of one uint8 input unit (default: metadata, else 1/255 static, 1 stream).",
 )
 @click.option(
     "--dt",
-    type=click.FloatRange(min=0, min_open=True),
+    type=params.POSITIVE_REAL,
     default=None,
     help="Time step of the graph's neurons (default: the graph's metadata, else read off the nodes or the "
     "convention's documented step; refused when none gives it).",

@@ -7,10 +7,12 @@ is checked while the command line is parsed, before any work starts.
 - ``NUM_STEPS``: 1..``MAX_NUM_STEPS``, the bound a ``.qsnn`` file has (docs/ir/file-format.md#limits).
 - ``WEIGHT_BITS``: the widths ``export`` supports (2..8, ``EXPORT_BITS``), or 0 for a float model.
 - ``SEED``: what NumPy and torch accept as a seed.
+- ``POSITIVE_REAL``: a finite number above 0 (``--dt``, ``--input-scale``).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -58,6 +60,19 @@ class WeightBits(click.ParamType):
         return bits
 
 
+class PositiveReal(click.ParamType):
+    """A finite real number above 0 (``--dt``, ``--input-scale``): click's FloatRange lets inf and nan
+    through, and a time step of inf turns every leak into no leak without a word."""
+
+    name = "positive real"
+
+    def convert(self, value, param, ctx) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number above 0", param, ctx)
+        return number
+
+
 OUTPUT_FILE = OutputPath("file")
 OUTPUT_DIR = OutputPath("dir")
 # What ``train`` writes into --out (qsnn_deploy/train/runner.py), checked before hours of training.
@@ -68,6 +83,7 @@ WEIGHT_BITS = WeightBits()
 EXPORT_BITS = click.IntRange(min=MIN_WEIGHT_BITS, max=MAX_WEIGHT_BITS)
 PATIENCE = click.IntRange(min=0)  # 0: no early stopping
 SEED = click.IntRange(min=0, max=2**32 - 1)
+POSITIVE_REAL = PositiveReal()
 
 __all__ = [
     "COUNT",
@@ -76,6 +92,7 @@ __all__ = [
     "OUTPUT_DIR",
     "OUTPUT_FILE",
     "PATIENCE",
+    "POSITIVE_REAL",
     "SEED",
     "TRAIN_RUN_DIR",
     "WEIGHT_BITS",

@@ -21,3 +21,17 @@ def require_tools(*tools: str) -> None:
     if REQUIRED:
         pytest.fail(f"{reason} (QSNN_REQUIRE_TOOLCHAINS=1 makes toolchains mandatory)")
     pytest.skip(reason)
+
+
+def require_hls() -> None:
+    """g++ and the ap_types headers (the hls4ml wheel): skip locally, fail under QSNN_REQUIRE_TOOLCHAINS=1."""
+    from qsnn_deploy.errors import ToolchainError
+    from qsnn_deploy.targets.hls.csim import ap_types_dir
+
+    require_tools("g++")
+    try:
+        ap_types_dir()
+    except ToolchainError as exc:
+        if REQUIRED:
+            pytest.fail(f"{exc} (QSNN_REQUIRE_TOOLCHAINS=1 makes toolchains mandatory)")
+        pytest.skip(str(exc))

@@ -116,6 +116,8 @@ def step_of(convention: str, kind: str, name: str, p: dict[str, float], dt: floa
         gain = dt * r if convention in ("nir", "snntorch") else (1.0 if convention == "spyx" else r)
         return NeuronStep(1.0, gain, 0.0)
     tau = p["tau_mem" if kind == "CubaLIF" else "tau"]
+    if not tau > 0:  # also NaN: a time constant that is not positive has no discrete step
+        raise UnsupportedLayerError(f"{name!r}: tau {tau:g} is not a positive time constant")
     if convention in ("nir", "snntorch", "norse") and not tau >= dt:
         raise UnsupportedLayerError(f"{name!r}: tau {tau:g} is shorter than the time step dt {dt:g}")
     if not np.isfinite(tau):  # no leak; snnTorch writes it with r = tau / dt = inf (gain 1)
@@ -129,6 +131,10 @@ def step_of(convention: str, kind: str, name: str, p: dict[str, float], dt: floa
         beta, gain = r, 1.0
     else:  # rockpool: vmem <- exp(-dt/tau) vmem + isyn
         beta, gain = math.exp(-dt / tau), 1.0
+    if not 0.0 <= beta <= 1.0:  # e.g. Spyx's r = beta outside [0, 1]: a membrane that grows each step
+        raise UnsupportedLayerError(
+            f"{name!r}: its {convention} parameters give a decay of {beta:g} per step, outside [0, 1]"
+        )
     if kind == "CubaLIF":
         gain *= _synapse_gain(convention, name, p, dt)
     return NeuronStep(beta, gain, (1.0 - beta) * p["v_leak"])

@@ -15,9 +15,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from golden_check import check_golden  # noqa: E402
-from toolchains import REQUIRED, require_tools  # noqa: E402
+from toolchains import require_hls, require_tools  # noqa: E402
 
-from qsnn_deploy.errors import DesignRuleError, ToolchainError, VerificationError  # noqa: E402
+from qsnn_deploy.errors import DesignRuleError, VerificationError  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
 from qsnn_deploy.ir.ops import LIF, Requantize  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
@@ -30,19 +30,6 @@ from qsnn_deploy.verify import verify  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "hls"
 RENDERED = ["qsnn_data.h", "qsnn_top.h", "qsnn_top.cpp", "qsnn_tb.cpp", "run_hls.tcl"]
-
-
-def require_hls() -> None:
-    """g++ and the ap_types headers (the hls4ml wheel): skip locally, fail under QSNN_REQUIRE_TOOLCHAINS=1."""
-    require_tools("g++")
-    from qsnn_deploy.targets.hls.csim import ap_types_dir
-
-    try:
-        ap_types_dir()
-    except ToolchainError as exc:
-        if REQUIRED:
-            pytest.fail(f"{exc} (QSNN_REQUIRE_TOOLCHAINS=1 makes toolchains mandatory)")
-        pytest.skip(str(exc))
 
 
 def saturating_graph() -> Graph:

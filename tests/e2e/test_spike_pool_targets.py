@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from toolchains import require_hls, require_tools  # noqa: E402
 
 from qsnn_deploy.errors import VerificationError  # noqa: E402
 from qsnn_deploy.ir.graph import Graph, InputSpec  # noqa: E402
@@ -105,19 +105,8 @@ def test_c_host_takes_a_pool_on_the_input_frame_too() -> None:
     assert all(result.sim.spike_counts[lif.name].sum() > 0 for lif in graph.lif_layers())
 
 
-def _hls_tools() -> None:
-    require_tools("g++")
-    from qsnn_deploy.errors import ToolchainError
-    from qsnn_deploy.targets.hls.csim import ap_types_dir
-
-    try:
-        ap_types_dir()
-    except ToolchainError as exc:
-        pytest.skip(str(exc))
-
-
 def test_hls_csim_equals_the_simulator_on_every_layer(graph: Graph, inputs: np.ndarray) -> None:
-    _hls_tools()
+    require_hls()
     result = verify(graph, inputs, target="hls")
     assert result.compared.layer_values == 2 * N * graph.num_steps * _neurons(graph)
 
@@ -147,7 +136,7 @@ def _flip_byte(path: Path, array: str, index: int) -> None:
 def test_a_changed_folded_weight_fails_verify(
     tmp_path: Path, graph: Graph, inputs: np.ndarray, target: str, file: str, array: str, index: int
 ) -> None:
-    require_tools("gcc") if target == "c" else _hls_tools()
+    require_tools("gcc") if target == "c" else require_hls()
     generate(graph, target, tmp_path / "gen")
     _flip_byte(tmp_path / "gen" / file, array, index)
     with pytest.raises(VerificationError, match="if3"):
@@ -179,7 +168,7 @@ def test_the_sinabs_written_nmnist_cnn_verifies_on_every_software_target(data_di
     -> Flatten -> Affine; tests/fixtures/nir/sinabs), imported at 8 bits, on 2 real N-MNIST test samples x 100
     steps: every layer on c/host, hls and onnx, digests on the Cortex-M (1 sample)."""
     require_tools("gcc", "arm-none-eabi-gcc", "qemu-system-arm", "make")
-    _hls_tools()
+    require_hls()
     pytest.importorskip("onnxruntime")
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.interop.nir_import import import_nir

@@ -8,6 +8,7 @@ conventions"): snnTorch ``r = tau/dt`` at dt 1e-4; Norse ``tau = 1/tau_mem_inv``
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -167,3 +168,20 @@ def test_what_a_convention_cannot_take_is_one_line_naming_the_node() -> None:
     with pytest.raises(UnsupportedLayerError, match="'CuBaLIF_1': CubaLIF with a synapse .* --dt") as err:
         import_nir(_net(spyx_cuba, ("linear", "CuBaLIF", "linear_1", "CuBaLIF_1")), bits=4, num_steps=4)
     assert "\n" not in str(err.value) and "'CuBaLIF'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("neuron", "convention", "message"),
+    [
+        (lambda n: sinabs_lif(n, tau=-5.0), "sinabs", "tau -5 is not a positive time constant"),
+        (lambda n: rockpool_lif(n, tau=-1.0), "rockpool", "is not a positive time constant"),
+        (lambda n: nir.LIF(tau=np.full(n, 10.0), r=np.full(n, 1.5), v_leak=np.zeros(n),
+                           v_threshold=np.ones(n)), "spyx", "a decay of 1.5 per step, outside [0, 1]"),
+    ],
+    ids=["sinabs-negative-tau", "rockpool-negative-tau", "spyx-r-above-1"],
+)  # fmt: skip
+def test_parameters_no_step_can_hold_are_one_line_naming_the_node(neuron, convention, message) -> None:
+    """They used to become a decay above 1 that quantization clamped to 1: a layer without leak, silently."""
+    with pytest.raises(UnsupportedLayerError, match=re.escape(message)) as err:
+        import_nir(_net(neuron), bits=8, num_steps=4, dt=1.0, convention=convention)
+    assert "'1'" in str(err.value)

@@ -3,7 +3,6 @@ chosen width can saturate, flat inputs on image data, the check on real test sam
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -161,10 +160,10 @@ def test_command_line_says_what_it_decided_and_who_can_build(tmp_path: Path) -> 
     assert "no registered target can build" in run.output and (tmp_path / "c.qsnn").is_file()
 
 
-@pytest.mark.skipif(not os.environ.get("QSNN_DATA_DIR"), reason="needs QSNN_DATA_DIR with MNIST")
-def test_check_on_real_mnist_samples_with_a_flat_input(tmp_path: Path) -> None:
+def test_check_on_real_mnist_samples_with_a_flat_input(data_dir: Path) -> None:
     graph = _mlp(if_node, n_in=784, shape=(784,))
-    result = import_nir(graph, bits=4, num_steps=5, dt=1.0, convention="sinabs", dataset="mnist", limit=40)
+    result = import_nir(graph, bits=4, num_steps=5, dt=1.0, convention="sinabs", dataset="mnist", limit=40,
+                        data_dir=data_dir)  # fmt: skip
     assert result.graph.input.shape == (1, 28, 28) and "flattened in C, H, W order" in result.notes[0]
     check = result.check
     assert check["samples"] == 40 and check["dataset"] == "mnist"
@@ -172,12 +171,11 @@ def test_check_on_real_mnist_samples_with_a_flat_input(tmp_path: Path) -> None:
         assert 0.0 <= check[key] <= 1.0
     from qsnn_deploy.data import load_dataset
 
-    labels = load_dataset("mnist", "test", limit=40).labels
+    labels = load_dataset("mnist", "test", data_dir=data_dir, limit=40).labels
     assert check["int_accuracy"] == pytest.approx(float(np.mean(check["int_predictions"] == labels)))
 
 
-@pytest.mark.skipif(not os.environ.get("QSNN_DATA_DIR"), reason="needs QSNN_DATA_DIR with MNIST")
-def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model() -> None:
+def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model(data_dir: Path) -> None:
     from qsnn_deploy.sim.report import simulate_dataset
     from qsnn_deploy.targets.commands import test_inputs
 
@@ -185,12 +183,12 @@ def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model() -> None:
         _mlp(if_node, n_in=784, shape=(784,)), bits=4, num_steps=4, dt=1.0, convention="sinabs"
     ).graph
     assert graph.input.shape == (1, 1, 784)
-    inputs, labels = test_inputs(graph, "mnist", None, 12, 4)
+    inputs, labels = test_inputs(graph, "mnist", data_dir, 12, 4)
     from qsnn_deploy.data import load_dataset
 
-    frames = load_dataset("mnist", "test", limit=12).inputs
+    frames = load_dataset("mnist", "test", data_dir=data_dir, limit=12).inputs
     np.testing.assert_array_equal(inputs, frames.reshape(12, 1, 1, 784))
-    report = simulate_dataset(graph, "mnist", limit=12, progress=False)
+    report = simulate_dataset(graph, "mnist", data_dir=data_dir, limit=12, progress=False)
     assert report.samples == 12 and report.int_accuracy is not None
 
 
@@ -222,3 +220,23 @@ def test_a_static_dataset_does_not_choose_the_number_of_steps() -> None:
         import_nir(
             _mlp(if_node, n_in=784, shape=(784,)), bits=4, dt=1.0, convention="sinabs", dataset="mnist"
         )
+
+
+def test_input_shape_never_reshapes_a_frame() -> None:
+    """A 2-D (H, W) input is a frame whose layout the conv depends on: --input-shape only shapes flat inputs
+    (an 8x8 conv input as 1x4x16 used to import silently, the conv sliding over another image)."""
+    rng = np.random.default_rng(0)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([8, 8])}),
+        "conv": nir.Conv2d(input_shape=(8, 8), weight=rng.normal(0, 0.5, (2, 1, 3, 3)).astype(np.float32),
+                           stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2, np.float32)),
+        "n1": if_node(2 * 8 * 8),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 8, 8])}, start_dim=0),
+        "fc": nir.Linear(weight=rng.normal(0, 0.5, (3, 128)).astype(np.float32)),
+        "n2": if_node(3),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }  # fmt: skip
+    names = list(nodes)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), type_check=False)
+    with pytest.raises(QsnnError, match="already a frame; --input-shape only shapes a flat input"):
+        import_nir(graph, bits=4, num_steps=3, dt=1.0, convention="sinabs", input_shape=(1, 4, 16))
