@@ -13,8 +13,15 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError
 
 
-def _flat(shape: tuple[int, ...]) -> bool:
+def is_flat(shape: tuple[int, ...]) -> bool:
+    """Whether every size but the last is 1: ``(F,)``, ``(1, F)``, ``(1, 1, F)``."""
     return tuple(shape[:-1]) == (1,) * (len(shape) - 1)
+
+
+def reshapes_to(frame: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether frames of ``frame`` feed a model of input ``shape`` by a C, H, W order reshape: one side flat
+    and as many values on both (the one rule for datasets, ``--inputs`` files and ``import``)."""
+    return int(np.prod(frame)) == int(np.prod(shape)) and (is_flat(shape) or is_flat(frame))
 
 
 def fit_frames(inputs: np.ndarray, shape: tuple[int, ...], source: str) -> np.ndarray:
@@ -25,7 +32,7 @@ def fit_frames(inputs: np.ndarray, shape: tuple[int, ...], source: str) -> np.nd
     if frame == shape:
         return inputs
     count, wanted = int(np.prod(frame)), int(np.prod(shape))
-    if count == wanted and (_flat(shape) or _flat(frame)):
+    if reshapes_to(frame, shape):
         return inputs.reshape(*inputs.shape[:-3], *shape)
     if count == wanted:
         fix = (
@@ -37,4 +44,4 @@ def fit_frames(inputs: np.ndarray, shape: tuple[int, ...], source: str) -> np.nd
     raise QsnnError(f"{source} gives frames of shape {frame}, the model takes {shape}: {fix}")
 
 
-__all__ = ["fit_frames"]
+__all__ = ["fit_frames", "is_flat", "reshapes_to"]

@@ -22,6 +22,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy_format
 
+from qsnn_deploy.data.frames import reshapes_to
 from qsnn_deploy.errors import DatasetError, QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.limits import MAX_ACTIVATION_ELEMENTS, MAX_DIM, MAX_NUM_STEPS
@@ -176,8 +177,7 @@ def _frame_for(graph: Graph, frame: tuple[int, ...], where: str, layout: str) ->
     want = tuple(graph.input.shape)
     if frame == want:
         return None
-    flat = want[:2] == (1, 1) or frame[:2] == (1, 1)
-    if flat and math.prod(frame) == math.prod(want):
+    if reshapes_to(frame, want):
         return want
     raise DatasetError(
         f"{where}: frames of shape {frame}, the model takes {want} ({graph.input.encoding} input {layout}); "

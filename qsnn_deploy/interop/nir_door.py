@@ -17,11 +17,11 @@ from pathlib import Path
 import click
 import numpy as np
 
-from qsnn_deploy.data.frames import fit_frames
+from qsnn_deploy.data.frames import fit_frames, is_flat, reshapes_to
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF
-from qsnn_deploy.ir.saturation import SATURATION, membrane_bound, saturating_layers
+from qsnn_deploy.ir.saturation import SATURATION, saturating_layers
 
 
 def dataset_defaults(
@@ -70,14 +70,13 @@ def adopt_frame(nir_graph, inputs: np.ndarray, dataset: str, notes: list[str]) -
     """The dataset's frame shape for a graph whose input is flat with as many elements, else None."""
     import nir
 
+    from qsnn_deploy.interop.nir_chain import declared_shape
+
     declared = next(
-        tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
-        for node in nir_graph.nodes.values()
-        if isinstance(node, nir.Input)
+        declared_shape(node, name) for name, node in nir_graph.nodes.items() if isinstance(node, nir.Input)
     )
     frame = tuple(int(v) for v in inputs.shape[-3:])
-    flat = len(declared) == 1 or (len(declared) == 2 and declared[0] == 1)
-    if not flat or int(np.prod(declared)) != int(np.prod(frame)):
+    if len(declared) > 2 or not is_flat(declared) or not reshapes_to(frame, declared):
         return None
     notes.append(
         f"the graph's flat input {declared} reads {dataset}'s {frame} frames flattened in C, H, W order "
@@ -188,5 +187,5 @@ def report(result, out: Path, bits: int) -> None:
         )
 
 
-__all__ = ["add_accuracy", "adopt_frame", "fit_frames", "load_samples", "membrane_bound", "report",
+__all__ = ["add_accuracy", "adopt_frame", "fit_frames", "load_samples", "report",
            "target_verdicts", "true_warnings"]  # fmt: skip

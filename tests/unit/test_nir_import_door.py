@@ -15,10 +15,10 @@ from click.testing import CliRunner  # noqa: E402
 from qsnn_deploy.cli import cli  # noqa: E402
 from qsnn_deploy.data.frames import fit_frames  # noqa: E402
 from qsnn_deploy.errors import QsnnError  # noqa: E402
-from qsnn_deploy.interop.nir_door import membrane_bound  # noqa: E402
 from qsnn_deploy.interop.nir_import import import_nir  # noqa: E402
 from qsnn_deploy.ir.io import load_graph  # noqa: E402
 from qsnn_deploy.ir.ranges import analyse  # noqa: E402
+from qsnn_deploy.ir.saturation import membrane_bound  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
 from qsnn_deploy.targets import target_names  # noqa: E402
 
