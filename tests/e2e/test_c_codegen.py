@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from golden_check import check_golden  # noqa: E402
-from toolchains import WARNINGS, require_tools  # noqa: E402
-
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.targets import check_model, generate  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
-from qsnn_deploy.targets.commands import codegen_from_cli  # noqa: E402
-from qsnn_deploy.verify import verify_c  # noqa: E402
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import check_model, generate
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.commands import codegen_from_cli
+from qsnn_deploy.verify import verify_c
+from tests.golden_check import check_golden
+from tests.toolchains import WARNINGS, require_tools
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "c"
 CONFIGS = [

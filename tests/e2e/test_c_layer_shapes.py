@@ -5,19 +5,14 @@ the dense baseline (a stride-3 tap bug once showed only here)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
 
 from qsnn_deploy.ir.graph import Graph, InputSpec
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
 from qsnn_deploy.ir.synthetic import random_inputs
 from qsnn_deploy.ir.types import UINT8, IntType
+from tests.toolchains import require_tools
 
 # seed, in channels, size, conv1 (channels, kernel, stride, pad, pool), conv2 (...), classes, bits, state, encoding
 CASES = [

@@ -6,21 +6,18 @@ off by one in the reset, fails verify."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import WARNINGS, require_tools  # noqa: E402
-
-from qsnn_deploy.errors import VerificationError  # noqa: E402
-from qsnn_deploy.ir.ops import MaxPool2d  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.targets import check_model, generate  # noqa: E402
-from qsnn_deploy.targets.c.layout import acc_elements, layer_kernels  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.ops import MaxPool2d
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import check_model, generate
+from qsnn_deploy.targets.c.layout import acc_elements, layer_kernels
+from qsnn_deploy.verify import verify
+from tests.toolchains import WARNINGS, require_tools
 
 pytestmark = pytest.mark.toolchain
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import urllib.request
 import warnings
 import zipfile
@@ -20,12 +19,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph
+from tests.cli_run import error_lines, run_main
 
 GOOD = random_graph("tiny", 1, state_bits=16, num_steps=4)
 

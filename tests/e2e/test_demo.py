@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from tests.toolchains import require_tools
 
 
 def test_demo_runs_offline_and_verifies_host_and_cortex_m(tmp_path):

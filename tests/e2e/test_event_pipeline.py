@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from tests.toolchains import require_tools
 
 NMNIST_STEPS = 20
 

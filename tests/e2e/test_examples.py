@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools as need  # noqa: E402
+from tests.toolchains import require_tools as need
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,9 +18,7 @@ import pytest
 import torch
 
 from qsnn_deploy.ir.io import load_graph
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
+from tests.cli_run import error_lines, run_main
 
 MODULE = "digitnets_issue22"
 BUILDER = textwrap.dedent(

@@ -21,9 +21,7 @@ from qsnn_deploy import cli
 from qsnn_deploy.data import load_dataset
 from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.models import build_model, get_preset, model_config, save_checkpoint
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from paper_nets import paper_dvs_state_dict  # noqa: E402
+from tests.paper_nets import paper_dvs_state_dict
 
 # A small MNIST net (the preset with fewer channels) keeps the 100-step export check and simulate fast.
 SMALL_MNIST = dataclasses.replace(model_config("mnist", 4), conv1_channels=4, conv2_channels=8)

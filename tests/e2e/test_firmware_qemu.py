@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.paths import repo_root  # noqa: E402
-from qsnn_deploy.verify import verify_cortex_m  # noqa: E402
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.paths import repo_root
+from qsnn_deploy.verify import verify_cortex_m
+from tests.toolchains import require_tools
 
 pytestmark = pytest.mark.toolchain
 

@@ -5,14 +5,12 @@ agreement) and the bit-exactness of the generated C, with and without sanitizers
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from tests.toolchains import require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = {

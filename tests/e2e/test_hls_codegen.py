@@ -6,26 +6,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from golden_check import check_golden  # noqa: E402
-from toolchains import require_hls, require_tools  # noqa: E402
-
-from qsnn_deploy.errors import DesignRuleError, VerificationError  # noqa: E402
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.ops import LIF, Requantize  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.ir.types import IntType  # noqa: E402
-from qsnn_deploy.sim import simulate  # noqa: E402
-from qsnn_deploy.targets import generate  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.errors import DesignRuleError, VerificationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import LIF, Requantize
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.ir.types import IntType
+from qsnn_deploy.sim import simulate
+from qsnn_deploy.targets import generate
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.verify import verify
+from tests.golden_check import check_golden
+from tests.toolchains import require_hls, require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "hls"

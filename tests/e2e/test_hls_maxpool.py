@@ -4,23 +4,20 @@ layer; the accumulator is one conv output wide (no k^2 growth); a kernel that ig
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_hls_codegen import require_hls  # noqa: E402
-
-from qsnn_deploy.errors import VerificationError  # noqa: E402
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.ops import MaxPool2d, SumPool2d  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.ir.types import bits_for_range  # noqa: E402
-from qsnn_deploy.targets import check_model, generate  # noqa: E402
-from qsnn_deploy.targets.hls.cost import cost_report  # noqa: E402
-from qsnn_deploy.targets.hls.layout import layer_widths  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import MaxPool2d, SumPool2d
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.targets import check_model, generate
+from qsnn_deploy.targets.hls.cost import cost_report
+from qsnn_deploy.targets.hls.layout import layer_widths
+from qsnn_deploy.verify import verify
+from tests.toolchains import require_hls
 
 STEPS = 8
 SIGN_LINE = "const bool is_min = sign[o] < 0;"

@@ -12,20 +12,17 @@ from __future__ import annotations
 import copy
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import run_main  # noqa: E402
-from toolchains import WARNINGS, require_tools  # noqa: E402
-
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
-from qsnn_deploy.targets import target_names  # noqa: E402
-from qsnn_deploy.targets.text import safe_label  # noqa: E402
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph
+from qsnn_deploy.targets import target_names
+from qsnn_deploy.targets.text import safe_label
+from tests.cli_run import run_main
+from tests.toolchains import WARNINGS, require_tools
 
 MARK = "qsnn_injected"  # the name of the injected function; never in generated code otherwise
 

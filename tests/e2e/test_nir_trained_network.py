@@ -4,14 +4,12 @@ trained for a few iterations here on real MNIST, written to NIR by our writer, i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from tests.toolchains import require_tools
 
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")

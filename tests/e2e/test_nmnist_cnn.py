@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import run_main  # noqa: E402
-from toolchains import require_tools  # noqa: E402
+from tests.cli_run import run_main
+from tests.toolchains import require_tools
 
 pytest.importorskip("nir")
 

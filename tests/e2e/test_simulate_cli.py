@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_export_cli import SMALL_MNIST, assert_one_line_error, make_spiking, run_in_process
 
 from qsnn_deploy.data import load_dataset
 from qsnn_deploy.export import export_checkpoint
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.models import build_model, get_preset, model_config, save_checkpoint
+from tests.e2e.test_export_cli import SMALL_MNIST, assert_one_line_error, make_spiking, run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 

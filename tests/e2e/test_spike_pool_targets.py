@@ -7,22 +7,19 @@ HLS one with -m slow)."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_hls, require_tools  # noqa: E402
-
-from qsnn_deploy.errors import VerificationError  # noqa: E402
-from qsnn_deploy.ir.graph import Graph, InputSpec  # noqa: E402
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph  # noqa: E402
-from qsnn_deploy.ir.types import UINT8, IntType  # noqa: E402
-from qsnn_deploy.targets import check_model, generate  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.graph import Graph, InputSpec
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
+from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph
+from qsnn_deploy.ir.types import UINT8, IntType
+from qsnn_deploy.targets import check_model, generate
+from qsnn_deploy.verify import verify
+from tests.toolchains import require_hls, require_tools
 
 pytestmark = pytest.mark.toolchain
 

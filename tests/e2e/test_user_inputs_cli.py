@@ -6,21 +6,18 @@ a file's activity; and a 12-channel stream network, whose data no built-in datas
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import run_main  # noqa: E402
-from toolchains import require_tools  # noqa: E402
-from user_data import events, mlp_graph  # noqa: E402
-
-from qsnn_deploy.ir.io import load_graph, save_graph  # noqa: E402
-from qsnn_deploy.sim.executor import simulate  # noqa: E402
-from qsnn_deploy.targets import check_model, get_target  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
+from qsnn_deploy.ir.io import load_graph, save_graph
+from qsnn_deploy.sim.executor import simulate
+from qsnn_deploy.targets import check_model, get_target
+from qsnn_deploy.targets.base import TargetOptions
+from tests.cli_run import run_main
+from tests.toolchains import require_tools
+from tests.user_data import events, mlp_graph
 
 MNIST_MODEL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
 SAMPLES = 50

@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-
-from qsnn_deploy.cli import cli  # noqa: E402
-from qsnn_deploy.errors import VerificationError  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.targets import generate  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.cli import cli
+from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import generate
+from qsnn_deploy.verify import verify
+from tests.toolchains import require_tools
 
 pytestmark = pytest.mark.toolchain
 

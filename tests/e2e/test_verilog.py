@@ -5,23 +5,10 @@ read-after-write fail verify; 100 real MNIST images; golden snapshots."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from golden_check import check_golden  # noqa: E402
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import (  # noqa: E402
-    assert_beats_are_the_simulators,
-    icarus_beats,
-    input_stream,
-    mutation_fails_verify,
-    verilator_bit_exact,
-    write_hex,
-)
 
 from qsnn_deploy.ir.plan import plan_layers
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
@@ -29,6 +16,16 @@ from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
+from tests.golden_check import check_golden
+from tests.toolchains import require_tools
+from tests.verilog_checks import (
+    assert_beats_are_the_simulators,
+    icarus_beats,
+    input_stream,
+    mutation_fails_verify,
+    verilator_bit_exact,
+    write_hex,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "verilog"
 MNIST_MODEL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"

@@ -6,25 +6,22 @@ design that skips the wait for the operation right ahead (these layers do not fo
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import (  # noqa: E402
-    mutation_fails_verify,
-    odd_geometry_graph,
-    unpooled_conv_graph,
-    verilator_bit_exact,
-)
 
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
+from tests.toolchains import require_tools
+from tests.verilog_checks import (
+    mutation_fails_verify,
+    odd_geometry_graph,
+    unpooled_conv_graph,
+    verilator_bit_exact,
+)
 
 
 def _options(lanes: str, neurons: str) -> TargetOptions:

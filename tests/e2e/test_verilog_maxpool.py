@@ -5,14 +5,9 @@ for static and stream inputs, and a design that ignores the sign fails verify.""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import mutation_fails_verify, verilator_bit_exact  # noqa: E402
 
 from qsnn_deploy.ir.ops import MaxPool2d
 from qsnn_deploy.ir.plan import plan_layers
@@ -21,6 +16,8 @@ from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
+from tests.toolchains import require_tools
+from tests.verilog_checks import mutation_fails_verify, verilator_bit_exact
 
 STEPS = 12
 SIGN_AWARE = "(neg ? (x < best) : (x > best))"  # the window compare in templates/verilog/rtl/qsnn_layer.v

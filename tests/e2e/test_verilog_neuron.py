@@ -6,21 +6,18 @@ type's limits and past them (saturation), both resets, shifts of 0 and a decay o
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import assert_unit_outputs, negative_ties, write_hex  # noqa: E402
-
 from qsnn_deploy.ir.ops import LIF, Requantize
 from qsnn_deploy.ir.types import IntType
 from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.verify.tools import require_tool, run_tool
+from tests.toolchains import require_tools
+from tests.verilog_checks import assert_unit_outputs, negative_ties, write_hex
 
 VECTORS = 4000
 LATENCY = 5  # cycles from an input to its v_new / spike (the module's contract)

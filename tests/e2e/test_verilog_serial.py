@@ -8,26 +8,11 @@ rules of the organisation."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from golden_check import check_golden  # noqa: E402
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import (  # noqa: E402
-    assert_beats_are_the_simulators,
-    icarus_beats,
-    input_stream,
-    mutation_fails_verify,
-    odd_geometry_graph,
-    unpooled_conv_graph,
-    verilator_bit_exact,
-    write_hex,
-)
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
@@ -37,6 +22,18 @@ from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
+from tests.golden_check import check_golden
+from tests.toolchains import require_tools
+from tests.verilog_checks import (
+    assert_beats_are_the_simulators,
+    icarus_beats,
+    input_stream,
+    mutation_fails_verify,
+    odd_geometry_graph,
+    unpooled_conv_graph,
+    verilator_bit_exact,
+    write_hex,
+)
 
 SERIAL = TargetOptions(extra={"arch": "serial"})
 

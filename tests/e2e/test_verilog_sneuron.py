@@ -8,21 +8,18 @@ limits and past them (saturation of int8, int16 and int32 states inside a wider 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import assert_unit_outputs, negative_ties, write_hex  # noqa: E402
-
 from qsnn_deploy.ir.ops import LIF, Requantize
 from qsnn_deploy.ir.types import IntType
 from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.verify.tools import require_tool, run_tool
+from tests.toolchains import require_tools
+from tests.verilog_checks import assert_unit_outputs, negative_ties, write_hex
 
 LATENCY = 5  # cycles from an input to its v_new / spike (the module's contract)
 BLOCK = 500  # vectors per layer

@@ -10,15 +10,10 @@ its cost report with Yosys + nextpnr on an ECP5."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
-from verilog_checks import mutation_fails_verify, strided_graph, verilator_bit_exact  # noqa: E402
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
@@ -28,6 +23,8 @@ from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.verilog.verilator import lint
 from qsnn_deploy.verify import verify
+from tests.toolchains import require_tools
+from tests.verilog_checks import mutation_fails_verify, strided_graph, verilator_bit_exact
 
 
 def _opts(lanes: str, neurons: str = "1") -> TargetOptions:

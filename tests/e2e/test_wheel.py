@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toolchains import require_tools  # noqa: E402
+from tests.toolchains import require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.toolchain

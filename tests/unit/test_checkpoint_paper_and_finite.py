@@ -4,15 +4,10 @@ and NaN/Inf anywhere in a checkpoint or a number option is one line naming the t
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from paper_nets import LIF_BUFFERS, paper_dvs_state_dict  # noqa: E402
 
 from qsnn_deploy.errors import CheckpointError, QsnnError
 from qsnn_deploy.export import export_checkpoint
@@ -23,6 +18,7 @@ from qsnn_deploy.models import (
     model_config,
     save_checkpoint,
 )
+from tests.paper_nets import LIF_BUFFERS, paper_dvs_state_dict
 
 
 def test_the_paper_dvs_state_dict_has_the_documented_keys():

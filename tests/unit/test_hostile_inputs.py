@@ -5,7 +5,6 @@ the issue's groups: IR and target options, NIR import, checkpoint config, datase
 from __future__ import annotations
 
 import gzip
-import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from tests.cli_run import error_lines, run_main
 
 BUNDLED = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
 DT = 1e-4

@@ -6,27 +6,23 @@ built from the targets' own suffixes, whatever the rule lets through renders wit
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-
-from qsnn_deploy.errors import DesignRuleError  # noqa: E402
-from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
-from qsnn_deploy.targets import check_model, generate, get_target  # noqa: E402
-from qsnn_deploy.targets.c.render import C_NAMES  # noqa: E402
-from qsnn_deploy.targets.c.render import render_files as c_files  # noqa: E402
-from qsnn_deploy.targets.hls.render import render_files as hls_files  # noqa: E402
-from qsnn_deploy.targets.verilog.render import render_files as verilog_files  # noqa: E402
+from qsnn_deploy.errors import DesignRuleError
+from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph
+from qsnn_deploy.targets import check_model, generate, get_target
+from qsnn_deploy.targets.c.render import C_NAMES
+from qsnn_deploy.targets.c.render import render_files as c_files
+from qsnn_deploy.targets.hls.render import render_files as hls_files
+from qsnn_deploy.targets.verilog.render import render_files as verilog_files
+from tests.cli_run import error_lines, run_main
 
 onnx = pytest.importorskip("onnx")
 from qsnn_deploy.targets.onnx.graph import ONNX_NAMES, build_model  # noqa: E402

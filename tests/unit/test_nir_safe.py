@@ -5,19 +5,16 @@ in one line before a byte of it is read, and the other file's bytes never reach 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-
-from qsnn_deploy.errors import QsnnError  # noqa: E402
-from qsnn_deploy.interop.nir_import import read_nir  # noqa: E402
-from qsnn_deploy.interop.nir_safe import UnsafeNirError, check_nir_file  # noqa: E402
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.interop.nir_import import read_nir
+from qsnn_deploy.interop.nir_safe import UnsafeNirError, check_nir_file
+from tests.cli_run import error_lines, run_main
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "nir" / "snntorch" / "snntorch_mlp.nir"
 WEIGHT = "node/nodes/2/weight"  # (10, 64) float32 in the fixture

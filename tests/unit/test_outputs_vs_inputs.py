@@ -7,18 +7,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.outputs import same_file  # noqa: E402
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.outputs import same_file
+from tests.cli_run import error_lines, run_main
 
 BUNDLED = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "model.pt"
 

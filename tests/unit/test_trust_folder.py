@@ -6,23 +6,20 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-from toolchains import require_tools  # noqa: E402
-
-from qsnn_deploy.errors import QsnnError, VerificationError  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.targets import MANIFEST, generate, get_target, read_manifest  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
-from qsnn_deploy.targets.folder import EditedFolderError, open_generated  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.errors import QsnnError, VerificationError
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.targets import MANIFEST, generate, get_target, read_manifest
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.folder import EditedFolderError, open_generated
+from qsnn_deploy.verify import verify
+from tests.cli_run import error_lines, run_main
+from tests.toolchains import require_tools
 
 # The fault of the reproduction, injected into the event kernel of the linear layer.
 LINEAR_EVENTS = "void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc)\n{\n"

@@ -7,23 +7,20 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cli_run import error_lines, run_main  # noqa: E402
-from user_data import mlp_graph, npy_bytes, write  # noqa: E402
-
-from qsnn_deploy.data.user_inputs import MAX_INPUT_BYTES, load_user_inputs  # noqa: E402
-from qsnn_deploy.errors import DatasetError  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
-from qsnn_deploy.ir.limits import MAX_NUM_STEPS  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.sim.executor import simulate  # noqa: E402
+from qsnn_deploy.data.user_inputs import MAX_INPUT_BYTES, load_user_inputs
+from qsnn_deploy.errors import DatasetError
+from qsnn_deploy.ir.io import save_graph
+from qsnn_deploy.ir.limits import MAX_NUM_STEPS
+from qsnn_deploy.ir.synthetic import random_graph, random_inputs
+from qsnn_deploy.sim.executor import simulate
+from tests.cli_run import error_lines, run_main
+from tests.user_data import mlp_graph, npy_bytes, write
 
 STATIC = random_graph("tiny", 1, state_bits=16, num_steps=4)  # uint8 (1, 16, 16), 3 classes
 STREAM = random_graph("tiny-stream", 1, num_steps=6)  # uint8 (2, 16, 16) per step, 3 classes

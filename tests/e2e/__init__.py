@@ -1,0 +1,1 @@
+"""End-to-end tests: the CLI, generated code compiled and run, toolchains."""
