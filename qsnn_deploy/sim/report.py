@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,13 +68,32 @@ def recorded_dataset(graph: Graph) -> str | None:
     return value if value in DATASET_NAMES else None
 
 
+def _printable(recorded: object) -> str | None:
+    """A path an IR records, fit to print in a note (printable, at most 200 characters), else None."""
+    ok = isinstance(recorded, str) and recorded.isprintable() and len(recorded) <= 200
+    return recorded if ok else None
+
+
+def _recorded_path_note(what: str, recorded: object, placeholder: str = "FILE") -> str:
+    """The note for a path an IR records but the user did not name: simulate never opens it (trust model,
+    "Paths a file records"), and says what to pass instead. The path is shown printable, never raw."""
+    shown = _printable(recorded)
+    hint = f"--checkpoint {shlex.quote(shown) if shown else placeholder}"
+    named = f" ({shown})" if shown else ""
+    return (
+        f"the IR records {what}{named}; simulate opens only files you name: pass {hint} to compare with "
+        "the float model. Integer results only"
+    )
+
+
 def _float_model(
     graph: Graph, checkpoint: Path | None, arch: str | None, notes: list[str], builder: str | None = None
 ):
-    """(float model, path) to compare with: --checkpoint, else the one recorded at export if it is still the
-    same file (its SHA-256 is recorded). A --builder export is rebuilt by calling ``builder`` (simulate runs
-    only code the user names), an imported NIR graph is evaluated under NIR's equations
-    (:func:`_nir_float_graph`). ``(None, None)`` with a note saying why when there is none."""
+    """(float model, path) to compare with: the --checkpoint the user names, checked against the SHA-256 the
+    IR records. A path the IR records is never opened on the IR's word (it could name any local file); a note
+    names it instead. A --builder export is rebuilt by calling ``builder`` (simulate runs only code the user
+    names), an imported NIR graph is evaluated under NIR's equations (:func:`_nir_float_graph`).
+    ``(None, None)`` with a note saying why when there is none."""
     from qsnn_deploy.models.provenance import file_sha256
 
     if isinstance(graph.metadata.get("nir_import"), dict):
@@ -83,46 +103,28 @@ def _float_model(
     raw_source = graph.metadata.get("source")
     recorded_builder = raw_source.get("builder") if isinstance(raw_source, dict) else None
     if builder is None and isinstance(recorded_builder, str):
+        weights = _printable(source.checkpoint)
         notes.append(
             f"the IR was exported with --builder {recorded_builder}; simulate runs only code you name: pass "
-            f"--builder {recorded_builder} to compare with the float model. Integer results only"
+            f"--builder {recorded_builder} --checkpoint {shlex.quote(weights) if weights else 'WEIGHTS'} to "
+            "compare with the float model. Integer results only"
         )
         return None, None
-    path = checkpoint or (Path(source.checkpoint) if source.checkpoint else None)
-    if path is None:
-        notes.append("the IR records no float checkpoint (pass --checkpoint): integer results only")
+    if checkpoint is None:
+        if source.checkpoint:
+            notes.append(_recorded_path_note("the float checkpoint", source.checkpoint))
+        else:
+            notes.append("the IR records no float checkpoint (pass --checkpoint): integer results only")
         return None, None
+    path = checkpoint
     if not path.is_file():
-        if checkpoint is not None:
-            raise CheckpointError(f"--checkpoint {path}: no such file")
-        notes.append(
-            f"the recorded float checkpoint {path} no longer exists (pass --checkpoint): integer results only"
-        )
-        return None, None
+        raise CheckpointError(f"--checkpoint {path}: no such file")
     if not torch_stack.available():
         notes.append(TORCH_MISSING)
         return None, None
     recorded_sha = source.sha256
-    if recorded_sha is None and checkpoint is None:
-        # a path the IR names is opened only to hash it against the SHA-256 recorded beside it
-        notes.append(
-            f"the IR records {path} without its SHA-256 (pass --checkpoint to compare): integer results only"
-        )
-        return None, None
-    try:
-        same_file = recorded_sha is not None and file_sha256(path) == recorded_sha
-    except QsnnError as exc:
-        if checkpoint is not None:
-            raise
-        notes.append(f"the recorded float checkpoint is not compared ({exc}): integer results only")
-        return None, None
+    same_file = recorded_sha is not None and file_sha256(path) == recorded_sha
     if recorded_sha is not None and not same_file:
-        if checkpoint is None:
-            notes.append(
-                f"the float checkpoint {path} changed since export (its SHA-256 differs from the one the IR "
-                "records): not compared; re-export it, or pass --checkpoint to compare anyway"
-            )
-            return None, None
         notes.append(f"--checkpoint {path} is not the file this IR was exported from (SHA-256 differs)")
     if builder is not None:
         from qsnn_deploy.models.builder import build_from_spec, load_weights
@@ -145,55 +147,28 @@ def _float_model(
                 overrides[name] = float(value)
     from qsnn_deploy.models.checkpoint import load_model
 
-    try:
-        model, _, _ = load_model(path, bits=bits, arch=arch, **overrides)
-    except CheckpointError as exc:
-        if checkpoint is not None:
-            raise
-        notes.append(f"the recorded checkpoint could not be loaded ({exc}): integer results only")
-        return None, None
+    model, _, _ = load_model(path, bits=bits, arch=arch, **overrides)
     return model, path
 
 
 def _nir_float_graph(graph: Graph, given: Path | None, notes: list[str]):
-    """(float chain, path) of an imported NIR graph: the .nir file (--checkpoint, else the path import
-    recorded) read again with the settings import recorded, its weights quantized as the IR's are, and run
-    under NIR's equations in float64 (export/float_graph.run_float). The file must be the one imported (its
-    SHA-256 is recorded); another file passed with --checkpoint is compared with a note."""
+    """(float chain, path) of an imported NIR graph: the .nir file the user names with --checkpoint, read again
+    with the settings import recorded, its weights quantized as the IR's are, and run under NIR's equations in
+    float64 (export/float_graph.run_float). A file other than the one imported (its SHA-256 is recorded) is
+    compared with a note; the path import recorded is never opened on the IR's word."""
     from qsnn_deploy.models.provenance import file_sha256
 
     info = graph.metadata["nir_import"]
-    recorded = info.get("path")
-    path = given or (Path(recorded) if isinstance(recorded, str) else None)
-    if path is None:
-        notes.append(
-            f"the IR was imported from {graph.metadata.get('source')} and records no path to it: pass "
-            "--checkpoint FILE.nir to compare with NIR's float equations. Integer results only"
-        )
+    if given is None:
+        notes.append(_recorded_path_note("the imported NIR file", info.get("path"), "FILE.nir"))
         return None, None
+    path = given
     if not path.is_file():
-        if given is not None:
-            raise CheckpointError(f"--checkpoint {path}: no such file")
-        notes.append(
-            f"the imported NIR file {path} no longer exists (pass --checkpoint FILE.nir): integer only"
-        )
-        return None, None
+        raise CheckpointError(f"--checkpoint {path}: no such file")
     if not torch_stack.available():
         notes.append(TORCH_MISSING)
         return None, None
-    try:
-        digest = file_sha256(path)
-    except QsnnError as exc:
-        if given is not None:
-            raise
-        notes.append(f"the imported NIR file is not compared ({exc}): integer results only")
-        return None, None
-    if digest != info.get("sha256"):
-        if given is None:
-            notes.append(
-                f"the NIR file {path} changed since import (SHA-256 differs): not compared; re-import it"
-            )
-            return None, None
+    if file_sha256(path) != info.get("sha256"):
         notes.append(f"--checkpoint {path} is not the NIR file this IR was imported from (SHA-256 differs)")
     from qsnn_deploy.interop.nir_import import nir_to_float_graph, read_nir
 
@@ -211,12 +186,7 @@ def _nir_float_graph(graph: Graph, given: Path | None, notes: list[str]):
             input_shape=tuple(graph.input.shape),
         )
     except (QsnnError, KeyError, TypeError, ValueError) as exc:
-        if given is not None:
-            raise QsnnError(
-                f"--checkpoint {path}: cannot evaluate it as the imported graph ({exc})"
-            ) from None
-        notes.append(f"the imported NIR file could not be evaluated ({exc}): integer results only")
-        return None, None
+        raise QsnnError(f"--checkpoint {path}: cannot evaluate it as the imported graph ({exc})") from None
     notes.append(
         f"float: NIR's equations on {path.name} in float64, with the {info.get('weight_bits')}-bit weights the IR holds"
     )

@@ -63,6 +63,7 @@ def test_nmnist_simulate_command_compares_with_float(nmnist_model, data_dir):
     # disagreement.
     out = cli("simulate", "--model", str(nmnist_model), "--dataset", "nmnist", "--data-dir", str(data_dir),
               "--num-steps", str(NMNIST_STEPS), "--min-agreement", "95", "--max-accuracy-gap", "5",
+              "--checkpoint", "run/model.pt",
               cwd=nmnist_model.parent)  # fmt: skip
     assert "nmnist test set: 100 samples" in out and "prediction agreement" in out
     assert "verdict: PASS" in out
@@ -82,7 +83,8 @@ def test_dvs_gesture_train_simulate_verify_on_fixture(tmp_path):
     cli("export", "run/model.pt", "--bits", "4", "--out", "dvs.qsnn", cwd=tmp_path)
     # A model trained for one epoch on random fixture events may leave deep layers silent: simulate must then
     # say so and exit 1 rather than hide it; anything else is an error.
-    out = cli("simulate", "--model", "dvs.qsnn", "--dataset", "dvs", "--num-steps", "12", *common, cwd=tmp_path,
+    out = cli("simulate", "--model", "dvs.qsnn", "--dataset", "dvs", "--num-steps", "12", "--checkpoint",
+              "run/model.pt", *common, cwd=tmp_path,
               ok=(0, 1))  # fmt: skip
     assert "dvs test set: 4 samples x 12 steps" in out and "prediction agreement" in out
     assert ("SILENT" in out) == ("verdict: FAIL: silent" in out)

@@ -119,14 +119,18 @@ def test_simulate_compares_a_builder_model_when_named(in_project, monkeypatch, c
     assert code == 0, err
     code, out, err = run_main(monkeypatch, capsys, "simulate", "--model", "b.qsnn", "--limit", "30")
     assert code == 0, err
-    assert f"pass --builder {MODULE}:build to compare" in out and "float accuracy" not in out
+    hint = f"pass --builder {MODULE}:build --checkpoint {in_project / 'weights.pt'} to compare"
+    assert hint in out and "float accuracy" not in out, out
     code, out, err = run_main(
         monkeypatch, capsys, "simulate", "--model", "b.qsnn", "--limit", "30",
-        "--builder", f"{MODULE}:build", "--json", "sim.json",
+        "--builder", f"{MODULE}:build", "--checkpoint", "weights.pt", "--json", "sim.json",
     )  # fmt: skip
     assert code == 0, err
     report = json.loads((in_project / "sim.json").read_text())
-    assert report["samples"] == 30 and report["float_checkpoint"] == str(in_project / "weights.pt")
+    assert (
+        report["samples"] == 30
+        and (in_project / report["float_checkpoint"]).resolve() == (in_project / "weights.pt").resolve()
+    )
     assert report["prediction_agreement"] == 1.0 and report["float_accuracy"] == report["int_accuracy"]
     assert report["verdict"].startswith("PASS")
     for name in ("layer1", "layer3"):  # both sides spike, at the same rate

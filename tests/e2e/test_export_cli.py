@@ -102,7 +102,8 @@ def test_export_then_simulate_with_json(spiking_checkpoint, data_dir, tmp_path):
     assert graph.metadata["source"]["checkpoint"] == str(spiking_checkpoint.resolve())
 
     report = tmp_path / "report.json"
-    args = ["simulate", "--model", str(ir), "--dataset", "mnist", "--limit", "50", "--json", str(report)]
+    args = ["simulate", "--model", str(ir), "--dataset", "mnist", "--limit", "50", "--json", str(report),
+            "--checkpoint", str(spiking_checkpoint)]  # fmt: skip
     proc = run_cli(*args, data_dir=data_dir)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(report.read_text())
@@ -129,7 +130,10 @@ def test_default_output_path_then_simulate_as_typed(spiking_checkpoint, data_dir
     proc = run_cli("export", str(spiking_checkpoint), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "model.qsnn").is_file()
-    proc = run_cli("simulate", "--dataset", "mnist", "--limit", "20", cwd=tmp_path, data_dir=data_dir)
+    proc = run_cli(
+        "simulate", "--dataset", "mnist", "--limit", "20", "--checkpoint", str(spiking_checkpoint), cwd=tmp_path,
+        data_dir=data_dir,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "mnist test set: 20 samples x 100 steps" in proc.stdout
     assert "prediction agreement" in proc.stdout and "verdict:" in proc.stdout

@@ -1,6 +1,6 @@
 """``qsnn-deploy simulate`` as a user runs it: on the base install without torch, with honest verdicts (DRIFT
 and FAIL exit 1), the dataset the IR records by default, a warning for another dataset, and no silent
-comparison with a checkpoint that changed since export."""
+comparison with a checkpoint other than the exported one, and no file opened that the user did not name."""
 
 from __future__ import annotations
 
@@ -72,11 +72,12 @@ def exported(data_dir, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_simulate_runs_on_the_base_install_without_torch(exported, data_dir, tmp_path):
-    _, ir = exported
+    checkpoint, ir = exported
     report = tmp_path / "report.json"
     proc = run_without_torch(
-        "simulate", "--model", str(ir), "--limit", "20", "--json", str(report), data_dir=data_dir
-    )
+        "simulate", "--model", str(ir), "--limit", "20", "--json", str(report), "--checkpoint", str(checkpoint),
+        data_dir=data_dir,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     # The dataset defaults to the one the IR records; the integer results print; one note says why there is
@@ -105,46 +106,62 @@ def test_sim_package_imports_nothing_from_export():
                 assert not name.startswith("qsnn_deploy.export"), f"{path.name} imports {name}"
 
 
-def test_with_torch_the_recorded_checkpoint_is_compared(exported, data_dir, monkeypatch, capsys):
-    _, ir = exported
+def _paths_opened_by_simulate(monkeypatch, capsys, *args: str) -> tuple[int, str, set[str]]:
+    """Run simulate in this process and record every path it opens (a ``sys.addaudithook`` hook sees each
+    ``open`` and ``os.open``); the hook stays installed for the process but records only during this run."""
+    opened: set[str] = set()
+    recording = [True]
+
+    def hook(event: str, event_args: tuple) -> None:
+        if recording[0] and event == "open" and isinstance(event_args[0], (str, bytes, os.PathLike)):
+            opened.add(os.path.realpath(os.fsdecode(event_args[0])))
+
+    sys.addaudithook(hook)
+    try:
+        code, out, _ = run_in_process(monkeypatch, capsys, *args)
+    finally:
+        recording[0] = False
+    return code, out, opened
+
+
+def test_the_recorded_checkpoint_is_never_opened_unless_named(exported, data_dir, monkeypatch, capsys):
+    """A path the IR records could name any local file: simulate names it in a note and opens it only when the
+    user passes it with --checkpoint (then it is hashed against the recorded SHA-256 and compared)."""
+    checkpoint, ir = exported
     monkeypatch.setenv("QSNN_DATA_DIR", str(data_dir))
-    code, out, err = run_in_process(monkeypatch, capsys, "simulate", "--model", str(ir), "--limit", "20")
-    assert "float accuracy" in out and "prediction agreement" in out, out + err
-    assert "note:" not in out
+    args = ("simulate", "--model", str(ir), "--limit", "20")
+    code, out, opened = _paths_opened_by_simulate(monkeypatch, capsys, *args)
+    assert code == 0 and "float accuracy" not in out and "integer-only run" in out, out
+    note = [line for line in out.splitlines() if "note:" in line]
+    assert len(note) == 1 and f"--checkpoint {checkpoint}" in note[0], out
+    assert str(ir.resolve()) in opened  # the hook works: it saw the IR being read ...
+    assert str(checkpoint.resolve()) not in opened  # ... and the recorded checkpoint was never opened
+
+    code, out, opened = _paths_opened_by_simulate(monkeypatch, capsys, *args, "--checkpoint", str(checkpoint))
+    assert str(checkpoint.resolve()) in opened
+    assert "float accuracy" in out and "prediction agreement" in out and "note:" not in out, out
     assert code == (0 if "verdict: PASS" in out else 1)
 
 
-def test_a_checkpoint_changed_since_export_is_not_compared_silently(
+def test_a_checkpoint_other_than_the_exported_one_is_compared_with_a_note(
     exported, data_dir, tmp_path, monkeypatch, capsys
 ):
-    checkpoint, ir = exported
+    _, ir = exported
     monkeypatch.setenv("QSNN_DATA_DIR", str(data_dir))
-    # The same path, retrained: other weights.
-    moved_ir, moved_checkpoint = tmp_path / "model.qsnn", tmp_path / "model.pt"
-    moved_ir.write_bytes(ir.read_bytes())
+    # The same architecture, retrained: other weights.
+    other_checkpoint = tmp_path / "model.pt"
     torch.manual_seed(5)
     other = build_model(SMALL_MNIST).eval()
     make_spiking(other, load_dataset("mnist", "train", data_dir=data_dir, limit=64).inputs)
-    save_checkpoint(moved_checkpoint, other, SMALL_MNIST, get_preset("mnist").train)
-    graph_args = ("simulate", "--model", str(moved_ir), "--limit", "20")
-    # The IR points at the original file; point it at the retrained copy by comparing explicitly, and check
-    # the automatic path with the original file rewritten in place.
-    original = checkpoint.read_bytes()
-    try:
-        checkpoint.write_bytes(moved_checkpoint.read_bytes())
-        code, out, _ = run_in_process(monkeypatch, capsys, *graph_args)
-    finally:
-        checkpoint.write_bytes(original)
-    assert "changed since export" in out and "float accuracy" not in out, out
-    assert code == 0 and "integer-only run" in out
-
-    code, out, _ = run_in_process(monkeypatch, capsys, *graph_args, "--checkpoint", str(moved_checkpoint))
+    save_checkpoint(other_checkpoint, other, SMALL_MNIST, get_preset("mnist").train)
+    graph_args = ("simulate", "--model", str(ir), "--limit", "20")
+    code, out, _ = run_in_process(monkeypatch, capsys, *graph_args, "--checkpoint", str(other_checkpoint))
     assert "not the file this IR was exported from" in out and "float accuracy" in out, out
     # Another network entirely: the verdict is DRIFT, and DRIFT exits 1 ...
     assert "verdict: DRIFT" in out and code == 1, out
     # ... unless the user widens the targets.
     code, out, _ = run_in_process(
-        monkeypatch, capsys, *graph_args, "--checkpoint", str(moved_checkpoint),
+        monkeypatch, capsys, *graph_args, "--checkpoint", str(other_checkpoint),
         "--min-agreement", "0", "--max-accuracy-gap", "100",
     )  # fmt: skip
     assert "verdict: PASS" in out and code == 0, out
@@ -172,7 +189,9 @@ def test_the_papers_state_dict_is_compared_with_arch(exported, data_dir, tmp_pat
     torch.save(model.state_dict(), seed)
     ir = tmp_path / "seed.qsnn"
     save_graph(export_checkpoint(seed, arch="seed-mnist", num_steps=20).graph, ir)
-    code, out, err = run_in_process(monkeypatch, capsys, "simulate", "--model", str(ir), "--limit", "10")
+    code, out, err = run_in_process(
+        monkeypatch, capsys, "simulate", "--model", str(ir), "--limit", "10", "--checkpoint", str(seed)
+    )
     assert "mnist test set: 10 samples x 20 steps" in out and "float accuracy" in out, out + err
     assert "note:" not in out
 

@@ -57,13 +57,13 @@ def test_simulate_on_a_file_of_mnist_images_equals_dataset_mnist(mnist, data_dir
     monkeypatch.setenv("QSNN_DATA_DIR", str(data_dir))
     code, out, err = run_main(
         monkeypatch, capsys, "simulate", "--model", "mnist.qsnn", "--inputs", "images.npy", "--labels",
-        "labels.npy", "--json", "own.json",
+        "labels.npy", "--json", "own.json", "--checkpoint", str(MNIST_MODEL),
     )  # fmt: skip
     assert code == 0, out + err
     assert out.startswith(f"--inputs images.npy: {SAMPLES} samples x 50 steps")
     code, out, err = run_main(
         monkeypatch, capsys, "simulate", "--model", "mnist.qsnn", "--dataset", "mnist", "--limit", SAMPLES,
-        "--json", "builtin.json",
+        "--json", "builtin.json", "--checkpoint", str(MNIST_MODEL),
     )  # fmt: skip
     assert code == 0, out + err
     own, builtin = _json(mnist / "own.json"), _json(mnist / "builtin.json")
@@ -80,7 +80,7 @@ def test_without_labels_the_float_comparison_rests_on_agreement(mnist, monkeypat
     monkeypatch.chdir(mnist)
     code, out, err = run_main(
         monkeypatch, capsys, "simulate", "--model", "mnist.qsnn", "--inputs", "images.npy", "--limit", "10",
-        "--json", "nolabels.json",
+        "--json", "nolabels.json", "--checkpoint", str(MNIST_MODEL),
     )  # fmt: skip
     assert code == 0, out + err
     report = _json(mnist / "nolabels.json")
