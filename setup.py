@@ -29,7 +29,6 @@ setup(
             "qemu-plugin/*.c",
             "qemu-plugin/*.h",
             "qemu-plugin/Makefile",
-            "verilog/**/*",
         ],
         "qsnn_deploy.bundled": [
             "mnist/model.pt",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from qsnn_deploy.models.presets import PRESETS, ModelConfig
 
-KINDS = ("conv", "avgpool", "maxpool", "batchnorm", "lif", "flatten", "linear", "dropout")
 POOLS = {"avg": "avgpool", "max": "maxpool"}  # ModelConfig.pooling -> the pool layers' kind
 WEIGHTED = ("conv", "linear")
 CONV_KERNEL = 5  # both convs: 5x5, stride 1, no padding, no bias

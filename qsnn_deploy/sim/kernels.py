@@ -47,11 +47,6 @@ class _ExactMatmul:
         return a.astype(self.dtype, copy=False) @ self.wt
 
 
-def _matmul_exact(a: np.ndarray, w2: np.ndarray, max_abs_input: int) -> np.ndarray:
-    """a (M, K) integers times w2 (O, K)^T, exactly, as int64."""
-    return _ExactMatmul(w2, max_abs_input)(a).astype(np.int64)
-
-
 def conv2d_weights(
     weight: np.ndarray,
     stride: int,
