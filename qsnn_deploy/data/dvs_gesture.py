@@ -66,10 +66,17 @@ def read_trial_list(folder: Path, split: str) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"DVS128 Gesture split list {path} cannot be read as UTF-8 text: {e}") from e
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         name = line.strip()
-        if name:
-            names.append(name[: -len(".aedat")] if name.endswith(".aedat") else name)
+        if not name:
+            continue
+        # a recording's name becomes a file name in this folder: nothing that reaches another folder or
+        # that the OS refuses (a NUL made open() raise ValueError)
+        if any(c in name for c in "/\\\x00") or name.startswith(".") or len(name) > 200:
+            raise DatasetError(
+                f"{path}:{number}: {name[:60]!r} is not a recording name (userNN_<lighting>); the list is corrupt"
+            )
+        names.append(name[: -len(".aedat")] if name.endswith(".aedat") else name)
     return names
 
 

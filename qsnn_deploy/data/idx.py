@@ -147,14 +147,6 @@ def read_idx(path: Path, limit: int | None = None) -> np.ndarray:
     return np.frombuffer(bytearray(body), dtype=np.uint8).reshape([count, *dims[1:]])  # writable copy
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_checked(url: str, dest: Path, md5: str) -> None:
     """Fetch ``url`` into ``dest`` atomically; raise ``OSError``/``ValueError`` on failure or md5 mismatch."""
     with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:

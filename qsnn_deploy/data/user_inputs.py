@@ -15,6 +15,7 @@ import math
 import os
 import stat
 import struct
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -128,7 +129,8 @@ def read_header(f: BinaryIO, where: str) -> NpyHeader:
     read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
     try:
         shape, fortran_order, dtype = read(f, max_header_size=MAX_HEADER_BYTES)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, tokenize.TokenError) as exc:
+        # numpy parses the header's dict with ast (and, for old files, tokenize): each raises its own errors
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise DatasetError(f"{where}: malformed .npy header ({reason}); {SAVE_HINT}") from None
     if dtype.hasobject:

@@ -26,6 +26,8 @@ def chain(graph) -> list[str]:
                 f"node {name!r} feeds {after[name]}: only a chain of nodes can be imported"
             )
         name = after[name][0]
+        if name not in graph.nodes:
+            raise UnsupportedLayerError(f"an edge leads to {name!r}, which is not a node of the NIR graph")
         if name in order:
             raise UnsupportedLayerError(
                 f"the NIR graph has a cycle through {name!r}: recurrence is not supported"
@@ -39,8 +41,23 @@ def chain(graph) -> list[str]:
     return order
 
 
+def whole_numbers(value, name: str, field: str) -> tuple[int, ...]:
+    """A node's integer field (a shape, stride, padding, kernel size) as Python ints: a number or a 1-D array
+    of numbers, each a whole number of at most 2^31; anything else (NaN, 1e300, text, a matrix) is one line
+    naming the node and the field."""
+    try:
+        arr = np.atleast_1d(np.asarray(value))
+        ok = arr.ndim == 1 and arr.dtype.kind in "iufb" and bool(np.all(np.isfinite(arr.astype(np.float64))))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not np.all(np.abs(arr.astype(np.float64)) <= 2**31) or not np.all(arr == np.round(arr)):
+        shown = str(value).replace("\n", " ")[:60]
+        raise UnsupportedLayerError(f"{name!r}: {field} {shown}; whole numbers expected")
+    return tuple(int(v) for v in arr)
+
+
 def declared_shape(node, name: str) -> tuple[int, ...]:
-    shape = tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"])))
+    shape = whole_numbers(node.input_type["input"], name, "input shape")
     if not 1 <= len(shape) <= 3:
         raise UnsupportedLayerError(f"{name!r}: input of shape {shape}; (C, H, W), (H, W) or (F,) expected")
     # the IR's limits (ir/limits.py), checked here before any probe or frame of this shape is allocated
@@ -76,4 +93,4 @@ def frame_shape(declared: tuple[int, ...], given: tuple[int, ...] | None = None)
     return given  # type: ignore[return-value]
 
 
-__all__ = ["chain", "declared_shape", "frame_shape"]
+__all__ = ["chain", "declared_shape", "frame_shape", "whole_numbers"]

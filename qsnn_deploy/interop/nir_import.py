@@ -24,13 +24,17 @@ import numpy as np
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.interop.conventions import CONVENTIONS, step_of, text
-from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape
+from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape, whole_numbers
 from qsnn_deploy.interop.nir_names import ir_names
 from qsnn_deploy.interop.nir_safe import check_nir_file
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
 from qsnn_deploy.models.provenance import file_sha256
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, LIF, IF, CubaLIF"
+# Strings import copies from the file into the IR's metadata (the producer, each node's original name) are cut
+# to this many characters: a 20 MB producer made an IR past its manifest's 16 MiB limit, which no command of
+# this tool could read back (issue 23). A library's name and version, or a module path, is far shorter.
+MAX_PRODUCER_CHARS = 256
 
 
 @dataclass
@@ -93,15 +97,23 @@ def uniform(node, name: str, fields: tuple[str, ...]) -> dict[str, float]:
 
 def _pool_kernel(node, name: str) -> int:
     k, s, p = (
-        np.atleast_1d(np.asarray(getattr(node, f))).astype(np.int64)
-        for f in ("kernel_size", "stride", "padding")
+        np.asarray(whole_numbers(getattr(node, f), name, f)) for f in ("kernel_size", "stride", "padding")
     )
+    if k.size not in (1, 2) or s.size not in (1, 2):
+        raise UnsupportedLayerError(f"{name!r}: kernel size {k} and stride {s} (one or two values expected)")
     k, s = np.broadcast_to(k, 2), np.broadcast_to(s, 2)
     if k[0] != k[1] or not np.array_equal(s, k) or np.any(p != 0):
         raise UnsupportedLayerError(
             f"{name!r}: only square non-overlapping pooling without padding (kernel {k}, stride {s}, padding {p})"
         )
     return int(k[0])
+
+
+def _pair(values: tuple[int, ...], name: str, field: str) -> np.ndarray:
+    """One value for both axes, or one per axis."""
+    if len(values) not in (1, 2):
+        raise UnsupportedLayerError(f"{name!r}: {field} {values} (one or two values expected)")
+    return np.broadcast_to(np.asarray(values, dtype=np.int64), 2)
 
 
 class _Converter:
@@ -124,6 +136,8 @@ class _Converter:
         if bias is None:
             return None
         flat = np.asarray(bias, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(flat)):  # NaN passed every check and surfaced as a PassDriftError
+            raise UnsupportedLayerError(f"{name!r}: the bias holds NaN or infinity")
         if flat.size not in (1, self.channels):
             raise UnsupportedLayerError(f"{name!r}: {flat.size} biases for {self.channels} output channels")
         b = np.broadcast_to(flat, (self.channels,))
@@ -200,9 +214,13 @@ class _Converter:
     def _conv_geometry(self, name: str, node, weight: np.ndarray) -> tuple[int, int]:
         if weight.ndim != 4:
             raise UnsupportedLayerError(f"{name!r}: weight of shape {weight.shape} (4-D expected)")
-        if int(np.asarray(node.groups)) != 1 or np.any(np.asarray(node.dilation) != 1):
+        groups, dilation = (
+            whole_numbers(node.groups, name, "groups"),
+            whole_numbers(node.dilation, name, "dilation"),
+        )
+        if groups != (1,) or any(d != 1 for d in dilation):
             raise UnsupportedLayerError(f"{name!r}: grouped or dilated convolutions are not supported")
-        stride = np.broadcast_to(np.atleast_1d(np.asarray(node.stride)), 2)
+        stride = _pair(whole_numbers(node.stride, name, "stride"), name, "stride")
         padding = node.padding
         if isinstance(padding, (str, bytes)):
             mode = text(padding)
@@ -215,7 +233,7 @@ class _Converter:
                 raise UnsupportedLayerError(
                     f"{name!r}: padding {mode!r} with kernel {weight.shape[2:]} and stride {stride}"
                 )
-        padding = np.broadcast_to(np.atleast_1d(np.asarray(padding)), 2)
+        padding = _pair(whole_numbers(padding, name, "padding"), name, "padding")
         if stride[0] != stride[1] or padding[0] != padding[1]:
             raise UnsupportedLayerError(
                 f"{name!r}: only square stride and symmetric padding (got {stride}, {padding})"
@@ -226,6 +244,8 @@ class _Converter:
         from qsnn_deploy.export.float_graph import Affine
 
         s = np.asarray(node.scale, dtype=np.float64)
+        if not np.all(np.isfinite(s)):
+            raise UnsupportedLayerError(f"{name!r}: the scale holds NaN or infinity")
         per_channel = s.reshape(s.shape[0], -1) if s.ndim > 1 else s.reshape(-1, 1)
         if s.ndim == 0 or not np.all(per_channel == per_channel[:, :1]):
             raise UnsupportedLayerError(
@@ -312,6 +332,16 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
     return FloatGraph(tuple(layers), shape, float(input_scale), encoding, int(num_steps))
 
 
+def bounded_text(value: str, what: str, notes: list[str]) -> str:
+    """``value`` cut to ``MAX_PRODUCER_CHARS`` characters, with a note saying what was cut."""
+    if len(value) <= MAX_PRODUCER_CHARS:
+        return value
+    notes.append(
+        f"the graph's {what} is {len(value):,} characters long; the IR keeps its first {MAX_PRODUCER_CHARS}"
+    )
+    return value[:MAX_PRODUCER_CHARS] + "...[cut]"
+
+
 def _setting(given, metadata: dict, key: str, default, what: str, number: str | None = None):
     """``given``, else the metadata's ``key`` (checked by ``recorded_number`` when ``number`` is "steps" or
     "positive"), else ``default``."""
@@ -323,7 +353,13 @@ def _setting(given, metadata: dict, key: str, default, what: str, number: str | 
         value = metadata[key]
         if number is not None:
             return recorded_number(value, key, steps=number == "steps")
-        return value.item() if isinstance(value, np.ndarray) else value
+        if isinstance(value, np.ndarray):
+            if value.size != 1:
+                raise QsnnError(
+                    f"the NIR graph's metadata {key} is an array of shape {value.shape}, not one value"
+                )
+            return value.reshape(()).item()
+        return value
     if default is None:
         raise QsnnError(f"the NIR graph records no {key}; pass {what}")
     return default
@@ -396,6 +432,8 @@ def import_nir(
     folded, applied = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
     graph, layer_meta, warnings = to_ir(folded, scale, QuantOptions(state_bits=state_bits))
     names = layer_names(nir_graph)
+    producer = bounded_text(text(meta.get("producer", "unknown")), "producer metadata", notes)
+    originals = {ir: bounded_text(str(name), f"node name {ir!r}", notes) for name, ir in names.items()}
     metadata = {
         "saturation_sites": overflow_sites(graph),
         "source": label,
@@ -403,8 +441,7 @@ def import_nir(
         "state_bits": state_bits,
         "lif_layers": layer_meta,
         "nir_import": {"sha256": digest, "weight_bits": bits, "dt": settings.dt, "dt_from": settings.dt_from,
-                       "convention": settings.convention, "producer": text(meta.get("producer", "unknown")),
-                       "nodes": {ir: str(name) for name, ir in names.items()}},
+                       "convention": settings.convention, "producer": producer, "nodes": originals},
     }  # fmt: skip
     graph = Graph(graph.input, graph.ops, graph.num_steps, metadata).validate()
     result = ImportResult(graph, applied, [], fg, settings=settings, notes=notes)

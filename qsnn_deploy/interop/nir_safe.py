@@ -85,31 +85,41 @@ def check_nir_file(path: Path | str) -> None:
         handle = h5py.File(path, "r")
     except OSError as exc:
         raise QsnnError(f"{path}: not a NIR file ({exc})") from None
-    with handle:
-        seen = 0
-        stack = [(handle, "", 0, False)]
-        while stack:
-            group, prefix, depth, in_metadata = stack.pop()
-            if depth > MAX_DEPTH:
-                raise _refuse(path, prefix or "/", f"nests groups more than {MAX_DEPTH} deep")
-            for name in group.keys():
-                seen += 1
-                if seen > MAX_OBJECTS:
-                    raise _refuse(path, "the file", f"holds more than {MAX_OBJECTS:,} objects")
-                where = f"{prefix}/{name}"
-                link = group.get(name, getlink=True)
-                if not isinstance(link, h5py.HardLink):
-                    kind = {h5py.ExternalLink: "an external link", h5py.SoftLink: "a soft link"}.get(
-                        type(link), "a user-defined link"
-                    )
-                    raise _refuse(path, where, f"is {kind}")
-                obj = group[name]
-                if isinstance(obj, h5py.Group):
-                    stack.append((obj, where, depth + 1, in_metadata or name == "metadata"))
-                elif isinstance(obj, h5py.Dataset):
-                    _check_dataset(path, where, name, obj, in_metadata)
-                else:
-                    raise _refuse(path, where, "is neither a group nor a dataset")
+    try:
+        with handle:
+            _walk(path, handle)
+    except (KeyError, RuntimeError, ValueError, OSError) as exc:  # h5py's errors on a damaged file
+        raise QsnnError(f"{path}: a damaged NIR (HDF5) file ({type(exc).__name__}: {exc})") from None
+
+
+def _walk(path: Path, handle) -> None:
+    """Check every link and dataset below ``handle`` (see ``check_nir_file``)."""
+    import h5py
+
+    seen = 0
+    stack = [(handle, "", 0, False)]
+    while stack:
+        group, prefix, depth, in_metadata = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _refuse(path, prefix or "/", f"nests groups more than {MAX_DEPTH} deep")
+        for name in group.keys():
+            seen += 1
+            if seen > MAX_OBJECTS:
+                raise _refuse(path, "the file", f"holds more than {MAX_OBJECTS:,} objects")
+            where = f"{prefix}/{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                kind = {h5py.ExternalLink: "an external link", h5py.SoftLink: "a soft link"}.get(
+                    type(link), "a user-defined link"
+                )
+                raise _refuse(path, where, f"is {kind}")
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                stack.append((obj, where, depth + 1, in_metadata or name == "metadata"))
+            elif isinstance(obj, h5py.Dataset):
+                _check_dataset(path, where, name, obj, in_metadata)
+            else:
+                raise _refuse(path, where, "is neither a group nor a dataset")
 
 
 __all__ = ["UnsafeNirError", "check_nir_file"]

@@ -1,0 +1,95 @@
+"""Fuzzing ``--option KEY=VALUE``: whatever a command line sets, ``codegen`` and ``verify``'s option handling
+for every target end in files or a ``QsnnError`` subclass, never anything else.
+
+Each case picks a target and one to four ``KEY=VALUE`` pairs: the keys every target reads (part, clock_mhz,
+arch, lanes, neurons, fold, dt, threads, jobs, cc, cxx, dense, sanitize, parts, synth) and unknown ones; the
+values a stranger types (empty, unicode digits, ``1_0``, huge integers, ``1e400``, NaN, inf, lists, paths,
+control characters, 5,000 characters). The pairs go through the same path as the command line: ``parse_options``,
+the target's design rules (``check_model``), ``render`` into a folder, the executors' summary of the build
+settings (``describe``), and for onnx the executor's ``build`` (an onnxruntime session, with ``threads``).
+Cases run as tests/fuzz_cases.py describes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fuzz_cases import SLOW_CASES, Rng, case_rng, outcome, pick, tally  # noqa: E402
+
+from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
+from qsnn_deploy.targets import check_model, get_target, target_names  # noqa: E402
+from qsnn_deploy.targets.commands import parse_options  # noqa: E402
+
+FAST_CASES = 40
+KEYS = ["part", "clock_mhz", "arch", "lanes", "neurons", "fold", "dt", "threads", "jobs", "cc", "cxx", "dense",
+        "sanitize", "parts", "synth", "unknown", "PART", "thr\u0435ads", "\u00b2", "a b", "x" * 300]  # fmt: skip
+VALUES = [
+    "", "0", "1", "2", "-1", "3.5", "\u00b2", "\u0661\u0662", "\uff14", "1_0", " 4 ", "0x10", "99999999999",
+    str(2**64), "9" * 5000, "1e400", "-1e400", "1e-400", "nan", "NaN", "inf", "-inf", "4,4", "16,64,16", "1,,2",
+    "layered", "serial", "ecp5-25k", "ecp5-45k", "ice40-up5k", "xc7z020clg400-1", "ecp5,ice40", "../../x",
+    "gcc", "/bin/sh", "$(id)", "a;b", "\x00", "\n", "\u2028", "100", "200", "1000.0001", "1e-3", "0.0001",
+]  # fmt: skip
+
+
+def _pairs(rng: Rng) -> tuple[str, ...]:
+    pairs = [f"{pick(rng, KEYS)}={pick(rng, VALUES)}" for _ in range(int(rng.integers(1, 5)))]
+    if rng.random() < 0.05:
+        pairs.append(pick(rng, ["novalue", "=1", " =2", "k=="]))  # not KEY=VALUE at all
+    return tuple(pairs)
+
+
+def _run_option_case(graph, target_name: str, pairs: tuple[str, ...], out: Path) -> None:
+    """What codegen and verify do with ``--option`` pairs, short of compiling: parse, check, render, and the
+    executors' handling of the build settings."""
+    options = parse_options(pairs)
+    target = get_target(target_name)
+    model = check_model(graph, target, options)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
+    target.render(model, out)
+    for executor in target.executors.values():
+        describe = getattr(executor, "describe", None)
+        if describe is not None:
+            describe(model.options)
+    if target_name == "onnx":
+        runner = target.executors["onnxruntime"].build(model, out, out)
+        del runner
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    return [random_graph("tiny", 1, bits=4, num_steps=3), random_graph("tiny-stream", 2, bits=8, num_steps=3)]
+
+
+def _run_cases(graphs, tmp_path: Path, cases: int, seed: int) -> dict[str, int]:
+    outcomes: dict[str, int] = {}
+    names = target_names()
+    for case in range(cases):
+        rng = case_rng(seed, case)
+        target = names[case % len(names)]
+        pairs = _pairs(rng)
+        graph = graphs[int(rng.integers(len(graphs)))]
+        what = f"options case {case} (seed {seed}, target {target}, {pairs!r})"
+        result = outcome(lambda g=graph, t=target, p=pairs: _run_option_case(g, t, p, tmp_path / "out"), what)
+        tally(outcomes, f"{target}:{result}")
+    return outcomes
+
+
+def test_fuzzed_target_options_render_or_raise_typed_errors(graphs, tmp_path):
+    outcomes = _run_cases(graphs, tmp_path, FAST_CASES, seed=23)
+    assert sum(outcomes.values()) == FAST_CASES
+    assert any(k.endswith(":ok") for k in outcomes) and any(not k.endswith(":ok") for k in outcomes), outcomes
+
+
+@pytest.mark.slow
+def test_fuzzed_target_options_many_cases(graphs, tmp_path):
+    outcomes = _run_cases(graphs, tmp_path, SLOW_CASES, seed=2026)
+    print(f"{SLOW_CASES} fuzzed --option sets: {dict(sorted(outcomes.items()))}")
+    assert sum(outcomes.values()) == SLOW_CASES >= 1000
+    assert {k.split(":")[0] for k in outcomes if k.endswith(":ok")} == set(target_names()), outcomes
