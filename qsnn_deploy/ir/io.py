@@ -103,10 +103,12 @@ def _require(mapping: dict, key: str, kind: type | tuple, where: str) -> Any:
     if not isinstance(mapping, dict) or key not in mapping:
         raise IRFormatError(f"{where}: missing field {key!r}")
     value = mapping[key]
-    if isinstance(value, bool) and kind in (int, float):
-        raise IRFormatError(f"{where}: field {key!r} must be {kind.__name__}, got a boolean")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    name = "/".join(k.__name__ for k in kinds)
+    # JSON true is a Python int: a boolean is never read as a number (``"scale": true`` is not 1.0).
+    if isinstance(value, bool) and bool not in kinds:
+        raise IRFormatError(f"{where}: field {key!r} must be {name}, got a boolean")
     if not isinstance(value, kind):
-        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise IRFormatError(f"{where}: field {key!r} must be {name}, got {type(value).__name__}")
     return value
 
@@ -245,7 +247,10 @@ def manifest_to_graph(manifest: Any, zf: zipfile.ZipFile) -> Graph:
         scale=_finite(_require(spec, "scale", (int, float), "input"), "input.scale"),
     )
     ops_json = _require(manifest, "ops", list, "manifest")
-    ops = tuple(_op_from_json(entry, i, zf) for i, entry in enumerate(ops_json))
+    ops: tuple[Op, ...] = ()
+    for i, entry in enumerate(ops_json):
+        ops += (_op_from_json(entry, i, zf),)
+        limits.check_tensor_total(ops)  # before the next op's tensors are read
     return Graph(
         input=input_spec,
         ops=ops,

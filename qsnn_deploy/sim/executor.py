@@ -17,6 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from qsnn_deploy.errors import IRValidationError
+from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ranges import OpRange, analyse
 from qsnn_deploy.sim import kernels
@@ -74,12 +75,14 @@ def simulate(
     num_steps: int | None = None,
     *,
     record: bool = False,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     progress=None,
     workers: int | None = None,
 ) -> SimResult:
     """Run ``graph`` on ``inputs``: (N, C, H, W) for a static input, (N, T', C, H, W) with T' >= steps for a
     stream. ``progress``: optional callable receiving the number of samples finished per batch.
+    ``batch_size``: samples per batch at most; the batches are never larger than ``samples_per_batch`` allows,
+    so memory stays within ``limits.MEMORY_BUDGET_BYTES`` for any graph inside the limits.
 
     ``workers``: batches simulated at the same time, each on its own thread with single-threaded BLAS
     (default: one per CPU, at most one per batch; 1 runs the batches in turn with BLAS on every CPU). The
@@ -88,8 +91,9 @@ def simulate(
     single-threaded NumPy passes that release the GIL, so two batches side by side keep both cores busy
     (measured on 2 cores: 1.3-1.6 against 1.8-1.9 ms/sample)."""
     graph.validate()
-    can_saturate, ranges = _checked_ranges(graph)
     steps = num_steps or graph.num_steps
+    limits.check_budget(graph, steps)  # --num-steps may ask more than the file's own steps
+    can_saturate, ranges = _checked_ranges(graph)
     stream = graph.input.encoding == "stream"
     if inputs.ndim != (5 if stream else 4) or tuple(inputs.shape[-3:]) != tuple(graph.input.shape):
         raise IRValidationError(
@@ -100,13 +104,17 @@ def simulate(
     if not graph.input.dtype.contains(inputs):
         raise IRValidationError(f"input values leave the input type {graph.input.dtype}")
     plan = build_plan(graph, can_saturate, ranges)
+    workers = workers or available_cpus()
+    fits = samples_per_batch(graph, steps, record=record, workers=workers)
+    batch_size = min(batch_size or DEFAULT_BATCH, fits)
     starts = range(0, len(inputs), batch_size)
-    workers = min(len(starts), workers or available_cpus())
+    workers = min(len(starts), workers)
     if progress is not None and workers > 1:
         progress = _serialised(progress)
 
     def run(start: int) -> SimResult:
-        return _run_batch(graph, plan, inputs[start : start + batch_size], steps, record, progress)
+        x = inputs[start : start + batch_size]
+        return _run_batch(graph, plan, x, steps, record, progress, STREAM_ELEMENTS // workers)
 
     if workers <= 1:
         parts = [run(start) for start in starts]
@@ -133,7 +141,34 @@ def _serialised(callback):
     return call
 
 
-STREAM_ELEMENTS = 1 << 25  # per-step activations of one time chunk of a batch, in values (see chunk_steps)
+DEFAULT_BATCH = 64  # samples per batch when the memory budget allows it
+STREAM_ELEMENTS = 1 << 25  # values of the largest activation of a time chunk, all workers together
+LIVE_ARRAYS = 4
+"""int64 arrays of the largest activation alive at once in a batch: a stage's input, its zero-padded copy and
+its output; a LIF's input currents, their prepared copy and its spikes (sim/kernels.py)."""
+
+
+def samples_per_batch(graph: Graph, steps: int, *, record: bool = False, workers: int = 1) -> int:
+    """The most samples a batch may hold so that ``workers`` batches side by side stay within
+    ``limits.MEMORY_BUDGET_BYTES`` (at least 1: ``limits.check_budget`` guarantees that one sample fits).
+
+    Per sample: ``LIVE_ARRAYS`` int64 copies of the largest array of one step (time chunks are cut to keep
+    this, see ``chunk_steps``), every LIF's int64 membrane, and the output spikes with their copies; with
+    ``record``, every LIF neuron's spike and membrane at every step, at ``limits.RECORD_BYTES_PER_VALUE``
+    (the simulator's record, the executor's and their comparison, as ``verify`` holds them)."""
+    fp = limits.footprint(graph, steps)
+    per_sample = 8 * LIVE_ARRAYS * fp.largest + 8 * fp.neurons + 3 * fp.classes * steps
+    if record:
+        per_sample += limits.RECORD_BYTES_PER_VALUE * fp.neuron_steps
+    return max(1, limits.MEMORY_BUDGET_BYTES // max(1, workers) // per_sample)
+
+
+def samples_per_record(graph: Graph, steps: int) -> int:
+    """The most samples ``verify`` may check at once: their full records (simulator, executor, comparison)
+    within ``limits.MEMORY_BUDGET_BYTES`` and the files its executors write for them within
+    ``limits.TEMP_BUDGET_BYTES`` (at least 1)."""
+    temp = limits.TEMP_BUDGET_BYTES // max(1, limits.footprint(graph, steps).temp_bytes)
+    return max(1, min(samples_per_batch(graph, steps, record=True), temp))
 
 
 def _to_ir_layout(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -141,17 +176,19 @@ def _to_ir_layout(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(x, -1, -3) if len(shape) == 3 else x
 
 
-def chunk_steps(stages: list[Stage], n: int, steps: int) -> int:
-    """Steps per time chunk: as many as keep the largest activation of the batch within ``STREAM_ELEMENTS``
-    values (int64: 256 MiB), which bounds the memory of long runs (long event streams, large batches). Smaller
-    chunks are not faster: measured on the bundled MNIST model, 2**19 values per chunk took 1.9x the time of a
-    single chunk, 2**22 values 1.05x (more, smaller kernel calls)."""
+def chunk_steps(stages: list[Stage], n: int, steps: int, values: int | None = None) -> int:
+    """Steps per time chunk: as many as keep the largest activation of the batch within ``values`` (the
+    executor gives each of its workers an equal share of ``STREAM_ELEMENTS``, 256 MiB of int64 in all), which
+    bounds the memory of long runs (long event streams, large batches). Smaller chunks are not faster: measured
+    on the bundled MNIST model, 2**19 values per chunk took 1.9x the time of a single chunk, 2**22 values 1.05x
+    (more, smaller kernel calls)."""
+    values = STREAM_ELEMENTS if values is None else values
     largest = max(int(np.prod(s.out_shape)) for s in stages)
-    return max(1, min(steps, STREAM_ELEMENTS // max(1, n * largest)))
+    return max(1, min(steps, values // max(1, n * largest)))
 
 
 def _run_batch(
-    graph: Graph, plan: list[Stage], x: np.ndarray, steps: int, record: bool, progress
+    graph: Graph, plan: list[Stage], x: np.ndarray, steps: int, record: bool, progress, chunk_values: int
 ) -> SimResult:
     """One batch, in time chunks.
 
@@ -173,7 +210,7 @@ def _run_batch(
             static, _, _ = _run_stage(stage, static, None, result, n, 1, False, None, False)
     states: dict[str, np.ndarray] = {}
     outputs, spikes_rec, mems_rec = [], {}, {}
-    chunk = chunk_steps(plan, n, steps)
+    chunk = chunk_steps(plan, n, steps, chunk_values)
     for t0 in range(0, steps, chunk):
         tc = min(chunk, steps - t0)
         if stream:  # (n, tc, C, H, W) -> (tc*n, H, W, C): frames of step t are rows t*n .. t*n+n-1

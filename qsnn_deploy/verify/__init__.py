@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.sim import SimResult, simulate
-from qsnn_deploy.sim.executor import concat_results
+from qsnn_deploy.sim.executor import concat_results, samples_per_record
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.verify.compare import Compared, compare_records
 from qsnn_deploy.verify.record import Record, record_of_simulation
@@ -73,13 +74,15 @@ def verify(
     from_dir: Path | None = None,
     workdir: Path | None = None,
     keep: bool = False,
-    chunk: int = 500,
+    chunk: int | None = None,
     progress=None,
     allow_edited: bool = False,
 ) -> VerifyResult:
     """Check ``target``'s ``executor`` (default: the target's first) against ``simulate`` on ``inputs``: every
     output spike of every step, and every LIF layer's spikes and membranes of every step (in full or as
-    digests). Runs ``chunk`` samples at a time so a whole test set's layers never sit in memory together.
+    digests). Runs ``chunk`` samples at a time (at most; default 500, fewer where ``samples_per_record`` says
+    their records or the executors' files would not fit the budgets of ir/limits.py) so a test set's layers
+    never sit in memory together.
 
     ``from_dir``: verify the files ``generate`` wrote there (they must come from this very graph) instead of
     rendering fresh ones; every file must be the one codegen writes (targets/folder.py), unless
@@ -90,6 +93,8 @@ def verify(
 
     start = time.perf_counter()
     steps = num_steps or graph.num_steps
+    limits.check_budget(graph, steps)  # before anything is rendered or built
+    chunk = min(chunk or 500, samples_per_record(graph, steps))
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="qsnn-verify-"))
     work.mkdir(parents=True, exist_ok=True)
     remove = workdir is None and not keep
@@ -145,7 +150,7 @@ def verify_c(
     sanitize: bool = False,
     workdir: Path | None = None,
     cc: str = "gcc",
-    chunk: int = 500,
+    chunk: int | None = None,
     progress=None,
 ) -> VerifyResult:
     """``verify`` on the C target's host executor (the generated C built with ``cc`` and the host harness)."""
