@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from qsnn_deploy.data import load_dataset
 from qsnn_deploy.models import load_checkpoint
+from qsnn_deploy.train.loop import evaluate, resolve_device
 
 
 def _cli(*args: str, env_data_dir=None) -> subprocess.CompletedProcess:
@@ -25,13 +28,24 @@ def test_train_mnist_beats_chance_and_writes_checkpoint_csv_and_plot(data_dir, t
     out = tmp_path / "run"
     args = ["train", "--dataset", "mnist", "--bits", "4", "--epochs", "1", "--num-steps", "10"]
     args += ["--train-limit", "1024", "--test-limit", "256", "--batch-size", "32", "--out", str(out)]
-    args += ["--lr", "4e-3", "--patience", "5"]
+    args += ["--lr", "4e-3", "--patience", "5", "--device", "cpu"]  # scored again on the CPU below
     proc = _cli(*args, env_data_dir=data_dir)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "best test accuracy" in proc.stdout
     assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "metrics.png", "model.pt"]
     model, config, info = load_checkpoint(out / "model.pt")
     assert config.bits == 4 and info["metrics"]["test_accuracy"] > 0.30
+    # The printed figures are the saved model's: its accuracy scored again through the library on the same
+    # 256 test images, one epoch of 1024 / 32 iterations.
+    printed = re.search(
+        r"^mnist 4-bit: best test accuracy ([0-9.]+)% at epoch 1/1 on 256 samples, 32 iterations in ",
+        proc.stdout,
+        re.M,
+    )
+    assert printed, proc.stdout
+    test_ds = load_dataset("mnist", "test", data_dir=data_dir, limit=256, num_steps=10)
+    accuracy = evaluate(model, test_ds.inputs, test_ds.labels, test_ds.input_scale, 10, resolve_device("cpu"))
+    assert info["metrics"]["test_accuracy"] == accuracy
+    assert float(printed.group(1)) == round(accuracy * 100, 2)
     # the recipe as run, command-line overrides included, not the preset's defaults
     assert info["train"]["lr"] == 4e-3 and info["train"]["batch"] == 32 and info["train"]["patience"] == 5
     assert info["train"]["num_steps"] == 10 and info["train"]["epochs"] == 1

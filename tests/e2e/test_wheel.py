@@ -5,13 +5,19 @@ with the harness, firmware, QEMU plugin, templates and demo sample all coming fr
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from qsnn_deploy.data import load_dataset
+from qsnn_deploy.ir.io import load_graph
+from qsnn_deploy.sim import simulate
 from tests.toolchains import require_tools
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +51,9 @@ def test_the_installed_wheel_runs_every_command_outside_the_checkout(tmp_path: P
         dict(os.environ),
     )
     wheel = next(wheels.glob("qsnn_deploy-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/")[0] for name in archive.namelist() if ".dist-info/" not in name}
+    assert tops == {"qsnn_deploy"}, f"the wheel ships {sorted(tops)} beside qsnn_deploy (tests must not ship)"
     # The venv sees this interpreter's packages (torch, numpy, ...) but gets its own, non-editable qsnn-deploy.
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
@@ -68,12 +77,17 @@ def test_the_installed_wheel_runs_every_command_outside_the_checkout(tmp_path: P
     out = _run(
         [*cli, "simulate", "--model", "model.qsnn", "--dataset", "mnist", "--limit", "20", *data], work, env
     )
-    assert "accuracy" in out.lower()
+    # the installed package's figures are the checkout's simulator's on the same file and images
+    graph = load_graph(work / "model.qsnn")
+    images = load_dataset("mnist", "test", data_dir=data_dir, limit=20, num_steps=graph.num_steps)
+    accuracy = float(np.mean(simulate(graph, images.inputs).predictions == images.labels))
+    assert f"mnist test set: 20 samples x {graph.num_steps} steps" in out, out
+    assert re.search(rf"^  integer accuracy +{re.escape(f'{accuracy:.2%}')}$", out, re.M), out
     _run([*cli, "codegen", "model.qsnn", "--out", "gen"], work, env)
     out = _run([*cli, "verify", "model.qsnn", "--limit", "5", "--from", "gen", *data], work, env)
-    assert "verified c/host" in out
+    assert re.search(rf"^verified c/host: 5 samples x {graph.num_steps} steps; ", out, re.M), out
     out = _run([*cli, "verify", "model.qsnn", "--limit", "2", "--executor", "cortex-m", *data], work, env)
-    assert "verified c/cortex-m" in out
+    assert re.search(rf"^verified c/cortex-m: 2 samples x {graph.num_steps} steps; ", out, re.M), out
     out = _run([*cli, "report", "model.qsnn", "--limit", "1", *data], work, env)
     assert "instructions/inference cortex-m4" in out
     out = _run([*cli, "demo", "--out", "demo"], work, env)
