@@ -46,9 +46,11 @@ class TargetOptions:
         """A whole-number setting in ``1..most``; anything else is one line (``int`` alone takes "²" and
         "1_0", and a huge count reaches a C int or ``make -j``)."""
         text = self.get(key, str(default))
-        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= most:
+        # the digits' count first: int() refuses more than 4,300 digits with a ValueError (found by fuzzing)
+        digits = text.lstrip("0") if text.isascii() and text.isdigit() else ""
+        if not digits or len(digits) > len(str(most)) or not 1 <= int(digits) <= most:
             raise QsnnError(f"--option {key}={text!r}: give an integer from 1 to {most}")
-        return int(text)
+        return int(digits)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fuzz_cases import SLOW_CASES, Rng, case_rng, outcome, pick, tally  # noqa: E402
 
+from qsnn_deploy.errors import QsnnError  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
 from qsnn_deploy.targets import check_model, get_target, target_names  # noqa: E402
+from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
 from qsnn_deploy.targets.commands import parse_options  # noqa: E402
 
 FAST_CASES = 40
@@ -93,3 +95,17 @@ def test_fuzzed_target_options_many_cases(graphs, tmp_path):
     print(f"{SLOW_CASES} fuzzed --option sets: {dict(sorted(outcomes.items()))}")
     assert sum(outcomes.values()) == SLOW_CASES >= 1000
     assert {k.split(":")[0] for k in outcomes if k.endswith(":ok")} == set(target_names()), outcomes
+
+
+# --- regressions: what the fuzzer found ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "0" * 5000])
+def test_a_count_of_thousands_of_digits_is_one_line(graphs, tmp_path, value):
+    """``threads=<5,000 digits>`` raised int()'s ValueError (more than 4,300 digits) at onnx verify's build."""
+    with pytest.raises(QsnnError, match="give an integer from 1 to"):
+        _run_option_case(graphs[0], "onnx", (f"threads={value}",), tmp_path / "out")
+
+
+def test_leading_zeros_still_count():
+    assert TargetOptions(extra={"threads": "0" * 5000 + "2"}).count("threads", 1, 1024) == 2
