@@ -20,6 +20,7 @@ from qsnn_deploy.atomic import write_text_atomic
 from qsnn_deploy.data.registry import DATASET_NAMES
 from qsnn_deploy.data.user_inputs import check_source, load_user_inputs
 from qsnn_deploy.errors import CheckpointError, IRValidationError, QsnnError
+from qsnn_deploy.ir import limits
 from qsnn_deploy.ir import metadata as ir_metadata
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.models import torch_stack
@@ -232,6 +233,7 @@ def simulate_dataset(
             raise QsnnError(f"{name} must be a fraction between 0 and 1, got {value}")
     trained_on = recorded_dataset(graph)
     steps = num_steps or graph.num_steps
+    limits.check_budget(graph, steps)  # --num-steps: before N x steps frames of data are read
     notes: list[str] = []
     if inputs_file is not None:  # your own data: shaped for the graph by the reader, labels optional
         check_source(dataset, inputs_file, labels_file)

@@ -17,6 +17,7 @@ import numpy as np
 
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.outputs import refuse_folder_holding_inputs, refuse_outputs_over_inputs
 from qsnn_deploy.targets import check_model, generate, get_target, recorded_options
@@ -159,6 +160,7 @@ def verify_from_cli(
         [("--json", json_path)], [], data_folders(graph, dataset, data_dir, inputs_file)
     )
     steps = num_steps or graph.num_steps
+    limits.check_budget(graph, steps)  # --num-steps: before N x steps frames of data are read
     name, inputs, labels = test_data(graph, dataset, data_dir, limit, steps, inputs_file, labels_file)
     with tqdm(total=len(inputs), desc=f"verify {target}", unit="sample") as bar:
         result = verify(

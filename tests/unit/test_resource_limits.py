@@ -123,10 +123,12 @@ def test_num_steps_from_the_command_line_is_checked_before_anything_is_built(
     monkeypatch, capsys, files: Path
 ):
     """The file is inside the budget at its own steps; ``--num-steps`` asking more is refused by verify and
-    simulate before the target is rendered or a sample simulated."""
+    simulate before any data is read (the --inputs file does not even exist: that error would come first
+    otherwise) and so before the target is rendered or a sample simulated."""
+    missing = files / "no-such-inputs.npy"
     for args in (
-        ["verify", files / "under.qsnn", "--inputs", files / "x.npy", "--num-steps", UNDER + 1],
-        ["simulate", "--model", files / "under.qsnn", "--inputs", files / "x.npy", "--num-steps", UNDER + 1],
+        ["verify", files / "under.qsnn", "--inputs", missing, "--num-steps", UNDER + 1],
+        ["simulate", "--model", files / "under.qsnn", "--inputs", missing, "--num-steps", UNDER + 1],
     ):
         start = time.perf_counter()
         code, _, err = run_main(monkeypatch, capsys, *args)
