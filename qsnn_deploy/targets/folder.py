@@ -21,6 +21,7 @@ from qsnn_deploy.errors import QsnnError, VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets import MANIFEST, check_model, codegen_options, read_manifest
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions
+from qsnn_deploy.targets.static_check import check_constants
 
 
 class EditedFolderError(QsnnError):
@@ -112,6 +113,8 @@ def open_generated(
     try:
         target.render(model, fresh)
         problems = differences(fresh, folder)
+        if problems and allow_edited:  # code may change, the IR's constants may not (targets/static_check.py)
+            check_constants(target.name, model, fresh, folder)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
     if problems and not allow_edited:

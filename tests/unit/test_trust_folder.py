@@ -17,6 +17,7 @@ from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import MANIFEST, generate, get_target, read_manifest
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.folder import EditedFolderError, open_generated
+from qsnn_deploy.targets.static_check import StaticCheckError
 from qsnn_deploy.verify import verify
 from tests.cli_run import error_lines, run_main
 from tests.toolchains import require_tools
@@ -149,6 +150,7 @@ def test_missing_extra_and_special_files_are_named(tmp_path: Path, graph):
     (tmp_path / "qsnn_model.h").unlink()
     (tmp_path / "notes.txt").write_text("hi")
     os.mkfifo(tmp_path / "qsnn_data.h.fifo")
+    data = (tmp_path / "qsnn_data.h").read_bytes()
     (tmp_path / "qsnn_data.h").unlink()
     os.mkfifo(tmp_path / "qsnn_data.h")  # a FIFO where a source was: named, never opened (no blocking)
     with pytest.raises(EditedFolderError) as info:
@@ -156,6 +158,11 @@ def test_missing_extra_and_special_files_are_named(tmp_path: Path, graph):
     text = str(info.value)
     assert "missing qsnn_model.h" in text and "extra notes.txt" in text and "extra qsnn_data.h.fifo" in text
     assert "edited qsnn_data.h (not a regular file)" in text and "\n" not in text
+    # edits allowed: the static check reads the data header's constants, and refuses a FIFO in its place
+    with pytest.raises(StaticCheckError, match="qsnn_data.h is not a regular file"):
+        open_generated(graph, t, tmp_path, None, allow_edited=True)
+    (tmp_path / "qsnn_data.h").unlink()
+    (tmp_path / "qsnn_data.h").write_bytes(data)
     allowed = open_generated(graph, t, tmp_path, None, allow_edited=True).edited
     assert "missing qsnn_model.h" in allowed
 

@@ -1,0 +1,88 @@
+"""The HLS target's constants for the static check of ``verify --from --allow-edited`` (targets/static_check.py).
+
+Every constant the HLS target writes is in ``<prefix>_data.h`` (templates/hls/data.h.j2): per layer a
+configuration struct (``<lif>_cfg``: geometry, widths, the requantize shift and rounding, the LIF threshold and
+decay), the weight ROM, the pool signs and the requantize multipliers and biases. They are read by name (a
+struct member as ``<lif>_cfg::NAME``), wherever the user moved them in the file.
+"""
+
+from __future__ import annotations
+
+from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c_header import header_constants
+from qsnn_deploy.targets.hls.layout import is_packed, row_bytes
+from qsnn_deploy.targets.static_check import (
+    Constant,
+    Decoder,
+    Field,
+    FolderFiles,
+    field_difference,
+    signed,
+    weight_name,
+)
+
+
+def _rom_decoder(layer: Layer) -> Decoder:
+    """Element i of the ROM ``[taps][row_bytes]``: row t holds the O weights of input tap t, byte k weights 2k
+    (low nibble) and 2k+1, or weight k (hls/layout.py, rom_rows)."""
+    op, bits, width = layer.op, (4 if is_packed(layer) else 8), row_bytes(layer)
+    out, per = op.weight.shape[0], (2 if is_packed(layer) else 1)
+
+    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+        tap, k = divmod(i, width)
+        fields: list[Field] = [
+            (bits * h, bits, weight_name(op.name, op.weight.shape, tap * out + per * k + h), lambda v: signed(v, bits))
+            for h in range(per)
+            if per * k + h < out
+        ]  # fmt: skip
+        return field_difference(got, want, fields)  # type: ignore[arg-type]
+
+    return decode
+
+
+MEMBERS = {  # <lif>_cfg member -> (IR op of the layer, what it holds)
+    "SHIFT": ("rq", "shift"),
+    "ROUND": ("rq", "rounding 2^(shift-1)"),
+    "THRESHOLD": ("lif", "threshold"),
+    "DECAY_MULT": ("lif", "decay multiplier"),
+    "DECAY_SHIFT": ("lif", "decay shift"),
+    "DECAY_HALF": ("lif", "decay rounding 2^(decay shift-1)"),
+    "RESET_ZERO": ("lif", "reset (true: to zero)"),
+    "mult_t": ("rq", "multiplier width"),
+}
+
+
+def quantities(model: CheckedModel) -> dict[str, tuple[str, Decoder | None, str]]:
+    """Each name the data header defines -> (the IR quantity it holds, how a stored element maps to it, its
+    layer's LIF)."""
+    names: dict[str, tuple[str, Decoder | None, str]] = {}
+    for layer in model.layers:
+        op, rq, lif = layer.op, layer.rq, layer.lif
+        names[f"{op.name}_w"] = (f"{op.name} weight", _rom_decoder(layer), lif.name)
+        if layer.pool is not None:
+            names[f"{layer.pool.name}_sign"] = (f"{layer.pool.name} sign", None, lif.name)
+        names[f"{rq.name}_mult"] = (f"{rq.name} multiplier", None, lif.name)
+        names[f"{rq.name}_bias"] = (f"{rq.name} bias", None, lif.name)
+        for member, (role, what) in MEMBERS.items():
+            owner = rq.name if role == "rq" else lif.name
+            names[f"{lif.name}_cfg::{member}"] = (f"{owner} {what}", None, lif.name)
+    return names
+
+
+def constants(model: CheckedModel, files: FolderFiles) -> list[Constant]:
+    """The constants of the folder's data header, in file order (none where it is missing)."""
+    name = f"{model.options.prefix}_data.h"
+    text = files.text(name)
+    if text is None:
+        return []
+    known = quantities(model)
+    found = []
+    for c in header_constants(text):
+        quantity, decode, layer = known.get(c.key, (c.key.replace("::", " "), None, ""))
+        radix = 16 if decode else 10  # the ROM is written in hex
+        found.append(Constant(name, c.key, quantity, c.values, c.lines, decode, radix, layer))
+    return found
+
+
+__all__ = ["constants", "quantities"]
