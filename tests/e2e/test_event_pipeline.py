@@ -4,6 +4,7 @@ published format). Train -> export -> simulate -> generated C verified bit for b
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -65,8 +66,27 @@ def test_nmnist_simulate_command_compares_with_float(nmnist_model, data_dir):
               "--num-steps", str(NMNIST_STEPS), "--min-agreement", "95", "--max-accuracy-gap", "5",
               "--checkpoint", "run/model.pt",
               cwd=nmnist_model.parent)  # fmt: skip
-    assert "nmnist test set: 100 samples" in out and "prediction agreement" in out
+    assert f"nmnist test set: 100 samples x {NMNIST_STEPS} steps" in out
     assert "verdict: PASS" in out
+    # Each figure is the library's on the same 100 recordings: the integer simulator, and the float model.
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.ir import load_graph
+    from qsnn_deploy.models.checkpoint import load_model
+    from qsnn_deploy.models.inference import float_outputs
+    from qsnn_deploy.sim import simulate
+
+    graph = load_graph(nmnist_model)
+    test = load_dataset("nmnist", "test", data_dir=data_dir, num_steps=NMNIST_STEPS)
+    predictions = simulate(graph, test.inputs, NMNIST_STEPS).predictions
+    model, _, _ = load_model(nmnist_model.parent / "run" / "model.pt", bits=4)
+    float_counts, _ = float_outputs(model, test.inputs, NMNIST_STEPS, graph.input.scale)
+    expected = {
+        "integer accuracy": np.mean(predictions == test.labels),
+        "float accuracy": np.mean(float_counts.argmax(axis=1) == test.labels),
+        "prediction agreement": np.mean(float_counts.argmax(axis=1) == predictions),
+    }
+    for label, value in expected.items():
+        assert re.search(rf"^  {label} +{re.escape(f'{value:.2%}')}$", out, re.M), (label, value, out)
 
 
 def test_dvs_gesture_train_simulate_verify_on_fixture(tmp_path):
