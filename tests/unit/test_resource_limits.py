@@ -243,9 +243,9 @@ def _tiny_with_scale(tmp_path: Path, scale: str) -> Path:
             data = src.read(info.filename)
             if info.filename == MANIFEST:
                 manifest = json.loads(data)
-                text = json.dumps(manifest).replace(json.dumps(manifest["input"]["scale"]), scale, 1)
-                data = text.replace(f'"scale": {scale}', f'"scale": {scale}').encode()
-                assert f'"scale": {scale}' in text
+                manifest["input"]["scale"] = json.loads(scale)  # a JSON boolean where a number belongs
+                data = json.dumps(manifest).encode()
+                assert f'"scale": {scale}' in data.decode()
             dst.writestr(info.filename, data)
     return out
 
