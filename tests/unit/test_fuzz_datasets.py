@@ -21,7 +21,6 @@ import gzip
 import io
 import shutil
 import struct
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -29,13 +28,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally  # noqa: E402
-
-from qsnn_deploy.data import load_dataset, write_dvs_gesture_fixture  # noqa: E402
-from qsnn_deploy.data.user_inputs import load_user_inputs  # noqa: E402
-from qsnn_deploy.errors import DatasetError  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
+from qsnn_deploy.data import load_dataset, write_dvs_gesture_fixture
+from qsnn_deploy.data.user_inputs import load_user_inputs
+from qsnn_deploy.errors import DatasetError
+from qsnn_deploy.ir.synthetic import random_graph
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
 
 FAST_CASES = 80  # per family
 FAMILIES = ("mnist", "nmnist", "dvs", "npy")

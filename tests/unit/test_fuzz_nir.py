@@ -12,18 +12,15 @@ truncations and lying words. Cases run as tests/fuzz_cases.py describes (seeded,
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally  # noqa: E402
-
-from qsnn_deploy.errors import QsnnError  # noqa: E402
-from qsnn_deploy.interop.nir_import import MAX_PRODUCER_CHARS, import_nir  # noqa: E402
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.interop.nir_import import MAX_PRODUCER_CHARS, import_nir
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nir"
 # The small MLPs first: the normal suite's few cases take them; the CNN costs ~0.7 s a case.

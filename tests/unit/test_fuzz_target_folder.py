@@ -15,18 +15,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally  # noqa: E402
-
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
-from qsnn_deploy.targets import MANIFEST, generate, get_target, target_names  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
-from qsnn_deploy.targets.folder import open_generated  # noqa: E402
+from qsnn_deploy.ir.synthetic import random_graph
+from qsnn_deploy.targets import MANIFEST, generate, get_target, target_names
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.folder import open_generated
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
 
 FAST_CASES = 30
 JSON_VALUES = [

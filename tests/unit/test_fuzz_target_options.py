@@ -13,19 +13,16 @@ Cases run as tests/fuzz_cases.py describes.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fuzz_cases import SLOW_CASES, Rng, case_rng, outcome, pick, tally  # noqa: E402
-
-from qsnn_deploy.errors import QsnnError  # noqa: E402
-from qsnn_deploy.ir.synthetic import random_graph  # noqa: E402
-from qsnn_deploy.targets import check_model, get_target, target_names  # noqa: E402
-from qsnn_deploy.targets.base import TargetOptions  # noqa: E402
-from qsnn_deploy.targets.commands import parse_options  # noqa: E402
+from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.ir.synthetic import random_graph
+from qsnn_deploy.targets import check_model, get_target, target_names
+from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.commands import parse_options
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, outcome, pick, tally
 
 FAST_CASES = 40
 KEYS = ["part", "clock_mhz", "arch", "lanes", "neurons", "fold", "dt", "threads", "jobs", "cc", "cxx", "dense",
