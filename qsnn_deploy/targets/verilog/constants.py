@@ -13,6 +13,7 @@ Where the Verilog target writes constants (render.py):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from qsnn_deploy.ir.plan import Layer
@@ -30,7 +31,7 @@ from qsnn_deploy.targets.static_check import (
     signed,
     weight_name,
 )
-from qsnn_deploy.targets.verilog.layout import LayerParams
+from qsnn_deploy.targets.verilog.layout import LayerParams, weight_image
 from qsnn_deploy.targets.verilog.render import context
 from qsnn_deploy.targets.verilog.serial import SerialDesign
 
@@ -182,6 +183,26 @@ def _rq_decoder(layer: Layer, p: LayerParams) -> Decoder:
     return decode
 
 
+def _serial_weight_decoder(layers: tuple[Layer, ...], params: list[LayerParams], d: SerialDesign) -> Decoder:
+    """The layers' weight images one after the other, each laid out as a layered image with the engine's lanes
+    (serial.py, design: ``weight_image`` of the widened parameters)."""
+    spans = []
+    start = 0
+    for layer, p in zip(layers, params):
+        wide = dataclasses.replace(p, LANES=d.lanes, GROUPS=-(-p.OC // d.lanes), FOLD=0, W_BITS=4)
+        words = len(weight_image(layer, wide).split())
+        spans.append((start, start + words, _weight_decoder(layer, wide)))
+        start += words
+
+    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+        for first, end, layer_decode in spans:
+            if first <= i < end:
+                return layer_decode(i - first, got, want)  # type: ignore[arg-type]
+        return None
+
+    return decode
+
+
 def _serial_rq_decoder(layers: tuple[Layer, ...], d: SerialDesign) -> Decoder:
     """Word k: channel k of all layers in order, {bias, multiplier} (serial.py, rq_hex)."""
     owners = [(layer, c) for layer in layers for c in range(len(layer.rq.multiplier))]
@@ -216,7 +237,8 @@ def _images(model: CheckedModel, ctx: dict) -> list[Image]:
     """Every memory image the top level reads."""
     p = ctx["p"]
     if ctx["arch"] == "serial":
-        return [(f"{p}_weights.hex", "weight word of all layers", None, ""),
+        weights = _serial_weight_decoder(model.layers, ctx["layers"], ctx["design"])
+        return [(f"{p}_weights.hex", "weight word of all layers", weights, ""),
                 (f"{p}_rq.hex", "requantize word of all layers", _serial_rq_decoder(model.layers, ctx["design"]),
                  "")]  # fmt: skip
     images: list[Image] = []
