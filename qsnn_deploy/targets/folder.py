@@ -80,13 +80,22 @@ def differences(expected_dir: Path, folder: Path) -> list[str]:
 
 
 def open_generated(
-    graph: Graph, target: Target, folder: Path, options: TargetOptions | None, allow_edited: bool = False
+    graph: Graph,
+    target: Target,
+    folder: Path,
+    options: TargetOptions | None,
+    allow_edited: bool = False,
+    *,
+    check_constants_first: bool = True,
 ) -> GeneratedFolder:
     """Check ``folder`` (written by ``codegen --target target``) against ``graph`` before anything is built.
 
     The manifest must name this target and this IR and may hold only codegen options; ``options`` (the
     command line) adds build settings, and may repeat a codegen option only with the recorded value. Every file
-    must be the one codegen writes (``EditedFolderError`` names each that is not) unless ``allow_edited``."""
+    must be the one codegen writes (``EditedFolderError`` names each that is not) unless ``allow_edited``; the
+    constants of an edited folder must still be the IR's (targets/static_check.py). ``check_constants_first``
+    is False only in the mutation tests that plant a changed constant to show that the behavioural check
+    catches it too; the command line has no way to turn it off."""
     from qsnn_deploy.ir.io import graph_fingerprint
 
     folder = Path(folder)
@@ -113,7 +122,7 @@ def open_generated(
     try:
         target.render(model, fresh)
         problems = differences(fresh, folder)
-        if problems and allow_edited:  # code may change, the IR's constants may not (targets/static_check.py)
+        if problems and allow_edited and check_constants_first:  # code may change, the IR's constants may not
             check_constants(target.name, model, fresh, folder)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)

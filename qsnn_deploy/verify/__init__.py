@@ -77,6 +77,7 @@ def verify(
     chunk: int | None = None,
     progress=None,
     allow_edited: bool = False,
+    check_constants_first: bool = True,
 ) -> VerifyResult:
     """Check ``target``'s ``executor`` (default: the target's first) against ``simulate`` on ``inputs``: every
     output spike of every step, and every LIF layer's spikes and membranes of every step (in full or as
@@ -86,7 +87,8 @@ def verify(
 
     ``from_dir``: verify the files ``generate`` wrote there (they must come from this very graph) instead of
     rendering fresh ones; every file must be the one codegen writes (targets/folder.py), unless
-    ``allow_edited`` (code changed on purpose). ``workdir``: build there and keep it; else a temporary folder, removed at the end
+    ``allow_edited`` (code changed on purpose), whose constants are first compared with the IR's
+    (``check_constants_first``: False only for mutation tests of the behavioural check). ``workdir``: build there and keep it; else a temporary folder, removed at the end
     unless ``keep``. ``progress``: optional callable receiving samples done per chunk."""
     from qsnn_deploy.targets import get_target, render_into
     from qsnn_deploy.targets.folder import open_generated
@@ -111,7 +113,9 @@ def verify(
             )
         edited: tuple[str, ...] = ()
         if from_dir is not None:  # checked file by file against a fresh render before anything is built
-            opened = open_generated(graph, t, Path(from_dir), options, allow_edited)
+            opened = open_generated(
+                graph, t, Path(from_dir), options, allow_edited, check_constants_first=check_constants_first
+            )
             model, model_dir, edited = opened.model, Path(from_dir), opened.edited
         else:
             model_dir = work / "model"

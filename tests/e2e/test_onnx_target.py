@@ -18,6 +18,7 @@ from qsnn_deploy.errors import VerificationError  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
 from qsnn_deploy.targets import generate  # noqa: E402
 from qsnn_deploy.targets.onnx.graph import reset_threshold  # noqa: E402
+from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
 from qsnn_deploy.verify import verify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,8 +90,12 @@ def test_a_reset_off_by_one_fails_verification(tmp_path: Path) -> None:
     (init,) = [i for i in model.graph.initializer if i.name == name]
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 1, name))
     onnx.save(model, str(path))
-    with pytest.raises(VerificationError):
+    with pytest.raises(StaticCheckError, match=name):
         verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)
+    with pytest.raises(VerificationError, match="differ"):
+        verify(
+            graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True, check_constants_first=False
+        )
 
 
 @pytest.mark.parametrize("arch", ["tiny", "mnist"])
@@ -117,5 +122,9 @@ def test_a_max_pool_sign_flipped_fails_verification(tmp_path: Path) -> None:
     sign[0] = -sign[0]
     init.CopyFrom(numpy_helper.from_array(sign, init.name))
     onnx.save(model, str(path))
-    with pytest.raises(VerificationError):
+    with pytest.raises(StaticCheckError, match="pool1_sign"):
         verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)
+    with pytest.raises(VerificationError, match="differ"):
+        verify(
+            graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True, check_constants_first=False
+        )

@@ -18,6 +18,7 @@ from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Requantize, SumPool2d
 from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph
 from qsnn_deploy.ir.types import UINT8, IntType
 from qsnn_deploy.targets import check_model, generate
+from qsnn_deploy.targets.static_check import StaticCheckError
 from qsnn_deploy.verify import verify
 from tests.toolchains import require_hls, require_tools
 
@@ -136,10 +137,13 @@ def test_a_changed_folded_weight_fails_verify(
     require_tools("gcc") if target == "c" else require_hls()
     generate(graph, target, tmp_path / "gen")
     _flip_byte(tmp_path / "gen" / file, array, index)
+    edited = dict(target=target, from_dir=tmp_path / "gen", workdir=tmp_path / "w", allow_edited=True)
+    # The static check names the changed constant before anything is built ...
+    with pytest.raises(StaticCheckError, match=f"{file}:.*conv3 weight"):
+        verify(graph, inputs, **edited)
+    # ... and without it, running the code catches the change in the layer it feeds.
     with pytest.raises(VerificationError, match="if3"):
-        verify(
-            graph, inputs, target=target, from_dir=tmp_path / "gen", workdir=tmp_path / "w", allow_edited=True
-        )
+        verify(graph, inputs, **edited, check_constants_first=False)
 
 
 def test_a_changed_folded_weight_fails_onnx_verify(tmp_path: Path, graph: Graph, inputs: np.ndarray) -> None:
@@ -155,8 +159,12 @@ def test_a_changed_folded_weight_fails_onnx_verify(tmp_path: Path, graph: Graph,
     weight[0, 0, 3, 3] += 1 if weight[0, 0, 3, 3] < 7 else -1
     init.CopyFrom(numpy_helper.from_array(weight, init.name))
     onnx.save(model, str(tmp_path / "model.onnx"))
-    with pytest.raises(VerificationError, match="if3"):
+    with pytest.raises(StaticCheckError, match="conv3_weight"):
         verify(graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True)
+    with pytest.raises(VerificationError, match="if3"):
+        verify(
+            graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True, check_constants_first=False
+        )
 
 
 @pytest.mark.slow
