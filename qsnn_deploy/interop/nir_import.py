@@ -89,6 +89,8 @@ def uniform(node, name: str, fields: tuple[str, ...]) -> dict[str, float]:
     values = {}
     for f in fields:
         arr = np.asarray(getattr(node, f), dtype=np.float64)
+        if np.any(np.isnan(arr)):  # NaN != NaN would read as "differs"; an infinite tau is checked by its use
+            raise UnsupportedLayerError(f"{name!r}: {f} is not finite (NaN); give a number")
         if arr.size == 0 or not np.all(arr == arr.flat[0]):
             raise UnsupportedLayerError(f"{name!r}: {f} differs between neurons (per-neuron parameters)")
         values[f] = float(arr.flat[0])

@@ -18,10 +18,11 @@ import pkgutil
 import stat
 from pathlib import Path
 
-from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.atomic import write_files_atomic
 from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
+from qsnn_deploy.targets.files import locked_output_folder, render_in_memory
 from qsnn_deploy.targets.names import unique_names
 from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 
@@ -86,20 +87,33 @@ def recorded_options(target: str | Target, options: TargetOptions) -> dict[str, 
 
 def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOptions) -> CheckedModel:
     """Check, render into ``out`` and write ``qsnn-target.json`` beside the files; returns the checked model."""
+    return write_generated(graph, target, out, options)[0]
+
+
+def write_generated(
+    graph: Graph, target: str | Target, out: Path, options: TargetOptions
+) -> tuple[CheckedModel, list[Path]]:
+    """Check ``graph``, render ``target``'s files and ``qsnn-target.json``, and write them into ``out``; returns
+    the checked model and the paths written (only those: other files in ``out`` are left alone).
+
+    Nothing reaches ``out`` before every file is rendered (in a private folder, then held in memory) and every
+    destination is checked: a design rule, a bad option or a FIFO at any one file leaves ``out`` as it was
+    (``atomic.write_files_atomic``, which also says what a crash can still leave). ``out`` is locked from the
+    render on: a second codegen into the same folder at the same time is refused in one line."""
     from qsnn_deploy.ir.io import graph_fingerprint
 
     t = get_target(target) if isinstance(target, str) else target
     model = check_model(graph, t, options)
-    out = Path(out)
-    t.render(model, out)
     manifest = {
         "format": "qsnn-target",
         "target": t.name,
         "ir_sha256": graph_fingerprint(graph),
         "options": {"prefix": options.prefix, "board": options.board, "extra": recorded_options(t, options)},
     }
-    write_bytes_atomic(out / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
-    return model
+    with locked_output_folder(Path(out)) as out:
+        files = render_in_memory(lambda stage: t.render(model, stage), out)
+        files[out / MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+        return model, write_files_atomic(files)
 
 
 def generate(
@@ -112,10 +126,10 @@ def generate(
     options: TargetOptions | None = None,
 ) -> list[Path]:
     """Check ``graph`` against ``target``'s design rules, then write its files to ``out``; returns the paths
-    (sorted). Nothing is written when a rule fails (DesignRuleError names every violated rule)."""
-    out = Path(out)
-    render_into(graph, target, out, options or TargetOptions(prefix=prefix, board=board))
-    return sorted(p for p in out.rglob("*") if p.is_file())
+    written (sorted), never other files already in ``out``. Nothing is written when a rule fails
+    (DesignRuleError names every violated rule) or any destination cannot be written."""
+    opts = options or TargetOptions(prefix=prefix, board=board)
+    return sorted(write_generated(graph, target, Path(out), opts)[1])
 
 
 def _read_small_regular(path: Path, limit: int) -> bytes:
@@ -175,4 +189,5 @@ __all__ = [
     "register",
     "registry",
     "target_names",
+    "write_generated",
 ]

@@ -12,6 +12,7 @@ file is written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,18 @@ class TargetOptions:
         if not digits or len(digits) > len(str(most)) or not 1 <= int(digits) <= most:
             raise QsnnError(f"--option {key}={text!r}: give an integer from 1 to {most}")
         return int(digits)
+
+    def positive_number(self, key: str, default: float, what: str) -> float:
+        """A finite number above zero (``what`` says what it is, for the message); "inf", "nan", "1e400"
+        (which Python reads as inf), "1e-400" (0.0), zero, a negative value or no number is one line."""
+        text = self.get(key, repr(default))
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise QsnnError(f"--option {key}={text!r}: give {what}, a finite number above 0")
+        return value
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,19 @@
-"""What every renderer shares: its Jinja environment over ``templates/<target>/`` and the atomic writing of the
-rendered files beside the hand-written sources they are built with."""
+"""What every renderer shares: its Jinja environment over ``templates/<target>/`` and the writing of the
+rendered files beside the hand-written sources they are built with; and how ``codegen`` puts a whole rendered
+folder in place (``render_in_memory`` under ``locked_output_folder``, then ``atomic.write_files_atomic``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import jinja2
 
-from qsnn_deploy.atomic import write_bytes_atomic
+from qsnn_deploy.atomic import folder_lock, write_bytes_atomic
+from qsnn_deploy.outputs import OutputPathError
 from qsnn_deploy.paths import templates_dir
 
 
@@ -37,3 +42,40 @@ def write_rendered(out: Path, files: dict[str, str], sources: Iterable[str] = ()
         write_bytes_atomic(target, (templates_dir() / source).read_bytes())
         written.append(target)
     return written
+
+
+def render_in_memory(render: Callable[[Path], object], out: Path) -> dict[Path, bytes]:
+    """Run ``render(folder)`` on a private temporary folder and return what it wrote as ``out``-based paths
+    and their bytes (sorted by path); the temporary folder is removed, also when ``render`` fails."""
+    stage = Path(tempfile.mkdtemp(prefix="qsnn-render-"))
+    try:
+        render(stage)
+        return {
+            Path(out) / path.relative_to(stage): path.read_bytes()
+            for path in sorted(stage.rglob("*"))
+            if path.is_file()
+        }
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextmanager
+def locked_output_folder(out: Path) -> Iterator[Path]:
+    """Create ``out`` if needed and hold its lock for the block: a second codegen into the same folder at the
+    same time is refused in one line instead of mixing its files with these. A folder this call created is
+    removed again when the block fails before writing into it."""
+    out = Path(out)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the folder {out}: {exc.strerror or exc}") from None
+    busy = f"another qsnn-deploy codegen is writing into {out}; wait for it to finish, or pick another --out"
+    try:
+        with folder_lock(out, busy):
+            yield out
+    except BaseException:
+        if created:
+            with suppress(OSError):
+                out.rmdir()  # only while still empty
+        raise

@@ -51,6 +51,19 @@ def identifiers(inp: RuleInput) -> list[str]:
     return problems
 
 
+@rule("declared_types_hold")
+def declared_types_hold(inp: RuleInput) -> list[str]:
+    """Every op's values and partial sums fit the type the IR declares for them, and every requantize multiply
+    fits 64 bits: the same check (``OpRange.overflows``) by which ``simulate``, ``verify`` and ``report``
+    refuse a graph, so codegen never writes code for an IR the oracle cannot run. (The targets compute in
+    their own fixed widths, checked by their rules; that is exact only because the declared type holds.)"""
+    return [
+        f"{rng.kind} {rng.name!r}: {'; '.join(problems)}; re-export to get wider types"
+        for rng in inp.ranges.values()
+        if (problems := rng.overflows())
+    ]
+
+
 def accumulator_width(name: str, bits: int, what: str) -> Rule:
     """A rule: every partial sum of every synapse (with its fused pool) fits a signed ``bits``-bit register.
 
@@ -170,4 +183,4 @@ def pools_supported(kinds: tuple[str, ...]) -> Rule:
     return check
 
 
-SHARED_RULES: tuple[Rule, ...] = (identifiers,)
+SHARED_RULES: tuple[Rule, ...] = (identifiers, declared_types_hold)

@@ -1,8 +1,16 @@
-"""Running external tools (compilers, emulators, simulators) with typed errors."""
+"""Running external tools (compilers, emulators, simulators) with typed errors.
+
+A tool runs in its own process group, and however the run ends early (a time-out, Ctrl-C, or SIGTERM, which
+the command line turns into an exception: cli.main), the whole group gets SIGTERM first, so that compilers
+remove their own temporary files (gcc's ``cc*.s`` in $TMPDIR) and make the half-built target, and SIGKILL
+only if it has not ended within ``GRACE_SECONDS``.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 
 from qsnn_deploy.errors import ToolchainError
@@ -17,11 +25,36 @@ def require_tool(name: str) -> str:
     return path
 
 
+GRACE_SECONDS = 5.0
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to ``proc``'s process group, then SIGKILL after ``GRACE_SECONDS``; waits for ``proc``."""
+    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.communicate(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_tool(cmd: list[str], what: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
-    except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"{what} timed out after {timeout} s: {' '.join(cmd)}") from exc
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0, **kwargs
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _end_group(child)
+            raise ToolchainError(f"{what} timed out after {timeout} s: {' '.join(cmd)}") from None
+        except BaseException:  # Ctrl-C, SIGTERM (cli.main), any error: no tool outlives the command
+            _end_group(child)
+            raise
+    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise ToolchainError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.errors import DesignRuleError, VerificationError
+from qsnn_deploy.errors import DesignRuleError, ToolchainError, VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.make_paths import is_plain, plain_folder, plain_work
 from qsnn_deploy.targets.rules import BOARDS
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -35,14 +36,24 @@ def firmware_source() -> Path:
 def build_firmware(
     model_dir: Path, vectors: Path, build: Path, *, cpu: str = "cortex-m4", extra_cflags: str = ""
 ) -> Path:
-    """make -C firmware/cortex-m with the given model and vectors; returns the ELF (built under ``build``)."""
+    """make -f firmware/cortex-m/Makefile with the given model and vectors; returns the ELF (built under
+    ``build``; ``extra_cflags``: flags of our own, never a path). make splits paths at spaces: a model or firmware folder whose path
+    make cannot take is reached through a plain link in ``build``'s parent (make_paths.py), and the
+    firmware's Makefile is named by that path (``-f``) rather than entered (``-C`` would resolve the link, and
+    the Makefile finds its own folder from its path)."""
     require_tool("arm-none-eabi-gcc")
     require_tool("make")
+    work = plain_work(build.parent)
+    firmware = plain_folder(firmware_source(), work, "firmware-src")
+    model = plain_folder(model_dir, work, "model-src")
+    vectors, build = plain_work(vectors.parent) / vectors.name, work / build.name
+    if not is_plain(vectors):
+        raise ToolchainError(f"the vectors file {str(vectors)!r} has characters make cannot take")
     cmd = [
-        "make", "-s", "-C", str(firmware_source()), f"MODEL_DIR={model_dir.resolve()}",
-        f"VECTORS={vectors.resolve()}", f"BUILD={build.resolve()}", f"CPU={cpu}", f"EXTRA_CFLAGS={extra_cflags}",
+        "make", "-s", "-f", str(firmware / "Makefile"), f"MODEL_DIR={model}", f"VECTORS={vectors}",
+        f"BUILD={build}", f"CPU={cpu}", f"EXTRA_CFLAGS={extra_cflags}",
     ]  # fmt: skip
-    run_tool(cmd, "building the Cortex-M firmware")
+    run_tool(cmd, "building the Cortex-M firmware", cwd=work)
     return build / "firmware.elf"
 
 

@@ -10,33 +10,60 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.targets import register
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, RuleInput, TargetOptions, rule
 
 MODEL_FILE = "model.nir"
+
+
+def time_step(options: TargetOptions) -> float:
+    """``--option dt`` in seconds (default: the NIR convention's step): finite and above 0, since the time
+    constants written are multiples of it (dt=1e400 would write tau = inf)."""
+    from qsnn_deploy.interop.conventions import DEFAULT_DT
+
+    return options.positive_number("dt", DEFAULT_DT, "the time step in seconds")
+
+
+@rule("time_step")
+def time_step_rule(inp: RuleInput) -> list[str]:
+    """``--option dt`` is checked with the design rules, before anything is rendered or written: a finite
+    number above 0 that gives every LIF finite NIR parameters (``tau = dt / (1 - beta)``, ``r = tau / dt``,
+    an IF's ``r = 1 / dt``: interop/nir_export.py), so dt=1e308 or 1e-310 cannot write tau or r = inf."""
+    try:
+        dt = time_step(inp.options)
+    except QsnnError as exc:
+        return [str(exc)]
+    problems = []
+    for layer in inp.layers:
+        decay = layer.lif.decay
+        with np.errstate(over="ignore", divide="ignore"):
+            tau = np.float64(dt) / np.float64(1.0 - decay) if decay < 1.0 else None
+            written = {"r": np.float64(1.0) / np.float64(dt)} if tau is None else {"tau": tau, "r": tau / dt}
+        bad = [f"{field} = {value}" for field, value in written.items() if not np.isfinite(value)]
+        if bad:
+            problems.append(f"{layer.lif.name!r} {', '.join(bad)}")
+    if not problems:
+        return []
+    return [
+        f"--option dt={inp.options.get('dt', '')} gives LIF parameters that are not finite ({'; '.join(problems)}); "
+        "give a time step nearer the network's own (seconds, e.g. 1e-4)"
+    ]
 
 
 class NirTarget:
     name = "nir"
     description = "NIR graph (model.nir) for other neuromorphic tools; float semantics, no executor"
-    rules = ()
+    rules = (time_step_rule,)
     codegen_options = ("dt",)
     executors: dict = {}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:
-        from qsnn_deploy.interop.conventions import DEFAULT_DT
         from qsnn_deploy.interop.nir_export import write_nir
 
-        dt = model.options.get("dt", str(DEFAULT_DT))
-        try:
-            step = float(dt)
-        except ValueError:
-            step = -1.0
-        if not step > 0:
-            from qsnn_deploy.errors import QsnnError
-
-            raise QsnnError(f"--option dt={dt!r}: give the time step in seconds, a positive number")
-        return [write_nir(model.graph, Path(out) / MODEL_FILE, step)]
+        return [write_nir(model.graph, Path(out) / MODEL_FILE, time_step(model.options))]
 
     def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> Any:
         return None

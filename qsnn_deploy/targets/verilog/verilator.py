@@ -11,6 +11,7 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.make_paths import plain_folder, plain_work
 from qsnn_deploy.targets.verilog.layout import arch_option
 from qsnn_deploy.targets.verilog.render import rtl_files
 from qsnn_deploy.verify.harness import read_layers, read_outputs
@@ -38,13 +39,14 @@ def lint(
 
 
 def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arch: str = "layered") -> Path:
-    """Compile the design and the C++ testbench into ``work/obj_dir/tb``."""
-    obj = work / "obj_dir"
+    """Compile the design and the C++ testbench into ``work/obj_dir/tb``. Verilator's build is make, which
+    splits a path at its spaces: the model folder is reached through a plain link (make_paths.py)."""
+    obj = plain_work(work) / "obj_dir"
+    src = plain_folder(model_dir, work, "model-src")
     cmd = [
         require_tool("verilator"), "--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--x-assign", "fast",
         "--x-initial", "fast", "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb",
-        "-CFLAGS", f"-O2 -I{model_dir.resolve()}", *sources(model_dir.resolve(), prefix, arch),
-        str((model_dir / "tb_verilator.cpp").resolve()),
+        "-CFLAGS", f"-O2 -I{src}", *sources(src, prefix, arch), str(src / "tb_verilator.cpp"),
     ]  # fmt: skip
     run_tool(cmd, "building the Verilator testbench", timeout=1800)
     return obj / "tb"
