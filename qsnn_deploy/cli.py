@@ -5,7 +5,9 @@ User mistakes surface as ``QsnnError``; ``main`` prints them as one line and exi
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -393,9 +395,36 @@ def demo(out: Path, checkpoint: Path | None) -> None:
     run_demo(out, checkpoint)
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised where the program is: every ``finally`` and context manager on the way out runs
+    (temporary build folders are removed, running tools stopped by ``verify.tools.run_tool``), as after
+    Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the clean-up at once
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
+    # click turns KeyboardInterrupt into Abort, but SIGTERM (kill, timeout, a CI runner) would end the process
+    # without any clean-up and leave its temporary folders; SystemExit passes through click untouched. The
+    # previous handler comes back afterwards (main also runs in-process, in tests).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        _run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run() -> None:
     try:
         cli.main(standalone_mode=False)
+    except Terminated:
+        click.echo("terminated", err=True)
+        raise
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
