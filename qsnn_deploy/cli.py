@@ -149,7 +149,8 @@ def export(checkpoint: Path, state_bits: str, **options) -> None:
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Float checkpoint to compare with (default: the one recorded in the IR, if unchanged since export).",
+    help="Float checkpoint (or the imported .nir) to compare with; without it, integer results only (the path "
+    "the IR records is named in a note, never opened).",
 )
 @click.option(
     "--arch",
@@ -162,7 +163,7 @@ def export(checkpoint: Path, state_bits: str, **options) -> None:
     default=None,
     metavar="MODULE:FUNCTION",
     help="For an IR exported with --builder: rebuild the float model by calling FUNCTION() from MODULE (your "
-    "own code; simulate runs none it is not told to) and load the recorded weights (or --checkpoint).",
+    "own code; simulate runs none it is not told to) and load the weights given with --checkpoint.",
 )
 @data_dir_option
 @inputs_option
