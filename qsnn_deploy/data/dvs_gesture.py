@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,12 +127,20 @@ def _cache_path(root: Path, key: dict) -> Path:
     return Path(root) / "cache" / f"dvs-{key['split']}-{digest}.npz"
 
 
-def _load_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+def _load_cache(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached (inputs, labels) if the file holds exactly what ``load_dvs_gesture`` would compute the shape
+    and types of (uint8 ``shape`` inputs, int64 labels 0-10), else None (and the recordings are read again): the
+    cache sits in a data folder someone may hand you, so a damaged or foreign file is never trusted."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return z["inputs"], z["labels"]
-    except (OSError, KeyError, ValueError):
+            inputs, labels = z["inputs"], z["labels"]
+    except (OSError, KeyError, ValueError, EOFError, MemoryError, zipfile.BadZipFile):
         return None
+    if inputs.dtype != np.uint8 or inputs.shape != shape or labels.dtype != np.int64:
+        return None
+    if labels.shape != shape[:1] or (labels.size and not 0 <= labels.min() <= labels.max() < NUM_CLASSES):
+        return None
+    return inputs, labels
 
 
 def _save_cache(path: Path, inputs: np.ndarray, labels: np.ndarray) -> None:
@@ -186,9 +195,10 @@ def load_dvs_gesture(
         "files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files],
     }
     cache_file = _cache_path(root, key)
-    if cache and (hit := _load_cache(cache_file)) is not None:
+    shape = (total, *binned_shape(SENSOR_HW, downsample, steps))
+    if cache and (hit := _load_cache(cache_file, shape)) is not None:
         return hit
-    inputs = np.zeros((total, *binned_shape(SENSOR_HW, downsample, steps)), dtype=np.uint8)
+    inputs = np.zeros(shape, dtype=np.uint8)
     labels = np.zeros(total, dtype=np.int64)
     i = 0
     for name, segments in trials:

@@ -21,6 +21,7 @@ import gzip
 import io
 import shutil
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -152,7 +153,37 @@ def _aedat_mutate(rng: Rng, data: bytes) -> bytes:
     return data[: at + offset] + struct.pack(fmt, value) + data[at + offset + struct.calcsize(fmt) :]
 
 
+def _cache_mutate(rng: Rng, path: Path) -> None:
+    """A cached result (``<root>/cache/dvs-*.npz``, keyed by the recordings' names, sizes and times) damaged, or
+    replaced by arrays of another shape, type or label range: the cache lies in a folder a stranger hands you."""
+    if rng.random() < 0.5:
+        path.write_bytes(mutate_bytes(rng, path.read_bytes()))
+        return
+    with np.load(path) as z:
+        inputs, labels = z["inputs"], z["labels"]
+    inputs, labels = pick(
+        rng,
+        [
+            (inputs.astype(np.float32), labels),
+            (inputs[:, :1], labels),
+            (inputs[:0], labels[:0]),
+            (inputs, labels + 100),
+            (inputs, -labels - 1),
+            (inputs, labels.astype(np.uint8)),
+            (inputs, np.zeros(len(labels) + 1, np.int64)),
+            (inputs.reshape(len(inputs), -1), labels),
+        ],
+    )
+    buffer = io.BytesIO()
+    np.savez(buffer, inputs=inputs, labels=labels)
+    path.write_bytes(buffer.getvalue())
+
+
 def _dvs_mutate(rng: Rng, root: Path) -> None:
+    caches = sorted((root / "cache").glob("*.npz"))
+    if caches and rng.random() < 0.2:
+        _cache_mutate(rng, pick(rng, caches))
+        return
     folder = root / "DvsGesture"
     name = pick(
         rng, ["user24_fluorescent.aedat"] * 3 + ["user24_fluorescent_labels.csv"] * 2 + ["trials_to_test.txt"]
@@ -232,10 +263,17 @@ def seeds(tmp_path_factory) -> dict[str, Path]:
     for name, (seed, _) in SEEDERS.items():
         folders[name] = base / name
         seed(folders[name])
-        assert len(load_dataset(name, "test", data_dir=folders[name], num_steps=3, download=False)) > 0
+        for limit in LIMITS:  # for dvs: a cached result for each (limit, steps) the cases ask for
+            for steps in STEPS:
+                data = load_dataset(
+                    name, "test", data_dir=folders[name], limit=limit, num_steps=steps, download=False
+                )
+                assert len(data) > 0
     return folders
 
 
+LIMITS = [None, 1, 2, 10**12]
+STEPS = [None, 1, 3]
 GRAPHS = [random_graph("tiny", 4, num_steps=3), random_graph("tiny-stream", 5, num_steps=2)]
 
 
@@ -244,8 +282,7 @@ def _run_cases(seeds: dict[str, Path], tmp_path: Path, family: str, cases: int, 
     for case in range(cases):
         rng = case_rng(seed, case)
         what = f"{family} case {case} (seed {seed})"
-        limit = pick(rng, [None, 1, 2, 10**12])
-        steps = pick(rng, [None, 1, 3])
+        limit, steps = pick(rng, LIMITS), pick(rng, STEPS)
         if family == "npy":
             inputs, labels = tmp_path / "x.npy", tmp_path / "y.npy"
             inputs.write_bytes(_npy_case(rng))
@@ -267,7 +304,10 @@ def _run_cases(seeds: dict[str, Path], tmp_path: Path, family: str, cases: int, 
                 except (
                     OSError,
                     EOFError,
+                    ValueError,
+                    KeyError,
                     zlib.error,
+                    zipfile.BadZipFile,
                 ):  # the scaffolding: an earlier edit left no file to edit
                     break
 
@@ -315,3 +355,35 @@ def test_a_trial_list_names_recordings_in_its_folder_only(seeds, tmp_path, name)
     (root / "DvsGesture" / "trials_to_test.txt").write_text(f"{name}.aedat\n")
     with pytest.raises(DatasetError, match="not a recording name"):
         load_dataset("dvs", "test", data_dir=root, num_steps=3, download=False)
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(b"PK\x03\x04 not a zip", id="a broken zip (BadZipFile)"),
+        pytest.param(
+            _npz(inputs=np.zeros((1, 2)), labels=np.array([99])), id="arrays of another shape and type"
+        ),
+    ],
+)
+def test_a_damaged_or_foreign_dvs_cache_is_never_used(seeds, tmp_path, payload):
+    """A cache file that was no zip raised zipfile.BadZipFile; one of other arrays was returned as the data."""
+    root = tmp_path / "data"
+    shutil.copytree(seeds["dvs"], root)
+    want = load_dataset(
+        "dvs",
+        "test",
+        data_dir=root,
+        num_steps=3,
+        download=False,
+    )
+    for cache in (root / "cache").glob("*.npz"):
+        cache.write_bytes(payload)
+    got = load_dataset("dvs", "test", data_dir=root, num_steps=3, download=False)
+    assert np.array_equal(got.inputs, want.inputs) and np.array_equal(got.labels, want.labels)
