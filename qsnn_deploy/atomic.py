@@ -128,9 +128,10 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 
 
 @contextmanager
-def folder_lock(folder: Path, busy: str) -> Iterator[None]:
+def folder_lock(folder: Path, busy: str, *, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (an existing folder) for the block, or raise ``FolderBusyError``
-    with the message ``busy`` at once when another process holds it.
+    with the message ``busy`` at once when another process holds it. ``shared``: a reader's lock (``verify
+    --from``), which other readers may hold at the same time but a writer (``codegen``) may not.
 
     The lock is ``flock`` on the folder itself, so that no lock file is left in a folder whose every file is
     checked (``verify --from``). It binds only writers that take it (qsnn-deploy), and is released by the
@@ -142,7 +143,7 @@ def folder_lock(folder: Path, busy: str) -> Iterator[None]:
         raise OutputPathError(f"cannot write in {folder}: {exc.strerror}") from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FolderBusyError(busy) from None
         except OSError:

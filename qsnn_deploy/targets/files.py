@@ -70,7 +70,10 @@ def locked_output_folder(out: Path) -> Iterator[Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputPathError(f"cannot create the folder {out}: {exc.strerror or exc}") from None
-    busy = f"another qsnn-deploy codegen is writing into {out}; wait for it to finish, or pick another --out"
+    busy = (
+        f"another qsnn-deploy codegen is writing into {out}, or a verify --from is reading it; wait for it to "
+        "finish, or pick another --out"
+    )
     try:
         with folder_lock(out, busy):
             yield out

@@ -11,11 +11,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from qsnn_deploy.atomic import folder_lock
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
@@ -112,35 +114,49 @@ def verify(
                 f"target {target!r} has no executor {name!r}; choose one of {sorted(t.executors)}"
             )
         edited: tuple[str, ...] = ()
-        if from_dir is not None:  # checked file by file against a fresh render before anything is built
-            opened = open_generated(
-                graph, t, Path(from_dir), options, allow_edited, check_constants_first=check_constants_first
-            )
-            model, model_dir, edited = opened.model, Path(from_dir), opened.edited
-        else:
-            model_dir = work / "model"
-            model = render_into(graph, t, model_dir, options or TargetOptions())
-        describe = getattr(t.executors[name], "describe", None)
-        built = describe(model.options) if describe is not None else "the generated code"
-        runner = t.executors[name].build(model, model_dir, work)
-        where = f"{target}/{name}"
-        layer_names = [layer.lif.name for layer in model.layers]
-        compared, parts = Compared(), []
-        for offset in range(0, len(inputs), chunk):
-            part = inputs[offset : offset + chunk]
-            sim = simulate(graph, part, steps, record=True)
-            got = runner.run(part, steps)
-            compared.add(compare_records(record_of_simulation(sim, layer_names), got, where, offset))
-            sim.layer_spikes, sim.layer_membranes = {}, {}  # checked; keep only the per-sample results
-            parts.append(sim)
-            if progress is not None:
-                progress(len(part))
-        sim = concat_results(parts, steps)
-        return VerifyResult(
-            target, name, len(inputs), steps, compared, time.perf_counter() - start, sim.predictions,
-            sim.counts, sim, None if remove else work, built,
-            {"prefix": model.options.prefix, "board": model.options.board, **model.options.extra}, edited,
+        # A folder is read, built and run under a reader's lock: a codegen into it meanwhile is refused, so
+        # the files checked against the IR are the files built.
+        reading = (
+            folder_lock(Path(from_dir), f"a qsnn-deploy codegen is writing into {from_dir}; verify it after",
+                        shared=True)
+            if from_dir is not None and Path(from_dir).is_dir()  # else open_generated says what is wrong
+            else nullcontext()
         )  # fmt: skip
+        with reading:
+            if from_dir is not None:  # checked file by file against a fresh render before anything is built
+                opened = open_generated(
+                    graph,
+                    t,
+                    Path(from_dir),
+                    options,
+                    allow_edited,
+                    check_constants_first=check_constants_first,
+                )
+                model, model_dir, edited = opened.model, Path(from_dir), opened.edited
+            else:
+                model_dir = work / "model"
+                model = render_into(graph, t, model_dir, options or TargetOptions())
+            describe = getattr(t.executors[name], "describe", None)
+            built = describe(model.options) if describe is not None else "the generated code"
+            runner = t.executors[name].build(model, model_dir, work)
+            where = f"{target}/{name}"
+            layer_names = [layer.lif.name for layer in model.layers]
+            compared, parts = Compared(), []
+            for offset in range(0, len(inputs), chunk):
+                part = inputs[offset : offset + chunk]
+                sim = simulate(graph, part, steps, record=True)
+                got = runner.run(part, steps)
+                compared.add(compare_records(record_of_simulation(sim, layer_names), got, where, offset))
+                sim.layer_spikes, sim.layer_membranes = {}, {}  # checked; keep only the per-sample results
+                parts.append(sim)
+                if progress is not None:
+                    progress(len(part))
+            sim = concat_results(parts, steps)
+            return VerifyResult(
+                target, name, len(inputs), steps, compared, time.perf_counter() - start, sim.predictions,
+                sim.counts, sim, None if remove else work, built,
+                {"prefix": model.options.prefix, "board": model.options.board, **model.options.extra}, edited,
+            )  # fmt: skip
     finally:
         if remove:
             shutil.rmtree(work, ignore_errors=True)
