@@ -20,12 +20,12 @@ from qsnn_deploy.export.float_graph import (
     Identity,
     MaxPool,
 )
+from qsnn_deploy.export.inference import layer_name
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
 from qsnn_deploy.export.quantize import QuantOptions, to_ir
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ranges import overflow_sites
 from qsnn_deploy.models import network
-from qsnn_deploy.models.inference import layer_name
 from qsnn_deploy.models.network import DATASET_OF_ARCH, STREAM_ARCHS
 from qsnn_deploy.models.provenance import file_sha256
 

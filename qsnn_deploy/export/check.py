@@ -26,7 +26,7 @@ from torch import nn
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
-from qsnn_deploy.models.inference import layer_name
+from qsnn_deploy.export.inference import layer_name
 
 __all__ = ["check_exportable"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from qsnn_deploy.export.inference import float_outputs
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.models.inference import float_outputs
 from qsnn_deploy.sim import simulate
 
 __all__ = ["agreement", "compare", "float_outputs"]

@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from qsnn_deploy.models.inference import layer_name
+from qsnn_deploy.export.inference import layer_name
 
 __all__ = ["structure_problems", "trace_problems"]
 

@@ -286,7 +286,7 @@ def simulate_dataset(
         inputs_file=None if inputs_file is None else str(inputs_file),
     )
     if model is not None:
-        from qsnn_deploy.models.inference import float_outputs
+        from qsnn_deploy.export.inference import float_outputs
 
         f_counts, f_totals = float_outputs(model, ds.inputs, steps, graph.input.scale)
         f_pred = np.argmax(f_counts, axis=1)

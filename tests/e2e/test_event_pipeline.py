@@ -70,9 +70,9 @@ def test_nmnist_simulate_command_compares_with_float(nmnist_model, data_dir):
     assert "verdict: PASS" in out
     # Each figure is the library's on the same 100 recordings: the integer simulator, and the float model.
     from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.export.inference import float_outputs
     from qsnn_deploy.ir import load_graph
     from qsnn_deploy.models.checkpoint import load_model
-    from qsnn_deploy.models.inference import float_outputs
     from qsnn_deploy.sim import simulate
 
     graph = load_graph(nmnist_model)

@@ -92,8 +92,8 @@ def mnist_test(graph_path: Path, data_dir: Path, limit: int):
 
 
 def test_simulate_script_reports_agreement(workdir, trained, exported, data_dir):
+    from qsnn_deploy.export.inference import float_outputs
     from qsnn_deploy.models.checkpoint import load_model
-    from qsnn_deploy.models.inference import float_outputs
 
     out = run_example(
         "simulate.sh", workdir, MODEL=str(exported), CHECKPOINT=str(trained), LIMIT="40", JSON="sim.json"

@@ -7,7 +7,7 @@ pools, BatchNorm, pools on spikes), with and without ``nn.Flatten``, with every 
 shape and exported with another (1x1x784, 1x28x28, 2x34x34). It includes the two tracebacks measured in issue 22:
 a tutorial MLP without Flatten exported with input shape (1, 1, 784) (export/fidelity.py: "operands could not be
 broadcast together with shapes (8,1,10) (8,)") and a Leaky without init_hidden inside an nn.Sequential
-(models/inference.py: "linear(): argument 'input' must be Tensor, not tuple")."""
+(export/inference.py: "linear(): argument 'input' must be Tensor, not tuple")."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import check_exportable, export_model
 from qsnn_deploy.export.api import fit_inputs, probe_inputs
 from qsnn_deploy.export.float_graph import FloatGraph, IntLinear, Leaky
-from qsnn_deploy.models.inference import float_outputs, layer_name
+from qsnn_deploy.export.inference import float_outputs, layer_name
 from qsnn_deploy.sim import simulate
 
 SHAPES = [(1, 1, 784), (1, 28, 28), (2, 34, 34)]
