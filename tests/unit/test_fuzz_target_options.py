@@ -106,3 +106,34 @@ def test_a_count_of_thousands_of_digits_is_one_line(graphs, tmp_path, value):
 
 def test_leading_zeros_still_count():
     assert TargetOptions(extra={"threads": "0" * 5000 + "2"}).count("threads", 1, 1024) == 2
+
+
+# --- the command line's own number types (cli_params.py) ------------------------------------------------------------
+
+
+def test_every_number_option_takes_hostile_text_as_a_value_or_a_usage_error():
+    """``--bits``, ``--limit``, ``--num-steps``, ``--seed``, ``--patience``, ``--dt`` and friends: each of the
+    fuzz values (and a few made of them) is a value in range or click's one-line usage error (exit 2)."""
+    import math
+
+    import click
+
+    from qsnn_deploy import cli_params
+
+    types = {name: getattr(cli_params, name) for name in
+             ("COUNT", "NUM_STEPS", "WEIGHT_BITS", "EXPORT_BITS", "PATIENCE", "SEED", "POSITIVE_REAL")}  # fmt: skip
+    values = VALUES + ["-" + v for v in VALUES[:20]] + [v + v for v in VALUES[:20]]
+    taken = 0
+    for name, kind in types.items():
+        for value in values:
+            try:
+                number = kind.convert(value, None, None)
+            except click.BadParameter as exc:
+                assert "\n" not in exc.format_message(), (name, value)
+                continue
+            taken += 1
+            if name == "POSITIVE_REAL":
+                assert math.isfinite(number) and number > 0, (value, number)
+            else:
+                assert isinstance(number, int) and number >= 0, (name, value, number)
+    assert taken > 0
