@@ -71,7 +71,7 @@ def cli() -> None:
 )
 def train(**options) -> None:
     """Train one of the paper's QSNNs; writes a checkpoint, a metrics CSV and a plot to --out."""
-    from qsnn_deploy.train.runner import train_from_cli
+    from qsnn_deploy.commands.train import train_from_cli
 
     train_from_cli(**options)
 
@@ -133,7 +133,7 @@ def train(**options) -> None:
 @click.option("--out", type=params.OUTPUT_FILE, default=Path(DEFAULT_MODEL), show_default=True)
 def export(checkpoint: Path, state_bits: str, **options) -> None:
     """Freeze a trained checkpoint into the integer IR (a .qsnn file)."""
-    from qsnn_deploy.export.command import export_from_cli
+    from qsnn_deploy.commands.export import export_from_cli
 
     export_from_cli(checkpoint, state_bits=int(state_bits), **options)
 
@@ -189,7 +189,7 @@ def simulate(**options) -> None:
     """Run the bit-accurate integer simulator on a test set and compare it with the float model.
 
     Exits 1 when the verdict is FAIL (a silent layer) or DRIFT (outside the two targets)."""
-    from qsnn_deploy.sim.report import simulate_from_cli
+    from qsnn_deploy.commands.simulate import simulate_from_cli
 
     simulate_from_cli(**options)
 
@@ -391,7 +391,7 @@ def import_nir(source: Path, out: Path, state_bits: str, **options) -> None:
 )
 def demo(out: Path, checkpoint: Path | None) -> None:
     """Offline end-to-end demo on the bundled model and sample: export, simulate, codegen, verify, firmware."""
-    from qsnn_deploy.demo import run_demo
+    from qsnn_deploy.commands.demo import run_demo
 
     run_demo(out, checkpoint)
 

@@ -75,7 +75,7 @@ class PositiveReal(click.ParamType):
 
 OUTPUT_FILE = OutputPath("file")
 OUTPUT_DIR = OutputPath("dir")
-# What ``train`` writes into --out (qsnn_deploy/train/runner.py), checked before hours of training.
+# What ``train`` writes into --out (qsnn_deploy/commands/train.py), checked before hours of training.
 TRAIN_RUN_DIR = OutputPath("dir", files=("model.pt", "metrics.csv", "metrics.png"))
 COUNT = click.IntRange(min=1)
 NUM_STEPS = click.IntRange(min=1, max=MAX_NUM_STEPS)

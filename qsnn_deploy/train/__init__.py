@@ -1,4 +1,4 @@
-"""Training: the paper's loop (loop.py), the CLI runner (runner.py) and data parallelism (ddp.py)."""
+"""Training: the paper's loop (loop.py) and data parallelism (ddp.py); the `train` command is commands/train.py."""
 
 from qsnn_deploy.models import torch_stack
 

@@ -31,7 +31,7 @@ def exported(dataset: str):
 
 @pytest.mark.parametrize("dataset", ["mnist", "fmnist"])
 def test_integer_model_is_faithful_on_the_full_test_set(dataset, data_dir):
-    from qsnn_deploy.sim.report import simulate_dataset
+    from qsnn_deploy.commands.simulate import simulate_dataset
 
     report = simulate_dataset(
         exported(dataset), dataset, data_dir=data_dir, checkpoint=MODELS[dataset], progress=False

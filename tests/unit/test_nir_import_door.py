@@ -176,7 +176,7 @@ def test_check_on_real_mnist_samples_with_a_flat_input(data_dir: Path) -> None:
 
 
 def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model(data_dir: Path) -> None:
-    from qsnn_deploy.sim.report import simulate_dataset
+    from qsnn_deploy.commands.simulate import simulate_dataset
     from qsnn_deploy.targets.commands import test_inputs
 
     graph = import_nir(

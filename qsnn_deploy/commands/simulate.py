@@ -1,8 +1,9 @@
 """``qsnn-deploy simulate``: the integer simulator on a test set, beside the float model it came from.
 
 Runs on the base install (NumPy): the float comparison needs torch, snnTorch and Brevitas and the float
-checkpoint; without either the report says so in one note and gives the integer results. Nothing here imports
-the exporter: the float model is loaded and run by :mod:`qsnn_deploy.models`.
+checkpoint; without either the report says so in one note and gives the integer results, and nothing of torch
+or the exporter is imported. The float model is loaded by :mod:`qsnn_deploy.models` and run by
+:mod:`qsnn_deploy.export.inference`, imported only when there is a float model to run.
 """
 
 from __future__ import annotations
