@@ -10,9 +10,11 @@ numbers the failure names, alone. The normal suite runs a few cases per family; 
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -111,3 +113,22 @@ def tally(outcomes: dict[str, int], result: str) -> None:
 
 def case_rng(seed: int, case: int) -> Rng:
     return np.random.default_rng([seed, case])
+
+
+# --- a valid seed shared by families ----------------------------------------------------------------------------
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_tiny_mnist(root: Path) -> Path:
+    """A 6-image MNIST test split (the two gzip IDX files) under ``root/mnist``; returns ``root``."""
+    rng = np.random.default_rng(0)
+    folder = Path(root) / "mnist"
+    folder.mkdir(parents=True)
+    images = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images), mtime=0))
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(np.arange(6) % 10), mtime=0))
+    return Path(root)

@@ -33,7 +33,7 @@ from qsnn_deploy.data import load_dataset, write_dvs_gesture_fixture
 from qsnn_deploy.data.user_inputs import load_user_inputs
 from qsnn_deploy.errors import DatasetError
 from qsnn_deploy.ir.synthetic import random_graph
-from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally, write_tiny_mnist
 
 FAST_CASES = 80  # per family
 FAMILIES = ("mnist", "nmnist", "dvs", "npy")
@@ -68,20 +68,6 @@ def _as_folder(path: Path) -> None:
 
 
 # --- MNIST (IDX) ---------------------------------------------------------------------------------------------
-
-
-def _idx(array: np.ndarray) -> bytes:
-    header = b"\x00\x00\x08" + bytes([array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def _mnist_seed(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    folder = root / "mnist"
-    folder.mkdir(parents=True)
-    images = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
-    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images), mtime=0))
-    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(np.arange(6) % 10), mtime=0))
 
 
 def _mnist_mutate(rng: Rng, root: Path) -> None:
@@ -249,7 +235,7 @@ def _labels_case(rng: Rng) -> bytes:
 # --- the cases --------------------------------------------------------------------------------------------------
 
 SEEDERS: dict[str, tuple[Callable[[Path], None], Callable[[Rng, Path], None]]] = {
-    "mnist": (_mnist_seed, _mnist_mutate),
+    "mnist": (write_tiny_mnist, _mnist_mutate),
     "nmnist": (_nmnist_seed, _nmnist_mutate),
     "dvs": (_dvs_seed, _dvs_mutate),
 }

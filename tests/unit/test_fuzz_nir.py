@@ -20,7 +20,7 @@ import pytest
 
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.nir_import import MAX_PRODUCER_CHARS, import_nir
-from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally, write_tiny_mnist
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nir"
 # The small MLPs first: the normal suite's few cases take them; the CNN costs ~0.7 s a case.
@@ -175,6 +175,7 @@ def _mutated_file(rng: Rng, seed: Path, path: Path) -> None:
 
 def _run_cases(tmp_path: Path, cases: int, seed: int) -> dict[str, int]:
     outcomes: dict[str, int] = {}
+    data = write_tiny_mnist(tmp_path / "data")
     for case in range(cases):
         rng = case_rng(seed, case)
         source = SEEDS[case % len(SEEDS)]
@@ -186,6 +187,8 @@ def _run_cases(tmp_path: Path, cases: int, seed: int) -> dict[str, int]:
             "convention": pick(rng, [None] * 5 + ["nir", "snntorch", "sinabs", "spyx", "rockpool", "norse"]),
             "bits": pick(rng, [4, 8, 2]),
         }
+        if rng.random() < 0.2:  # checked on real-looking samples: the dataset's frames, labels and accuracy
+            options.update(dataset="mnist", limit=pick(rng, [1, 6]), data_dir=data)
         what = f"NIR case {case} (seed {seed}, from {source.parent.name}/{source.name}, {options})"
         tally(outcomes, outcome(lambda p=path, o=options: import_nir(p, **o), what))
     return outcomes
