@@ -1,12 +1,14 @@
 """Fuzzing the dataset readers: whatever a data folder or an ``--inputs`` file holds, the readers return arrays
 or raise a ``QsnnError`` subclass (``DatasetError`` mostly), never anything else.
 
-Four families, each from small valid seeds written here (no download, no ``QSNN_DATA_DIR``):
+Five families, each from small valid seeds written here (no download, no ``QSNN_DATA_DIR``):
 
 - **mnist**: the two gzip IDX files of the test split, through ``load_dataset("mnist", ...)``; the bytes
   inside the gzip (a header declaring 2^32 items, a wrong magic, a short body) or the gzip itself mutated.
 - **nmnist**: 40-bit ``.bs2`` event files and their ``test100.txt`` list; events mutated in place (a
   truncated file, events off the sensor), the list as text (non-UTF-8, huge ids, missing columns, a folder).
+- **nmnist-release**: the official ``nmnist/Test/<digit>/<id>.bin`` layout; samples damaged, renamed (odd ids,
+  odd digit folders), removed, or replaced by folders.
 - **dvs**: an AEDAT 3.1 recording, its labels CSV and ``trials_to_test.txt``; packet headers that lie about
   sizes and counts, a missing end-of-header, CSV rows with huge or reversed times.
 - **npy**: ``--inputs`` and ``--labels`` files for a static and a stream model through
@@ -36,7 +38,7 @@ from qsnn_deploy.ir.synthetic import random_graph
 from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally, write_tiny_mnist
 
 FAST_CASES = 80  # per family
-FAMILIES = ("mnist", "nmnist", "dvs", "npy")
+FAMILIES = ("mnist", "nmnist", "nmnist-release", "dvs", "npy")
 
 TEXT_LINES = [
     "", "#", "1", "1 2 3", "-1 0", "99999999999999999999 1", "1 99", "1 -1", "x y", "1\t5", "\u0661 1",
@@ -110,6 +112,40 @@ def _nmnist_mutate(rng: Rng, root: Path) -> None:
         path.write_bytes(mutate_text(rng, path.read_bytes()))
     else:
         path.write_bytes(mutate_bytes(rng, path.read_bytes()))
+
+
+def _release_seed(root: Path) -> None:
+    """The official release's layout, ``nmnist/Test/<digit>/<id>.bin`` (read when no list layout exists)."""
+    rng = np.random.default_rng(2)
+    for sample, digit in ((1, 3), (2, 7), (10, 0)):
+        folder = root / "nmnist" / "Test" / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{sample}.bin").write_bytes(_bs2(rng, 150))
+
+
+def _release_mutate(rng: Rng, root: Path) -> None:
+    test = root / "nmnist" / "Test"
+    files = sorted(test.rglob("*.bin"))
+    action = rng.random()
+    if action < 0.5 and files:
+        path = pick(rng, files)
+        path.write_bytes(mutate_bytes(rng, path.read_bytes()))
+    elif action < 0.75 and files:  # a sample under an odd name, or in an odd folder
+        odd = pick(
+            rng, ["x.bin", "-1.bin", f"{10**30}.bin", ".bin", "1.bin.bin", "\u0661.bin", "99/5.bin", "3/"]
+        )
+        target = test / pick(rng, ["3", "11", "x", "-1"]) / odd
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if odd.endswith("/"):
+            target.mkdir(exist_ok=True)
+            (target / "7.bin").mkdir(exist_ok=True)  # a folder that looks like a sample
+        else:
+            pick(rng, files).rename(target)
+    elif action < 0.9:
+        for path in files:
+            path.unlink()  # no samples at all, or the digit folders empty
+    else:
+        (test / pick(rng, ["0", "5"]) / "4.bin").mkdir(parents=True, exist_ok=True)
 
 
 # --- DVS128 Gesture (AEDAT 3.1, labels CSV, trial list) -------------------------------------------------------
@@ -237,6 +273,7 @@ def _labels_case(rng: Rng) -> bytes:
 SEEDERS: dict[str, tuple[Callable[[Path], None], Callable[[Rng, Path], None]]] = {
     "mnist": (write_tiny_mnist, _mnist_mutate),
     "nmnist": (_nmnist_seed, _nmnist_mutate),
+    "nmnist-release": (_release_seed, _release_mutate),
     "dvs": (_dvs_seed, _dvs_mutate),
 }
 
@@ -252,12 +289,18 @@ def seeds(tmp_path_factory) -> dict[str, Path]:
         for limit in LIMITS:  # for dvs: a cached result for each (limit, steps) the cases ask for
             for steps in STEPS:
                 data = load_dataset(
-                    name, "test", data_dir=folders[name], limit=limit, num_steps=steps, download=False
+                    DATASET[name],
+                    "test",
+                    data_dir=folders[name],
+                    limit=limit,
+                    num_steps=steps,
+                    download=False,
                 )
                 assert len(data) > 0
     return folders
 
 
+DATASET = {"mnist": "mnist", "nmnist": "nmnist", "nmnist-release": "nmnist", "dvs": "dvs"}  # family -> reader
 LIMITS = [None, 1, 2, 10**12]
 STEPS = [None, 1, 3]
 GRAPHS = [random_graph("tiny", 4, num_steps=3), random_graph("tiny-stream", 5, num_steps=2)]
@@ -297,7 +340,7 @@ def _run_cases(seeds: dict[str, Path], tmp_path: Path, family: str, cases: int, 
                 ):  # the scaffolding: an earlier edit left no file to edit
                     break
 
-            def run(name=family, r=root, n=limit, s=steps) -> None:
+            def run(name=DATASET[family], r=root, n=limit, s=steps) -> None:
                 load_dataset(name, "test", data_dir=r, limit=n, num_steps=s, download=False)
 
         tally(outcomes, outcome(run, what))
