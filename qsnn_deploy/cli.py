@@ -376,7 +376,7 @@ def report(model: Path, **kw) -> None:
 )
 def import_nir(source: Path, out: Path, state_bits: str, **options) -> None:
     """Import a NIR graph (a network from another tool) as an integer IR file; docs/targets/nir.md."""
-    from qsnn_deploy.interop.nir_import import import_from_cli
+    from qsnn_deploy.commands.import_nir import import_from_cli
 
     import_from_cli(source, out, state_bits=int(state_bits), **options)
 

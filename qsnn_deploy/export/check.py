@@ -9,8 +9,9 @@ Two looks at the model, both on its current (for instance untrained) weights:
 2. when every layer converts and the input is known, one torch step layer by layer on a zero input
    (:func:`.sequential.trace_problems`: a Linear without a Flatten before it, sizes that do not fit), then a
    trial export without the float-vs-integer check: the folding passes, the integer IR and the layer pattern
-   every target implements (and, given ``target``, that target's design rules). This finds what no single
-   layer shows, such as a pool that does not follow a conv or a network that does not end with a LIF layer.
+   every target implements (and, given ``graph_checks``, further checks of that graph, such as a target's
+   design rules: ``qsnn_deploy.targets.buildable.check_exportable_for``). This finds what no single layer
+   shows, such as a pool that does not follow a conv or a network that does not end with a LIF layer.
 
 Export runs the same steps in the same order and raises the first problem, so the first message here is the
 line export refuses with, and an empty list means export succeeds on the same input description.
@@ -22,11 +23,14 @@ values, such as a target's accumulator width, are judged on the current weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.export import handlers
 from qsnn_deploy.export.inference import layer_name
+from qsnn_deploy.ir.graph import Graph
 
 __all__ = ["check_exportable"]
 
@@ -81,7 +85,7 @@ def _trial_export(
     input_shape: tuple[int, int, int],
     input_scale: float,
     encoding: str,
-    target: str | None,
+    graph_checks: Callable[[Graph], list[str]] | None,
 ) -> list[str]:
     """Fold and quantize the model as export does (no fidelity check); the problems it meets, if any."""
     from qsnn_deploy.export.api import probe_inputs, qsnn_layers, sequential_layers
@@ -100,13 +104,8 @@ def _trial_export(
     except QsnnError as exc:
         return [str(exc)]
     problems = layer_pattern_violations(graph)
-    if target is not None and not problems:
-        from qsnn_deploy.targets import check_model
-
-        try:
-            check_model(graph, target)
-        except QsnnError as exc:
-            problems.append(f"target {target}: {exc}")
+    if graph_checks is not None and not problems:
+        problems += graph_checks(graph)
     return problems
 
 
@@ -116,7 +115,7 @@ def check_exportable(
     input_shape: tuple[int, int, int] | None = None,
     input_scale: float | None = None,
     encoding: str | None = None,
-    target: str | None = None,
+    graph_checks: Callable[[Graph], list[str]] | None = None,
     raise_error: bool = False,
 ) -> list[str]:
     """The reasons ``model`` cannot be exported, one message each; an empty list when it can.
@@ -124,9 +123,10 @@ def check_exportable(
     Call it on the untrained model. ``input_shape`` (C, H, W), ``encoding`` ("static" or "stream", default
     static) and ``input_scale`` (default 1/255 static, 1 stream) describe an ``nn.Sequential``'s input, as for
     :func:`~qsnn_deploy.export.export_model`; a ``QSNN`` knows its own. Without ``input_shape`` an
-    ``nn.Sequential`` gets the handler walk only. ``target`` also runs that target's design rules (for instance
-    ``"nir"`` refuses max pooling). ``raise_error=True`` raises ``UnsupportedLayerError`` listing every problem
-    instead of returning them."""
+    ``nn.Sequential`` gets the handler walk only. ``graph_checks`` runs on the trial-exported IR graph and
+    returns problems of its own: a target's design rules come this way from
+    ``qsnn_deploy.targets.buildable.check_exportable_for(model, "nir", ...)`` (the exporter knows no target).
+    ``raise_error=True`` raises ``UnsupportedLayerError`` listing every problem instead of returning them."""
     from qsnn_deploy.export.builder import default_input_scale
     from qsnn_deploy.models import network
     from qsnn_deploy.models.qsnn import QSNN
@@ -142,7 +142,9 @@ def check_exportable(
         if input_scale is None:
             input_scale = default_input_scale(encoding)
         if input_shape is not None:
-            problems = _trial_export(model, tuple(int(v) for v in input_shape), input_scale, encoding, target)
+            problems = _trial_export(
+                model, tuple(int(v) for v in input_shape), input_scale, encoding, graph_checks
+            )
     if problems and raise_error:
         raise UnsupportedLayerError(
             f"the model cannot be exported ({len(problems)} problem(s)): " + "; ".join(problems)

@@ -1,7 +1,6 @@
-"""What ``qsnn-deploy import`` checks and says once the IR is built: the truth at the door.
+"""What ``qsnn-deploy import`` checks once the IR is built: the truth at the door. (What it prints, with every
+registered target's verdict on the graph, is the command's: qsnn_deploy/commands/import_nir.py.)
 
-- Every registered target's design rules (with the shared layer rules) on the imported graph: "buildable" or
-  the reason, per target; a graph no target can build is still written, with a warning line saying so.
 - Saturation: a LIF layer is reported only when its membrane can leave the state type within the graph's
   ``num_steps`` (the range analysis' current bound, iterated step by step: ``|v_t| <= ceil(decay |v_t-1|) + 1
   + I + threshold``), so an IF layer at int32 over 25 steps is not reported unless it really can saturate.
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import numpy as np
 
 from qsnn_deploy.data.frames import fit_frames, is_flat, reshapes_to
@@ -99,7 +97,8 @@ def add_accuracy(check: dict, labels: np.ndarray, dataset: str, own=None, raw=No
     check["int_accuracy"] = float(np.mean(check["int_predictions"] == labels[:n]))
 
 
-def _label(ir: str, originals: dict[str, str]) -> str:
+def node_label(ir: str, originals: dict[str, str]) -> str:
+    """An IR op name with the NIR node's own name where the two differ (``layer0 (NIR node '0')``)."""
     original = originals.get(ir, ir)
     return ir if original == ir else f"{ir} (NIR node {original!r})"
 
@@ -111,11 +110,11 @@ def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> 
 
     originals = {ir: str(name) for name, ir in names.items()}
     out = [w for w in warnings if SATURATION not in w]
-    out += [s.message(_label(s.op.name, originals)) for s in saturating_layers(graph)]
+    out += [s.message(node_label(s.op.name, originals)) for s in saturating_layers(graph)]
     for op in graph.ops:
         if not isinstance(op, LIF):
             continue
-        label = _label(op.name, originals)
+        label = node_label(op.name, originals)
         info = meta.lif_layer(graph.metadata, op.name)
         beta = float("nan") if info is None else info.beta
         if op.decay == 1.0 and beta < 1.0:
@@ -129,63 +128,4 @@ def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> 
     return out
 
 
-def target_verdicts(graph: Graph) -> dict[str, str | None]:
-    """Every registered target: None where its rules (and the shared layer rules) pass, else the reason."""
-    from qsnn_deploy.targets import check_model, registry
-
-    verdicts: dict[str, str | None] = {}
-    for name, target in registry().items():
-        try:
-            check_model(graph, target)
-            verdicts[name] = None
-        except QsnnError as exc:
-            verdicts[name] = str(exc)
-    return verdicts
-
-
-def report(result, out: Path, bits: int) -> None:
-    """The import's summary on the terminal; warnings on stderr."""
-    s, g, check = result.settings, result.graph, result.check
-    click.echo(f"convention: {s.convention} ({s.convention_from})")
-    click.echo(f"dt: {s.dt:g} ({s.dt_from})")
-    for note in result.notes:
-        click.echo(f"note: {note}")
-    click.echo(
-        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
-        f"{g.num_steps} steps, {bits}-bit weights (per tensor)"
-    )
-    originals = g.metadata.get("nir_import", {}).get("nodes", {})
-    for op in g.lif_layers():
-        click.echo(
-            f"  {_label(op.name, originals)}: threshold {op.threshold} ({op.state_type}), decay "
-            f"{op.decay_multiplier}/2^{op.decay_shift}, reset {op.reset}"
-        )
-    if "dataset" in check:
-        click.echo(
-            f"check on {check['samples']} {check['dataset']} test samples: float accuracy "
-            f"{check['nir_float_accuracy']:.1%} (the graph's weights), {check['float_accuracy']:.1%} (weights at "
-            f"{bits} bits); integer accuracy {check['int_accuracy']:.1%}; integer and float at {bits} bits "
-            f"predict alike on {check['prediction_agreement']:.1%}"
-        )
-    else:
-        click.echo(
-            f"check on {check['samples']} probe inputs: predictions agree with the float graph "
-            f"{check['prediction_agreement']:.1%}, output spike counts {check['count_agreement']:.1%}"
-        )
-    by_reason: dict[str | None, list[str]] = {}
-    for name, reason in result.targets.items():
-        by_reason.setdefault(reason, []).append(name)
-    for reason, names in by_reason.items():  # one line per verdict: a shared layer rule fails every target
-        click.echo(f"target {', '.join(names)}: {'buildable' if reason is None else reason}")
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if result.targets and all(reason is not None for reason in result.targets.values()):
-        click.echo(
-            f"warning: no registered target can build {out} (reasons above); it was written for inspection "
-            "and simulation only",
-            err=True,
-        )
-
-
-__all__ = ["add_accuracy", "adopt_frame", "fit_frames", "load_samples", "report",
-           "target_verdicts", "true_warnings"]  # fmt: skip
+__all__ = ["add_accuracy", "adopt_frame", "fit_frames", "load_samples", "node_label", "true_warnings"]

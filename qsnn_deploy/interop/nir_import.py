@@ -46,7 +46,6 @@ class ImportResult:
     check: dict | None = None  # float chain vs integer simulator (probe inputs, or real samples: ``data``)
     settings: object = None  # nir_settings.Settings: the convention and dt, with where each came from
     notes: list[str] = field(default_factory=list)  # what was decided for the user (shapes, sources)
-    targets: dict[str, str | None] = field(default_factory=dict)  # target -> None (buildable) or the reason
 
 
 def quantize_per_tensor(weight: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -466,7 +465,6 @@ def import_nir(
         nir_door.add_accuracy(result.check, data[1], dataset, own, raw)
     where = "test samples" if data is not None else "check inputs"
     result.warnings += [f"{name}: never spikes on the {where}" for name in result.check["silent_layers"]]
-    result.targets = nir_door.target_verdicts(graph)
     return result
 
 
@@ -480,26 +478,5 @@ def compare_float(fg, graph: Graph, raw: np.ndarray, num_steps: int | None = Non
     return agreement(run_float(fg, raw, num_steps=steps), simulate(graph, raw, steps))
 
 
-def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
-    """``qsnn-deploy import``: import, save atomically, print what was decided, checked and found."""
-    from qsnn_deploy.data.paths import dataset_folders
-    from qsnn_deploy.export.builder import parse_input_shape
-    from qsnn_deploy.interop.nir_door import report
-    from qsnn_deploy.ir.io import save_graph
-    from qsnn_deploy.outputs import refuse_outputs_over_inputs
-
-    dataset = options.get("dataset")
-    folders = [
-        (f"the {dataset} dataset folder", f) for f in dataset_folders(dataset, options.get("data_dir"))
-    ]
-    refuse_outputs_over_inputs([("--out", out)], [("the NIR file", path)], folders)
-    shape = options.pop("input_shape", None)
-    options["input_shape"] = parse_input_shape(shape) if isinstance(shape, str) else shape
-    result = import_nir(path, **options)
-    save_graph(result.graph, out)
-    report(result, out, options.get("bits", 4))
-    return result
-
-
-__all__ = ["ImportResult", "compare_float", "frame_shape", "import_from_cli", "import_nir",
-           "nir_to_float_graph", "quantize_per_tensor", "read_nir", "uniform"]  # fmt: skip
+__all__ = ["ImportResult", "compare_float", "frame_shape", "import_nir", "nir_to_float_graph",
+           "quantize_per_tensor", "read_nir", "uniform"]  # fmt: skip

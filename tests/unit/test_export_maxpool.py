@@ -19,6 +19,7 @@ from qsnn_deploy.export import check_exportable, export_model
 from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, MaxPool, apply_stateless
 from qsnn_deploy.export.passes import affine_through_pool
 from qsnn_deploy.ir.ops import MaxPool2d
+from qsnn_deploy.targets.buildable import check_exportable_for
 
 STEPS = 8
 SHAPE = (1, 28, 28)
@@ -251,10 +252,10 @@ def test_check_exportable_names_layers_of_a_model_with_its_own_forward() -> None
     assert len(problems) == 2 and "'lstm' (LSTM)" in problems[1], problems  # fc and lif are supported kinds
 
 
-def test_check_exportable_finds_structural_problems_and_target_rules() -> None:
+def test_check_exportable_finds_structural_problems_and_check_exportable_for_target_rules() -> None:
     net = tutorial_net()
-    assert check_exportable(net, input_shape=SHAPE, target="onnx") == []
-    (nir,) = check_exportable(net, input_shape=SHAPE, target="nir")
+    assert check_exportable_for(net, "onnx", input_shape=SHAPE) == []
+    (nir,) = check_exportable_for(net, "nir", input_shape=SHAPE)
     assert "pool_supported" in nir and "maxpool2d 'pool'" in nir
     # A max pool over spikes (after the LIF) is no layer any target implements.
     after_lif = nn.Sequential(OrderedDict(
@@ -273,7 +274,7 @@ def test_check_exportable_accepts_the_package_qsnn() -> None:
     from qsnn_deploy.models.presets import get_preset
     from qsnn_deploy.models.qsnn import build_model
 
-    assert check_exportable(build_model(get_preset("mnist").model), target="c") == []
+    assert check_exportable_for(build_model(get_preset("mnist").model), "c") == []
 
 
 def test_the_nir_target_refuses_max_pooling(tmp_path: Path) -> None:

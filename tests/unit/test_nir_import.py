@@ -10,8 +10,9 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
+from qsnn_deploy.commands.import_nir import import_from_cli  # noqa: E402
 from qsnn_deploy.errors import QsnnError, UnsupportedLayerError  # noqa: E402
-from qsnn_deploy.interop.nir_import import import_from_cli, import_nir, quantize_per_tensor  # noqa: E402
+from qsnn_deploy.interop.nir_import import import_nir, quantize_per_tensor  # noqa: E402
 from qsnn_deploy.ir.io import load_graph  # noqa: E402
 from qsnn_deploy.ir.ops import LIF, Linear  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402

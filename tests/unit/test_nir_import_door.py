@@ -21,6 +21,7 @@ from qsnn_deploy.ir.ranges import analyse  # noqa: E402
 from qsnn_deploy.ir.saturation import membrane_bound  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
 from qsnn_deploy.targets import target_names  # noqa: E402
+from qsnn_deploy.targets.buildable import target_verdicts  # noqa: E402
 
 
 def _mlp(neuron, n_in: int = 16, shape=(16,), seed: int = 0):
@@ -108,12 +109,13 @@ def test_input_shape_makes_a_flat_graph_take_frames_with_the_same_spikes() -> No
 
 
 def test_targets_are_named_buildable_or_with_the_reason() -> None:
-    targets = import_nir(_mlp(if_node), bits=8, num_steps=4, dt=1.0, convention="sinabs").targets
+    targets = target_verdicts(
+        import_nir(_mlp(if_node), bits=8, num_steps=4, dt=1.0, convention="sinabs").graph
+    )
     assert targets["c"] is None and targets["onnx"] is None
     assert "weights_fit_nibbles" in targets["verilog"], "8-bit weights: the Verilog target stores 4"
-    assert (
-        import_nir(_mlp(if_node), bits=4, num_steps=4, dt=1.0, convention="sinabs").targets["verilog"] is None
-    )
+    graph = import_nir(_mlp(if_node), bits=4, num_steps=4, dt=1.0, convention="sinabs").graph
+    assert target_verdicts(graph)["verilog"] is None
 
 
 def _cnn_no_target_builds(path: Path) -> None:

@@ -13,7 +13,7 @@ nir = pytest.importorskip("nir")
 from click.testing import CliRunner  # noqa: E402
 
 from qsnn_deploy.cli import cli  # noqa: E402
-from qsnn_deploy.interop.nir_import import import_from_cli  # noqa: E402
+from qsnn_deploy.commands.import_nir import import_from_cli  # noqa: E402
 from qsnn_deploy.interop.nir_names import base_name, ir_names  # noqa: E402
 from qsnn_deploy.ir.io import load_graph  # noqa: E402
 from qsnn_deploy.targets.rules import IDENTIFIER, RESERVED  # noqa: E402
