@@ -6,8 +6,8 @@ The seeds are folders ``codegen`` wrote for every target from a tiny IR. Each ca
 edits its ``qsnn-target.json``: a value anywhere replaced (wrong types, huge and non-finite numbers, long and
 odd strings, nested containers), keys deleted or added (programs, kernels, build settings among them), nesting
 thousands deep, a file of megabytes, invalid UTF-8, byte flips, truncation, or the manifest replaced by a folder
-or removed; or it edits the generated files (a byte changed, a file deleted, an extra file or folder, a link).
-Cases run as tests/fuzz_cases.py describes.
+or a FIFO, or removed; or it edits the generated files (a byte changed, a file deleted, an extra file or folder,
+a link, a FIFO). Cases run as tests/fuzz_cases.py describes.
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ def _edit_manifest(rng: Rng, folder: Path) -> None:
         path.unlink()
         path.mkdir()
         return
+    if action < 0.08:  # a FIFO must not block the check (nothing ever writes to it)
+        path.unlink()
+        os.mkfifo(path)
+        return
     text = path.read_bytes()
     for _ in range(int(rng.integers(1, 3))):
         try:
@@ -115,7 +119,7 @@ def _edit_files(rng: Rng, folder: Path, source: Path) -> bool:
     """One generated file changed; True when the change leaves every byte as codegen writes it."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     victim = pick(rng, files)
-    action = int(rng.integers(6))
+    action = int(rng.integers(7))
     if action == 0:
         victim.write_bytes(mutate_bytes(rng, victim.read_bytes(), rounds=1))
     elif action == 1:
@@ -131,6 +135,9 @@ def _edit_files(rng: Rng, folder: Path, source: Path) -> bool:
     elif action == 4:
         victim.unlink()
         victim.mkdir()
+    elif action == 5:
+        victim.unlink()
+        os.mkfifo(victim)
     else:
         os.utime(victim, (0, 0))  # only the time: still the same file, so it must pass
         return True
