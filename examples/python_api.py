@@ -22,7 +22,7 @@ from qsnn_deploy.export import export_model
 from qsnn_deploy.ir import save_graph
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets import generate
-from qsnn_deploy.verify import verify_c
+from qsnn_deploy.targets.verifier import verify_c
 
 STEPS = 10
 

@@ -22,7 +22,7 @@ from qsnn_deploy.ir.types import UINT8, IntType
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 
 
 def verilator_bit_exact(graph: Graph, samples: int, steps: int, options: TargetOptions) -> None:

@@ -34,10 +34,9 @@ def load_sample() -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
-    from qsnn_deploy import verify
     from qsnn_deploy.export import export_checkpoint
     from qsnn_deploy.ir.io import save_graph
-    from qsnn_deploy.targets import check_model, generate
+    from qsnn_deploy.targets import check_model, generate, verifier
     from qsnn_deploy.targets.c.report import cost_report
 
     t0 = time.perf_counter()
@@ -70,14 +69,14 @@ def run_demo(out: Path, checkpoint: Path | None = None) -> dict:
     generate(graph, "c", out / "c", "qsnn")
 
     step("compile with gcc and verify every spike of every layer on the host")
-    host = verify.verify_c(graph, images, graph.num_steps, workdir=out / "verify-host")
+    host = verifier.verify_c(graph, images, graph.num_steps, workdir=out / "verify-host")
     summary["host_spikes_compared"] = host.spikes_compared
     summary["host_layer_values"] = host.compared.layer_values
 
     have_arm = all(shutil.which(t) for t in ("arm-none-eabi-gcc", "qemu-system-arm"))
     if have_arm:
         step(f"build Cortex-M4 firmware, run {FIRMWARE_SAMPLES} images under QEMU, verify")
-        fw = verify.verify_cortex_m(
+        fw = verifier.verify_cortex_m(
             graph, images[:FIRMWARE_SAMPLES], graph.num_steps, workdir=out / "verify-m4"
         )
         summary["m4_spikes_compared"] = fw.spikes_compared

@@ -147,7 +147,7 @@ def verify_from_cli(
 
     from qsnn_deploy.data.user_inputs import check_source
     from qsnn_deploy.ir.io import load_graph
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     check_source(dataset, inputs_file, labels_file)
     refuse_outputs_over_inputs(

@@ -13,7 +13,7 @@ from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.commands import codegen_from_cli
-from qsnn_deploy.verify import verify_c
+from qsnn_deploy.targets.verifier import verify_c
 from tests.golden_check import check_golden
 from tests.toolchains import WARNINGS, require_tools
 
@@ -125,7 +125,7 @@ def test_fast_kernels_match_every_layer_on_cortex_m3_m7_m55(tmp_path: Path, boar
     conv2 has 8-channel groups)."""
     require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
     from qsnn_deploy.targets.c.layout import layer_kernels
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     graph = random_graph("mnist", 2, state_bits=16, reset="subtract")
     model = check_model(graph, "c", TargetOptions(board=board))

@@ -73,7 +73,7 @@ def build(seed, c_in, hw, conv1, conv2, classes, bits, state_bits, encoding) -> 
 @pytest.mark.parametrize("case", CASES, ids=[f"case{c[0]}" for c in CASES])
 def test_every_layer_matches_the_simulator(case, dense, tmp_path):
     from qsnn_deploy.targets.base import TargetOptions
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     require_tools("gcc")
     graph = build(*case)

@@ -16,7 +16,7 @@ from qsnn_deploy.ir.ops import MaxPool2d
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.c.layout import acc_elements, layer_kernels
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.toolchains import WARNINGS, require_tools
 
 pytestmark = pytest.mark.toolchain

@@ -45,7 +45,7 @@ def nmnist_model(tmp_path_factory, data_dir) -> Path:
 def test_nmnist_integer_model_beats_chance_and_c_matches_it(nmnist_model, data_dir):
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.ir import load_graph
-    from qsnn_deploy.verify import verify_c
+    from qsnn_deploy.targets.verifier import verify_c
 
     require_tools("gcc")
     graph = load_graph(nmnist_model)

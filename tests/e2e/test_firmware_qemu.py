@@ -9,7 +9,7 @@ import pytest
 
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.paths import repo_root
-from qsnn_deploy.verify import verify_cortex_m
+from qsnn_deploy.targets.verifier import verify_cortex_m
 from tests.toolchains import require_tools
 
 pytestmark = pytest.mark.toolchain

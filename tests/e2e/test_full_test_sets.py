@@ -45,7 +45,7 @@ def test_integer_model_is_faithful_on_the_full_test_set(dataset, data_dir):
 @pytest.mark.parametrize("sanitize", [False, True], ids=["plain", "asan-ubsan"])
 def test_generated_c_matches_the_simulator_on_all_mnist_test_images(sanitize, data_dir):
     from qsnn_deploy.data import load_dataset
-    from qsnn_deploy.verify import verify_c
+    from qsnn_deploy.targets.verifier import verify_c
 
     require_tools("gcc")
     graph = exported("mnist")

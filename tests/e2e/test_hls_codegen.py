@@ -20,7 +20,7 @@ from qsnn_deploy.ir.types import IntType
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.golden_check import check_golden
 from tests.toolchains import require_hls, require_tools
 

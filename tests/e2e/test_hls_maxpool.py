@@ -16,7 +16,7 @@ from qsnn_deploy.ir.types import bits_for_range
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.hls.cost import cost_report
 from qsnn_deploy.targets.hls.layout import layer_widths
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.toolchains import require_hls
 
 STEPS = 8

@@ -72,7 +72,7 @@ def test_library_graph_imports_at_its_accuracy_and_verifies_on_c(
     from qsnn_deploy.interop.nir_import import import_nir
     from qsnn_deploy.ir.io import load_graph
     from qsnn_deploy.sim import simulate
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     meta = _meta(library)
     out_file = tmp_path / "model.qsnn"

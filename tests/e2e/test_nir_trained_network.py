@@ -70,7 +70,7 @@ def test_trained_network_through_nir_to_the_c_target(tmp_path: Path, data_dir: P
     from qsnn_deploy.interop.torch_nir import write_torch_nir
     from qsnn_deploy.ir.io import load_graph, save_graph
     from qsnn_deploy.sim import simulate
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 2 shared cores: more threads only contend (measured 10x slower)

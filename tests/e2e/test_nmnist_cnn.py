@@ -122,7 +122,7 @@ def test_our_float_evaluator_of_the_graph_is_sinabs_model(data_dir: Path) -> Non
 
 @pytest.mark.parametrize("target", ["c", "onnx"])
 def test_verify_is_bit_exact(imported, test_set, target: str) -> None:
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     require_tools("gcc") if target == "c" else pytest.importorskip("onnxruntime")
     _, graph = imported
@@ -133,7 +133,7 @@ def test_verify_is_bit_exact(imported, test_set, target: str) -> None:
 
 @pytest.mark.slow
 def test_cortex_m_and_hls_are_bit_exact_at_8_bits(imported, test_set) -> None:
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make", "g++")
     _, graph = imported

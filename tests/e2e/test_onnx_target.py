@@ -19,7 +19,7 @@ from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
 from qsnn_deploy.targets import generate  # noqa: E402
 from qsnn_deploy.targets.onnx.graph import reset_threshold  # noqa: E402
 from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.targets.verifier import verify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # The operators the target may emit: each one runs in onnxruntime's CPU provider for the types used here.

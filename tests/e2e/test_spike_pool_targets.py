@@ -19,7 +19,7 @@ from qsnn_deploy.ir.synthetic import random_inputs, spike_pool_graph
 from qsnn_deploy.ir.types import UINT8, IntType
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.static_check import StaticCheckError
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.toolchains import require_hls, require_tools
 
 pytestmark = pytest.mark.toolchain

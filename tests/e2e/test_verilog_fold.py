@@ -13,8 +13,8 @@ import pytest
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.verifier import verify
 from qsnn_deploy.targets.verilog.verilator import lint
-from qsnn_deploy.verify import verify
 from tests.toolchains import require_tools
 from tests.verilog_checks import (
     mutation_fails_verify,

@@ -20,8 +20,8 @@ from qsnn_deploy.ir.ops import LIF, Linear, Requantize
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
 from qsnn_deploy.targets.base import TargetOptions
+from qsnn_deploy.targets.verifier import verify
 from qsnn_deploy.targets.verilog.verilator import lint
-from qsnn_deploy.verify import verify
 from tests.golden_check import check_golden
 from tests.toolchains import require_tools
 from tests.verilog_checks import (

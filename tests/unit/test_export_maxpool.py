@@ -168,7 +168,7 @@ def test_max_pooled_network_runs_bit_exactly_in_onnxruntime(mnist, trained) -> N
     """The exported trained network (channels pooled by their minimum included) in onnxruntime, every layer of
     every step against the simulator."""
     pytest.importorskip("onnxruntime")
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     _, test = mnist
     result = export(trained("before"), test.inputs[:8])

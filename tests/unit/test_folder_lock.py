@@ -13,7 +13,7 @@ from qsnn_deploy.atomic import FolderBusyError, folder_lock
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import generate
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.cli_run import error_lines, run_main
 
 

@@ -20,7 +20,7 @@ from qsnn_deploy.ir.ops import LIF  # noqa: E402
 from qsnn_deploy.ir.plan import plan_layers  # noqa: E402
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs  # noqa: E402
 from qsnn_deploy.targets import generate  # noqa: E402
-from qsnn_deploy.verify import verify  # noqa: E402
+from qsnn_deploy.targets.verifier import verify  # noqa: E402
 
 
 def _chain(g) -> list[str]:

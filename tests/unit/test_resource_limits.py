@@ -273,7 +273,7 @@ def test_verify_checks_as_many_samples_at_once_as_the_temp_disk_budget_allows(mo
     """verify's chunks follow ``samples_per_record``: with room for one sample's executor files, three
     samples are checked one by one (each chunk's files replace the last), and all three still compared."""
     from qsnn_deploy.ir.synthetic import random_inputs
-    from qsnn_deploy.verify import verify
+    from qsnn_deploy.targets.verifier import verify
 
     graph = random_graph("tiny", 0, num_steps=3)
     monkeypatch.setattr(limits, "TEMP_BUDGET_BYTES", limits.footprint(graph).temp_bytes)

@@ -18,7 +18,7 @@ from qsnn_deploy.targets import MANIFEST, generate, get_target, read_manifest
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.folder import EditedFolderError, open_generated
 from qsnn_deploy.targets.static_check import StaticCheckError
-from qsnn_deploy.verify import verify
+from qsnn_deploy.targets.verifier import verify
 from tests.cli_run import error_lines, run_main
 from tests.toolchains import require_tools
 
