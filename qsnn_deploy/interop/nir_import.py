@@ -28,6 +28,7 @@ from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape, wh
 from qsnn_deploy.interop.nir_names import ir_names
 from qsnn_deploy.interop.nir_safe import check_nir_file
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
+from qsnn_deploy.ir.io import check_graph
 from qsnn_deploy.models.provenance import file_sha256
 
 SUPPORTED = "Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale, LIF, IF, CubaLIF"
@@ -444,7 +445,9 @@ def import_nir(
         "nir_import": {"sha256": digest, "weight_bits": bits, "dt": settings.dt, "dt_from": settings.dt_from,
                        "convention": settings.convention, "producer": producer, "nodes": originals},
     }  # fmt: skip
-    graph = Graph(graph.input, graph.ops, graph.num_steps, metadata).validate()
+    # every limit and per-sample budget of a .qsnn (ir/limits.py), before the float chain and the simulator
+    # run on it: a graph too large to save is refused here, not after minutes of work
+    graph = check_graph(Graph(graph.input, graph.ops, graph.num_steps, metadata))
     result = ImportResult(graph, applied, [], fg, settings=settings, notes=notes)
     result.warnings = nir_door.true_warnings(graph, warnings, settings.dt, names)
     if dt is not None and "dt" in meta:

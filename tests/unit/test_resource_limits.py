@@ -281,3 +281,26 @@ def test_verify_checks_as_many_samples_at_once_as_the_temp_disk_budget_allows(mo
     chunks: list[int] = []
     result = verify(graph, random_inputs(graph, 3, seed=2), target="onnx", progress=chunks.append)
     assert chunks == [1, 1, 1] and result.compared.samples == 3
+
+
+def test_a_nir_graph_beyond_the_budget_is_refused_at_import_before_the_float_check():
+    """import checks the IR it makes against every limit and budget (ir/io.check_graph) before the float chain
+    and the simulator run on it: 20,000 IF neurons x 1,000 steps is past the neuron-step budget."""
+    nir = pytest.importorskip("nir")
+    from qsnn_deploy.interop.nir_import import import_nir
+
+    rng = np.random.default_rng(0)
+    wide = 20_000
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([10])}),
+        "fc1": nir.Affine(
+            weight=rng.normal(0, 0.5, (wide, 10)).astype(np.float32), bias=np.zeros(wide, np.float32)
+        ),
+        "n1": nir.IF(r=np.ones(wide), v_threshold=np.ones(wide)),
+        "output": nir.Output(output_type={"output": np.array([wide])}),
+    }
+    names = list(nodes)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), type_check=False)
+    with pytest.raises(IRValidationError, match="neurons x steps|neuron"):
+        import_nir(graph, bits=8, num_steps=1_000, dt=1.0, convention="sinabs")
+    assert import_nir(graph, bits=8, num_steps=100, dt=1.0, convention="sinabs").graph.num_steps == 100
