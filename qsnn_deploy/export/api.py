@@ -24,6 +24,7 @@ from qsnn_deploy.export.inference import layer_name
 from qsnn_deploy.export.passes import PROBE_STEPS, fold
 from qsnn_deploy.export.quantize import QuantOptions, to_ir
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import check_graph
 from qsnn_deploy.ir.ranges import overflow_sites
 from qsnn_deploy.models import network
 from qsnn_deploy.models.network import DATASET_OF_ARCH, STREAM_ARCHS
@@ -178,7 +179,8 @@ def export_model(
     meta["lif_layers"] = layer_meta
     meta["state_bits"] = state_bits
     meta["saturation_sites"] = overflow_sites(graph)
-    graph = Graph(graph.input, graph.ops, graph.num_steps, meta).validate()
+    # every limit and per-sample budget of a .qsnn (ir/limits.py) before the fidelity check runs the model
+    graph = check_graph(Graph(graph.input, graph.ops, graph.num_steps, meta))
     # No target builds a graph outside the layer pattern: refuse it here, as check_exportable does.
     problems = layer_pattern_violations(graph)
     if problems:
