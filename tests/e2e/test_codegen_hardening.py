@@ -72,7 +72,7 @@ def test_a_second_codegen_while_one_writes_is_refused_in_one_line(tmp_path, mode
         holder.wait()
     assert second.returncode == 2, second.stderr
     assert error_lines(second.stderr) == [
-        f"error: {BUSY} {out}; wait for it to finish, or pick another --out"
+        f"error: {BUSY} {out}, or a verify --from is reading it; wait for it to finish, or pick another --out"
     ]
     assert "Traceback" not in second.stderr and list(out.iterdir()) == [], "the refused one wrote nothing"
     done = subprocess.run([*QSNN, "codegen", str(models[0]), "--target", "c", "--out", str(out)])
