@@ -200,9 +200,29 @@ def _target_names() -> list[str]:
     return target_names()
 
 
+def _option_help() -> str:
+    """--option's help: every target's keys, from their declarations (targets/<name>/settings.py)."""
+    from qsnn_deploy.targets import registry
+    from qsnn_deploy.targets.options import help_line
+
+    keys = help_line({name: t.settings for name, t in registry().items()})
+    return (
+        "A target setting, repeatable; an unknown key or a bad value is refused before any work. "
+        f"Keys: {keys} (values and defaults: docs/targets/<target>.md)."
+    )
+
+
+def _executor_help() -> str:
+    """--executor's help: every target's executors, from the registry (the first is the default)."""
+    from qsnn_deploy.targets import registry
+
+    listed = "; ".join(f"{name}: {', '.join(t.executors) or 'none'}" for name, t in registry().items())
+    return f"How to run the target (default: its first). {listed}."
+
+
 def target_options(command):
-    """--target (choices from the target registry), --option KEY=VALUE, --prefix and --board."""
-    from qsnn_deploy.targets.rules import BOARDS
+    """--target (choices from the target registry), --option KEY=VALUE, --prefix and the C target's --board."""
+    from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD
 
     for decorator in reversed(
         [
@@ -211,13 +231,13 @@ def target_options(command):
                 help="Which target (qsnn_deploy/targets/<name>/).",
             ),
             click.option(
-                "--option", "target_option", multiple=True, metavar="KEY=VALUE",
-                help="A target-specific setting (see docs/targets/<target>.md); repeatable.",
+                "--option", "target_option", multiple=True, metavar="KEY=VALUE", help=_option_help(),
             ),
             click.option("--prefix", default="qsnn", show_default=True, help="Prefix of generated identifiers."),
             click.option(
-                "--board", type=click.Choice(sorted(BOARDS)), default="mps2-an386", show_default=True,
-                help="Microcontroller board whose memory the C target checks against (and runs under QEMU).",
+                "--board", type=click.Choice(sorted(BOARDS)), default=None,
+                help="(C target) The microcontroller board whose memory the model must fit, and whose core and "
+                f"QEMU machine cortex-m runs; --option board=NAME  [default: {DEFAULT_BOARD}]",
             ),
         ]
     ):  # fmt: skip
@@ -225,10 +245,25 @@ def target_options(command):
     return command
 
 
-def _options(kw: dict):
+def _options(kw: dict, target: str, c_flags: dict[str, str | None]):
+    """The --option pairs, plus the C target's own flags (--board, and ``c_flags``: flag -> the option it
+    sets, or None when not given) as its options; any of those flags with another target is one line."""
+    from qsnn_deploy.targets import get_target
     from qsnn_deploy.targets.commands import parse_options
+    from qsnn_deploy.targets.options import declared
 
-    return parse_options(kw.pop("target_option"), kw.pop("prefix"), kw.pop("board"))
+    pairs = list(kw.pop("target_option"))
+    board = kw.pop("board")
+    for flag, pair in {"--board": None if board is None else f"board={board}", **c_flags}.items():
+        if pair is None:
+            continue
+        if target != "c":
+            keys = ", ".join(d.name for d in declared(get_target(target).settings)) or "no --option"
+            raise QsnnError(
+                f"{flag} is a setting of the C target (--target c); the {target} target takes {keys}"
+            )
+        pairs.append(pair)
+    return parse_options(tuple(pairs), kw.pop("prefix"))
 
 
 keep_option = click.option(
@@ -251,7 +286,7 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
     """Generate code for a target from an IR file (design rules run first; nothing is written if one fails)."""
     from qsnn_deploy.targets.commands import codegen_from_cli
 
-    codegen_from_cli(model, target, out, _options(kw))
+    codegen_from_cli(model, target, out, _options(kw, target, {}))
 
 
 @cli.command()
@@ -262,12 +297,11 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @labels_option
 @click.option("--limit", type=params.COUNT, default=100, show_default=True, help="Test samples to check.")
 @target_options
+@click.option("--executor", default=None, help=_executor_help())
 @click.option(
-    "--executor", default=None,
-    help="How to run the target (default: its first). c: host (gcc here) or cortex-m (firmware under QEMU); "
-    "hls: csim; onnx: onnxruntime; verilog: see docs/targets/verilog.md.",
+    "--sanitize", is_flag=True,
+    help="(C target) c/host: build with -fsanitize=address,undefined; --option sanitize=1.",
 )  # fmt: skip
-@click.option("--sanitize", is_flag=True, help="c/host: build with -fsanitize=address,undefined.")
 @click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: the IR's).")
 @click.option(
     "--from", "from_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
@@ -285,9 +319,7 @@ def verify(model: Path, sanitize: bool, **kw) -> None:
     """Build and run a target's code on test data; compare every spike and membrane with the simulator."""
     from qsnn_deploy.targets.commands import verify_from_cli
 
-    options = _options(kw)
-    if sanitize:
-        options = options.__class__(options.prefix, options.board, {**options.extra, "sanitize": "1"})
+    options = _options(kw, kw["target"], {"--sanitize": "sanitize=1" if sanitize else None})
     verify_from_cli(model, options=options, **kw)
 
 
@@ -300,15 +332,17 @@ def verify(model: Path, sanitize: bool, **kw) -> None:
 @target_options
 @click.option(
     "--baseline/--no-baseline", default=False, show_default=True,
-    help="c: also measure the dense-kernel baseline (slow: minutes under valgrind and QEMU).",
+    help="(C target) Also measure the dense-kernel baseline (slow: minutes under valgrind and QEMU); "
+    "--option baseline=1.",
 )  # fmt: skip
 @keep_option
 @json_option
-def report(model: Path, **kw) -> None:
+def report(model: Path, baseline: bool, **kw) -> None:
     """Cost of a target: flash, RAM and instructions per inference (c), resources and Fmax (FPGA targets)."""
     from qsnn_deploy.targets.commands import report_from_cli
 
-    report_from_cli(model, options=_options(kw), **kw)
+    options = _options(kw, kw["target"], {"--baseline": "baseline=1" if baseline else None})
+    report_from_cli(model, options=options, **kw)
 
 
 @cli.command("import")

@@ -5,8 +5,8 @@ protocol). ``registry()`` imports every sub-package once, so a new target needs 
 ``generate`` runs the shared and the target's design rules, renders, and records in the output folder which IR
 and code-generation options the files came from (``qsnn-target.json``), so ``verify --from DIR`` can check those
 very files. The manifest is data in a folder someone may hand you (docs/trust-model.md): it records only the
-options a target lists in ``codegen_options`` (those that change the files), never a program to run or a kernel
-to build, and ``read_manifest`` refuses any other.
+options a target declares with ``codegen=True`` (those that change the files: targets/options.py), never a
+program to run or a kernel to build, and ``read_manifest`` refuses any other.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
 from qsnn_deploy.targets.files import locked_output_folder, render_in_memory
 from qsnn_deploy.targets.names import unique_names
+from qsnn_deploy.targets.options import codegen_keys, parse
 from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 
 _REGISTRY: dict[str, Target] = {}
@@ -62,21 +63,26 @@ def get_target(name: str) -> Target:
 
 
 def check_model(graph: Graph, target: str | Target, options: TargetOptions | None = None) -> CheckedModel:
-    """Run the shared rules and ``target``'s rules; returns what the renderer and executors read. The shared
-    rule ``unique_generated_names`` reads the target's ``derived_names`` (targets/names.py)."""
+    """Read ``options`` into the target's typed settings (an unknown key or a bad value is one
+    DesignRuleError, ``<target>_settings``), then run the shared rules and ``target``'s rules; returns what the
+    renderer and executors read (``model.options``: the typed settings). The shared rule
+    ``unique_generated_names`` reads the target's ``derived_names`` (targets/names.py)."""
     t = get_target(target) if isinstance(target, str) else target
+    settings = parse(
+        t.settings, options or TargetOptions(), t.name, getattr(t, "settings_rule", f"{t.name}_settings")
+    )
     pools = pools_supported(tuple(getattr(t, "pools", ("sumpool2d",))))
     names = unique_names(getattr(t, "derived_names", None))
-    return check(graph, (*SHARED_RULES, pools, names, *t.rules), options or TargetOptions())
+    return check(graph, (*SHARED_RULES, pools, names, *t.rules), settings)
 
 
 def codegen_options(target: str | Target) -> frozenset[str]:
-    """The ``--option`` keys that change the files ``target`` renders (``Target.codegen_options``; none when
-    the target lists none). Only these are recorded in, and read back from, ``qsnn-target.json``: programs
-    (``cc``, ``cxx``), kernel choices (``dense``) and build settings (``sanitize``, ``jobs``, ``threads``) come
-    from the command line of the command that runs them."""
+    """The ``--option`` keys that change the files ``target`` renders (declared with ``codegen=True``). Only
+    these are recorded in, and read back from, ``qsnn-target.json``: programs (``cc``, ``cxx``), kernel
+    choices (``dense``) and build settings (``sanitize``, ``jobs``, ``threads``) come from the command line of
+    the command that runs them."""
     t = get_target(target) if isinstance(target, str) else target
-    return frozenset(getattr(t, "codegen_options", ()))
+    return codegen_keys(t.settings)
 
 
 def recorded_options(target: str | Target, options: TargetOptions) -> dict[str, str]:
@@ -108,7 +114,7 @@ def write_generated(
         "format": "qsnn-target",
         "target": t.name,
         "ir_sha256": graph_fingerprint(graph),
-        "options": {"prefix": options.prefix, "board": options.board, "extra": recorded_options(t, options)},
+        "options": {"prefix": options.prefix, "extra": recorded_options(t, options)},
     }
     with locked_output_folder(Path(out)) as out:
         files = render_in_memory(lambda stage: t.render(model, stage), out)
@@ -122,13 +128,14 @@ def generate(
     out: Path | str = "out",
     prefix: str = "qsnn",
     *,
-    board: str = "mps2-an386",
+    board: str | None = None,
     options: TargetOptions | None = None,
 ) -> list[Path]:
     """Check ``graph`` against ``target``'s design rules, then write its files to ``out``; returns the paths
     written (sorted), never other files already in ``out``. Nothing is written when a rule fails
-    (DesignRuleError names every violated rule) or any destination cannot be written."""
-    opts = options or TargetOptions(prefix=prefix, board=board)
+    (DesignRuleError names every violated rule) or any destination cannot be written. ``board`` is the C
+    target's ``--option board`` (the other targets refuse it)."""
+    opts = options or TargetOptions(prefix=prefix, extra={} if board is None else {"board": board})
     return sorted(write_generated(graph, target, Path(out), opts)[1])
 
 
@@ -151,7 +158,10 @@ def _read_small_regular(path: Path, limit: int) -> bytes:
 def read_manifest(folder: Path) -> tuple[str, str, TargetOptions]:
     """(target, IR fingerprint, options) of a folder ``generate`` wrote; typed errors for anything else,
     including an option that is not one of the target's ``codegen_options`` (a folder never chooses a program,
-    a kernel or a build setting)."""
+    a kernel or a build setting).
+
+    Folders written before the options were typed also hold ``options.board`` (every target recorded the C
+    target's board): it is read as the C target's ``board`` option and ignored for the others."""
     path = Path(folder) / MANIFEST
     try:
         data = json.loads(_read_small_regular(path, MANIFEST_LIMIT).decode("utf-8"))
@@ -159,9 +169,11 @@ def read_manifest(folder: Path) -> tuple[str, str, TargetOptions]:
         extra = opts.get("extra", {})
         if data.get("format") != "qsnn-target" or not all(isinstance(v, str) for v in extra.values()):
             raise ValueError("not a qsnn-target manifest")
-        target, prefix, board = data["target"], opts["prefix"], opts["board"]
+        target, prefix, board = data["target"], opts["prefix"], opts.get("board", "")
         if not all(isinstance(v, str) for v in (target, data["ir_sha256"], prefix, board)):
             raise ValueError("not a qsnn-target manifest")
+        if board and "board" in codegen_options(target):  # the format before typed options
+            extra = {"board": board, **extra}
     except FileNotFoundError:
         raise QsnnError(
             f"{folder}: no {MANIFEST}; pass a folder written by `qsnn-deploy codegen --out`"
@@ -175,7 +187,7 @@ def read_manifest(folder: Path) -> tuple[str, str, TargetOptions]:
             "folder cannot choose a program, a kernel or a build setting; regenerate the folder with "
             "`qsnn-deploy codegen`, and pass build settings to verify with --option"
         )
-    return target, str(data["ir_sha256"]), TargetOptions(prefix, board, dict(extra))
+    return target, str(data["ir_sha256"]), TargetOptions(prefix, dict(extra))
 
 
 __all__ = [

@@ -12,13 +12,12 @@ file is written.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from qsnn_deploy.errors import DesignRuleError, QsnnError
+from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.plan import Layer, layer_pattern_violations, plan_layers
 from qsnn_deploy.ir.ranges import OpRange, analyse
@@ -31,44 +30,21 @@ if TYPE_CHECKING:  # only for annotations: the verifier imports this module
 
 @dataclass(frozen=True)
 class TargetOptions:
-    """Options every target understands, plus target-specific ``extra`` settings (``--option KEY=VALUE``).
+    """What every target means: ``prefix`` names generated identifiers (C symbols, HDL modules); ``extra`` holds
+    the ``--option KEY=VALUE`` strings as given.
 
-    ``prefix`` names generated identifiers (C symbols, HDL modules); ``board`` the memory budget the C
-    target checks against; ``extra`` values are plain strings the target parses and validates itself."""
+    Each target declares its own options once, as a frozen subclass with one typed field per option
+    (targets/options.py, and ``settings.py`` beside each target's code); ``check_model`` reads ``extra`` into
+    that subclass, so rules, renderers and executors read typed values and nothing parses a string again."""
 
     prefix: str = "qsnn"
-    board: str = "mps2-an386"
     extra: Mapping[str, str] = field(default_factory=dict)
-
-    def get(self, key: str, default: str) -> str:
-        return str(self.extra.get(key, default))
-
-    def count(self, key: str, default: int, most: int) -> int:
-        """A whole-number setting in ``1..most``; anything else is one line (``int`` alone takes "²" and
-        "1_0", and a huge count reaches a C int or ``make -j``)."""
-        text = self.get(key, str(default))
-        # the digits' count first: int() refuses more than 4,300 digits with a ValueError (found by fuzzing)
-        digits = text.lstrip("0") if text.isascii() and text.isdigit() else ""
-        if not digits or len(digits) > len(str(most)) or not 1 <= int(digits) <= most:
-            raise QsnnError(f"--option {key}={text!r}: give an integer from 1 to {most}")
-        return int(digits)
-
-    def positive_number(self, key: str, default: float, what: str) -> float:
-        """A finite number above zero (``what`` says what it is, for the message); "inf", "nan", "1e400"
-        (which Python reads as inf), "1e-400" (0.0), zero, a negative value or no number is one line."""
-        text = self.get(key, repr(default))
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise QsnnError(f"--option {key}={text!r}: give {what}, a finite number above 0")
-        return value
 
 
 @dataclass(frozen=True)
 class RuleInput:
-    """Everything a design rule may look at; frozen so that rules cannot pass state to each other."""
+    """Everything a design rule may look at; frozen so that rules cannot pass state to each other. ``options``
+    is the target's typed settings (a ``TargetOptions`` subclass) once ``check_model`` has read them."""
 
     graph: Graph
     layers: tuple[Layer, ...]
@@ -101,7 +77,8 @@ def rule(name: str) -> Callable[[Callable[[RuleInput], list[str]]], Rule]:
 
 @dataclass(frozen=True)
 class CheckedModel:
-    """A graph that passed a target's design rules, with what the rules computed (the renderer's input)."""
+    """A graph that passed a target's design rules, with what the rules computed (the renderer's input);
+    ``options`` is the target's typed settings (targets/options.py)."""
 
     graph: Graph
     layers: tuple[Layer, ...]
@@ -147,6 +124,7 @@ class Target(Protocol):
     description: str
     rules: tuple[Rule, ...]
     executors: Mapping[str, Executor]  # the first one is the default of ``verify``
+    settings: type[TargetOptions]  # its --option declarations (targets/options.py): typed, parsed once
     # Optional: ``pools``, the pool op kinds the target implements (default ("sumpool2d",)); the shared rule
     # ``pool_supported`` refuses the others.
 

@@ -24,15 +24,16 @@ from qsnn_deploy.targets import check_model, generate, get_target, recorded_opti
 from qsnn_deploy.targets.base import TargetOptions
 
 
-def parse_options(pairs: tuple[str, ...], prefix: str = "qsnn", board: str = "mps2-an386") -> TargetOptions:
-    """``--option KEY=VALUE`` pairs into TargetOptions.extra (the target validates the values)."""
+def parse_options(pairs: tuple[str, ...], prefix: str = "qsnn") -> TargetOptions:
+    """``--option KEY=VALUE`` pairs into TargetOptions.extra (``check_model`` reads them into the target's
+    typed settings: targets/options.py)."""
     extra = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise QsnnError(f"--option takes KEY=VALUE, got {pair!r}")
         extra[key.strip()] = value.strip()
-    return TargetOptions(prefix=prefix, board=board, extra=extra)
+    return TargetOptions(prefix=prefix, extra=extra)
 
 
 def dataset_of(graph: Graph, dataset: str | None) -> str:
@@ -205,7 +206,6 @@ def report_from_cli(
     limit: int,
     target: str,
     options: TargetOptions,
-    baseline: bool,
     keep: bool,
     json_path: Path | None,
     inputs_file: Path | None = None,
@@ -231,7 +231,6 @@ def report_from_cli(
             inputs,
             graph.num_steps,
             work,
-            baseline=baseline,
             progress=lambda text: click.echo(f"... {text}"),
         )
         if rep is None:

@@ -21,6 +21,7 @@ from qsnn_deploy.errors import QsnnError, VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets import MANIFEST, check_model, codegen_options, read_manifest
 from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions
+from qsnn_deploy.targets.options import declared
 from qsnn_deploy.targets.static_check import check_constants
 
 
@@ -108,15 +109,18 @@ def open_generated(
             "again or pass the model it came from"
         )
     given = dict(options.extra) if options is not None else {}
+    # what the folder was made with: the recorded text, else the option's default (``--board mps2-an386`` on a
+    # folder generated without --board is the same board)
+    made = {d.name: made_with.extra.get(d.name, d.text(d.default)) for d in declared(target.settings)}
     codegen = codegen_options(target)
-    clashes = sorted(k for k, v in given.items() if k in codegen and made_with.extra.get(k) != str(v))
+    clashes = sorted(k for k, v in given.items() if k in codegen and made[k] != str(v))
     if clashes:
-        was = ", ".join(f"{k}={made_with.extra.get(k, '(default)')}" for k in clashes)
+        was = ", ".join(f"{k}={made_with.extra.get(k, f'{made[k]} (default)')}" for k in clashes)
         raise QsnnError(
             f"--option {', '.join(clashes)} differs from what {folder} was generated with ({was}); "
             "run codegen again with the options you want"
         )
-    opts = TargetOptions(made_with.prefix, made_with.board, {**made_with.extra, **given})
+    opts = TargetOptions(made_with.prefix, {**made_with.extra, **given})
     model = check_model(graph, target, opts)
     fresh = Path(tempfile.mkdtemp(prefix="qsnn-from-"))
     try:

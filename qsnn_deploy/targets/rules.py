@@ -1,4 +1,4 @@
-"""Design rules every target shares, written once: identifiers, widths, board memory.
+"""Design rules every target shares, written once: identifiers, widths, pools.
 
 Each is a pure function of a ``RuleInput`` (targets/base.py) returning its messages; targets list the shared
 rules they need beside their own. ``SHARED_RULES`` run for every target (the layer pattern runs before them,
@@ -8,7 +8,6 @@ in ``base.check``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from qsnn_deploy.targets.base import Rule, RuleInput, rule
 
@@ -124,49 +123,6 @@ def input_is_uint8(inp: RuleInput) -> list[str]:
         if (not dtype.signed and dtype.bits == 8)
         else [f"targets take uint8 frames, the IR input is {dtype}"]
     )
-
-
-@dataclass(frozen=True)
-class Board:
-    name: str
-    flash: int
-    ram: int
-    cpu: str = "cortex-m4"
-    qemu_machine: str | None = None
-
-
-# The three MPS2 boards share QEMU's memory map (4 MB SSRAM1 at 0 for code, 4 MB SSRAM2/3 at 0x20000000 for
-# data; firmware/cortex-m/mps2-an386.ld): Cortex-M3 (no DSP extension), M4 (DSP), M7 (DSP, dual issue).
-BOARDS = {
-    "mps2-an386": Board("mps2-an386", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m4", "mps2-an386"),
-    "mps2-an385": Board("mps2-an385", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m3", "mps2-an385"),
-    "mps2-an500": Board("mps2-an500", 4 * 1024 * 1024, 4 * 1024 * 1024, "cortex-m7", "mps2-an500"),
-    # Cortex-M55 (Helium): code in the 512 KB ITCM, read-only data in 16 MB of the DDR, RAM in the 512 KB DTCM
-    # (firmware/cortex-m/mps3-an547.ld).
-    "mps3-an547": Board("mps3-an547", 16 * 1024 * 1024, 512 * 1024, "cortex-m55", "mps3-an547"),
-    "cortex-m0-small": Board("cortex-m0-small", 32 * 1024, 8 * 1024, "cortex-m0"),
-}
-
-
-def board_memory(flash_bytes, ram_bytes) -> Rule:
-    """A rule: the model fits the chosen board (``--board``); ``flash_bytes(inp)`` and ``ram_bytes(inp)``
-    are the target's own estimates."""
-
-    @rule("fits_board_memory")
-    def check(inp: RuleInput) -> list[str]:
-        board = BOARDS.get(inp.options.board)
-        if board is None:
-            return [f"unknown board {inp.options.board!r}; choose one of {sorted(BOARDS)} with --board"]
-        flash, ram = flash_bytes(inp), ram_bytes(inp)
-        if flash > board.flash or ram > board.ram:
-            return [
-                f"the model needs about {flash} B flash and {ram} B RAM; board {board.name} has {board.flash} B "
-                f"flash and {board.ram} B RAM (pick a larger board with --board, one of {sorted(BOARDS)}, or "
-                "export a smaller model)"
-            ]
-        return []
-
-    return check
 
 
 def pools_supported(kinds: tuple[str, ...]) -> Rule:

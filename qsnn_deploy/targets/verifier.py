@@ -43,7 +43,7 @@ class VerifyResult:
     sim: SimResult
     workdir: Path | None = None  # kept build folder (``keep``), else None
     built: str = "the generated code"  # what the executor built (its ``describe``), named in every summary
-    options: dict[str, str] = field(default_factory=dict)  # prefix, board and --option settings it built with
+    options: dict[str, str] = field(default_factory=dict)  # prefix, codegen options, build settings given
     edited: tuple[str, ...] = ()  # --from files that differ from codegen's (only with ``allow_edited``)
 
     @property
@@ -94,6 +94,7 @@ def verify(
     unless ``keep``. ``progress``: optional callable receiving samples done per chunk."""
     from qsnn_deploy.targets import get_target, render_into
     from qsnn_deploy.targets.folder import open_generated
+    from qsnn_deploy.targets.options import summary
 
     start = time.perf_counter()
     steps = num_steps or graph.num_steps
@@ -155,7 +156,7 @@ def verify(
             return VerifyResult(
                 target, name, len(inputs), steps, compared, time.perf_counter() - start, sim.predictions,
                 sim.counts, sim, None if remove else work, built,
-                {"prefix": model.options.prefix, "board": model.options.board, **model.options.extra}, edited,
+                summary(model.options), edited,
             )  # fmt: skip
     finally:
         if remove:
@@ -183,11 +184,13 @@ def verify_c(
 
 def verify_cortex_m(
     graph: Graph, inputs: np.ndarray, num_steps: int | None = None, *, workdir: Path | None = None,
-    board: str = "mps2-an386",
+    board: str | None = None,
 ) -> VerifyResult:  # fmt: skip
-    """``verify`` on the C target's Cortex-M executor (firmware under QEMU, layers checked by digests)."""
+    """``verify`` on the C target's Cortex-M executor (firmware under QEMU, layers checked by digests);
+    ``board``: the C target's ``board`` option (default: its declared default)."""
+    extra = {} if board is None else {"board": board}
     return verify(
-        graph, inputs, num_steps, target="c", executor="cortex-m", options=TargetOptions(board=board),
+        graph, inputs, num_steps, target="c", executor="cortex-m", options=TargetOptions(extra=extra),
         workdir=workdir,
     )  # fmt: skip
 

@@ -128,11 +128,11 @@ def test_fast_kernels_match_every_layer_on_cortex_m3_m7_m55(tmp_path: Path, boar
     from qsnn_deploy.targets.verifier import verify
 
     graph = random_graph("mnist", 2, state_bits=16, reset="subtract")
-    model = check_model(graph, "c", TargetOptions(board=board))
+    model = check_model(graph, "c", TargetOptions(extra={"board": board}))
     assert any(layer_kernels(layer, model.ranges).conv_fused for layer in model.layers)
     result = verify(
         graph, random_inputs(graph, 2, seed=3), 8, target="c", executor="cortex-m",
-        options=TargetOptions(board=board), workdir=tmp_path,
+        options=TargetOptions(extra={"board": board}), workdir=tmp_path,
     )  # fmt: skip
     assert result.sim.spike_counts["lif1"].sum() > 0
 

@@ -43,7 +43,7 @@ def _op(graph, name: str):
 
 
 def _model(graph, target: str, **extra: str) -> CheckedModel:
-    return check_model(graph, get_target(target), TargetOptions("qsnn", "mps2-an386", extra))
+    return check_model(graph, get_target(target), TargetOptions("qsnn", extra))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from qsnn_deploy.targets.c import render as _render
 from qsnn_deploy.targets.c.cortex_m import CortexMExecutor
 from qsnn_deploy.targets.c.host import HostExecutor
 from qsnn_deploy.targets.c.rules import RULES
+from qsnn_deploy.targets.c.settings import CSettings, c_settings
 
 
 class CTarget:
@@ -23,7 +24,7 @@ class CTarget:
     description = "C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")
-    codegen_options = ()  # cc, sanitize, dense: build settings of verify, never recorded
+    settings = CSettings  # board (recorded); cc, sanitize, dense, baseline: build settings, never recorded
     executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
 
     derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
@@ -34,7 +35,7 @@ class CTarget:
     def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any):
         from qsnn_deploy.targets.c.report import cost_report
 
-        return cost_report(model, inputs, steps, work, **kwargs)
+        return cost_report(model, inputs, steps, work, baseline=c_settings(model.options).baseline, **kwargs)
 
     def format_cost(self, report: Any) -> str:
         from qsnn_deploy.targets.c.report import format_report

@@ -17,8 +17,9 @@ import numpy as np
 from qsnn_deploy.errors import DesignRuleError, ToolchainError, VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD
+from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.targets.make_paths import is_plain, plain_folder, plain_work
-from qsnn_deploy.targets.rules import BOARDS
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import vectors_header
@@ -58,7 +59,7 @@ def build_firmware(
 
 
 def run_qemu(
-    elf: Path, extra: list[str] | None = None, timeout: float = 600, machine: str = "mps2-an386"
+    elf: Path, extra: list[str] | None = None, timeout: float = 600, machine: str = DEFAULT_BOARD
 ) -> str:
     qemu = require_tool("qemu-system-arm")
     cmd = [qemu, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none", "-semihosting"]
@@ -132,7 +133,7 @@ class CortexMExecutor:
     )
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> CortexMRunner:
-        board = BOARDS[model.options.board]
+        board = BOARDS[c_settings(model.options).board]
         if model.options.prefix != "qsnn":
             raise VerificationError(
                 f"the firmware is written for the prefix 'qsnn'; regenerate with --prefix qsnn to verify "

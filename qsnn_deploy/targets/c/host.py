@@ -12,6 +12,7 @@ import numpy as np
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel, TargetOptions
+from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.verify.harness import read_record
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -66,8 +67,7 @@ class HostRunner:
 
 
 class HostExecutor:
-    """Settings (``--option``): ``cc`` (default gcc), ``sanitize`` (1: ASan/UBSan), ``dense`` (1: the dense
-    baseline kernels, -DQSNN_DENSE_BASELINE)."""
+    """Settings (``--option``, c/settings.py): ``cc``, ``sanitize``, ``dense``."""
 
     name = "host"
     description = "the generated C compiled for this machine (gcc) with the host harness; every layer in full"
@@ -75,24 +75,22 @@ class HostExecutor:
     def describe(self, options: TargetOptions) -> str:
         """What ``build`` compiles with these settings, for verify's summary (a dense build is not the code
         the user ships)."""
+        settings = c_settings(options)
         kernels = (
             "the dense baseline kernels (-DQSNN_DENSE_BASELINE), not the shipped event kernels"
-            if options.get("dense", "0") == "1"
+            if settings.dense
             else "the generated code as shipped"
         )
-        sanitize = " with ASan/UBSan" if options.get("sanitize", "0") == "1" else ""
-        return f"{kernels}, compiled by {options.get('cc', 'gcc')}{sanitize}"
+        sanitize = " with ASan/UBSan" if settings.sanitize else ""
+        return f"{kernels}, compiled by {settings.cc}{sanitize}"
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HostRunner:
-        cc = model.options.get("cc", "gcc")
-        sanitize = model.options.get("sanitize", "0") == "1"
-        extra = ["-DQSNN_RECORD"] + (
-            ["-DQSNN_DENSE_BASELINE"] if model.options.get("dense", "0") == "1" else []
-        )
+        settings = c_settings(model.options)
+        extra = ["-DQSNN_RECORD"] + (["-DQSNN_DENSE_BASELINE"] if settings.dense else [])
         if model.options.prefix != "qsnn":
             raise VerificationError(
                 f"the host harness is written for the prefix 'qsnn'; regenerate with --prefix qsnn to verify "
                 f"(this folder uses {model.options.prefix!r})"
             )
-        exe = build_host(model_dir, work / "harness", cc=cc, sanitize=sanitize, extra=extra)
+        exe = build_host(model_dir, work / "harness", cc=settings.cc, sanitize=settings.sanitize, extra=extra)
         return HostRunner(model, exe, work)

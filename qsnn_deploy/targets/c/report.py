@@ -17,9 +17,10 @@ from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.c import render
+from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD, Board
 from qsnn_deploy.targets.c.cortex_m import build_firmware, run_qemu
 from qsnn_deploy.targets.c.host import build_host
-from qsnn_deploy.targets.rules import BOARDS, Board
+from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import vectors_header, write_vectors
 
@@ -41,7 +42,7 @@ class CostReport:
         default_factory=dict
     )  # runtime function -> per inference (exclusive)
     cores: dict[str, float] = field(default_factory=dict)  # "cpu (board)" -> per inference, event-driven
-    board: str = "mps2-an386"  # the board of m4_insns, m4_phases and m4_kernels
+    board: str = DEFAULT_BOARD  # the board of m4_insns, m4_phases and m4_kernels
     sample0_synops: float = 0.0  # synaptic operations of sample 0, the one the QEMU counts run
     synops: dict[str, float] = field(default_factory=dict)  # per inference
     spikes: dict[str, float] = field(default_factory=dict)
@@ -258,8 +259,8 @@ def cost_report(
                 model_dir, work, vectors_bin, n, dense
             )
     if cortex_m:
-        chosen = BOARDS.get(model.options.board)
-        main = chosen if chosen is not None and chosen.qemu_machine else BOARDS["mps2-an386"]
+        chosen = BOARDS[c_settings(model.options).board]
+        main = chosen if chosen.qemu_machine else BOARDS[DEFAULT_BOARD]
         rep.board = main.name
         rep.sample0_synops = float(sum(v[0].sum() for v in sim.synops.values()))
         for dense in variants:

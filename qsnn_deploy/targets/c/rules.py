@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from qsnn_deploy.targets.base import RuleInput, rule
+from qsnn_deploy.targets.c.boards import BOARDS
 from qsnn_deploy.targets.c.layout import is_packed, layer_kernels, state_bytes, weight_bytes
+from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.targets.rules import (
     accumulator_width,
-    board_memory,
     current_width,
     input_is_uint8,
     requant_product_fits_int64,
@@ -53,6 +54,20 @@ def ram_estimate(inp: RuleInput) -> int:
     return state_bytes(inp.layers, static, kernels) + STACK_RESERVE
 
 
+@rule("fits_board_memory")
+def fits_board_memory(inp: RuleInput) -> list[str]:
+    """The model fits the chosen board (``--board``), by the estimates above."""
+    board = BOARDS[c_settings(inp.options).board]  # the option's choices are BOARDS' keys
+    flash, ram = flash_estimate(inp), ram_estimate(inp)
+    if flash > board.flash or ram > board.ram:
+        return [
+            f"the model needs about {flash} B flash and {ram} B RAM; board {board.name} has {board.flash} B "
+            f"flash and {board.ram} B RAM (pick a larger board with --board, one of {sorted(BOARDS)}, or "
+            "export a smaller model)"
+        ]
+    return []
+
+
 RULES = (
     input_is_uint8,
     state_width_supported,
@@ -60,5 +75,5 @@ RULES = (
     accumulator_width("accumulator_fits_int32", 32, "int32 accumulator"),
     requant_product_fits_int64,
     current_width("current_fits_int32", 32),
-    board_memory(flash_estimate, ram_estimate),
+    fits_board_memory,
 )

@@ -16,6 +16,7 @@ from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.hls import render as _render
 from qsnn_deploy.targets.hls.csim import CsimExecutor
 from qsnn_deploy.targets.hls.rules import RULES
+from qsnn_deploy.targets.hls.settings import HlsSettings
 
 
 class HlsTarget:
@@ -23,7 +24,9 @@ class HlsTarget:
     description = "HLS C++ for Vitis HLS (ap_int types from the range analysis, AXI-Stream top, C simulation)"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")
-    codegen_options = ("part", "clock_mhz")  # the Tcl script's; cxx is verify's compiler, never recorded
+    settings = (
+        HlsSettings  # part, clock_mhz (the Tcl script's, recorded); cxx: csim's compiler, never recorded
+    )
     executors = {"csim": CsimExecutor()}
 
     derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)

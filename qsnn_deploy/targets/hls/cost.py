@@ -17,14 +17,13 @@ import numpy as np
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.hls.layout import (
-    DEFAULT_PART,
-    clock_mhz,
     conv_positions,
     kernel_taps,
     layer_widths,
     max_pooled,
     rom_rows,
 )
+from qsnn_deploy.targets.hls.settings import hls_settings
 from qsnn_deploy.verify.vectors import frames
 
 # Assumed pipeline depths (cycles from a loop's first issue to its last result), per loop label. The requantize
@@ -143,10 +142,15 @@ def cost_report(model: CheckedModel, inputs: np.ndarray, steps: int | None = Non
     dense_first = float(np.prod(graph.input.shape)) * (1 if graph.input.encoding == "static" else steps)
     dense_spikes = {layer.lif.name: float(layer.neurons * steps) for layer in model.layers}
     dense = sum(loop.cycles for loop in _loops(model, steps, dense_first, dense_spikes))
+    settings = hls_settings(model.options)
     rep = HlsCostReport(
-        part=model.options.get("part", DEFAULT_PART), clock_mhz=clock_mhz(model.options), steps=steps,
-        samples=n, loops=loops, dense_cycles=dense,
-    )  # fmt: skip
+        part=settings.part,
+        clock_mhz=settings.clock_mhz,
+        steps=steps,
+        samples=n,
+        loops=loops,
+        dense_cycles=dense,
+    )
     for layer in model.layers:
         widths = layer_widths(layer, model.ranges)
         rep.rom_bytes += int(rom_rows(layer).size)

@@ -13,6 +13,7 @@ import numpy as np
 
 from qsnn_deploy.errors import ToolchainError, VerificationError
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.hls.settings import hls_settings
 from qsnn_deploy.verify.harness import read_record
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -93,14 +94,17 @@ class CsimRunner:
 
 
 class CsimExecutor:
-    """Settings (``--option``): ``cxx`` (default g++)."""
+    """Settings (``--option``, hls/settings.py): ``cxx``."""
 
     name = "csim"
     description = "C simulation: the HLS top function and testbench compiled with g++ on the ap_types headers"
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> CsimRunner:
-        cxx = model.options.get("cxx", "g++")
         exe = build_csim(
-            model_dir, work / "csim", cxx=cxx, prefix=model.options.prefix, extra=["-DQSNN_HLS_RECORD"]
+            model_dir,
+            work / "csim",
+            cxx=hls_settings(model.options).cxx,
+            prefix=model.options.prefix,
+            extra=["-DQSNN_HLS_RECORD"],
         )
         return CsimRunner(model, exe, work)

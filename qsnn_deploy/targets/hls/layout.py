@@ -1,4 +1,4 @@
-"""How the HLS target lays a layer out: weight ROM rows, ap_int widths from the range analysis, settings.
+"""How the HLS target lays a layer out: weight ROM rows, ap_int widths from the range analysis.
 
 The design rules (rules.py), the renderer and the cycle estimate (cost.py) all read these, so they cannot
 disagree. Widths are the smallest that hold every value the range analysis allows (docs/ir/ranges.md), so the
@@ -7,7 +7,6 @@ generated arithmetic is exact and no wider than it must be.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,19 +16,6 @@ from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.ranges import OpRange
 from qsnn_deploy.ir.types import bits_for_range
-from qsnn_deploy.targets.base import TargetOptions
-
-# --option KEY=VALUE settings of this target, with their defaults.
-DEFAULT_PART = "xczu7ev-ffvc1156-2-e"  # Zynq UltraScale+ ZCU104; any part name Vivado knows will do
-DEFAULT_CLOCK_MHZ = "200"
-SETTINGS = {"part": DEFAULT_PART, "clock_mhz": DEFAULT_CLOCK_MHZ, "cxx": "g++"}
-PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
-MAX_CLOCK_MHZ = 1000.0
-
-
-def clock_mhz(options: TargetOptions) -> float:
-    """The target clock (``--option clock_mhz=200``); the rule ``hls_settings`` has validated it."""
-    return float(options.get("clock_mhz", DEFAULT_CLOCK_MHZ))
 
 
 def is_packed(layer: Layer) -> bool:

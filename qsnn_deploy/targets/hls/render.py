@@ -17,9 +17,7 @@ from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.hls.layout import (
-    DEFAULT_PART,
     acc_peak,
-    clock_mhz,
     is_packed,
     layer_widths,
     max_pooled,
@@ -28,6 +26,7 @@ from qsnn_deploy.targets.hls.layout import (
     saturates,
     taps,
 )
+from qsnn_deploy.targets.hls.settings import hls_settings
 from qsnn_deploy.targets.names import Derived, from_patterns
 from qsnn_deploy.targets.text import source_label
 
@@ -128,7 +127,8 @@ def render_files(model: CheckedModel) -> dict[str, str]:
     """File name -> text of every generated file (not written yet)."""
     graph, prefix = model.graph, model.options.prefix
     env = template_environment("hls")
-    mhz = clock_mhz(model.options)
+    settings = hls_settings(model.options)
+    mhz = settings.clock_mhz
     ctx = {
         "p": prefix,
         "P": prefix.upper(),
@@ -139,7 +139,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "input_size": int(np.prod(graph.input.shape)),
         "input_shape": tuple(graph.input.shape),
         "num_classes": model.layers[-1].neurons,
-        "part": model.options.get("part", DEFAULT_PART),
+        "part": settings.part,
         "clock_mhz": f"{mhz:g}",
         "period_ns": f"{1000.0 / mhz:.4g}",
     }

@@ -1,39 +1,13 @@
-"""Design rules of the HLS target (the shared ones are in targets/rules.py), run before any file is written."""
+"""Design rules of the HLS target (the shared ones are in targets/rules.py), run before any file is written;
+its settings (part, clock_mhz, cxx) are read and checked before them (settings.py, rule ``hls_settings``)."""
 
 from __future__ import annotations
 
 from qsnn_deploy.targets.base import RuleInput, rule
-from qsnn_deploy.targets.hls.layout import MAX_CLOCK_MHZ, PART_NAME, SETTINGS
 from qsnn_deploy.targets.rules import input_is_uint8, requant_product_fits_int64
 
 MAX_STEPS = 65535  # the top's num_steps port and the spike counters are ap_uint<16>
 MAX_LANES = 1024  # ap_int's default AP_INT_MAX_W: the output beat is ap_uint<classes>
-
-
-@rule("hls_settings")
-def hls_settings(inp: RuleInput) -> list[str]:
-    """``--option`` keys this target knows (part, clock_mhz, cxx) with valid values: the part and the clock
-    reach the Tcl script, so only a plain part name and a number pass."""
-    problems = []
-    extra = inp.options.extra
-    unknown = sorted(set(extra) - set(SETTINGS))
-    if unknown:
-        problems.append(
-            f"unknown --option {', '.join(unknown)} for the hls target; it takes {sorted(SETTINGS)}"
-        )
-    part = str(extra.get("part", SETTINGS["part"]))
-    if not PART_NAME.match(part):
-        problems.append(
-            f"part {part!r} is not a device name (letters, digits, '-' and '_', e.g. {SETTINGS['part']})"
-        )
-    clock = str(extra.get("clock_mhz", SETTINGS["clock_mhz"]))
-    try:
-        mhz = float(clock)
-    except ValueError:
-        mhz = float("nan")
-    if not 0 < mhz <= MAX_CLOCK_MHZ:  # also refuses nan and inf
-        problems.append(f"clock_mhz {clock!r} is not a clock in MHz (0 < clock_mhz <= {MAX_CLOCK_MHZ:.0f})")
-    return problems
 
 
 @rule("steps_fit_counters")
@@ -58,4 +32,4 @@ def lanes_fit_ap_int(inp: RuleInput) -> list[str]:
     ]
 
 
-RULES = (input_is_uint8, requant_product_fits_int64, steps_fit_counters, lanes_fit_ap_int, hls_settings)
+RULES = (input_is_uint8, requant_product_fits_int64, steps_fit_counters, lanes_fit_ap_int)

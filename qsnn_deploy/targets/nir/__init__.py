@@ -7,35 +7,41 @@ says so. The ``nir`` package is imported only when a model is rendered.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qsnn_deploy.errors import QsnnError
+from qsnn_deploy.interop.conventions import DEFAULT_DT
 from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import CheckedModel, RuleInput, TargetOptions, rule
+from qsnn_deploy.targets.options import number
 
 MODEL_FILE = "model.nir"
 
 
-def time_step(options: TargetOptions) -> float:
-    """``--option dt`` in seconds (default: the NIR convention's step): finite and above 0, since the time
-    constants written are multiples of it (dt=1e400 would write tau = inf)."""
-    from qsnn_deploy.interop.conventions import DEFAULT_DT
+@dataclass(frozen=True)
+class NirSettings(TargetOptions):
+    dt: float = number(
+        DEFAULT_DT, "the time step in seconds: the NIR time constants are multiples of it", codegen=True,
+        what="a time step in seconds",
+    )  # fmt: skip
 
-    return options.positive_number("dt", DEFAULT_DT, "the time step in seconds")
+
+def time_step(options: TargetOptions) -> float:
+    """``--option dt`` in seconds, as ``check_model`` read it (finite and above 0)."""
+    if not isinstance(options, NirSettings):
+        raise TypeError(f"expected the NIR target's checked settings, got {type(options).__name__}")
+    return options.dt
 
 
 @rule("time_step")
 def time_step_rule(inp: RuleInput) -> list[str]:
-    """``--option dt`` is checked with the design rules, before anything is rendered or written: a finite
-    number above 0 that gives every LIF finite NIR parameters (``tau = dt / (1 - beta)``, ``r = tau / dt``,
+    """``--option dt`` is checked before anything is rendered or written: a finite number above 0 (its option,
+    whose errors this rule's name carries too) that gives every LIF finite NIR parameters (``tau = dt / (1 - beta)``, ``r = tau / dt``,
     an IF's ``r = 1 / dt``: interop/nir_export.py), so dt=1e308 or 1e-310 cannot write tau or r = inf."""
-    try:
-        dt = time_step(inp.options)
-    except QsnnError as exc:
-        return [str(exc)]
+    dt = time_step(inp.options)
     problems = []
     for layer in inp.layers:
         decay = layer.lif.decay
@@ -48,7 +54,7 @@ def time_step_rule(inp: RuleInput) -> list[str]:
     if not problems:
         return []
     return [
-        f"--option dt={inp.options.get('dt', '')} gives LIF parameters that are not finite ({'; '.join(problems)}); "
+        f"--option dt={dt:g} gives LIF parameters that are not finite ({'; '.join(problems)}); "
         "give a time step nearer the network's own (seconds, e.g. 1e-4)"
     ]
 
@@ -57,7 +63,8 @@ class NirTarget:
     name = "nir"
     description = "NIR graph (model.nir) for other neuromorphic tools; float semantics, no executor"
     rules = (time_step_rule,)
-    codegen_options = ("dt",)
+    settings = NirSettings
+    settings_rule = "time_step"  # a bad dt is refused under the name of the rule that checks the dt
     executors: dict = {}
 
     def render(self, model: CheckedModel, out: Path) -> list[Path]:

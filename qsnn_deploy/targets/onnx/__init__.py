@@ -17,6 +17,7 @@ from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.onnx.executor import MODEL_FILE, OnnxRuntimeExecutor
 from qsnn_deploy.targets.onnx.graph import derived_names
 from qsnn_deploy.targets.onnx.rules import RULES
+from qsnn_deploy.targets.onnx.settings import OnnxSettings
 
 
 def render_model(model: CheckedModel):
@@ -37,7 +38,7 @@ class OnnxTarget:
     description = "ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime"
     rules = RULES
     pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
-    codegen_options = ()  # threads: a run setting of verify, never recorded
+    settings = OnnxSettings  # threads: a run setting of verify, never recorded
     executors = {"onnxruntime": OnnxRuntimeExecutor()}
 
     derived_names = staticmethod(derived_names)  # checked by the shared rule (targets/names.py)

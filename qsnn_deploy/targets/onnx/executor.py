@@ -10,6 +10,7 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError, VerificationError
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.onnx.graph import FRAME, membrane_in, membrane_out, spikes_out
+from qsnn_deploy.targets.onnx.settings import onnx_settings
 from qsnn_deploy.verify.record import LayerTrace, Record
 
 MODEL_FILE = "model.onnx"
@@ -63,17 +64,14 @@ class OnnxRuntimeRunner:
         return run_steps(self.session, self.model, inputs, steps)
 
 
-MAX_THREADS = 1024
-
-
 class OnnxRuntimeExecutor:
-    """Settings (``--option``): ``threads`` (onnxruntime intra-op threads, default 1)."""
+    """Settings (``--option``, onnx/settings.py): ``threads``."""
 
     name = "onnxruntime"
     description = "model.onnx in onnxruntime's CPU provider, driven step by step; every layer in full"
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> OnnxRuntimeRunner:
-        threads = model.options.count("threads", 1, MAX_THREADS)
+        threads = onnx_settings(model.options).threads
         path = Path(model_dir) / MODEL_FILE
         if not path.is_file():
             raise VerificationError(

@@ -17,6 +17,7 @@ from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.verilog import render as _render
 from qsnn_deploy.targets.verilog.icarus import IcarusExecutor
 from qsnn_deploy.targets.verilog.rules import RULES
+from qsnn_deploy.targets.verilog.settings import VerilogSettings
 from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
 
 
@@ -27,7 +28,9 @@ class VerilogTarget:
     )
     pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
     rules = RULES
-    codegen_options = ("arch", "lanes", "neurons", "fold", "part")  # jobs: a build setting, never recorded
+    settings = (
+        VerilogSettings  # arch, lanes, neurons, fold, part (recorded); jobs, parts, synth: never recorded
+    )
     executors = {"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()}
 
     derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)

@@ -10,7 +10,7 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.verilog.layout import arch_option
+from qsnn_deploy.targets.verilog.settings import verilog_settings
 from qsnn_deploy.targets.verilog.verilator import sources
 from qsnn_deploy.verify.record import LayerTrace, Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -66,7 +66,7 @@ class IcarusRunner:
         model_dir = self.model_dir.resolve()
         run_tool(
             [require_tool("iverilog"), "-g2005", "-Wall", "-Wno-timescale", f"-DTB_BYTES={max(1, data.size)}",
-             f"-I{model_dir}", "-s", "tb", "-o", str(vvp), str(model_dir / "tb_icarus.v"), *sources(model_dir, prefix, arch_option(self.model.options.extra))],
+             f"-I{model_dir}", "-s", "tb", "-o", str(vvp), str(model_dir / "tb_icarus.v"), *sources(model_dir, prefix, verilog_settings(self.model.options).arch)],
             "compiling the Icarus testbench",
         )  # fmt: skip
         trace = work / "icarus_trace.txt"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +20,11 @@ from qsnn_deploy.ir.ops import Conv2d, MaxPool2d, OpRange
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.types import bits_for_range
 
+if TYPE_CHECKING:  # settings.py reads this module's constants
+    from qsnn_deploy.targets.verilog.settings import VerilogSettings
+
 DEFAULT_LANES = 16
+MAX_LANES = 256  # the largest lanes or neurons value of a layer
 WEIGHT_BITS = 4  # the weight ROMs hold 4-bit two's-complement nibbles
 
 
@@ -164,32 +169,6 @@ class LayerParams:
         }
 
 
-def per_layer_option(extra: Mapping[str, str], key: str, default: int, layers: int) -> tuple[int, ...] | str:
-    """A power-of-two option given once for every layer or once per layer (``16,64,16``), as per-layer
-    values, or the message saying why it is not valid."""
-    text = str(extra.get(key, default))
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        return f"option {key}={text!r} is not an integer or a comma-separated list of integers"
-    if len(values) == 1:
-        values *= layers
-    if len(values) != layers:
-        return f"option {key}={text!r} gives {len(values)} values for {layers} layers"
-    for value in values:
-        if value < 1 or value > 256 or value & (value - 1):
-            return f"option {key}={text!r}: each value must be a power of two from 1 to 256"
-    return tuple(values)
-
-
-def fold_option(extra: Mapping[str, str]) -> bool | str:
-    """``fold=1``: fold fused sum pools into the kernels (fold_kernel); ``0`` (default) keeps 4-bit weights."""
-    text = str(extra.get("fold", "0"))
-    if text not in ("0", "1"):
-        return f"option fold={text!r} must be 0 or 1"
-    return text == "1"
-
-
 def folded_taps(kernel: int, pool_log2: int) -> int:
     """Pooled rows (or columns) one input reaches through a ``kernel``-tap conv and a 2^L pool, at most."""
     return ((kernel + (1 << pool_log2) - 2) >> pool_log2) + 1
@@ -215,16 +194,6 @@ def fold_kernel(weight: np.ndarray, pool_log2: int) -> np.ndarray:
                     if rows and cols:
                         out[ry, rx, :, a, b, :] = w[:, rows][:, :, cols].sum(axis=(1, 2))
     return out
-
-
-def lanes_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
-    """``lanes``: output channels per cycle of the accumulate engine."""
-    return per_layer_option(extra, "lanes", DEFAULT_LANES, layers)
-
-
-def neurons_option(extra: Mapping[str, str], layers: int) -> tuple[int, ...] | str:
-    """``neurons``: neurons per cycle of the neuron phase (at most the layer's lanes)."""
-    return per_layer_option(extra, "neurons", 1, layers)
 
 
 def layer_params(
@@ -305,60 +274,57 @@ SERIAL_DEFAULT_LANES = 4  # arch=serial: four 4-bit weights fill a 16-bit SPRAM 
 SERIAL_LANES = (4, 8, 16)  # a weight word of 1, 2 or 4 SPRAMs side by side
 
 
-def arch_option(extra: Mapping[str, str]) -> str:
-    """``arch``: ``layered`` (default: every layer its own memories, control and neuron lanes) or ``serial``
-    (one engine walks the layers in turn: qsnn_serial.v, serial.py). Checked by invalid_options."""
-    return str(extra.get("arch", "layered"))
+def serial_lanes(settings: VerilogSettings) -> int:
+    """``lanes`` under ``arch=serial`` (one value; the rule ``lanes_option`` has checked it is 4, 8 or 16)."""
+    return settings.lanes[0] if settings.lanes else SERIAL_DEFAULT_LANES
 
 
-def serial_lanes_option(extra: Mapping[str, str]) -> int | str:
-    """``lanes`` under ``arch=serial``: output channels per operation, 4, 8 or 16 (a weight word of 4-bit weights
-    as wide as 1, 2 or 4 SPRAMs); or the message saying why the value is not valid."""
-    text = str(extra.get("lanes", SERIAL_DEFAULT_LANES))
-    if text not in tuple(str(n) for n in SERIAL_LANES):
-        return f"option lanes={text!r}: under arch=serial, one of {', '.join(map(str, SERIAL_LANES))}"
-    return int(text)
+def _per_layer(values: tuple[int, ...] | None, default: int, layers: int) -> tuple[int, ...]:
+    """One value for every layer, or one per layer (the rule ``lanes_option`` has checked the count)."""
+    given = values or (default,)
+    return given * layers if len(given) == 1 else given
 
 
-def invalid_options(extra: Mapping[str, str], layers: int) -> list[str]:
-    """What is wrong with the ``lanes``, ``neurons`` and ``fold`` options (nothing: an empty list)."""
-    arch = arch_option(extra)
-    if arch not in ARCHES:
-        return [f"option arch={arch!r} must be one of {', '.join(ARCHES)}"]
-    if arch == "serial":
-        # one neuron unit, 4-bit weights in the SPRAM words
+def invalid_options(settings: VerilogSettings, layers: int) -> list[str]:
+    """What the typed options cannot mean for this graph (nothing: an empty list): a list of ``lanes`` or
+    ``neurons`` of another length than the layers; under ``arch=serial``, ``lanes`` other than 4, 8 or 16,
+    or ``neurons`` or ``fold`` given at all (one neuron unit, 4-bit weights in the SPRAM words)."""
+    if settings.arch == "serial":
         found = [
             f"option {key} does not apply to arch=serial (one neuron unit, 4-bit weights)"
             for key in ("neurons", "fold")
-            if key in extra
+            if key in settings.extra
         ]
-        lanes = serial_lanes_option(extra)
-        return found + ([lanes] if isinstance(lanes, str) else [])
-    found = (lanes_option(extra, layers), neurons_option(extra, layers), fold_option(extra))
-    return [v for v in found if isinstance(v, str)]
+        if settings.lanes is not None and (len(settings.lanes) != 1 or settings.lanes[0] not in SERIAL_LANES):
+            lanes = ",".join(map(str, settings.lanes))
+            found.append(
+                f"option lanes={lanes!r}: under arch=serial, one of {', '.join(map(str, SERIAL_LANES))}"
+            )
+        return found
+    return [
+        f"option {key}={','.join(map(str, values))!r} gives {len(values)} values for {layers} layers"
+        for key, values in (("lanes", settings.lanes), ("neurons", settings.neurons))
+        if values is not None and len(values) not in (1, layers)
+    ]
 
 
 def params_for(
     layers: tuple[Layer, ...],
     ranges: Mapping[str, OpRange],
-    extra: Mapping[str, str],
+    settings: VerilogSettings,
     static: bool,
     prefix: str,
 ) -> tuple[list[LayerParams], list[str]]:
     """The layers' parameters under the options, or no parameters and what is wrong with the options."""
-    problems = invalid_options(extra, len(layers))
+    problems = invalid_options(settings, len(layers))
     if problems:
         return [], problems
-    if arch_option(extra) == "serial":  # geometry and widths per layer; the serial layout is serial.design's
-        n = len(layers)
+    n = len(layers)
+    if settings.arch == "serial":  # geometry and widths per layer; the serial layout is serial.design's
         return layer_params(layers, ranges, (4,) * n, static, prefix, (1,) * n, False), []
-    lanes, neurons, fold = (
-        lanes_option(extra, len(layers)),
-        neurons_option(extra, len(layers)),
-        fold_option(extra),
-    )
-    assert not isinstance(lanes, str) and not isinstance(neurons, str) and not isinstance(fold, str)
-    return layer_params(layers, ranges, lanes, static, prefix, neurons, fold), []
+    lanes = _per_layer(settings.lanes, DEFAULT_LANES, n)
+    neurons = _per_layer(settings.neurons, 1, n)
+    return layer_params(layers, ranges, lanes, static, prefix, neurons, settings.fold), []
 
 
 def hex_lines(words: list[int], width: int) -> str:

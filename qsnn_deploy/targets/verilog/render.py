@@ -21,12 +21,12 @@ from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
     LayerParams,
     addr_width,
-    arch_option,
     params_for,
     requant_image,
-    serial_lanes_option,
+    serial_lanes,
     weight_image,
 )
+from qsnn_deploy.targets.verilog.settings import verilog_settings
 
 RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")
@@ -56,7 +56,7 @@ def rtl_files(arch: str) -> tuple[str, ...]:
 def params_of(model: CheckedModel) -> list[LayerParams]:
     static = model.graph.input.encoding == "static"
     params, problems = params_for(
-        model.layers, model.ranges, model.options.extra, static, model.options.prefix
+        model.layers, model.ranges, verilog_settings(model.options), static, model.options.prefix
     )
     assert not problems, problems  # the design rules ran before
     return params
@@ -64,15 +64,13 @@ def params_of(model: CheckedModel) -> list[LayerParams]:
 
 def serial_design(model: CheckedModel, params: list[LayerParams]) -> serial.SerialDesign:
     """The serial organisation's layout of the model, from its layers' parameters (``params_of``)."""
-    lanes = serial_lanes_option(model.options.extra)
-    assert isinstance(lanes, int), lanes  # the design rules ran before
-    return serial.design(model.layers, params, lanes)
+    return serial.design(model.layers, params, serial_lanes(verilog_settings(model.options)))
 
 
 def context(model: CheckedModel) -> dict:
     graph, prefix = model.graph, model.options.prefix
     params = params_of(model)
-    arch = arch_option(model.options.extra)
+    arch = verilog_settings(model.options).arch
     ctx = {
         "p": prefix,
         "source": safe_label(graph.metadata.get("source", "unknown")),
@@ -140,7 +138,7 @@ def render(model: CheckedModel, out: Path) -> list[Path]:
     for name, text in render_files(model).items():
         write_bytes_atomic(out / name, text.encode())
         written.append(out / name)
-    for folder, names in (("rtl", rtl_files(arch_option(model.options.extra))), ("tb", TB_FILES)):
+    for folder, names in (("rtl", rtl_files(verilog_settings(model.options).arch)), ("tb", TB_FILES)):
         for name in names:
             write_bytes_atomic(out / name, (templates_dir() / "verilog" / folder / name).read_bytes())
             written.append(out / name)

@@ -23,9 +23,10 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError, ToolchainError, VerificationError
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, arch_option, block_estimate
+from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, block_estimate
 from qsnn_deploy.targets.verilog.render import params_of, render, rtl_files, serial_design
 from qsnn_deploy.targets.verilog.serial import serial_block_estimate
+from qsnn_deploy.targets.verilog.settings import SYNTH_FAMILIES, verilog_settings
 from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
 from qsnn_deploy.verify.compare import compare_records
 from qsnn_deploy.verify.record import record_of_simulation
@@ -63,6 +64,7 @@ DEVICES = {
     ),
 }  # fmt: skip
 DEVICE_NAMES = {"ecp5": "Lattice ECP5 LFE5U-25F (CABGA256)", "ice40": "Lattice iCE40 UP5K (SG48)"}
+assert tuple(DEVICES) == SYNTH_FAMILIES  # the parts option (settings.py) offers exactly these
 # --option part=ecp5-45k|ecp5-85k places the ECP5 run on that part: nextpnr size flag, package, name
 ECP5_PARTS = {
     "ecp5-25k": ("--25k", "CABGA256", "LFE5U-25F"),
@@ -248,14 +250,15 @@ def cost_report(
     bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``).
 
     Defaults come from the options: ``--option parts=ecp5,ice40`` and ``--option synth=0`` (cycles only).
-    Other keyword arguments of ``report`` (``baseline``) do not apply here and are ignored."""
+    Other keyword arguments do not apply here and are ignored."""
+    settings = verilog_settings(model.options)
     if parts is None:
-        parts = tuple(p for p in model.options.get("parts", "ecp5,ice40").split(",") if p)
+        parts = settings.parts
     unknown = [p for p in parts if p not in DEVICES]
     if unknown:
         raise QsnnError(f"unknown part(s) {unknown} in --option parts=...; choose from {sorted(DEVICES)}")
     if synth is None:
-        synth = model.options.get("synth", "1") != "0"
+        synth = settings.synth
     say = progress or (lambda text: None)
     work = Path(work)
     model_dir = work / "model"
@@ -270,8 +273,7 @@ def cost_report(
     )
     if runner.cycles is None:  # pragma: no cover - run() sets it
         raise VerificationError("the testbench reported no cycles")
-    params, arch = params_of(model), arch_option(model.options.extra)
-    part = model.options.get("part", DEFAULT_PART)
+    params, arch, part = params_of(model), settings.arch, settings.part
     lanes, neurons = [p.LANES for p in params], [p.NLANES for p in params]
     if arch == "serial":  # one engine: the same lanes for every layer, one neuron at a time
         design = serial_design(model, params)

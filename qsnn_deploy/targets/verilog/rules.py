@@ -9,16 +9,15 @@ from qsnn_deploy.targets.base import RuleInput, rule
 from qsnn_deploy.targets.rules import input_is_uint8
 from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
-    DEFAULT_PART,
     PARTS,
     WEIGHT_BITS,
-    arch_option,
     block_estimate,
     dsp_estimate,
     invalid_options,
     params_for,
-    serial_lanes_option,
+    serial_lanes,
 )
+from qsnn_deploy.targets.verilog.settings import verilog_settings
 
 MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
 MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
@@ -26,8 +25,9 @@ MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
 
 @rule("lanes_option")
 def lanes_is_power_of_two(inp: RuleInput) -> list[str]:
-    """``lanes`` and ``neurons``: one power of two for every layer, or one per layer; ``fold``: 0 or 1."""
-    return invalid_options(inp.options.extra, len(inp.layers))
+    """``lanes`` and ``neurons``: one value for every layer, or one per layer; under ``arch=serial``, ``lanes``
+    4, 8 or 16 and no ``neurons`` or ``fold`` (each value was read and checked by its option, settings.py)."""
+    return invalid_options(verilog_settings(inp.options), len(inp.layers))
 
 
 @rule("weights_fit_nibbles")
@@ -65,7 +65,7 @@ def conv_geometry_supported(inp: RuleInput) -> list[str]:
 def serial_supported(inp: RuleInput) -> list[str]:
     """``arch=serial`` sums pools into the accumulators as it walks the taps: no max pooling. Its tap walker moves
     the accumulator address one output column per tap (no stride test, no divided address): stride 1 only."""
-    if arch_option(inp.options.extra) != "serial":
+    if verilog_settings(inp.options).arch != "serial":
         return []
     problems = [
         f"{layer.pool.name!r}: max pooling needs the layered organisation (drop --option arch=serial)"  # type: ignore[union-attr]
@@ -96,18 +96,13 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     """Every memory (queues, accumulators, weights, requantize constants, membranes) in block RAM of the part
     (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of layout.blocks_for, and the
     multiplies in its DSP blocks (layout.dsp_estimate)."""
-    part = inp.options.get("part", DEFAULT_PART)
-    if part not in PARTS:
-        return [f"unknown part {part!r}; choose one of {sorted(PARTS)} with --option part=..."]
-    params, invalid = params_for(
-        inp.layers, inp.ranges, inp.options.extra, inp.graph.input.encoding == "static", "x"
-    )
+    settings = verilog_settings(inp.options)
+    part = settings.part  # one of PARTS (its option's choices)
+    params, invalid = params_for(inp.layers, inp.ranges, settings, inp.graph.input.encoding == "static", "x")
     if invalid:
         return []  # lanes_option reports it
-    if arch_option(inp.options.extra) == "serial":
-        lanes = serial_lanes_option(inp.options.extra)
-        assert isinstance(lanes, int)  # invalid options returned above
-        return serial_fits(serial.design(inp.layers, params, lanes), part)
+    if settings.arch == "serial":
+        return serial_fits(serial.design(inp.layers, params, serial_lanes(settings)), part)
     problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:

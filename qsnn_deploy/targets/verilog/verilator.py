@@ -12,8 +12,8 @@ import numpy as np
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.make_paths import plain_folder, plain_work
-from qsnn_deploy.targets.verilog.layout import arch_option
 from qsnn_deploy.targets.verilog.render import rtl_files
+from qsnn_deploy.targets.verilog.settings import verilog_settings
 from qsnn_deploy.verify.harness import read_layers, read_outputs
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -81,11 +81,8 @@ class VerilatorRunner:
         return Record(spikes, layers, counts=counts, predictions=preds)
 
 
-MAX_JOBS = 64  # parallel C++ compile jobs; more only exhausts the machine
-
-
 class VerilatorExecutor:
-    """Settings (``--option``): ``jobs`` (parallel C++ compile jobs, default 2)."""
+    """Settings (``--option``, verilog/settings.py): ``jobs``."""
 
     name = "verilator"
     description = (
@@ -93,7 +90,6 @@ class VerilatorExecutor:
     )
 
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> VerilatorRunner:
-        jobs = model.options.count("jobs", 2, MAX_JOBS)
-        arch = arch_option(model.options.extra)
-        exe = build_verilator(Path(model_dir), Path(work), model.options.prefix, jobs, arch)
+        settings = verilog_settings(model.options)
+        exe = build_verilator(Path(model_dir), Path(work), settings.prefix, settings.jobs, settings.arch)
         return VerilatorRunner(model, Path(model_dir), exe, Path(work))
