@@ -21,6 +21,11 @@ import click
 
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import DatasetError, QsnnError
+from qsnn_deploy.models import torch_stack
+
+# Without the float toolchain, one line says what to install (the CLI prints it), before any option is checked
+# and not as an import traceback; as importing qsnn_deploy.train does.
+torch_stack.require("train")
 
 CSV_FIELDS = ("kind", "epoch", "iteration", "loss", "lr", "test_accuracy", "seconds")
 
