@@ -2,7 +2,8 @@
 
 Each payload family of the issue goes into every string-valued place of an IR's metadata (values of the
 known keys, an unknown key's value, a key's name). ``qsnn-deploy codegen`` must then write the same files as for
-a harmless value, but for the label (the payload's ``safe_label``, a hash); the C must still compile with
+a harmless value, but for the source label (``source_label`` of the metadata: the payload's ``safe_label``, a
+hash, where the payload is the source), which every file states as it is; the C must still compile with
 ``-Wall -Wextra -Werror``; and ``verify``, which compiles and runs the generated code, must not run the
 injected code (it would create a marker file) and still verify.
 """
@@ -20,7 +21,7 @@ from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.synthetic import random_graph
 from qsnn_deploy.targets import target_names
-from qsnn_deploy.targets.text import safe_label
+from qsnn_deploy.targets.text import source_label
 from tests.cli_run import run_main
 from tests.toolchains import WARNINGS, require_tools
 
@@ -71,11 +72,15 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+# How a file states where its model came from: "(qsnn-deploy, from <label>; do not edit)" and its variants.
+FROM = re.compile(rb"qsnn-deploy, from ([^;\s]+);")
+
+
 def _normalised(data: bytes, label: str) -> bytes:
-    """The file with the label, every hashed label (a target may label the whole ``source`` object) and every
-    sha256 (the IR fingerprint changes with the metadata) blanked."""
-    data = re.sub(rb"sha256-[0-9a-f]{16}", b"<label>", data.replace(label.encode(), b"<label>"))
-    return re.sub(rb"[0-9a-f]{64}", b"<sha256>", data)
+    """The file with its source label and every sha256 (the IR fingerprint changes with the metadata) blanked,
+    after checking that every label the file states is ``label``: no other hash stands in for it."""
+    assert set(FROM.findall(data)) <= {label.encode()}, (FROM.findall(data), label)
+    return re.sub(rb"[0-9a-f]{64}", b"<sha256>", data.replace(label.encode(), b"<label>"))
 
 
 def _codegen(monkeypatch, capsys, graph: Graph, folder: Path, target: str = "c") -> dict[str, bytes]:
@@ -89,17 +94,18 @@ def _codegen(monkeypatch, capsys, graph: Graph, folder: Path, target: str = "c")
 @pytest.mark.parametrize("family", PAYLOADS)
 def test_codegen_writes_a_payload_only_as_its_label(monkeypatch, capsys, tmp_path, family, slot):
     payload = PAYLOADS[family](_evil(tmp_path / "marker"))
-    written = _codegen(monkeypatch, capsys, _with_metadata(BASE, slot, payload), tmp_path / "payload")
-    harmless = _codegen(monkeypatch, capsys, _with_metadata(BASE, slot, HARMLESS), tmp_path / "harmless")
+    evil, plain = _with_metadata(BASE, slot, payload), _with_metadata(BASE, slot, HARMLESS)
+    written = _codegen(monkeypatch, capsys, evil, tmp_path / "payload")
+    harmless = _codegen(monkeypatch, capsys, plain, tmp_path / "harmless")
     assert written.keys() == harmless.keys()
     for name, data in written.items():
         assert MARK.encode() not in data and b"system(" not in data, name
         for piece in ("\r", "\x00", "??/", "\u2028", "\u2029", "\\\n", "*/", "#"):
             # none more than the templates and the runtime hold for a harmless value
             assert data.count(piece.encode()) == harmless[name].count(piece.encode()), (name, piece)
-        assert _normalised(data, safe_label(payload)) == _normalised(harmless[name], safe_label(HARMLESS)), (
-            name
-        )
+        assert _normalised(data, source_label(evil.metadata)) == _normalised(
+            harmless[name], source_label(plain.metadata)
+        ), name
 
 
 def _everywhere(graph: Graph, payload: str, source_slot: str) -> Graph:
@@ -117,18 +123,15 @@ def test_every_target_writes_a_payload_only_as_its_label(
     monkeypatch, capsys, tmp_path, family, target, source_slot
 ):
     payload = PAYLOADS[family](_evil(tmp_path / "marker"))
-    written = _codegen(
-        monkeypatch, capsys, _everywhere(BASE, payload, source_slot), tmp_path / "payload", target
-    )
-    harmless = _codegen(
-        monkeypatch, capsys, _everywhere(BASE, HARMLESS, source_slot), tmp_path / "harmless", target
-    )
+    evil, plain = _everywhere(BASE, payload, source_slot), _everywhere(BASE, HARMLESS, source_slot)
+    written = _codegen(monkeypatch, capsys, evil, tmp_path / "payload", target)
+    harmless = _codegen(monkeypatch, capsys, plain, tmp_path / "harmless", target)
     assert written.keys() == harmless.keys() and written
     for name, data in written.items():
         assert MARK.encode() not in data and b"system(" not in data, name
-        assert _normalised(data, safe_label(payload)) == _normalised(harmless[name], safe_label(HARMLESS)), (
-            name
-        )
+        assert _normalised(data, source_label(evil.metadata)) == _normalised(
+            harmless[name], source_label(plain.metadata)
+        ), name
 
 
 @pytest.mark.toolchain

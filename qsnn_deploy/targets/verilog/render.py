@@ -2,21 +2,20 @@
 the generated top level and synthesis wrapper (templates/verilog/*.j2), the memory images ($readmemh .hex)
 and the simulation testbenches (templates/verilog/tb/). One atomic write per file.
 
-Only op names (checked identifiers) and ``safe_label`` text from the IR reach the files.
+Only op names (checked identifiers) and ``safe_label`` text from the IR reach the files: the source is labelled
+by ``source_label``, as every target labels it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
-from qsnn_deploy.atomic import write_bytes_atomic
-from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
+from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
-from qsnn_deploy.targets.text import safe_label
+from qsnn_deploy.targets.text import source_label
 from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import (
     LayerParams,
@@ -73,7 +72,7 @@ def context(model: CheckedModel) -> dict:
     arch = verilog_settings(model.options).arch
     ctx = {
         "p": prefix,
-        "source": safe_label(graph.metadata.get("source", "unknown")),
+        "source": source_label(graph.metadata),
         "static": graph.input.encoding == "static",
         "frame": int(np.prod(graph.input.shape)),
         "classes": params[-1].neurons,
@@ -104,13 +103,7 @@ def context(model: CheckedModel) -> dict:
 
 def render_files(model: CheckedModel) -> dict[str, str]:
     """File name -> text of every generated file (not written yet)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "verilog")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("verilog")
     ctx = context(model)
     p = ctx["p"]
     serial_arch = ctx["arch"] == "serial"
@@ -132,17 +125,14 @@ def render_files(model: CheckedModel) -> dict[str, str]:
 
 
 def render(model: CheckedModel, out: Path) -> list[Path]:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in render_files(model).items():
-        write_bytes_atomic(out / name, text.encode())
-        written.append(out / name)
-    for folder, names in (("rtl", rtl_files(verilog_settings(model.options).arch)), ("tb", TB_FILES)):
-        for name in names:
-            write_bytes_atomic(out / name, (templates_dir() / "verilog" / folder / name).read_bytes())
-            written.append(out / name)
-    return written
+    """Write the rendered files and copy the RTL library and the testbenches into ``out``; returns the paths
+    written."""
+    arch = verilog_settings(model.options).arch
+    sources = [
+        *(f"verilog/rtl/{name}" for name in rtl_files(arch)),
+        *(f"verilog/tb/{name}" for name in TB_FILES),
+    ]
+    return write_rendered(Path(out), render_files(model), sources)
 
 
 __all__ = [
