@@ -248,8 +248,8 @@ def target_options(command):
 def _options(kw: dict, target: str, c_flags: dict[str, str | None]):
     """The --option pairs, plus the C target's own flags (--board, and ``c_flags``: flag -> the option it
     sets, or None when not given) as its options; any of those flags with another target is one line."""
+    from qsnn_deploy.commands.targets import parse_options
     from qsnn_deploy.targets import get_target
-    from qsnn_deploy.targets.commands import parse_options
     from qsnn_deploy.targets.options import declared
 
     pairs = list(kw.pop("target_option"))
@@ -284,7 +284,7 @@ dataset_option = click.option(
 @click.option("--out", type=params.OUTPUT_DIR, required=True)
 def codegen(model: Path, target: str, out: Path, **kw) -> None:
     """Generate code for a target from an IR file (design rules run first; nothing is written if one fails)."""
-    from qsnn_deploy.targets.commands import codegen_from_cli
+    from qsnn_deploy.commands.targets import codegen_from_cli
 
     codegen_from_cli(model, target, out, _options(kw, target, {}))
 
@@ -317,7 +317,7 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @json_option
 def verify(model: Path, sanitize: bool, **kw) -> None:
     """Build and run a target's code on test data; compare every spike and membrane with the simulator."""
-    from qsnn_deploy.targets.commands import verify_from_cli
+    from qsnn_deploy.commands.targets import verify_from_cli
 
     options = _options(kw, kw["target"], {"--sanitize": "sanitize=1" if sanitize else None})
     verify_from_cli(model, options=options, **kw)
@@ -339,7 +339,7 @@ def verify(model: Path, sanitize: bool, **kw) -> None:
 @json_option
 def report(model: Path, baseline: bool, **kw) -> None:
     """Cost of a target: flash, RAM and instructions per inference (c), resources and Fmax (FPGA targets)."""
-    from qsnn_deploy.targets.commands import report_from_cli
+    from qsnn_deploy.commands.targets import report_from_cli
 
     options = _options(kw, kw["target"], {"--baseline": "baseline=1" if baseline else None})
     report_from_cli(model, options=options, **kw)

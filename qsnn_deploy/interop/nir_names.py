@@ -2,7 +2,7 @@
 
 NIR writers name nodes as they please: nirtorch uses the module path (``0``, ``1``, ``lif1.lif``), Rockpool
 ``0_LinearTorch``, Spyx its parameter keys (``linear_1``, ``layer_0``). The IR (ir/limits.py) and every target
-(targets/rules.py ``identifiers``) need ``[A-Za-z][A-Za-z0-9_]*``, at most 48 characters, no ``__``, no
+(targets/rules.py ``identifiers``, on ir/identifiers.py) need ``[A-Za-z][A-Za-z0-9_]*``, at most 48 characters, no ``__``, no
 reserved word of any emitted language, and no two names that differ only in case. The rule, in order:
 
 1. every run of characters outside ``[A-Za-z0-9]`` becomes one ``_``; ``_`` at either end is dropped;
@@ -23,7 +23,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from qsnn_deploy.targets.rules import RESERVED
+from qsnn_deploy.ir.identifiers import RESERVED
 
 MAX_BASE = 32  # leaves room for "_current" (8) and a "_NN" suffix within the targets' 48
 SUFFIX = "_current"  # export/quantize.py names each LIF's requantizer <lif>_current

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from qsnn_deploy.commands.targets import codegen_from_cli
 from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.synthetic import random_graph, random_inputs
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.targets.commands import codegen_from_cli
 from qsnn_deploy.targets.verifier import verify_c
 from tests.golden_check import check_golden
 from tests.toolchains import WARNINGS, require_tools

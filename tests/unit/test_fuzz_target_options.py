@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from qsnn_deploy.commands.targets import parse_options
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.synthetic import random_graph
 from qsnn_deploy.targets import check_model, get_target, target_names
-from qsnn_deploy.targets.commands import parse_options
 from qsnn_deploy.targets.options import count, declared
 from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, outcome, pick, tally
 

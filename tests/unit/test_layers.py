@@ -19,15 +19,6 @@ ARCHITECTURE = REPO / "docs" / "architecture.md"
 MARKER = "<!-- layer order:"
 ROOT = "__init__"  # the package root (``from qsnn_deploy import __version__``)
 
-# Climbs allowed for now, each by file and imported package; the test fails when one is gone, so this only
-# shrinks. Empty when the layers hold everywhere.
-KNOWN_CLIMBS: set[tuple[str, str]] = {
-    # the reserved words of the emitted languages, kept out of imported op names; to move below interop
-    ("qsnn_deploy/interop/nir_names.py", "targets"),
-}
-# Command code still outside commands/ (click, *_from_cli), by file; the same rule: it only shrinks.
-KNOWN_COMMANDS_OUTSIDE: set[str] = {"qsnn_deploy/targets/commands.py"}
-
 # Where click may be imported: the command layer and the CLI's own declarations.
 CLICK_ALLOWED = ("qsnn_deploy/commands/", "qsnn_deploy/cli.py", "qsnn_deploy/cli_params.py")
 
@@ -78,14 +69,9 @@ def imported_packages(source: str, module: str, is_package: bool) -> list[tuple[
     ]
 
 
-def modules() -> list[tuple[str, str, Path]]:
-    """(relative path, dotted module, path) of every module of the package."""
-    out = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(REPO)
-        dotted = ".".join(rel.with_suffix("").parts)
-        out.append((rel.as_posix(), dotted.removesuffix(".__init__"), path))
-    return out
+def modules() -> list[tuple[str, Path]]:
+    """(path relative to the repository, path) of every module of the package."""
+    return [(path.relative_to(REPO).as_posix(), path) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
 def layer_of_file(rel: str) -> str:
@@ -100,34 +86,25 @@ def climbs(rel: str, source: str) -> list[str]:
     return [
         f"{rel}:{line} ({own}) imports {target} (above it)"
         for line, target in imported_packages(source, dotted, rel.endswith("__init__.py"))
-        if target != own and RANK.get(target, len(LAYERS)) > RANK[own] and (rel, target) not in KNOWN_CLIMBS
+        if target != own and RANK.get(target, len(LAYERS)) > RANK.get(own, len(LAYERS))
     ]
 
 
 def test_every_package_has_a_place_in_the_order() -> None:
-    present = {layer_of_file(rel) for rel, _, _ in modules()}
+    present = {layer_of_file(rel) for rel, _ in modules()}
     assert sorted(present - set(LAYERS)) == [], "add each new package to docs/architecture.md's layer order"
     assert sorted(set(LAYERS) - present) == [], "docs/architecture.md lists a package that is gone"
     assert len(LAYERS) == len(set(LAYERS))
 
 
 def test_no_import_climbs_to_a_higher_layer() -> None:
-    problems = [msg for rel, _, path in modules() for msg in climbs(rel, path.read_text())]
+    problems = [msg for rel, path in modules() for msg in climbs(rel, path.read_text())]
     assert problems == [], "\n".join(problems)
-
-
-def test_every_known_climb_is_still_there() -> None:
-    """A known exception that was mended leaves the list, so the list only shrinks."""
-    for rel, target in sorted(KNOWN_CLIMBS):
-        source = (REPO / rel).read_text()
-        dotted = rel.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
-        layers = {layer for _, layer in imported_packages(source, dotted, rel.endswith("__init__.py"))}
-        assert target in layers, f"{rel} no longer imports {target}: remove it from KNOWN_CLIMBS"
 
 
 def test_click_is_imported_only_by_the_command_layer() -> None:
     offenders = []
-    for rel, _, path in modules():
+    for rel, path in modules():
         for node in ast.walk(ast.parse(path.read_text())):
             names = (
                 [alias.name for alias in node.names]
@@ -136,8 +113,9 @@ def test_click_is_imported_only_by_the_command_layer() -> None:
                 if isinstance(node, ast.ImportFrom)
                 else []
             )
-            allowed = rel.startswith(CLICK_ALLOWED) or rel in KNOWN_COMMANDS_OUTSIDE
-            if any(n == "click" or n.startswith("click.") for n in names) and not allowed:
+            if any(n == "click" or n.startswith("click.") for n in names) and not rel.startswith(
+                CLICK_ALLOWED
+            ):
                 offenders.append(f"{rel}:{node.lineno}")
     assert offenders == []
 
@@ -145,17 +123,12 @@ def test_click_is_imported_only_by_the_command_layer() -> None:
 def test_every_from_cli_function_is_in_the_command_layer() -> None:
     outside = [
         f"{rel}:{node.lineno} {node.name}"
-        for rel, _, path in modules()
+        for rel, path in modules()
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef) and node.name.endswith("_from_cli")
-        if not rel.startswith("qsnn_deploy/commands/") and rel not in KNOWN_COMMANDS_OUTSIDE
+        if not rel.startswith("qsnn_deploy/commands/")
     ]
     assert outside == []
-
-
-def test_every_known_command_module_outside_is_still_there() -> None:
-    for rel in sorted(KNOWN_COMMANDS_OUTSIDE):
-        assert (REPO / rel).is_file(), f"{rel} is gone: remove it from KNOWN_COMMANDS_OUTSIDE"
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,7 @@ def test_check_on_real_mnist_samples_with_a_flat_input(data_dir: Path) -> None:
 
 def test_verify_and_simulate_feed_mnist_frames_to_a_flat_model(data_dir: Path) -> None:
     from qsnn_deploy.commands.simulate import simulate_dataset
-    from qsnn_deploy.targets.commands import test_inputs
+    from qsnn_deploy.commands.targets import test_inputs
 
     graph = import_nir(
         _mlp(if_node, n_in=784, shape=(784,)), bits=4, num_steps=4, dt=1.0, convention="sinabs"

@@ -15,8 +15,8 @@ from click.testing import CliRunner  # noqa: E402
 from qsnn_deploy.cli import cli  # noqa: E402
 from qsnn_deploy.commands.import_nir import import_from_cli  # noqa: E402
 from qsnn_deploy.interop.nir_names import base_name, ir_names  # noqa: E402
+from qsnn_deploy.ir.identifiers import IDENTIFIER, RESERVED  # noqa: E402
 from qsnn_deploy.ir.io import load_graph  # noqa: E402
-from qsnn_deploy.targets.rules import IDENTIFIER, RESERVED  # noqa: E402
 
 AWKWARD = ["0", "0_LinearTorch", "layer_0", "lif1.lif", "a b", "ünï", "", "  ", "int", "main", "x", "x_current",
            "X", "Layer0", "layer0", "*/ evil \\", "a" * 80, "a" * 80 + "b", "__init__", "1.2.3"]  # fmt: skip

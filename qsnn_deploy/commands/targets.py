@@ -1,4 +1,4 @@
-"""The library functions behind ``qsnn-deploy codegen``, ``verify`` and ``report``: the same for every target.
+"""The commands ``qsnn-deploy codegen``, ``verify`` and ``report``: the same for every target.
 
 Each loads the IR, picks the target from the registry and calls the target through its protocol; results go
 to the terminal, and with ``json_path`` to a JSON file (written atomically).
