@@ -4,19 +4,14 @@ by gcc (or ``cc``), with the full warning set, optionally under ASan/UBSan; ever
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
-
-import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel, TargetOptions
 from qsnn_deploy.targets.c.settings import c_settings
-from qsnn_deploy.verify.harness import read_record
-from qsnn_deploy.verify.record import Record
+from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.tools import require_tool, run_tool
-from qsnn_deploy.verify.vectors import write_vectors
 
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Werror"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
@@ -34,36 +29,9 @@ def build_host(
     return exe
 
 
-class HostRunner:
-    def __init__(self, model: CheckedModel, exe: Path, work: Path):
-        self.model, self.exe, self.work = model, exe, work
-
-    def run(self, inputs: np.ndarray, steps: int) -> Record:
-        graph, work = self.model.graph, self.work
-        write_vectors(work / "vectors.bin", graph, inputs, steps)
-        env = dict(
-            os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1"
-        )
-        proc = subprocess.run(
-            [str(self.exe), str(work / "vectors.bin"), str(work / "outputs.bin"), str(work / "record.bin")],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        if proc.returncode != 0 or "runtime error" in proc.stderr or "Sanitizer" in proc.stderr:
-            raise VerificationError(
-                f"the host harness failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
-            )
-        layers = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
-        return read_record(
-            work / "outputs.bin",
-            work / "record.bin",
-            layers,
-            len(inputs),
-            steps,
-            graph.num_classes,
-            "the harness",
-        )
+# A sanitizer report fails a run whatever the program's exit status.
+SANITIZER_REPORTS = ("runtime error", "Sanitizer")
+SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
 
 
 class HostExecutor:
@@ -84,7 +52,7 @@ class HostExecutor:
         sanitize = " with ASan/UBSan" if settings.sanitize else ""
         return f"{kernels}, compiled by {settings.cc}{sanitize}"
 
-    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HostRunner:
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HarnessRunner:
         settings = c_settings(model.options)
         extra = ["-DQSNN_RECORD"] + (["-DQSNN_DENSE_BASELINE"] if settings.dense else [])
         if model.options.prefix != "qsnn":
@@ -93,4 +61,7 @@ class HostExecutor:
                 f"(this folder uses {model.options.prefix!r})"
             )
         exe = build_host(model_dir, work / "harness", cc=settings.cc, sanitize=settings.sanitize, extra=extra)
-        return HostRunner(model, exe, work)
+        env = {**os.environ, **SANITIZER_ENV}
+        return HarnessRunner(
+            exe, work, model.graph, model.layers, "the host harness", env=env, refuse=SANITIZER_REPORTS
+        )

@@ -6,18 +6,13 @@ vector file; every LIF layer of every step recorded in full."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 from pathlib import Path
 
-import numpy as np
-
-from qsnn_deploy.errors import ToolchainError, VerificationError
+from qsnn_deploy.errors import ToolchainError
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.hls.settings import hls_settings
-from qsnn_deploy.verify.harness import read_record
-from qsnn_deploy.verify.record import Record
+from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.tools import require_tool, run_tool
-from qsnn_deploy.verify.vectors import write_vectors
 
 INSTALL_HINT = "pip install hls4ml (its wheel ships the Xilinx ap_types headers)"
 # Our own code compiles with the full warning set. The switches in FOREIGN serve code that is not ours: g++
@@ -72,34 +67,13 @@ def build_csim(
     return exe
 
 
-class CsimRunner:
-    def __init__(self, model: CheckedModel, exe: Path, work: Path):
-        self.model, self.exe, self.work = model, exe, work
-
-    def run(self, inputs: np.ndarray, steps: int) -> Record:
-        graph, work = self.model.graph, self.work
-        vectors, outputs, record = work / "vectors.bin", work / "outputs.bin", work / "record.bin"
-        write_vectors(vectors, graph, inputs, steps)
-        proc = subprocess.run(
-            [str(self.exe), str(vectors), str(outputs), str(record)], capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            raise VerificationError(
-                f"the HLS C simulation failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
-            )
-        layers = [(layer.lif.name, layer.neurons) for layer in self.model.layers]
-        return read_record(
-            outputs, record, layers, len(inputs), steps, graph.num_classes, "the HLS testbench"
-        )
-
-
 class CsimExecutor:
     """Settings (``--option``, hls/settings.py): ``cxx``."""
 
     name = "csim"
     description = "C simulation: the HLS top function and testbench compiled with g++ on the ap_types headers"
 
-    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> CsimRunner:
+    def build(self, model: CheckedModel, model_dir: Path, work: Path) -> HarnessRunner:
         exe = build_csim(
             model_dir,
             work / "csim",
@@ -107,4 +81,6 @@ class CsimExecutor:
             prefix=model.options.prefix,
             extra=["-DQSNN_HLS_RECORD"],
         )
-        return CsimRunner(model, exe, work)
+        return HarnessRunner(
+            exe, work, model.graph, model.layers, "the HLS C simulation", who="the HLS testbench"
+        )

@@ -5,6 +5,7 @@ and the clock cycles of every inference."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,9 @@ from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.make_paths import plain_folder, plain_work
 from qsnn_deploy.targets.verilog.render import rtl_files
 from qsnn_deploy.targets.verilog.settings import verilog_settings
-from qsnn_deploy.verify.harness import read_layers, read_outputs
+from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.record import Record
 from qsnn_deploy.verify.tools import require_tool, run_tool
-from qsnn_deploy.verify.vectors import write_vectors
 
 LINT_FLAGS = ["--lint-only", "-Wall"]
 
@@ -52,33 +52,21 @@ def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arc
     return obj / "tb"
 
 
-class VerilatorRunner:
-    def __init__(self, model: CheckedModel, model_dir: Path, exe: Path, work: Path):
-        self.model, self.model_dir, self.exe, self.work = model, model_dir, exe, work
-        self.cycles: np.ndarray | None = None  # per sample, of the last run
+CYCLES = "cycles.bin"  # the testbench's clock cycles per sample, little-endian uint64, after the record
+
+
+@dataclass
+class VerilatorRunner(HarnessRunner):
+    cycles: np.ndarray | None = field(default=None, init=False)  # per sample, of the last run
 
     def run(self, inputs: np.ndarray, steps: int) -> Record:
-        graph, work = self.model.graph, self.work.resolve()
-        write_vectors(work / "vectors.bin", graph, inputs, steps)
-        files = [work / name for name in ("vectors.bin", "outputs.bin", "record.bin", "cycles.bin")]
-        # $readmemh opens the memory images relative to the working folder: run in the model's folder
-        proc = subprocess.run([str(self.exe.resolve()), *map(str, files)], capture_output=True, text=True,
-                              cwd=self.model_dir)  # fmt: skip
-        if proc.returncode != 0:
+        record = super().run(inputs, steps)
+        self.cycles = np.fromfile(self.path(CYCLES), dtype="<u8").astype(np.int64)
+        if len(self.cycles) != len(inputs):
             raise VerificationError(
-                f"the Verilator testbench failed (exit {proc.returncode}): {proc.stderr[-3000:]}"
+                f"the testbench reported cycles of {len(self.cycles)} samples, expected {len(inputs)}"
             )
-        n = len(inputs)
-        spikes, counts, preds = read_outputs(files[1], n, steps, graph.num_classes)
-        layers = read_layers(
-            files[2], [(layer.lif.name, layer.neurons) for layer in self.model.layers], n, steps
-        )
-        self.cycles = np.fromfile(files[3], dtype="<u8").astype(np.int64)
-        if len(self.cycles) != n:
-            raise VerificationError(
-                f"the testbench reported cycles of {len(self.cycles)} samples, expected {n}"
-            )
-        return Record(spikes, layers, counts=counts, predictions=preds)
+        return record
 
 
 class VerilatorExecutor:
@@ -92,4 +80,13 @@ class VerilatorExecutor:
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> VerilatorRunner:
         settings = verilog_settings(model.options)
         exe = build_verilator(Path(model_dir), Path(work), settings.prefix, settings.jobs, settings.arch)
-        return VerilatorRunner(model, Path(model_dir), exe, Path(work))
+        # $readmemh opens the memory images relative to the working folder: run in the model's folder
+        return VerilatorRunner(
+            exe,
+            Path(work),
+            model.graph,
+            model.layers,
+            "the Verilator testbench",
+            extra=(CYCLES,),
+            cwd=Path(model_dir),
+        )
