@@ -1,7 +1,6 @@
 """Code generators, one sub-package per target, found through a registry.
 
-Each sub-package ``qsnn_deploy/targets/<name>/`` calls ``register(TARGET)`` when imported (see base.py for the
-protocol). ``registry()`` imports every sub-package once, so a new target needs no edit outside its folder.
+Each sub-package ``qsnn_deploy/targets/<name>/`` calls ``register(TargetSpec(...))`` when imported (base.py). ``registry()`` imports every sub-package once, so a new target needs no edit outside its folder.
 ``generate`` runs the shared and the target's design rules, renders, and records in the output folder which IR
 and code-generation options the files came from (``qsnn-target.json``), so ``verify --from DIR`` can check those
 very files. The manifest is data in a folder someone may hand you (docs/trust-model.md): it records only the
@@ -21,26 +20,26 @@ from pathlib import Path
 from qsnn_deploy.atomic import write_files_atomic
 from qsnn_deploy.errors import DesignRuleError, QsnnError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions, check
+from qsnn_deploy.targets.base import CheckedModel, TargetOptions, TargetSpec, check
 from qsnn_deploy.targets.files import locked_output_folder, render_in_memory
 from qsnn_deploy.targets.names import unique_names
 from qsnn_deploy.targets.options import codegen_keys, parse
 from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
 
-_REGISTRY: dict[str, Target] = {}
+_REGISTRY: dict[str, TargetSpec] = {}
 _DISCOVERED = False
 MANIFEST = "qsnn-target.json"
 MANIFEST_LIMIT = 64 * 1024  # bytes; codegen writes a few hundred
 
 
-def register(target: Target) -> Target:
-    if not isinstance(target, Target):
-        raise TypeError(f"{target!r} does not implement the target protocol (targets/base.py)")
+def register(target: TargetSpec) -> TargetSpec:
+    if not isinstance(target, TargetSpec):
+        raise TypeError(f"{target!r} is not a TargetSpec (targets/base.py)")
     _REGISTRY[target.name] = target
     return target
 
 
-def registry() -> dict[str, Target]:
+def registry() -> dict[str, TargetSpec]:
     """Every registered target by name (imports the target sub-packages on the first call)."""
     global _DISCOVERED
     if not _DISCOVERED:
@@ -55,28 +54,25 @@ def target_names() -> list[str]:
     return list(registry())
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str) -> TargetSpec:
     targets = registry()
     if name not in targets:
         raise DesignRuleError("known_target", f"unknown target {name!r}; choose one of {sorted(targets)}")
     return targets[name]
 
 
-def check_model(graph: Graph, target: str | Target, options: TargetOptions | None = None) -> CheckedModel:
+def check_model(graph: Graph, target: str | TargetSpec, options: TargetOptions | None = None) -> CheckedModel:
     """Read ``options`` into the target's typed settings (an unknown key or a bad value is one
     DesignRuleError, ``<target>_settings``), then run the shared rules and ``target``'s rules; returns what the
     renderer and executors read (``model.options``: the typed settings). The shared rule
     ``unique_generated_names`` reads the target's ``derived_names`` (targets/names.py)."""
     t = get_target(target) if isinstance(target, str) else target
-    settings = parse(
-        t.settings, options or TargetOptions(), t.name, getattr(t, "settings_rule", f"{t.name}_settings")
-    )
-    pools = pools_supported(tuple(getattr(t, "pools", ("sumpool2d",))))
-    names = unique_names(getattr(t, "derived_names", None))
-    return check(graph, (*SHARED_RULES, pools, names, *t.rules), settings)
+    settings = parse(t.settings, options or TargetOptions(), t.name, t.settings_rule or f"{t.name}_settings")
+    shared = (*SHARED_RULES, pools_supported(t.pools), unique_names(t.derived_names))
+    return check(graph, (*shared, *t.rules), settings)
 
 
-def codegen_options(target: str | Target) -> frozenset[str]:
+def codegen_options(target: str | TargetSpec) -> frozenset[str]:
     """The ``--option`` keys that change the files ``target`` renders (declared with ``codegen=True``). Only
     these are recorded in, and read back from, ``qsnn-target.json``: programs (``cc``, ``cxx``), kernel
     choices (``dense``) and build settings (``sanitize``, ``jobs``, ``threads``) come from the command line of
@@ -85,19 +81,19 @@ def codegen_options(target: str | Target) -> frozenset[str]:
     return codegen_keys(t.settings)
 
 
-def recorded_options(target: str | Target, options: TargetOptions) -> dict[str, str]:
+def recorded_options(target: str | TargetSpec, options: TargetOptions) -> dict[str, str]:
     """The part of ``options.extra`` that ``qsnn-target.json`` records (see ``codegen_options``)."""
     keep = codegen_options(target)
     return {k: str(v) for k, v in options.extra.items() if k in keep}
 
 
-def render_into(graph: Graph, target: str | Target, out: Path, options: TargetOptions) -> CheckedModel:
+def render_into(graph: Graph, target: str | TargetSpec, out: Path, options: TargetOptions) -> CheckedModel:
     """Check, render into ``out`` and write ``qsnn-target.json`` beside the files; returns the checked model."""
     return write_generated(graph, target, out, options)[0]
 
 
 def write_generated(
-    graph: Graph, target: str | Target, out: Path, options: TargetOptions
+    graph: Graph, target: str | TargetSpec, out: Path, options: TargetOptions
 ) -> tuple[CheckedModel, list[Path]]:
     """Check ``graph``, render ``target``'s files and ``qsnn-target.json``, and write them into ``out``; returns
     the checked model and the paths written (only those: other files in ``out`` are left alone).

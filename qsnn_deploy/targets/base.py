@@ -1,9 +1,10 @@
-"""What a target is: the typed protocol every target folder implements, and the design-rule runner.
+"""What a target is: the ``TargetSpec`` every target folder registers, and the design-rule runner.
 
-A target is a sub-package ``qsnn_deploy/targets/<name>/`` whose ``__init__`` calls ``register(TARGET)`` with
-an object of this protocol: its name, its design rules, ``render`` and its executors (what builds and runs the
-rendered files for ``verify``), and optionally a cost report. Nothing outside the folder names the target: the
-CLI takes its choices from the registry (targets/__init__.py), the verifier knows records, not targets.
+A target is a sub-package ``qsnn_deploy/targets/<name>/`` whose ``__init__`` calls ``register(TargetSpec(...))``:
+its name, its design rules, ``render`` and its executors (what builds and runs the rendered files for
+``verify``), its ``--option`` declarations, and optionally the names it derives from op names, the pools it
+implements and a cost report. Nothing outside the folder names the target: the CLI takes its choices from the
+registry (targets/__init__.py), the verifier knows records, not targets.
 
 Design rules are pure functions of a frozen ``RuleInput`` (graph, layer plan, ranges, options) returning
 their violations; ``check`` runs every rule and raises one ``DesignRuleError`` listing all of them, before any
@@ -12,6 +13,7 @@ file is written.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from qsnn_deploy.ir.ranges import OpRange, analyse
 if TYPE_CHECKING:  # only for annotations: the verifier imports this module
     import numpy as np
 
+    from qsnn_deploy.targets.names import Derived
     from qsnn_deploy.verify.record import Record
 
 
@@ -118,20 +121,38 @@ class Executor(Protocol):
     def build(self, model: CheckedModel, model_dir: Path, work: Path) -> Runner: ...
 
 
-@runtime_checkable
-class Target(Protocol):
+def lazy(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported on its first call: a cost report pulls in the simulator and the toolchains,
+    which ``codegen`` and ``verify`` do not need."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = f"{module}.{name}"
+    return call
+
+
+def no_cost_report(model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> None:
+    """The cost report of a target that has none: ``report --target`` says so."""
+    return None
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One target, as its folder registers it."""
+
     name: str
     description: str
     rules: tuple[Rule, ...]
-    executors: Mapping[str, Executor]  # the first one is the default of ``verify``
+    executors: Mapping[str, Executor]  # the first one is the default of ``verify``; none: nothing to run
+    render: Callable[[CheckedModel, Path], list[Path]]  # writes the files into a folder, returns their paths
     settings: type[TargetOptions]  # its --option declarations (targets/options.py): typed, parsed once
-    # Optional: ``pools``, the pool op kinds the target implements (default ("sumpool2d",)); the shared rule
-    # ``pool_supported`` refuses the others.
-
-    def render(self, model: CheckedModel, out: Path) -> list[Path]: ...
-
-    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> Any:
-        """Optional: a measured or estimated cost (``report --target``); None when the target has none."""
-        ...
-
-    def format_cost(self, report: Any) -> str: ...
+    # The names it derives from op names, checked by the shared rule unique_generated_names (targets/names.py)
+    derived_names: Callable[[RuleInput], list[Derived]] | None = None
+    # The pool op kinds it implements; the shared rule pool_supported refuses the others
+    pools: tuple[str, ...] = ("sumpool2d",)
+    # The rule whose name a bad --option carries (default ``<name>_settings``)
+    settings_rule: str = ""
+    # ``report --target``: (model, inputs, steps, work, **kwargs) -> a report with ``to_dict``, or None
+    cost_report: Callable[..., Any] = no_cost_report
+    format_cost: Callable[[Any], str] = str  # the report as text

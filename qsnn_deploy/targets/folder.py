@@ -20,7 +20,7 @@ from pathlib import Path
 from qsnn_deploy.errors import QsnnError, VerificationError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.targets import MANIFEST, check_model, codegen_options, read_manifest
-from qsnn_deploy.targets.base import CheckedModel, Target, TargetOptions
+from qsnn_deploy.targets.base import CheckedModel, TargetOptions, TargetSpec
 from qsnn_deploy.targets.options import declared
 from qsnn_deploy.targets.static_check import check_constants
 
@@ -82,7 +82,7 @@ def differences(expected_dir: Path, folder: Path) -> list[str]:
 
 def open_generated(
     graph: Graph,
-    target: Target,
+    target: TargetSpec,
     folder: Path,
     options: TargetOptions | None,
     allow_edited: bool = False,

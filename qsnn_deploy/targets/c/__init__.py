@@ -7,40 +7,25 @@ RAM and instruction counts). docs/targets/c.md describes the generated API.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from qsnn_deploy.targets import register
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import TargetSpec, lazy
 from qsnn_deploy.targets.c import render as _render
 from qsnn_deploy.targets.c.cortex_m import CortexMExecutor
 from qsnn_deploy.targets.c.host import HostExecutor
 from qsnn_deploy.targets.c.rules import RULES
-from qsnn_deploy.targets.c.settings import CSettings, c_settings
+from qsnn_deploy.targets.c.settings import CSettings
 
-
-class CTarget:
-    name = "c"
-    description = "C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)"
-    rules = RULES
-    pools = ("sumpool2d", "maxpool2d")
-    settings = CSettings  # board (recorded); cc, sanitize, dense, baseline: build settings, never recorded
-    executors = {"host": HostExecutor(), "cortex-m": CortexMExecutor()}
-
-    derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
-
-    def render(self, model: CheckedModel, out: Path) -> list[Path]:
-        return _render.render(model, out)
-
-    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any):
-        from qsnn_deploy.targets.c.report import cost_report
-
-        return cost_report(model, inputs, steps, work, baseline=c_settings(model.options).baseline, **kwargs)
-
-    def format_cost(self, report: Any) -> str:
-        from qsnn_deploy.targets.c.report import format_report
-
-        return format_report(report)
-
-
-TARGET = register(CTarget())
+TARGET = register(
+    TargetSpec(
+        name="c",
+        description="C99 for microcontrollers and hosts (hand-written runtime + generated data and calls)",
+        rules=RULES,
+        executors={"host": HostExecutor(), "cortex-m": CortexMExecutor()},
+        render=_render.render,
+        settings=CSettings,  # board (recorded); cc, sanitize, dense, baseline: build settings, never recorded
+        derived_names=_render.derived_names,
+        pools=("sumpool2d", "maxpool2d"),
+        cost_report=lazy("qsnn_deploy.targets.c.report", "target_cost_report"),
+        format_cost=lazy("qsnn_deploy.targets.c.report", "format_report"),
+    )
+)

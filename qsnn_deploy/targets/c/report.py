@@ -282,6 +282,13 @@ def cost_report(
     return rep
 
 
+def target_cost_report(
+    model: CheckedModel, inputs: np.ndarray, steps: int, work: Path, **kwargs
+) -> CostReport:
+    """``report --target c``: ``cost_report`` with the dense-kernel variants where ``--option baseline`` asks."""
+    return cost_report(model, inputs, steps, work, baseline=c_settings(model.options).baseline, **kwargs)
+
+
 def format_report(rep: CostReport) -> str:
     cpu = BOARDS[rep.board].cpu if rep.board in BOARDS else rep.board
     lines = [

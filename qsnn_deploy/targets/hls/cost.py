@@ -11,6 +11,7 @@ The same model with every input an event gives the dense figure the event-driven
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -159,6 +160,13 @@ def cost_report(model: CheckedModel, inputs: np.ndarray, steps: int | None = Non
         rep.membrane_bits += layer.neurons * widths.mem
         rep.widths[layer.lif.name] = widths.as_dict()
     return rep
+
+
+def target_cost_report(
+    model: CheckedModel, inputs: np.ndarray, steps: int, work: Path, **kwargs
+) -> HlsCostReport:
+    """``report --target hls``: the estimate builds nothing (no ``work`` folder) and reports no progress."""
+    return cost_report(model, inputs, steps)
 
 
 def format_report(rep: HlsCostReport) -> str:

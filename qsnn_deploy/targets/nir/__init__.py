@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from qsnn_deploy.interop.conventions import DEFAULT_DT
 from qsnn_deploy.targets import register
-from qsnn_deploy.targets.base import CheckedModel, RuleInput, TargetOptions, rule
+from qsnn_deploy.targets.base import CheckedModel, RuleInput, TargetOptions, TargetSpec, rule
 from qsnn_deploy.targets.options import number
 
 MODEL_FILE = "model.nir"
@@ -59,24 +58,20 @@ def time_step_rule(inp: RuleInput) -> list[str]:
     ]
 
 
-class NirTarget:
-    name = "nir"
-    description = "NIR graph (model.nir) for other neuromorphic tools; float semantics, no executor"
-    rules = (time_step_rule,)
-    settings = NirSettings
-    settings_rule = "time_step"  # a bad dt is refused under the name of the rule that checks the dt
-    executors: dict = {}
+def render(model: CheckedModel, out: Path) -> list[Path]:
+    from qsnn_deploy.interop.nir_export import write_nir
 
-    def render(self, model: CheckedModel, out: Path) -> list[Path]:
-        from qsnn_deploy.interop.nir_export import write_nir
-
-        return [write_nir(model.graph, Path(out) / MODEL_FILE, time_step(model.options))]
-
-    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> Any:
-        return None
-
-    def format_cost(self, report: Any) -> str:
-        return "the nir target has no cost report"
+    return [write_nir(model.graph, Path(out) / MODEL_FILE, time_step(model.options))]
 
 
-TARGET = register(NirTarget())
+TARGET = register(
+    TargetSpec(
+        name="nir",
+        description="NIR graph (model.nir) for other neuromorphic tools; float semantics, no executor",
+        rules=(time_step_rule,),
+        executors={},
+        render=render,
+        settings=NirSettings,
+        settings_rule="time_step",  # a bad dt is refused under the name of the rule that checks the dt
+    )
+)

@@ -8,12 +8,11 @@ rules; onnx and onnxruntime are imported only when a model is rendered or run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from qsnn_deploy.atomic import write_bytes_atomic
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.targets import register
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, TargetSpec
 from qsnn_deploy.targets.onnx.executor import MODEL_FILE, OnnxRuntimeExecutor
 from qsnn_deploy.targets.onnx.graph import derived_names
 from qsnn_deploy.targets.onnx.rules import RULES
@@ -33,25 +32,19 @@ def render_model(model: CheckedModel):
     return proto
 
 
-class OnnxTarget:
-    name = "onnx"
-    description = "ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime"
-    rules = RULES
-    pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
-    settings = OnnxSettings  # threads: a run setting of verify, never recorded
-    executors = {"onnxruntime": OnnxRuntimeExecutor()}
-
-    derived_names = staticmethod(derived_names)  # checked by the shared rule (targets/names.py)
-
-    def render(self, model: CheckedModel, out: Path) -> list[Path]:
-        path = write_bytes_atomic(Path(out) / MODEL_FILE, render_model(model).SerializeToString())
-        return [path]
-
-    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any) -> Any:
-        return None
-
-    def format_cost(self, report: Any) -> str:
-        return "the onnx target has no cost report"
+def render(model: CheckedModel, out: Path) -> list[Path]:
+    return [write_bytes_atomic(Path(out) / MODEL_FILE, render_model(model).SerializeToString())]
 
 
-TARGET = register(OnnxTarget())
+TARGET = register(
+    TargetSpec(
+        name="onnx",
+        description="ONNX (one time step; ConvInteger/MatMulInteger and int64 arithmetic) for onnxruntime",
+        rules=RULES,
+        executors={"onnxruntime": OnnxRuntimeExecutor()},
+        render=render,
+        settings=OnnxSettings,  # threads: a run setting of verify, never recorded
+        derived_names=derived_names,
+        pools=("sumpool2d", "maxpool2d"),
+    )
+)

@@ -9,44 +9,28 @@ docs/targets/verilog.md describes the interface, memory map and parameters.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from qsnn_deploy.targets import register
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import TargetSpec, lazy
 from qsnn_deploy.targets.verilog import render as _render
 from qsnn_deploy.targets.verilog.icarus import IcarusExecutor
 from qsnn_deploy.targets.verilog.rules import RULES
 from qsnn_deploy.targets.verilog.settings import VerilogSettings
 from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
 
-
-class VerilogTarget:
-    name = "verilog"
-    description = (
-        "synthesizable Verilog RTL (event-driven, bit-exact; Verilator/Icarus simulation, Yosys/nextpnr)"
+TARGET = register(
+    TargetSpec(
+        name="verilog",
+        description=(
+            "synthesizable Verilog RTL (event-driven, bit-exact; Verilator/Icarus simulation, Yosys/nextpnr)"
+        ),
+        rules=RULES,
+        executors={"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()},
+        render=_render.render,
+        # arch, lanes, neurons, fold, part (recorded); jobs, parts, synth: never recorded
+        settings=VerilogSettings,
+        derived_names=_render.derived_names,
+        pools=("sumpool2d", "maxpool2d"),
+        cost_report=lazy("qsnn_deploy.targets.verilog.report", "cost_report"),
+        format_cost=lazy("qsnn_deploy.targets.verilog.report", "format_report"),
     )
-    pools = ("sumpool2d", "maxpool2d")  # the shared rule pool_supported refuses any other pool
-    rules = RULES
-    settings = (
-        VerilogSettings  # arch, lanes, neurons, fold, part (recorded); jobs, parts, synth: never recorded
-    )
-    executors = {"verilator": VerilatorExecutor(), "icarus": IcarusExecutor()}
-
-    derived_names = staticmethod(_render.derived_names)  # checked by the shared rule (targets/names.py)
-
-    def render(self, model: CheckedModel, out: Path) -> list[Path]:
-        return _render.render(model, out)
-
-    def cost_report(self, model: CheckedModel, inputs: Any, steps: int, work: Path, **kwargs: Any):
-        from qsnn_deploy.targets.verilog.report import cost_report
-
-        return cost_report(model, inputs, steps, work, **kwargs)
-
-    def format_cost(self, report: Any) -> str:
-        from qsnn_deploy.targets.verilog.report import format_report
-
-        return format_report(report)
-
-
-TARGET = register(VerilogTarget())
+)
