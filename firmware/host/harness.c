@@ -1,4 +1,5 @@
-/* Host test harness for the generated C model (prefix qsnn). Built and run by qsnn_deploy/verify.py.
+/* Host test harness for the generated C model (prefix qsnn). Built and run by the C target's host executor
+ * (qsnn_deploy/targets/c/host.py).
  *
  * usage: harness VECTORS OUTPUT [RECORD]
  * VECTORS: six little-endian uint32 (magic "QSNV", samples, steps, frame bytes, frames per sample (1 for a
