@@ -16,7 +16,8 @@ from qsnn_deploy.ir.synthetic import random_graph
 from qsnn_deploy.ir.types import IntType, bits_for_range
 from qsnn_deploy.targets import check_model, generate
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.targets.verilog.layout import blocks_for, fold_kernel, requant_image, weight_image
+from qsnn_deploy.targets.verilog.layout import fold_kernel, requant_image, weight_image
+from qsnn_deploy.targets.verilog.parts import blocks_for
 from qsnn_deploy.targets.verilog.render import params_of
 
 

@@ -1,9 +1,11 @@
 """The Verilog target: synthesizable Verilog-2005 RTL of an event-driven accelerator, bit-exact with the
 simulator.
 
-layout.py (per-layer parameters, exact widths from the range analysis, memory images, block-RAM estimates),
-rules.py (design rules), render.py (RTL library + templates), verilator.py and icarus.py (the executors
-``verify`` runs), report.py (Yosys synthesis and nextpnr Fmax for ECP5 and iCE40, cycles from the testbench).
+layout.py (per-layer parameters, exact widths from the range analysis, memory images), settings.py (the
+options and what they mean for the layers), parts.py (the FPGA parts, block-RAM and DSP estimates), serial.py
+(the serial organisation), rules.py (design rules), render.py (RTL library + templates), verilator.py and
+icarus.py (the executors ``verify`` runs), report.py (Yosys synthesis and nextpnr Fmax for ECP5 and iCE40,
+cycles from the testbench).
 docs/targets/verilog.md describes the interface, memory map and parameters.
 """
 

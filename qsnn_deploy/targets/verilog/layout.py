@@ -1,5 +1,6 @@
 """What the Verilog target builds for each layer: module parameters (geometry, lanes, exact widths from the
-range analysis), memory images and block-RAM estimates. Rules, renderer and report all read these.
+range analysis) and memory images. Rules, renderer and report all read these; what the options mean for them is
+settings.py's (``params_for``), what a part holds parts.py's.
 
 Widths (docs/targets/verilog.md#widths): ``ACC_W`` holds every partial sum of the synapse with its fused pool
 (the conv's ``peak`` times the area a sum pool adds up, ``Layer.summed_area``: 1 under a max pool, whose
@@ -12,18 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qsnn_deploy.ir.ops import Conv2d, MaxPool2d, OpRange
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.targets.verilog.parts import SHALLOW_DEPTH
 
-if TYPE_CHECKING:  # settings.py reads this module's constants
-    from qsnn_deploy.targets.verilog.settings import VerilogSettings
-
-DEFAULT_LANES = 16
 MAX_LANES = 256  # the largest lanes or neurons value of a layer
 WEIGHT_BITS = 4  # the weight ROMs hold 4-bit two's-complement nibbles
 
@@ -269,64 +266,6 @@ def layer_params(
     return out
 
 
-ARCHES = ("layered", "serial")
-SERIAL_DEFAULT_LANES = 4  # arch=serial: four 4-bit weights fill a 16-bit SPRAM word
-SERIAL_LANES = (4, 8, 16)  # a weight word of 1, 2 or 4 SPRAMs side by side
-
-
-def serial_lanes(settings: VerilogSettings) -> int:
-    """``lanes`` under ``arch=serial`` (one value; the rule ``lanes_option`` has checked it is 4, 8 or 16)."""
-    return settings.lanes[0] if settings.lanes else SERIAL_DEFAULT_LANES
-
-
-def _per_layer(values: tuple[int, ...] | None, default: int, layers: int) -> tuple[int, ...]:
-    """One value for every layer, or one per layer (the rule ``lanes_option`` has checked the count)."""
-    given = values or (default,)
-    return given * layers if len(given) == 1 else given
-
-
-def invalid_options(settings: VerilogSettings, layers: int) -> list[str]:
-    """What the typed options cannot mean for this graph (nothing: an empty list): a list of ``lanes`` or
-    ``neurons`` of another length than the layers; under ``arch=serial``, ``lanes`` other than 4, 8 or 16,
-    or ``neurons`` or ``fold`` given at all (one neuron unit, 4-bit weights in the SPRAM words)."""
-    if settings.arch == "serial":
-        found = [
-            f"option {key} does not apply to arch=serial (one neuron unit, 4-bit weights)"
-            for key in ("neurons", "fold")
-            if key in settings.extra
-        ]
-        if settings.lanes is not None and (len(settings.lanes) != 1 or settings.lanes[0] not in SERIAL_LANES):
-            lanes = ",".join(map(str, settings.lanes))
-            found.append(
-                f"option lanes={lanes!r}: under arch=serial, one of {', '.join(map(str, SERIAL_LANES))}"
-            )
-        return found
-    return [
-        f"option {key}={','.join(map(str, values))!r} gives {len(values)} values for {layers} layers"
-        for key, values in (("lanes", settings.lanes), ("neurons", settings.neurons))
-        if values is not None and len(values) not in (1, layers)
-    ]
-
-
-def params_for(
-    layers: tuple[Layer, ...],
-    ranges: Mapping[str, OpRange],
-    settings: VerilogSettings,
-    static: bool,
-    prefix: str,
-) -> tuple[list[LayerParams], list[str]]:
-    """The layers' parameters under the options, or no parameters and what is wrong with the options."""
-    problems = invalid_options(settings, len(layers))
-    if problems:
-        return [], problems
-    n = len(layers)
-    if settings.arch == "serial":  # geometry and widths per layer; the serial layout is serial.design's
-        return layer_params(layers, ranges, (4,) * n, static, prefix, (1,) * n, False), []
-    lanes = _per_layer(settings.lanes, DEFAULT_LANES, n)
-    neurons = _per_layer(settings.neurons, 1, n)
-    return layer_params(layers, ranges, lanes, static, prefix, neurons, settings.fold), []
-
-
 def hex_lines(words: list[int], width: int) -> str:
     digits = max(1, -(-width // 4))
     return "".join(f"{w:0{digits}x}\n" for w in words)
@@ -366,44 +305,3 @@ def requant_image(layer: Layer, p: LayerParams) -> str:
             word |= lane << (j * rq_w)
         words.append(word)
     return hex_lines(words, p.NLANES * rq_w)
-
-
-# Block RAM of the parts the report and the memory rule know: (width, depth) configurations of one block.
-ECP5_BRAM = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
-PARTS = {  # block RAMs and their configurations; multipliers and their (signed) operand width
-    "ecp5-25k": {"blocks": 56, "configs": ECP5_BRAM, "dsps": 28, "dsp_bits": 18},
-    "ecp5-45k": {"blocks": 108, "configs": ECP5_BRAM, "dsps": 72, "dsp_bits": 18},
-    "ecp5-85k": {"blocks": 208, "configs": ECP5_BRAM, "dsps": 156, "dsp_bits": 18},
-    # 8 SB_MAC16 (16 x 16; the report synthesizes with synth_ice40 -dsp); the SPRAM is not used (no initial
-    # contents, single-ported: docs/targets/verilog.md)
-    "up5k": {"blocks": 30, "configs": ((16, 256), (8, 512), (4, 1024), (2, 2048)), "dsps": 8, "dsp_bits": 16},
-}  # fmt: skip
-DEFAULT_PART = "ecp5-25k"
-SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
-SHALLOW_DEPTH = 64  # and so do written memories this shallow (Yosys: the MNIST model's 208 x 64 accumulators)
-ROM_LUT_DEPTH = 16  # and ROMs this shallow: each output bit is one LUT4 of the address
-ROMS = ("weights", "requant")
-
-
-def blocks_for(width: int, depth: int, part: str, rom: bool = True) -> int:
-    """Block RAMs one memory takes on ``part``: the best single configuration, none for small memories, shallow
-    written ones (LUT RAM) and ROMs of at most 16 words (LUT4s). Yosys maps a little differently (its cost
-    rules pick some shallow ROMs for block RAM): the rule is an estimate, the report measures."""
-    if width * depth <= SMALL_MEMORY_BITS or depth <= (ROM_LUT_DEPTH if rom else SHALLOW_DEPTH):
-        return 0
-    return min(-(-width // w) * -(-depth // d) for w, d in PARTS[part]["configs"])
-
-
-def block_estimate(params: list[LayerParams], part: str) -> int:
-    return sum(blocks_for(w, d, part, name in ROMS) for p in params for name, (w, d) in p.memories().items())
-
-
-def dsp_estimate(params: list[LayerParams], part: str) -> int:
-    """Multiplier blocks: per neuron lane, the requantize multiply (ACC_W x MUL_W) and the decay multiply
-    (STATE_W x DM_W+1), each split into DSP-sized pieces (Yosys on ECP5: 4 per lane for the MNIST model)."""
-    bits = PARTS[part]["dsp_bits"]
-
-    def pieces(a: int, b: int) -> int:
-        return -(-a // bits) * -(-b // bits)
-
-    return sum(p.NLANES * (pieces(p.ACC_W, p.MUL_W) + pieces(p.STATE_W, p.DM_W + 1)) for p in params)

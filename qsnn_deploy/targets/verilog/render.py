@@ -17,15 +17,8 @@ from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 from qsnn_deploy.targets.text import source_label
 from qsnn_deploy.targets.verilog import serial
-from qsnn_deploy.targets.verilog.layout import (
-    LayerParams,
-    addr_width,
-    params_for,
-    requant_image,
-    serial_lanes,
-    weight_image,
-)
-from qsnn_deploy.targets.verilog.settings import verilog_settings
+from qsnn_deploy.targets.verilog.layout import LayerParams, addr_width, requant_image, weight_image
+from qsnn_deploy.targets.verilog.settings import params_for, serial_lanes, verilog_settings
 
 RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")

@@ -23,7 +23,7 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError, ToolchainError, VerificationError
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.verilog.layout import DEFAULT_PART, PARTS, block_estimate
+from qsnn_deploy.targets.verilog.parts import DEFAULT_PART, PARTS, block_estimate
 from qsnn_deploy.targets.verilog.render import params_of, render, rtl_files, serial_design
 from qsnn_deploy.targets.verilog.serial import serial_block_estimate
 from qsnn_deploy.targets.verilog.settings import SYNTH_FAMILIES, verilog_settings

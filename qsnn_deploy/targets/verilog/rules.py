@@ -8,16 +8,9 @@ from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
 from qsnn_deploy.targets.base import RuleInput, rule
 from qsnn_deploy.targets.rules import input_is_uint8
 from qsnn_deploy.targets.verilog import serial
-from qsnn_deploy.targets.verilog.layout import (
-    PARTS,
-    WEIGHT_BITS,
-    block_estimate,
-    dsp_estimate,
-    invalid_options,
-    params_for,
-    serial_lanes,
-)
-from qsnn_deploy.targets.verilog.settings import verilog_settings
+from qsnn_deploy.targets.verilog.layout import WEIGHT_BITS
+from qsnn_deploy.targets.verilog.parts import PARTS, block_estimate, dsp_estimate
+from qsnn_deploy.targets.verilog.settings import invalid_options, params_for, serial_lanes, verilog_settings
 
 MAX_CLASSES = 64  # out_spikes is one beat; the Verilator testbench reads it as a 64-bit word
 MAX_STEPS = 65535  # num_steps and the spike counters are 16 bits
@@ -94,8 +87,8 @@ def interface_limits(inp: RuleInput) -> list[str]:
 @rule("fits_part")
 def fits_part_memory(inp: RuleInput) -> list[str]:
     """Every memory (queues, accumulators, weights, requantize constants, membranes) in block RAM of the part
-    (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of layout.blocks_for, and the
-    multiplies in its DSP blocks (layout.dsp_estimate)."""
+    (``--option part=ecp5-25k|ecp5-45k|ecp5-85k|up5k``), by the block estimate of parts.blocks_for, and the
+    multiplies in its DSP blocks (parts.dsp_estimate)."""
     settings = verilog_settings(inp.options)
     part = settings.part  # one of PARTS (its option's choices)
     params, invalid = params_for(inp.layers, inp.ranges, settings, inp.graph.input.encoding == "static", "x")

@@ -11,15 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from qsnn_deploy.ir.plan import Layer
-from qsnn_deploy.targets.verilog.layout import (
-    PARTS,
-    SERIAL_DEFAULT_LANES,
-    LayerParams,
-    addr_width,
-    blocks_for,
-    hex_lines,
-    weight_image,
-)
+from qsnn_deploy.targets.verilog.layout import LayerParams, addr_width, hex_lines, weight_image
+from qsnn_deploy.targets.verilog.parts import PARTS, blocks_for
+from qsnn_deploy.targets.verilog.settings import SERIAL_DEFAULT_LANES
 
 WORD_BITS = 16  # one SPRAM word
 NEURON_LAT = 5  # qsnn_sneuron's latency (its contract)
