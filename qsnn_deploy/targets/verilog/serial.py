@@ -8,6 +8,7 @@ a value that fits a narrower width fits a wider one, so the arithmetic stays exa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qsnn_deploy.ir.plan import Layer
@@ -59,6 +60,56 @@ class SerialDesign:
             for name, (width, depth) in self.memories().items()
             if name in SPRAM_MEMORIES
         )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a layer starts in the shared memories (the sizes of the layers before it), and the smallest
+    shifts of all layers (a layer's shifts are held relative to them)."""
+
+    acc: int = 0
+    w: int = 0
+    rq: int = 0
+    m: int = 0
+    sh_min: int = 0
+    dsh_min: int = 0
+
+
+# The layer table, one row per d_<name> input of qsnn_serial: its width (an engine parameter, at least 1 bit;
+# None: one bit) and its value for a layer (its parameters, its channel groups, its placement).
+LAYER_TABLE: tuple[tuple[str, str | None, Callable[[LayerParams, int, Placement], int]], ...] = (
+    ("c_last", "CW", lambda p, g, at: p.IN_C - 1),
+    ("ty_last", "TW", lambda p, g, at: p.IN_H - 1 + p.PAD),
+    ("tx_last", "TW", lambda p, g, at: p.IN_W - 1 + p.PAD),
+    ("pad", "TW", lambda p, g, at: p.PAD),
+    ("kh_last", "KW_W", lambda p, g, at: p.KH - 1),
+    ("kw_last", "KW_W", lambda p, g, at: p.KW - 1),
+    ("pool_mask", "PM_W", lambda p, g, at: (1 << p.POOL_LOG2) - 1),
+    ("ohp", "TW", lambda p, g, at: p.OUT_H << p.POOL_LOG2),
+    ("owp", "TW", lambda p, g, at: p.OUT_W << p.POOL_LOG2),
+    ("g_last", "G_W", lambda p, g, at: g - 1),
+    ("g", "ACC_AW", lambda p, g, at: g),
+    ("owg", "ACC_AW", lambda p, g, at: p.OUT_W * g),
+    ("row0", "ACC_AW", lambda p, g, at: (p.PAD >> p.POOL_LOG2) * p.OUT_W * g),
+    ("col0", "ACC_AW", lambda p, g, at: (p.PAD >> p.POOL_LOG2) * g),
+    ("acc_base", "ACC_AW", lambda p, g, at: at.acc),
+    ("w_base", "W_AW", lambda p, g, at: at.w),
+    ("wc", "W_AW", lambda p, g, at: p.KH * p.KW * g),
+    ("wkw", "W_AW", lambda p, g, at: p.KW * g),
+    ("wg", "W_AW", lambda p, g, at: g),
+    ("pos_last", "P_W", lambda p, g, at: p.OUT_H * p.OUT_W - 1),
+    ("oc_last", "OC_W", lambda p, g, at: p.OC - 1),
+    ("hw", "N_AW", lambda p, g, at: p.OUT_H * p.OUT_W),
+    ("rq_base", "RQ_AW", lambda p, g, at: at.rq),
+    ("m_base", "M_AW", lambda p, g, at: at.m),
+    ("thresh", "STATE_W", lambda p, g, at: p.THRESH),
+    ("dmult", "DM_W", lambda p, g, at: p.DECAY_MULT),
+    ("shift_rel", "SH_LV", lambda p, g, at: p.SHIFT - at.sh_min),
+    ("dshift_rel", "DSH_LV", lambda p, g, at: p.DECAY_SHIFT - at.dsh_min),
+    ("reset_zero", None, lambda p, g, at: p.RESET_ZERO),
+    ("sat", None, lambda p, g, at: p.SATURATE),
+    ("smax", "STATE_W", lambda p, g, at: (1 << (p.STATE_W - 1)) - 1),
+)
 
 
 def design(
@@ -133,83 +184,16 @@ def design(
         "NEURON_LAT": NEURON_LAT,
         **totals,
     }
-    widths = {
-        "c_last": engine["CW"],
-        "ty_last": tw,
-        "tx_last": tw,
-        "pad": tw,
-        "kh_last": engine["KW_W"],
-        "kw_last": engine["KW_W"],
-        "pool_mask": pool_w,
-        "ohp": tw,
-        "owp": tw,
-        "g_last": engine["G_W"],
-        "g": engine["ACC_AW"],
-        "owg": engine["ACC_AW"],
-        "row0": engine["ACC_AW"],
-        "col0": engine["ACC_AW"],
-        "acc_base": engine["ACC_AW"],
-        "w_base": engine["W_AW"],
-        "wc": engine["W_AW"],
-        "wkw": engine["W_AW"],
-        "wg": engine["W_AW"],
-        "pos_last": engine["P_W"],
-        "oc_last": engine["OC_W"],
-        "hw": engine["N_AW"],
-        "rq_base": engine["RQ_AW"],
-        "m_base": engine["M_AW"],
-        "thresh": state_w,
-        "dmult": engine["DM_W"],
-        "shift_rel": max(1, sh_lv),
-        "dshift_rel": max(1, dsh_lv),
-        "reset_zero": 1,
-        "sat": 1,
-        "smax": state_w,
-    }
+    widths = {name: 1 if width is None else max(1, engine[width]) for name, width, _ in LAYER_TABLE}
     rows = []
-    bases = {"acc": 0, "w": 0, "rq": 0, "m": 0}
+    place = Placement(sh_min=sh_min, dsh_min=dsh_min)
     for p, g, aw, ww in zip(params, gs, acc_words, w_words):
-        pool_pad = p.PAD >> p.POOL_LOG2
-        fields = {
-            "c_last": p.IN_C - 1,
-            "ty_last": p.IN_H - 1 + p.PAD,
-            "tx_last": p.IN_W - 1 + p.PAD,
-            "pad": p.PAD,
-            "kh_last": p.KH - 1,
-            "kw_last": p.KW - 1,
-            "pool_mask": (1 << p.POOL_LOG2) - 1,
-            "ohp": p.OUT_H << p.POOL_LOG2,
-            "owp": p.OUT_W << p.POOL_LOG2,
-            "g_last": g - 1,
-            "g": g,
-            "owg": p.OUT_W * g,
-            "row0": pool_pad * p.OUT_W * g,
-            "col0": pool_pad * g,
-            "acc_base": bases["acc"],
-            "w_base": bases["w"],
-            "wc": p.KH * p.KW * g,
-            "wkw": p.KW * g,
-            "wg": g,
-            "pos_last": p.OUT_H * p.OUT_W - 1,
-            "oc_last": p.OC - 1,
-            "hw": p.OUT_H * p.OUT_W,
-            "rq_base": bases["rq"],
-            "m_base": bases["m"],
-            "thresh": p.THRESH,
-            "dmult": p.DECAY_MULT,
-            "shift_rel": p.SHIFT - sh_min,
-            "dshift_rel": p.DECAY_SHIFT - dsh_min,
-            "reset_zero": p.RESET_ZERO,
-            "sat": p.SATURATE,
-            "smax": (1 << (p.STATE_W - 1)) - 1,
-        }
         # address arithmetic is modulo 2^width: a base or stride equal to 2^width is 0 there
-        fields = {k: v & ((1 << widths[k]) - 1) for k, v in fields.items()}
+        fields = {name: value(p, g, place) & ((1 << widths[name]) - 1) for name, _, value in LAYER_TABLE}
         rows.append(SerialLayer(p.index, p.desc, fields))
-        bases["acc"] += aw
-        bases["w"] += ww
-        bases["rq"] += p.OC
-        bases["m"] += p.neurons
+        place = dataclasses.replace(
+            place, acc=place.acc + aw, w=place.w + ww, rq=place.rq + p.OC, m=place.m + p.neurons
+        )
     weight_words: list[int] = []
     for layer, p, g in zip(layers, params, gs):
         wide = dataclasses.replace(p, LANES=lanes, GROUPS=g, FOLD=0, W_BITS=4)
