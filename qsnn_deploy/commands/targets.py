@@ -1,6 +1,6 @@
 """The commands ``qsnn-deploy codegen``, ``verify`` and ``report``: the same for every target.
 
-Each loads the IR, picks the target from the registry and calls the target through its protocol; results go
+Each loads the IR, picks the target from the registry and calls the target through its ``TargetSpec``; results go
 to the terminal, and with ``json_path`` to a JSON file (written atomically).
 """
 
