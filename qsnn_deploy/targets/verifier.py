@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qsnn_deploy.atomic import folder_lock
-from qsnn_deploy.errors import VerificationError
+from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.sim import SimResult, simulate
@@ -105,13 +105,11 @@ def verify(
     remove = workdir is None and not keep
     try:
         t = get_target(target)
-        if not t.executors:
-            raise VerificationError(
-                f"target {target!r} writes files for other tools and has no executor to verify"
-            )
+        if not t.executors:  # a user's choice, not a failed verification: exit 2
+            raise QsnnError(f"target {target!r} writes files for other tools and has no executor to verify")
         name = executor or next(iter(t.executors))
         if name not in t.executors:
-            raise VerificationError(
+            raise QsnnError(
                 f"target {target!r} has no executor {name!r}; choose one of {sorted(t.executors)}"
             )
         edited: tuple[str, ...] = ()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qsnn_deploy.atomic import FolderBusyError, folder_lock
@@ -46,3 +47,18 @@ def test_verify_from_is_refused_while_a_codegen_writes_the_folder(folder) -> Non
     # Readers share the lock: two verifies of one folder run side by side.
     with folder_lock(gen, "held by the test", shared=True):
         assert verify(graph, inputs, target="onnx", from_dir=gen).samples == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "nir"], "writes files for other tools and has no executor"),
+        (["--target", "c", "--executor", "fpga"], "has no executor 'fpga'"),
+    ],
+)
+def test_a_target_or_executor_that_cannot_verify_is_a_user_error(folder, monkeypatch, capsys, args, message):
+    """Not a failed verification (exit 1) but a choice the user can mend: one line, exit 2."""
+    model, _ = folder
+    np.save(model.parent / "x.npy", random_inputs(random_graph("tiny", 0, num_steps=3), 1))
+    code, _, err = run_main(monkeypatch, capsys, "verify", model, *args, "--inputs", model.parent / "x.npy")
+    assert code == 2 and message in error_lines(err)[0], err
