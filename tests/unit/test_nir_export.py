@@ -12,7 +12,7 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from qsnn_deploy.errors import VerificationError  # noqa: E402
+from qsnn_deploy.errors import QsnnError, VerificationError  # noqa: E402
 from qsnn_deploy.interop.conventions import DEFAULT_DT, beta_of_tau, text  # noqa: E402
 from qsnn_deploy.interop.nir_export import write_nir  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
@@ -95,8 +95,11 @@ def test_nir_target_writes_the_file_and_has_no_executor(tmp_path: Path) -> None:
     files = generate(graph, "nir", tmp_path)
     assert sorted(p.name for p in files) == ["model.nir", "qsnn-target.json"]
     assert isinstance(nir.read(tmp_path / "model.nir"), nir.NIRGraph)
-    with pytest.raises(VerificationError, match="no executor"):
+    with pytest.raises(
+        QsnnError, match="no executor"
+    ) as refused:  # a user's choice: exit 2, not a failed check
         verify(graph, random_inputs(graph, 2), target="nir")
+    assert refused.value.exit_code == 2 and not isinstance(refused.value, VerificationError)
 
 
 def test_export_then_import_predicts_like_the_original(tmp_path: Path) -> None:
