@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from qsnn_deploy.targets.static_check import Value, line_of, line_starts
+from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.static_check import Constant, FolderFiles, Value, line_of, line_starts
 
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+([^\n]*?)[ \t]*$", re.M)
@@ -127,3 +129,25 @@ def header_constants(source: str) -> list[Found]:
 
 
 __all__ = ["Found", "header_constants", "int_value"]
+
+
+Quantities = dict[str, tuple[str, object, str]]
+"""A header constant's key -> (the IR quantity it holds, its decoder or None, the LIF layer it belongs to)."""
+
+
+def data_header_constants(
+    model: CheckedModel, files: FolderFiles, known: Quantities, unnamed: Callable[[str], str]
+) -> list[Constant]:
+    """The constants of the folder's data header (``<prefix>_data.h``, which the C and HLS targets both write),
+    in file order, named by ``known`` (``unnamed(key)`` for a key it lacks); none where the header is missing.
+    Decoded constants (packed bytes, ROM words) are written in hex, the others in decimal."""
+    name = f"{model.options.prefix}_data.h"
+    text = files.text(name)
+    if text is None:
+        return []
+    found = []
+    for c in header_constants(text):
+        quantity, decode, layer = known.get(c.key, (unnamed(c.key), None, ""))
+        radix = 16 if decode else 10
+        found.append(Constant(name, c.key, quantity, c.values, c.lines, decode, radix, layer))
+    return found

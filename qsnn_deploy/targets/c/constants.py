@@ -10,7 +10,7 @@ from __future__ import annotations
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.c.layout import GROUP_SLOTS, is_packed
-from qsnn_deploy.targets.c_header import header_constants
+from qsnn_deploy.targets.c_header import data_header_constants
 from qsnn_deploy.targets.static_check import (
     Constant,
     Decoder,
@@ -84,17 +84,7 @@ def quantities(model: CheckedModel) -> dict[str, tuple[str, Decoder | None, str]
 
 def constants(model: CheckedModel, files: FolderFiles) -> list[Constant]:
     """The constants of the folder's data header, in file order (none where it is missing)."""
-    name = f"{model.options.prefix}_data.h"
-    text = files.text(name)
-    if text is None:
-        return []
-    known = quantities(model)
-    found = []
-    for c in header_constants(text):
-        quantity, decode, layer = known.get(c.key, (c.key, None, ""))
-        radix = 16 if decode else 10  # bytes and words are written in hex
-        found.append(Constant(name, c.key, quantity, c.values, c.lines, decode, radix, layer))
-    return found
+    return data_header_constants(model, files, quantities(model), lambda key: key)
 
 
 __all__ = ["constants", "quantities"]
