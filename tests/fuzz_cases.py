@@ -94,6 +94,16 @@ def mutate_bytes(rng: Rng, data: bytes, rounds: int | None = None) -> bytes:
 # --- the rule ------------------------------------------------------------------------------------------------
 
 
+def json_slots(node, out: list) -> list:
+    """Every (container, key) of a parsed JSON value, depth first: the places a fuzz case may replace."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, child in items:
+        out.append((node, key))
+        if isinstance(child, (dict, list)):
+            json_slots(child, out)
+    return out
+
+
 def outcome(run: Callable[[], object], what: str) -> str:
     """``"ok"`` when ``run`` returns, the ``QsnnError`` subclass's name when it raises one (its message one
     line); any other exception fails the test, naming ``what`` (the family, seed and case to replay)."""

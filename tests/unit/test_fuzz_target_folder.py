@@ -23,7 +23,7 @@ from qsnn_deploy.ir.synthetic import random_graph
 from qsnn_deploy.targets import MANIFEST, generate, get_target, target_names
 from qsnn_deploy.targets.base import TargetOptions
 from qsnn_deploy.targets.folder import open_generated
-from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, mutate_bytes, outcome, pick, tally
+from tests.fuzz_cases import SLOW_CASES, Rng, case_rng, json_slots, mutate_bytes, outcome, pick, tally
 
 FAST_CASES = 30
 JSON_VALUES = [
@@ -47,19 +47,10 @@ EXTRA_KEYS = [
 ]
 
 
-def _slots(node, out: list) -> list:
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, child in items:
-        out.append((node, key))
-        if isinstance(child, (dict, list)):
-            _slots(child, out)
-    return out
-
-
 def edit_json(rng: Rng, text: bytes) -> bytes:
     manifest = json.loads(text)
     for _ in range(int(rng.integers(1, 4))):
-        slots = _slots(manifest, []) if isinstance(manifest, (dict, list)) else []
+        slots = json_slots(manifest, []) if isinstance(manifest, (dict, list)) else []
         if not slots:
             manifest = pick(rng, JSON_VALUES)
             break

@@ -25,6 +25,7 @@ import pytest
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.io import load_graph, save_graph
 from qsnn_deploy.ir.synthetic import random_graph
+from tests.fuzz_cases import json_slots
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ir" / "v1"
 FAST_CASES = 300
@@ -74,21 +75,12 @@ def truncate(rng: np.random.Generator, data: bytes) -> bytes:
     return data[: int(rng.integers(len(data)))]
 
 
-def _slots(node, out: list) -> list:
-    items = node.items() if isinstance(node, dict) else enumerate(node)
-    for key, child in items:
-        out.append((node, key))
-        if isinstance(child, (dict, list)):
-            _slots(child, out)
-    return out
-
-
 def edit_manifest(rng: np.random.Generator, data: bytes) -> bytes:
     members = _members(data)
     index = next(i for i, (info, _) in enumerate(members) if info.filename == "manifest.json")
     manifest = json.loads(members[index][1])
     for _ in range(int(rng.integers(1, 4))):
-        slots = _slots(manifest, [])
+        slots = json_slots(manifest, [])
         node, key = slots[int(rng.integers(len(slots)))]
         action = int(rng.integers(4))
         if action == 0 and isinstance(node, dict):
