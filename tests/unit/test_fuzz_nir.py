@@ -213,6 +213,10 @@ def test_a_huge_producer_string_is_cut_at_import(tmp_path):
     that wrote it): import keeps the first MAX_PRODUCER_CHARS characters and says so."""
     path = tmp_path / "producer.nir"
     shutil.copyfile(FIXTURES / "snntorch" / "snntorch_mlp.nir", path)
+    # the file as snnTorch wrote it: its producer is kept whole and no note is given
+    plain = import_nir(path, num_steps=4)
+    assert not any("producer" in note for note in plain.notes), plain.notes
+    assert "[cut]" not in str(plain.graph.metadata["nir_import"]["producer"])
     with h5py.File(path, "r+") as f:
         f["node/metadata/producer"] = "p" * 20_000_000
     result = import_nir(path, num_steps=4)
