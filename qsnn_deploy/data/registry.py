@@ -7,15 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.data import dvs_gesture, nmnist
+from qsnn_deploy.data import dvs_gesture, nmnist, seq_mnist
 from qsnn_deploy.data.idx import load_idx
 from qsnn_deploy.data.paths import resolve_data_dir
 from qsnn_deploy.errors import DatasetError
 
-DATASET_NAMES = ("mnist", "fmnist", "nmnist", "dvs")
-# How each dataset feeds a network: the same frame every step (static) or one frame per step (stream), and a
-# stream's default number of time bins (what load_dataset gives without num_steps).
-DATASET_KINDS = {"mnist": "static", "fmnist": "static", "nmnist": "stream", "dvs": "stream"}
+DATASET_NAMES = ("mnist", "fmnist", "nmnist", "dvs", "smnist")
+# How each dataset feeds a network: the same frame every step (static), one frame per step (stream) or one row
+# of features per step (sequence: sequential MNIST, for the recurrent network), and a stream's default number
+# of time bins (what load_dataset gives without num_steps).
+DATASET_KINDS = {
+    "mnist": "static",
+    "fmnist": "static",
+    "nmnist": "stream",
+    "dvs": "stream",
+    "smnist": "sequence",
+}
 STREAM_STEPS = {"nmnist": nmnist.DEFAULT_NUM_STEPS, "dvs": dvs_gesture.DEFAULT_NUM_STEPS}
 SPLITS = ("train", "test")
 
@@ -25,7 +32,8 @@ class Dataset:
     """A whole split in memory.
 
     ``inputs`` is ``uint8 (N, C, H, W)`` pixels for static datasets (the same frame at every time step) or
-    ``uint8 (N, T, C, H, W)`` event counts for stream datasets (one frame per step). The real value of one
+    ``uint8 (N, T, C, H, W)`` event counts for stream datasets (one frame per step), or ``uint8 (N, T, F)``
+    feature rows for sequence datasets (sequential MNIST: one 28-pixel row per step). The real value of one
     input unit is ``input_scale`` (1/255 for pixels, 1.0 for event counts).
     """
 
@@ -49,7 +57,7 @@ def load_dataset(
     num_steps: int | None = None,
     download: bool = True,
 ) -> Dataset:
-    """Load one split of ``name`` ("mnist", "fmnist", "nmnist", "dvs") from ``resolve_data_dir(data_dir)``.
+    """Load one split of ``name`` ("mnist", "fmnist", "nmnist", "dvs", "smnist") from ``resolve_data_dir(data_dir)``.
 
     ``limit`` keeps the first N samples (event readers only open the files they need). ``num_steps`` sets
     the number of time bins of stream datasets (default 100 x 3 ms) and is ignored for static ones.
@@ -67,6 +75,11 @@ def load_dataset(
     if name in ("mnist", "fmnist"):
         inputs, labels = load_idx(name, split, root, limit=limit, download=download)
         return Dataset(name, split, inputs, labels, "static", 1.0 / 255.0, 10)
+    if name == "smnist":
+        if num_steps not in (None, seq_mnist.NUM_STEPS):
+            raise DatasetError(f"smnist has {seq_mnist.NUM_STEPS} rows, one per step; num_steps must be 28")
+        inputs, labels = seq_mnist.load_seq_mnist(root, split, limit=limit, download=download)
+        return Dataset(name, split, inputs, labels, "sequence", 1.0 / 255.0, 10)
     if name == "nmnist":
         inputs, labels = nmnist.load_nmnist(root, split, limit=limit, num_steps=num_steps, download=download)
         return Dataset(name, split, inputs, labels, "stream", 1.0, nmnist.NUM_CLASSES)

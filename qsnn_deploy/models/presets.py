@@ -1,8 +1,9 @@
 """Model configurations and training recipes of the paper's QSNNs (AICAS 2022, jeshraghian/QSNNs).
 
 ``PRESETS[name]`` holds a :class:`Preset` = (:class:`ModelConfig`, :class:`TrainPreset`) for ``mnist``,
-``fmnist``, ``dvs`` (the paper's tuned values) and ``nmnist`` (our choice: the DVS recipe on 34x34x2 input with
-10 classes, no BatchNorm, batch 128 and a 10-epoch cosine period like MNIST; see docs/training.md).
+``fmnist``, ``dvs`` (the paper's tuned values), ``nmnist`` (our choice: the DVS recipe on 34x34x2 input with
+10 classes, no BatchNorm, batch 128 and a 10-epoch cosine period like MNIST; see docs/training.md) and
+``smnist`` (our choice: the recurrent network of :mod:`qsnn_deploy.models.recurrent` on sequential MNIST).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class ModelConfig:
     """Everything needed to rebuild a :class:`~qsnn_deploy.models.qsnn.QSNN` (no weights).
 
     ``bits=None`` builds the float variant (plain ``nn.Conv2d``/``nn.Linear``). ``pooling``: the 2x2 pool after
-    each conv, ``"avg"`` (the paper's) or ``"max"`` (the snnTorch tutorial's).
+    each conv, ``"avg"`` (the paper's) or ``"max"`` (the snnTorch tutorial's). ``recurrent_hidden`` set: the
+    recurrent network of :mod:`qsnn_deploy.models.recurrent` of that hidden width instead, with ``input_hw`` =
+    (steps, features per step); the conv fields are then unused.
     """
 
     arch: str
@@ -37,6 +40,7 @@ class ModelConfig:
     conv2_channels: int = 64
     reset: str = "subtract"
     pooling: str = "avg"
+    recurrent_hidden: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON). ``pooling`` is written
@@ -46,6 +50,8 @@ class ModelConfig:
         d["input_hw"] = [int(v) for v in self.input_hw]
         if self.pooling == "avg":
             del d["pooling"]
+        if self.recurrent_hidden is None:  # the same rule: the conv QSNNs' configs are what they were
+            del d["recurrent_hidden"]
         return d
 
     @classmethod
@@ -66,6 +72,8 @@ class ModelConfig:
         kwargs["input_hw"] = tuple(_size("input_hw", v) for v in hw)
         for name in ("num_classes", "in_channels", "conv1_channels", "conv2_channels"):
             kwargs[name] = _size(name, kwargs[name]) if name in kwargs else getattr(cls, name)
+        if kwargs.get("recurrent_hidden") is not None:
+            kwargs["recurrent_hidden"] = _size("recurrent_hidden", kwargs["recurrent_hidden"])
         _check_activations(kwargs)
         bits = kwargs["bits"]
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
@@ -126,7 +134,8 @@ class TrainPreset:
 
     ``grad_clip``: max global gradient norm (None = off); ``weight_clip``: clamp every weight to
     [-weight_clip, weight_clip] after each optimizer step (None = off). ``patience``: early-stopping
-    patience in epochs on test accuracy.
+    patience in epochs on test accuracy. ``loss``: ``"mse_count"`` (the paper's ``mse_count_loss`` with
+    ``correct_rate``/``incorrect_rate``) or ``"ce_count"`` (cross-entropy of the output spike counts).
     """
 
     lr: float
@@ -140,10 +149,13 @@ class TrainPreset:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     correct_rate: float = 0.8
     incorrect_rate: float = 0.2
+    loss: str = "mse_count"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["adam_betas"] = [float(v) for v in self.adam_betas]
+        if self.loss == "mse_count":  # written only when not the paper's, so older readers still load it
+            del d["loss"]
         return d
 
 
@@ -236,6 +248,34 @@ PRESETS: dict[str, Preset] = {
             patience=3,
             grad_clip=1.0,
             weight_clip=1.0,
+        ),
+    ),
+    # Our choice (issue 25, not in the paper): sequential MNIST, one 28-pixel row per step for 28 steps, into a
+    # recurrent layer of 256 RLeaky neurons (4-bit recurrent QuantLinear), then 10 Leaky outputs; cross-entropy
+    # of the output spike counts; T_max = the whole run (50 epochs of 469 batches), so the LR anneals to ~0.
+    "smnist": Preset(
+        ModelConfig(
+            arch="qsnn-smnist",
+            bits=4,
+            beta=0.95,
+            threshold=1.0,
+            slope=10.0,
+            dropout=0.0,
+            batch_norm=False,
+            num_classes=10,
+            in_channels=1,
+            input_hw=(28, 28),
+            recurrent_hidden=256,
+        ),
+        TrainPreset(
+            lr=2e-3,
+            batch=128,
+            num_steps=28,
+            t_max=23450,
+            epochs=50,
+            patience=0,
+            grad_clip=1.0,
+            loss="ce_count",
         ),
     ),
 }

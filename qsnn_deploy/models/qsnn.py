@@ -32,6 +32,7 @@ from qsnn_deploy.models import network
 from qsnn_deploy.models.lif import leaky_scan
 from qsnn_deploy.models.network import flattened_features
 from qsnn_deploy.models.presets import ModelConfig
+from qsnn_deploy.models.recurrent import RecurrentQSNN, is_recurrent
 
 __all__ = ["QSNN", "build_model", "flattened_features", "predict", "quantized_weight", "to_input"]
 
@@ -241,8 +242,11 @@ class QSNN(nn.Module):
         return torch.stack([bn(step) for step in cur.unbind(0)])
 
 
-def build_model(config: ModelConfig) -> QSNN:
-    """A freshly initialised :class:`QSNN` for ``config``."""
+def build_model(config: ModelConfig) -> QSNN | RecurrentQSNN:
+    """A freshly initialised :class:`QSNN` for ``config``, or the :class:`RecurrentQSNN` of a config that sets
+    ``recurrent_hidden``."""
+    if is_recurrent(config):
+        return RecurrentQSNN(config)
     return QSNN(config)
 
 

@@ -117,6 +117,19 @@ def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, t_max: int):
     raise QsnnError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
+LOSSES = ("mse_count", "ce_count")
+
+
+def make_loss(preset: TrainPreset) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The preset's loss on output spikes (T, B, classes): the paper's ``mse_count_loss`` (spike counts pulled
+    to ``correct_rate``/``incorrect_rate`` of the steps) or ``ce_count_loss`` (cross-entropy of the counts)."""
+    if preset.loss == "mse_count":
+        return SF.mse_count_loss(correct_rate=preset.correct_rate, incorrect_rate=preset.incorrect_rate)
+    if preset.loss == "ce_count":
+        return SF.ce_count_loss()
+    raise QsnnError(f"unknown loss {preset.loss!r}; choose one of {', '.join(LOSSES)}")
+
+
 def _as_tensors(inputs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor):
     x = torch.as_tensor(inputs)
     y = torch.as_tensor(labels).long()
@@ -224,7 +237,7 @@ def train_model(
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(preset.adam_betas))
     scheduler = make_scheduler(optimizer, schedule, preset.t_max)
-    loss_fn = SF.mse_count_loss(correct_rate=preset.correct_rate, incorrect_rate=preset.incorrect_rate)
+    loss_fn = make_loss(preset)
     is_main = dist is None or dist.rank == 0
     forward = model.forward_stepwise if stepwise else net
 

@@ -39,7 +39,8 @@ def _lively(model, scale: float = 3.0):
     return model
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+# the conv QSNNs; the recurrent smnist preset has its own tests (tests/unit/test_smnist.py)
+@pytest.mark.parametrize("name", sorted(n for n, p in PRESETS.items() if p.model.recurrent_hidden is None))
 @pytest.mark.parametrize("bits", [4, None])
 def test_output_shape_for_every_preset_and_float_variant(name, bits):
     torch.manual_seed(0)

@@ -1,0 +1,120 @@
+"""Train the recurrent ``smnist`` preset on the full sequential MNIST and print its float accuracy per epoch.
+
+    python benchmarks/train_smnist.py --epochs 50 --threads 1 --out /tmp/coord/smnist.pt
+
+Sequential MNIST (qsnn_deploy/data/seq_mnist.py): 60000 training images, 10000 test images, each read as 28 rows
+of 28 pixels, one row per step. The network and recipe are ``PRESETS["smnist"]`` (4-bit QuantLinear 28->256,
+RLeaky(256) with a 4-bit recurrent QuantLinear, QuantLinear 256->10, Leaky(10); Adam, cross-entropy of the
+output spike counts, gradient-norm clip 1) with the cosine period stretched over the whole run (``t_max`` =
+epochs x batches per epoch), so the learning rate reaches ~0 at the last epoch whatever ``--epochs`` is.
+
+After every epoch: one line with the epoch, mean train loss, learning rate, float test accuracy on the full
+test set (the argmax of the output spike counts, as ``qsnn-deploy train`` scores) and seconds, and the best
+epoch so far saved as a qsnn-deploy checkpoint to ``--out`` (written atomically; ``--out`` is only replaced
+by a better epoch). The float accuracy is the accuracy of the quantization-aware torch model (4-bit weights,
+float membranes); the integer IR's accuracy needs the recurrent IR op (issue 25, item 1). Needs the MNIST
+IDX files under $QSNN_DATA_DIR/mnist (or --data-dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=None, help="Epochs (default: the preset's).")
+    parser.add_argument("--hidden", type=int, default=None, help="Recurrent width (default: the preset's).")
+    parser.add_argument("--bits", type=int, default=4, help="Weight bits (0: float).")
+    parser.add_argument("--lr", type=float, default=None, help="Peak learning rate (default: the preset's).")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared).")
+    parser.add_argument("--train-limit", type=int, default=None, help="First N training images only.")
+    parser.add_argument("--test-limit", type=int, default=None, help="First N test images only.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("runs/smnist/model.pt"), help="Best checkpoint.")
+    parser.add_argument("--json", type=Path, default=None, help="Also write the per-epoch rows here.")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.models import build_model, save_checkpoint
+    from qsnn_deploy.models.presets import get_preset
+    from qsnn_deploy.train.loop import seed_everything, train_model
+
+    preset = get_preset("smnist")
+    config = preset.model.with_bits(args.bits or None)
+    if args.hidden is not None:
+        config = dataclasses.replace(config, recurrent_hidden=args.hidden)
+    train = load_dataset("smnist", "train", data_dir=args.data_dir, limit=args.train_limit)
+    test = load_dataset("smnist", "test", data_dir=args.data_dir, limit=args.test_limit)
+    epochs = args.epochs or preset.train.epochs
+    batches = -(-len(train) // preset.train.batch)
+    recipe = dataclasses.replace(
+        preset.train, epochs=epochs, t_max=epochs * batches, lr=args.lr or preset.train.lr
+    )
+    print(
+        f"smnist: {len(train)} train / {len(test)} test sequences of {train.inputs.shape[1]} steps x "
+        f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
+        f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
+        f"t_max {recipe.t_max}, {args.threads} thread(s)",
+        flush=True,
+    )
+    seed_everything(args.seed)
+    model = build_model(config)
+    rows: list[dict] = []
+    best = {"accuracy": -1.0}
+
+    def on_epoch(row: dict) -> None:
+        rows.append(row)
+        print(
+            f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  lr {row['lr']:.2e}  "
+            f"test accuracy {row['test_accuracy']:.2%}  {row['seconds']:.1f} s",
+            flush=True,
+        )
+        if row["test_accuracy"] > best["accuracy"]:
+            # train_model keeps the best weights only for its return value: save this epoch's now, so that
+            # a run stopped early still leaves its best checkpoint.
+            best["accuracy"] = row["test_accuracy"]
+            metrics = {
+                "test_accuracy": row["test_accuracy"],
+                "epoch": row["epoch"],
+                "num_steps": recipe.num_steps,
+                "seed": args.seed,
+                "iterations": row["iteration"],
+            }
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(args.out, model, config, recipe, metrics)
+        if args.json is not None:
+            args.json.write_text(json.dumps(rows, indent=1))
+
+    started = time.perf_counter()
+    result = train_model(
+        model,
+        recipe,
+        (train.inputs, train.labels, train.input_scale),
+        (test.inputs, test.labels, test.input_scale),
+        epochs=epochs,
+        num_steps=recipe.num_steps,
+        seed=args.seed,
+        device="cpu",
+        patience=0,
+        progress=False,
+        on_epoch=on_epoch,
+    )
+    print(
+        f"best float test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}/{len(result.epochs)} "
+        f"on {len(test)} sequences; {time.perf_counter() - started:.0f} s in all "
+        f"({sum(r['seconds'] for r in result.epochs) / max(1, len(result.epochs)):.1f} s/epoch); -> {args.out}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""A 4-bit recurrent spiking network for sequential inputs (issue 25, item 4: sequential MNIST).
+
+Per time step t, from zero states (snnTorch 1.0.0 ``RLeaky`` with ``all_to_all=True`` and ``Leaky``, subtract
+reset, ``reset_delay=True``)::
+
+    cur1[t] = fc1(x[t])                                           # QuantLinear(features -> hidden)
+    mem1[t] = clamp(beta,0,1)*mem1[t-1] + cur1[t] + rec(spk1[t-1]) - H(mem1[t-1] - thr)*thr
+    spk1[t] = H(mem1[t] - thr)                                    # lif1: RLeaky, rec = QuantLinear(hidden -> hidden)
+    cur2[t] = fc2(spk1[t])                                        # QuantLinear(hidden -> classes)
+    mem2[t] = clamp(beta,0,1)*mem2[t-1] + cur2[t] - H(mem2[t-1] - thr)*thr
+    spk2[t] = H(mem2[t] - thr)                                    # lif2: Leaky
+
+with H(v) = (v > 0). All three weight layers are Brevitas ``QuantLinear`` without bias (the IR's weighted ops
+carry no bias), at ``config.bits`` bits, or plain ``nn.Linear`` for the float variant. The input ``x`` is
+(B, T, features): one row of pixels per step for sequential MNIST. The output is the stacked ``spk2``,
+(T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
+
+The hidden layer is run as snnTorch runs it, one ``lif1(cur, spk, mem)`` call per step, so the recurrent
+weights are whatever module ``lif1.recurrent`` holds. The feed-forward layers are applied to all steps at once
+(one GEMM) in training; in eval mode row block by row block, one step at a time, so that the outputs are
+``torch.equal`` to a step-by-step loop (the GEMM's summation order depends on its number of rows).
+"""
+
+from __future__ import annotations
+
+import brevitas.nn as qnn
+import snntorch as snn
+import torch
+from snntorch import surrogate
+from torch import Tensor, nn
+
+from qsnn_deploy.errors import UnsupportedLayerError
+from qsnn_deploy.models.lif import leaky_scan
+from qsnn_deploy.models.presets import ModelConfig
+
+__all__ = ["RecurrentQSNN", "is_recurrent", "refuse_integer_model"]
+
+
+def is_recurrent(config: ModelConfig) -> bool:
+    """Whether ``config`` describes a :class:`RecurrentQSNN` (it sets ``recurrent_hidden``)."""
+    return config.recurrent_hidden is not None
+
+
+def refuse_integer_model(model: nn.Module, source: object) -> None:
+    """Raise a one-line UnsupportedLayerError naming the first snnTorch ``RLeaky`` of ``model``, if it has one:
+    the integer IR has no recurrent op yet (issue 25, item 1), so export and the integer simulator cannot take
+    it. ``source`` (the checkpoint path) starts the message."""
+    for name, module in model.named_modules():
+        if isinstance(module, snn.RLeaky):
+            raise UnsupportedLayerError(
+                f"{source}: layer {name} is an snnTorch RLeaky (all-to-all recurrent weights {name}.recurrent); "
+                "the integer IR has no recurrent op yet, so this model cannot be exported or simulated in "
+                "integers (issue 25)"
+            )
+
+
+def _linear(config: ModelConfig, in_features: int, out_features: int) -> nn.Module:
+    if config.bits is None:
+        return nn.Linear(in_features, out_features, bias=False)
+    return qnn.QuantLinear(in_features, out_features, bias=False, weight_bit_width=config.bits)
+
+
+class RecurrentQSNN(nn.Module):
+    """``fc1 -> lif1 (RLeaky, recurrent QuantLinear) -> fc2 -> lif2 (Leaky)``; see the module docstring.
+
+    ``config.input_hw`` = (steps, features): the sequence length the network was made for and the features fed
+    per step (28 x 28 for sequential MNIST). ``config.recurrent_hidden`` is the hidden width.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.reset != "subtract":
+            raise ValueError(f"reset {config.reset!r} is not supported (only 'subtract')")
+        if config.recurrent_hidden is None:
+            raise ValueError("a RecurrentQSNN needs config.recurrent_hidden (the hidden width)")
+        self.config = config
+        hidden, features = config.recurrent_hidden, config.input_hw[1]
+        spike_grad = surrogate.fast_sigmoid(slope=config.slope)
+        self.fc1 = _linear(config, features, hidden)
+        self.lif1 = snn.RLeaky(
+            beta=config.beta,
+            threshold=config.threshold,
+            spike_grad=spike_grad,
+            all_to_all=True,
+            linear_features=hidden,
+            reset_mechanism=config.reset,
+        )
+        # snnTorch makes an nn.Linear with bias; ours is quantized like the other weights and bias-free.
+        self.lif1.recurrent = _linear(config, hidden, hidden)
+        self.fc2 = _linear(config, hidden, config.num_classes)
+        self.lif2 = snn.Leaky(
+            beta=config.beta,
+            threshold=config.threshold,
+            spike_grad=spike_grad,
+            reset_mechanism=config.reset,
+        )
+
+    def _steps(self, x: Tensor, num_steps: int | None) -> int:
+        if x.dim() != 3 or x.shape[2] != self.config.input_hw[1]:
+            raise ValueError(
+                f"expected input (B, T, {self.config.input_hw[1]}) (one row of features per step), "
+                f"got shape {tuple(x.shape)}"
+            )
+        steps = x.shape[1] if num_steps is None else int(num_steps)
+        if not 1 <= steps <= x.shape[1]:
+            raise ValueError(f"num_steps={steps} but the sequence has {x.shape[1]} steps")
+        return steps
+
+    def _feed_forward(self, layer: nn.Module, rows: Tensor) -> Tensor:
+        """``layer`` on (T, B, in) -> (T, B, out): one GEMM in training, one per step in eval mode."""
+        if self.training:
+            return layer(rows)
+        return torch.stack([layer(step) for step in rows.unbind(0)])
+
+    def forward(self, x: Tensor, num_steps: int | None = None, record: bool = False):
+        """Output spikes (T, B, classes); with ``record=True`` also ``{cur1, mem1, spk1, cur2, mem2, spk2}``,
+        each (T, B, ...)."""
+        steps = self._steps(x, num_steps)
+        cur1 = self._feed_forward(self.fc1, x[:, :steps].transpose(0, 1))
+        spk, mem = self.lif1.reset_mem()
+        spks, mems = [], []
+        for t in range(steps):
+            spk, mem = self.lif1(cur1[t], spk, mem)
+            spks.append(spk)
+            mems.append(mem)
+        spk1, mem1 = torch.stack(spks), torch.stack(mems)
+        cur2 = self._feed_forward(self.fc2, spk1)
+        spk2, mem2 = leaky_scan(cur2, self.lif2)
+        if record:
+            rec = {"cur1": cur1, "mem1": mem1, "spk1": spk1, "cur2": cur2, "mem2": mem2, "spk2": spk2}
+            return spk2, rec
+        return spk2
+
+    def forward_stepwise(self, x: Tensor, num_steps: int | None = None, record: bool = False):
+        """The same network one whole step at a time (the reference loop); the outputs of :meth:`forward` in
+        eval mode, bit for bit."""
+        steps = self._steps(x, num_steps)
+        spk1, mem1 = self.lif1.reset_mem()
+        mem2 = self.lif2.init_leaky()
+        rec: dict[str, list[Tensor]] = {k: [] for k in ("cur1", "mem1", "spk1", "cur2", "mem2", "spk2")}
+        for t in range(steps):
+            cur1 = self.fc1(x[:, t])
+            spk1, mem1 = self.lif1(cur1, spk1, mem1)
+            cur2 = self.fc2(spk1)
+            spk2, mem2 = self.lif2(cur2, mem2)
+            for name, value in zip(rec, (cur1, mem1, spk1, cur2, mem2, spk2), strict=True):
+                rec[name].append(value)
+        stacked = {k: torch.stack(v) for k, v in rec.items()}
+        if record:
+            return stacked["spk2"], stacked
+        return stacked["spk2"]

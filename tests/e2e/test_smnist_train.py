@@ -1,0 +1,49 @@
+"""``qsnn-deploy train --dataset smnist`` end to end on a few hundred real sequential-MNIST samples: it writes a
+checkpoint of the recurrent network that loads back (weights only) and scores as recorded, and ``export``
+refuses it in one line naming the RLeaky layer (the IR has no recurrent op yet, issue 25)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import snntorch as snn
+import torch
+
+from qsnn_deploy.data import load_dataset
+from qsnn_deploy.models import load_checkpoint
+from qsnn_deploy.models.recurrent import RecurrentQSNN
+from qsnn_deploy.train.loop import evaluate, resolve_device
+
+
+def _cli(*args: str, data_dir) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QSNN_DATA_DIR=str(data_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "qsnn_deploy.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_export_refuses(data_dir, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "smnist", "--epochs", "1", "--train-limit", "384", "--test-limit", "128"]
+    proc = _cli(*args, "--batch-size", "32", "--device", "cpu", "--out", str(out), data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv", "metrics.png", "model.pt"]
+    assert "smnist 4-bit: best test accuracy" in proc.stdout
+
+    raw = torch.load(out / "model.pt", weights_only=True)  # plain types and tensors only
+    assert raw["config"]["recurrent_hidden"] == 256 and raw["train"]["loss"] == "ce_count"
+    model, config, info = load_checkpoint(out / "model.pt")
+    assert isinstance(model, RecurrentQSNN) and isinstance(model.lif1, snn.RLeaky) and config.bits == 4
+    assert info["metrics"]["num_steps"] == 28
+    test = load_dataset("smnist", "test", data_dir=data_dir, limit=128)
+    accuracy = evaluate(model, test.inputs, test.labels, test.input_scale, 28, resolve_device("cpu"))
+    assert accuracy == info["metrics"]["test_accuracy"]
+    assert accuracy > 0.15  # 12 iterations already beat chance (10%) on real digits
+
+    refused = _cli("export", str(out / "model.pt"), "--out", str(tmp_path / "m.qsnn"), data_dir=data_dir)
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "layer lif1 is an snnTorch RLeaky" in lines[0], refused.stderr
+    assert not (tmp_path / "m.qsnn").exists()

@@ -1,0 +1,179 @@
+"""The recurrent preset (issue 25, item 4): the sequential-MNIST data view, the RLeaky network's equations, its
+checkpoint, and export's refusal while the IR has no recurrent op."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+
+import brevitas.nn as qnn
+import numpy as np
+import pytest
+import snntorch as snn
+import torch
+
+from qsnn_deploy.data import load_dataset
+from qsnn_deploy.errors import CheckpointError, DatasetError, UnsupportedLayerError
+from qsnn_deploy.models import build_model, load_checkpoint, load_model, model_config, save_checkpoint
+from qsnn_deploy.models.presets import PRESETS, ModelConfig, TrainPreset
+from qsnn_deploy.models.qsnn import quantized_weight
+from qsnn_deploy.models.recurrent import RecurrentQSNN
+
+# A network small enough to check by hand: 4 steps of 5 features, 6 recurrent neurons, 3 classes.
+TINY = dataclasses.replace(
+    model_config("smnist"), input_hw=(4, 5), recurrent_hidden=6, num_classes=3, beta=0.9, threshold=0.5
+)
+
+
+# ------------------------------------------------------------------ data view
+def _idx_body(path, header: int, count: int) -> np.ndarray:
+    """The first ``count`` bytes after an IDX header, read straight from the .gz file."""
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read()[header : header + count], dtype=np.uint8)
+
+
+@pytest.mark.parametrize("split, prefix", [("train", "train"), ("test", "t10k")])
+def test_each_step_is_one_image_row_with_the_idx_bytes(data_dir, split, prefix):
+    ds = load_dataset("smnist", split, data_dir=data_dir, limit=3)
+    assert ds.inputs.shape == (3, 28, 28) and ds.inputs.dtype == np.uint8  # (N, steps, features)
+    assert ds.kind == "sequence" and ds.input_scale == 1 / 255 and ds.num_classes == 10
+    pixels = _idx_body(data_dir / "mnist" / f"{prefix}-images-idx3-ubyte.gz", 16, 3 * 28 * 28)
+    # step t of image n is row t, top to bottom: bytes n*784 + 28*t ... + 28*t + 27
+    for n in range(3):
+        for t in (0, 9, 27):
+            start = n * 784 + 28 * t
+            assert np.array_equal(ds.inputs[n, t], pixels[start : start + 28])
+    assert np.array_equal(ds.inputs.reshape(-1), pixels)
+    labels = _idx_body(data_dir / "mnist" / f"{prefix}-labels-idx1-ubyte.gz", 8, 3)
+    assert ds.labels.tolist() == labels.tolist()
+    assert ds.inputs[:, 10:18].max() > 100  # the middle rows of a digit carry ink: not an all-zero view
+
+
+def test_smnist_refuses_another_number_of_steps(data_dir):
+    with pytest.raises(DatasetError, match="smnist has 28 rows, one per step"):
+        load_dataset("smnist", "test", data_dir=data_dir, limit=2, num_steps=10)
+    assert load_dataset("smnist", "test", data_dir=data_dir, limit=2, num_steps=28).inputs.shape == (
+        2,
+        28,
+        28,
+    )
+
+
+# ------------------------------------------------------------------ the network
+def _lively(model: RecurrentQSNN, seed: int = 0) -> RecurrentQSNN:
+    """Weights large enough that both layers spike and the recurrence matters on a 4-step example."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in (model.fc1, model.lif1.recurrent, model.fc2):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.6)
+    return model.eval()
+
+
+def _hand_written(model: RecurrentQSNN, x: torch.Tensor):
+    """The RLeaky / Leaky equations of snnTorch 1.0.0 (subtract reset, reset from the previous membrane), one
+    step at a time, on the weights as Brevitas quantizes them."""
+    w1, wr, w2 = (quantized_weight(m) for m in (model.fc1, model.lif1.recurrent, model.fc2))
+    beta, thr = TINY.beta, TINY.threshold
+    batch, steps = x.shape[:2]
+    mem1, spk1 = torch.zeros(batch, w1.shape[0]), torch.zeros(batch, w1.shape[0])
+    mem2 = torch.zeros(batch, w2.shape[0])
+    out, hidden = [], []
+    for t in range(steps):
+        reset1 = (mem1 > thr).float()
+        mem1 = beta * mem1 + x[:, t] @ w1.T + spk1 @ wr.T - reset1 * thr
+        spk1 = (mem1 > thr).float()
+        reset2 = (mem2 > thr).float()
+        mem2 = beta * mem2 + spk1 @ w2.T - reset2 * thr
+        out.append((mem2 > thr).float())
+        hidden.append(spk1)
+    return torch.stack(out), torch.stack(hidden)
+
+
+def test_the_recurrent_layer_is_an_all_to_all_rleaky_with_a_4bit_quantlinear():
+    model = build_model(TINY)
+    assert isinstance(model, RecurrentQSNN)
+    assert isinstance(model.lif1, snn.RLeaky) and model.lif1.all_to_all
+    for layer in (model.fc1, model.lif1.recurrent, model.fc2):
+        assert isinstance(layer, qnn.QuantLinear) and layer.bias is None
+    assert model.lif1.recurrent.weight.shape == (6, 6)
+    quant = model.lif1.recurrent.quant_weight()
+    assert int(quant.bit_width) == 4
+    levels = quant.value / quant.scale
+    assert torch.equal(levels, levels.round()) and -8 <= levels.min() and levels.max() <= 7
+    assert isinstance(build_model(TINY.with_bits(None)).lif1.recurrent, torch.nn.Linear)
+
+
+def test_forward_equals_the_hand_written_rleaky_step_loop():
+    torch.manual_seed(1)
+    model = _lively(build_model(TINY))
+    x = torch.rand(3, 4, 5)
+    with torch.no_grad():
+        out, rec = model(x, record=True)
+        stepwise = model.forward_stepwise(x)
+    expected, hidden = _hand_written(model, x)
+    assert out.shape == (4, 3, 3)
+    assert torch.equal(out, expected) and torch.equal(rec["spk1"], hidden)
+    assert torch.equal(out, stepwise)  # the fast forward is the reference loop, bit for bit, in eval mode
+    assert 0 < hidden.mean() < 1 and 0 < out.mean() < 1  # both layers spike, not always
+    # the recurrent weights are in the equation: without them the spikes differ
+    with torch.no_grad():
+        model.lif1.recurrent.weight.zero_()
+        assert not torch.equal(model(x), expected)
+
+
+def test_training_forward_takes_gradients_into_the_recurrent_weights():
+    torch.manual_seed(2)
+    model = _lively(build_model(TINY)).train()
+    out = model(torch.rand(3, 4, 5))
+    out.sum().backward()
+    grad = model.lif1.recurrent.weight.grad
+    assert grad is not None and bool(grad.abs().sum() > 0)
+
+
+def test_forward_refuses_images_and_too_many_steps():
+    model = build_model(TINY)
+    with pytest.raises(ValueError, match=r"expected input \(B, T, 5\)"):
+        model(torch.rand(2, 1, 4, 5))
+    with pytest.raises(ValueError, match="num_steps=5 but the sequence has 4 steps"):
+        model(torch.rand(2, 4, 5), 5)
+
+
+# ------------------------------------------------------------------ checkpoint and config
+def test_checkpoint_round_trips_and_loads_weights_only(tmp_path):
+    model = _lively(build_model(TINY), seed=3)
+    recipe = PRESETS["smnist"].train
+    path = save_checkpoint(tmp_path / "model.pt", model, TINY, recipe, {"test_accuracy": 0.5, "num_steps": 4})
+    raw = torch.load(path, weights_only=True)
+    assert raw["config"]["recurrent_hidden"] == 6 and raw["train"]["loss"] == "ce_count"
+    assert "lif1.recurrent.weight" in raw["state_dict"]
+    loaded, config, info = load_checkpoint(path)
+    assert isinstance(loaded, RecurrentQSNN) and config == TINY and info["train"]["loss"] == "ce_count"
+    x = torch.rand(2, 4, 5)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_the_conv_presets_write_no_recurrent_or_loss_field():
+    """Configs and recipes of the feed-forward presets are what they were (checkpoints, IR fingerprints)."""
+    for name in ("mnist", "fmnist", "dvs", "nmnist"):
+        assert "recurrent_hidden" not in PRESETS[name].model.to_dict()
+        assert "loss" not in PRESETS[name].train.to_dict()
+    assert ModelConfig.from_dict(PRESETS["mnist"].model.to_dict()).recurrent_hidden is None
+    assert TrainPreset(lr=1e-3, batch=1, num_steps=1, t_max=1, epochs=1, patience=0).loss == "mse_count"
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "128", True])
+def test_a_damaged_recurrent_width_is_one_checkpoint_error(bad):
+    data = TINY.to_dict() | {"recurrent_hidden": bad}
+    with pytest.raises(CheckpointError, match="recurrent_hidden"):
+        ModelConfig.from_dict(data)
+
+
+# ------------------------------------------------------------------ export refuses it (no recurrent IR op yet)
+def test_export_refuses_the_rleaky_layer_by_name(tmp_path):
+    path = save_checkpoint(tmp_path / "model.pt", build_model(TINY), TINY, None, {"num_steps": 4})
+    with pytest.raises(UnsupportedLayerError) as err:
+        load_model(path, bits=4)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "layer lif1 is an snnTorch RLeaky" in message and "lif1.recurrent" in message
