@@ -180,12 +180,10 @@ def _narrow_types(spec: InputSpec, ops: list[Op], num_steps: int) -> Graph:
     ranges = analyse_ops(spec, ops)
     narrowed: list[Op] = []
     for op, rng in zip(ops, ranges, strict=True):
-        fits32 = INT32.min <= min(rng.lo) and max(rng.hi) <= INT32.max and rng.peak <= INT32.max
-        if isinstance(op, (Conv2d, Linear, SumPool2d)):
-            op = replace(op, acc_type=INT32 if fits32 else INT64)
-        elif isinstance(op, Requantize):
-            op = replace(
-                op, out_type=INT32 if INT32.min <= min(rng.lo) and max(rng.hi) <= INT32.max else INT64
-            )
+        values32 = INT32.min <= min(rng.lo) and max(rng.hi) <= INT32.max
+        if op.declared_field == "acc_type":  # a sum: its partial sums must fit too
+            op = replace(op, acc_type=INT32 if values32 and rng.peak <= INT32.max else INT64)
+        elif op.declared_field == "out_type":  # a requantize: its peak is the product before the shift
+            op = replace(op, out_type=INT32 if values32 else INT64)
         narrowed.append(op)
     return Graph(spec, tuple(narrowed), num_steps)

@@ -18,7 +18,6 @@ import numpy as np
 from qsnn_deploy.data.frames import fit_frames, is_flat, reshapes_to
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import LIF
 from qsnn_deploy.ir.saturation import SATURATION, saturating_layers
 
 
@@ -112,7 +111,7 @@ def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> 
     out = [w for w in warnings if SATURATION not in w]
     out += [s.message(node_label(s.op.name, originals)) for s in saturating_layers(graph)]
     for op in graph.ops:
-        if not isinstance(op, LIF):
+        if op.kind != "lif":
             continue
         label = node_label(op.name, originals)
         info = meta.lif_layer(graph.metadata, op.name)

@@ -28,7 +28,6 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.conventions import DEFAULT_DT, PRODUCER, tau_of_beta
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import Conv2d, SumPool2d
 from qsnn_deploy.ir.plan import Layer, plan_layers
 
 
@@ -49,7 +48,7 @@ def _sum_pool(nir, k: int):
 
 
 def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
-    rq, op, in_shape = layer.rq, layer.synapse, layer.synapse_in_shape  # the IR's ops, not the folded one
+    rq, op = layer.rq, layer.synapse  # the IR's ops, not the folded one
     nodes: list[tuple[str, object]] = []
     if layer.in_pool is not None:
         nodes.append((layer.in_pool.name, _sum_pool(nir, layer.in_pool.kernel)))
@@ -59,23 +58,43 @@ def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
                "multiplier": rq.multiplier.astype(np.int64), "bias": rq.bias.astype(np.int64),
                "shift": rq.shift, "ir_ops": f"{op.name},{rq.name}"}  # fmt: skip
     weight = (op.weight.astype(np.float64) * _channels(scale, op.weight.ndim)).astype(np.float32)
-    if isinstance(op, Conv2d):
-        k2 = layer.pool_kernel**2
-        nodes += [(op.name, nir.Conv2d(
-            input_shape=tuple(in_shape[1:]), weight=weight, stride=op.stride, padding=op.padding,
-            dilation=1, groups=1, bias=(bias / k2).astype(np.float32), metadata=integer,
-        ))]  # fmt: skip
-        if layer.pool is not None:
-            # The nir target's rule pool_supported refuses any other pool first; never write one as a sum.
-            if not isinstance(layer.pool, SumPool2d):
-                raise QsnnError(f"{layer.pool.kind} {layer.pool.name!r}: NIR 1.0.8 has no max-pool node")
-            nodes.append((layer.pool.name, _sum_pool(nir, layer.pool.kernel)))
-        return nodes
+    return nodes + SYNAPSE_NODES[op.kind](nir, layer, weight, bias, integer)
+
+
+def _conv_nodes(
+    nir, layer: Layer, weight: np.ndarray, bias: np.ndarray, integer: dict
+) -> list[tuple[str, object]]:
+    """A Conv2d node (the requantize's bias spread over a sum pool's window), then the pool after it."""
+    op, in_shape = layer.synapse, layer.synapse_in_shape
+    k2 = layer.pool_kernel**2
+    nodes: list[tuple[str, object]] = [(op.name, nir.Conv2d(
+        input_shape=tuple(in_shape[1:]), weight=weight, stride=op.stride, padding=op.padding,
+        dilation=1, groups=1, bias=(bias / k2).astype(np.float32), metadata=integer,
+    ))]  # fmt: skip
+    if layer.pool is not None:
+        # The nir target's rule op_supported refuses any other pool first; never write one as a sum.
+        if layer.pool.kind != "sumpool2d":
+            raise QsnnError(f"{layer.pool.kind} {layer.pool.name!r}: NIR 1.0.8 has no max-pool node")
+        nodes.append((layer.pool.name, _sum_pool(nir, layer.pool.kernel)))
+    return nodes
+
+
+def _affine_nodes(
+    nir, layer: Layer, weight: np.ndarray, bias: np.ndarray, integer: dict
+) -> list[tuple[str, object]]:
+    """A Flatten node where the input is a map, then an Affine node."""
+    op, in_shape = layer.synapse, layer.synapse_in_shape
+    nodes: list[tuple[str, object]] = []
     if len(in_shape) > 1:
         flat = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
         nodes.append((f"{op.name}_flatten", flat))
     nodes.append((op.name, nir.Affine(weight=weight, bias=bias.astype(np.float32), metadata=integer)))
     return nodes
+
+
+# What writes each synapse kind's nodes; the nir target's registration table (targets/nir/ops.py) lists these
+# kinds, the sum pool and the requantize (both written into the synapse's nodes) and the LIF (_neuron_node).
+SYNAPSE_NODES = {"conv2d": _conv_nodes, "linear": _affine_nodes}
 
 
 def _neuron_node(nir, layer: Layer, dt: float):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qsnn_deploy.errors import IRValidationError
-from qsnn_deploy.ir.ops import LIF, Op, Requantize, Shape
+from qsnn_deploy.ir.ops import LIF, Op, Shape
 from qsnn_deploy.ir.types import IntType
 
 IR_VERSION = 2
@@ -77,9 +77,11 @@ class Graph:
         if duplicates:
             raise IRValidationError(f"op names must be unique, repeated: {duplicates}")
         for i, op in enumerate(self.ops):
-            if isinstance(op, LIF) and (i == 0 or not isinstance(self.ops[i - 1], Requantize)):
-                raise IRValidationError(f"lif {op.name!r} must follow a requantize op (its input current)")
-        if not isinstance(self.ops[-1], LIF):
+            if op.follows and (i == 0 or self.ops[i - 1].kind not in op.follows):
+                raise IRValidationError(
+                    f"{op.kind} {op.name!r} must follow a {' or '.join(op.follows)} op (its input current)"
+                )
+        if self.ops[-1].role != "neuron":
             raise IRValidationError("the last op must be a lif layer (its spike counts are the output)")
         shapes = self.shapes()
         if len(shapes[-1][1]) != 1:
@@ -91,7 +93,7 @@ class Graph:
         return self.shapes()[-1][1][0]
 
     def lif_layers(self) -> list[LIF]:
-        return [op for op in self.ops if isinstance(op, LIF)]
+        return [op for op in self.ops if op.role == "neuron"]
 
     def same_as(self, other: Graph) -> bool:
         return (

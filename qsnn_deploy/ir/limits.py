@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from qsnn_deploy.errors import IRValidationError
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
 
 MAX_NUM_STEPS = 10_000  # time steps per sample; the presets use 100, the bundled models 25 to 50
 MAX_OPS = 1024
@@ -71,28 +70,16 @@ def _bound(where: str, field: str, value: int, lo: int, hi: int) -> None:
         raise IRValidationError(f"{where}: {field} {value} is outside the limit [{lo}, {hi}]")
 
 
-def _check_op(op: Op) -> None:
+def _check_op(op) -> None:
+    """``op`` (an ir.ops ``Op``) within the tensor-size limit and its own ``field_limits``."""
     where = f"{op.kind} {op.name!r}"
     for key, arr in op.tensors().items():
         if arr.size > MAX_TENSOR_ELEMENTS:
             raise IRValidationError(
                 f"{where}: tensor {key!r} has {arr.size} values, more than the limit {MAX_TENSOR_ELEMENTS}"
             )
-    if isinstance(op, Conv2d):
-        if op.weight.ndim == 4:
-            _bound(where, "kernel height", int(op.weight.shape[2]), 1, MAX_KERNEL)
-            _bound(where, "kernel width", int(op.weight.shape[3]), 1, MAX_KERNEL)
-            _bound(where, "output channels", int(op.weight.shape[0]), 1, MAX_DIM)
-        _bound(where, "stride", op.stride, 1, MAX_STRIDE)
-        _bound(where, "padding", op.padding, 0, MAX_PADDING)
-    elif isinstance(op, (SumPool2d, MaxPool2d)):
-        _bound(where, "kernel", op.kernel, 1, MAX_KERNEL)
-    elif isinstance(op, Requantize):
-        _bound(where, "shift", op.shift, 0, 62)
-    elif isinstance(op, LIF):
-        _bound(where, "threshold", op.threshold, 1, (1 << 31) - 1)
-        _bound(where, "decay_shift", op.decay_shift, 0, 31)
-        _bound(where, "decay_multiplier", op.decay_multiplier, 0, MAX_DECAY_MULTIPLIER)
+    for field, value, lo, hi in op.field_limits():
+        _bound(where, field, value, lo, hi)
 
 
 def check_tensor_total(ops) -> None:
@@ -186,33 +173,15 @@ class Footprint:
         return frames + outputs + 5 * self.neuron_steps
 
 
-def _conv_intermediates(op: Conv2d, in_shape: tuple[int, ...], out: tuple[int, ...]) -> int:
-    """The larger of the zero-padded input and the im2col matrix of one frame (sim/kernels.conv2d_weights
-    pads the kernel to whole stride blocks: ceil(k/s) blocks of s x s pixels per axis)."""
-    c, h, w = in_shape
-    _, ho, wo = out
-    kh, kw = int(op.weight.shape[2]), int(op.weight.shape[3])
-    s, p = op.stride, op.padding
-    padded = c * (h + 2 * p) * (w + 2 * p)
-    columns = ho * wo * -(-kh // s) * -(-kw // s) * s * s * c
-    return max(padded, columns)
-
-
 def footprint(graph, steps: int | None = None) -> Footprint:
     """The ``Footprint`` of ``graph`` (a ``Graph`` that passed ``Graph.validate``) over ``steps`` (default: its
     own). Python integers throughout: no product can overflow."""
     frame = math.prod(int(v) for v in graph.input.shape)
     largest, neurons, macs, out = frame, 0, 0, ()
     for op, (shape_in, out) in zip(graph.ops, graph.shapes()):
-        size = math.prod(out)
-        largest = max(largest, size)
-        if isinstance(op, LIF):
-            neurons += size
-        elif isinstance(op, Conv2d):
-            largest = max(largest, _conv_intermediates(op, shape_in, out))
-            macs += size * math.prod(int(v) for v in op.weight.shape[1:])
-        elif isinstance(op, Linear):
-            macs += size * math.prod(shape_in)
+        largest = max(largest, op.scratch_values(shape_in, out))
+        neurons += math.prod(out) if op.role == "neuron" else 0
+        macs += op.macs(shape_in, out)
     return Footprint(
         steps=int(steps or graph.num_steps),
         frame=frame,

@@ -30,8 +30,6 @@ from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
 
 Shape = tuple[int, ...]
-POOL_TYPES = (SumPool2d, MaxPool2d)
-SYNAPSE_TYPES = (Conv2d, Linear)
 
 LAYER_PATTERN = "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize lif, repeated"
 
@@ -94,7 +92,7 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        return "conv" if isinstance(self.op, Conv2d) else "linear"
+        return self.op.layer_kind
 
     @property
     def neurons(self) -> int:
@@ -121,7 +119,7 @@ class Layer:
     @property
     def summed_area(self) -> int:
         """How many conv outputs one accumulator adds up: ``k * k`` under a sum pool, else 1."""
-        return self.pool.kernel**2 if isinstance(self.pool, SumPool2d) else 1
+        return self.pool.summed_area if self.pool is not None else 1
 
 
 def group_ops(graph: Graph) -> tuple[Group, ...]:
@@ -133,21 +131,17 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
     while i < len(ops):
         start = i
         synapse = pool = rq = lif = None
-        if isinstance(ops[i], SYNAPSE_TYPES):
+        if ops[i].role == "synapse":
             synapse = ops[i]
             i += 1
         conv_shape = shapes[i - 1][1] if synapse is not None else shapes[start][0]
-        if (
-            i < len(ops)
-            and isinstance(ops[i], POOL_TYPES)
-            and (synapse is None or isinstance(synapse, Conv2d))
-        ):
+        if i < len(ops) and ops[i].role == "pool" and (synapse is None or synapse.takes_pool):
             pool = ops[i]
             i += 1
-        if i < len(ops) and isinstance(ops[i], Requantize):
+        if i < len(ops) and ops[i].role == "requantize":
             rq = ops[i]
             i += 1
-        if i < len(ops) and isinstance(ops[i], LIF) and rq is not None:
+        if i < len(ops) and ops[i].role == "neuron" and rq is not None:
             lif = ops[i]
             i += 1
         if i == start:  # pragma: no cover - Graph.validate makes every LIF follow a requantize
@@ -161,7 +155,7 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
 
 def _input_pool(g: Group) -> bool:
     """Whether ``g`` is a lone sum pool that ``plan_layers`` folds into the next layer's synapse."""
-    return len(g.ops) == 1 and isinstance(g.pool, SumPool2d)
+    return len(g.ops) == 1 and g.pool is not None and g.pool.folds_into_synapse
 
 
 def fold_sum_pool(pool: SumPool2d, op: Conv2d | Linear, in_shape: Shape) -> Conv2d | Linear:
@@ -175,30 +169,14 @@ def fold_sum_pool(pool: SumPool2d, op: Conv2d | Linear, in_shape: Shape) -> Conv
     (``fold_problem`` says so). For a linear: ``W'[o, c, y, x] = W[o, c, y // k, x // k]`` for ``y, x`` inside
     the kept windows, 0 on the dropped rows and columns; always exact. Weights keep their values and type, so
     the folded op's range equals the IR op's (docs/ir/ranges.md)."""
-    k = pool.kernel
-    c, h, w = in_shape
-    if isinstance(op, Conv2d):
-        weight = np.repeat(np.repeat(op.weight, k, axis=2), k, axis=3)
-        return Conv2d(op.name, weight, op.weight_type, op.stride * k, op.padding * k, op.acc_type)
-    hp, wp = h // k, w // k
-    grid = op.weight.reshape(len(op.weight), c, hp, wp)
-    weight = np.zeros((len(op.weight), c, h, w), dtype=np.int8)
-    weight[:, :, : hp * k, : wp * k] = np.repeat(np.repeat(grid, k, axis=2), k, axis=3)
-    return Linear(op.name, weight.reshape(len(op.weight), -1), op.weight_type, op.acc_type)
+    return op.fold_input_pool(pool.kernel, in_shape)
 
 
 def fold_problem(pool: SumPool2d, op: Op, in_shape: Shape) -> str | None:
     """Why ``pool`` cannot fold into ``op`` exactly (None when it can)."""
-    if not isinstance(op, SYNAPSE_TYPES):
+    if op.role != "synapse":
         return f"sumpool2d {pool.name!r} feeds {op.kind} {op.name!r}, not a conv2d or linear"
-    k, (_, h, w) = pool.kernel, in_shape
-    if isinstance(op, Conv2d) and op.padding and (h % k or w % k):
-        return (
-            f"sumpool2d {pool.name!r} (k={k}) drops rows or columns of its {h}x{w} input and conv2d "
-            f"{op.name!r} pads (padding {op.padding}), so the pool cannot fold into the conv exactly; make the "
-            f"map's height and width multiples of {k} or drop the conv's padding"
-        )
-    return None
+    return op.input_pool_problem(pool.name, pool.kernel, in_shape)
 
 
 def layer_pattern_violations(graph: Graph) -> list[str]:
@@ -217,9 +195,9 @@ def layer_pattern_violations(graph: Graph) -> list[str]:
                 continue
             messages.append(problem)
             continue
-        if len(g.ops) == 1 and isinstance(g.pool, MaxPool2d) and after is not None and after.complete:
+        if len(g.ops) == 1 and g.pool is not None and after is not None and after.complete:
             messages.append(
-                f"maxpool2d {g.pool.name!r} pools the input of {after.ops[0].kind} {after.ops[0].name!r}: targets "
+                f"{g.pool.kind} {g.pool.name!r} pools the input of {after.ops[0].kind} {after.ops[0].name!r}: targets "
                 "implement a pool before a synapse only as a sum pool, which folds into its weights (a max does "
                 "not); use a sum pool there, or pool after the conv"
             )
@@ -257,7 +235,7 @@ def plan_layers(graph: Graph) -> tuple[Layer, ...]:
 
 def weight_floor_bytes(graph: Graph) -> float:
     """The physical floor of weight storage: number of weights x bits / 8."""
-    return sum(op.weight.size * op.weight_type.bits / 8 for op in graph.ops if isinstance(op, SYNAPSE_TYPES))
+    return sum(op.weight.size * op.weight_type.bits / 8 for op in graph.ops if op.role == "synapse")
 
 
 __all__ = [

@@ -51,9 +51,9 @@ def saturating_layers(graph: Graph) -> list[Saturation]:
     ranges = analyse(graph)
     found = []
     for i, op in enumerate(graph.ops):
-        if not isinstance(op, LIF):
+        if op.role != "neuron":
             continue
-        before = ranges[i - 1]  # the requantize that drives it (Graph.validate)
+        before = ranges[i - 1]  # the op that drives it (its ``follows``, checked by Graph.validate)
         current = max(max(abs(int(v)) for v in before.lo), max(abs(int(v)) for v in before.hi))
         bound = membrane_bound(op, current, graph.num_steps)
         if bound > op.state_type.max:

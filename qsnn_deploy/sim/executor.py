@@ -200,7 +200,7 @@ def _run_batch(
     contiguous pixels; recorded layers and outputs are returned in the IR's (C, H, W) order."""
     n = len(x)
     stream = graph.input.encoding == "stream"
-    first_lif = next(k for k, s in enumerate(plan) if s.kind == "lif")
+    first_lif = next(k for k, s in enumerate(plan) if s.op.stateful)
     prefix, rest = ([], plan) if stream else (plan[:first_lif], plan[first_lif:])
     result = SimResult(np.empty(0), np.empty(0), np.empty(0), num_steps=steps)
     static = None
@@ -224,8 +224,8 @@ def _run_batch(
             cur, spike_totals, mems = _run_stage(
                 stage, cur, spike_totals, result, n, tc, per_step, states, record
             )
-            if stage.kind == "lif":
-                per_step = True
+            per_step = per_step or stage.op.stateful  # from the first state on, every step differs
+            if stage.op.role == "neuron":
                 if record:
                     held = cur.reshape(tc, n, *hwc(stage.out_shape))
                     spikes_rec.setdefault(stage.op.name, []).append(_to_ir_layout(held, stage.out_shape))
@@ -253,38 +253,36 @@ def _run_stage(
     """Run one stage on ``cur`` (tc*n frames, or n static frames when not ``per_step``). Returns the new
     activations and, after a LIF, its spike totals per neuron over the chunk and (with ``record``) its
     membranes (tc, n, ...); else None for both."""
-    op = stage.op
-    if stage.kind in ("conv", "linear"):
+    if stage.fanout is not None:  # a synapse: count its synaptic operations
         synops = _synops(stage.fanout, cur, spike_totals, tc, n, per_step)
-        _accumulate(result.synops, op.name, synops)
-    if stage.kind == "conv":
-        weight = stage.weight
-        if spike_totals is not None:
-            cur, weight = _drop_silent_channels(cur, weight, spike_totals)
-        if stage.pool:
-            return (
-                kernels.pooled_conv(
-                    weight, stage.pool, cur, stage.max_abs, epilogue=stage.epilogue, channels_last=True
-                ),
-                None,
-                None,
-            )
-        return (
-            kernels.conv2d_weights(
-                weight, op.stride, op.padding, cur, stage.max_abs, epilogue=stage.epilogue, channels_last=True
-            ),
-            None,
-            None,
+        _accumulate(result.synops, stage.op.name, synops)
+    run = STAGE_RUNNERS[stage.kind]
+    if stage.op.stateful:
+        return run(stage, cur, result, n, tc, per_step, states, record)
+    return run(stage, cur, spike_totals), None, None
+
+
+def _run_conv(stage: Stage, cur, spike_totals):
+    weight = stage.weight
+    if spike_totals is not None:
+        cur, weight = _drop_silent_channels(cur, weight, spike_totals)
+    if stage.pool:
+        return kernels.pooled_conv(
+            weight, stage.pool, cur, stage.max_abs, epilogue=stage.epilogue, channels_last=True
         )
-    if stage.kind == "linear":
-        res = kernels.linear(cur, op, stage.max_abs, epilogue=stage.epilogue, weight=stage.weight)
-        return res.reshape(len(res), *stage.out_shape), None, None
-    if stage.kind == "pool":
-        return kernels.sumpool2d(cur, op, channels_last=True), None, None
-    if stage.kind == "maxpool":
-        return kernels.maxpool2d(cur, op), None, None
-    if stage.kind == "requantize":
-        return kernels.requantize(cur, op, channels_last=True), None, None
+    op = stage.op
+    return kernels.conv2d_weights(
+        weight, op.stride, op.padding, cur, stage.max_abs, epilogue=stage.epilogue, channels_last=True
+    )
+
+
+def _run_linear(stage: Stage, cur, spike_totals):
+    res = kernels.linear(cur, stage.op, stage.max_abs, epilogue=stage.epilogue, weight=stage.weight)
+    return res.reshape(len(res), *stage.out_shape)
+
+
+def _run_lif(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
+    op = stage.op
     held = hwc(stage.out_shape)
     currents = cur.reshape(tc, n, *held) if per_step else cur
     state = states.setdefault(op.name, np.zeros((n, *held), dtype=np.int64))
@@ -302,6 +300,17 @@ def _run_stage(
     _accumulate(result.spike_counts, op.name, totals.sum(axis=1))
     result.neurons[op.name] = int(np.prod(stage.out_shape))
     return spikes.reshape(tc * n, *held), totals, mems
+
+
+# The kernel of each stage kind (sim/plan.py's registration tables name the kind of every op).
+STAGE_RUNNERS = {
+    "conv": _run_conv,
+    "linear": _run_linear,
+    "pool": lambda stage, cur, _: kernels.sumpool2d(cur, stage.op, channels_last=True),
+    "maxpool": lambda stage, cur, _: kernels.maxpool2d(cur, stage.op),
+    "requantize": lambda stage, cur, _: kernels.requantize(cur, stage.op, channels_last=True),
+    "lif": _run_lif,
+}
 
 
 def _drop_silent_channels(

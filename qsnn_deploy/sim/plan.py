@@ -51,27 +51,9 @@ def hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
 
 
-def fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Accumulations one nonzero input element causes: (C, H, W) for conv, (features,) for linear."""
-    if isinstance(op, Linear):
-        return np.full(int(np.prod(in_shape)), op.weight.shape[0], dtype=np.int64).reshape(in_shape)
-    c, h, w = in_shape
-    o, _, kh, kw = op.weight.shape
-    ho, wo = op.out_shape(in_shape)[1:]
-
-    def cover(size: int, k: int, n_out: int) -> np.ndarray:
-        pos = np.arange(size) + op.padding
-        return np.array(
-            [sum(1 for i in range(n_out) if 0 <= p - i * op.stride < k) for p in pos], dtype=np.int64
-        )
-
-    per = np.outer(cover(h, kh, ho), cover(w, kw, wo))
-    return np.broadcast_to(per * o, (c, h, w)).copy()
-
-
 def held_fanout(op: Conv2d | Linear, in_shape: tuple[int, ...]) -> np.ndarray:
     """``fanout`` flattened in the executor's channels-last order (what synaptic-operation counts multiply)."""
-    fan = fanout(op, in_shape)
+    fan = op.fanout(in_shape)
     return (fan.transpose(1, 2, 0) if fan.ndim == 3 else fan).reshape(-1)
 
 
@@ -89,12 +71,12 @@ def fused_epilogue(
     the same int64 operations as kernels.requantize / lif_prepare, on the same integers (the GEMM result is the
     exact accumulator); the range analysis proves the requantize fits 64 bits (check_no_overflow) and
     ``lif_prepared_fits`` is checked on the requantize's proven output range."""
-    rq = ops[i] if i < len(ops) and isinstance(ops[i], Requantize) else None
+    rq = ops[i] if i < len(ops) and ops[i].kind == "requantize" else None
     if rq is None:
         return None, 0, None
     mult = rq.multiplier.astype(np.int64)  # channel last in the GEMM result: plain broadcasting
     offset = kernels._requant_offset(rq)
-    lif = ops[i + 1] if i + 1 < len(ops) and isinstance(ops[i + 1], LIF) else None
+    lif = ops[i + 1] if i + 1 < len(ops) and ops[i + 1].kind == "lif" else None
     if lif is not None and not kernels.lif_prepared_fits(lif, _peak(ranges[rq.name])):
         lif = None
     # A float GEMM result times the multiplier is computed in float64 and stored as int64 in one pass, where
@@ -115,6 +97,28 @@ def fused_epilogue(
     return epilogue, 1, lif
 
 
+def _conv_stage(op: Conv2d, group, shape: tuple[int, ...]) -> tuple[str, np.ndarray, int]:
+    """A conv runs on its weight as the IR holds it; a stride-1 unpadded conv fuses the sum pool after it
+    (``kernels.pooled_conv``: returns that pool's kernel, else 0)."""
+    pooled = group.pool is not None and group.pool.kind == "sumpool2d" and op.stride == 1 and op.padding == 0
+    return "conv", op.weight, group.pool.kernel if pooled else 0
+
+
+def _linear_stage(op: Linear, group, shape: tuple[int, ...]) -> tuple[str, np.ndarray, int]:
+    """A linear's columns, in the IR's (C, H, W) order, reordered to the (H, W, C) order of a channels-last
+    input."""
+    weight = op.weight
+    if len(shape) == 3:
+        weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
+    return "linear", weight, 0
+
+
+# The simulator's registration tables: the stage builder of each synaptic op, and the stage kind
+# (executor.STAGE_RUNNERS) of every other op. An op missing here is refused by simulate before any work.
+SYNAPSE_STAGES = {"conv2d": _conv_stage, "linear": _linear_stage}
+STAGE_KINDS = {"sumpool2d": "pool", "maxpool2d": "maxpool", "requantize": "requantize", "lif": "lif"}
+
+
 def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange]) -> list[Stage]:
     """The stages that run ``graph``, in order: the layer groups of ir/plan.py, each as few kernel calls as
     its ops allow (a group that is not a complete layer runs op by op where nothing fuses)."""
@@ -127,7 +131,7 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
         if i == 0:
             return max(abs(graph.input.dtype.min), abs(graph.input.dtype.max))
         prev = ops[i - 1]
-        return 1 if isinstance(prev, LIF) else _peak(ranges[prev.name])
+        return 1 if prev.role == "neuron" else _peak(ranges[prev.name])
 
     for group in group_ops(graph):
         shape = group.in_shape
@@ -136,21 +140,15 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
         if group.synapse is not None:
             op = rest.pop(0)
             i = index[id(op)]
-            out_shape, pool = group.conv_shape, 0
-            if isinstance(op, Conv2d):
-                if isinstance(group.pool, SumPool2d) and op.stride == 1 and op.padding == 0:
-                    pool, out_shape = group.pool.kernel, group.pool.out_shape(out_shape)
-                    rest.pop(0)
-                weight = op.weight
-            else:  # columns in (C, H, W) order -> the (H, W, C) order of a channels-last input
-                weight = op.weight
-                if len(shape) == 3:
-                    weight = weight.reshape(-1, *shape).transpose(0, 2, 3, 1).reshape(len(weight), -1)
+            kind, weight, pool = SYNAPSE_STAGES[op.kind](op, group, shape)
+            out_shape = group.conv_shape
+            if pool:
+                out_shape = group.pool.out_shape(out_shape)  # type: ignore[union-attr]
+                rest.pop(0)
             epilogue = None
-            if rest and isinstance(rest[0], Requantize):
+            if rest and rest[0].kind == "requantize":
                 epilogue, used, prepared_for = fused_epilogue(ops, index[id(rest[0])], ranges)
                 del rest[:used]
-            kind = "conv" if isinstance(op, Conv2d) else "linear"
             stages.append(
                 Stage(kind, op, shape, out_shape, max_abs_before(i), pool=pool, weight=weight,
                       epilogue=epilogue, fanout=held_fanout(op, shape))
@@ -159,11 +157,11 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
         for op in rest:  # what did not fuse: a pool, a requantize, the LIF
             i = index[id(op)]
             out_shape = op.out_shape(shape)
-            if isinstance(op, LIF):
-                stage = Stage("lif", op, shape, out_shape, max_abs_before(i), saturate=op.name in can_saturate,
+            kind = STAGE_KINDS[op.kind]
+            if op.stateful:
+                stage = Stage(kind, op, shape, out_shape, max_abs_before(i), saturate=op.name in can_saturate,
                               prepared_input=prepared_for is op)  # fmt: skip
             else:
-                kind = {SumPool2d: "pool", MaxPool2d: "maxpool"}.get(type(op), "requantize")
                 stage = Stage(kind, op, shape, out_shape, max_abs_before(i))
             stages.append(stage)
             shape = out_shape

@@ -24,7 +24,7 @@ from qsnn_deploy.targets.base import CheckedModel, TargetOptions, TargetSpec, ch
 from qsnn_deploy.targets.files import locked_output_folder, render_in_memory
 from qsnn_deploy.targets.names import unique_names
 from qsnn_deploy.targets.options import codegen_keys, parse
-from qsnn_deploy.targets.rules import SHARED_RULES, pools_supported
+from qsnn_deploy.targets.rules import SHARED_RULES, ops_supported
 
 _REGISTRY: dict[str, TargetSpec] = {}
 _DISCOVERED = False
@@ -68,7 +68,7 @@ def check_model(graph: Graph, target: str | TargetSpec, options: TargetOptions |
     ``unique_generated_names`` reads the target's ``derived_names`` (targets/names.py)."""
     t = get_target(target) if isinstance(target, str) else target
     settings = parse(t.settings, options or TargetOptions(), t.name, t.settings_rule or f"{t.name}_settings")
-    shared = (*SHARED_RULES, pools_supported(t.pools), unique_names(t.derived_names))
+    shared = (*SHARED_RULES, ops_supported(t.name, t.ops), unique_names(t.derived_names))
     return check(graph, (*shared, *t.rules), settings)
 
 

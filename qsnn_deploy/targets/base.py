@@ -138,6 +138,28 @@ def no_cost_report(model: CheckedModel, inputs: Any, steps: int, work: Path, **k
 
 
 @dataclass(frozen=True)
+class OpImpl:
+    """One target's implementation of one IR op kind: an entry of the target's registration table
+    (``TargetSpec.ops``, kind -> OpImpl). The shared rule ``op_supported`` refuses, by kind, every op a target
+    does not list; nothing else in a target tests an op's class.
+
+    ``where`` names the code that runs the op (a runtime routine, an RTL module, ONNX nodes), as the target's
+    docs page lists it. ``separate_pass``: a pool the target runs over the synapse's full map after it (a max
+    pool), rather than summing inside the synapse's accumulators. ``emit``: for targets that write op by op
+    (ONNX, NIR), the function that writes it."""
+
+    where: str
+    separate_pass: bool = False
+    emit: Callable[..., Any] | None = None
+
+
+def separate_pool(layer: Layer, ops: Mapping[str, OpImpl]) -> bool:
+    """Whether ``layer``'s pool runs as its own pass over the synapse's full map on a target whose table is
+    ``ops``."""
+    return layer.pool is not None and ops[layer.pool.kind].separate_pass
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     """One target, as its folder registers it."""
 
@@ -149,8 +171,8 @@ class TargetSpec:
     settings: type[TargetOptions]  # its --option declarations (targets/options.py): typed, parsed once
     # The names it derives from op names, checked by the shared rule unique_generated_names (targets/names.py)
     derived_names: Callable[[RuleInput], list[Derived]] | None = None
-    # The pool op kinds it implements; the shared rule pool_supported refuses the others
-    pools: tuple[str, ...] = ("sumpool2d",)
+    # Its registration table: op kind -> OpImpl; the shared rule op_supported refuses every other kind
+    ops: Mapping[str, OpImpl] = field(default_factory=dict)
     # The rule whose name a bad --option carries (default ``<name>_settings``)
     settings_rule: str = ""
     # ``report --target``: (model, inputs, steps, work, **kwargs) -> a report with ``to_dict``, or None

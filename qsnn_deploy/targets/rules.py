@@ -7,9 +7,11 @@ in ``base.check``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # The reserved words and the identifier pattern live below the targets, where the NIR import reads them too.
 from qsnn_deploy.ir.identifiers import IDENTIFIER, RESERVED
-from qsnn_deploy.targets.base import Rule, RuleInput, rule
+from qsnn_deploy.targets.base import OpImpl, Rule, RuleInput, rule
 
 
 @rule("identifiers")
@@ -105,15 +107,18 @@ def input_is_uint8(inp: RuleInput) -> list[str]:
     )
 
 
-def pools_supported(kinds: tuple[str, ...]) -> Rule:
-    """A rule: every pool in the graph is of a kind the target implements (``Target.pools``)."""
+def ops_supported(target: str, ops: Mapping[str, OpImpl]) -> Rule:
+    """A rule: every op of the graph is of a kind in the target's registration table (``TargetSpec.ops``).
+    One rule for every target and every op, by kind: a target refuses an op it does not implement here, and
+    nowhere else."""
 
-    @rule("pool_supported")
+    @rule("op_supported")
     def check(inp: RuleInput) -> list[str]:
         return [
-            f"{layer.pool.kind} {layer.pool.name!r}: this target implements {', '.join(kinds) or 'no pooling'}"
-            for layer in inp.layers
-            if layer.pool is not None and layer.pool.kind not in kinds
+            f"{op.kind} {op.name!r}: the {target} target does not implement {op.kind} (it implements "
+            f"{', '.join(sorted(ops))})"
+            for op in inp.graph.ops
+            if op.kind not in ops
         ]
 
     return check

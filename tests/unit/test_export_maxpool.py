@@ -256,7 +256,7 @@ def test_check_exportable_finds_structural_problems_and_check_exportable_for_tar
     net = tutorial_net()
     assert check_exportable_for(net, "onnx", input_shape=SHAPE) == []
     (nir,) = check_exportable_for(net, "nir", input_shape=SHAPE)
-    assert "pool_supported" in nir and "maxpool2d 'pool'" in nir
+    assert "op_supported" in nir and "maxpool2d 'pool'" in nir
     # A max pool over spikes (after the LIF) is no layer any target implements.
     after_lif = nn.Sequential(OrderedDict(
         conv=net.conv, lif1=net.lif1, pool=nn.MaxPool2d(2), flat=nn.Flatten(), fc=net.fc, lif2=net.lif2
@@ -286,7 +286,7 @@ def test_the_nir_target_refuses_max_pooling(tmp_path: Path) -> None:
     from qsnn_deploy.targets import generate
 
     graph = random_graph("tiny", 3, pool="max")
-    with pytest.raises(DesignRuleError, match="pool_supported"):
+    with pytest.raises(DesignRuleError, match="op_supported"):
         generate(graph, "nir", tmp_path)
     with pytest.raises(QsnnError, match="no max-pool node"):
         write_nir(graph, tmp_path / "model.nir")

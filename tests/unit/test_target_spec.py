@@ -52,4 +52,4 @@ def test_a_target_without_max_pooling_refuses_it_through_the_shared_rule() -> No
     check_model(graph, "c")
     with pytest.raises(DesignRuleError) as info:
         check_model(graph, "nir")
-    assert info.value.rule == "pool_supported" and "maxpool2d" in str(info.value)
+    assert info.value.rule == "op_supported" and "maxpool2d" in str(info.value)

@@ -8,12 +8,14 @@ plain int64 NumPy). Adding an op means one module here, plus one kernel per targ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
 
 from qsnn_deploy.errors import IRValidationError
+from qsnn_deploy.ir.limits import MAX_KERNEL
 from qsnn_deploy.ir.types import IntType, bits_for_range
 
 Shape = tuple[int, ...]
@@ -108,11 +110,44 @@ class OpRange:
 Bounds = np.ndarray  # per-channel interval ends of an activation: Python ints in an object array
 
 
+ROLES = ("synapse", "pool", "requantize", "current", "neuron")
+"""The place an op takes in a layer (docs/ir/graph.md): ``[pool] synapse [pool] requantize [current] neuron``.
+The layer plan (ir/plan.py) groups ops by role alone, so a new op of an existing role needs no edit there."""
+
+FieldLimit = tuple[str, int, int, int]  # (field, value, smallest allowed, largest allowed)
+
+
 class Op:
-    """Common behaviour of IR operations."""
+    """Common behaviour of IR operations.
+
+    What the rest of the code base asks of an op is asked here, answered in the op's own module: its ``role``
+    in a layer, the IR version that introduced it (``since``), whether it keeps state between steps, the limits
+    its fields must respect (``field_limits``), the multiply-accumulates it costs (``macs``) and the largest
+    temporary array a simulator needs for it (``scratch_values``). Nothing outside ir/ops/ tests an op's
+    class: targets look an op up by ``kind`` in their registration tables."""
 
     kind: ClassVar[str]
+    role: ClassVar[str]
+    # The IR version that introduced the op (ir/io.py writes the lowest version that holds a graph's ops).
+    since: ClassVar[int] = 1
+    stateful: ClassVar[bool] = False  # carries state from one step to the next (lif, synaptic)
+    # The field declaring the type of its values, which the exporter narrows (acc_type, out_type), if any.
+    declared_field: ClassVar[str | None] = None
+    # The kinds one of which must come right before it (the op that gives it its input current).
+    follows: ClassVar[tuple[str, ...]] = ()
     name: str
+
+    def field_limits(self) -> list[FieldLimit]:
+        """Each scalar field with the range ir/limits.py allows it (checked before any shape or value)."""
+        return []
+
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
+        """Multiply-accumulates of one step (0 for ops that do not multiply by weights)."""
+        return 0
+
+    def scratch_values(self, in_shape: Shape, out_shape: Shape) -> int:
+        """The largest array a step materialises: the output, or more where the op unfolds its input."""
+        return math.prod(out_shape)
 
     def out_shape(self, in_shape: Shape) -> Shape:
         raise NotImplementedError
@@ -204,7 +239,11 @@ class WindowPool(Op):
     """What the pooling ops share: non-overlapping ``kernel x kernel`` windows, rows and columns that do not
     fill a window dropped (floor), as torch's pooling does."""
 
+    role: ClassVar[str] = "pool"
     kernel: int
+
+    def field_limits(self) -> list[FieldLimit]:
+        return [("kernel", self.kernel, 1, MAX_KERNEL)]
 
     def out_shape(self, in_shape: Shape) -> Shape:
         c, h, w = in_shape

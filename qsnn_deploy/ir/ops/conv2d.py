@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
+from qsnn_deploy.ir.limits import MAX_DIM, MAX_KERNEL, MAX_PADDING, MAX_STRIDE
 from qsnn_deploy.ir.ops.base import (
     Bounds,
+    FieldLimit,
     Op,
     OpRange,
     Shape,
@@ -30,6 +33,10 @@ class Conv2d(Op):
     """
 
     kind: ClassVar[str] = "conv2d"
+    declared_field: ClassVar[str | None] = "acc_type"
+    role: ClassVar[str] = "synapse"
+    layer_kind: ClassVar[str] = "conv"  # the name targets give a layer this op starts
+    takes_pool: ClassVar[bool] = True  # a pool may follow it inside its layer (a map, not a vector)
     name: str
     weight: np.ndarray = _tensor()  # (out_channels, in_channels, kh, kw), int8 storage
     weight_type: IntType = _itype(default=IntType(4))
@@ -59,6 +66,63 @@ class Conv2d(Op):
             self._fail(f"expects a ({self.weight.shape[1]}, H, W) input, got {in_shape}")
         if min(self.out_shape(in_shape)[1:]) < 1:
             self._fail(f"kernel {self.weight.shape[2:]} does not fit input {in_shape}")
+
+    def field_limits(self) -> list[FieldLimit]:
+        limits = [("stride", self.stride, 1, MAX_STRIDE), ("padding", self.padding, 0, MAX_PADDING)]
+        if self.weight.ndim == 4:
+            o, _, kh, kw = (int(v) for v in self.weight.shape)
+            limits = [("kernel height", kh, 1, MAX_KERNEL), ("kernel width", kw, 1, MAX_KERNEL),
+                      ("output channels", o, 1, MAX_DIM), *limits]  # fmt: skip
+        return limits
+
+    def macs(self, in_shape: Shape, out_shape: Shape) -> int:
+        return math.prod(out_shape) * math.prod(int(v) for v in self.weight.shape[1:])
+
+    def scratch_values(self, in_shape: Shape, out_shape: Shape) -> int:
+        """The largest of the output, the zero-padded input and the im2col matrix of one frame
+        (sim/kernels.conv2d_weights pads the kernel to whole stride blocks: ceil(k/s) blocks of s x s pixels
+        per axis)."""
+        c, h, w = in_shape
+        _, ho, wo = out_shape
+        kh, kw = int(self.weight.shape[2]), int(self.weight.shape[3])
+        s, p = self.stride, self.padding
+        padded = c * (h + 2 * p) * (w + 2 * p)
+        columns = ho * wo * -(-kh // s) * -(-kw // s) * s * s * c
+        return max(math.prod(out_shape), padded, columns)
+
+    def fanout(self, in_shape: Shape) -> np.ndarray:
+        """Accumulations one nonzero input element causes, (C, H, W): the synaptic-operation counts."""
+        c, h, w = in_shape
+        o, _, kh, kw = self.weight.shape
+        ho, wo = self.out_shape(in_shape)[1:]
+
+        def cover(size: int, k: int, n_out: int) -> np.ndarray:
+            pos = np.arange(size) + self.padding
+            return np.array(
+                [sum(1 for i in range(n_out) if 0 <= p - i * self.stride < k) for p in pos], dtype=np.int64
+            )
+
+        per = np.outer(cover(h, kh, ho), cover(w, kw, wo))
+        return np.broadcast_to(per * o, (c, h, w)).copy()
+
+    def fold_input_pool(self, k: int, in_shape: Shape) -> Conv2d:
+        """This conv on a ``k x k`` sum pool's output, as one conv on the unpooled map (ir/plan.py
+        ``fold_sum_pool``): kernel ``K*k``, stride ``S*k``, padding ``P*k``, ``W'[o,c,dy*k+u,dx*k+v] =
+        W[o,c,dy,dx]``."""
+        weight = np.repeat(np.repeat(self.weight, k, axis=2), k, axis=3)
+        return Conv2d(self.name, weight, self.weight_type, self.stride * k, self.padding * k, self.acc_type)
+
+    def input_pool_problem(self, pool_name: str, k: int, in_shape: Shape) -> str | None:
+        """Why a ``k x k`` sum pool on an ``in_shape`` map cannot fold into this conv (None when it can): the
+        rows and columns the pool drops must never be read, which padding would."""
+        _, h, w = in_shape
+        if self.padding and (h % k or w % k):
+            return (
+                f"sumpool2d {pool_name!r} (k={k}) drops rows or columns of its {h}x{w} input and conv2d "
+                f"{self.name!r} pads (padding {self.padding}), so the pool cannot fold into the conv exactly; "
+                f"make the map's height and width multiples of {k} or drop the conv's padding"
+            )
+        return None
 
     def reference(self, x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         p = self.padding

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsnn_deploy.ir.ops.base import Bounds, Op, OpRange, Shape, _itype
+from qsnn_deploy.ir.limits import MAX_DECAY_MULTIPLIER
+from qsnn_deploy.ir.ops.base import Bounds, FieldLimit, Op, OpRange, Shape, _itype
 from qsnn_deploy.ir.types import INT32, IntType
 
 RESET_MODES = ("subtract", "zero")
@@ -26,6 +27,9 @@ class LIF(Op):
     """
 
     kind: ClassVar[str] = "lif"
+    role: ClassVar[str] = "neuron"
+    stateful: ClassVar[bool] = True
+    follows: ClassVar[tuple[str, ...]] = ("requantize",)
     name: str
     threshold: int = 1
     decay_multiplier: int = 1
@@ -35,6 +39,13 @@ class LIF(Op):
 
     def out_shape(self, in_shape: Shape) -> Shape:
         return in_shape
+
+    def field_limits(self) -> list[FieldLimit]:
+        return [
+            ("threshold", self.threshold, 1, (1 << 31) - 1),
+            ("decay_shift", self.decay_shift, 0, 31),
+            ("decay_multiplier", self.decay_multiplier, 0, MAX_DECAY_MULTIPLIER),
+        ]
 
     def check(self, in_shape: Shape) -> None:
         if self.reset not in RESET_MODES:

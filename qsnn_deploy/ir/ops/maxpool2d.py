@@ -21,6 +21,8 @@ class MaxPool2d(WindowPool):
     """
 
     kind: ClassVar[str] = "maxpool2d"
+    folds_into_synapse: ClassVar[bool] = False  # a max does not move into weights
+    summed_area: ClassVar[int] = 1  # one output is one input
     name: str
     sign: np.ndarray = _tensor()  # (C,) int8, each 1 (max) or -1 (min)
     kernel: int = 2

@@ -7,7 +7,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from qsnn_deploy.ir.ops.base import Bounds, Op, OpRange, Shape, _freeze, _itype, _tensor, as_bounds
+from qsnn_deploy.ir.ops.base import (
+    Bounds,
+    FieldLimit,
+    Op,
+    OpRange,
+    Shape,
+    _freeze,
+    _itype,
+    _tensor,
+    as_bounds,
+)
 from qsnn_deploy.ir.types import INT32, IntType
 
 
@@ -27,6 +37,8 @@ class Requantize(Op):
     """
 
     kind: ClassVar[str] = "requantize"
+    declared_field: ClassVar[str | None] = "out_type"
+    role: ClassVar[str] = "requantize"
     name: str
     multiplier: np.ndarray = _tensor()  # (C,) int64 storage, values within int32
     bias: np.ndarray = _tensor()  # (C,) int64
@@ -39,6 +51,9 @@ class Requantize(Op):
 
     def out_shape(self, in_shape: Shape) -> Shape:
         return in_shape
+
+    def field_limits(self) -> list[FieldLimit]:
+        return [("shift", self.shift, 0, 62)]
 
     def check(self, in_shape: Shape) -> None:
         if self.multiplier.ndim != 1 or self.multiplier.shape != self.bias.shape:

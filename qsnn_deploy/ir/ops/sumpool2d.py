@@ -20,9 +20,16 @@ class SumPool2d(WindowPool):
     """
 
     kind: ClassVar[str] = "sumpool2d"
+    declared_field: ClassVar[str | None] = "acc_type"
+    folds_into_synapse: ClassVar[bool] = True  # linear: before a conv or linear it moves into the weights
     name: str
     kernel: int = 2
     acc_type: IntType = _itype(default=INT32)
+
+    @property
+    def summed_area(self) -> int:
+        """How many values of its input one output adds up."""
+        return self.kernel * self.kernel
 
     def reference(self, x: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, None]:
         return self.windows(x).sum(axis=(3, 5)), None

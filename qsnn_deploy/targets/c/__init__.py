@@ -12,6 +12,7 @@ from qsnn_deploy.targets.base import TargetSpec, lazy
 from qsnn_deploy.targets.c import render as _render
 from qsnn_deploy.targets.c.cortex_m import CortexMExecutor
 from qsnn_deploy.targets.c.host import HostExecutor
+from qsnn_deploy.targets.c.ops import OPS
 from qsnn_deploy.targets.c.rules import RULES
 from qsnn_deploy.targets.c.settings import CSettings
 
@@ -24,7 +25,7 @@ TARGET = register(
         render=_render.render,
         settings=CSettings,  # board (recorded); cc, sanitize, dense, baseline: build settings, never recorded
         derived_names=_render.derived_names,
-        pools=("sumpool2d", "maxpool2d"),
+        ops=OPS,
         cost_report=lazy("qsnn_deploy.targets.c.report", "target_cost_report"),
         format_cost=lazy("qsnn_deploy.targets.c.report", "format_report"),
     )

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, Linear, MaxPool2d, OpRange
+from qsnn_deploy.ir.ops import Conv2d, Linear, OpRange
 from qsnn_deploy.ir.ops.lif import lif_membrane_bound
 from qsnn_deploy.ir.plan import Layer
+from qsnn_deploy.targets.base import separate_pool
+from qsnn_deploy.targets.c.ops import OPS
 
 LANE_MAX = 0xFFFF  # a 16-bit lane of qsnn_conv_spikes_lif
 NIBBLE_MAX = 15  # an offset-binary 4-bit weight, w + 8
@@ -75,7 +77,7 @@ def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
 
 def max_pooled(layer: Layer) -> bool:
     """A max pool follows the conv: the conv computes its full map, then qsnn_maxpool pools it."""
-    return isinstance(layer.pool, MaxPool2d)
+    return separate_pool(layer, OPS)
 
 
 def conv_map_elements(layer: Layer) -> int:

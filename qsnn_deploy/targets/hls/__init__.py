@@ -12,6 +12,7 @@ from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import TargetSpec, lazy
 from qsnn_deploy.targets.hls import render as _render
 from qsnn_deploy.targets.hls.csim import CsimExecutor
+from qsnn_deploy.targets.hls.ops import OPS
 from qsnn_deploy.targets.hls.rules import RULES
 from qsnn_deploy.targets.hls.settings import HlsSettings
 
@@ -27,7 +28,7 @@ TARGET = register(
         # part, clock_mhz (the Tcl script's, recorded); cxx: csim's compiler, never recorded
         settings=HlsSettings,
         derived_names=_render.derived_names,
-        pools=("sumpool2d", "maxpool2d"),
+        ops=OPS,
         cost_report=lazy("qsnn_deploy.targets.hls.cost", "target_cost_report"),
         format_cost=lazy("qsnn_deploy.targets.hls.cost", "format_report"),
     )

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.ranges import OpRange
 from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.targets.base import separate_pool
+from qsnn_deploy.targets.hls.ops import OPS
 
 
 def is_packed(layer: Layer) -> bool:
@@ -26,14 +27,14 @@ def is_packed(layer: Layer) -> bool:
 def taps(layer: Layer) -> int:
     """ROM rows: one per (input channel, kernel row, kernel column) of a conv, one per input of a linear."""
     w = layer.op.weight
-    return int(w.shape[1] * w.shape[2] * w.shape[3]) if isinstance(layer.op, Conv2d) else int(w.shape[1])
+    return int(np.prod(w.shape[1:]))  # a conv's C*kh*kw, a linear's inputs
 
 
 def kernel_taps(layer: Layer) -> int:
     """The taps one input event walks: ``ceil(KH / STRIDE) * ceil(KW / STRIDE)`` of a conv (those congruent to
     the event's coordinate modulo the stride; KH * KW at stride 1), 1 for a linear."""
     op = layer.op
-    if not isinstance(op, Conv2d):
+    if layer.kind != "conv":
         return 1
     kh, kw = op.weight.shape[2:]
     return int(-(-kh // op.stride) * -(-kw // op.stride))
@@ -84,7 +85,7 @@ class LayerWidths:
 
 def max_pooled(layer: Layer) -> bool:
     """A max pool follows the conv: the conv fills its full map, then the ``maxpool`` kernel pools it."""
-    return isinstance(layer.pool, MaxPool2d)
+    return separate_pool(layer, OPS)
 
 
 def conv_positions(layer: Layer) -> int:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.files import template_environment, write_rendered
@@ -63,7 +62,7 @@ def cxx_int(value: int, bits: int = 64) -> str:
 def geometry(layer: Layer) -> dict[str, int]:
     """The kernel's template constants (qsnn_hls.h): a linear layer is a 1x1 'conv' over F inputs."""
     w = layer.op.weight
-    if isinstance(layer.op, Conv2d):
+    if layer.kind == "conv":
         c, h, wd = layer.in_shape
         return {
             "C": c, "H": h, "W": wd, "O": int(w.shape[0]), "KH": int(w.shape[2]), "KW": int(w.shape[3]),

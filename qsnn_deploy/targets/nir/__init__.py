@@ -15,6 +15,7 @@ import numpy as np
 from qsnn_deploy.interop.conventions import DEFAULT_DT
 from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import CheckedModel, RuleInput, TargetOptions, TargetSpec, rule
+from qsnn_deploy.targets.nir.ops import OPS
 from qsnn_deploy.targets.options import number
 
 MODEL_FILE = "model.nir"
@@ -72,6 +73,7 @@ TARGET = register(
         executors={},
         render=render,
         settings=NirSettings,
+        ops=OPS,
         settings_rule="time_step",  # a bad dt is refused under the name of the rule that checks the dt
     )
 )

@@ -15,6 +15,7 @@ from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import CheckedModel, TargetSpec
 from qsnn_deploy.targets.onnx.executor import MODEL_FILE, OnnxRuntimeExecutor
 from qsnn_deploy.targets.onnx.graph import derived_names
+from qsnn_deploy.targets.onnx.ops import OPS
 from qsnn_deploy.targets.onnx.rules import RULES
 from qsnn_deploy.targets.onnx.settings import OnnxSettings
 
@@ -45,6 +46,6 @@ TARGET = register(
         render=render,
         settings=OnnxSettings,  # threads: a run setting of verify, never recorded
         derived_names=derived_names,
-        pools=("sumpool2d", "maxpool2d"),
+        ops=OPS,
     )
 )

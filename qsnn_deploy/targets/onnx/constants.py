@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Linear
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.onnx.executor import MODEL_FILE
 from qsnn_deploy.targets.static_check import Constant, Decoder, FolderFiles, StaticCheckError
@@ -43,6 +42,11 @@ def _index_decoder(quantity: str, shape: Sequence[int], transposed: bool) -> Dec
     return decode
 
 
+# How each synapse kind stores its weight initializer: a conv's as the IR's (O, C, kh, kw), a linear's
+# transposed to MatMulInteger's (I, O).
+WEIGHT_AXES = {"conv2d": "ir", "linear": "reversed"}
+
+
 def quantities(model: CheckedModel) -> dict[str, tuple[str, str, str]]:
     """Initializer name -> (the IR quantity it holds, its axes, its layer's LIF). Axes: "ir" (a conv's weights),
     "reversed" (a linear's, stored (I, O)) or "channel" (per-channel constants broadcast as (C, 1, 1): the
@@ -54,7 +58,7 @@ def quantities(model: CheckedModel) -> dict[str, tuple[str, str, str]]:
             if op is None:
                 continue
             for suffix, what in SUFFIXES[role].items():
-                axes = ("reversed" if isinstance(op, Linear) else "ir") if role == "synapse" else "channel"
+                axes = WEIGHT_AXES[op.kind] if role == "synapse" else "channel"
                 names[op.name + suffix] = (f"{op.name} {what}", axes, layer.lif.name)
     return names
 

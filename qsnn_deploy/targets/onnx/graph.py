@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Conv2d, MaxPool2d, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Requantize
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
@@ -107,13 +107,17 @@ def _channel_shape(values: np.ndarray, ndim: int) -> np.ndarray:
     return np.asarray(values, dtype=np.int64).reshape((-1,) + (1,) * (ndim - 2))
 
 
-def _synapse(b: _Builder, layer: Layer, x: str) -> str:
-    """ConvInteger or MatMulInteger: uint8 frame or spikes times int8 weights, int32 accumulators."""
+def _conv(b: _Builder, layer: Layer, x: str) -> str:
+    """ConvInteger: uint8 frame or spikes times int8 weights, int32 accumulators."""
     op = layer.op
-    if isinstance(op, Conv2d):
-        w = b.const(f"{op.name}_weight", op.weight.astype(np.int8))
-        p, s = op.padding, op.stride
-        return b.node("ConvInteger", [x, w], f"{op.name}_acc", pads=[p, p, p, p], strides=[s, s])
+    w = b.const(f"{op.name}_weight", op.weight.astype(np.int8))
+    p, s = op.padding, op.stride
+    return b.node("ConvInteger", [x, w], f"{op.name}_acc", pads=[p, p, p, p], strides=[s, s])
+
+
+def _matmul(b: _Builder, layer: Layer, x: str) -> str:
+    """MatMulInteger on the flattened input: uint8 frame or spikes times int8 weights, int32 accumulators."""
+    op = layer.op
     flat = b.node("Flatten", [x], f"{op.name}_flat", axis=1)
     w = b.const(f"{op.name}_weight", np.ascontiguousarray(op.weight.T).astype(np.int8))
     return b.node("MatMulInteger", [flat, w], f"{op.name}_acc")
@@ -202,6 +206,11 @@ def _lif(b: _Builder, lif: LIF, current: str) -> tuple[str, str]:
     return spikes, out
 
 
+# What writes each op kind's nodes (a synapse or pool; the requantize and LIF are written once per layer, by
+# _requantize and _lif); ops.py registers them as the target's table.
+EMITTERS = {"conv2d": _conv, "linear": _matmul, "sumpool2d": _sumpool, "maxpool2d": _maxpool}
+
+
 def build_model(model: CheckedModel):
     """The ONNX ModelProto of one time step of ``model``'s graph."""
     from onnx import TensorProto, helper
@@ -215,11 +224,9 @@ def build_model(model: CheckedModel):
     for layer in model.layers:
         shape = [batch, *layer.out_shape]
         inputs.append(helper.make_tensor_value_info(membrane_in(layer.lif), TensorProto.INT32, shape))
-        acc = _synapse(b, layer, x)
-        if isinstance(layer.pool, SumPool2d):
-            acc = _sumpool(b, layer, acc)
-        elif isinstance(layer.pool, MaxPool2d):
-            acc = _maxpool(b, layer, acc)
+        acc = EMITTERS[layer.op.kind](b, layer, x)
+        if layer.pool is not None:
+            acc = EMITTERS[layer.pool.kind](b, layer, acc)
         current = _requantize(b, layer.rq, acc, 1 + len(layer.out_shape))
         x, membrane = _lif(b, layer.lif, current)
         outputs.append(helper.make_tensor_value_info(x, TensorProto.UINT8, shape))

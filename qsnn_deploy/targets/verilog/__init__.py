@@ -15,6 +15,7 @@ from qsnn_deploy.targets import register
 from qsnn_deploy.targets.base import TargetSpec, lazy
 from qsnn_deploy.targets.verilog import render as _render
 from qsnn_deploy.targets.verilog.icarus import IcarusExecutor
+from qsnn_deploy.targets.verilog.ops import OPS
 from qsnn_deploy.targets.verilog.rules import RULES
 from qsnn_deploy.targets.verilog.settings import VerilogSettings
 from qsnn_deploy.targets.verilog.verilator import VerilatorExecutor
@@ -31,7 +32,7 @@ TARGET = register(
         # arch, lanes, neurons, fold, part (recorded); jobs, parts, synth: never recorded
         settings=VerilogSettings,
         derived_names=_render.derived_names,
-        pools=("sumpool2d", "maxpool2d"),
+        ops=OPS,
         cost_report=lazy("qsnn_deploy.targets.verilog.report", "cost_report"),
         format_cost=lazy("qsnn_deploy.targets.verilog.report", "format_report"),
     )

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, MaxPool2d, OpRange
+from qsnn_deploy.ir.ops import OpRange
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.ir.types import bits_for_range
+from qsnn_deploy.targets.base import separate_pool
+from qsnn_deploy.targets.verilog.ops import OPS
 from qsnn_deploy.targets.verilog.parts import SHALLOW_DEPTH
 
 MAX_LANES = 256  # the largest lanes or neurons value of a layer
@@ -205,7 +207,7 @@ def layer_params(
     out: list[LayerParams] = []
     for layer in layers:
         op, rq, lif = layer.op, layer.rq, layer.lif
-        conv = isinstance(op, Conv2d)
+        conv = layer.kind == "conv"
         first = layer.index == 0
         val_w = 8 if first else 1
         if conv:
@@ -224,7 +226,7 @@ def layer_params(
         # a linear layer after a map takes flat indices: the producer's lane j is index + j * (its H*W)
         stride = prev.OUT_H * prev.OUT_W if (prev and not conv) else 1
         pool_log2 = layer.pool_kernel.bit_length() - 1
-        max_pool = isinstance(layer.pool, MaxPool2d)
+        max_pool = separate_pool(layer, OPS)
         # fold_kernel is the stride-1 identity: a strided conv keeps its fused sum pool unfolded
         folded = fold and conv and pool_log2 > 0 and not max_pool and stride_log2 == 0
         w_bits = WEIGHT_BITS
@@ -258,7 +260,7 @@ def layer_params(
                 STATE_W=state_w, THRESH=lif.threshold, DECAY_MULT=lif.decay_multiplier,
                 DM_W=max(1, lif.decay_multiplier.bit_length(), lif.decay_shift), DECAY_SHIFT=lif.decay_shift,
                 RESET_ZERO=int(lif.reset == "zero"), SATURATE=int(saturate), KEEP_ACC=int(static and first),
-                NEXT_FLAT=int(nxt is not None and not isinstance(nxt.op, Conv2d)),
+                NEXT_FLAT=int(nxt is not None and nxt.kind != "conv"),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
                 FOLD=int(folded), W_BITS=w_bits, STRIDE_LOG2=stride_log2,
             )

@@ -4,11 +4,11 @@ counts of the interface) and whether the memories fit the chosen part's block RA
 
 from __future__ import annotations
 
-from qsnn_deploy.ir.ops import Conv2d, MaxPool2d
-from qsnn_deploy.targets.base import RuleInput, rule
+from qsnn_deploy.targets.base import RuleInput, rule, separate_pool
 from qsnn_deploy.targets.rules import input_is_uint8
 from qsnn_deploy.targets.verilog import serial
 from qsnn_deploy.targets.verilog.layout import WEIGHT_BITS
+from qsnn_deploy.targets.verilog.ops import OPS
 from qsnn_deploy.targets.verilog.parts import PARTS, block_estimate, dsp_estimate
 from qsnn_deploy.targets.verilog.settings import invalid_options, params_for, serial_lanes, verilog_settings
 
@@ -43,7 +43,7 @@ def conv_geometry_supported(inp: RuleInput) -> list[str]:
     whose distance to the input is a multiple of the stride, ``(t - k) >> log2 S``) and pool windows."""
     problems = []
     for layer in inp.layers:
-        stride = layer.op.stride if isinstance(layer.op, Conv2d) else 1
+        stride = layer.op.stride if layer.kind == "conv" else 1
         if stride & (stride - 1):
             problems.append(
                 f"{layer.op.name!r}: stride {stride}; the Verilog target supports power-of-two strides (1, 2, 4, ...)"
@@ -63,12 +63,12 @@ def serial_supported(inp: RuleInput) -> list[str]:
     problems = [
         f"{layer.pool.name!r}: max pooling needs the layered organisation (drop --option arch=serial)"  # type: ignore[union-attr]
         for layer in inp.layers
-        if isinstance(layer.pool, MaxPool2d)
+        if separate_pool(layer, OPS)
     ]
     problems += [
         f"{layer.op.name!r}: stride {layer.op.stride} needs the layered organisation (drop --option arch=serial)"
         for layer in inp.layers
-        if isinstance(layer.op, Conv2d) and layer.op.stride != 1
+        if layer.kind == "conv" and layer.op.stride != 1
     ]
     return problems
 
