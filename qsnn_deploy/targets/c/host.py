@@ -9,6 +9,7 @@ from pathlib import Path
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.targets.base import CheckedModel, TargetOptions
+from qsnn_deploy.targets.build_cache import build_key, cached_build
 from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -21,12 +22,17 @@ def build_host(
     model_dir: Path, exe: Path, *, cc: str = "gcc", sanitize: bool = False, extra: list[str] | None = None
 ) -> Path:
     """Compile the host harness with the generated model (prefix qsnn) and the full warning set."""
-    require_tool(cc)
+    compiler = require_tool(cc)
     harness = firmware_dir() / "host" / "harness.c"
     cmd = [cc, *WARNINGS, "-O2", *(SANITIZE if sanitize else []), *(extra or []), f"-I{model_dir}"]
     cmd += [str(harness), str(model_dir / "qsnn_model.c"), str(model_dir / "qsnn_runtime.c"), "-o", str(exe)]
-    run_tool(cmd, f"compiling the host harness with {cc}")
-    return exe
+
+    def key() -> str:
+        inputs = {"model": Path(model_dir), "harness": harness.parent}
+        tools = [[compiler, "--version"]]
+        return build_key("host", cmd, inputs=inputs, scratch={"exe": Path(exe)}, tools=tools)
+
+    return cached_build(exe, key, "host", lambda: run_tool(cmd, f"compiling the host harness with {cc}"))
 
 
 # A sanitizer report fails a run whatever the program's exit status.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from qsnn_deploy.errors import ToolchainError
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.build_cache import build_key, cached_build
 from qsnn_deploy.targets.hls.settings import hls_settings
 from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.tools import require_tool, run_tool
@@ -51,6 +52,7 @@ def build_csim(
 ) -> Path:
     """Compile the top function and the testbench with ``cxx`` and the warning set above."""
     compiler = require_tool(cxx)
+    ap_types = ap_types_dir()
     cmd = [
         compiler,
         *WARNINGS,
@@ -58,13 +60,18 @@ def build_csim(
         *FOREIGN,
         "-O2",
         "-isystem",
-        str(ap_types_dir()),
+        str(ap_types),
         f"-I{model_dir}",
         *(extra or []),
     ]
     cmd += [str(model_dir / f"{prefix}_top.cpp"), str(model_dir / f"{prefix}_tb.cpp"), "-o", str(exe)]
-    run_tool(cmd, f"compiling the HLS C simulation with {cxx}")
-    return exe
+
+    def key() -> str:
+        inputs = {"model": Path(model_dir), "ap_types": ap_types}
+        tools = [[compiler, "--version"]]
+        return build_key("csim", cmd, inputs=inputs, scratch={"exe": Path(exe)}, tools=tools)
+
+    return cached_build(exe, key, "csim", lambda: run_tool(cmd, f"compiling the HLS C simulation with {cxx}"))
 
 
 class CsimExecutor:

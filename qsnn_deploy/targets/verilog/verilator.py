@@ -12,6 +12,7 @@ import numpy as np
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.build_cache import build_key, cache_folder, cached_build
 from qsnn_deploy.targets.make_paths import plain_folder, plain_work
 from qsnn_deploy.targets.verilog.render import rtl_files
 from qsnn_deploy.targets.verilog.settings import verilog_settings
@@ -39,17 +40,59 @@ def lint(
 
 
 def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arch: str = "layered") -> Path:
-    """Compile the design and the C++ testbench into ``work/obj_dir/tb``. Verilator's build is make, which
-    splits a path at its spaces: the model folder is reached through a plain link (make_paths.py)."""
+    """Compile the design and the C++ testbench into ``work/obj_dir/tb``: Verilator writes the C++ and its
+    makefile, make builds them, as ``verilator --build`` does (the executable is byte for byte the same).
+    Verilator's build is make, which splits a path at its spaces: the model folder is reached through a plain
+    link (make_paths.py). The testbench finds tb_config.h beside itself (a quoted include), so no flag names
+    the model folder and Verilator's runtime objects compile the same for every design.
+
+    With ``$QSNN_BUILD_CACHE`` (build_cache.py) the executable is shared between builds of the same files, and
+    the runtime objects (verilated.o and the like, half of a small design's build) between all designs."""
     obj = plain_work(work) / "obj_dir"
     src = plain_folder(model_dir, work, "model-src")
-    cmd = [
-        require_tool("verilator"), "--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--x-assign", "fast",
-        "--x-initial", "fast", "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb",
-        "-CFLAGS", f"-O2 -I{src}", *sources(src, prefix, arch), str(src / "tb_verilator.cpp"),
+    verilator, make = require_tool("verilator"), require_tool("make")
+    verilate = [
+        verilator, "--cc", "--exe", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+        "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb", "-CFLAGS", "-O2",
+        *sources(src, prefix, arch), str(src / "tb_verilator.cpp"),
     ]  # fmt: skip
-    run_tool(cmd, "building the Verilator testbench", timeout=1800)
-    return obj / "tb"
+    makefile = [make, "--no-print-directory", "-C", str(obj), "-f", f"V{prefix}_top.mk"]
+    # Verilator's make compiles the C++ it writes with its configured compiler (g++)
+    tools = [[verilator, "--version"], [require_tool("g++"), "--version"]]
+
+    def build() -> None:
+        obj.mkdir(parents=True, exist_ok=True)
+        run_tool(verilate, "verilating the design", timeout=1800)
+        _share_runtime_objects(makefile, obj, tools)
+        run_tool([*makefile, "-j", str(jobs)], "building the Verilator testbench", timeout=1800)
+
+    def key() -> str:  # the number of make's jobs changes no byte of the executable
+        return build_key(
+            "verilator", [*verilate, *makefile], inputs={"src": src}, scratch={"obj": obj}, tools=tools
+        )
+
+    return cached_build(obj / "tb", key, "verilator", build)
+
+
+def _share_runtime_objects(makefile: list[str], obj: Path, tools: list[list[str]]) -> None:
+    """With a build cache, put Verilator's runtime objects (its makefile's VK_GLOBAL_OBJS) into ``obj`` from
+    the cache, each keyed by the compile command make would run for it, so that make finds them made."""
+    if cache_folder() is None:
+        return  # make builds them with the rest
+    report = "qsnn-runtime-objects: ; @echo $(VK_GLOBAL_OBJS)"
+    names = run_tool(
+        [*makefile, "-s", "--eval", report, "qsnn-runtime-objects"], "reading Verilator's makefile"
+    )
+    for name in names.stdout.split():
+        recipe = run_tool([*makefile, "-n", "-B", name], "reading Verilator's makefile").stdout.splitlines()
+
+        def key(recipe: list[str] = recipe) -> str:
+            return build_key("verilator-runtime", recipe, inputs={}, scratch={"obj": obj}, tools=tools)
+
+        def build(name: str = name) -> None:
+            run_tool([*makefile, name], f"compiling Verilator's {name}", timeout=1800)
+
+        cached_build(obj / name, key, "verilator-runtime", build)
 
 
 CYCLES = "cycles.bin"  # the testbench's clock cycles per sample, little-endian uint64, after the record
