@@ -1,12 +1,53 @@
 """Shared fixtures. ``data_dir``: the real datasets root from ``$QSNN_DATA_DIR``; tests that need it skip
-when it is unset, unless ``QSNN_REQUIRE_DATA=1`` (CI) makes a missing data dir a failure."""
+when it is unset, unless ``QSNN_REQUIRE_DATA=1`` (CI) makes a missing data dir a failure.
+
+Every run shares the executables it builds (Verilator, HLS csim, host gcc) through one build cache
+(qsnn_deploy/targets/build_cache.py): when ``$QSNN_BUILD_CACHE`` is unset (run-tests.sh sets it), the
+controlling process makes a fresh folder for the run before its xdist workers start, so they inherit it, and
+removes it at the end; the summary says how many builds the cache saved."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from qsnn_deploy.targets.build_cache import ENV_VAR
+
+_made_cache: Path | None = None  # the folder this process made for the run, removed when it ends
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _made_cache
+    if hasattr(config, "workerinput") or os.environ.get(ENV_VAR):
+        return  # an xdist worker (it inherited the controller's folder) or a cache chosen by the caller
+    _made_cache = Path(tempfile.mkdtemp(prefix="qsnn-build-cache-"))
+    os.environ[ENV_VAR] = str(_made_cache)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _made_cache
+    if _made_cache is not None:
+        shutil.rmtree(_made_cache, ignore_errors=True)
+        os.environ.pop(ENV_VAR, None)
+        _made_cache = None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line: builds made and builds copied from the cache (its log.txt, written by every worker)."""
+    log = Path(os.environ.get(ENV_VAR, "")) / "log.txt"
+    if hasattr(config, "workerinput") or not os.environ.get(ENV_VAR) or not log.is_file():
+        return
+    events = [line.split()[:2] for line in log.read_text().splitlines()]
+    kinds = sorted({kind for _, kind in events})
+    counts = ", ".join(
+        f"{kind} {sum(e == ['miss', kind] for e in events)} built / {sum(e == ['hit', kind] for e in events)} reused"
+        for kind in kinds
+    )
+    terminalreporter.write_line(f"build cache ({os.environ[ENV_VAR]}): {counts}")
 
 
 @pytest.fixture(scope="session")
