@@ -4,13 +4,14 @@
 # Test files run on one worker per CPU (pytest-xdist), each file on one worker so that its module fixtures (a
 # trained model, a built executable) are made once; QSNN_TEST_WORKERS=0 runs everything in this process.
 # The workers share what they build (Verilator, HLS csim and gcc executables) through one build cache for the
-# run (qsnn_deploy/targets/build_cache.py): a fresh folder, removed at the end, unless QSNN_BUILD_CACHE names one.
+# run (qsnn_deploy/targets/build_cache.py): a fresh folder, removed at the end, unless QSNN_BUILD_CACHE is set
+# (a folder to use, or empty for no cache).
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ -z "${QSNN_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export QSNN_DATA_DIR="$(cd ../shared/data && pwd)"
 fi
-if [ -z "${QSNN_BUILD_CACHE:-}" ]; then
+if [ -z "${QSNN_BUILD_CACHE+set}" ]; then  # unset: a fresh cache for this run
   QSNN_BUILD_CACHE="$(mktemp -d "${TMPDIR:-/tmp}/qsnn-build-cache-XXXXXX")"
   export QSNN_BUILD_CACHE
   trap 'rm -rf "$QSNN_BUILD_CACHE"' EXIT

@@ -4,7 +4,8 @@ when it is unset, unless ``QSNN_REQUIRE_DATA=1`` (CI) makes a missing data dir a
 Every run shares the executables it builds (Verilator, HLS csim, host gcc) through one build cache
 (qsnn_deploy/targets/build_cache.py): when ``$QSNN_BUILD_CACHE`` is unset (run-tests.sh sets it), the
 controlling process makes a fresh folder for the run before its xdist workers start, so they inherit it, and
-removes it at the end; the summary says how many builds the cache saved."""
+removes it at the end; the summary says how many builds the cache saved. ``QSNN_BUILD_CACHE=`` (set, empty)
+runs without a cache, every build as it was before the cache existed."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ _made_cache: Path | None = None  # the folder this process made for the run, rem
 
 def pytest_configure(config: pytest.Config) -> None:
     global _made_cache
-    if hasattr(config, "workerinput") or os.environ.get(ENV_VAR):
-        return  # an xdist worker (it inherited the controller's folder) or a cache chosen by the caller
+    if hasattr(config, "workerinput") or ENV_VAR in os.environ:
+        return  # an xdist worker (it inherited the controller's folder), or the caller's folder (empty: none)
     _made_cache = Path(tempfile.mkdtemp(prefix="qsnn-build-cache-"))
     os.environ[ENV_VAR] = str(_made_cache)
 
