@@ -1,7 +1,8 @@
 """The build cache ($QSNN_BUILD_CACHE, qsnn_deploy/targets/build_cache.py) on the real builders: a second build
 of the same sources, even from another folder, copies the first's executable byte for byte without running the
 compiler; a source changed in one byte, another flag or a failed build builds (and a failure stores nothing);
-two processes that build one key at the same time compile it once; unset, every build compiles.
+two processes that build one key at the same time compile it once; unset, every build compiles. Verilator's
+runtime objects compile by the same commands for every design, so one compile serves all.
 
 The compiler is the real gcc behind a wrapper script that counts its compile runs (its ``--version``,
 asked for the key, is not counted)."""
@@ -149,3 +150,26 @@ def test_two_processes_building_one_key_compile_once(cache: Path, tmp_path: Path
     assert (tmp_path / "exe0").read_bytes() == (tmp_path / "exe1").read_bytes()
     events = sorted(line.split()[0] for line in (cache / "log.txt").read_text().splitlines())
     assert events == ["hit", "miss"]
+
+
+def test_verilator_runtime_objects_compile_the_same_for_every_design(tmp_path: Path) -> None:
+    """Two designs of different organisations and prefixes: make would compile the same runtime objects by the
+    same commands, none naming either model folder (so one cached copy serves both)."""
+    require_tools("verilator", "make")
+    from qsnn_deploy.targets.base import TargetOptions
+    from qsnn_deploy.targets.verilog.verilator import make_command, runtime_recipes, verilate_command
+    from qsnn_deploy.verify.tools import run_tool
+
+    recipes = []
+    for name, options, arch in [
+        ("layered", TargetOptions(extra={"lanes": "4"}), "layered"),
+        ("serial", TargetOptions(prefix="other", extra={"arch": "serial"}), "serial"),
+    ]:
+        src, obj = tmp_path / name, tmp_path / f"{name}-obj"
+        generate(random_graph("tiny", 0), "verilog", src, options=options)
+        run_tool(verilate_command(src, obj, options.prefix, arch), "verilating")
+        recipes.append(runtime_recipes(make_command(obj, options.prefix)))
+    assert recipes[0] == recipes[1]
+    assert "verilated.o" in recipes[0]
+    text = "\n".join(line for lines in recipes[0].values() for line in lines)
+    assert "verilated.cpp" in text and str(tmp_path) not in text

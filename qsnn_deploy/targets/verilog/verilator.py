@@ -50,15 +50,9 @@ def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arc
     the runtime objects (verilated.o and the like, half of a small design's build) between all designs."""
     obj = plain_work(work) / "obj_dir"
     src = plain_folder(model_dir, work, "model-src")
-    verilator, make = require_tool("verilator"), require_tool("make")
-    verilate = [
-        verilator, "--cc", "--exe", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-        "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb", "-CFLAGS", "-O2",
-        *sources(src, prefix, arch), str(src / "tb_verilator.cpp"),
-    ]  # fmt: skip
-    makefile = [make, "--no-print-directory", "-C", str(obj), "-f", f"V{prefix}_top.mk"]
+    verilate, makefile = verilate_command(src, obj, prefix, arch), make_command(obj, prefix)
     # Verilator's make compiles the C++ it writes with its configured compiler (g++)
-    tools = [[verilator, "--version"], [require_tool("g++"), "--version"]]
+    tools = [[verilate[0], "--version"], [require_tool("g++"), "--version"]]
 
     def build() -> None:
         obj.mkdir(parents=True, exist_ok=True)
@@ -74,17 +68,35 @@ def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arc
     return cached_build(obj / "tb", key, "verilator", build)
 
 
+def verilate_command(src: Path, obj: Path, prefix: str, arch: str) -> list[str]:
+    """Verilator writing the C++ of the design in ``src``, of its testbench and their makefile into ``obj``."""
+    return [
+        require_tool("verilator"), "--cc", "--exe", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+        "--top-module", f"{prefix}_top", "-Mdir", str(obj), "-o", "tb", "-CFLAGS", "-O2",
+        *sources(src, prefix, arch), str(src / "tb_verilator.cpp"),
+    ]  # fmt: skip
+
+
+def make_command(obj: Path, prefix: str) -> list[str]:
+    """make on the makefile Verilator wrote into ``obj`` (targets to add)."""
+    return [require_tool("make"), "--no-print-directory", "-C", str(obj), "-f", f"V{prefix}_top.mk"]
+
+
+def runtime_recipes(makefile: list[str]) -> dict[str, list[str]]:
+    """Verilator's runtime objects (its makefile's VK_GLOBAL_OBJS: verilated.o and the like), each with the
+    commands make would run to compile it (``make -n -B``)."""
+    report = "qsnn-runtime-objects: ; @echo $(VK_GLOBAL_OBJS)"
+    what = "reading Verilator's makefile"
+    names = run_tool([*makefile, "-s", "--eval", report, "qsnn-runtime-objects"], what).stdout.split()
+    return {name: run_tool([*makefile, "-n", "-B", name], what).stdout.splitlines() for name in names}
+
+
 def _share_runtime_objects(makefile: list[str], obj: Path, tools: list[list[str]]) -> None:
-    """With a build cache, put Verilator's runtime objects (its makefile's VK_GLOBAL_OBJS) into ``obj`` from
-    the cache, each keyed by the compile command make would run for it, so that make finds them made."""
+    """With a build cache, put Verilator's runtime objects into ``obj`` from the cache, each keyed by the
+    commands that compile it, so that make finds them made."""
     if cache_folder() is None:
         return  # make builds them with the rest
-    report = "qsnn-runtime-objects: ; @echo $(VK_GLOBAL_OBJS)"
-    names = run_tool(
-        [*makefile, "-s", "--eval", report, "qsnn-runtime-objects"], "reading Verilator's makefile"
-    )
-    for name in names.stdout.split():
-        recipe = run_tool([*makefile, "-n", "-B", name], "reading Verilator's makefile").stdout.splitlines()
+    for name, recipe in runtime_recipes(makefile).items():
 
         def key(recipe: list[str] = recipe) -> str:
             return build_key("verilator-runtime", recipe, inputs={}, scratch={"obj": obj}, tools=tools)
