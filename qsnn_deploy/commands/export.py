@@ -12,6 +12,7 @@ from qsnn_deploy.export.api import (
     export_checkpoint,
 )
 from qsnn_deploy.ir import metadata as ir_metadata
+from qsnn_deploy.ir.graph import written_version
 from qsnn_deploy.ir.io import save_graph
 
 __all__ = ["export_from_cli"]
@@ -96,7 +97,7 @@ def export_from_cli(
     save_graph(result.graph, out)
     g = result.graph
     click.echo(
-        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
+        f"wrote {out}: IR v{written_version(g.ops)}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
         f"{g.num_steps} steps ({_STEPS_FROM.get(g.metadata.get('num_steps_from'), 'given by the caller')})"
     )
     click.echo(f"folding passes: {', '.join(dict.fromkeys(result.passes))}")

@@ -10,6 +10,7 @@ import click
 
 from qsnn_deploy.interop.nir_door import node_label
 from qsnn_deploy.interop.nir_import import ImportResult, import_nir
+from qsnn_deploy.ir.graph import written_version
 from qsnn_deploy.targets.buildable import target_verdicts
 
 __all__ = ["import_from_cli", "report", "target_verdicts"]
@@ -45,7 +46,7 @@ def report(result: ImportResult, verdicts: dict[str, str | None], out: Path, bit
     for note in result.notes:
         click.echo(f"note: {note}")
     click.echo(
-        f"wrote {out}: IR v{g.version}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
+        f"wrote {out}: IR v{written_version(g.ops)}, {len(g.ops)} ops, input {g.input.shape} {g.input.encoding}, "
         f"{g.num_steps} steps, {bits}-bit weights (per tensor)"
     )
     originals = g.metadata.get("nir_import", {}).get("nodes", {})

@@ -27,7 +27,7 @@ import numpy as np
 
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.conventions import DEFAULT_DT, PRODUCER, tau_of_beta
-from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.graph import Graph, written_version
 from qsnn_deploy.ir.plan import Layer, plan_layers
 
 
@@ -130,7 +130,7 @@ def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
         )
     metadata = {"producer": PRODUCER, "units": "integer", "dt": float(dt), "num_steps": graph.num_steps,
                 "encoding": graph.input.encoding, "input_scale": 1.0, "ir_input_scale": float(graph.input.scale),
-                "ir_version": graph.version}  # fmt: skip
+                "ir_version": written_version(graph.ops)}  # fmt: skip
     edges = list(zip(names[:-1], names[1:]))
     return nir.NIRGraph(nodes=dict(nodes), edges=edges, metadata=metadata)
 

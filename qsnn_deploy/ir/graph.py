@@ -9,9 +9,21 @@ from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir.ops import LIF, Op, Shape
 from qsnn_deploy.ir.types import IntType
 
-IR_VERSION = 2
+IR_VERSION = 3
 """Version of the IR semantics and file format. Bump it when a field or a rule changes; keep a fixture of
-every older version under tests/fixtures/ir/ and an upgrader in ir/io.py."""
+every older version under tests/fixtures/ir/ and an upgrader in ir/io.py. Version 3 added the ``synaptic`` op.
+
+A file carries ``written_version``: the lowest version that holds its ops, so a graph without the newer ops is
+read by older qsnn-deploy releases too, and its fingerprint (and every file generated from it) does not change
+with a version bump that does not concern it."""
+
+OLDEST_WRITTEN = 2  # version 2 brought the field limits and typed metadata that every file now obeys
+
+
+def written_version(ops) -> int:
+    """The IR version a file of ``ops`` carries: the newest ``since`` among them, at least ``OLDEST_WRITTEN``."""
+    return max([OLDEST_WRITTEN, *(op.since for op in ops)])
+
 
 ENCODINGS = ("static", "stream")
 

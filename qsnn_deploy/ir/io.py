@@ -22,7 +22,7 @@ from qsnn_deploy import __version__
 from qsnn_deploy.atomic import write_atomic
 from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
 from qsnn_deploy.ir import limits
-from qsnn_deploy.ir.graph import IR_VERSION, Graph, InputSpec
+from qsnn_deploy.ir.graph import IR_VERSION, Graph, InputSpec, written_version
 from qsnn_deploy.ir.metadata import check_metadata
 from qsnn_deploy.ir.ops import OP_TYPES, Op
 from qsnn_deploy.ir.types import IntType
@@ -55,7 +55,7 @@ def graph_to_manifest(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarra
     tensors: dict[str, np.ndarray] = {}
     manifest = {
         "format": FORMAT_NAME,
-        "version": graph.version,
+        "version": written_version(graph.ops),
         "producer": f"qsnn-deploy {__version__}",
         "input": {
             "shape": list(graph.input.shape),
@@ -200,12 +200,23 @@ def _upgrade(manifest: dict) -> dict:
 
     1 -> 2: version 2 added the ``maxpool2d`` op, the field limits (ir/limits.py) and the typed metadata keys
     (ir/metadata.py). A version 1 file has no max pool and its fields and keys mean what they meant, so it
-    reads unchanged; the limits and key types are checked on every load, of either version."""
-    if manifest["version"] == 1:
-        ops = manifest.get("ops")
-        if isinstance(ops, list) and any(isinstance(op, dict) and op.get("op") == "maxpool2d" for op in ops):
-            raise IRFormatError("a maxpool2d op in an IR version 1 file: max pooling came with version 2")
-        manifest = {**manifest, "version": 2}
+    reads unchanged; the limits and key types are checked on every load, of either version.
+    2 -> 3: version 3 added the ``synaptic`` op (and let a ``lif`` follow it); every other op means what it
+    meant, so a version 2 file reads unchanged.
+
+    An op newer than the file's version (its class's ``since``) is refused: the file claims an older format
+    than its contents need."""
+    ops = manifest.get("ops")
+    for op in ops if isinstance(ops, list) else []:
+        kind = op.get("op") if isinstance(op, dict) else None
+        cls = OP_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is not None and cls.since > manifest["version"]:
+            raise IRFormatError(
+                f"a {cls.kind} op in an IR version {manifest['version']} file: {cls.kind} came with version "
+                f"{cls.since}"
+            )
+    for step in range(manifest["version"], IR_VERSION):
+        manifest = {**manifest, "version": step + 1}  # 1 -> 2 and 2 -> 3 change nothing else
     return manifest
 
 

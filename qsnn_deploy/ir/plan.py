@@ -27,16 +27,17 @@ import numpy as np
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d, Synaptic
 
 Shape = tuple[int, ...]
 
-LAYER_PATTERN = "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize lif, repeated"
+LAYER_PATTERN = "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize [synaptic] lif, repeated"
 
 
 @dataclass(frozen=True)
 class Group:
-    """Consecutive ops that run as one unit: ``[synapse] [pool] [requantize] [lif]``, at least one present.
+    """Consecutive ops that run as one unit: ``[synapse] [pool] [requantize] [current] [lif]``, at least one
+    present (a current op, ``synaptic``, only after a requantize).
 
     A pool is part of a group only directly after its conv. ``in_shape`` is the input of the first op,
     ``conv_shape`` the synapse's output (before pooling) and ``out_shape`` the output of the last op."""
@@ -50,6 +51,7 @@ class Group:
     in_shape: Shape
     conv_shape: Shape
     out_shape: Shape
+    current: Synaptic | None = None
 
     @property
     def complete(self) -> bool:
@@ -79,6 +81,7 @@ class Layer:
     out_shape: Shape
     in_pool: SumPool2d | None = None
     ir_op: Conv2d | Linear | None = None  # the unfolded synapse when ``in_pool`` is set
+    current: Synaptic | None = None  # a synaptic current between ``rq`` and ``lif`` (IR version 3)
 
     @property
     def synapse(self) -> Conv2d | Linear:
@@ -130,7 +133,7 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
     i = 0
     while i < len(ops):
         start = i
-        synapse = pool = rq = lif = None
+        synapse = pool = rq = current = lif = None
         if ops[i].role == "synapse":
             synapse = ops[i]
             i += 1
@@ -141,6 +144,9 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
         if i < len(ops) and ops[i].role == "requantize":
             rq = ops[i]
             i += 1
+        if i < len(ops) and ops[i].role == "current" and rq is not None:
+            current = ops[i]
+            i += 1
         if i < len(ops) and ops[i].role == "neuron" and rq is not None:
             lif = ops[i]
             i += 1
@@ -148,7 +154,7 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
             raise DesignRuleError("layer_pattern", f"op {ops[i].name!r} cannot start a layer")
         groups.append(
             Group(len(groups), tuple(ops[start:i]), synapse, pool, rq, lif, shapes[start][0], conv_shape,
-                  shapes[i - 1][1])
+                  shapes[i - 1][1], current)
         )  # fmt: skip
     return tuple(groups)
 
@@ -222,12 +228,12 @@ def plan_layers(graph: Graph) -> tuple[Layer, ...]:
             continue
         if in_pool is None:
             shapes = (g.in_shape, g.conv_shape, g.out_shape)
-            layers.append(Layer(len(layers), g.synapse, g.pool, g.rq, g.lif, *shapes))  # type: ignore[arg-type]
+            layers.append(Layer(len(layers), g.synapse, g.pool, g.rq, g.lif, *shapes, current=g.current))  # type: ignore[arg-type]
             continue
         folded = fold_sum_pool(in_pool, g.synapse, pool_in)  # type: ignore[arg-type]
         layers.append(
             Layer(len(layers), folded, g.pool, g.rq, g.lif, pool_in, folded.out_shape(pool_in), g.out_shape,
-                  in_pool, g.synapse)  # type: ignore[arg-type]
+                  in_pool, g.synapse, g.current)  # type: ignore[arg-type]
         )  # fmt: skip
         in_pool = None
     return tuple(layers)

@@ -43,7 +43,7 @@ def overflow_sites(graph: Graph) -> list[str]:
     requantize multiplies wider than 64 bits."""
     sites = []
     for rng in analyse(graph):
-        if rng.kind == "lif" and rng.note:
+        if rng.saturates and rng.note:
             sites.append(f"{rng.name}: {rng.note}")
         sites.extend(f"{rng.name}: {problem}" for problem in rng.overflows())
     return sites

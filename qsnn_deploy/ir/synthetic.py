@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d, Synaptic
 from qsnn_deploy.ir.types import UINT8, IntType
 
 SHAPES = {
@@ -31,10 +31,12 @@ def random_graph(
     num_steps: int = 20,
     conv1_channels: int | None = None,
     pool: str = "sum",
+    synaptic: tuple[int, int] | None = None,
 ) -> Graph:
     """A conv-pool-LIF, conv-pool-LIF, linear-LIF graph with random weights, scaled so that every layer spikes
     at a moderate rate on random inputs. ``pool``: "sum" (the paper's average pooling) or "max" (some channels
-    pooled by their minimum, as a negative scale makes them)."""
+    pooled by their minimum, as a negative scale makes them). ``synaptic``: (multiplier, shift) of a synaptic
+    current before every LIF (IR version 3), the LIFs' currents scaled down by ``1 - alpha`` to keep the rates."""
     rng = np.random.default_rng(seed)
     (c, h, w), encoding, c2, classes = SHAPES[arch]
     c1 = conv1_channels or (4 if arch.startswith("tiny") else 16)
@@ -49,10 +51,13 @@ def random_graph(
     def weights(*shape: int) -> np.ndarray:
         return rng.integers(-wmax, wmax + 1, shape)
 
+    alpha = 0.0 if synaptic is None else synaptic[0] / (1 << synaptic[1])
+
     def requant(name: str, channels: int, fan_in: int, in_max_value: float) -> Requantize:
-        # Typical accumulator magnitude ~ sqrt(fan_in) * wmax * in_max / 2; map it to ~threshold / 3.
+        # Typical accumulator magnitude ~ sqrt(fan_in) * wmax * in_max / 2; map it to ~threshold / 3 (a
+        # synaptic current sums ~1 / (1 - alpha) inputs: scale the input down by that).
         typical = max(1.0, np.sqrt(fan_in) * wmax * in_max_value / 2)
-        ratio = threshold / 3 / typical
+        ratio = threshold / 3 / typical * (1 - alpha)
         shift = int(np.clip(np.floor(np.log2((1 << 29) / ratio)), 0, 24))
         scale = ratio * (1 << shift)
         mult = np.maximum(1, (scale * rng.uniform(0.5, 1.5, channels))).astype(np.int64)
@@ -85,6 +90,12 @@ def random_graph(
         requant("rq3", classes, c2 * h2 * w2 * 0.3, 1),
         lif("lif3"),
     )
+    if synaptic is not None:
+        ops = tuple(
+            x
+            for op in ops
+            for x in ((Synaptic(f"syn_{op.name}", *synaptic, state), op) if op.kind == "lif" else (op,))
+        )
     spec = InputSpec((c, h, w), UINT8, encoding, 1 / 255 if encoding == "static" else 1.0)
     return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:{arch}:{seed}"}).validate()
 

@@ -35,6 +35,8 @@ class SimResult:
     synops: dict[str, np.ndarray] = field(default_factory=dict)  # conv/linear name -> (N,) accumulations
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...) uint8
     layer_membranes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...)
+    # with record: synaptic op name -> (N, T, ...) currents, in its state type
+    layer_currents: dict[str, np.ndarray] = field(default_factory=dict)
     neurons: dict[str, int] = field(default_factory=dict)  # LIF name -> neurons in the layer
     num_steps: int = 0
 
@@ -59,7 +61,7 @@ def _checked_ranges(graph: Graph) -> tuple[set[str], dict[str, OpRange]]:
     ranges = {}
     for rng in analyse(graph):
         ranges[rng.name] = rng
-        if rng.kind == "lif" and rng.note:
+        if rng.saturates and rng.note:
             can_saturate.add(rng.name)
         problems = rng.overflows()  # outputs, every partial sum, the requantize's 64-bit multiply
         if problems:
@@ -209,7 +211,7 @@ def _run_batch(
         for stage in prefix:  # once per sample; their synops count once per inference
             static, _, _ = _run_stage(stage, static, None, result, n, 1, False, None, False)
     states: dict[str, np.ndarray] = {}
-    outputs, spikes_rec, mems_rec = [], {}, {}
+    outputs, spikes_rec, mems_rec, currents_rec = [], {}, {}, {}
     chunk = chunk_steps(plan, n, steps, chunk_values)
     for t0 in range(0, steps, chunk):
         tc = min(chunk, steps - t0)
@@ -225,16 +227,20 @@ def _run_batch(
                 stage, cur, spike_totals, result, n, tc, per_step, states, record
             )
             per_step = per_step or stage.op.stateful  # from the first state on, every step differs
-            if stage.op.role == "neuron":
-                if record:
-                    held = cur.reshape(tc, n, *hwc(stage.out_shape))
-                    spikes_rec.setdefault(stage.op.name, []).append(_to_ir_layout(held, stage.out_shape))
-                    mems_rec.setdefault(stage.op.name, []).append(_to_ir_layout(mems, stage.out_shape))
+            if record and stage.op.role == "neuron":
+                held = cur.reshape(tc, n, *hwc(stage.out_shape))
+                spikes_rec.setdefault(stage.op.name, []).append(_to_ir_layout(held, stage.out_shape))
+                mems_rec.setdefault(stage.op.name, []).append(_to_ir_layout(mems, stage.out_shape))
+            elif record and stage.op.role == "current":
+                currents_rec.setdefault(stage.op.name, []).append(_to_ir_layout(mems, stage.out_shape))
         outputs.append(cur.reshape(tc, n, -1))
     out = np.concatenate(outputs).transpose(1, 0, 2)  # (n, T, K); the output layer is a vector
     result.output_spikes = np.ascontiguousarray(out)
     result.counts = out.sum(axis=1, dtype=np.int64)
     result.predictions = np.argmax(result.counts, axis=1)  # numpy returns the first maximum: lowest index
+    for name, chunks in currents_rec.items():
+        dtype = next(s.op for s in plan if s.op.name == name).state_type_numpy()
+        result.layer_currents[name] = np.moveaxis(np.concatenate(chunks), 0, 1).astype(dtype)
     for name in spikes_rec:
         result.layer_spikes[name] = np.moveaxis(np.concatenate(spikes_rec[name]), 0, 1)
         result.layer_membranes[name] = np.moveaxis(np.concatenate(mems_rec[name]), 0, 1)
@@ -281,6 +287,18 @@ def _run_linear(stage: Stage, cur, spike_totals):
     return res.reshape(len(res), *stage.out_shape)
 
 
+def _run_synaptic(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
+    """The synaptic current over the chunk's steps; returns the currents of every step, (tc*n, ...) int64,
+    and (with ``record``) the same as the record's currents."""
+    held = hwc(stage.out_shape)
+    inputs = cur.reshape(tc, n, *held) if per_step else cur
+    state = states.setdefault(stage.op.name, np.zeros((n, *held), dtype=np.int64))
+    currents = kernels.synaptic_scan(
+        inputs, stage.op, static=not per_step, num_steps=tc, saturate=stage.saturate, state=state
+    )
+    return currents.reshape(tc * n, *held), None, currents if record else None
+
+
 def _run_lif(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
     op = stage.op
     held = hwc(stage.out_shape)
@@ -309,6 +327,7 @@ STAGE_RUNNERS = {
     "pool": lambda stage, cur, _: kernels.sumpool2d(cur, stage.op, channels_last=True),
     "maxpool": lambda stage, cur, _: kernels.maxpool2d(cur, stage.op),
     "requantize": lambda stage, cur, _: kernels.requantize(cur, stage.op, channels_last=True),
+    "synaptic": _run_synaptic,
     "lif": _run_lif,
 }
 
@@ -359,6 +378,7 @@ def concat_results(parts: list[SimResult], steps: int) -> SimResult:
         synops=cat(lambda p: p.synops),
         layer_spikes=cat(lambda p: p.layer_spikes),
         layer_membranes=cat(lambda p: p.layer_membranes),
+        layer_currents=cat(lambda p: p.layer_currents),
         neurons=dict(first.neurons),
         num_steps=steps,
     )

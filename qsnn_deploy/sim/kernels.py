@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d, Synaptic
 
 CHUNK_ELEMENTS = 1 << 19  # im2col buffer per chunk, in elements: small enough to stay in cache
 
@@ -379,3 +379,37 @@ def _lif_scan_literal(currents, op, static, num_steps, record, saturate, state):
         if membranes is not None:
             membranes[t] = v
     return spikes, membranes
+
+
+def synaptic_scan(
+    inputs: np.ndarray,
+    op: Synaptic,
+    *,
+    static: bool = False,
+    num_steps: int | None = None,
+    saturate: bool = True,
+    state: np.ndarray | None = None,
+) -> np.ndarray:
+    """Run a synaptic current over time: ``i = saturate(((i * m + h) >> s) + x)`` at every step
+    (docs/ir/ops.md#synaptic).
+
+    ``inputs``: (T, N, ...) int64, or (N, ...) with ``static=True`` (the same input every step; then
+    ``num_steps`` is required). ``state``: the current before the first step, updated in place to the current
+    after the last, as ``lif_scan``'s. ``saturate``: the range analysis says the current can reach its type's
+    bounds (without it the clip is a no-op and skipped). Returns the current of every step, (T, N, ...) int64.
+    Exact in int64: |i * m| < 2^31 * 2^31."""
+    steps = num_steps if static else inputs.shape[0]
+    shape = inputs.shape if static else inputs.shape[1:]
+    s, m = op.decay_shift, op.decay_multiplier
+    h = (1 << (s - 1)) if s else 0
+    i = np.zeros(shape, dtype=np.int64) if state is None else state
+    out = np.empty((steps, *shape), dtype=np.int64)
+    for t in range(steps):
+        np.multiply(i, m, out=i)
+        np.add(i, h, out=i)
+        np.right_shift(i, s, out=i)
+        np.add(i, inputs if static else inputs[t], out=i)
+        if saturate:
+            np.clip(i, op.state_type.min, op.state_type.max, out=i)
+        out[t] = i
+    return out

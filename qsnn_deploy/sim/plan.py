@@ -116,7 +116,13 @@ def _linear_stage(op: Linear, group, shape: tuple[int, ...]) -> tuple[str, np.nd
 # The simulator's registration tables: the stage builder of each synaptic op, and the stage kind
 # (executor.STAGE_RUNNERS) of every other op. An op missing here is refused by simulate before any work.
 SYNAPSE_STAGES = {"conv2d": _conv_stage, "linear": _linear_stage}
-STAGE_KINDS = {"sumpool2d": "pool", "maxpool2d": "maxpool", "requantize": "requantize", "lif": "lif"}
+STAGE_KINDS = {
+    "sumpool2d": "pool",
+    "maxpool2d": "maxpool",
+    "requantize": "requantize",
+    "synaptic": "synaptic",
+    "lif": "lif",
+}
 
 
 def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange]) -> list[Stage]:

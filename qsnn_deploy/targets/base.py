@@ -153,6 +153,17 @@ class OpImpl:
     emit: Callable[..., Any] | None = None
 
 
+OPS_BEGIN = "<!-- ops: generated from the target's registration table (targets/<target>/ops.py); a test keeps it equal -->"
+OPS_END = "<!-- end of ops -->"
+
+
+def ops_markdown(ops: Mapping[str, OpImpl]) -> str:
+    """The op table of a docs/targets page: every IR op kind the target implements, and what runs it."""
+    rows = ["| IR op | implemented by |", "|---|---|"]
+    rows += [f"| `{kind}` | {impl.where} |" for kind, impl in ops.items()]
+    return "\n".join([OPS_BEGIN, *rows, OPS_END])
+
+
 def separate_pool(layer: Layer, ops: Mapping[str, OpImpl]) -> bool:
     """Whether ``layer``'s pool runs as its own pass over the synapse's full map on a target whose table is
     ``ops``."""

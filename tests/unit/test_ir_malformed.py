@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qsnn_deploy.errors import IRFormatError, IRValidationError, QsnnError
-from qsnn_deploy.ir import load_graph, save_graph
+from qsnn_deploy.ir import IR_VERSION, load_graph, save_graph
 from qsnn_deploy.ir.synthetic import random_graph
 
 GRAPH = random_graph("tiny", seed=4, bits=4, num_steps=3)
@@ -114,7 +114,7 @@ def test_a_manifest_that_is_not_an_object(tmp_path):
 
 def test_newer_version_asks_to_upgrade(tmp_path):
     manifest, members = _valid_members(tmp_path)
-    manifest["version"] += 1
+    manifest["version"] = IR_VERSION + 1
     msg = _load_fails(_write(tmp_path / "x.qsnn", manifest, members), IRFormatError, "upgrade qsnn-deploy")
     assert f"version {manifest['version']}" in msg
 

@@ -16,9 +16,10 @@ from qsnn_deploy.ir.ops.linear import Linear
 from qsnn_deploy.ir.ops.maxpool2d import MaxPool2d
 from qsnn_deploy.ir.ops.requantize import Requantize
 from qsnn_deploy.ir.ops.sumpool2d import SumPool2d
+from qsnn_deploy.ir.ops.synaptic import Synaptic
 
 OP_TYPES: dict[str, type[Op]] = {
-    cls.kind: cls for cls in (Conv2d, SumPool2d, MaxPool2d, Linear, Requantize, LIF)
+    cls.kind: cls for cls in (Conv2d, SumPool2d, MaxPool2d, Linear, Requantize, Synaptic, LIF)
 }
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "Requantize",
     "Shape",
     "SumPool2d",
+    "Synaptic",
     "lif_membrane_bound",
 ]

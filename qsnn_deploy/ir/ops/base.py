@@ -3,7 +3,8 @@
 
 An op module holds, side by side, one op's dataclass (fields, shape and field checks), its range rule
 (``bounds``, the rule of docs/ir/ranges.md) and its step semantics (``reference``, the rule of docs/ir/ops.md in
-plain int64 NumPy). Adding an op means one module here, plus one kernel per target.
+plain int64 NumPy). Adding an op means one module here (and its line in ``OP_TYPES``), plus one registered
+implementation per executor that runs it (docs/targets/README.md, "Adding an op").
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class OpRange:
     note: str = ""
     partial_lo: tuple[int, ...] | None = None
     partial_hi: tuple[int, ...] | None = None
+    saturates: bool = False  # its state saturates by definition (lif, synaptic): ``note`` says when it can
 
     @property
     def span(self) -> tuple[int, int]:
@@ -88,8 +90,8 @@ class OpRange:
     def overflows(self) -> list[str]:
         """Why values of this op can leave their declared type (outputs or partial sums), or the 64 bits of a
         requantize multiply; empty when the op is exact. A LIF is never listed: its membrane saturates by
-        definition (``note`` says when it can)."""
-        if self.kind == "lif":
+        definition (``note`` says when it can), nor a synaptic current."""
+        if self.saturates:
             return []
         problems = []
         lo, hi = min(self.lo), max(self.hi)

@@ -29,7 +29,7 @@ class LIF(Op):
     kind: ClassVar[str] = "lif"
     role: ClassVar[str] = "neuron"
     stateful: ClassVar[bool] = True
-    follows: ClassVar[tuple[str, ...]] = ("requantize",)
+    follows: ClassVar[tuple[str, ...]] = ("requantize", "synaptic")
     name: str
     threshold: int = 1
     decay_multiplier: int = 1
@@ -97,7 +97,9 @@ class LIF(Op):
             note, peak = "", bound
         m_lo, m_hi = (st.min, st.max) if note else (-bound, bound)
         channels = len(lo)
-        rng = OpRange(self.name, self.kind, (m_lo,) * channels, (m_hi,) * channels, peak, st, note)
+        rng = OpRange(
+            self.name, self.kind, (m_lo,) * channels, (m_hi,) * channels, peak, st, note, saturates=True
+        )
         return np.zeros(channels, dtype=object), np.ones(channels, dtype=object), rng
 
 

@@ -21,6 +21,7 @@ class MaxPool2d(WindowPool):
     """
 
     kind: ClassVar[str] = "maxpool2d"
+    since: ClassVar[int] = 2
     folds_into_synapse: ClassVar[bool] = False  # a max does not move into weights
     summed_area: ClassVar[int] = 1  # one output is one input
     name: str
