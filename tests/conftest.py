@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ENV_VAR = (
-    "QSNN_BUILD_CACHE"  # build_cache.ENV_VAR, named here so that this file imports no part of the package
-)
+# build_cache.ENV_VAR, named here so that this file imports no part of the package
+ENV_VAR = "QSNN_BUILD_CACHE"
 
 _made_cache: Path | None = None  # the folder this process made for the run, removed when it ends
 
