@@ -91,10 +91,14 @@ class Identity:
 
 @dataclass(frozen=True, eq=False)
 class Leaky:
+    """A LIF layer; with ``alpha`` a current-based one (snnTorch's ``Synaptic``, NIR's ``CubaLIF``): at every
+    step ``syn = alpha * syn + input`` first, then the membrane integrates ``syn`` instead of the input."""
+
     name: str
     beta: float
     threshold: float
     reset: str  # "subtract" | "zero"
+    alpha: float | None = None  # the synaptic decay per step; None: no synaptic current
 
 
 FloatLayer = IntConv | IntLinear | AvgPool | SumPool | MaxPool | BatchNorm | Affine | Identity | Leaky
@@ -178,14 +182,21 @@ def run_float(
             cur = x.reshape(steps, n, *x.shape[1:]) if per_step else np.broadcast_to(x, (steps, *x.shape))
             currents[layer.name] = cur
             beta = min(max(layer.beta, 0.0), 1.0)
+            alpha = None if layer.alpha is None else min(max(layer.alpha, 0.0), 1.0)
             mem = np.zeros(cur.shape[1:])
+            syn = np.zeros(cur.shape[1:])
             spikes = np.empty(cur.shape)
             for t in range(steps):
+                if (
+                    alpha is not None
+                ):  # snnTorch's Synaptic: the current first, the membrane reads the new one
+                    syn = alpha * syn + cur[t]
+                drive = cur[t] if alpha is None else syn
                 reset = mem > layer.threshold
                 if layer.reset == "subtract":
-                    mem = beta * mem + cur[t] - reset * layer.threshold
+                    mem = beta * mem + drive - reset * layer.threshold
                 else:
-                    mem = beta * np.where(reset, 0.0, mem) + cur[t]
+                    mem = beta * np.where(reset, 0.0, mem) + drive
                 spikes[t] = mem > layer.threshold
             if spike_totals is not None:
                 spike_totals[layer.name] = spike_totals.get(layer.name, 0) + int(spikes.sum())

@@ -142,11 +142,8 @@ def flatten(name: str, m: nn.Flatten) -> list:
     return identity(name, m)
 
 
-def leaky(name: str, m: nn.Module) -> list:
-    if m.reset_mechanism not in ("subtract", "zero"):
-        raise UnsupportedLayerError(
-            f"layer {name!r}: reset_mechanism {m.reset_mechanism!r}; use 'subtract' or 'zero'"
-        )
+def _neuron_settings(name: str, m: nn.Module) -> tuple[float, float]:
+    """(beta, threshold) of an snnTorch neuron, after the checks a ``Leaky`` and a ``Synaptic`` share."""
     if not getattr(m, "reset_delay", True):
         raise UnsupportedLayerError(f"layer {name!r}: reset_delay=False is not supported")
     if getattr(m, "state_quant", False):
@@ -164,7 +161,38 @@ def leaky(name: str, m: nn.Module) -> list:
         raise UnsupportedLayerError(f"layer {name!r}: per-neuron beta or threshold is not supported")
     if float(threshold) <= 0:
         raise UnsupportedLayerError(f"layer {name!r}: threshold must be positive, got {float(threshold)}")
-    return [Leaky(name, float(beta), float(threshold), m.reset_mechanism)]
+    return float(beta), float(threshold)
+
+
+def leaky(name: str, m: nn.Module) -> list:
+    if m.reset_mechanism not in ("subtract", "zero"):
+        raise UnsupportedLayerError(
+            f"layer {name!r}: reset_mechanism {m.reset_mechanism!r}; use 'subtract' or 'zero'"
+        )
+    beta, threshold = _neuron_settings(name, m)
+    return [Leaky(name, beta, threshold, m.reset_mechanism)]
+
+
+def synaptic(name: str, m: nn.Module) -> list:
+    """snnTorch's ``Synaptic``: ``syn = alpha*syn + input``, then the Leaky's membrane on ``syn`` (the IR's
+    ``requantize synaptic lif``). Only the subtract reset: snnTorch 1.0.0's zero reset sets the whole new
+    membrane to 0 at a reset step (``mem - reset * (beta*mem + syn)``), dropping that step's current, where the
+    IR's lif keeps it (``v = beta*0 + i``)."""
+    if m.reset_mechanism != "subtract":
+        why = {
+            "zero": "snnTorch's Synaptic sets the membrane to 0 at a reset step, dropping that step's current, "
+            "which the IR's zero reset keeps"
+        }.get(m.reset_mechanism, "no integer form")
+        raise UnsupportedLayerError(
+            f"layer {name!r} (Synaptic): reset_mechanism {m.reset_mechanism!r} is not supported ({why}); "
+            "use 'subtract'"
+        )
+    beta, threshold = _neuron_settings(name, m)
+    alpha = torch.as_tensor(m.alpha)
+    _finite(name, "alpha", alpha.detach())
+    if alpha.numel() != 1:
+        raise UnsupportedLayerError(f"layer {name!r}: per-neuron alpha is not supported")
+    return [Leaky(name, beta, threshold, "subtract", alpha=float(alpha))]
 
 
 def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
@@ -182,6 +210,7 @@ def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
         (nn.Flatten, flatten),
         (nn.Identity, identity),
         (snn.Leaky, leaky),
+        (snn.Synaptic, synaptic),
     ]
 
 

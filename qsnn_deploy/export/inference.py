@@ -64,11 +64,15 @@ def float_outputs(
 def _run_sequential(model: nn.Sequential, x: torch.Tensor, num_steps: int):
     import snntorch as snn
 
-    leaky = {layer_name(name): m for name, m in model.named_children() if isinstance(m, snn.Leaky)}
+    neurons = (snn.Leaky, snn.Synaptic)
+    leaky = {layer_name(name): m for name, m in model.named_children() if isinstance(m, neurons)}
     for m in leaky.values():
-        # An empty membrane is re-made as zeros of the input's shape at the first step (snnTorch's Leaky), with
-        # or without init_hidden. Only this model's: snntorch.utils.reset zeroes every Leaky in the process.
+        # An empty membrane (and synaptic current) is re-made as zeros of the input's shape at the first step
+        # (snnTorch's Leaky and Synaptic), with or without init_hidden. Only this model's: snntorch.utils.reset
+        # zeroes every Leaky in the process.
         m.mem = torch.zeros(0)
+        if isinstance(m, snn.Synaptic):
+            m.syn = torch.zeros(0)
     outs, spikes = [], {name: [] for name in leaky}
     hooks = [m.register_forward_hook(_collector(spikes[name])) for name, m in leaky.items()]
     try:

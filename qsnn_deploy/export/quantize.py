@@ -16,7 +16,7 @@ import numpy as np
 from qsnn_deploy.errors import UnsupportedLayerError
 from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, IntLinear, Leaky, MaxPool, SumPool
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d, Synaptic
 from qsnn_deploy.ir.ranges import analyse_ops
 from qsnn_deploy.ir.types import INT32, INT64, UINT8, IntType
 
@@ -70,6 +70,23 @@ def choose_threshold(
     if fit >= opts.min_threshold:
         return min(fit, opts.max_threshold), False
     return max(fit, min(opts.min_threshold, state.max // 16)), True
+
+
+def synaptic_threshold(
+    current_ratio: float, decay: float, alpha: float, state: IntType, opts: QuantOptions
+) -> tuple[int, bool]:
+    """``choose_threshold`` for a LIF driven by a synaptic current of decay ``alpha``: the current sums the
+    input's bound over a geometric series, ``I / (1 - alpha)``, plus its roundings (the requantize's, at most
+    1 LSB, and the decay's, 1/2 LSB per step: ``(X + 1) / (1 - alpha)`` in ranges.md), here in units of a
+    threshold of at least ``min_threshold``. Without synaptic decay (alpha = 1) nothing bounds it."""
+    if alpha >= 1.0:
+        return min(opts.max_threshold, state.max // 16), True
+    return choose_threshold((current_ratio + 4.0 / opts.min_threshold) / (1.0 - alpha), decay, state, opts)
+
+
+def synaptic_name(layer: str) -> str:
+    """The IR name of a layer's synaptic current (its requantize is ``<layer>_current``)."""
+    return f"{layer}_synaptic"
 
 
 def _requantizer(
@@ -145,23 +162,38 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
             )
             dm, ds = quantize_decay(layer.beta, opts.decay_max_shift)
             decay = dm / (1 << ds)
-            th_int, saturates = choose_threshold(bound / layer.threshold, decay, state, opts)
+            meta: dict = {}
+            if layer.alpha is None:
+                th_int, saturates = choose_threshold(bound / layer.threshold, decay, state, opts)
+            else:  # alpha quantized exactly as beta is; the current is in membrane LSBs, as the requantize's output
+                am, ash = quantize_decay(layer.alpha, opts.decay_max_shift)
+                alpha = am / (1 << ash)
+                th_int, saturates = synaptic_threshold(bound / layer.threshold, decay, alpha, state, opts)
+                meta = {"alpha": layer.alpha, "alpha_quantized": alpha}
             s_m = layer.threshold / th_int
             ops.append(
                 _requantizer(
                     f"{layer.name}_current", affine.scale / s_m, affine.offset / s_m, last.peak, opts
                 )
             )
+            if layer.alpha is not None:
+                ops.append(Synaptic(synaptic_name(layer.name), am, ash, state))
             ops.append(LIF(layer.name, th_int, dm, ds, layer.reset, state))
+            if (
+                layer.alpha is not None
+            ):  # the range analysis has the last word on the current and the membrane
+                saturates = any(r.note for r in analyse_ops(spec, ops)[-2:])
             layer_meta[layer.name] = {
                 "membrane_scale": s_m,
                 "threshold": layer.threshold,
                 "beta": layer.beta,
                 "beta_quantized": decay,
                 "current_bound": bound,
+                **meta,
             }
             if saturates:
-                warnings.append(saturation_warning(layer.name, state, th_int, leaky=decay < 1.0))
+                leaky = decay < 1.0 and (layer.alpha is None or meta["alpha_quantized"] < 1.0)
+                warnings.append(saturation_warning(layer.name, state, th_int, leaky=leaky))
             affine = None
         else:
             raise UnsupportedLayerError(f"layer {getattr(layer, 'name', layer)!r} was not folded away")

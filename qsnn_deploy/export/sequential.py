@@ -37,23 +37,30 @@ def _children(model: nn.Sequential) -> list[tuple[str, nn.Module]]:
     return [(layer_name(name), module) for name, module in model.named_children()]
 
 
-def structure_problems(model: nn.Sequential) -> list[str]:
-    """One message per ``Leaky`` that hands a tuple to the layer after it."""
+def _neurons() -> tuple[type, ...]:
+    """The snnTorch neurons a layer ends with: ``Leaky``, and ``Synaptic`` (a synaptic current before it)."""
     import snntorch as snn
 
+    return (snn.Leaky, snn.Synaptic)
+
+
+def structure_problems(model: nn.Sequential) -> list[str]:
+    """One message per ``Leaky`` (or ``Synaptic``) that hands a tuple to the layer after it."""
     children = _children(model)
     problems = []
     for (name, module), (after, _) in zip(children, children[1:], strict=False):
-        if not isinstance(module, snn.Leaky):
+        if not isinstance(module, _neurons()):
             continue
+        kind = type(module).__name__
+        returns = "(spk, mem)" if kind == "Leaky" else "(spk, syn, mem)"
         if not module.init_hidden:
             problems.append(
-                f"layer {name!r} (Leaky): without init_hidden=True it returns (spk, mem), which layer {after!r} "
-                "cannot take; construct it as snn.Leaky(..., init_hidden=True)"
+                f"layer {name!r} ({kind}): without init_hidden=True it returns {returns}, which layer {after!r} "
+                f"cannot take; construct it as snn.{kind}(..., init_hidden=True)"
             )
         elif module.output:
             problems.append(
-                f"layer {name!r} (Leaky): output=True returns (spk, mem), which layer {after!r} cannot take; "
+                f"layer {name!r} ({kind}): output=True returns {returns}, which layer {after!r} cannot take; "
                 "set output=True only on the last layer"
             )
     layout = layout_problem(children)
@@ -62,9 +69,7 @@ def structure_problems(model: nn.Sequential) -> list[str]:
 
 def layout_problem(children: list[tuple[str, nn.Module]]) -> str | None:
     """The first layer out of the order ``(weighted, [pool], [BatchNorm...], Leaky)+`` (module kinds the
-    handlers take; an unknown kind is the handlers' to name)."""
-    import snntorch as snn
-
+    handlers take; an unknown kind is the handlers' to name). A ``Synaptic`` stands where a ``Leaky`` does."""
     weighted: tuple[str, nn.Module] | None = None  # the open layer's conv or linear, until its Leaky
     pooled = False
     spikes_of: str | None = None  # the Leaky just before, when no weighted layer came since
@@ -79,10 +84,10 @@ def layout_problem(children: list[tuple[str, nn.Module]]) -> str | None:
                     f"snn.Leaky(..., init_hidden=True) after {weighted[0]!r}"
                 )
             weighted, pooled, spikes_of = (name, module), False, None
-        elif isinstance(module, snn.Leaky):
+        elif isinstance(module, _neurons()):
             if weighted is None:
                 where = f"follows the Leaky {spikes_of!r}" if spikes_of else "is the first layer"
-                return f"layer {name!r} (Leaky) {where}: put a QuantConv2d or QuantLinear before it (each Leaky needs one)"
+                return f"layer {name!r} ({kind}) {where}: put a QuantConv2d or QuantLinear before it (each Leaky needs one)"
             weighted, spikes_of = None, name
         elif weighted is None:
             if isinstance(module, nn.modules.batchnorm._BatchNorm) and spikes_of is None:
@@ -163,12 +168,10 @@ def _before_run(name: str, module: nn.Module, shape: tuple[int, ...], flat_after
 def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> list[str]:
     """The first layer (if any) that cannot take what the layers before it give, on a zero input of
     ``input_shape`` (one sample, one step); at most one message, since later shapes depend on it."""
-    import snntorch as snn
-
     was_training = model.training
-    # the membranes as they were: the trace leaves the model's state untouched (utils.reset would zero every
-    # Leaky in the process, the user's other networks too)
-    saved = [(m, m.mem) for m in model.modules() if isinstance(m, snn.Leaky)]
+    # the membranes (and synaptic currents) as they were: the trace leaves the model's state untouched
+    # (utils.reset would zero every Leaky in the process, the user's other networks too)
+    saved = [(m, m.mem, getattr(m, "syn", None)) for m in model.modules() if isinstance(m, _neurons())]
     model.eval()
     x = torch.zeros(1, *input_shape)
     flat_after: str | None = None
@@ -189,7 +192,9 @@ def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> l
             if isinstance(module, (nn.Linear, nn.Flatten)):
                 flat_after = flat_after or name
     finally:
-        for module, mem in saved:
+        for module, mem, syn in saved:
             module.mem = mem
+            if syn is not None:
+                module.syn = syn
         model.train(was_training)
     return []
