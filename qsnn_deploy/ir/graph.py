@@ -11,7 +11,8 @@ from qsnn_deploy.ir.types import IntType
 
 IR_VERSION = 3
 """Version of the IR semantics and file format. Bump it when a field or a rule changes; keep a fixture of
-every older version under tests/fixtures/ir/ and an upgrader in ir/io.py. Version 3 added the ``synaptic`` op.
+every older version under tests/fixtures/ir/ and an upgrader in ir/io.py. Version 3 added the ``synaptic`` and
+``recurrent`` ops.
 
 A file carries ``written_version``: the lowest version that holds its ops, so a graph without the newer ops is
 read by older qsnn-deploy releases too, and its fingerprint (and every file generated from it) does not change
@@ -93,6 +94,7 @@ class Graph:
                 raise IRValidationError(
                     f"{op.kind} {op.name!r} must follow a {' or '.join(op.follows)} op (its input current)"
                 )
+        self.feedback()  # every recurrent op reads the spikes of a lif of its own layer
         if self.ops[-1].role != "neuron":
             raise IRValidationError("the last op must be a lif layer (its spike counts are the output)")
         shapes = self.shapes()
@@ -103,6 +105,25 @@ class Graph:
     @property
     def num_classes(self) -> int:
         return self.shapes()[-1][1][0]
+
+    def feedback(self) -> dict[str, str]:
+        """Neuron op name -> the name of the recurrent op that reads its spikes of the previous step: the
+        ``recurrent`` op right before it, or before the ``synaptic`` right before it (docs/ir/graph.md, rule 5).
+        Raises IRValidationError for a recurrent op that feeds no such neuron."""
+        edges = {}
+        for i, op in enumerate(self.ops):
+            if op.role != "feedback":
+                continue
+            after = self.ops[i + 1 : i + 3]
+            if after and after[0].role == "current":
+                after = after[1:]
+            if not after or after[0].role != "neuron":
+                raise IRValidationError(
+                    f"{op.kind} {op.name!r} must be followed by the lif whose spikes it reads (a synaptic may come "
+                    "between)"
+                )
+            edges[after[0].name] = op.name
+        return edges
 
     def lif_layers(self) -> list[LIF]:
         return [op for op in self.ops if op.role == "neuron"]

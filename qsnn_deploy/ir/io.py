@@ -201,8 +201,8 @@ def _upgrade(manifest: dict) -> dict:
     1 -> 2: version 2 added the ``maxpool2d`` op, the field limits (ir/limits.py) and the typed metadata keys
     (ir/metadata.py). A version 1 file has no max pool and its fields and keys mean what they meant, so it
     reads unchanged; the limits and key types are checked on every load, of either version.
-    2 -> 3: version 3 added the ``synaptic`` op (and let a ``lif`` follow it); every other op means what it
-    meant, so a version 2 file reads unchanged.
+    2 -> 3: version 3 added the ``synaptic`` and ``recurrent`` ops (and let a ``lif`` follow them); every other
+    op means what it meant, so a version 2 file reads unchanged.
 
     An op newer than the file's version (its class's ``since``) is refused: the file claims an older format
     than its contents need."""

@@ -27,11 +27,13 @@ import numpy as np
 
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Recurrent, Requantize, SumPool2d, Synaptic
 
 Shape = tuple[int, ...]
 
-LAYER_PATTERN = "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize [synaptic] lif, repeated"
+LAYER_PATTERN = (
+    "[sumpool2d] (conv2d [sumpool2d | maxpool2d] | linear) requantize [recurrent] [synaptic] lif, repeated"
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Group:
     conv_shape: Shape
     out_shape: Shape
     current: Synaptic | None = None
+    recurrent: Recurrent | None = None
 
     @property
     def complete(self) -> bool:
@@ -82,6 +85,7 @@ class Layer:
     in_pool: SumPool2d | None = None
     ir_op: Conv2d | Linear | None = None  # the unfolded synapse when ``in_pool`` is set
     current: Synaptic | None = None  # a synaptic current between ``rq`` and ``lif`` (IR version 3)
+    recurrent: Recurrent | None = None  # recurrent weights from ``lif``'s own spikes, right after ``rq``
 
     @property
     def synapse(self) -> Conv2d | Linear:
@@ -133,7 +137,7 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
     i = 0
     while i < len(ops):
         start = i
-        synapse = pool = rq = current = lif = None
+        synapse = pool = rq = recurrent = current = lif = None
         if ops[i].role == "synapse":
             synapse = ops[i]
             i += 1
@@ -143,6 +147,9 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
             i += 1
         if i < len(ops) and ops[i].role == "requantize":
             rq = ops[i]
+            i += 1
+        if i < len(ops) and ops[i].role == "feedback" and rq is not None:
+            recurrent = ops[i]
             i += 1
         if i < len(ops) and ops[i].role == "current" and rq is not None:
             current = ops[i]
@@ -154,7 +161,7 @@ def group_ops(graph: Graph) -> tuple[Group, ...]:
             raise DesignRuleError("layer_pattern", f"op {ops[i].name!r} cannot start a layer")
         groups.append(
             Group(len(groups), tuple(ops[start:i]), synapse, pool, rq, lif, shapes[start][0], conv_shape,
-                  shapes[i - 1][1], current)
+                  shapes[i - 1][1], current, recurrent)
         )  # fmt: skip
     return tuple(groups)
 
@@ -228,12 +235,23 @@ def plan_layers(graph: Graph) -> tuple[Layer, ...]:
             continue
         if in_pool is None:
             shapes = (g.in_shape, g.conv_shape, g.out_shape)
-            layers.append(Layer(len(layers), g.synapse, g.pool, g.rq, g.lif, *shapes, current=g.current))  # type: ignore[arg-type]
+            layers.append(
+                Layer(
+                    len(layers),
+                    g.synapse,
+                    g.pool,
+                    g.rq,
+                    g.lif,
+                    *shapes,
+                    current=g.current,
+                    recurrent=g.recurrent,
+                )
+            )  # type: ignore[arg-type]
             continue
         folded = fold_sum_pool(in_pool, g.synapse, pool_in)  # type: ignore[arg-type]
         layers.append(
             Layer(len(layers), folded, g.pool, g.rq, g.lif, pool_in, folded.out_shape(pool_in), g.out_shape,
-                  in_pool, g.synapse, g.current)  # type: ignore[arg-type]
+                  in_pool, g.synapse, g.current, g.recurrent)  # type: ignore[arg-type]
         )  # fmt: skip
         in_pool = None
     return tuple(layers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Recurrent, Requantize, SumPool2d, Synaptic
 from qsnn_deploy.ir.types import UINT8, IntType
 
 SHAPES = {
@@ -159,6 +159,41 @@ def spike_pool_graph(
     )
     spec = InputSpec(in_shape, UINT8, "stream", 1.0)
     return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:spike-pool:{seed}"}).validate()
+
+
+def braille_graph(
+    seed: int = 0,
+    *,
+    synaptic: bool = True,
+    encoding: str = "stream",
+    reset: str = "subtract",
+    num_steps: int = 16,
+) -> Graph:
+    """The NIR paper's Braille shape with random weights (IR version 3): 12 inputs -> linear 40 -> requantize ->
+    recurrent 40x40 -> [synaptic, alpha 3/4] -> lif -> linear 7 -> requantize -> [synaptic] -> lif, int16
+    states. Weights are scaled so that the hidden layer spikes at a moderate rate on ``random_inputs``."""
+    rng = np.random.default_rng(seed)
+    hidden, classes = 40, 7
+    state = IntType(16)
+
+    def current(name: str) -> tuple:
+        return (Synaptic(name, 3, 2, state),) if synaptic else ()
+
+    ops = (
+        Linear("fc1", rng.integers(-8, 8, (hidden, 12))),
+        Requantize("rq1", rng.integers(20, 80, hidden), rng.integers(-60, 20, hidden), shift=5),
+        Recurrent(
+            "rec1", rng.integers(-8, 8, (hidden, hidden)), rng.integers(10, 40, hidden), IntType(4), shift=3
+        ),
+        *current("syn1"),
+        LIF("lif1", threshold=60, decay_multiplier=13, decay_shift=4, reset=reset, state_type=state),
+        Linear("fc2", rng.integers(-8, 8, (classes, hidden))),
+        Requantize("rq2", rng.integers(50, 150, classes), np.zeros(classes, np.int64), shift=2),
+        *current("syn2"),
+        LIF("lif2", threshold=40, decay_multiplier=7, decay_shift=3, reset=reset, state_type=state),
+    )
+    spec = InputSpec((12, 1, 1), UINT8, encoding, 1.0 if encoding == "stream" else 1 / 255)
+    return Graph(spec, ops, num_steps, metadata={"source": f"synthetic:braille:{seed}"}).validate()
 
 
 def random_inputs(graph: Graph, n: int, seed: int = 0, num_steps: int | None = None) -> np.ndarray:

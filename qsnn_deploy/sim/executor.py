@@ -211,7 +211,8 @@ def _run_batch(
         for stage in prefix:  # once per sample; their synops count once per inference
             static, _, _ = _run_stage(stage, static, None, result, n, 1, False, None, False)
     states: dict[str, np.ndarray] = {}
-    outputs, spikes_rec, mems_rec, currents_rec = [], {}, {}, {}
+    outputs: list[np.ndarray] = []
+    recorded: dict[str, dict[str, list[np.ndarray]]] = {"spikes": {}, "membranes": {}, "currents": {}}
     chunk = chunk_steps(plan, n, steps, chunk_values)
     for t0 in range(0, steps, chunk):
         tc = min(chunk, steps - t0)
@@ -223,27 +224,29 @@ def _run_batch(
         spike_totals = None
         per_step = stream
         for stage in rest:
-            cur, spike_totals, mems = _run_stage(
+            cur, spike_totals, values = _run_stage(
                 stage, cur, spike_totals, result, n, tc, per_step, states, record
             )
             per_step = per_step or stage.op.stateful  # from the first state on, every step differs
-            if record and stage.op.role == "neuron":
-                held = cur.reshape(tc, n, *hwc(stage.out_shape))
-                spikes_rec.setdefault(stage.op.name, []).append(_to_ir_layout(held, stage.out_shape))
-                mems_rec.setdefault(stage.op.name, []).append(_to_ir_layout(mems, stage.out_shape))
-            elif record and stage.op.role == "current":
-                currents_rec.setdefault(stage.op.name, []).append(_to_ir_layout(mems, stage.out_shape))
+            for table, name, held in values or ():  # with record: (tc, n, *held) per recorded quantity
+                recorded[table].setdefault(name, []).append(_to_ir_layout(held, stage.out_shape))
         outputs.append(cur.reshape(tc, n, -1))
     out = np.concatenate(outputs).transpose(1, 0, 2)  # (n, T, K); the output layer is a vector
     result.output_spikes = np.ascontiguousarray(out)
     result.counts = out.sum(axis=1, dtype=np.int64)
     result.predictions = np.argmax(result.counts, axis=1)  # numpy returns the first maximum: lowest index
-    for name, chunks in currents_rec.items():
-        dtype = next(s.op for s in plan if s.op.name == name).state_type_numpy()
-        result.layer_currents[name] = np.moveaxis(np.concatenate(chunks), 0, 1).astype(dtype)
-    for name in spikes_rec:
-        result.layer_spikes[name] = np.moveaxis(np.concatenate(spikes_rec[name]), 0, 1)
-        result.layer_membranes[name] = np.moveaxis(np.concatenate(mems_rec[name]), 0, 1)
+    state_types = {op.name: op.state_type_numpy() for op in graph.ops if op.role in ("current", "neuron")}
+    tables = {
+        "spikes": result.layer_spikes,
+        "membranes": result.layer_membranes,
+        "currents": result.layer_currents,
+    }
+    for table, chunks_by_name in recorded.items():
+        for name, chunks in chunks_by_name.items():
+            values = np.moveaxis(np.concatenate(chunks), 0, 1)  # (n, T, ...)
+            tables[table][name] = (
+                values if table == "spikes" else values.astype(state_types[name], copy=False)
+            )
     if progress is not None:
         progress(n)
     return result
@@ -257,8 +260,9 @@ def _run_stage(
     stage: Stage, cur, spike_totals, result: SimResult, n: int, tc: int, per_step: bool, states, record
 ):
     """Run one stage on ``cur`` (tc*n frames, or n static frames when not ``per_step``). Returns the new
-    activations and, after a LIF, its spike totals per neuron over the chunk and (with ``record``) its
-    membranes (tc, n, ...); else None for both."""
+    activations; after a LIF, its spike totals per neuron over the chunk (else None); and with ``record``, what a
+    stateful stage records: (table, op name, values (tc, n, *held)) with table "spikes", "membranes" or
+    "currents" (else None)."""
     if stage.fanout is not None:  # a synapse: count its synaptic operations
         synops = _synops(stage.fanout, cur, spike_totals, tc, n, per_step)
         _accumulate(result.synops, stage.op.name, synops)
@@ -288,15 +292,14 @@ def _run_linear(stage: Stage, cur, spike_totals):
 
 
 def _run_synaptic(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
-    """The synaptic current over the chunk's steps; returns the currents of every step, (tc*n, ...) int64,
-    and (with ``record``) the same as the record's currents."""
+    """The synaptic current over the chunk's steps; returns the currents of every step, (tc*n, ...) int64."""
     held = hwc(stage.out_shape)
     inputs = cur.reshape(tc, n, *held) if per_step else cur
     state = states.setdefault(stage.op.name, np.zeros((n, *held), dtype=np.int64))
     currents = kernels.synaptic_scan(
         inputs, stage.op, static=not per_step, num_steps=tc, saturate=stage.saturate, state=state
     )
-    return currents.reshape(tc * n, *held), None, currents if record else None
+    return currents.reshape(tc * n, *held), None, [("currents", stage.op.name, currents)] if record else None
 
 
 def _run_lif(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
@@ -314,10 +317,36 @@ def _run_lif(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bo
         saturate=stage.saturate,
         state=state,
     )
+    return _lif_outputs(op, spikes, mems, result, n, tc, held, record)
+
+
+def _lif_outputs(op, spikes, mems, result: SimResult, n: int, tc: int, held, record):
+    """A LIF layer's spikes (tc, n, *held) as the next stage's input, its spike totals, and what it records."""
     totals = _spike_totals(spikes, tc, n)
     _accumulate(result.spike_counts, op.name, totals.sum(axis=1))
-    result.neurons[op.name] = int(np.prod(stage.out_shape))
-    return spikes.reshape(tc * n, *held), totals, mems
+    result.neurons[op.name] = int(np.prod(held))
+    values = (
+        [("spikes", op.name, spikes.reshape(tc, n, *held)), ("membranes", op.name, mems)] if record else None
+    )
+    return spikes.reshape(tc * n, *held), totals, values
+
+
+def _run_recurrent(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
+    """A recurrent layer, one step at a time: the recurrent input from the LIF's spikes of the step before,
+    the synaptic current (if any), the LIF (kernels.recurrent_layer_scan)."""
+    held = hwc(stage.out_shape)
+    inputs = cur.reshape(tc, n, *held) if per_step else cur
+    *current, lif = stage.chain
+    names = [stage.op.name, *(op.name for op in stage.chain)]
+    layer_states = [states.setdefault(name, np.zeros((n, *held), dtype=np.int64)) for name in names]
+    spikes, mems, currents = kernels.recurrent_layer_scan(
+        inputs, stage.op, current[0] if current else None, lif, layer_states,
+        static=not per_step, num_steps=tc, record=record, saturating=stage.saturating,
+    )  # fmt: skip
+    out, totals, values = _lif_outputs(lif, spikes, mems, result, n, tc, held, record)
+    if record and current:
+        values.append(("currents", current[0].name, currents))
+    return out, totals, values
 
 
 # The kernel of each stage kind (sim/plan.py's registration tables name the kind of every op).
@@ -327,6 +356,7 @@ STAGE_RUNNERS = {
     "pool": lambda stage, cur, _: kernels.sumpool2d(cur, stage.op, channels_last=True),
     "maxpool": lambda stage, cur, _: kernels.maxpool2d(cur, stage.op),
     "requantize": lambda stage, cur, _: kernels.requantize(cur, stage.op, channels_last=True),
+    "recurrent": _run_recurrent,
     "synaptic": _run_synaptic,
     "lif": _run_lif,
 }

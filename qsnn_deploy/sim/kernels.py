@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Recurrent, Requantize, SumPool2d, Synaptic
 
 CHUNK_ELEMENTS = 1 << 19  # im2col buffer per chunk, in elements: small enough to stay in cache
 
@@ -413,3 +413,52 @@ def synaptic_scan(
             np.clip(i, op.state_type.min, op.state_type.max, out=i)
         out[t] = i
     return out
+
+
+def recurrent_layer_scan(
+    inputs: np.ndarray,
+    rec: Recurrent,
+    synaptic: Synaptic | None,
+    lif: LIF,
+    states: list[np.ndarray],
+    *,
+    static: bool = False,
+    num_steps: int | None = None,
+    record: bool = False,
+    saturating: frozenset[str] = frozenset(),
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A recurrent layer over time, one step at a time (docs/ir/ops.md#recurrent): at step t the current is
+    ``x[t] + ((W @ s[t-1]) * m + h) >> shift``, then the synaptic current (if any), then the LIF.
+
+    ``inputs``: the feed-forward current, (T, N, F) int64, or (N, F) with ``static=True``. ``states``: the
+    recurrent op's spikes of the previous step, [the synaptic current,] the membrane, int64 (N, F) each, updated
+    in place so that a long run can be scanned in pieces. The spikes times the weights are summed in float32:
+    exact, because every partial sum is an integer of magnitude at most F * 128 <= 2**19 < 2**24. Returns spikes
+    (T, N, F) uint8 and, with ``record``, membranes (T, N, F) in the LIF's state type and synaptic currents
+    (T, N, F) int64 (None without a synaptic op)."""
+    steps = num_steps if static else inputs.shape[0]
+    shape = inputs.shape if static else inputs.shape[1:]
+    previous, *current_state, v = states
+    weight_t = rec.weight.astype(np.float32).T  # (from, to): spikes (N, from) @ weight_t
+    multiplier = rec.multiplier.astype(np.int64)
+    h = (1 << (rec.shift - 1)) if rec.shift else 0
+    spikes = np.empty((steps, *shape), dtype=np.uint8)
+    membranes = np.empty((steps, *shape), dtype=lif.state_type_numpy()) if record else None
+    currents = np.empty((steps, *shape), dtype=np.int64) if record and synaptic is not None else None
+    for t in range(steps):
+        acc = (previous.astype(np.float32) @ weight_t).astype(np.int64)
+        current = np.right_shift(acc * multiplier + h, rec.shift)
+        current += inputs if static else inputs[t]
+        if synaptic is not None:
+            i = current_state[0]
+            step = synaptic_scan(current, synaptic, static=True, num_steps=1, state=i,
+                                 saturate=synaptic.name in saturating)  # fmt: skip
+            current = step[0]
+            if currents is not None:
+                currents[t] = current
+        _, fired = lif_step(v, current, lif, saturate=lif.name in saturating)
+        spikes[t] = fired
+        previous[...] = fired
+        if membranes is not None:
+            membranes[t] = v
+    return spikes, membranes, currents

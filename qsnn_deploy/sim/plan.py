@@ -31,7 +31,7 @@ class Stage:
     and ``out_shape`` are IR shapes (C, H, W) or (F,); ``max_abs`` bounds |input| (it makes float BLAS exact).
     """
 
-    kind: str  # "conv" | "linear" | "pool" | "maxpool" | "requantize" | "lif"
+    kind: str  # "conv" | "linear" | "pool" | "maxpool" | "requantize" | "recurrent" | "synaptic" | "lif"
     op: Conv2d | Linear | SumPool2d | MaxPool2d | Requantize | LIF
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -41,6 +41,8 @@ class Stage:
     epilogue: kernels.Epilogue | None = None  # conv/linear: the fused requantize (and lif_prepare)
     saturate: bool = False  # lif: the range analysis says the membrane can reach its type's bounds
     prepared_input: bool = False  # lif: the stage before already applied lif_prepare
+    chain: tuple = ()  # recurrent: the [synaptic] and lif after it, run with it one step at a time
+    saturating: frozenset[str] = frozenset()  # recurrent: which ops of the chain can saturate
     fanout: np.ndarray | None = (
         None  # conv/linear: accumulations per nonzero input element, flat, held layout
     )
@@ -120,6 +122,7 @@ STAGE_KINDS = {
     "sumpool2d": "pool",
     "maxpool2d": "maxpool",
     "requantize": "requantize",
+    "recurrent": "recurrent",
     "synaptic": "synaptic",
     "lif": "lif",
 }
@@ -160,11 +163,17 @@ def build_plan(graph: Graph, can_saturate: set[str], ranges: dict[str, OpRange])
                       epilogue=epilogue, fanout=held_fanout(op, shape))
             )  # fmt: skip
             shape = out_shape
-        for op in rest:  # what did not fuse: a pool, a requantize, the LIF
+        while rest:  # what did not fuse: a pool, a requantize, a synaptic current, the LIF
+            op = rest.pop(0)
             i = index[id(op)]
             out_shape = op.out_shape(shape)
             kind = STAGE_KINDS[op.kind]
-            if op.stateful:
+            if op.role == "feedback":  # the recurrent layer runs step by step: recurrent, [synaptic], lif
+                chain = tuple(rest)
+                del rest[:]
+                stage = Stage(kind, op, shape, out_shape, max_abs_before(i), chain=chain,
+                              saturating=frozenset(o.name for o in chain if o.name in can_saturate))  # fmt: skip
+            elif op.stateful:
                 stage = Stage(kind, op, shape, out_shape, max_abs_before(i), saturate=op.name in can_saturate,
                               prepared_input=prepared_for is op)  # fmt: skip
             else:

@@ -45,6 +45,7 @@ def simulate_reference(
     states: dict[str, np.ndarray | None] = {op.name: None for op in graph.ops}
     outputs: dict[str, list[np.ndarray]] = {op.name: [] for op in graph.ops}
     membranes: dict[str, list[np.ndarray]] = {op.name: [] for op in graph.lif_layers()}
+    feedback = graph.feedback()  # lif -> the recurrent op that reads its spikes at the next step
     for t in range(steps):
         x = (inputs[:, t] if stream else inputs).astype(np.int64)
         for op in graph.ops:
@@ -53,6 +54,8 @@ def simulate_reference(
                 outputs[op.name].append(x)
             if record and op.name in membranes:
                 membranes[op.name].append(states[op.name])
+            if op.name in feedback:
+                states[feedback[op.name]] = x
     out = np.stack(outputs[graph.ops[-1].name], axis=1).astype(np.uint8)
     if not record:
         return out

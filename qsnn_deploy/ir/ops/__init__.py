@@ -14,12 +14,13 @@ from qsnn_deploy.ir.ops.conv2d import Conv2d
 from qsnn_deploy.ir.ops.lif import LIF, RESET_MODES, lif_membrane_bound
 from qsnn_deploy.ir.ops.linear import Linear
 from qsnn_deploy.ir.ops.maxpool2d import MaxPool2d
+from qsnn_deploy.ir.ops.recurrent import Recurrent
 from qsnn_deploy.ir.ops.requantize import Requantize
 from qsnn_deploy.ir.ops.sumpool2d import SumPool2d
 from qsnn_deploy.ir.ops.synaptic import Synaptic
 
 OP_TYPES: dict[str, type[Op]] = {
-    cls.kind: cls for cls in (Conv2d, SumPool2d, MaxPool2d, Linear, Requantize, Synaptic, LIF)
+    cls.kind: cls for cls in (Conv2d, SumPool2d, MaxPool2d, Linear, Requantize, Recurrent, Synaptic, LIF)
 }
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Linear",
     "MaxPool2d",
     "Op",
+    "Recurrent",
     "OpRange",
     "Requantize",
     "Shape",

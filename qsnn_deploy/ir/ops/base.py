@@ -112,8 +112,9 @@ class OpRange:
 Bounds = np.ndarray  # per-channel interval ends of an activation: Python ints in an object array
 
 
-ROLES = ("synapse", "pool", "requantize", "current", "neuron")
-"""The place an op takes in a layer (docs/ir/graph.md): ``[pool] synapse [pool] requantize [current] neuron``.
+ROLES = ("synapse", "pool", "requantize", "feedback", "current", "neuron")
+"""The place an op takes in a layer (docs/ir/graph.md):
+``[pool] synapse [pool] requantize [feedback] [current] neuron``.
 The layer plan (ir/plan.py) groups ops by role alone, so a new op of an existing role needs no edit there."""
 
 FieldLimit = tuple[str, int, int, int]  # (field, value, smallest allowed, largest allowed)

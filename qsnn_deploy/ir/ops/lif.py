@@ -29,7 +29,7 @@ class LIF(Op):
     kind: ClassVar[str] = "lif"
     role: ClassVar[str] = "neuron"
     stateful: ClassVar[bool] = True
-    follows: ClassVar[tuple[str, ...]] = ("requantize", "synaptic")
+    follows: ClassVar[tuple[str, ...]] = ("requantize", "recurrent", "synaptic")
     name: str
     threshold: int = 1
     decay_multiplier: int = 1

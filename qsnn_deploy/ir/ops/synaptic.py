@@ -29,7 +29,7 @@ class Synaptic(Op):
     since: ClassVar[int] = 3
     stateful: ClassVar[bool] = True
     declared_field: ClassVar[str | None] = "state_type"
-    follows: ClassVar[tuple[str, ...]] = ("requantize",)
+    follows: ClassVar[tuple[str, ...]] = ("requantize", "recurrent")
     name: str
     decay_multiplier: int = 0
     decay_shift: int = 0
