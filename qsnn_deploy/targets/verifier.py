@@ -140,13 +140,21 @@ def verify(
             runner = t.executors[name].build(model, model_dir, work)
             where = f"{target}/{name}"
             layer_names = [layer.lif.name for layer in model.layers]
+            currents = {
+                layer.lif.name: layer.current.name for layer in model.layers if layer.current is not None
+            }
             compared, parts = Compared(), []
             for offset in range(0, len(inputs), chunk):
                 part = inputs[offset : offset + chunk]
                 sim = simulate(graph, part, steps, record=True)
                 got = runner.run(part, steps)
-                compared.add(compare_records(record_of_simulation(sim, layer_names), got, where, offset))
-                sim.layer_spikes, sim.layer_membranes = {}, {}  # checked; keep only the per-sample results
+                want = record_of_simulation(sim, layer_names, currents)
+                compared.add(compare_records(want, got, where, offset))
+                sim.layer_spikes, sim.layer_membranes, sim.layer_currents = (
+                    {},
+                    {},
+                    {},
+                )  # checked; keep the rest
                 parts.append(sim)
                 if progress is not None:
                     progress(len(part))

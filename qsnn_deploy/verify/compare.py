@@ -43,10 +43,14 @@ def compare_records(want: Record, got: Record, where: str, offset: int = 0) -> C
     for name, ref in want.layers.items():
         if name in got.layers:
             trace = got.layers[name]
-            for part, a, b in (
-                ("spike", trace.spikes, ref.spikes),
-                ("membrane", trace.membranes, ref.membranes),
-            ):
+            parts = [("spike", trace.spikes, ref.spikes), ("membrane", trace.membranes, ref.membranes)]
+            if ref.currents is not None:
+                if trace.currents is None:
+                    raise VerificationError(
+                        f"{where}: the executor recorded no synaptic currents for layer {name!r}"
+                    )
+                parts.append(("synaptic current", trace.currents, ref.currents))
+            for part, a, b in parts:
                 a = np.asarray(a).reshape(b.shape) if np.asarray(a).size == b.size else a
                 if np.shape(a) != b.shape:
                     raise VerificationError(

@@ -234,3 +234,45 @@ def test_counts_and_predictions_are_optional(want: Record, got: Record) -> None:
     got.counts = got.predictions = None
     want.counts = want.counts + 1  # would fail if compared
     assert compare_records(want, got, WHERE).output_spikes == SAMPLES * STEPS * 3
+
+
+@pytest.fixture(scope="module")
+def synaptic_record() -> Record:
+    """The simulator's record of the tiny graph with a synaptic current before every LIF (IR version 3)."""
+    graph = random_graph("tiny", seed=5, num_steps=STEPS, state_bits=16, synaptic=(3, 2))
+    result = simulate(graph, random_inputs(graph, SAMPLES), record=True, workers=1)
+    currents = {op.name: f"syn_{op.name}" for op in graph.lif_layers()}
+    return record_of_simulation(result, list(currents), currents)
+
+
+def test_synaptic_currents_are_compared_and_counted(synaptic_record: Record) -> None:
+    want, got = copy.deepcopy(synaptic_record), copy.deepcopy(synaptic_record)
+    assert want.layers["lif1"].currents is not None and want.layers["lif1"].currents.any()
+    assert compare_records(want, got, WHERE).layer_values == 3 * SAMPLES * STEPS * (144 + 4 + 3)
+
+
+def test_changed_synaptic_current_is_named(synaptic_record: Record) -> None:
+    want, got = copy.deepcopy(synaptic_record), copy.deepcopy(synaptic_record)
+    currents = got.layers["lif2"].currents
+    before = int(currents[1, 2, 3])
+    currents[1, 2, 3] -= 1
+    _fails(
+        want,
+        got,
+        f"layer 'lif2' synaptic current differs at sample 1, step 2, neuron 3: {before - 1} vs simulator {before}",
+    )
+
+
+def test_an_executor_without_the_synaptic_currents_is_refused(synaptic_record: Record) -> None:
+    want, got = copy.deepcopy(synaptic_record), copy.deepcopy(synaptic_record)
+    got.layers["lif3"].currents = None
+    _fails(want, got, "the executor recorded no synaptic currents for layer 'lif3'")
+
+
+def test_digests_cover_the_synaptic_currents(synaptic_record: Record) -> None:
+    want, got = copy.deepcopy(synaptic_record), copy.deepcopy(synaptic_record)
+    trace = got.layers.pop("lif2")
+    trace.currents[0, 4, 0] += 1  # spikes and membranes unchanged: only the current differs
+    got.digests["lif2"] = digests_of(trace)
+    with pytest.raises(VerificationError, match="layer 'lif2' state differs at sample 0, step 4"):
+        compare_records(want, got, WHERE)
