@@ -72,11 +72,13 @@ CHOICES = ("auto", *CONVENTIONS)
 
 @dataclass(frozen=True)
 class NeuronStep:
-    """One step of a neuron layer in the IR's terms: ``v <- beta v + gain I + leak``."""
+    """One step of a neuron layer in the IR's terms: ``v <- beta v + gain I + leak``; with ``alpha`` (a
+    CubaLIF whose synapse keeps state) ``i <- alpha i + gain I`` first and ``v <- beta v + i + leak``."""
 
     beta: float
     gain: float
     leak: float
+    alpha: float | None = None  # the synaptic decay per step; None: no synaptic state
 
 
 def _rockpool_dt(tau: float, r: float) -> float | None:
@@ -135,33 +137,50 @@ def step_of(convention: str, kind: str, name: str, p: dict[str, float], dt: floa
         raise UnsupportedLayerError(
             f"{name!r}: its {convention} parameters give a decay of {beta:g} per step, outside [0, 1]"
         )
-    if kind == "CubaLIF":
-        gain *= _synapse_gain(convention, name, p, dt)
-    return NeuronStep(beta, gain, (1.0 - beta) * p["v_leak"])
-
-
-def _synapse_gain(convention: str, name: str, p: dict[str, float], dt: float) -> float:
-    """A CubaLIF is taken only where its synapse keeps no state from one step to the next."""
-    tau_syn = p["tau_syn"]
-    if convention == "rockpool":
-        # Rockpool's LIFTorch: isyn <- exp(-dt/tau_syn) (isyn + x): the synapse scales the input and keeps
-        # the same fraction of it for the next step.
-        alpha = math.exp(-dt / tau_syn) if tau_syn > 0 else 0.0
-        if alpha > NO_SYNAPSE:
-            raise UnsupportedLayerError(
-                f"{name!r}: Rockpool's synapse keeps exp(-dt/tau_syn) = {alpha:.3g} of its current each step "
-                f"(tau_syn {tau_syn:g} s, dt {dt:g} s); the IR has no synaptic state. Pass --dt if the graph "
-                "ran at another step, or --convention nir to read tau_syn = dt as no synapse (NIR's Euler step)"
-            )
-        return alpha * p["w_in"]
-    alpha = beta_of_tau(tau_syn, dt)
-    if abs(alpha) > NO_SYNAPSE:
+    leak = (1.0 - beta) * p["v_leak"]
+    if kind != "CubaLIF":
+        return NeuronStep(beta, gain, leak)
+    alpha, synapse_gain = synapse_step(convention, name, p, dt)
+    if alpha is not None and leak != 0:
+        # v_leak is a constant membrane current; before the synapse it would build up over 1/(1 - alpha) steps
         raise UnsupportedLayerError(
-            f"{name!r}: CubaLIF with a synapse (tau_syn {tau_syn:g}, decay {alpha:.4g} per step at dt {dt:g}); "
-            "only tau_syn = dt (no synaptic state) is supported; pass --dt if the graph ran at another step"
+            f"{name!r}: v_leak {p['v_leak']:g} with a synapse (tau_syn {p['tau_syn']:g}); a CubaLIF with a "
+            "synapse takes only v_leak = 0"
         )
-    return p["w_in"]
+    return NeuronStep(beta, gain * synapse_gain, leak, alpha)
 
 
-__all__ = ["CHOICES", "CONVENTIONS", "Convention", "DEFAULT_DT", "NeuronStep", "PRODUCER", "beta_of_tau",
-           "derived_dt", "step_of", "tau_of_beta", "text"]  # fmt: skip
+SYNAPSE_CONVENTIONS = ("nir", "snntorch", "rockpool")  # whose synaptic step is the IR's synaptic op
+
+
+def synapse_step(convention: str, name: str, p: dict[str, float], dt: float) -> tuple[float | None, float]:
+    """(alpha, gain) of a CubaLIF's synapse: ``i <- alpha i + gain I`` per step, alpha None where the synapse
+    keeps nothing from one step to the next (then ``i = gain I``, no synaptic op).
+
+    NIR's Euler step of ``tau_syn dI/dt = -I + w_in S`` is ``I <- (1 - dt/tau_syn) I + (dt/tau_syn) w_in S``
+    (snnTorch writes ``w_in = tau_syn/dt``: its ``Synaptic``, ``syn = alpha syn + input``); ``tau_syn = dt``
+    keeps nothing. Rockpool's LIFTorch computes ``isyn <- exp(-dt/tau_syn) (isyn + w_in x)``, i.e. alpha
+    ``exp(-dt/tau_syn)`` and gain ``alpha w_in``, and its membrane then adds the new ``isyn``: the IR's order."""
+    tau_syn, w_in = p["tau_syn"], p["w_in"]
+    if convention == "rockpool":
+        alpha = math.exp(-dt / tau_syn) if tau_syn > 0 else 0.0
+        return (alpha if alpha > NO_SYNAPSE else None), alpha * w_in
+    alpha = beta_of_tau(tau_syn, dt)
+    if abs(alpha) <= NO_SYNAPSE:
+        return None, w_in
+    if convention not in SYNAPSE_CONVENTIONS:
+        raise UnsupportedLayerError(
+            f"{name!r}: CubaLIF with a synapse (tau_syn {tau_syn:g}, decay {alpha:.4g} per step at dt {dt:g}) "
+            f"under the {convention} convention, whose synaptic step is not implemented (only "
+            f"{', '.join(SYNAPSE_CONVENTIONS)}); pass --dt if the graph ran at another step, or --convention nir"
+        )
+    if not 0.0 < alpha < 1.0:  # tau_syn < dt (or not positive): the Euler step would flip the current's sign
+        raise UnsupportedLayerError(
+            f"{name!r}: CubaLIF with a synapse (tau_syn {tau_syn:g}, decay {alpha:.4g} per step at dt {dt:g}): "
+            "tau_syn must be at least dt; pass --dt if the graph ran at another step"
+        )
+    return alpha, dt / tau_syn * w_in
+
+
+__all__ = ["CHOICES", "CONVENTIONS", "Convention", "DEFAULT_DT", "NeuronStep", "PRODUCER", "SYNAPSE_CONVENTIONS",
+           "beta_of_tau", "derived_dt", "step_of", "synapse_step", "tau_of_beta", "text"]  # fmt: skip

@@ -6,7 +6,8 @@ folding passes and quantizer (export/passes, export/quantize.py) pick the membra
 decays and requantizers, so an imported network follows exactly the conventions of an exported one.
 
 Taken: Input, Output, Affine, Linear, Conv2d, SumPool2d, AvgPool2d, Flatten, Scale (one factor per channel),
-LIF, IF, and CubaLIF without a synapse (``tau_syn = dt``). LIF parameters must be the same for every neuron of a
+LIF, IF, and CubaLIF (a synapse that keeps state becomes the IR's ``synaptic`` op before the LIF, under the
+conventions of ``conventions.SYNAPSE_CONVENTIONS``). LIF parameters must be the same for every neuron of a
 layer, ``v_reset`` 0; a non-zero ``v_leak`` becomes a constant current. Each library's reading of the neurons
 (its time step, reset and discretisation) is a convention (interop/conventions.py), chosen or detected with the
 step in interop/nir_settings.py; a node whose metadata says ``reset: subtract`` (our own writers) keeps the
@@ -293,7 +294,7 @@ class _Converter:
             raise UnsupportedLayerError(f"{name!r}: reset {reset!r}; use 'subtract' or 'zero'")
         channels = self.channels
         current = Affine(f"{ir}.in", np.full(channels, step.gain), np.full(channels, step.leak))
-        return [current, Leaky(ir, step.beta, p["v_threshold"], reset)]
+        return [current, Leaky(ir, step.beta, p["v_threshold"], reset, alpha=step.alpha)]
 
 
 def layer_names(nir_graph) -> dict[str, str]:

@@ -10,8 +10,8 @@ reserved word of any emitted language, and no two names that differ only in case
 2. empty -> ``node``; a leading digit gets ``layer`` in front (``0`` -> ``layer0``, as ``export`` names a
    Sequential's children); a reserved word gets ``_op`` behind;
 3. longer than 32 characters -> the first 24, ``_`` and 7 hex digits of the original name's SHA-256;
-4. a name already taken, or whose ``<name>_current`` is (the exporter names a LIF's requantizer so), gets
-   ``_2``, ``_3``, ... in chain order.
+4. a name already taken, or whose ``<name>_current`` or ``<name>_synaptic`` is (the exporter names a LIF's
+   requantizer and synaptic current so), gets ``_2``, ``_3``, ... in chain order.
 
 The original name is kept in the IR's metadata (``nir_import.nodes``) and in messages; it never reaches
 generated code (only ``safe_label`` strings do, targets/text.py).
@@ -25,8 +25,9 @@ from collections.abc import Iterable
 
 from qsnn_deploy.ir.identifiers import RESERVED
 
-MAX_BASE = 32  # leaves room for "_current" (8) and a "_NN" suffix within the targets' 48
-SUFFIX = "_current"  # export/quantize.py names each LIF's requantizer <lif>_current
+MAX_BASE = 32  # leaves room for "_synaptic" (10) and a "_NN" suffix within the targets' 48
+# export/quantize.py names each LIF's requantizer <lif>_current and its synaptic current <lif>_synaptic
+SUFFIXES = ("_current", "_synaptic")
 
 
 def base_name(name: object) -> str:
@@ -47,16 +48,16 @@ def base_name(name: object) -> str:
 
 def ir_names(names: Iterable[object]) -> dict[object, str]:
     """IR op name of every node name, in the order given (the chain's): distinct, and distinct from each
-    other's ``<name>_current``."""
+    other's ``<name>_current`` and ``<name>_synaptic``."""
     taken: set[str] = set()
     out: dict[object, str] = {}
     for name in names:
         base = candidate = base_name(name)
         n = 1
-        while candidate in taken or candidate + SUFFIX in taken:
+        while candidate in taken or any(candidate + s in taken for s in SUFFIXES):
             n += 1
             candidate = f"{base}_{n}"
-        taken.update((candidate, candidate + SUFFIX))
+        taken.update((candidate, *(candidate + s for s in SUFFIXES)))
         out[name] = candidate
     return out
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli_run import error_lines, run_main
+from tests.cli_run import run_main
 from tests.toolchains import require_tools
 
 pytest.importorskip("nir")
@@ -112,23 +112,24 @@ def test_library_graph_imports_at_its_accuracy_and_verifies_on_c(
     assert verified.samples == VERIFY_SAMPLES and verified.compared.layer_values > 0
 
 
-def test_rockpool_synaptic_neuron_is_refused_in_one_line(
+def test_rockpool_synaptic_neuron_imports_with_its_synapse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """Rockpool's usual `LIFTorch` is written as `CubaLIF` with tau_syn = dt; under Rockpool's own step the
-    synapse keeps exp(-1) of its current, which the IR cannot hold: one line naming both layers and the way
-    out, no file written."""
+    synapse keeps exp(-1) of its current each step: since issue 25 the IR's synaptic op holds it (it was
+    refused before), and the file is written."""
+    from qsnn_deploy.ir.io import load_graph
+
     out_file = tmp_path / "model.qsnn"
     code, _, err = run_main(
         monkeypatch, capsys, "import", FIXTURES / "rockpool" / "rockpool_lif_synapse.nir",
         "--bits", 8, "--num-steps", 15, "--out", out_file,
     )  # fmt: skip
-    lines = error_lines(err)
-    assert code != 0 and len(lines) == 1 and not out_file.exists(), err
-    assert "Traceback" not in err
-    line = lines[0]
-    assert "'1_LIFTorch'" in line and "'3_LIFTorch'" in line
-    assert "synapse keeps exp(-dt/tau_syn) = 0.368" in line and "--dt" in line
+    assert code == 0 and out_file.exists(), err
+    graph = load_graph(out_file)
+    synaptic = [op for op in graph.ops if op.kind == "synaptic"]
+    assert [op.name for op in synaptic] == ["layer1_liftorch_synaptic", "layer3_liftorch_synaptic"]
+    assert all(abs(op.decay - np.exp(-1)) < 2e-5 for op in synaptic)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ a graph written by Rockpool where it is installed, and one error naming every no
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -148,10 +149,10 @@ def test_import_from_cli_writes_a_loadable_ir(tmp_path: Path, capsys) -> None:
 
 
 def test_graph_written_by_rockpool(tmp_path: Path) -> None:
-    """Rockpool 3.1 (``pip install rockpool nirtorch``, beside torch 2.13) writes LIFTorch as CubaLIF. Read with
-    NIR's forward-Euler equations (``--convention nir``), ``tau_syn = dt`` has no synaptic state and imports;
-    Rockpool's own reading (the default for its graphs) keeps exp(-1) of the synaptic current, which the IR
-    cannot hold: one line naming both nodes, --dt and --convention nir."""
+    """Rockpool 3.1 (``pip install rockpool nirtorch``, beside torch 2.13) writes LIFTorch as CubaLIF. Rockpool's
+    own reading (the default for its graphs) keeps exp(-dt/tau_syn) = exp(-1) of the synaptic current each step:
+    a synaptic op with that decay (issue 25); read with NIR's forward-Euler equations (``--convention nir``),
+    ``tau_syn = dt`` has no synaptic state and imports without one."""
     pytest.importorskip("nirtorch")
     pytest.importorskip("rockpool")
     from rockpool.nn.combinators import Sequential
@@ -162,9 +163,13 @@ def test_graph_written_by_rockpool(tmp_path: Path) -> None:
                      LIFTorch(4, tau_syn=dt, dt=dt))  # fmt: skip
     path = tmp_path / "rockpool.nir"
     nir.write(path, to_nir(net))
-    with pytest.raises(UnsupportedLayerError, match="'1_LIFTorch': Rockpool's synapse keeps .*--dt") as err:
-        import_nir(path, bits=8, num_steps=10, encoding="static", input_scale=1 / 255)
-    assert "'3_LIFTorch'" in str(err.value) and "--convention nir" in str(err.value)
+    own = import_nir(path, bits=8, num_steps=10, encoding="static", input_scale=1 / 255).graph
+    assert [op.kind for op in own.ops] == ["linear", "requantize", "synaptic", "lif"] * 2
+    assert [op.name for op in own.ops if op.kind == "synaptic"] == [
+        "layer1_liftorch_synaptic",
+        "layer3_liftorch_synaptic",
+    ]
+    assert all(op.decay == pytest.approx(math.exp(-1), abs=2e-5) for op in own.ops if op.kind == "synaptic")
     result = import_nir(
         path, bits=8, num_steps=10, dt=dt, encoding="static", input_scale=1 / 255, convention="nir"
     )

@@ -1,0 +1,170 @@
+"""NIR CubaLIF with a synapse (tau_syn > dt) imported as ``requantize synaptic lif``: graphs built with nir's own
+API in the NIR paper's Braille shape without its recurrence (12 -> 40 CubaLIF -> 7 CubaLIF), at 8 and 4 bits,
+simulated and compared with a float reference of NIR's CubaLIF equations written here; Rockpool's synapse; and
+what stays refused, in one line naming the node."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir")
+
+from qsnn_deploy.errors import UnsupportedLayerError  # noqa: E402
+from qsnn_deploy.export.quantize import quantize_decay  # noqa: E402
+from qsnn_deploy.interop.nir_import import import_nir, quantize_per_tensor  # noqa: E402
+from qsnn_deploy.ir.ops import Synaptic  # noqa: E402
+from qsnn_deploy.sim import simulate  # noqa: E402
+from qsnn_deploy.sim.reference import simulate_reference  # noqa: E402
+
+DT = 1e-4
+STEPS = 40
+TAU_SYN_STEPS = (4.0, 3.0)  # tau_syn of each layer, in steps: alpha = 1 - 1/steps (0.75, 2/3)
+BETAS = (0.9, 0.8)
+
+
+def cuba(n: int, tau_syn_steps: float, beta: float, threshold: float = 1.0, **over):
+    """A CubaLIF as snnTorch's export writes a Synaptic: tau_syn = dt/(1 - alpha), tau_mem = dt/(1 - beta),
+    r = tau_mem/dt and w_in = tau_syn/dt (gain 1 on both equations)."""
+    tau_syn, tau_mem = DT * tau_syn_steps, DT / (1 - beta)
+    fields = dict(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.full(n, tau_mem / DT),
+                  v_leak=np.zeros(n), v_threshold=np.full(n, threshold), w_in=np.full(n, tau_syn / DT))  # fmt: skip
+    fields.update({k: np.full(n, v) for k, v in over.items()})
+    return nir.CubaLIF(**fields)
+
+
+def braille_chain(seed: int = 0, **over) -> nir.NIRGraph:
+    rng = np.random.default_rng(seed)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([12])}),
+        "fc1": nir.Affine(
+            weight=rng.normal(0, 0.6, (40, 12)).astype(np.float32), bias=np.zeros(40, np.float32)
+        ),
+        "lif1": cuba(40, TAU_SYN_STEPS[0], BETAS[0], **over),
+        "fc2": nir.Linear(weight=rng.normal(0, 0.5, (7, 40)).astype(np.float32)),
+        "lif2": cuba(7, TAU_SYN_STEPS[1], BETAS[1], **over),
+        "output": nir.Output(output_type={"output": np.array([7])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])))
+
+
+def cubalif_reference(graph: nir.NIRGraph, x: np.ndarray, bits: int, reset: str, steps: int = STEPS):
+    """NIR's CubaLIF, forward Euler over dt, in float64 with the weights quantized to ``bits`` as import does:
+    ``I <- I + dt/tau_syn (-I + w_in W s)``, ``v <- v + dt/tau_mem (v_leak - v + r I)``, the reset decided by
+    the previous step's membrane (``> v_threshold``), a spike when ``v > v_threshold``. ``x``: (N, 12) real
+    input currents, the same at every step. Returns (output spike counts (N, 7), spikes per layer)."""
+    s = np.broadcast_to(x, (steps, *x.shape))  # (T, N, F): the input current of every step
+    totals = []
+    for fc, lif in (("fc1", "lif1"), ("fc2", "lif2")):
+        w_int, scale = quantize_per_tensor(np.asarray(graph.nodes[fc].weight, np.float64), bits)
+        node = graph.nodes[lif]
+        p = {
+            f: float(np.asarray(getattr(node, f)).flat[0])
+            for f in ("tau_syn", "tau_mem", "r", "w_in", "v_threshold")
+        }
+        th = p["v_threshold"]
+        i = np.zeros((s.shape[1], w_int.shape[0]))
+        v = np.zeros_like(i)
+        out = np.zeros((steps, *i.shape))
+        for t in range(steps):
+            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * s[t] @ (w_int * scale).T)
+            r = v > th
+            if reset == "zero":
+                v = np.where(r, 0.0, v)
+            v = v + DT / p["tau_mem"] * (-v + p["r"] * i) - (r * th if reset == "subtract" else 0.0)
+            out[t] = v > th
+        totals.append(int(out.sum()))
+        s = out
+    return s.sum(axis=0), totals
+
+
+def probe(n: int = 16, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 1, 1, 12)).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("bits", "reset"), [(8, "zero"), (4, "subtract"), (8, "subtract"), (4, "zero")])
+def test_cubalif_with_a_synapse_imports_and_matches_nirs_equations(bits: int, reset: str) -> None:
+    graph = braille_chain()
+    result = import_nir(graph, bits=bits, num_steps=STEPS, dt=DT, encoding="static", input_scale=1 / 255,
+                        reset=reset, convention="nir")  # fmt: skip
+    ir = result.graph
+    assert [op.kind for op in ir.ops] == ["linear", "requantize", "synaptic", "lif"] * 2
+    assert [op.name for op in ir.ops if op.kind == "synaptic"] == ["lif1_synaptic", "lif2_synaptic"]
+    for op, steps in zip((o for o in ir.ops if isinstance(o, Synaptic)), TAU_SYN_STEPS, strict=True):
+        assert (op.decay_multiplier, op.decay_shift) == quantize_decay(1 - 1 / steps, 16)
+    assert [op.reset for op in ir.lif_layers()] == [reset, reset]
+    assert not result.warnings, result.warnings
+
+    raw = probe()
+    sim = simulate(ir, raw, STEPS, record=True)
+    ref_counts, ref_totals = cubalif_reference(graph, raw.reshape(len(raw), 12) / 255.0, bits, reset)
+    int_totals = [int(sim.spike_counts[name].sum()) for name in ("lif1", "lif2")]
+    assert all(t > 0 for t in ref_totals), ref_totals
+    for f, i in zip(ref_totals, int_totals, strict=True):
+        assert abs(i - f) <= 0.02 * f, (ref_totals, int_totals)
+    agree = np.mean(np.argmax(ref_counts, axis=1) == sim.predictions)
+    assert agree >= 15 / 16, agree
+    assert result.check["prediction_agreement"] >= 15 / 16  # the import's own float chain says the same
+
+    exact = simulate_reference(ir, raw, STEPS, record=True)
+    np.testing.assert_array_equal(sim.output_spikes, exact.output_spikes)
+    for op in ir.ops:
+        if isinstance(op, Synaptic):
+            np.testing.assert_array_equal(sim.layer_currents[op.name], exact.op_outputs[op.name])
+
+
+def test_the_synapse_is_what_makes_the_difference() -> None:
+    """The same layer with tau_syn = dt (no synapse, as today) and with tau_syn = 4 dt: only the latter gets
+    a synaptic op, and its currents build up over the steps."""
+    plain = braille_chain()
+    for name in ("lif1", "lif2"):
+        node = plain.nodes[name]
+        plain.nodes[name] = nir.CubaLIF(tau_syn=np.full(node.tau_syn.shape, DT), tau_mem=node.tau_mem, r=node.r,
+                                        v_leak=node.v_leak, v_threshold=node.v_threshold,
+                                        w_in=np.ones(node.w_in.shape))  # fmt: skip
+    kinds = [op.kind for op in import_nir(plain, bits=8, num_steps=STEPS, dt=DT).graph.ops]
+    assert kinds == ["linear", "requantize", "lif"] * 2
+    ir = import_nir(braille_chain(), bits=8, num_steps=STEPS, dt=DT).graph
+    currents = simulate(ir, probe(4), STEPS, record=True).layer_currents["lif1_synaptic"]
+    assert np.abs(currents[:, -1]).mean() > 2 * np.abs(currents[:, 0]).mean()  # alpha 0.75: up to 4x
+
+
+def test_rockpools_synapse_is_its_own_step() -> None:
+    """Rockpool's LIFTorch: isyn <- exp(-dt/tau_syn) (isyn + w_in x), then vmem <- exp(-dt/tau_mem) vmem + isyn:
+    a synaptic op with alpha exp(-dt/tau_syn) and the input scaled by alpha."""
+    dt, tau_syn, tau_mem = 1e-3, 3e-3, 2e-2
+    graph = braille_chain()
+    for name, n in (("lif1", 40), ("lif2", 7)):
+        graph.nodes[name] = nir.CubaLIF(
+            tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem), r=np.full(n, tau_mem * math.exp(-dt / tau_mem) / dt),
+            v_leak=np.zeros(n), v_threshold=np.full(n, 1.0), w_in=np.ones(n),
+        )  # fmt: skip
+    result = import_nir(graph, bits=8, num_steps=STEPS, dt=dt, convention="rockpool")
+    syn = [op for op in result.graph.ops if isinstance(op, Synaptic)]
+    assert len(syn) == 2
+    assert all(op.decay == pytest.approx(math.exp(-dt / tau_syn), abs=2e-5) for op in syn)
+    assert all(
+        op.decay == pytest.approx(math.exp(-dt / tau_mem), abs=2e-5) for op in result.graph.lif_layers()
+    )
+    assert result.check["prediction_agreement"] >= 0.75
+
+
+@pytest.mark.parametrize(
+    ("convention", "over", "fragment"),
+    [
+        ("nir", {"tau_syn": DT / 2}, "tau_syn must be at least dt"),
+        ("nir", {"v_leak": 0.1}, "v_leak 0.1 with a synapse"),
+        ("norse", {}, "under the norse convention, whose synaptic step is not implemented"),
+        ("sinabs", {}, "under the sinabs convention"),
+    ],
+    ids=["tau-syn-below-dt", "leak-with-synapse", "norse", "sinabs"],
+)
+def test_what_the_synaptic_op_cannot_hold_is_one_line_naming_the_node(convention, over, fragment) -> None:
+    graph = braille_chain(**over)
+    with pytest.raises(UnsupportedLayerError) as err:
+        import_nir(graph, bits=8, num_steps=STEPS, dt=DT, convention=convention)
+    message = str(err.value)
+    assert "\n" not in message and "'lif1'" in message and "'lif2'" in message and fragment in message
