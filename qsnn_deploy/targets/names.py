@@ -37,13 +37,18 @@ class Derived:
 
 def layer_roles(layers: Iterable[Layer]) -> list[tuple[str, object]]:
     """(role, op) of every op a layer renders: ``synapse`` (conv or linear), ``pool``, ``requantize``,
-    ``lif``."""
+    ``recurrent``, ``synaptic``, ``lif``."""
     found: list[tuple[str, object]] = []
     for layer in layers:
         found.append(("synapse", layer.op))
         if layer.pool is not None:
             found.append(("pool", layer.pool))
-        found += [("requantize", layer.rq), ("lif", layer.lif)]
+        found.append(("requantize", layer.rq))
+        if layer.recurrent is not None:
+            found.append(("recurrent", layer.recurrent))
+        if layer.current is not None:
+            found.append(("synaptic", layer.current))
+        found.append(("lif", layer.lif))
     return found
 
 
