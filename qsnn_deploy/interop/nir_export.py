@@ -10,12 +10,19 @@ is in units of one membrane LSB. Per layer:
   ``SumPool2d`` node before the synapse, which keeps the graph's own (unfolded) weights: the layer plan's
   folding is for targets only;
 - ``lif`` -> ``LIF(tau = dt / (1 - beta), r = tau / dt, v_leak = 0, v_threshold = theta, v_reset = 0)``, or
-  ``IF(r = 1 / dt)`` when beta = 1 (conventions.py).
+  ``IF(r = 1 / dt)`` when beta = 1 (conventions.py);
+- ``synaptic`` + ``lif`` (``Layer.current``) -> ``CubaLIF(tau_syn = dt / (1 - alpha), w_in = tau_syn / dt,
+  tau_mem = dt / (1 - beta), r = tau_mem / dt, v_leak = 0, v_threshold = theta, v_reset = 0)``: NIR's Euler step
+  of it is ``I <- alpha I + x``, ``v <- beta v + I``, the synaptic op and the LIF (snnTorch's ``Synaptic`` as its
+  ``export_to_nir`` writes it); without membrane leak ``tau_mem = r = inf``. A synaptic decay of 1 has no
+  CubaLIF (``w_in`` would be infinite) and is refused.
 
 The integer form rides along in node metadata, so a qsnn-aware reader recovers it exactly: ``weight_int``
 (int8) and ``weight_scale`` (per output channel; ``weight == weight_int * weight_scale``), the requantize's
 ``multiplier``, ``bias`` and ``shift``, the LIF's ``threshold``, ``decay_multiplier``, ``decay_shift``,
-``reset`` and ``state_bits``. What NIR itself cannot express (rounding, saturation, the subtract and delayed
+``reset`` and ``state_bits``, a synaptic current's ``synaptic_decay_multiplier``, ``synaptic_decay_shift`` and
+``synaptic_state_bits``, and the declared widths (``acc_bits``, ``out_bits``, a pool's ``acc_bits``), so that
+``interop/nir_exact.py`` rebuilds the very IR graph from a file we wrote. What NIR itself cannot express (rounding, saturation, the subtract and delayed
 reset) is listed in docs/targets/nir.md.
 """
 
@@ -43,20 +50,23 @@ def _channels(values: np.ndarray, ndim: int) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape((-1,) + (1,) * (ndim - 1))
 
 
-def _sum_pool(nir, k: int):
-    return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]))
+def _sum_pool(nir, pool):
+    k = pool.kernel
+    return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]), padding=np.array([0, 0]),
+                         metadata={"ir_ops": pool.name, "acc_bits": pool.acc_type.bits})  # fmt: skip
 
 
 def _synapse_nodes(nir, layer: Layer) -> list[tuple[str, object]]:
     rq, op = layer.rq, layer.synapse  # the IR's ops, not the folded one
     nodes: list[tuple[str, object]] = []
     if layer.in_pool is not None:
-        nodes.append((layer.in_pool.name, _sum_pool(nir, layer.in_pool.kernel)))
+        nodes.append((layer.in_pool.name, _sum_pool(nir, layer.in_pool)))
     scale = rq.multiplier.astype(np.float64) / float(1 << rq.shift)  # per output channel
     bias = rq.bias.astype(np.float64) / float(1 << rq.shift)
     integer = {"weight_int": op.weight.astype(np.int8), "weight_scale": scale, "weight_bits": op.weight_type.bits,
                "multiplier": rq.multiplier.astype(np.int64), "bias": rq.bias.astype(np.int64),
-               "shift": rq.shift, "ir_ops": f"{op.name},{rq.name}"}  # fmt: skip
+               "shift": rq.shift, "ir_ops": f"{op.name},{rq.name}", "acc_bits": op.acc_type.bits,
+               "out_bits": rq.out_type.bits}  # fmt: skip
     weight = (op.weight.astype(np.float64) * _channels(scale, op.weight.ndim)).astype(np.float32)
     return nodes + SYNAPSE_NODES[op.kind](nir, layer, weight, bias, integer)
 
@@ -75,7 +85,7 @@ def _conv_nodes(
         # The nir target's rule op_supported refuses any other pool first; never write one as a sum.
         if layer.pool.kind != "sumpool2d":
             raise QsnnError(f"{layer.pool.kind} {layer.pool.name!r}: NIR 1.0.8 has no max-pool node")
-        nodes.append((layer.pool.name, _sum_pool(nir, layer.pool.kernel)))
+        nodes.append((layer.pool.name, _sum_pool(nir, layer.pool)))
     return nodes
 
 
@@ -105,11 +115,30 @@ def _neuron_node(nir, layer: Layer, dt: float):
     def full(value: float) -> np.ndarray:
         return np.full(shape, value, dtype=np.float64)
 
+    if layer.current is not None:
+        return _cuba_node(nir, layer, dt, integer, full)
     if lif.decay >= 1.0:
         return nir.IF(r=full(1.0 / dt), v_threshold=full(lif.threshold), v_reset=full(0.0), metadata=integer)
     tau = tau_of_beta(lif.decay, dt)
     return nir.LIF(tau=full(tau), r=full(tau / dt), v_leak=full(0.0), v_threshold=full(lif.threshold),
                    v_reset=full(0.0), metadata=integer)  # fmt: skip
+
+
+def _cuba_node(nir, layer: Layer, dt: float, integer: dict, full):
+    """A LIF with a synaptic current as NIR's CubaLIF (gain 1 on both equations under NIR's Euler step)."""
+    syn, lif = layer.current, layer.lif
+    if syn.decay >= 1.0:
+        raise QsnnError(
+            f"synaptic {syn.name!r}: a decay of 1 (a current that never decays) has no NIR CubaLIF form "
+            "(tau_syn and w_in would be infinite)"
+        )
+    integer = {**integer, "synaptic_decay_multiplier": syn.decay_multiplier, "synaptic_decay_shift": syn.decay_shift,
+               "synaptic_state_bits": syn.state_type.bits, "ir_ops": f"{syn.name},{lif.name}"}  # fmt: skip
+    tau_syn = dt / (1.0 - syn.decay)
+    tau_mem = tau_of_beta(lif.decay, dt) if lif.decay < 1.0 else np.inf
+    return nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt), v_leak=full(0.0),
+                       v_threshold=full(lif.threshold), v_reset=full(0.0), w_in=full(tau_syn / dt),
+                       metadata=integer)  # fmt: skip
 
 
 def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
@@ -130,7 +159,8 @@ def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
         )
     metadata = {"producer": PRODUCER, "units": "integer", "dt": float(dt), "num_steps": graph.num_steps,
                 "encoding": graph.input.encoding, "input_scale": 1.0, "ir_input_scale": float(graph.input.scale),
-                "ir_version": written_version(graph.ops)}  # fmt: skip
+                "ir_version": written_version(graph.ops), "ir_input_bits": graph.input.dtype.bits,
+                "ir_input_signed": int(graph.input.dtype.signed)}  # fmt: skip
     edges = list(zip(names[:-1], names[1:]))
     return nir.NIRGraph(nodes=dict(nodes), edges=edges, metadata=metadata)
 

@@ -12,4 +12,5 @@ OPS: dict[str, OpImpl] = {
     "sumpool2d": OpImpl("SumPool2d"),
     "requantize": OpImpl("the scale and bias of the synapse's node"),
     "lif": OpImpl("LIF, or IF where the decay is 1"),
+    "synaptic": OpImpl("CubaLIF (tau_syn from the synaptic decay)"),
 }
