@@ -168,3 +168,43 @@ def test_what_the_synaptic_op_cannot_hold_is_one_line_naming_the_node(convention
         import_nir(graph, bits=8, num_steps=STEPS, dt=DT, convention=convention)
     message = str(err.value)
     assert "\n" not in message and "'lif1'" in message and "'lif2'" in message and fragment in message
+
+
+def test_a_synaptic_network_written_by_snntorchs_own_export_matches_snntorch() -> None:
+    """snnTorch 1.0.0's ``export_to_nir`` writes a Synaptic as CubaLIF (tau_syn = dt/(1 - alpha), w_in =
+    tau_syn/dt, r = tau_mem/dt; per-neuron tensors, since nirtorch's type inference fails on scalars). The import
+    detects snnTorch's convention, recovers alpha and beta, and at 8 bits spikes like snnTorch's own run of the
+    same network (its default subtract reset; snnTorch's NIR import itself would build a zero reset)."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    from qsnn_deploy.export.inference import float_outputs
+
+    def syn(n: int, alpha: float, beta: float, **kw):
+        full = {"alpha": alpha, "beta": beta, "threshold": 1.0}
+        return snn.Synaptic(**{k: torch.full((n,), v) for k, v in full.items()}, init_hidden=True, **kw)
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 40), syn(40, 0.75, 0.9), torch.nn.Linear(40, 7),
+                              syn(7, 0.5, 0.8, output=True)).eval()  # fmt: skip
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)
+        net[2].weight.mul_(3.0)
+    graph = export_to_nir(net, torch.zeros(1, 12), ignore_dims=[0])
+    result = import_nir(
+        graph, bits=8, num_steps=STEPS, encoding="static", input_scale=1 / 255, reset="subtract"
+    )
+    assert result.settings.convention == "snntorch"
+    ir = result.graph
+    decays = [round(op.decay, 4) for op in ir.ops if op.kind in ("synaptic", "lif")]
+    assert decays == [0.75, 0.9, 0.5, 0.8]
+
+    raw = probe(32, seed=5)
+    counts, totals = float_outputs(net, raw, STEPS, 1 / 255)
+    sim = simulate(ir, raw, STEPS)
+    for name, ir_name in (("1", "layer1"), ("3", "layer3")):
+        f, i = totals[ir_name], int(sim.spike_counts[ir_name].sum())
+        assert f > 0 and abs(i - f) <= 0.02 * f, (name, f, i)
+    assert np.mean(np.argmax(counts, axis=1) == sim.predictions) >= 30 / 32
