@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from qsnn_deploy.errors import DesignRuleError
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.io import save_graph
-from qsnn_deploy.ir.synthetic import random_graph
+from qsnn_deploy.ir.plan import plan_layers
+from qsnn_deploy.ir.synthetic import braille_graph, random_graph
 from qsnn_deploy.targets import check_model, generate, get_target
 from qsnn_deploy.targets.c.render import C_NAMES
 from qsnn_deploy.targets.c.render import render_files as c_files
 from qsnn_deploy.targets.hls.render import render_files as hls_files
+from qsnn_deploy.targets.names import layer_roles
 from qsnn_deploy.targets.verilog.render import render_files as verilog_files
 from tests.cli_run import error_lines, run_main
 
@@ -132,17 +134,27 @@ def _family() -> list[tuple[str, str, str, str]]:
 
 
 FAMILY = _family()
-ROLE_OPS = {"synapse": ("conv1", "conv2", "fc1"), "pool": ("pool1", "pool2"), "requantize": ("rq1", "rq2", "rq3"),
-            "lif": ("lif1", "lif2", "lif3")}  # fmt: skip
+
+
+def _ops_by_role(graph: Graph) -> dict[str, list[str]]:
+    """Role (as the targets' name tables key it) -> the names of the graph's ops in that role."""
+    found: dict[str, list[str]] = {}
+    for role, op in layer_roles(plan_layers(graph)):
+        found.setdefault(role, []).append(op.name)  # type: ignore[attr-defined]
+    return found
 
 
 def test_every_name_of_the_family_is_refused_naming_both_ops(tiny) -> None:
     assert len(FAMILY) >= 8 and any(t == "c" for t, *_ in FAMILY), FAMILY
+    # The first graph that has both roles: tiny, then one with synaptic currents, then a recurrent one.
+    graphs = [(g, _ops_by_role(g)) for g in (tiny, random_graph("tiny", 0, num_steps=4, synaptic=(3, 2)),
+                                               braille_graph(0))]  # fmt: skip
     for target, role_a, role_b, x in FAMILY:
-        a = ROLE_OPS[role_a][0]
-        b = next(op for op in ROLE_OPS[role_b] if op != a)
+        graph, ops = next((g, o) for g, o in graphs if role_a in o and role_b in o)
+        a = ops[role_a][0]
+        b = next(op for op in ops[role_b] if op != a)
         with pytest.raises(DesignRuleError, match="unique_generated_names") as info:
-            check_model(renamed(tiny, {b: a + x}), target)
+            check_model(renamed(graph, {b: a + x}), target)
         assert f"{a!r}" in str(info.value) and f"{a + x!r}" in str(info.value), (target, role_a, role_b, x)
 
 

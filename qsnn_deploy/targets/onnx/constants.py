@@ -3,7 +3,8 @@
 
 Every constant of ``model.onnx`` is an initializer named after the IR op it implements (graph.py): weights,
 requantize multipliers and bias-plus-rounding, the divisors that carry the shifts, the LIF threshold, decay
-multiplier, decay rounding and state limits. The model is read with the ``onnx`` package and never run. An
+multiplier, decay rounding and state limits, a recurrent op's weights, multipliers and rounding, a synaptic
+current's decay multiplier, rounding and state limits. The model is read with the ``onnx`` package and never run. An
 initializer whose data lives in an external file is refused, never read: a folder does not choose a file to
 open (docs/trust-model.md).
 """
@@ -27,6 +28,11 @@ SUFFIXES = {  # initializer name after the op's name -> what it holds
             "_decayed_divisor": "2^(decay shift)", "_decayed_round_down": "2^(decay shift) - 1",
             "_state_min": "state minimum", "_state_max": "state maximum"},
     "pool": {"_sign": "sign"},
+    "recurrent": {"_weight": "recurrent weight", "_multiplier": "multiplier", "_half": "2^(shift-1)",
+                  "_rescaled_divisor": "2^shift", "_rescaled_round_down": "2^shift - 1"},
+    "synaptic": {"_decay_multiplier": "decay multiplier", "_decay_half": "2^(decay shift-1)",
+                 "_decayed_divisor": "2^(decay shift)", "_decayed_round_down": "2^(decay shift) - 1",
+                 "_state_min": "state minimum", "_state_max": "state maximum"},
 }  # fmt: skip
 
 
@@ -42,23 +48,24 @@ def _index_decoder(quantity: str, shape: Sequence[int], transposed: bool) -> Dec
     return decode
 
 
-# How each synapse kind stores its weight initializer: a conv's as the IR's (O, C, kh, kw), a linear's
-# transposed to MatMulInteger's (I, O).
-WEIGHT_AXES = {"conv2d": "ir", "linear": "reversed"}
+# How each kind stores its weight initializer: a conv's as the IR's (O, C, kh, kw), a linear's and a recurrent
+# op's transposed to MatMulInteger's (I, O).
+WEIGHT_AXES = {"conv2d": "ir", "linear": "reversed", "recurrent": "reversed"}
 
 
 def quantities(model: CheckedModel) -> dict[str, tuple[str, str, str]]:
     """Initializer name -> (the IR quantity it holds, its axes, its layer's LIF). Axes: "ir" (a conv's weights),
-    "reversed" (a linear's, stored (I, O)) or "channel" (per-channel constants broadcast as (C, 1, 1): the
-    channel is the index)."""
+    "reversed" (a linear's or a recurrent op's, stored (I, O)) or "channel" (per-channel constants broadcast as
+    (C, 1, 1): the channel is the index)."""
     names: dict[str, tuple[str, str, str]] = {}
     for layer in model.layers:
-        ops = {"synapse": layer.op, "requantize": layer.rq, "lif": layer.lif, "pool": layer.pool}
+        ops = {"synapse": layer.op, "requantize": layer.rq, "lif": layer.lif, "pool": layer.pool,
+               "recurrent": layer.recurrent, "synaptic": layer.current}  # fmt: skip
         for role, op in ops.items():
             if op is None:
                 continue
             for suffix, what in SUFFIXES[role].items():
-                axes = WEIGHT_AXES[op.kind] if role == "synapse" else "channel"
+                axes = WEIGHT_AXES[op.kind] if suffix == "_weight" else "channel"
                 names[op.name + suffix] = (f"{op.name} {what}", axes, layer.lif.name)
     return names
 

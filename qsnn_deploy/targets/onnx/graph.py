@@ -2,8 +2,11 @@
 
 The model computes one step of every layer. Its inputs are the frame of this step (uint8, ``N x C x H x W``)
 and every LIF layer's membrane left by the previous step (``<lif>_membrane_in``, int32); its outputs are every
-LIF layer's spikes (``<lif>_spikes``, uint8) and new membrane (``<lif>_membrane``, int32). A driver feeds the
-membranes back (executor.py); docs/targets/onnx.md maps every IR op onto these nodes.
+LIF layer's spikes (``<lif>_spikes``, uint8) and new membrane (``<lif>_membrane``, int32). A layer with a
+synaptic current adds its current as state the same way (``<syn>_current_in`` -> ``<syn>_current``, int32); a
+recurrent layer takes its LIF's spikes of the previous step (``<rec>_spikes_in``, uint8, fed from
+``<lif>_spikes``). A driver feeds the states back (executor.py); docs/targets/onnx.md maps every IR op onto
+these nodes.
 
 Only operators onnxruntime implements for these types are used: ConvInteger and MatMulInteger (uint8 x int8
 -> int32), ReduceSum on int32, ReduceMax on int64, and Cast, Mul, Add, Sub, Div (truncating), Less, Greater,
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import LIF, Requantize
+from qsnn_deploy.ir.ops import LIF, Recurrent, Requantize, Synaptic
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
@@ -33,6 +36,12 @@ ONNX_NAMES = {
              "{name}_signed_max", "{name}_max"),
     "requantize": ("{name}_acc64", "{name}_multiplier", "{name}_product", "{name}_bias_round", "{name}_biased",
                    *(f"{{name}}_current{s}" for s in FLOOR)),
+    "recurrent": ("{name}_spikes_in", "{name}_weight", "{name}_acc", "{name}_acc64", "{name}_multiplier",
+                  "{name}_product", "{name}_half", "{name}_biased", *(f"{{name}}_rescaled{s}" for s in FLOOR),
+                  "{name}_total"),
+    "synaptic": ("{name}_current_in", "{name}_current", "{name}_i", "{name}_decay_multiplier", "{name}_scaled",
+                 "{name}_decay_half", "{name}_scaled_half", *(f"{{name}}_decayed{s}" for s in FLOOR),
+                 "{name}_update", "{name}_state_min", "{name}_state_max", "{name}_saturated"),
     "lif": ("{name}_membrane_in", "{name}_membrane", "{name}_spikes", "{name}_reset_threshold", "{name}_v",
             "{name}_threshold", "{name}_fired", "{name}_zero", "{name}_kept", "{name}_decay_multiplier",
             "{name}_scaled", "{name}_decay_half", "{name}_scaled_half", *(f"{{name}}_decayed{s}" for s in FLOOR),
@@ -58,6 +67,19 @@ def membrane_out(lif: LIF) -> str:
 
 def spikes_out(lif: LIF) -> str:
     return f"{lif.name}_spikes"
+
+
+def current_in(syn: Synaptic) -> str:
+    return f"{syn.name}_current_in"
+
+
+def current_out(syn: Synaptic) -> str:
+    return f"{syn.name}_current"
+
+
+def spikes_in(rec: Recurrent) -> str:
+    """The state input of a recurrent op: its LIF's ``spikes_out`` of the previous step."""
+    return f"{rec.name}_spikes_in"
 
 
 def reset_threshold(lif: LIF) -> str:
@@ -174,6 +196,47 @@ def _requantize(b: _Builder, rq: Requantize, acc: str, ndim: int) -> str:
     return b.floor_shift(biased, rq.shift, f"{rq.name}_current")
 
 
+def _decay(b: _Builder, name: str, state: str, multiplier: int, shift: int) -> str:
+    """``(state * multiplier + h) >> shift`` with ``h = 2^(shift-1)`` (0 when shift is 0): round half up, the
+    decay of the LIF and of the synaptic current, in int64 (|state| < 2^31 and multiplier <= 2^31)."""
+    scaled = b.node("Mul", [state, b.const(f"{name}_decay_multiplier", np.array(multiplier, np.int64))],
+                    f"{name}_scaled")  # fmt: skip
+    if shift:
+        h = b.const(f"{name}_decay_half", np.array(1 << (shift - 1), np.int64))
+        scaled = b.node("Add", [scaled, h], f"{name}_scaled_half")
+    return b.floor_shift(scaled, shift, f"{name}_decayed")
+
+
+def _recurrent(b: _Builder, rec: Recurrent, current: str) -> str:
+    """docs/ir/ops.md#recurrent: ``x + ((W @ s) * m + h) >> shift``. ``s`` is the state input
+    ``<rec>_spikes_in`` (uint8, the LIF's spikes of the previous step), ``W @ s`` a MatMulInteger with ``Wᵀ``
+    (int8, ``(from, to)``) into int32 (exact: at most N * 128), the rescale in int64 (below 2^51, the op's
+    field limits). Returns the int64 current the synaptic op or the LIF takes."""
+    w = b.const(f"{rec.name}_weight", np.ascontiguousarray(rec.weight.T).astype(np.int8))
+    acc = b.i64(b.node("MatMulInteger", [spikes_in(rec), w], f"{rec.name}_acc"), f"{rec.name}_acc64")
+    m = b.const(f"{rec.name}_multiplier", rec.multiplier.astype(np.int64))
+    product = b.node("Mul", [acc, m], f"{rec.name}_product")
+    if rec.shift:
+        h = b.const(f"{rec.name}_half", np.array(1 << (rec.shift - 1), np.int64))
+        product = b.node("Add", [product, h], f"{rec.name}_biased")
+    rescaled = b.floor_shift(product, rec.shift, f"{rec.name}_rescaled")
+    return b.node("Add", [current, rescaled], f"{rec.name}_total")  # "_total": "_sum" ends a pool's name
+
+
+def _synaptic(b: _Builder, syn: Synaptic, x: str) -> tuple[str, str]:
+    """docs/ir/ops.md#synaptic: ``i = saturate(((i * m + h) >> s) + x)`` in int64 from the state input
+    ``<syn>_current_in`` (int32). Returns (the int64 current the LIF integrates at this step, the int32 state
+    output ``<syn>_current``)."""
+    i = b.i64(current_in(syn), f"{syn.name}_i")
+    decayed = _decay(b, syn.name, i, syn.decay_multiplier, syn.decay_shift)
+    update = b.node("Add", [decayed, x], f"{syn.name}_update")
+    st = syn.state_type
+    lo = b.const(f"{syn.name}_state_min", np.array(st.min, np.int64))
+    hi = b.const(f"{syn.name}_state_max", np.array(st.max, np.int64))
+    current = b.node("Clip", [update, lo, hi], f"{syn.name}_saturated")
+    return current, b.node("Cast", [current], current_out(syn), to=b.tp.INT32)
+
+
 def _lif(b: _Builder, lif: LIF, current: str) -> tuple[str, str]:
     """The six steps of docs/ir/ops.md#lif in int64; returns (spikes uint8, membrane int32)."""
     v = b.i64(membrane_in(lif), f"{lif.name}_v")
@@ -183,13 +246,7 @@ def _lif(b: _Builder, lif: LIF, current: str) -> tuple[str, str]:
         v = b.node(
             "Where", [fired, b.const(f"{lif.name}_zero", np.array(0, np.int64)), v], f"{lif.name}_kept"
         )
-    m, s = lif.decay_multiplier, lif.decay_shift
-    scaled = b.node("Mul", [v, b.const(f"{lif.name}_decay_multiplier", np.array(m, np.int64))],
-                    f"{lif.name}_scaled")  # fmt: skip
-    if s:
-        h = b.const(f"{lif.name}_decay_half", np.array(1 << (s - 1), np.int64))
-        scaled = b.node("Add", [scaled, h], f"{lif.name}_scaled_half")
-    decayed = b.floor_shift(scaled, s, f"{lif.name}_decayed")  # 3. round half up
+    decayed = _decay(b, lif.name, v, lif.decay_multiplier, lif.decay_shift)  # 3. round half up
     update = b.node("Add", [decayed, current], f"{lif.name}_update")  # 4.
     if lif.reset == "subtract":
         removed = b.node("Mul", [b.i64(fired, f"{lif.name}_fired64"),
@@ -228,14 +285,27 @@ def build_model(model: CheckedModel):
         if layer.pool is not None:
             acc = EMITTERS[layer.pool.kind](b, layer, acc)
         current = _requantize(b, layer.rq, acc, 1 + len(layer.out_shape))
+        if layer.recurrent is not None:
+            inputs.append(helper.make_tensor_value_info(spikes_in(layer.recurrent), TensorProto.UINT8, shape))
+            current = _recurrent(b, layer.recurrent, current)
+        syn_state = None
+        if layer.current is not None:
+            inputs.append(helper.make_tensor_value_info(current_in(layer.current), TensorProto.INT32, shape))
+            current, syn_state = _synaptic(b, layer.current, current)
         x, membrane = _lif(b, layer.lif, current)
         outputs.append(helper.make_tensor_value_info(x, TensorProto.UINT8, shape))
         outputs.append(helper.make_tensor_value_info(membrane, TensorProto.INT32, shape))
-    onnx_graph = helper.make_graph(
-        b.nodes, "qsnn_step", inputs, outputs, b.initializers,
-        doc_string="One time step of an integer spiking network (qsnn-deploy); feed each *_membrane output "
-        "back as *_membrane_in at the next step, zeros before the first.",
-    )  # fmt: skip
+        if syn_state is not None:
+            outputs.append(helper.make_tensor_value_info(syn_state, TensorProto.INT32, shape))
+    doc = ("One time step of an integer spiking network (qsnn-deploy); feed each *_membrane output back as "
+           "*_membrane_in at the next step, zeros before the first.")  # fmt: skip
+    feedback = [(spikes_in(layer.recurrent), spikes_out(layer.lif)) for layer in model.layers
+                if layer.recurrent is not None]  # fmt: skip
+    if any(layer.current is not None for layer in model.layers):
+        doc += " Each *_current output goes back as *_current_in the same way."
+    if feedback:
+        doc += " " + ", ".join(f"{s} feeds {i}" for i, s in feedback) + " at the next step (zeros first)."
+    onnx_graph = helper.make_graph(b.nodes, "qsnn_step", inputs, outputs, b.initializers, doc_string=doc)
     onnx_model = helper.make_model(
         onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="qsnn-deploy"
     )
@@ -246,9 +316,11 @@ def build_model(model: CheckedModel):
         "qsnn.input_scale": repr(float(graph.input.scale)),
         "qsnn.lif_layers": ",".join(layer.lif.name for layer in model.layers),
     }
+    if feedback:  # recurrent layers only: graphs without one keep their metadata (and bytes) unchanged
+        meta["qsnn.feedback"] = ",".join(f"{s}->{i}" for i, s in feedback)
     helper.set_model_props(onnx_model, meta)
     return onnx_model
 
 
-__all__ = ["FRAME", "IR_VERSION", "OPSET", "build_model", "derived_names", "membrane_in", "membrane_out", "reset_threshold",
-           "spikes_out"]  # fmt: skip
+__all__ = ["FRAME", "IR_VERSION", "OPSET", "build_model", "current_in", "current_out", "derived_names", "membrane_in",
+           "membrane_out", "reset_threshold", "spikes_in", "spikes_out"]  # fmt: skip

@@ -5,7 +5,7 @@ refuses every other kind."""
 from __future__ import annotations
 
 from qsnn_deploy.targets.base import OpImpl
-from qsnn_deploy.targets.onnx.graph import EMITTERS, _lif, _requantize
+from qsnn_deploy.targets.onnx.graph import EMITTERS, _lif, _recurrent, _requantize, _synaptic
 
 OPS: dict[str, OpImpl] = {
     "conv2d": OpImpl("ConvInteger", emit=EMITTERS["conv2d"]),
@@ -13,5 +13,13 @@ OPS: dict[str, OpImpl] = {
     "sumpool2d": OpImpl("Slice + Reshape + ReduceSum", emit=EMITTERS["sumpool2d"]),
     "maxpool2d": OpImpl("Mul by sign + ReduceMax (int64)", separate_pass=True, emit=EMITTERS["maxpool2d"]),
     "requantize": OpImpl("Mul + Add + floor shift (int64)", emit=_requantize),
+    "recurrent": OpImpl(
+        "MatMulInteger on the state input `<rec>_spikes_in`, Mul + Add + floor shift (int64), Add",
+        emit=_recurrent,
+    ),
+    "synaptic": OpImpl(
+        "Mul + Add + floor shift, Add, Clip (int64) on the state `<syn>_current_in` -> `<syn>_current`",
+        emit=_synaptic,
+    ),
     "lif": OpImpl("Greater, Where, Mul, Add, Sub, Clip (int64)", emit=_lif),
 }
