@@ -6,8 +6,9 @@
  *
  * With -DQSNN_RECORD every LIF layer's state is checked too, as a digest: after each step of the step-by-step
  * pass, one line "D <sample> <step> <crc layer 0> <crc layer 1> ..." (hex) where each CRC-32 (IEEE 802.3,
- * zlib's) covers the layer's n spike bytes followed by its n membranes as little-endian int32
- * (qsnn_deploy/verify/record.py computes the same from the simulator). */
+ * zlib's) covers the layer's n spike bytes followed by its n membranes as little-endian int32, then, for a
+ * layer with a synaptic current, its n currents as little-endian int32 (qsnn_deploy/verify/record.py computes
+ * the same from the simulator). */
 #include <stdio.h>
 
 #include "qsnn_model.h"
@@ -15,7 +16,7 @@
 static qsnn_state_t state;
 
 #ifdef QSNN_RECORD
-static uint32_t layer_crc[QSNN_NUM_LAYERS];
+static uint32_t layer_crc[QSNN_NUM_LAYERS]; /* running CRC registers, finalized when printed */
 static int recording; /* 1 during the step-by-step pass, 0 during the qsnn_run pass */
 
 static uint32_t crc32_update(uint32_t crc, uint8_t byte)
@@ -28,11 +29,20 @@ static uint32_t crc32_update(uint32_t crc, uint8_t byte)
     return crc;
 }
 
+/* The four bytes of a word, little-endian. */
+static uint32_t crc32_word(uint32_t crc, uint32_t word)
+{
+    int b;
+    for (b = 0; b < 4; b++) {
+        crc = crc32_update(crc, (uint8_t)((word >> (8 * b)) & 0xFFu));
+    }
+    return crc;
+}
+
 void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t mem_bytes, int32_t n)
 {
     uint32_t crc = 0xFFFFFFFFu;
     int32_t i;
-    int b;
     if (!recording) {
         return;
     }
@@ -41,11 +51,23 @@ void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t 
     }
     for (i = 0; i < n; i++) {
         int32_t v = mem_bytes == 2 ? (int32_t)((const int16_t *)mem)[i] : ((const int32_t *)mem)[i];
-        for (b = 0; b < 4; b++) {
-            crc = crc32_update(crc, (uint8_t)(((uint32_t)v >> (8 * b)) & 0xFFu));
-        }
+        crc = crc32_word(crc, (uint32_t)v);
     }
-    layer_crc[layer] = crc ^ 0xFFFFFFFFu;
+    layer_crc[layer] = crc;
+}
+
+/* A layer with a synaptic current: called right after qsnn_record, continues that layer's CRC. */
+void qsnn_record_current(int32_t layer, const int32_t *current, int32_t n)
+{
+    uint32_t crc = layer_crc[layer];
+    int32_t i;
+    if (!recording) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        crc = crc32_word(crc, (uint32_t)current[i]);
+    }
+    layer_crc[layer] = crc;
 }
 
 static void print_digests(int sample, int step)
@@ -53,7 +75,7 @@ static void print_digests(int sample, int step)
     int l;
     printf("D %d %d", sample, step);
     for (l = 0; l < QSNN_NUM_LAYERS; l++) {
-        printf(" %08lx", (unsigned long)layer_crc[l]);
+        printf(" %08lx", (unsigned long)(layer_crc[l] ^ 0xFFFFFFFFu));
     }
     printf("\n");
 }

@@ -7,7 +7,8 @@
  * OUTPUT:  per sample: steps x classes bytes of output spikes (0/1, step-major), classes little-endian
  *          uint16 spike counts, one little-endian int32 prediction.
  * With a third argument RECORD (and the model compiled with -DQSNN_RECORD): every step of every sample, for
- * every LIF layer in order, n bytes of spikes then n little-endian int32 membranes.
+ * every LIF layer in order, n bytes of spikes then n little-endian int32 membranes (then, for a layer with a
+ * synaptic current, its n currents as little-endian int32).
  * Exit status: 0 on success, 1 on a usage or I/O error, 2 when the vectors do not fit the model.
  *
  * Each sample runs twice, step by step (the output spikes, the record) and through qsnn_run (the prediction),
@@ -38,6 +39,18 @@ void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t 
     for (i = 0; i < n; i++) {
         long v = mem_bytes == 2 ? (long)((const int16_t *)mem)[i] : (long)((const int32_t *)mem)[i];
         write_le(record_file, (unsigned long)v, 4);
+    }
+}
+
+void qsnn_record_current(int32_t layer, const int32_t *current, int32_t n)
+{
+    int32_t i;
+    (void)layer;
+    if (record_file == NULL) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        write_le(record_file, (unsigned long)(long)current[i], 4);
     }
 }
 #endif

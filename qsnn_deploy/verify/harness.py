@@ -33,20 +33,30 @@ def read_outputs(path: Path, n: int, steps: int, k: int, who: str = "the harness
     return data["spikes"], data["counts"].astype(np.int64), data["pred"].astype(np.int64)
 
 
-def read_layers(path: Path, layers: list[tuple[str, int]], n: int, steps: int, who: str = "the harness"):
-    """{layer: LayerTrace} from a RECORD file; ``layers`` are (name, neurons) in order."""
-    rec = np.dtype(
-        [(f"{name}_{part}", dt, (k,)) for name, k in layers for part, dt in (("s", "u1"), ("m", "<i4"))]
-    )
-    data = np.fromfile(path, dtype=rec)
+def read_layers(path: Path, layers: list[tuple], n: int, steps: int, who: str = "the harness"):
+    """{layer: LayerTrace} from a RECORD file; ``layers`` are (name, neurons) or (name, neurons, has synaptic
+    currents) in order: such a layer's n int32 currents follow its membranes."""
+    fields = []
+    for name, k, *more in layers:
+        fields += [(f"{name}_s", "u1", (k,)), (f"{name}_m", "<i4", (k,))]
+        fields += [(f"{name}_c", "<i4", (k,))] if more and more[0] else []
+    data = np.fromfile(path, dtype=np.dtype(fields))
     if len(data) != n * steps:
         raise VerificationError(f"{who} recorded {len(data)} steps, expected {n * steps}")
     data = data.reshape(n, steps)
-    return {name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64)) for name, _ in layers}
+    names = data.dtype.names or ()
+
+    def currents(name: str) -> np.ndarray | None:
+        return data[f"{name}_c"].astype(np.int64) if f"{name}_c" in names else None
+
+    return {
+        name: LayerTrace(data[f"{name}_s"], data[f"{name}_m"].astype(np.int64), currents(name))
+        for name, *_ in layers
+    }
 
 
 def read_record(
-    outputs: Path, record: Path, layers: list[tuple[str, int]], n: int, steps: int, k: int, who: str
+    outputs: Path, record: Path, layers: list[tuple], n: int, steps: int, k: int, who: str
 ) -> Record:
     """The common record of one harness run."""
     spikes, counts, preds = read_outputs(outputs, n, steps, k, who)
@@ -90,5 +100,5 @@ class HarnessRunner:
             raise VerificationError(
                 f"{self.what} failed (exit {proc.returncode}): {proc.stderr[-STDERR_SHOWN:]}"
             )
-        layers = [(layer.lif.name, layer.neurons) for layer in self.layers]
+        layers = [(layer.lif.name, layer.neurons, layer.current is not None) for layer in self.layers]
         return read_record(files[1], files[2], layers, len(inputs), steps, self.graph.num_classes, self.who)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qsnn_deploy.ir.ops import Conv2d, Linear, OpRange
+from qsnn_deploy.ir.ops import Conv2d, Linear, Op, OpRange
 from qsnn_deploy.ir.ops.lif import lif_membrane_bound
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import separate_pool
@@ -41,10 +41,21 @@ def lif_fast_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
         return False
     if not 0 <= lif.threshold <= lif.state_type.max:
         return False
-    cur = ranges[layer.rq.name]
+    cur = ranges[lif_input(layer).name]
     peak = max(max(abs(int(v)) for v in cur.lo), max(abs(int(v)) for v in cur.hi))
     bound = lif_membrane_bound(lif, peak)
     return bound is not None and bound <= lif.state_type.max and -bound >= lif.state_type.min
+
+
+def lif_input(layer: Layer) -> Op:
+    """The op whose output is the LIF's current: the synaptic current, else the recurrent sum, else the
+    requantize."""
+    return layer.current or layer.recurrent or layer.rq
+
+
+def current_ops(layer: Layer) -> bool:
+    """The layer has a recurrent input or a synaptic current between its requantize and its LIF."""
+    return layer.recurrent is not None or layer.current is not None
 
 
 def conv_fused_events(layer: Layer) -> int:
@@ -60,6 +71,8 @@ def conv_fused_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     by 1..31 to an int32 current, and a fast LIF."""
     op = layer.op
     if layer.index == 0 or layer.kind != "conv" or not is_packed(layer) or op.stride != 1:
+        return False
+    if current_ops(layer):  # the fused pass has no current state
         return False
     if max_pooled(layer):  # a max does not distribute over the kernel's sums
         return False
@@ -134,13 +147,14 @@ def weight_bytes(layer: Layer) -> int:
 
 def acc_elements(layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...] | None = None) -> int:
     """Scratch accumulators: the largest layer computed per step (a static first layer has its own cache);
-    with ``fused`` (per layer), the layers of qsnn_conv_spikes_lif need none. A max-pooled layer (never fused)
+    with ``fused`` (per layer), the layers of qsnn_conv_spikes_lif need none (a static first layer with a
+    recurrent or synaptic op writes its step's current there, from its cache). A max-pooled layer (never fused)
     needs its whole conv map, a static first one too (its conv runs in the scratch once per sample)."""
     fused = fused or (False,) * len(layers)
     needs = [
         conv_map_elements(layer) if max_pooled(layer) else layer.neurons
         for layer, f in zip(layers, fused)
-        if max_pooled(layer) or not (f or (static and layer.index == 0))
+        if max_pooled(layer) or not (f or (static and layer.index == 0 and not current_ops(layer)))
     ]
     return max(needs, default=1)
 
@@ -156,11 +170,16 @@ def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...]) 
     return max(rows, default=0), max(events, default=0)
 
 
+def recurrent_scratch(layers: tuple[Layer, ...]) -> int:
+    """Int32 scratch of qsnn_recurrent_add: the largest recurrent layer's neurons (0 without one)."""
+    return max((layer.neurons for layer in layers if layer.recurrent is not None), default=0)
+
+
 def state_bytes(
     layers: tuple[Layer, ...], static: bool, kernels: tuple[LayerKernels, ...] | None = None
 ) -> int:
-    """sizeof(<prefix>_state_t) before padding: scratch, static cache, membranes, spikes, counts (with the fast
-    kernels when ``kernels`` is given)."""
+    """sizeof(<prefix>_state_t) before padding: scratch, static cache, membranes, spikes, counts, synaptic
+    currents and the recurrent scratch (with the fast kernels when ``kernels`` is given)."""
     if kernels is None:
         acc = acc_elements(layers, static) * 4
     else:
@@ -171,4 +190,5 @@ def state_bytes(
     mems = sum(layer.neurons * layer.state_bits // 8 for layer in layers)
     spikes = sum(layer.neurons for layer in layers)
     counts = layers[-1].neurons * 2 + len(layers) * 4
-    return acc + cache + mems + spikes + counts
+    currents = sum(layer.neurons * 4 for layer in layers if layer.current is not None)
+    return acc + cache + mems + spikes + counts + currents + recurrent_scratch(layers) * 4

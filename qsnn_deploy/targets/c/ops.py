@@ -13,5 +13,7 @@ OPS: dict[str, OpImpl] = {
     ),
     "maxpool2d": OpImpl("qsnn_maxpool, over the conv's full map", separate_pass=True),
     "requantize": OpImpl("qsnn_requant (in qsnn_lif_* when fused)"),
+    "recurrent": OpImpl("qsnn_recurrent_add (event-driven over the previous step's spikes)"),
+    "synaptic": OpImpl("qsnn_synaptic_step (int32 state, saturated to the state type)"),
     "lif": OpImpl("qsnn_lif_step16 / qsnn_lif_step32 / qsnn_lif_fast"),
 }

@@ -25,6 +25,7 @@ from qsnn_deploy.targets.c.layout import (
     max_pooled,
     pack_groups,
     pack_weights,
+    recurrent_scratch,
     state_bytes,
 )
 from qsnn_deploy.targets.files import template_environment, write_rendered
@@ -41,6 +42,9 @@ C_NAMES = {
     "requantize": ("{p}_{name}_cfg", "{p}_{name}_mult", "{p}_{name}_bias", "{P}_{NAME}_SHIFT"),
     "lif": ("{p}_{name}_cfg", "{P}_{NAME}_DECAY_MULT", "{P}_{NAME}_DECAY_SHIFT", "{P}_{NAME}_RESET_ZERO",
             "{P}_{NAME}_THRESHOLD", "mem_{name}", "spk_{name}"),
+    "recurrent": ("{p}_{name}_cfg", "{p}_{name}_w", "{p}_{name}_mult", "{P}_{NAME}_SHIFT"),
+    "synaptic": ("{p}_{name}_cfg", "{P}_{NAME}_DECAY_MULT", "{P}_{NAME}_DECAY_SHIFT", "{P}_{NAME}_STATE_BITS",
+                 "syn_{name}"),
 }  # fmt: skip
 C_FIXED = ("{P}_DATA_H", "{P}_MODEL_H", "{P}_INPUT_C", "{P}_INPUT_H", "{P}_INPUT_W", "{P}_INPUT_SIZE",
            "{P}_NUM_CLASSES", "{P}_NUM_LAYERS", "{P}_NUM_STEPS", "{P}_STREAM", "{p}_state_t", "{p}_run",
@@ -61,7 +65,22 @@ def derived_names(inp: RuleInput) -> list[Derived]:
         *fixed(runtime_symbols(), "a name of the C runtime"),
         *model,
         *from_patterns(inp.layers, p, C_NAMES, "C name"),
+        *extra_names(inp.layers, p),
     ]
+
+
+def extra_names(layers: tuple[Layer, ...], prefix: str) -> list[Derived]:
+    """The names C_NAMES gives the recurrent and synaptic ops (names.layer_roles lists the other roles)."""
+    out = []
+    for layer in layers:
+        for op in (layer.recurrent, layer.current):
+            if op is None:
+                continue
+            for pattern in C_NAMES[op.kind]:
+                name = pattern.format(p=prefix, P=prefix.upper(), name=op.name, NAME=op.name.upper())
+                shown = pattern.format(p="<prefix>", P="<PREFIX>", name="<name>", NAME="<NAME>")
+                out.append(Derived(name, f"{op.kind} {op.name!r}", f"C name {shown}", False))
+    return out
 
 
 def c_int(value: int, bits: int) -> str:
@@ -116,6 +135,24 @@ def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
         "per_channel": st.per_channel,
         "state_bits": st.state_bits,
         "in_size": int(np.prod(st.in_shape)),
+        "current": st.current,
+        "recurrent": _recurrent_context(st),
+    }
+
+
+def _recurrent_context(st: Layer) -> dict | None:
+    """The recurrent weights stored like a linear's (input-major, packed at 2..4 bits), its multipliers."""
+    rc = st.recurrent
+    if rc is None:
+        return None
+    packed = rc.weight_type.bits <= 4
+    weights = pack_weights(input_major(rc), packed)  # type: ignore[arg-type]
+    return {
+        "op": rc,
+        "packed": int(packed),
+        "weight_rows": byte_rows(weights),
+        "weight_len": len(weights),
+        "mults": [c_int(v, 32) for v in rc.multiplier.tolist()],
     }
 
 
@@ -141,6 +178,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "rows_size": rows,
         "events_size": events,
         "state_estimate": state_bytes(stages, static, kernels),
+        "rec_size": recurrent_scratch(stages),
     }
     return {
         f"{prefix}_data.h": env.get_template("data.h.j2").render(ctx),

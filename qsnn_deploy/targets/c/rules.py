@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from qsnn_deploy.targets.base import RuleInput, rule
 from qsnn_deploy.targets.c.boards import BOARDS
-from qsnn_deploy.targets.c.layout import is_packed, layer_kernels, state_bytes, weight_bytes
+from qsnn_deploy.targets.c.layout import (
+    input_major,
+    is_packed,
+    layer_kernels,
+    pack_weights,
+    state_bytes,
+    weight_bytes,
+)
 from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.targets.rules import (
     accumulator_width,
@@ -19,12 +26,44 @@ STACK_RESERVE = 512  # bytes of stack the runtime needs (measured 456 B with -fs
 
 @rule("state_width_supported")
 def state_width_supported(inp: RuleInput) -> list[str]:
-    return [
+    """Membranes are int16 or int32 arrays; a synaptic current is held in int32 and saturated to its own
+    state type (qsnn_synaptic_step), so int8, int16 and int32 currents are all exact."""
+    problems = [
         f"lif {layer.lif.name!r} has state {layer.lif.state_type}; the C target supports int16 and int32 "
         "(re-export with --state-bits 16 or 32)"
         for layer in inp.layers
         if layer.state_bits not in (16, 32)
     ]
+    problems += [
+        f"synaptic {layer.current.name!r} has state {layer.current.state_type}; the C target supports int8, "
+        "int16 and int32 currents"
+        for layer in inp.layers
+        if layer.current is not None
+        and (not layer.current.state_type.signed or layer.current.state_type.bits not in (8, 16, 32))
+    ]
+    return problems
+
+
+@rule("recurrent_fits_int32")
+def recurrent_fits_int32(inp: RuleInput) -> list[str]:
+    """qsnn_recurrent_add sums the weights of the active spikes in int32, rescales each sum in one int64
+    product, and stores the feed-forward current plus the rescaled sum as an int32."""
+    lo32, hi32 = -(1 << 31), (1 << 31) - 1
+    problems = []
+    for layer in inp.layers:
+        rc = layer.recurrent
+        if rc is None:
+            continue
+        rng = inp.ranges[rc.name]
+        if rc.weight_type.bits > 8 or not rc.weight_type.signed:
+            problems.append(f"recurrent {rc.name!r}: weight type {rc.weight_type} is not int2..int8")
+        if min(rng.lo) < lo32 or max(rng.hi) > hi32:
+            problems.append(
+                f"recurrent {rc.name!r}: the current spans [{min(rng.lo)}, {max(rng.hi)}], beyond int32"
+            )
+        if rng.peak >= 1 << 63:
+            problems.append(f"recurrent {rc.name!r}: the rescale product can reach {rng.peak}, beyond int64")
+    return problems
 
 
 @rule("weights_fit_storage")
@@ -44,7 +83,14 @@ def weights_fit_storage(inp: RuleInput) -> list[str]:
 
 
 def flash_estimate(inp: RuleInput) -> int:
-    return sum(weight_bytes(layer) + 12 * layer.rq.multiplier.size for layer in inp.layers) + CODE_ESTIMATE
+    recurrent = sum(
+        len(pack_weights(input_major(layer.recurrent), layer.recurrent.weight_type.bits <= 4))  # type: ignore[arg-type]
+        + 4 * layer.neurons
+        for layer in inp.layers
+        if layer.recurrent is not None
+    )
+    layers = sum(weight_bytes(layer) + 12 * layer.rq.multiplier.size for layer in inp.layers)
+    return layers + recurrent + CODE_ESTIMATE
 
 
 def ram_estimate(inp: RuleInput) -> int:
@@ -75,5 +121,6 @@ RULES = (
     accumulator_width("accumulator_fits_int32", 32, "int32 accumulator"),
     requant_product_fits_int64,
     current_width("current_fits_int32", 32),
+    recurrent_fits_int32,
     fits_board_memory,
 )

@@ -373,6 +373,49 @@ int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, u
     return fired;
 }
 
+void qsnn_synaptic_step(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out)
+{
+    int64_t half = syn->decay_shift > 0 ? ((int64_t)1 << (syn->decay_shift - 1)) : 0;
+    int64_t hi = ((int64_t)1 << (syn->state_bits - 1)) - 1, lo = -hi - 1;
+    int32_t per = syn->n / syn->channels;
+    int32_t c, k, i = 0;
+    for (c = 0; c < syn->channels; c++) {
+        int32_t first = slot(c, syn->channels); /* in and out are channels-last, state (C, H, W) */
+        for (k = 0; k < per; k++, i++) {
+            int32_t at = first + k * syn->channels;
+            /* |state| < 2^31 and decay_mult <= 2^31 - 1: the product and the sum fit int64. */
+            int64_t u = qsnn_floor_shift((int64_t)state[i] * syn->decay_mult + half, syn->decay_shift) + in[at];
+            if (u > hi) {
+                u = hi;
+            } else if (u < lo) {
+                u = lo;
+            }
+            state[i] = (int32_t)u;
+            out[at] = (int32_t)u;
+        }
+    }
+}
+
+void qsnn_recurrent_add(const qsnn_recurrent_t *rc, const uint8_t *spikes, const int32_t *in, int32_t *out,
+                        int32_t *acc)
+{
+    int64_t half = rc->shift > 0 ? ((int64_t)1 << (rc->shift - 1)) : 0;
+    int32_t c, j;
+    for (c = 0; c < rc->n; c++) {
+        acc[c] = 0;
+    }
+    for (j = 0; j < rc->n; j++) {
+        if (spikes[j] != 0) { /* weights of spike j are contiguous (input-major), added in slot order */
+            add_run(acc, rc->weight, rc->packed, j * rc->n, rc->n, 1);
+        }
+    }
+    for (c = 0; c < rc->n; c++) {
+        int32_t k = slot(c, rc->n);
+        /* |acc| <= n * 2^7 and |mult| < 2^31: the product fits int64; the design rules prove the sum fits int32. */
+        out[k] = (int32_t)(in[k] + qsnn_floor_shift((int64_t)acc[k] * rc->mult[c] + half, rc->shift));
+    }
+}
+
 int qsnn_argmax_u16(const uint16_t *counts, int32_t n)
 {
     int32_t i, best = 0;

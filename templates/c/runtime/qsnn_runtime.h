@@ -93,6 +93,27 @@ typedef struct {
     int32_t channels;   /* channels of the current (n for vectors); see "Accumulator layout" above */
 } qsnn_lif_t;
 
+/* Synaptic current (ops.md#synaptic): i = saturate(((i * decay_mult + h) >> decay_shift) + x), h = 2^(shift-1)
+ * (0 for shift 0), saturated to the signed state_bits-wide type; the current is never reset. */
+typedef struct {
+    int32_t decay_mult;
+    int32_t decay_shift;
+    int32_t state_bits; /* 8, 16 or 32: the saturation bounds */
+    int32_t n;          /* neurons */
+    int32_t channels;   /* channels of the current (n for vectors); see "Accumulator layout" above */
+} qsnn_synaptic_t;
+
+/* Recurrent input (ops.md#recurrent): y[c] = x[c] + ((a[c] * mult[c] + h) >> shift), a = W @ s, s the layer's
+ * spikes of the previous step. The N x N weights are stored like a linear's: input-major (index from * N + to),
+ * packed when packed != 0. */
+typedef struct {
+    const uint8_t *weight;
+    int32_t packed;
+    int32_t n;
+    const int32_t *mult; /* per neuron */
+    int32_t shift;
+} qsnn_recurrent_t;
+
 /* Floor (arithmetic) right shift of a signed 64-bit value, exact on every C99 compiler. */
 int64_t qsnn_floor_shift(int64_t x, int32_t s);
 
@@ -121,6 +142,14 @@ int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int3
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *conv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
                              const uint8_t *in, uint32_t *rows, uint16_t *list, void *v, int32_t v_bits,
                              uint8_t *spikes);
+
+/* One synaptic step: state (C, H, W) int32, the caller's; in (the requantize's or the recurrent's output) and
+ * out (the current the LIF reads) are channels-last and may be the same buffer. */
+void qsnn_synaptic_step(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out);
+/* Add the recurrent input of spikes (the layer's own spikes of the previous step, n bytes 0/1) to the vector
+ * current in, into out (may be in); acc: n int32 of scratch. */
+void qsnn_recurrent_add(const qsnn_recurrent_t *rc, const uint8_t *spikes, const int32_t *in, int32_t *out,
+                        int32_t *acc);
 
 /* Argmax of counts, lowest index on ties. */
 int qsnn_argmax_u16(const uint16_t *counts, int32_t n);
@@ -153,9 +182,13 @@ void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n);
  * (mem_bytes: 2 for int16 state, 4 for int32). */
 #ifdef QSNN_RECORD
 void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t mem_bytes, int32_t n);
+/* A layer with a synaptic current also calls this, right after qsnn_record, with its n currents (C, H, W). */
+void qsnn_record_current(int32_t layer, const int32_t *current, int32_t n);
 #define QSNN_RECORD_HOOK(layer, spikes, mem, n) qsnn_record((layer), (spikes), (mem), (int32_t)sizeof((mem)[0]), (n))
+#define QSNN_RECORD_CURRENT_HOOK(layer, current, n) qsnn_record_current((layer), (current), (n))
 #else
 #define QSNN_RECORD_HOOK(layer, spikes, mem, n) ((void)0)
+#define QSNN_RECORD_CURRENT_HOOK(layer, current, n) ((void)0)
 #endif
 
 #ifdef __cplusplus
