@@ -6,6 +6,7 @@ a recurrent weight changed by one unit in model.onnx fails verify naming the lay
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from qsnn_deploy.errors import VerificationError  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
 from qsnn_deploy.ir.io import save_graph  # noqa: E402
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs  # noqa: E402
+from qsnn_deploy.ir.types import IntType  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
 from qsnn_deploy.targets import check_model, generate, get_target  # noqa: E402
 from qsnn_deploy.targets.base import RuleInput  # noqa: E402
@@ -76,6 +78,26 @@ def test_conv_layers_with_synaptic_currents_are_bit_exact(state_bits: int, reset
     result = verify(graph, inputs, target="onnx")
     neurons = sum(layer.neurons for layer in check_model(graph, "onnx").layers)
     assert result.compared.layer_values == 12 * graph.num_steps * neurons * 3
+    assert result.sim.counts.sum() > 0
+
+
+def test_saturating_currents_no_decay_and_negative_recurrent_multipliers_are_bit_exact() -> None:
+    """The paths the Braille graph does not take: a synaptic current without decay (alpha 1, unbounded) in int8
+    that saturates at both ends, one with alpha 0 (shift 0: no rounding term, no floor shift), and a recurrent
+    rescale with shift 0 and negative multipliers."""
+    rng = np.random.default_rng(0)
+    edits = {
+        "rec1": {"multiplier": rng.integers(-3, 4, 40), "shift": 0},
+        "syn1": {"decay_multiplier": 1, "decay_shift": 0, "state_type": IntType(8)},
+        "syn2": {"decay_multiplier": 0, "decay_shift": 0},
+    }
+    graph = braille_graph(2)
+    graph = replace(graph, ops=tuple(replace(op, **edits.get(op.name, {})) for op in graph.ops)).validate()
+    inputs = random_inputs(graph, 16, seed=4)
+    result = verify(graph, inputs, target="onnx")
+    assert result.compared.layer_values == 16 * graph.num_steps * (40 + 7) * 3
+    currents = simulate(graph, inputs, graph.num_steps, record=True).layer_currents["syn1"]
+    assert (currents == 127).any() and (currents == -128).any(), "the int8 current saturates both ways"
     assert result.sim.counts.sum() > 0
 
 

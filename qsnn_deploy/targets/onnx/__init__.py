@@ -1,5 +1,6 @@
 """The ONNX target: one time step of the integer network as an ONNX model that onnxruntime's CPU provider runs
-bit-exactly, plus a driver loop (executor.py) that carries the membranes across steps.
+bit-exactly, plus a driver loop (executor.py) that carries the states (membranes, synaptic currents, a recurrent
+layer's spikes) across steps.
 
 graph.py builds the model (docs/targets/onnx.md maps every IR op onto ONNX nodes); rules.py holds the design
 rules; onnx and onnxruntime are imported only when a model is rendered or run.
