@@ -19,7 +19,7 @@ from onnx import numpy_helper  # noqa: E402
 
 from qsnn_deploy.errors import VerificationError  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
-from qsnn_deploy.ir.io import save_graph  # noqa: E402
+from qsnn_deploy.ir.io import load_graph, save_graph  # noqa: E402
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs  # noqa: E402
 from qsnn_deploy.ir.types import IntType  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
@@ -30,6 +30,9 @@ from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
 from qsnn_deploy.targets.verifier import verify  # noqa: E402
 from tests.cli_run import run_main  # noqa: E402
 from tests.e2e.test_onnx_target import ALLOWED_OPS  # noqa: E402
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def conv_synaptic(state_bits: int = 16, reset: str = "subtract") -> Graph:
@@ -79,6 +82,16 @@ def test_conv_layers_with_synaptic_currents_are_bit_exact(state_bits: int, reset
     neurons = sum(layer.neurons for layer in check_model(graph, "onnx").layers)
     assert result.compared.layer_values == 12 * graph.num_steps * neurons * 3
     assert result.sim.counts.sum() > 0
+
+
+def test_the_committed_braille_fixture_gives_its_recorded_counts() -> None:
+    """The v3 Braille file the IR's tests keep (tests/fixtures/ir/make_fixtures.py), with its own inputs: the
+    model matches the simulator and the counts recorded when the fixture was made."""
+    fixtures = ROOT / "tests" / "fixtures" / "ir" / "v3"
+    graph = load_graph(fixtures / "braille.qsnn")
+    result = verify(graph, np.load(fixtures / "braille.inputs.npy"), target="onnx")
+    np.testing.assert_array_equal(result.counts, np.load(fixtures / "braille.counts.npy"))
+    np.testing.assert_array_equal(result.predictions, np.load(fixtures / "braille.predictions.npy"))
 
 
 def test_saturating_currents_no_decay_and_negative_recurrent_multipliers_are_bit_exact() -> None:
