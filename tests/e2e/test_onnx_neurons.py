@@ -31,7 +31,6 @@ from qsnn_deploy.targets.verifier import verify  # noqa: E402
 from tests.cli_run import run_main  # noqa: E402
 from tests.e2e.test_onnx_target import ALLOWED_OPS  # noqa: E402
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
