@@ -2,11 +2,13 @@
 
 Every constant the C target writes is in ``<prefix>_data.h`` (templates/c/data.h.j2): the weights (packed bytes,
 and the fused kernels' words under ``#else``), pool signs, requantize multipliers, biases and shift, and the
-LIF threshold, decay and reset. They are read by name, wherever the user moved them in the file.
+LIF threshold, decay and reset; a recurrent's weights (packed like a linear's), multipliers and shift, and a
+synaptic current's decay and state width. They are read by name, wherever the user moved them in the file.
 """
 
 from __future__ import annotations
 
+from qsnn_deploy.ir.ops import Conv2d, Linear, Recurrent
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.c.layout import GROUP_SLOTS, is_packed
@@ -24,7 +26,13 @@ from qsnn_deploy.targets.static_check import (
 
 def _bytes_decoder(layer: Layer) -> Decoder:
     """Byte k of the generic weights: input-major elements 2k (low nibble) and 2k+1 (high), or element k."""
-    op, bits = layer.op, (4 if is_packed(layer) else 8)
+    return _packed_decoder(layer.op, is_packed(layer))
+
+
+def _packed_decoder(op: Conv2d | Linear | Recurrent, packed: bool) -> Decoder:
+    """Byte k of weights stored input-major (a recurrent's like a linear's, ``weight[to, from]`` at index
+    from * N + to): elements 2k (low nibble) and 2k+1 (high) when packed, else element k."""
+    bits = 4 if packed else 8
     per = 8 // bits
 
     def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
@@ -78,6 +86,14 @@ def quantities(model: CheckedModel) -> dict[str, tuple[str, Decoder | None, str]
         }
         if layer.pool is not None:
             held[f"{p}_{layer.pool.name}_sign"] = (f"{layer.pool.name} sign", None)
+        if (rc := layer.recurrent) is not None:
+            held[f"{p}_{rc.name}_w"] = (f"{rc.name} weight", _packed_decoder(rc, rc.weight_type.bits <= 4))
+            held[f"{p}_{rc.name}_mult"] = (f"{rc.name} multiplier", None)
+            held[f"{P}_{rc.name.upper()}_SHIFT"] = (f"{rc.name} shift", None)
+        if (syn := layer.current) is not None:
+            held[f"{P}_{syn.name.upper()}_DECAY_MULT"] = (f"{syn.name} decay multiplier", None)
+            held[f"{P}_{syn.name.upper()}_DECAY_SHIFT"] = (f"{syn.name} decay shift", None)
+            held[f"{P}_{syn.name.upper()}_STATE_BITS"] = (f"{syn.name} state bits", None)
         names.update({name: (what, decode, lif.name) for name, (what, decode) in held.items()})
     return names
 

@@ -119,11 +119,24 @@ def _plugins(work: Path) -> Path:
 
 def phase_names(layers) -> list[str]:
     """Names of the phases the model's markers switch to (model.c.j2, QSNN_PROFILE): index 0 is the harness
-    before the first marker, 3*i+1..3*i+3 stage i's synapse op, requantize and LIF, then the step's rest."""
+    before the first marker, 3*i+1..3*i+3 stage i's synapse op, requantize and LIF (with the layer's recurrent
+    input and synaptic current: ``rec1+syn1+lif1``), then the step's rest."""
     names = ["harness"]
     for layer in layers:
-        names += [layer.op.name, layer.rq.name, layer.lif.name]
+        # A recurrent input and a synaptic current run right before their LIF, in its phase.
+        neuron = [op.name for op in (layer.recurrent, layer.current, layer.lif) if op is not None]
+        names += [layer.op.name, layer.rq.name, "+".join(neuron)]
     return [*names, "step glue"]
+
+
+def weight_floor(graph, layers) -> float:
+    """The physical floor of weight storage: the synapses' and the recurrent weights' bits / 8."""
+    recurrent = sum(
+        layer.recurrent.weight.size * layer.recurrent.weight_type.bits / 8
+        for layer in layers
+        if layer.recurrent is not None
+    )
+    return weight_floor_bytes(graph) + recurrent
 
 
 def _marks(elf: Path, out: Path) -> None:
@@ -240,7 +253,7 @@ def cost_report(
     const = sum(v for k, v in sections.items() if ".rodata" in k) - weights
     code = sum(v for k, v in sections.items() if ".text" in k)
     rep = CostReport(
-        weights, weight_floor_bytes(graph), const, code, _symbol_size(elf, "state"), _stack(build)
+        weights, weight_floor(graph, model.layers), const, code, _symbol_size(elf, "state"), _stack(build)
     )
     say(f"simulating {len(inputs)} samples (synaptic operations, spikes)")
     sim = simulate(graph, inputs, steps)
