@@ -13,19 +13,27 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+ort = pytest.importorskip("onnxruntime")
 
 from onnx import numpy_helper  # noqa: E402
 
 from qsnn_deploy.errors import VerificationError  # noqa: E402
 from qsnn_deploy.ir.graph import Graph  # noqa: E402
 from qsnn_deploy.ir.io import load_graph, save_graph  # noqa: E402
+from qsnn_deploy.ir.ops import Recurrent, Synaptic  # noqa: E402
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs  # noqa: E402
-from qsnn_deploy.ir.types import IntType  # noqa: E402
+from qsnn_deploy.ir.types import INT32, IntType  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
 from qsnn_deploy.targets import check_model, generate, get_target  # noqa: E402
 from qsnn_deploy.targets.base import RuleInput  # noqa: E402
-from qsnn_deploy.targets.onnx.graph import build_model  # noqa: E402
+from qsnn_deploy.targets.onnx.graph import (  # noqa: E402
+    _Builder,
+    _recurrent,
+    _synaptic,
+    build_model,
+    current_in,
+    spikes_in,
+)
 from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
 from qsnn_deploy.targets.verifier import verify  # noqa: E402
 from tests.cli_run import run_main  # noqa: E402
@@ -178,3 +186,54 @@ def test_a_one_unit_change_fails_verify_naming_the_layer(
         verify(
             graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True, check_constants_first=False
         )
+
+
+def _run_nodes(b, inputs: dict[str, np.ndarray], out: str) -> np.ndarray:
+    """Run the builder's nodes on ``inputs`` (name -> array) in onnxruntime; the int64 output ``out``."""
+    from onnx import helper
+
+    kinds = {np.dtype(np.int64): onnx.TensorProto.INT64, np.dtype(np.int32): onnx.TensorProto.INT32,
+             np.dtype(np.uint8): onnx.TensorProto.UINT8}  # fmt: skip
+    graph = helper.make_graph(
+        b.nodes, "t", [helper.make_tensor_value_info(k, kinds[v.dtype], list(v.shape)) for k, v in inputs.items()],
+        [helper.make_tensor_value_info(out, onnx.TensorProto.INT64, list(inputs["x"].shape))], b.initializers,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run([out], inputs)[0]
+
+
+@pytest.mark.parametrize("multiplier,shift", [(0, 0), (1, 0), (3, 2), (1, 31), ((1 << 31) - 1, 31)])
+def test_the_synaptic_nodes_equal_the_reference_on_int32_extremes(multiplier: int, shift: int) -> None:
+    syn = Synaptic("syn", multiplier, shift, INT32)
+    rng = np.random.default_rng(shift)
+    edges = np.array([INT32.min, INT32.min + 1, -2, -1, 0, 1, 2, INT32.max - 1, INT32.max], np.int64)
+    state = np.concatenate([edges.repeat(len(edges)), rng.integers(INT32.min, INT32.max, 300)]).astype(
+        np.int32
+    )
+    x = np.concatenate([np.tile(edges, len(edges)), rng.integers(INT32.min, INT32.max, 300)])
+    b = _Builder()
+    current, _ = _synaptic(b, syn, "x")
+    got = _run_nodes(b, {current_in(syn): state, "x": x}, current)
+    np.testing.assert_array_equal(got, syn.reference(x, state)[0])
+
+
+@pytest.mark.parametrize("shift", [0, 1, 31, 62])
+def test_the_recurrent_nodes_equal_the_reference_at_the_largest_sums(shift: int) -> None:
+    """Rows of all -128 or all 127 weights with every neuron firing reach the largest sums (|W s| = N * 128),
+    times multipliers at the ends of int32, both signs."""
+    n = 512
+    rng = np.random.default_rng(shift)
+    weight = rng.integers(-128, 128, (n, n))
+    weight[0], weight[1] = -128, 127
+    multiplier = rng.integers(INT32.min, INT32.max, n, endpoint=True)
+    multiplier[:4] = [INT32.max, INT32.min, INT32.min, INT32.max]
+    rec = Recurrent("rec", weight, multiplier, IntType(8), shift)
+    spikes = np.concatenate([np.ones((1, n)), rng.integers(0, 2, (7, n))]).astype(np.uint8)
+    x = rng.integers(-(1 << 40), 1 << 40, (8, n))
+    b = _Builder()
+    out = _recurrent(b, rec, "x")
+    got = _run_nodes(b, {spikes_in(rec): spikes, "x": x}, out)
+    np.testing.assert_array_equal(got, rec.reference(x, spikes.astype(np.int64))[0])
