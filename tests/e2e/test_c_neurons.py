@@ -8,6 +8,7 @@ file and line."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -16,7 +17,10 @@ import pytest
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.ops import Synaptic
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs
+from qsnn_deploy.ir.types import IntType
+from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets import check_model, generate, get_target
 from qsnn_deploy.targets.base import RuleInput, TargetOptions
 from qsnn_deploy.targets.static_check import StaticCheckError
@@ -60,6 +64,21 @@ def test_conv_layers_with_synaptic_currents_are_bit_exact_on_the_host(state_bits
     result = verify(graph, random_inputs(graph, 8, seed=5), target="c")
     assert result.compared.layer_values == 8 * graph.num_steps * _neurons(graph) * 3
     assert result.sim.counts.sum() > 0
+
+
+def test_a_saturating_int8_current_is_clamped_exactly() -> None:
+    """An int8 synaptic state on the Braille layout reaches both bounds often: qsnn_synaptic_step saturates to
+    the state type exactly as the IR says."""
+    require_tools("gcc")
+    base = braille_graph(1)
+    ops = tuple(
+        dataclasses.replace(op, state_type=IntType(8)) if isinstance(op, Synaptic) else op for op in base.ops
+    )
+    graph = Graph(base.input, ops, base.num_steps, metadata=base.metadata).validate()
+    result = verify(graph, random_inputs(graph, 8, seed=2), target="c")
+    assert result.compared.layer_values == 8 * graph.num_steps * 47 * 3
+    currents = simulate(graph, random_inputs(graph, 8, seed=2), record=True).layer_currents["syn1"]
+    assert (currents == 127).any() and (currents == -128).any(), "the clamp must be exercised"
 
 
 def test_sanitizers_and_the_dense_baseline_agree() -> None:
