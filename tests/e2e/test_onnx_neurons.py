@@ -37,7 +37,8 @@ from qsnn_deploy.targets.onnx.graph import (  # noqa: E402
 from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
 from qsnn_deploy.targets.verifier import verify  # noqa: E402
 from tests.cli_run import run_main  # noqa: E402
-from tests.e2e.test_onnx_target import ALLOWED_OPS  # noqa: E402
+from tests.e2e.test_onnx_target import ALLOWED_OPS, GOLDEN, model_text  # noqa: E402
+from tests.golden_check import check_golden  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +65,12 @@ def test_states_are_inputs_and_outputs_of_the_step_model(tmp_path: Path) -> None
     assert types["rec1_spikes_in"] == u8 and types["syn1_current_in"] == i32 and types["syn1_current"] == i32
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["qsnn.feedback"] == "lif1_spikes->rec1_spikes_in"
+
+
+def test_golden_snapshot(tmp_path: Path) -> None:
+    """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/onnx/ after an intended change (see its README)."""
+    generate(braille_graph(0), "onnx", tmp_path / "braille")
+    check_golden([model_text(tmp_path / "braille", tmp_path / "braille.onnx.txt")], GOLDEN)
 
 
 @pytest.mark.parametrize("synaptic", [True, False], ids=["synaptic", "leaky"])

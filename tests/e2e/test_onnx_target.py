@@ -20,8 +20,10 @@ from qsnn_deploy.targets import generate  # noqa: E402
 from qsnn_deploy.targets.onnx.graph import reset_threshold  # noqa: E402
 from qsnn_deploy.targets.static_check import StaticCheckError  # noqa: E402
 from qsnn_deploy.targets.verifier import verify  # noqa: E402
+from tests.golden_check import check_golden  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "onnx"
 # The operators the target may emit: each one runs in onnxruntime's CPU provider for the types used here.
 ALLOWED_OPS = {"ConvInteger", "MatMulInteger", "Flatten", "Slice", "Reshape", "ReduceSum", "Cast", "Mul", "Add",
                "Sub", "Div", "Less", "Greater", "Where", "Clip", "ReduceMax"}  # fmt: skip
@@ -128,3 +130,18 @@ def test_a_max_pool_sign_flipped_fails_verification(tmp_path: Path) -> None:
         verify(
             graph, inputs, target="onnx", from_dir=tmp_path, allow_edited=True, check_constants_first=False
         )
+
+
+def model_text(model_dir: Path, out: Path) -> Path:
+    """``model_dir/model.onnx`` in ONNX's text form (every initializer's values, node, input, output and
+    metadata entry), then the graph's doc string: a reviewable snapshot of the binary model."""
+    model = onnx.load(str(model_dir / "model.onnx"))
+    out.write_text(onnx.printer.to_text(model) + "\n# doc_string: " + model.graph.doc_string + "\n")
+    return out
+
+
+def test_golden_snapshot(tmp_path: Path) -> None:
+    """Set QSNN_UPDATE_GOLDEN=1 to rewrite tests/golden/onnx/ after an intended change (see its README). A graph
+    without synaptic or recurrent ops renders as it did before IR version 3."""
+    generate(random_graph("tiny", 0), "onnx", tmp_path / "tiny")
+    check_golden([model_text(tmp_path / "tiny", tmp_path / "tiny.onnx.txt")], GOLDEN)
