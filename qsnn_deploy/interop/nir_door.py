@@ -4,7 +4,8 @@ registered target's verdict on the graph, is the command's: qsnn_deploy/commands
 - Saturation: a LIF layer is reported only when its membrane can leave the state type within the graph's
   ``num_steps`` (the range analysis' current bound, iterated step by step: ``|v_t| <= ceil(decay |v_t-1|) + 1
   + I + threshold``), so an IF layer at int32 over 25 steps is not reported unless it really can saturate.
-- A decay that rounds to exactly 1 (no leak where the graph has one) or to 0, named with the ``dt`` used.
+- A decay (a membrane's or a synaptic current's) that rounds to exactly 1 (no leak where the graph has one) or
+  to 0, named with the ``dt`` used.
 - Real data: the first ``limit`` test samples of a dataset for the float-versus-integer check; the dataset's
   encoding (and, for a stream, its number of time bins) where neither the options nor the graph give one.
 """
@@ -110,6 +111,7 @@ def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> 
     originals = {ir: str(name) for name, ir in names.items()}
     out = [w for w in warnings if SATURATION not in w]
     out += [s.message(node_label(s.op.name, originals)) for s in saturating_layers(graph)]
+    out += _synaptic_decay_warnings(graph, dt, originals)
     for op in graph.ops:
         if op.kind != "lif":
             continue
@@ -124,6 +126,25 @@ def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> 
             out.append(
                 f"{label}: decay {beta:.3g} per step rounds to 0 at dt {dt:g}: the membrane keeps nothing"
             )
+    return out
+
+
+def _synaptic_decay_warnings(graph: Graph, dt: float, originals: dict[str, str]) -> list[str]:
+    """A synaptic decay that rounds to exactly 1 (a current that never decays) or to 0 (no synapse left), named
+    by the neuron node it belongs to (the LIF after it)."""
+    layers = graph.metadata.get("lif_layers", {})
+    out = []
+    for op, lif in zip(graph.ops, graph.ops[1:], strict=False):
+        alpha = layers.get(lif.name, {}).get("alpha") if op.kind == "synaptic" else None
+        if alpha is None:
+            continue
+        label = node_label(lif.name, originals)
+        if op.decay == 1.0 and alpha < 1.0:
+            out.append(f"{label}: synaptic decay {alpha:.6g} per step rounds to exactly 1 at dt {dt:g}: a current "
+                       "that never decays, where the graph's does")  # fmt: skip
+        elif op.decay == 0.0 and alpha > 0.0:
+            out.append(f"{label}: synaptic decay {alpha:.3g} per step rounds to 0 at dt {dt:g}: the synapse keeps "
+                       "nothing")  # fmt: skip
     return out
 
 

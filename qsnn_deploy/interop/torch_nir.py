@@ -8,7 +8,8 @@ order of every class-based snnTorch tutorial network. Pass ``modules=[(name, mod
 Taken: ``nn.Linear`` and ``nn.Conv2d`` (Brevitas' QuantLinear/QuantConv2d too: their dequantized weights),
 ``nn.AvgPool2d``, ``nn.Flatten``, ``nn.Dropout``/``nn.Identity`` (dropped: identity at inference) and
 ``snn.Leaky`` (``LIF`` with snnTorch's own mapping, dt = 1e-4; the reset mechanism rides in the node's metadata
-as ``reset``, which NIR's LIF cannot express). Shapes come from running each stateless module once on zeros.
+as ``reset``, which NIR's LIF cannot express) and ``snn.Synaptic`` with the subtract reset (``CubaLIF`` as
+snnTorch's ``export_to_nir`` writes it: ``tau_syn = dt/(1 - alpha)``, ``w_in = tau_syn/dt``). Shapes come from running each stateless module once on zeros.
 """
 
 from __future__ import annotations
@@ -52,6 +53,33 @@ def _leaky(nir, name: str, module, shape: tuple[int, ...]):
                    v_reset=full(0.0), metadata=meta)  # fmt: skip
 
 
+def _synaptic(nir, name: str, module, shape: tuple[int, ...]):
+    """snnTorch's ``Synaptic`` as NIR's ``CubaLIF``, the way its own ``export_to_nir`` writes it (gain 1 on both
+    equations: ``w_in = tau_syn/dt``, ``r = tau_mem/dt``); the subtract reset only (its zero reset also drops
+    the step's current, which NIR's and the IR's do not: docs/export.md)."""
+    import torch
+
+    values = {k: torch.as_tensor(getattr(module, k)) for k in ("alpha", "beta", "threshold")}
+    if any(v.numel() != 1 for v in values.values()):
+        raise UnsupportedLayerError(f"{name!r}: per-neuron alpha, beta or threshold is not supported")
+    if module.reset_mechanism != "subtract":
+        raise UnsupportedLayerError(
+            f"{name!r} (Synaptic): reset_mechanism {module.reset_mechanism!r}; only 'subtract' has a NIR and IR form"
+        )
+    a, b = (min(max(float(values[k]), 0.0), 1.0) for k in ("alpha", "beta"))  # snnTorch clamps both
+    if a >= 1.0:
+        raise UnsupportedLayerError(
+            f"{name!r}: alpha 1 (a current that never decays) has no NIR CubaLIF form"
+        )
+    full = lambda v: np.full(shape, v, dtype=np.float32)  # noqa: E731
+    tau_syn = DEFAULT_DT / (1.0 - a)
+    tau_mem = tau_of_beta(b) if b < 1.0 else np.inf
+    meta = {"reset": "subtract", "reset_delay": int(bool(getattr(module, "reset_delay", True)))}
+    return nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / DEFAULT_DT),
+                       v_leak=full(0.0), v_threshold=full(float(values["threshold"])), v_reset=full(0.0),
+                       w_in=full(tau_syn / DEFAULT_DT), metadata=meta)  # fmt: skip
+
+
 def torch_to_nir(
     model,
     input_shape: Sequence[int],
@@ -79,9 +107,10 @@ def torch_to_nir(
             shape = tuple(x.shape[1:])
             if isinstance(m, (nn.Dropout, nn.Identity)):
                 continue
-            if isinstance(m, snn.Leaky):
+            if isinstance(m, (snn.Leaky, snn.Synaptic)):
+                write = _leaky if isinstance(m, snn.Leaky) else _synaptic
                 try:
-                    nodes[name] = _leaky(nir, name, m, shape)
+                    nodes[name] = write(nir, name, m, shape)
                 except UnsupportedLayerError as exc:
                     problems.append(str(exc))
                 continue

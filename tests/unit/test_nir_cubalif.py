@@ -208,3 +208,50 @@ def test_a_synaptic_network_written_by_snntorchs_own_export_matches_snntorch() -
         f, i = totals[ir_name], int(sim.spike_counts[ir_name].sum())
         assert f > 0 and abs(i - f) <= 0.02 * f, (name, f, i)
     assert np.mean(np.argmax(counts, axis=1) == sim.predictions) >= 30 / 32
+
+
+def test_a_synaptic_decay_that_rounds_to_one_or_zero_is_named_with_the_dt() -> None:
+    slow = braille_chain()
+    slow.nodes["lif1"] = cuba(40, 1e7, BETAS[0])  # alpha = 1 - 1e-7: rounds to exactly 1 at 16 bits
+    slow.nodes["lif2"] = cuba(7, 1.000005, BETAS[1])  # alpha = 5e-6: above "no synapse" (1e-6), rounds to 0
+    warnings = import_nir(slow, bits=8, num_steps=STEPS, dt=DT, convention="nir").warnings
+    assert any(
+        w.startswith("lif1: synaptic decay 1 per step rounds to exactly 1 at dt 0.0001") for w in warnings
+    )
+    assert any(w.startswith("lif2: synaptic decay 5e-06 per step rounds to 0") for w in warnings), warnings
+    assert not [
+        w for w in import_nir(braille_chain(), bits=8, num_steps=STEPS, dt=DT).warnings if "rounds" in w
+    ]
+
+
+def test_our_torch_writer_takes_a_synaptic_network_and_the_import_matches_snntorch() -> None:
+    """interop.torch_nir writes snnTorch's Synaptic as CubaLIF (as snnTorch does, scalars allowed); imported at
+    8 bits under the recorded convention it spikes like snnTorch's own run. A zero-reset Synaptic is refused."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    from qsnn_deploy.export.inference import float_outputs
+    from qsnn_deploy.interop.torch_nir import torch_to_nir
+
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 40), snn.Synaptic(alpha=0.75, beta=0.9, init_hidden=True),
+                              torch.nn.Linear(40, 7),
+                              snn.Synaptic(alpha=0.5, beta=0.8, init_hidden=True, output=True)).eval()  # fmt: skip
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)
+        net[2].weight.mul_(3.0)
+    graph = torch_to_nir(net, (12,), num_steps=STEPS)
+    assert isinstance(graph.nodes["1"], nir.CubaLIF)
+    ir = import_nir(graph, bits=8).graph
+    assert [op.kind for op in ir.ops] == ["linear", "requantize", "synaptic", "lif"] * 2
+    assert [op.reset for op in ir.lif_layers()] == ["subtract", "subtract"]
+    raw = probe(32, seed=6)
+    counts, totals = float_outputs(net, raw, STEPS, 1 / 255)
+    sim = simulate(ir, raw, STEPS)
+    for name in ("layer1", "layer3"):
+        f, i = totals[name], int(sim.spike_counts[name].sum())
+        assert f > 0 and abs(i - f) <= 0.02 * f, (name, f, i)
+    assert np.mean(np.argmax(counts, axis=1) == sim.predictions) >= 30 / 32
+
+    net[1].reset_mechanism = "zero"
+    with pytest.raises(UnsupportedLayerError, match="'1' \\(Synaptic\\): reset_mechanism 'zero'"):
+        torch_to_nir(net, (12,), num_steps=STEPS)
