@@ -127,7 +127,8 @@ def test_compiles_clean_with_the_warning_flags(tmp_path: Path) -> None:
 
 def test_the_state_struct_holds_the_currents_and_the_recurrent_scratch(tmp_path: Path) -> None:
     """No static state: the currents live in the caller's qsnn_state_t, the previous spikes are the layer's
-    spike array, and graphs without the new ops render none of it."""
+    spike array, and graphs without the new ops render none of it. The unclamped synaptic kernel is called
+    only where the range analysis proves the current cannot saturate."""
     generate(braille_graph(1, encoding="static"), "c", tmp_path / "braille")
     header = (tmp_path / "braille" / "qsnn_model.h").read_text()
     for field in (
@@ -139,6 +140,9 @@ def test_the_state_struct_holds_the_currents_and_the_recurrent_scratch(tmp_path:
         assert field in header
     model = (tmp_path / "braille" / "qsnn_model.c").read_text()
     assert "qsnn_recurrent_add(&qsnn_rec1_cfg, s->spk_lif1, s->cur_static, s->acc, s->rec_acc);" in model
+    # syn1 can saturate (range bound 79320 > int16): always the clamping step; syn2 cannot: the int32 fast form
+    assert "qsnn_synaptic_fast(&qsnn_syn1_cfg" not in model and "qsnn_synaptic_step(&qsnn_syn1_cfg" in model
+    assert "qsnn_synaptic_fast(&qsnn_syn2_cfg" in model
     generate(random_graph("tiny", 1), "c", tmp_path / "plain")
     plain = (tmp_path / "plain" / "qsnn_model.h").read_text() + (
         tmp_path / "plain" / "qsnn_model.c"

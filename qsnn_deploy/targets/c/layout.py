@@ -12,6 +12,7 @@ import numpy as np
 
 from qsnn_deploy.ir.ops import Conv2d, Linear, Op, OpRange
 from qsnn_deploy.ir.ops.lif import lif_membrane_bound
+from qsnn_deploy.ir.ops.synaptic import synaptic_bound
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import separate_pool
 from qsnn_deploy.targets.c.ops import OPS
@@ -30,6 +31,7 @@ class LayerKernels:
     lif_fast: bool  # qsnn_lif_fast: int32 LIF arithmetic without saturation
     conv_fused: bool  # qsnn_conv_spikes_lif: spike conv + pool + requantize + LIF in one pass
     events_max: int  # list entries of one output position (the scratch qsnn_conv_spikes_lif needs)
+    synaptic_fast: bool = False  # qsnn_synaptic_fast: the synaptic current in int32 without saturation
 
 
 def lif_fast_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
@@ -45,6 +47,19 @@ def lif_fast_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
     peak = max(max(abs(int(v)) for v in cur.lo), max(abs(int(v)) for v in cur.hi))
     bound = lif_membrane_bound(lif, peak)
     return bound is not None and bound <= lif.state_type.max and -bound >= lif.state_type.min
+
+
+def synaptic_fast_ok(layer: Layer, ranges: Mapping[str, OpRange]) -> bool:
+    """The layer's synaptic current never saturates: its bound (ops/synaptic.py, synaptic_bound, which bounds
+    the decayed current plus the input) for the largest input the op before it can produce is within the
+    state type; the decay is a multiply by m < 2^s with 1 <= s <= 31 (the LIF's fast decay)."""
+    syn = layer.current
+    if syn is None or not (1 <= syn.decay_shift <= 31 and 0 <= syn.decay_multiplier < (1 << syn.decay_shift)):
+        return False
+    source = ranges[(layer.recurrent or layer.rq).name]
+    peak = max(max(abs(int(v)) for v in source.lo), max(abs(int(v)) for v in source.hi))
+    bound = synaptic_bound(syn, peak)
+    return bound is not None and bound <= syn.state_type.max
 
 
 def lif_input(layer: Layer) -> Op:
@@ -100,7 +115,12 @@ def conv_map_elements(layer: Layer) -> int:
 
 def layer_kernels(layer: Layer, ranges: Mapping[str, OpRange]) -> LayerKernels:
     fused = conv_fused_ok(layer, ranges)
-    return LayerKernels(lif_fast_ok(layer, ranges), fused, conv_fused_events(layer) if fused else 0)
+    return LayerKernels(
+        lif_fast_ok(layer, ranges),
+        fused,
+        conv_fused_events(layer) if fused else 0,
+        synaptic_fast_ok(layer, ranges),
+    )
 
 
 def pack_groups(op: Conv2d) -> list[int]:

@@ -112,6 +112,7 @@ def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
         "conv_pool": conv_pool,
         "conv_out": conv_out,
         "lif_fast": kernels.lif_fast,
+        "syn_fast": kernels.synaptic_fast,
         "fused": kernels.conv_fused,
         "word_rows": word_rows(words),
         "word_len": len(words),

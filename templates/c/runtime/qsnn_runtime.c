@@ -499,14 +499,20 @@ typedef struct {
     uint32_t wrap; /* all ones when m2 wrapped, else 0 */
 } lif_consts_t;
 
+/* m2 and wrap of a decay m / 2^s (above), shared by the LIF and the synaptic current. */
+QSNN_INLINE void decay_consts(int32_t mult, int32_t shift, int32_t *m2, uint32_t *wrap)
+{
+    int64_t scaled = (int64_t)mult << (32 - shift);
+    *wrap = scaled > INT32_MAX ? 0xFFFFFFFFu : 0u;
+    *m2 = (int32_t)(scaled > INT32_MAX ? scaled - ((int64_t)1 << 32) : scaled);
+}
+
 static lif_consts_t lif_consts(const qsnn_lif_t *lif)
 {
     lif_consts_t k;
-    int64_t scaled = (int64_t)lif->decay_mult << (32 - lif->decay_shift);
     k.th = lif->threshold;
     k.reset_zero = lif->reset_zero;
-    k.wrap = scaled > INT32_MAX ? 0xFFFFFFFFu : 0u;
-    k.m2 = (int32_t)(scaled > INT32_MAX ? scaled - ((int64_t)1 << 32) : scaled);
+    decay_consts(lif->decay_mult, lif->decay_shift, &k.m2, &k.wrap);
     return k;
 }
 
@@ -603,6 +609,24 @@ static QSNN_NOINLINE int32_t lif_scattered(lif_consts_t k, int32_t v_bits, void 
         return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, 1, s, n) : lif_run(k, 0, 32, v, vs, cur, 1, s, n);
     }
     return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, 1, s, n) : lif_run(k, 0, 16, v, vs, cur, 1, s, n);
+}
+
+void qsnn_synaptic_fast(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out)
+{
+    int32_t m2, c, k, i = 0;
+    uint32_t wrap;
+    int32_t channels = syn->channels, per = syn->n / syn->channels;
+    decay_consts(syn->decay_mult, syn->decay_shift, &m2, &wrap);
+    for (c = 0; c < channels; c++) {
+        int32_t at = slot(c, channels); /* in and out are channels-last, state (C, H, W) */
+        for (k = 0; k < per; k++, i++, at += channels) {
+            /* The decay of the LIF's fast form; the range analysis bounds the sum within the state type. */
+            int32_t u = state[i];
+            u = mul_high_round(u, m2) + as_int32((uint32_t)u & wrap) + in[at];
+            state[i] = u;
+            out[at] = u;
+        }
+    }
 }
 
 int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes)

@@ -21,6 +21,7 @@
  * LayerKernels; docs/targets/c.md lists them), the model calls:
  *   qsnn_lif_fast: the LIF update in int32 without saturation (the range analysis bounds every membrane and
  *     intermediate within the state type), the decay as one 32x32->64 multiply and two 32-bit shifts;
+ *   qsnn_synaptic_fast: the synaptic current the same way, where the range analysis proves it never saturates;
  *   qsnn_conv_spikes_lif: a spike-input conv (stride 1) + sum pool + requantize + LIF in one pass, output
  *     position by output position: the active inputs reaching the position (bitmaps of the input rows, walked
  *     bit by bit) become a list of weight rows, and each group of 8 output channels sums those rows in
@@ -136,6 +137,9 @@ int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, u
 int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint8_t *spikes);
 
 /* Fast kernels ("Fast kernels" above); v: membranes, int16 (v_bits 16) or int32 (v_bits 32). */
+/* qsnn_synaptic_step in int32 without saturation: the range analysis bounds every current within the state
+ * type; 1 <= decay_shift <= 31, 0 <= decay_mult < 2^decay_shift. */
+void qsnn_synaptic_fast(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out);
 int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes);
 /* Spike-input conv + pool + requantize + LIF; rows: in_c * (in_h + out_w) words, list: in_c * kh * kw * pool^2
  * entries of scratch. Returns how many fired. */
