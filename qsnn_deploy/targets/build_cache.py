@@ -16,6 +16,7 @@ one, and a failed build stores nothing.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import hashlib
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from qsnn_deploy.errors import QsnnError
+
 ENV_VAR = "QSNN_BUILD_CACHE"
 FORMAT = 1  # bump when the key's recipe changes, so that an old cache folder is never read with a new recipe
 # Variables that change what gcc, g++, make or Verilator produce without appearing on the command line.
@@ -35,6 +38,10 @@ COMPILER_ENV = (
     "CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CPATH", "C_INCLUDE_PATH",
     "CPLUS_INCLUDE_PATH", "LIBRARY_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH", "VERILATOR_ROOT",
 )  # fmt: skip
+
+
+class BuildCacheError(QsnnError):
+    """``$QSNN_BUILD_CACHE`` names something that cannot be a cache folder."""
 
 
 def cache_folder() -> Path | None:
@@ -107,9 +114,16 @@ def build_key(
 
 @contextmanager
 def _locked(lock: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``lock`` for the block (waits while another process holds it). A file system
+    without ``flock`` (some network mounts) gives no lock: two processes may then both build one key, and the
+    renames still leave one whole executable."""
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks while another process builds this key
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -143,7 +157,12 @@ def cached_build(exe: Path, key: Callable[[], str], kind: str, build: Callable[[
     if cache is None:
         build()
         return exe
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildCacheError(
+            f"{ENV_VAR}={cache} cannot hold a build cache ({exc.strerror}); name a writable folder or unset it"
+        ) from None
     digest = key()
     stored = cache / digest
     with _locked(cache / f"{digest}.lock"):

@@ -20,7 +20,7 @@ import pytest
 from qsnn_deploy.errors import ToolchainError
 from qsnn_deploy.ir.synthetic import random_graph
 from qsnn_deploy.targets import generate
-from qsnn_deploy.targets.build_cache import ENV_VAR
+from qsnn_deploy.targets.build_cache import ENV_VAR, BuildCacheError
 from qsnn_deploy.targets.c.host import build_host
 from tests.toolchains import require_tools
 
@@ -102,6 +102,15 @@ def test_a_failed_build_stores_nothing(cache: Path, tmp_path: Path) -> None:
     assert not [p for p in cache.iterdir() if len(p.name) == 64]
     source.write_text(good)
     assert build_host(model, tmp_path / "exe", cc=str(gcc)).is_file()
+
+
+def test_a_cache_that_cannot_be_a_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_tools("gcc")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "file" / "cache"))
+    with pytest.raises(BuildCacheError, match=f"^{ENV_VAR}=.* cannot hold a build cache .*unset it$"):
+        build_host(c_model(tmp_path / "m"), tmp_path / "exe")
+    assert not (tmp_path / "exe").exists()
 
 
 def test_unset_every_build_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
