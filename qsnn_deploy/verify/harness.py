@@ -2,8 +2,8 @@
 testbench): ``HarnessRunner`` writes the input vectors, runs ``exe VECTORS OUTPUT RECORD [extra files]`` and
 reads the two files every harness writes into the common record. OUTPUT holds per sample the step-major
 output spikes, little-endian uint16 spike counts and an int32 prediction; RECORD holds per step of every
-sample, per LIF layer in order, n spike bytes then n little-endian int32 membranes (firmware/host/harness.c
-documents the layout)."""
+sample, per LIF layer in order, n spike bytes then n little-endian int32 membranes, then n little-endian int32
+synaptic currents for a layer with a ``synaptic`` op (firmware/host/harness.c documents the layout)."""
 
 from __future__ import annotations
 
