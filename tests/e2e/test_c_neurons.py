@@ -13,10 +13,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.ops import Synaptic
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs
 from qsnn_deploy.ir.types import IntType
@@ -25,6 +27,7 @@ from qsnn_deploy.targets import check_model, generate, get_target
 from qsnn_deploy.targets.base import RuleInput, TargetOptions
 from qsnn_deploy.targets.static_check import StaticCheckError
 from qsnn_deploy.targets.verifier import verify
+from tests.cli_run import run_main
 from tests.toolchains import WARNINGS, require_tools
 
 pytestmark = pytest.mark.toolchain
@@ -98,6 +101,19 @@ def test_cortex_m_digests_cover_the_currents(graph_of) -> None:
     graph = graph_of()
     result = verify(graph, random_inputs(graph, 4, seed=1), target="c", executor="cortex-m")
     assert result.compared.layer_digests == 4 * graph.num_steps * len(graph.lif_layers())
+
+
+def test_the_cli_verifies_a_recurrent_graph_on_both_executors(monkeypatch, capsys, tmp_path: Path) -> None:
+    require_tools("gcc", "arm-none-eabi-gcc", "qemu-system-arm", "make")
+    graph = braille_graph(4)
+    model = save_graph(graph, tmp_path / "braille.qsnn")
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, random_inputs(graph, 4, seed=3))
+    for executor, what in (("host", "layer spikes and membranes"), ("cortex-m", "per-step layer digests")):
+        args = ("verify", model, "--target", "c", "--executor", executor, "--inputs", inputs)
+        code, out, err = run_main(monkeypatch, capsys, *args)
+        assert code == 0, out + err
+        assert f"verified c/{executor}" in out and what in out
 
 
 def test_compiles_clean_with_the_warning_flags(tmp_path: Path) -> None:
