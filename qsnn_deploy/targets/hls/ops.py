@@ -11,5 +11,7 @@ OPS: dict[str, OpImpl] = {
     "sumpool2d": OpImpl("summed in conv_events' accumulators; folded into the weights before a synapse"),
     "maxpool2d": OpImpl("maxpool, over the conv's full map", separate_pass=True),
     "requantize": OpImpl("requantize / requantize_all"),
+    "recurrent": OpImpl("linear_events over the previous step's spikes, then recurrent_add"),
+    "synaptic": OpImpl("synaptic_step (the current in ap_int state, saturated to the state type)"),
     "lif": OpImpl("lif_neuron / lif_layer"),
 }

@@ -17,12 +17,17 @@ from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.hls.layout import (
     acc_peak,
+    current_ops,
     is_packed,
     layer_widths,
     max_pooled,
+    recurrent_rom,
+    recurrent_widths,
     rom_rows,
     row_bytes,
     saturates,
+    synaptic_saturates,
+    synaptic_widths,
     taps,
 )
 from qsnn_deploy.targets.hls.settings import hls_settings
@@ -40,8 +45,10 @@ HLS_NAMES = {
     "synapse": ("{name}_w",),
     "pool": ("{name}_sign",),
     "requantize": ("{name}_mult", "{name}_bias"),
+    "recurrent": ("{name}_cfg", "{name}_w", "{name}_mult", "racc_{name}"),
+    "synaptic": ("{name}_cfg", "syn_{name}"),
     "lif": ("{name}_cfg", "{name}_cfg_conv", "acc_{name}", "conv_{name}", "cur_{name}", "ev_{name}",
-            "count_{name}", "mem_{name}", "spk_{name}"),
+            "count_{name}", "mem_{name}", "spk_{name}", "in_{name}"),
 }  # fmt: skip
 
 
@@ -74,10 +81,55 @@ def geometry(layer: Layer) -> dict[str, int]:
             "OH": 1, "OW": 1, "P": 1}  # fmt: skip
 
 
+def _half(shift: int) -> str:
+    """The rounding constant ``2^(shift-1)`` of a right shift (0 for none), as a C++ literal."""
+    return cxx_int(1 << (shift - 1) if shift > 0 else 0)
+
+
+def _recurrent_context(model: CheckedModel, layer: Layer) -> dict | None:
+    """The recurrent op's configuration (<rec>_cfg), ROM and multipliers; None without one."""
+    op = layer.recurrent
+    if op is None:
+        return None
+    rom = recurrent_rom(op)
+    return {
+        "op": op,
+        "cfg": f"{model.options.prefix}_model::{op.name}_cfg",
+        "packed": op.weight_type.bits <= 4,
+        "row_bytes": rom.shape[1],
+        "rom": [", ".join(f"0x{b:02x}" for b in row) for row in rom.tolist()],
+        "mults": [cxx_int(v, 32) for v in op.multiplier.tolist()],
+        "widths": recurrent_widths(layer, model.ranges),
+        "lo": min(model.ranges[op.name].lo),
+        "hi": max(model.ranges[op.name].hi),
+        "round": _half(op.shift),
+    }
+
+
+def _synaptic_context(model: CheckedModel, layer: Layer) -> dict | None:
+    """The synaptic current's configuration (<syn>_cfg); None without one."""
+    op = layer.current
+    if op is None:
+        return None
+    st = op.state_type
+    return {
+        "op": op,
+        "cfg": f"{model.options.prefix}_model::{op.name}_cfg",
+        "widths": synaptic_widths(layer, model.ranges),
+        "lo": min(model.ranges[op.name].lo),
+        "hi": max(model.ranges[op.name].hi),
+        "decay_half": _half(op.decay_shift),
+        "saturate": synaptic_saturates(layer, model.ranges),
+        "state_min": cxx_int(st.min),
+        "state_max": cxx_int(st.max),
+    }
+
+
 def _layer_context(model: CheckedModel, layer: Layer) -> dict:
     ranges, prefix = model.ranges, model.options.prefix
     widths = layer_widths(layer, ranges)
-    rq, lif = ranges[layer.rq.name], ranges[layer.lif.name]
+    lif = ranges[layer.lif.name]
+    feeds = [ranges[op.name] for op in (layer.rq, *current_ops(layer))]  # what cur_t holds, step by step
     st = layer.lif.state_type
     shift, dshift = layer.rq.shift, layer.lif.decay_shift
     maxpool = max_pooled(layer)
@@ -110,8 +162,8 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
         "biases": [cxx_int(v, 64) for v in layer.rq.bias.tolist()],
         "widths": widths,
         "acc_peak": acc_peak(layer, ranges),
-        "cur_lo": min(rq.lo),
-        "cur_hi": max(rq.hi),
+        "cur_lo": min(min(r.lo) for r in feeds),
+        "cur_hi": max(max(r.hi) for r in feeds),
         "mem_lo": min(lif.lo),
         "mem_hi": max(lif.hi),
         "round": cxx_int(1 << (shift - 1) if shift > 0 else 0),
@@ -119,6 +171,10 @@ def _layer_context(model: CheckedModel, layer: Layer) -> dict:
         "saturate": saturates(layer, ranges),
         "state_min": cxx_int(st.min),
         "state_max": cxx_int(st.max),
+        # IR version 3: the ops between the requantize and the LIF, and the per-step array they fill
+        "current_ops": bool(current_ops(layer)),
+        "recurrent": _recurrent_context(model, layer),
+        "synaptic": _synaptic_context(model, layer),
     }
 
 
@@ -135,6 +191,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "source": source_label(graph.metadata),
         "static": graph.input.encoding == "static",
         "layers": [_layer_context(model, layer) for layer in model.layers],
+        "records_currents": any(layer.current is not None for layer in model.layers),
         "input_size": int(np.prod(graph.input.shape)),
         "input_shape": tuple(graph.input.shape),
         "num_classes": model.layers[-1].neurons,

@@ -16,6 +16,12 @@
  *   SHIFT, ROUND     requantize shift and 2^(SHIFT-1)
  *   THRESHOLD, DECAY_MULT, DECAY_SHIFT, DECAY_HALF, RESET_ZERO, SATURATE, STATE_MIN, STATE_MAX   the LIF
  *
+ * A layer with a recurrent input (IR version 3) also has <rec>_cfg: a linear layer of N inputs and N outputs
+ * (the same names, its ROM row j the weights spike j meets) plus mult_t, prod_t, SHIFT, ROUND for the rescale;
+ * a layer with a synaptic current has <syn>_cfg: N, syn_t (the current), sum_t, DECAY_MULT, DECAY_SHIFT,
+ * DECAY_HALF, SATURATE, STATE_MIN, STATE_MAX. Their state (the current, the previous step's spikes and their
+ * events) lives in the top function like the membranes: no kernel keeps any of its own.
+ *
  * Layouts: inputs, spikes and membranes are in the IR's (C, H, W) order (neuron i = o * P + p); accumulators are
  * acc[p][o], partitioned completely along o, so one ROM row (also partitioned) updates all O channels of one
  * output position in one cycle. The kernels are event-driven: whoever produces a layer's input (the frame
@@ -32,6 +38,8 @@
 /* C simulation only: the testbench defines this; the top function calls it after every LIF layer of every
  * step with that layer's spikes (0/1) and membranes, in (C, H, W) order. */
 void qsnn_hls_record(int layer, const unsigned char *spikes, const long long *membranes, int n);
+/* ... and, for a layer with a synaptic current, after its membranes: its currents, in (C, H, W) order. */
+void qsnn_hls_record_current(int layer, const long long *currents, int n);
 #endif
 
 namespace qsnn_hls {
@@ -265,6 +273,52 @@ requantize_lif_channels:
     return count;
 }
 
+/* Recurrent input (ops.md#recurrent), one neuron per cycle: out[c] = in[c] + ((a[c] * mult[c] + ROUND) >> SHIFT),
+ * with a[c] the weights of the layer's spikes of the previous step (linear_events on RCFG filled acc). in and
+ * out may be the same array (each element is read before it is written). prod_t holds a * m + ROUND and the
+ * feed-forward current beside it; cur_t the sum (range analysis). N cycles. */
+template <class RCFG, class CFG>
+void recurrent_add(const typename CFG::cur_t in[RCFG::O], const typename RCFG::acc_t acc[1][RCFG::O],
+                   const int mult[RCFG::O], typename CFG::cur_t out[RCFG::O])
+{
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+    typedef typename RCFG::prod_t prod_t;
+recurrent_neurons:
+    for (int c = 0; c < RCFG::O; c++) {
+#pragma HLS PIPELINE II = 1
+        const typename RCFG::mult_t m = mult[c];
+        const prod_t t = prod_t(acc[0][c] * m) + prod_t(RCFG::ROUND);
+        out[c] = typename CFG::cur_t(prod_t(in[c]) + prod_t(t >> RCFG::SHIFT));
+    }
+}
+
+/* One step of a synaptic current (ops.md#synaptic), one neuron per cycle: the current decays, rounded half up
+ * like the LIF's, adds the input, saturates to its state type (SATURATE is false where the range analysis proves
+ * the clamp is the identity), and is the output the LIF integrates at this same step. in and out may be the same
+ * array. N cycles. */
+template <class SCFG, class CFG>
+void synaptic_step(const typename CFG::cur_t in[SCFG::N], typename SCFG::syn_t state[SCFG::N],
+                   typename CFG::cur_t out[SCFG::N])
+{
+    typedef typename SCFG::sum_t sum_t;
+synaptic_neurons:
+    for (int i = 0; i < SCFG::N; i++) {
+#pragma HLS PIPELINE II = 1
+        const ap_uint<SCFG::DECAY_SHIFT + 1> m = SCFG::DECAY_MULT;
+        const typename SCFG::syn_t current = state[i];
+        sum_t u = sum_t((current * m + SCFG::DECAY_HALF) >> SCFG::DECAY_SHIFT) + sum_t(in[i]);
+        if (SCFG::SATURATE) {
+            if (u > sum_t(SCFG::STATE_MAX)) {
+                u = SCFG::STATE_MAX;
+            } else if (u < sum_t(SCFG::STATE_MIN)) {
+                u = SCFG::STATE_MIN;
+            }
+        }
+        state[i] = typename SCFG::syn_t(u);
+        out[i] = typename CFG::cur_t(u);
+    }
+}
+
 /* Zero a layer's membranes (the state before step 0 of every sample): N cycles. */
 template <int N, typename mem_t>
 void reset_state(mem_t mem[N])
@@ -336,6 +390,17 @@ void record(int layer, const ap_uint<1> spikes[N], const mem_t mem[N])
         v[i] = (long long)mem[i].to_int64();
     }
     qsnn_hls_record(layer, s, v, N);
+}
+
+/* C simulation only: hand one layer's synaptic currents to the testbench, after its record. */
+template <int N, typename syn_t>
+void record_current(int layer, const syn_t current[N])
+{
+    static long long c[N];
+    for (int i = 0; i < N; i++) {
+        c[i] = (long long)current[i].to_int64();
+    }
+    qsnn_hls_record_current(layer, c, N);
 }
 #endif
 
