@@ -33,10 +33,13 @@ from qsnn_deploy.errors import QsnnError
 
 ENV_VAR = "QSNN_BUILD_CACHE"
 FORMAT = 1  # bump when the key's recipe changes, so that an old cache folder is never read with a new recipe
-# Variables that change what gcc, g++, make or Verilator produce without appearing on the command line.
+# Variables that change what gcc, g++, make or Verilator produce without appearing on the command line (the
+# last row: those Verilator's makefiles take from the environment).
 COMPILER_ENV = (
     "CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CPATH", "C_INCLUDE_PATH",
     "CPLUS_INCLUDE_PATH", "LIBRARY_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH", "VERILATOR_ROOT",
+    "MAKEFLAGS", "OBJCACHE", "OPT", "OPT_FAST", "OPT_SLOW", "OPT_GLOBAL", "USER_CPPFLAGS", "USER_LDFLAGS",
+    "USER_LDLIBS", "M32",
 )  # fmt: skip
 
 
