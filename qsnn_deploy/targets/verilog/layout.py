@@ -85,6 +85,24 @@ class LayerParams:
     FOLD: int = 0
     W_BITS: int = WEIGHT_BITS  # bits of one weight in the ROM: 4, or what the folded sums need
     STRIDE_LOG2: int = 0  # conv stride 2^STRIDE_LOG2 (conv_geometry_supported: a power of two; never folded)
+    # a synaptic current (IR version 3): its state width (the op's state type) and decay
+    SYN: int = 0
+    SYN_W: int = 1
+    SYN_MULT: int = 0
+    SYN_SHIFT: int = 0
+    # recurrent weights (IR version 3): ROM weight bits, exact sum and multiplier widths, the rescale's shift
+    REC: int = 0
+    REC_WB: int = WEIGHT_BITS
+    RACC_W: int = 1
+    RMUL_W: int = 1
+    RSHIFT: int = 0
+    rec_weight_file: str = ""
+    rec_mult_file: str = ""
+
+    @property
+    def TR_W(self) -> int:
+        """Bits of one traced neuron: its membrane, under a synaptic current {current, membrane}."""
+        return self.STATE_W + (self.SYN_W if self.SYN else 0)
 
     @property
     def neurons(self) -> int:
@@ -263,9 +281,44 @@ def layer_params(
                 NEXT_FLAT=int(nxt is not None and nxt.kind != "conv"),
                 weight_file=f"{prefix}_{op.name}_w.hex", rq_file=f"{prefix}_{rq.name}_rq.hex",
                 FOLD=int(folded), W_BITS=w_bits, STRIDE_LOG2=stride_log2,
+                **current_params(layer), **recurrent_params(layer, prefix),
             )
         )  # fmt: skip
     return out
+
+
+def current_params(layer: Layer) -> dict[str, int]:
+    """The synaptic current's parameters (qsnn_layer SYN_*), none without one."""
+    syn = layer.current
+    if syn is None:
+        return {}
+    return {
+        "SYN": 1,
+        "SYN_W": syn.state_type.bits,
+        "SYN_MULT": syn.decay_multiplier,
+        "SYN_SHIFT": syn.decay_shift,
+    }
+
+
+def recurrent_params(layer: Layer, prefix: str) -> dict[str, int | str]:
+    """The recurrent input's parameters (qsnn_layer REC_*, RACC_W, RMUL_W, RSHIFT), none without one. RACC_W
+    holds every partial sum of a neuron's weights (the sums of its negative and of its positive weights
+    bound them), RMUL_W the multipliers."""
+    rec = layer.recurrent
+    if rec is None:
+        return {}
+    w = rec.weight.astype(np.int64)
+    neg, pos = int(np.minimum(w, 0).sum(axis=1).min()), int(np.maximum(w, 0).sum(axis=1).max())
+    mult = rec.multiplier.astype(object)
+    return {
+        "REC": 1,
+        "REC_WB": rec.weight_type.bits,
+        "RACC_W": max(bits_for_range(neg, pos), rec.weight_type.bits + 1),
+        "RMUL_W": max(2, bits_for_range(min(mult), max(mult))),
+        "RSHIFT": rec.shift,
+        "rec_weight_file": f"{prefix}_{rec.name}_rw.hex",
+        "rec_mult_file": f"{prefix}_{rec.name}_rm.hex",
+    }
 
 
 def hex_lines(words: list[int], width: int) -> str:
@@ -307,3 +360,27 @@ def requant_image(layer: Layer, p: LayerParams) -> str:
             word |= lane << (j * rq_w)
         words.append(word)
     return hex_lines(words, p.NLANES * rq_w)
+
+
+def recurrent_weight_image(layer: Layer, p: LayerParams) -> str:
+    """$readmemh image of the recurrent weight ROM: word ``j * blocks + b`` holds the weights from neuron ``j``
+    (row ``j`` of the transposed weight, the event of its spike) to neurons ``b*NLANES .. +NLANES-1``, neuron
+    ``b*NLANES + l`` in bits ``REC_WB*l +: REC_WB``, two's complement; padding lanes are 0."""
+    w = layer.recurrent.weight.astype(np.int64)  # type: ignore[union-attr]  # weight[to, from]
+    padded = np.zeros((p.OC, p.blocks * p.NLANES), dtype=np.int64)
+    padded[:, : p.OC] = w.T
+    fields = (padded & ((1 << p.REC_WB) - 1)).reshape(-1, p.NLANES)
+    words = [sum(int(n) << (p.REC_WB * i) for i, n in enumerate(row)) for row in fields]
+    return hex_lines(words, p.NLANES * p.REC_WB)
+
+
+def recurrent_mult_image(layer: Layer, p: LayerParams) -> str:
+    """$readmemh image of the recurrent multiplier ROM: word ``b`` holds neurons ``b*NLANES .. +NLANES-1``,
+    neuron ``b*NLANES + l`` in bits ``RMUL_W*l +: RMUL_W``, two's complement; padding lanes are 0."""
+    m = [int(v) for v in layer.recurrent.multiplier.tolist()]  # type: ignore[union-attr]
+    m += [0] * (p.blocks * p.NLANES - len(m))
+    mask = (1 << p.RMUL_W) - 1
+    words = [
+        sum((m[b * p.NLANES + i] & mask) << (p.RMUL_W * i) for i in range(p.NLANES)) for b in range(p.blocks)
+    ]
+    return hex_lines(words, p.NLANES * p.RMUL_W)

@@ -13,4 +13,8 @@ OPS: dict[str, OpImpl] = {
     "maxpool2d": OpImpl("qsnn_layer's compare-and-keep accumulators (layered only)", separate_pass=True),
     "requantize": OpImpl("qsnn_neuron / qsnn_sneuron: the multiply-add-shift before the update"),
     "lif": OpImpl("qsnn_neuron / qsnn_sneuron"),
+    "recurrent": OpImpl(
+        "qsnn_layer (layered only): the last step's spikes as events into the recurrent sums, then qsnn_cneuron"
+    ),
+    "synaptic": OpImpl("qsnn_layer's current memory and qsnn_cneuron (layered only)"),
 }

@@ -17,10 +17,17 @@ from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 from qsnn_deploy.targets.text import source_label
 from qsnn_deploy.targets.verilog import serial
-from qsnn_deploy.targets.verilog.layout import LayerParams, addr_width, requant_image, weight_image
+from qsnn_deploy.targets.verilog.layout import (
+    LayerParams,
+    addr_width,
+    recurrent_mult_image,
+    recurrent_weight_image,
+    requant_image,
+    weight_image,
+)
 from qsnn_deploy.targets.verilog.settings import params_for, serial_lanes, verilog_settings
 
-RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
+RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_cneuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")
 TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 
@@ -28,7 +35,11 @@ TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 # What the Verilog target derives from op names: the layer instances of the top level and the memory images
 # (file names, compared without case). The shared rule unique_generated_names refuses two sources of one name.
 VERILOG_NAMES = {"lif": ("u_{name}",)}
-VERILOG_FILES = {"synapse": ("{p}_{name}_w.hex",), "requantize": ("{p}_{name}_rq.hex",)}
+VERILOG_FILES = {
+    "synapse": ("{p}_{name}_w.hex",),
+    "requantize": ("{p}_{name}_rq.hex",),
+    "recurrent": ("{p}_{name}_rw.hex", "{p}_{name}_rm.hex"),
+}
 
 
 def derived_names(inp: RuleInput) -> list[Derived]:
@@ -75,6 +86,7 @@ def context(model: CheckedModel) -> dict:
         "tr_nl": max(p.NLANES for p in params),
         "steps": graph.num_steps,
         "layers": params,
+        "currents": any(p.SYN for p in params),  # the top level traces synaptic currents (tr_currents)
         "arch": arch,
         "load_words": 0,
         "load_bytes": 0,
@@ -114,6 +126,9 @@ def render_files(model: CheckedModel) -> dict[str, str]:
     for layer, params in zip(model.layers, ctx["layers"]):
         files[params.weight_file] = weight_image(layer, params)
         files[params.rq_file] = requant_image(layer, params)
+        if params.REC:
+            files[params.rec_weight_file] = recurrent_weight_image(layer, params)
+            files[params.rec_mult_file] = recurrent_mult_image(layer, params)
     return files
 
 

@@ -73,6 +73,24 @@ def serial_supported(inp: RuleInput) -> list[str]:
     return problems
 
 
+@rule("serial_no_recurrence")
+def serial_no_recurrence(inp: RuleInput) -> list[str]:
+    """``arch=serial`` keeps one membrane per neuron in its shared state memory and runs each layer's neurons
+    once per step from its accumulators: it has no second state per neuron (a synaptic current) and no pass
+    that feeds a layer's spikes back into its own sums (recurrent weights). The layered organisation runs both
+    (docs/targets/verilog.md#recurrent-and-synaptic-layers)."""
+    if verilog_settings(inp.options).arch != "serial":
+        return []
+    problems = []
+    for layer in inp.layers:
+        for op in (layer.recurrent, layer.current):
+            if op is not None:
+                problems.append(
+                    f"{op.name!r}: {op.kind} needs the layered organisation (drop --option arch=serial)"
+                )
+    return problems
+
+
 @rule("interface_limits")
 def interface_limits(inp: RuleInput) -> list[str]:
     problems = []
@@ -134,6 +152,7 @@ RULES = (
     weights_fit_nibbles,
     conv_geometry_supported,
     serial_supported,
+    serial_no_recurrence,
     interface_limits,
     fits_part_memory,
 )

@@ -75,6 +75,18 @@ module qsnn_layer #(
     parameter integer SATURATE = 0,     // clamp to the signed STATE_W range (the range analysis says it can)
     parameter integer KEEP_ACC = 0,     // 1: accumulators survive the neuron phase (static first layer)
     parameter integer NEXT_FLAT = 0,    // 1: the next layer is linear (events carry the flat index)
+    // a synaptic current (SYN) and recurrent input (REC): the neurons are qsnn_cneuron (else qsnn_neuron)
+    parameter integer SYN = 0,          // 1: a synaptic current per neuron, SYN_W bits, decay SYN_MULT/2^SYN_SHIFT
+    parameter integer SYN_W = 1,
+    parameter [32:0] SYN_MULT = 33'd0,
+    parameter integer SYN_SHIFT = 0,
+    parameter integer REC = 0,          // 1: recurrent weights from the layer's own spikes (a linear layer)
+    parameter integer REC_WB = 4,       // bits of one recurrent weight in its ROM
+    parameter integer RACC_W = 1,       // the recurrent sums
+    parameter integer RMUL_W = 1,       // the recurrent multipliers
+    parameter integer RSHIFT = 0,
+    parameter REC_W_FILE = "",          // recurrent weights: word j*NB + b, lane l = weight[b*NLANES + l, j]
+    parameter REC_M_FILE = "",          // recurrent multipliers: word b, lane l = multiplier[b*NLANES + l]
     // derived widths (the defaults are the only correct values; listed so ports can use them)
     parameter integer CW = (IN_C > 1) ? $clog2(IN_C) : 1,
     parameter integer YW = (IN_H > 1) ? $clog2(IN_H) : 1,
@@ -89,7 +101,8 @@ module qsnn_layer #(
     parameter integer EX_W = (NEXT_FLAT != 0) ? 1 : OXW,
     parameter integer NB = (OC + NLANES - 1) / NLANES,  // channel blocks of NLANES
     parameter integer NBW = (NB > 1) ? $clog2(NB) : 1,
-    parameter integer M_AW = (OUT_H * OUT_W * NB > 1) ? $clog2(OUT_H * OUT_W * NB) : 1
+    parameter integer M_AW = (OUT_H * OUT_W * NB > 1) ? $clog2(OUT_H * OUT_W * NB) : 1,
+    parameter integer TR_W = STATE_W + ((SYN != 0) ? SYN_W : 0)  // a traced neuron: {current (SYN), membrane}
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -114,12 +127,13 @@ module qsnn_layer #(
     output reg  [EY_W-1:0]     ev_y,
     output reg  [EX_W-1:0]     ev_x,
     // trace: NLANES neurons per cycle, in neuron-phase order: lane j (valid when tr_lanes[j]) is the neuron of
-    // (C, H, W) flat index tr_index + j * OUT_H * OUT_W
+    // (C, H, W) flat index tr_index + j * OUT_H * OUT_W; tr_membranes lane j is its membrane, under SYN
+    // {synaptic current, membrane} (TR_W bits)
     output reg                 tr_valid,
     output reg  [N_AW-1:0]     tr_index,
     output reg  [NLANES-1:0]   tr_lanes,
     output reg  [NLANES-1:0]   tr_spikes,
-    output reg  [NLANES*STATE_W-1:0] tr_membranes
+    output reg  [NLANES*TR_W-1:0] tr_membranes
 );
     // ---------------------------------------------------------------- sizes
     localparam integer Q_DEPTH = IN_C * IN_H * IN_W;
@@ -225,8 +239,21 @@ module qsnn_layer #(
         .clk(clk), .we(m_we), .waddr(m_waddr), .wdata(m_wdata), .raddr(m_raddr), .rdata(m_rdata)
     );
 
+    // ---------------------------------------------------------------- synaptic currents (SYN)
+    // One word of NLANES currents per membrane word, at the membrane's address, read and written with it.
+    generate
+        if (SYN != 0) begin : g_syn
+            qsnn_ram #(.WIDTH(NLANES * SYN_W), .DEPTH(POS * NB), .ADDR_W(M_AW)) u_syn (
+                .clk(clk), .we(m_we), .waddr(m_waddr), .wdata(s_wdata), .raddr(m_raddr), .rdata(s_rdata)
+            );
+        end else begin : g_no_syn
+            assign s_rdata = {(NLANES * SYN_W){1'b0}};
+        end
+    endgenerate
+
     // ---------------------------------------------------------------- phase state
-    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_NEXT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4, S_NEURON = 3'd5;
+    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_NEXT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4, S_NEURON = 3'd5,
+                     S_REC = 3'd6;
     reg [2:0] state;
 
     // ---------------------------------------------------------------- acc phase
@@ -417,6 +444,18 @@ module qsnn_layer #(
     /* verilator lint_on UNUSED */
     wire [NLANES*STATE_W-1:0] n6_v;
     wire [NLANES-1:0]         n6_spike, n6_ok;
+    wire [NLANES*TR_W-1:0]    n6_tr;        // the trace lanes: {current (SYN), membrane}
+    /* verilator lint_off UNUSED */
+    wire [NLANES*SYN_W-1:0]   n6_i;         // SYN: the new synaptic currents
+    reg  [NLANES*SYN_W-1:0]   s_wdata;      // SYN: written with the membranes (m_we, m_waddr)
+    wire [NLANES*SYN_W-1:0]   s_rdata;      // SYN: the currents of the last step (read with the membranes)
+    reg  [NLANES*SYN_W-1:0]   n1b_i;
+    wire [NLANES*RACC_W-1:0]  r_word;       // REC: the recurrent sums of neuron block n1_k
+    wire [NLANES*RMUL_W-1:0]  rm_rdata;     // REC: their multipliers (read with the requantize ROM)
+    reg  [NLANES*RACC_W-1:0]  n1b_ra;
+    reg  [NLANES*RMUL_W-1:0]  n1b_rm;
+    wire                      rec_done;     // REC: the recurrent sums of the next step are complete
+    /* verilator lint_on UNUSED */
     genvar j;
     generate
         for (j = 0; j < NLANES; j = j + 1) begin : g_neuron
@@ -429,23 +468,126 @@ module qsnn_layer #(
             end else begin : g_sum
                 assign n1b_accs[ACC_W * j +: ACC_W] = n1b_word[ACC_W * j +: ACC_W];
             end
-            qsnn_neuron #(
-                .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .SHIFT(SHIFT), .CUR_W(CUR_W),
-                .STATE_W(STATE_W), .THRESH(THRESH), .DECAY_MULT(DECAY_MULT), .DM_W(DM_W),
-                .DECAY_SHIFT(DECAY_SHIFT), .RESET_ZERO(RESET_ZERO), .SATURATE(SATURATE)
-            ) u_neuron (
-                .clk(clk),
-                .acc(n1b_accs[ACC_W * j +: ACC_W]),
-                .mult(n1b_rq[RQ_W * j +: MUL_W]),
-                .bias(n1b_rq[RQ_W * j + MUL_W +: BIAS_W]),
-                .v(n1_first ? {STATE_W{1'b0}} : n1b_v[STATE_W * j +: STATE_W]),
-                .v_new(n6_v[STATE_W * j +: STATE_W]),
-                .spike(n6_spike[j])
-            );
+            if (SYN != 0 || REC != 0) begin : g_cneuron
+                qsnn_cneuron #(
+                    .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .SHIFT(SHIFT), .STATE_W(STATE_W),
+                    .THRESH(THRESH), .DECAY_MULT(DECAY_MULT), .DECAY_SHIFT(DECAY_SHIFT), .RESET_ZERO(RESET_ZERO),
+                    .SYN(SYN), .SYN_W(SYN_W), .SYN_MULT(SYN_MULT), .SYN_SHIFT(SYN_SHIFT),
+                    .REC(REC), .RACC_W(RACC_W), .RMUL_W(RMUL_W), .RSHIFT(RSHIFT)
+                ) u_neuron (
+                    .clk(clk),
+                    .acc(n1b_accs[ACC_W * j +: ACC_W]),
+                    .mult(n1b_rq[RQ_W * j +: MUL_W]),
+                    .bias(n1b_rq[RQ_W * j + MUL_W +: BIAS_W]),
+                    .rec_acc(n1b_ra[RACC_W * j +: RACC_W]),
+                    .rec_mult(n1b_rm[RMUL_W * j +: RMUL_W]),
+                    .i(n1_first ? {SYN_W{1'b0}} : n1b_i[SYN_W * j +: SYN_W]),
+                    .v(n1_first ? {STATE_W{1'b0}} : n1b_v[STATE_W * j +: STATE_W]),
+                    .i_new(n6_i[SYN_W * j +: SYN_W]),
+                    .v_new(n6_v[STATE_W * j +: STATE_W]),
+                    .spike(n6_spike[j])
+                );
+            end else begin : g_lif
+                qsnn_neuron #(
+                    .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .SHIFT(SHIFT), .CUR_W(CUR_W),
+                    .STATE_W(STATE_W), .THRESH(THRESH), .DECAY_MULT(DECAY_MULT), .DM_W(DM_W),
+                    .DECAY_SHIFT(DECAY_SHIFT), .RESET_ZERO(RESET_ZERO), .SATURATE(SATURATE)
+                ) u_neuron (
+                    .clk(clk),
+                    .acc(n1b_accs[ACC_W * j +: ACC_W]),
+                    .mult(n1b_rq[RQ_W * j +: MUL_W]),
+                    .bias(n1b_rq[RQ_W * j + MUL_W +: BIAS_W]),
+                    .v(n1_first ? {STATE_W{1'b0}} : n1b_v[STATE_W * j +: STATE_W]),
+                    .v_new(n6_v[STATE_W * j +: STATE_W]),
+                    .spike(n6_spike[j])
+                );
+                assign n6_i[SYN_W * j +: SYN_W] = {SYN_W{1'b0}};
+            end
+            if (SYN != 0) begin : g_trace_current
+                assign n6_tr[TR_W * j +: TR_W] = {n6_i[SYN_W * j +: SYN_W], n6_v[STATE_W * j +: STATE_W]};
+            end else begin : g_trace_membrane
+                assign n6_tr[TR_W * j +: TR_W] = n6_v[STATE_W * j +: STATE_W];
+            end
             /* verilator lint_off WIDTH */
             localparam [CNT_W-1:0] C_J = j;
             /* verilator lint_on WIDTH */
             assign n6_ok[j] = (n6_obase + C_J) <= C_OC_M1;  // padding channels of the last block are not neurons
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- recurrent sums (REC)
+    // Event-driven, like the synapse: every neuron that fired in this step's neuron phase is an event of the
+    // next step (r_pend). After the neuron phase (S_REC) the sums r_acc are zeroed, then each event adds its
+    // row of the transposed recurrent weight (NB words of NLANES weights) one block per cycle; the layer is
+    // done when the last event is in. The next neuron phase reads block b of the sums with its requantize
+    // word. A clear (once per inference) zeroes the sums and the events: no spikes before step 0.
+    generate
+        if (REC != 0) begin : g_rec
+            localparam integer R_DEPTH = OC * NB;
+            localparam integer R_AW = (R_DEPTH > 1) ? $clog2(R_DEPTH) : 1;
+            localparam integer R_JW = (OC > 1) ? $clog2(OC) : 1;
+            /* verilator lint_off WIDTH */
+            localparam [NBW-1:0] R_NB_M1 = NB - 1;
+            localparam [R_AW-1:0] R_NB = NB;
+            /* verilator lint_on WIDTH */
+            reg  [NLANES*RACC_W-1:0] r_acc [0:NB-1];
+            reg  [OC-1:0]            r_pend;
+            reg                      r_started, r1_valid;
+            reg  [NBW-1:0]           r_b, r1_b;
+            reg  [R_JW-1:0]          r_j;      // the lowest pending event
+            reg  [NLANES*RACC_W-1:0] r_sum;
+            wire [NLANES*REC_WB-1:0] r_rdata;
+            integer k;
+            always @* begin
+                r_j = {R_JW{1'b0}};
+                for (k = OC - 1; k >= 0; k = k - 1) if (r_pend[k]) r_j = k[R_JW-1:0];
+            end
+            wire r_any = |r_pend;
+            wire [R_AW-1:0] r_raddr = {{(R_AW - R_JW){1'b0}}, r_j} * R_NB + {{(R_AW - NBW){1'b0}}, r_b};
+            qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
+                .clk(clk), .we(1'b0), .waddr({R_AW{1'b0}}), .wdata({(NLANES * REC_WB){1'b0}}), .raddr(r_raddr),
+                .rdata(r_rdata)
+            );
+            qsnn_ram #(.WIDTH(NLANES * RMUL_W), .DEPTH(NB), .ADDR_W(NBW), .INIT_FILE(REC_M_FILE)) u_rm (
+                .clk(clk), .we(1'b0), .waddr({NBW{1'b0}}), .wdata({(NLANES * RMUL_W){1'b0}}), .raddr(rq_raddr),
+                .rdata(rm_rdata)
+            );
+            always @* begin
+                for (k = 0; k < NLANES; k = k + 1)
+                    r_sum[RACC_W * k +: RACC_W] = r_acc[r1_b][RACC_W * k +: RACC_W]
+                        + {{(RACC_W - REC_WB){r_rdata[REC_WB * k + REC_WB - 1]}}, r_rdata[REC_WB * k +: REC_WB]};
+            end
+            assign r_word = r_acc[n1_k[NBW-1:0]];
+            assign rec_done = r_started && !r_any && !r1_valid;
+            always @(posedge clk) begin
+                r1_valid <= 1'b0;
+                if (state == S_REC) begin
+                    if (!r_started) begin
+                        r_started <= 1'b1;
+                        r_b <= {NBW{1'b0}};
+                        for (k = 0; k < NB; k = k + 1) r_acc[k] <= {(NLANES * RACC_W){1'b0}};
+                    end else if (r_any) begin  // read block r_b of event r_j's weights
+                        r1_valid <= 1'b1;
+                        r1_b <= r_b;
+                        r_b <= (r_b == R_NB_M1) ? {NBW{1'b0}} : r_b + 1'b1;
+                        if (r_b == R_NB_M1) r_pend[r_j] <= 1'b0;
+                    end
+                end else begin
+                    r_started <= 1'b0;
+                end
+                if (r1_valid) r_acc[r1_b] <= r_sum;
+                if (n6_valid)
+                    for (k = 0; k < NLANES; k = k + 1)
+                        if (n6_ok[k] && n6_spike[k]) r_pend[n6_obase[R_JW-1:0] + k[R_JW-1:0]] <= 1'b1;
+                if (state == S_CLEAR || rst) begin
+                    r_pend <= {OC{1'b0}};
+                    for (k = 0; k < NB; k = k + 1) r_acc[k] <= {(NLANES * RACC_W){1'b0}};
+                end
+            end
+        end else begin : g_no_rec
+            assign r_word = {(NLANES * RACC_W){1'b0}};
+            assign rm_rdata = {(NLANES * RMUL_W){1'b0}};
+            assign rec_done = 1'b0;
         end
     endgenerate
 
@@ -513,6 +655,9 @@ module qsnn_layer #(
         if (n1b_read) n1b_best <= n1b_accs;
         n1b_v <= m_rdata;
         n1b_rq <= rq_rdata;
+        n1b_i <= s_rdata;
+        n1b_ra <= r_word;
+        n1b_rm <= rm_rdata;
         {n1b_blk, n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index} <= {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index};
         {n2_valid, n3_valid, n4_valid, n5_valid, n6_valid} <= {n1b_valid, n2_valid, n3_valid, n4_valid, n5_valid};
         {n2_obase, n2_y, n2_x, n2_k, n2_index} <= {n1b_obase, n1b_y, n1b_x, n1b_k, n1b_index};
@@ -528,7 +673,8 @@ module qsnn_layer #(
             tr_index <= n6_index[N_AW-1:0];
             tr_lanes <= n6_ok;
             tr_spikes <= n6_spike & n6_ok;
-            tr_membranes <= n6_v;
+            tr_membranes <= n6_tr;
+            s_wdata <= n6_i;
             ev_valid <= (n6_spike & n6_ok) != {NLANES{1'b0}};
             ev_mask <= n6_spike & n6_ok;
             ev_c <= (NEXT_FLAT != 0) ? n6_index[EC_W-1:0] : n6_obase[EC_W-1:0];
@@ -622,9 +768,13 @@ module qsnn_layer #(
                         end
                     end
                 end else if (!neuron_busy) begin
-                    state <= S_IDLE;
-                    done <= 1'b1;
+                    state <= (REC != 0) ? S_REC : S_IDLE;  // REC: the recurrent sums of the next step first
+                    done <= REC == 0;
                 end
+            end
+            S_REC: if (rec_done) begin
+                state <= S_IDLE;
+                done <= 1'b1;
             end
             default: state <= S_IDLE;
         endcase

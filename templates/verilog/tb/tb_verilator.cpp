@@ -3,7 +3,8 @@
 // frames of a vector file (qsnn_deploy/verify/vectors.py) and writes what the common verifier reads:
 //
 //   outputs  per sample: output spikes (steps x classes bytes), counts (classes x uint16 LE), class (int32 LE)
-//   record   per sample, per step, per layer: n spike bytes then n int32 LE membranes, (C, H, W) order
+//   record   per sample, per step, per layer: n spike bytes then n int32 LE membranes, (C, H, W) order, then
+//            n int32 LE synaptic currents in a layer that has them (TB_CURRENTS)
 //   cycles   per sample: uint64 LE clock cycles from the first input beat to the last output beat
 //
 // A design that loads its weights (TB_LOAD_WORDS > 0) first takes them over the input stream (not counted in the
@@ -92,10 +93,11 @@ int main(int argc, char **argv)
 #endif
 
     std::vector<std::vector<uint8_t> > spk(TB_NUM_LAYERS);
-    std::vector<std::vector<int32_t> > mem(TB_NUM_LAYERS);
+    std::vector<std::vector<int32_t> > mem(TB_NUM_LAYERS), cur(TB_NUM_LAYERS);
     for (int l = 0; l < TB_NUM_LAYERS; l++) {
         spk[l].assign(tb_neurons[l], 0);
         mem[l].assign(tb_neurons[l], 0);
+        cur[l].assign(tb_neurons[l], 0);
     }
     for (uint32_t s = 0; s < samples; s++) {
         const unsigned char *bytes = &vec[24 + (size_t)s * frames * frame];
@@ -124,6 +126,9 @@ int main(int argc, char **argv)
                     if (i >= (uint64_t)tb_neurons[l]) return fail("trace index out of range");
                     spk[l][i] = (uint8_t)((spikes >> j) & 1u);
                     mem[l][i] = (int32_t)TB_MEMBRANE(top, j);
+#ifdef TB_CURRENTS
+                    cur[l][i] = (int32_t)TB_CURRENT(top, j);
+#endif
                 }
             }
             if (out_fire) {
@@ -135,6 +140,10 @@ int main(int argc, char **argv)
                 for (int l = 0; l < TB_NUM_LAYERS; l++) {
                     recbuf.insert(recbuf.end(), spk[l].begin(), spk[l].end());
                     for (int i = 0; i < tb_neurons[l]; i++) put(recbuf, (uint32_t)mem[l][i], 4);
+#ifdef TB_CURRENTS
+                    if (tb_has_current[l])
+                        for (int i = 0; i < tb_neurons[l]; i++) put(recbuf, (uint32_t)cur[l][i], 4);
+#endif
                 }
                 step++;
                 if (top.out_last) {

@@ -1,0 +1,126 @@
+// qsnn_cneuron.v - requantize, recurrent current, synaptic current and LIF update of one neuron per cycle
+// (docs/ir/ops.md: requantize, recurrent, synaptic, lif), for the layers of qsnn_layer that have a recurrent
+// input (REC) or a synaptic current (SYN); qsnn_neuron runs the others. The same 5-stage latency as
+// qsnn_neuron, so qsnn_layer's neuron pipeline is the same for both:
+//
+//   stage 0  the inputs registered
+//   stage 1  the multiplies, registered (DSP blocks): x*m + b, a*rm (recurrent), i*alpha (synaptic decay),
+//            v'*beta (membrane decay, v' = 0 after a zero reset); r = v > threshold
+//   stage 2  the rescales rounded half up; y = x + rec; i = saturate(d_i + y); u = d + i - r*threshold;
+//            v = saturate(u)
+//   stage 3, 4  delay (the latency of qsnn_neuron)
+//
+// Every value is computed in 64-bit signed arithmetic: the IR bounds every product and sum by 2^62 (the
+// requantize's peak, a*rm < 2^51 + 2^61, v*beta and i*alpha < 2^63), so nothing wraps; the state registers
+// hold STATE_W and SYN_W bits and the clamps to them are exact (the identity where the range analysis proves
+// the value fits).
+`default_nettype none
+
+module qsnn_cneuron #(
+    parameter integer ACC_W = 16,
+    parameter integer MUL_W = 32,
+    parameter integer BIAS_W = 32,
+    parameter integer SHIFT = 0,
+    parameter integer STATE_W = 32,
+    parameter [31:0] THRESH = 32'd1,
+    parameter [32:0] DECAY_MULT = 33'd1,
+    parameter integer DECAY_SHIFT = 0,
+    parameter integer RESET_ZERO = 0,
+    // synaptic current: i = saturate(((i * SYN_MULT + 2^(SYN_SHIFT-1)) >>> SYN_SHIFT) + y) in SYN_W bits
+    parameter integer SYN = 0,
+    parameter integer SYN_W = 32,
+    parameter [32:0] SYN_MULT = 33'd0,
+    parameter integer SYN_SHIFT = 0,
+    // recurrent current: y = x + ((a * rm + 2^(RSHIFT-1)) >>> RSHIFT)
+    parameter integer REC = 0,
+    parameter integer RACC_W = 16,
+    parameter integer RMUL_W = 32,
+    parameter integer RSHIFT = 0
+) (
+    input  wire                clk,
+    input  wire [ACC_W-1:0]    acc,
+    input  wire [MUL_W-1:0]    mult,
+    input  wire [BIAS_W-1:0]   bias,
+    input  wire [RACC_W-1:0]   rec_acc,   // the recurrent sum a (REC)
+    input  wire [RMUL_W-1:0]   rec_mult,  // its multiplier (REC)
+    input  wire [SYN_W-1:0]    i,         // the synaptic current left by the last step (SYN; 0 before step 0)
+    input  wire [STATE_W-1:0]  v,
+    output wire [SYN_W-1:0]    i_new,
+    output wire [STATE_W-1:0]  v_new,
+    output wire                spike
+);
+    localparam signed [63:0] TH = {32'd0, THRESH};
+    localparam signed [63:0] BETA = {31'd0, DECAY_MULT};
+    localparam signed [63:0] ALPHA = {31'd0, SYN_MULT};
+    localparam signed [63:0] V_MAX = (64'sd1 <<< (STATE_W - 1)) - 64'sd1;
+    localparam signed [63:0] V_MIN = -(64'sd1 <<< (STATE_W - 1));
+    localparam signed [63:0] I_MAX = (64'sd1 <<< (SYN_W - 1)) - 64'sd1;
+    localparam signed [63:0] I_MIN = -(64'sd1 <<< (SYN_W - 1));
+
+    // (x + 2^(k-1)) >>> k, 0 added when k = 0: round half up
+    function signed [63:0] round_shift(input signed [63:0] x, input integer k);
+        begin
+            round_shift = (k > 0) ? ((x + (64'sd1 <<< (k - 1))) >>> k) : x;
+        end
+    endfunction
+    function signed [63:0] clamp(input signed [63:0] x, input signed [63:0] lo, input signed [63:0] hi);
+        begin
+            clamp = (x < lo) ? lo : (x > hi) ? hi : x;
+        end
+    endfunction
+
+    // stage 0
+    reg signed [ACC_W-1:0]   n1_acc;
+    reg signed [MUL_W-1:0]   n1_mult;
+    reg signed [BIAS_W-1:0]  n1_bias;
+    reg signed [RACC_W-1:0]  n1_ra;
+    reg signed [RMUL_W-1:0]  n1_rm;
+    reg signed [SYN_W-1:0]   n1_i;
+    reg signed [STATE_W-1:0] n1_v;
+    // stage 1
+    wire signed [63:0] s1_v = {{(64 - STATE_W){n1_v[STATE_W-1]}}, n1_v};
+    wire               s1_reset = s1_v > TH;
+    wire signed [63:0] s1_vkept = (RESET_ZERO != 0 && s1_reset) ? 64'sd0 : s1_v;
+    reg signed [63:0]  n2_p, n2_rp, n2_ip, n2_vp;
+    reg                n2_reset;
+    // stage 2 (the states keep their low STATE_W and SYN_W bits: the clamps made them fit)
+    /* verilator lint_off UNUSED */
+    wire signed [63:0] s2_x = round_shift(n2_p, SHIFT);
+    wire signed [63:0] s2_y = (REC != 0) ? s2_x + round_shift(n2_rp, RSHIFT) : s2_x;
+    wire signed [63:0] s2_i = (SYN != 0) ? clamp(round_shift(n2_ip, SYN_SHIFT) + s2_y, I_MIN, I_MAX) : s2_y;
+    wire signed [63:0] s2_u = round_shift(n2_vp, DECAY_SHIFT) + s2_i
+                              - ((RESET_ZERO == 0 && n2_reset) ? TH : 64'sd0);
+    wire signed [63:0] s2_v = clamp(s2_u, V_MIN, V_MAX);
+    /* verilator lint_on UNUSED */
+    reg [SYN_W-1:0]    n3_i, n4_i, n5_i;
+    reg [STATE_W-1:0]  n3_v, n4_v, n5_v;
+    wire signed [63:0] s1_i = {{(64 - SYN_W){n1_i[SYN_W-1]}}, n1_i};
+    wire signed [63:0] s1_ra = {{(64 - RACC_W){n1_ra[RACC_W-1]}}, n1_ra};
+    wire signed [63:0] s1_rm = {{(64 - RMUL_W){n1_rm[RMUL_W-1]}}, n1_rm};
+
+    assign i_new = n5_i;
+    assign v_new = n5_v;
+    assign spike = $signed({{(64 - STATE_W){n5_v[STATE_W-1]}}, n5_v}) > TH;
+
+    always @(posedge clk) begin
+        n1_acc <= acc;
+        n1_mult <= mult;
+        n1_bias <= bias;
+        n1_ra <= rec_acc;
+        n1_rm <= rec_mult;
+        n1_i <= i;
+        n1_v <= v;
+        n2_p <= $signed({{(64 - ACC_W){n1_acc[ACC_W-1]}}, n1_acc}) * $signed({{(64 - MUL_W){n1_mult[MUL_W-1]}}, n1_mult})
+                + $signed({{(64 - BIAS_W){n1_bias[BIAS_W-1]}}, n1_bias});
+        n2_rp <= s1_ra * s1_rm;
+        n2_ip <= s1_i * ALPHA;
+        n2_vp <= s1_vkept * BETA;
+        n2_reset <= s1_reset;
+        n3_i <= s2_i[SYN_W-1:0];
+        n3_v <= s2_v[STATE_W-1:0];
+        {n4_i, n4_v} <= {n3_i, n3_v};
+        {n5_i, n5_v} <= {n4_i, n4_v};
+    end
+endmodule
+
+`default_nettype wire
