@@ -15,14 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.hls.layout import (
     conv_positions,
+    current_ops,
     kernel_taps,
     layer_widths,
     max_pooled,
+    recurrent_rom,
+    recurrent_widths,
     rom_rows,
+    synaptic_widths,
 )
 from qsnn_deploy.targets.hls.settings import hls_settings
 from qsnn_deploy.verify.vectors import frames
@@ -39,6 +44,8 @@ DEPTH = {
     "lif_neurons": 4,
     "maxpool_window": 3,
     "reset_neurons": 1,
+    "recurrent_neurons": 8,  # a product of the recurrent sum and its multiplier, a shift, an add
+    "synaptic_neurons": 6,  # the decay's product and shift, an add, the clamp
 }
 II = 1  # every PIPELINE pragma in qsnn_hls.h asks for II = 1
 
@@ -68,7 +75,8 @@ class HlsCostReport:
     rom_bytes: int = 0  # weight ROMs as generated (4-bit packed where the weights allow)
     weight_floor_bytes: float = 0.0  # weights x bits / 8
     membrane_bits: int = 0  # sum over layers of neurons x mem_t bits
-    widths: dict[str, dict[str, int]] = field(default_factory=dict)  # lif name -> ap_int widths
+    widths: dict[str, dict[str, int]] = field(default_factory=dict)  # lif, recurrent, synaptic name -> widths
+    current_bits: int = 0  # sum over synaptic layers of neurons x syn_t bits (0 without one)
 
     @property
     def cycles(self) -> float:
@@ -94,6 +102,20 @@ class HlsCostReport:
         return data
 
 
+def _current_loops(layer: Layer, steps: int, own_spikes: float) -> list[LoopCost]:
+    """The recurrent input and the synaptic current of every step: the recurrent sum scatters the layer's own
+    spikes of the previous step (counted as all its spikes per inference, which over-counts the last step's),
+    one accumulator row clear and one neuron per cycle for the rescale; the current, one neuron per cycle."""
+    out = []
+    if (rc := layer.recurrent) is not None:
+        out.append(LoopCost("clear_positions", rc.name, steps, steps))
+        out.append(LoopCost("scatter_events", rc.name, own_spikes, steps))
+        out.append(LoopCost("recurrent_neurons", rc.name, layer.neurons * steps, steps))
+    if layer.current is not None:
+        out.append(LoopCost("synaptic_neurons", layer.current.name, layer.neurons * steps, steps))
+    return out
+
+
 def _loops(model: CheckedModel, steps: int, first_events: float, spikes: dict[str, float]) -> list[LoopCost]:
     """Every loop of one inference; ``first_events``: nonzero input bytes per inference (all frames),
     ``spikes``: spikes per inference of each LIF layer (the next layer's events)."""
@@ -103,6 +125,8 @@ def _loops(model: CheckedModel, steps: int, first_events: float, spikes: dict[st
     out = [LoopCost("read_beats", "", in_size * frame_reads, frame_reads)]
     for layer in layers:
         out.append(LoopCost("reset_neurons", layer.op.name, layer.neurons, 1))
+        if layer.current is not None:
+            out.append(LoopCost("reset_neurons", layer.current.name, layer.neurons, 1))
     for layer in layers:
         name = layer.op.name
         static_first = static and layer.index == 0  # its synapse and requantize run once per inference
@@ -117,8 +141,9 @@ def _loops(model: CheckedModel, steps: int, first_events: float, spikes: dict[st
             )
         else:
             out.append(LoopCost("scatter_events", name, events, runs))
-        if static_first:
-            out.append(LoopCost("requantize_positions", name, layer.neurons, 1))
+        if static_first or current_ops(layer):  # requantize into a current array, then the LIF reads it
+            out.append(LoopCost("requantize_positions", name, layer.neurons * runs, runs))
+            out += _current_loops(layer, steps, spikes[layer.lif.name])
             out.append(LoopCost("lif_neurons", name, layer.neurons * steps, steps))
         else:
             out.append(LoopCost("requantize_lif_positions", name, layer.neurons * runs, runs))
@@ -159,6 +184,14 @@ def cost_report(model: CheckedModel, inputs: np.ndarray, steps: int | None = Non
         rep.weight_floor_bytes += syn.weight.size * syn.weight_type.bits / 8
         rep.membrane_bits += layer.neurons * widths.mem
         rep.widths[layer.lif.name] = widths.as_dict()
+        if (rc := layer.recurrent) is not None:
+            rep.rom_bytes += int(recurrent_rom(rc).size)
+            rep.weight_floor_bytes += rc.weight.size * rc.weight_type.bits / 8
+            rep.widths[rc.name] = recurrent_widths(layer, model.ranges).as_dict()
+        if (syn := layer.current) is not None:
+            syn_widths = synaptic_widths(layer, model.ranges)
+            rep.current_bits += layer.neurons * syn_widths.state
+            rep.widths[syn.name] = syn_widths.as_dict()
     return rep
 
 
@@ -188,7 +221,8 @@ def format_report(rep: HlsCostReport) -> str:
         f"  {rep.cycles_if_scatter_ii2:,.0f} cycles if the conv scatters only reach II 2 (accumulator read-modify-write "
         "Vitis cannot prove independent)",
         f"dense (every input an event): {rep.dense_cycles:,.0f} cycles; event-driven / dense = {ratio:.3f}",
-        f"weight ROMs {rep.rom_bytes:,} B (floor {rep.weight_floor_bytes:,.0f} B); membranes {rep.membrane_bits:,} bits",
+        f"weight ROMs {rep.rom_bytes:,} B (floor {rep.weight_floor_bytes:,.0f} B); membranes {rep.membrane_bits:,} bits"
+        + (f"; synaptic currents {rep.current_bits:,} bits" if rep.current_bits else ""),
     ]
     for name, w in rep.widths.items():
         lines.append(f"ap_int widths {name}: " + ", ".join(f"{k} {v}" for k, v in w.items()))
