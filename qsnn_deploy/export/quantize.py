@@ -179,10 +179,12 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
             if layer.alpha is not None:
                 ops.append(Synaptic(synaptic_name(layer.name), am, ash, state))
             ops.append(LIF(layer.name, th_int, dm, ds, layer.reset, state))
-            if (
-                layer.alpha is not None
-            ):  # the range analysis has the last word on the current and the membrane
-                saturates = any(r.note for r in analyse_ops(spec, ops)[-2:])
+            current_saturates = False
+            if layer.alpha is not None:
+                # the range analysis has the last word on the current and the membrane
+                current_range, membrane_range = analyse_ops(spec, ops)[-2:]
+                current_saturates = bool(current_range.note)
+                saturates = current_saturates or bool(membrane_range.note)
             layer_meta[layer.name] = {
                 "membrane_scale": s_m,
                 "threshold": layer.threshold,
@@ -193,7 +195,10 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
             }
             if saturates:
                 leaky = decay < 1.0 and (layer.alpha is None or meta["alpha_quantized"] < 1.0)
-                warnings.append(saturation_warning(layer.name, state, th_int, leaky=leaky))
+                also = ""
+                if current_saturates:
+                    also = f" (its synaptic current {synaptic_name(layer.name)!r} can saturate too)"
+                warnings.append(saturation_warning(layer.name, state, th_int, leaky=leaky) + also)
             affine = None
         else:
             raise UnsupportedLayerError(f"layer {getattr(layer, 'name', layer)!r} was not folded away")
