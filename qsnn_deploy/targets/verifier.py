@@ -53,10 +53,11 @@ class VerifyResult:
 
     def summary(self) -> str:
         c = self.compared
+        state = "spikes, membranes and synaptic currents" if c.current_layers else "spikes and membranes"
         layers = (
-            f"{c.layer_values:,} layer spikes and membranes"
+            f"{c.layer_values:,} layer {state}"
             if c.layer_values
-            else f"{c.layer_digests:,} per-step layer digests (CRC-32 of spikes and membranes)"
+            else f"{c.layer_digests:,} per-step layer digests (CRC-32 of {state})"
         )
         return (
             f"verified {self.target}/{self.executor}: {self.samples:,} samples x {self.steps} steps; "
@@ -82,8 +83,8 @@ def verify(
     check_constants_first: bool = True,
 ) -> VerifyResult:
     """Check ``target``'s ``executor`` (default: the target's first) against ``simulate`` on ``inputs``: every
-    output spike of every step, and every LIF layer's spikes and membranes of every step (in full or as
-    digests). Runs ``chunk`` samples at a time (at most; default 500, fewer where ``samples_per_record`` says
+    output spike of every step, and every LIF layer's spikes and membranes (and synaptic currents, where it has
+    them) of every step (in full or as digests). Runs ``chunk`` samples at a time (at most; default 500, fewer where ``samples_per_record`` says
     their records or the executors' files would not fit the budgets of ir/limits.py) so a test set's layers
     never sit in memory together.
 

@@ -18,12 +18,14 @@ class Compared:
     output_spikes: int = 0  # output spike values compared (samples x steps x classes)
     layer_values: int = 0  # per-layer spikes + membranes compared in full
     layer_digests: int = 0  # per-layer, per-step digests compared
+    current_layers: int = 0  # layers whose synaptic currents were compared too (in full or in their digests)
 
     def add(self, other: Compared) -> None:
         self.samples += other.samples
         self.output_spikes += other.output_spikes
         self.layer_values += other.layer_values
         self.layer_digests += other.layer_digests
+        self.current_layers = max(self.current_layers, other.current_layers)
 
 
 def _first(bad: np.ndarray) -> tuple[int, ...]:
@@ -41,6 +43,7 @@ def compare_records(want: Record, got: Record, where: str, offset: int = 0) -> C
     done = Compared(samples=want.samples)
     # Layers first, in order: the earliest layer that differs is the most useful thing to report.
     for name, ref in want.layers.items():
+        done.current_layers += ref.currents is not None
         if name in got.layers:
             trace = got.layers[name]
             parts = [("spike", trace.spikes, ref.spikes), ("membrane", trace.membranes, ref.membranes)]

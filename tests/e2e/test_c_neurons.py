@@ -109,7 +109,11 @@ def test_the_cli_verifies_a_recurrent_graph_on_both_executors(monkeypatch, capsy
     model = save_graph(graph, tmp_path / "braille.qsnn")
     inputs = tmp_path / "inputs.npy"
     np.save(inputs, random_inputs(graph, 4, seed=3))
-    for executor, what in (("host", "layer spikes and membranes"), ("cortex-m", "per-step layer digests")):
+    full, digests = (
+        "layer spikes, membranes and synaptic currents",
+        "digests (CRC-32 of spikes, membranes and synaptic",
+    )
+    for executor, what in (("host", full), ("cortex-m", digests)):
         args = ("verify", model, "--target", "c", "--executor", executor, "--inputs", inputs)
         code, out, err = run_main(monkeypatch, capsys, *args)
         assert code == 0, out + err
