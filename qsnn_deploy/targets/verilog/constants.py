@@ -7,8 +7,10 @@ Where the Verilog target writes constants (render.py):
   ``.DECAY_MULT``, the geometry and widths, the names of the memory images), read by instance and name;
 - with ``arch=serial``, the layer table in ``<prefix>_top.v`` (``layer N d_thresh``), read by case label;
 - the ``$readmemh`` memory images (``.hex``), read by address (``@`` addresses and comments allowed), so the
-  weights and the requantize multipliers and biases are compared word by word and a differing word is named
-  by the IR value it holds.
+  weights, the requantize multipliers and biases and the recurrent weights and multipliers are compared word
+  by word and a differing word is named by the IR value it holds.
+
+A synaptic current's decay is ``u_<lif>.SYN_MULT`` and ``.SYN_SHIFT``; a recurrent op's shift ``.RSHIFT``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ LAYER_PARAMS = {  # qsnn_layer parameter -> (IR op of the layer, what it holds)
     "BIAS_W": ("rq", "bias width"),
     "WEIGHT_FILE": ("op", "weight memory image"),
     "RQ_FILE": ("rq", "requantize memory image"),
+    "SYN_MULT": ("current", "decay multiplier"),
+    "SYN_SHIFT": ("current", "decay shift"),
+    "SYN_W": ("current", "state width"),
+    "RSHIFT": ("recurrent", "shift"),
+    "REC_W_FILE": ("recurrent", "weight memory image"),
+    "REC_M_FILE": ("recurrent", "multiplier memory image"),
 }
 TABLE_FIELDS = {  # layer table entry (serial) -> (IR op of the layer, what it holds)
     "thresh": ("lif", "threshold"),
@@ -183,6 +191,47 @@ def _rq_decoder(layer: Layer, p: LayerParams) -> Decoder:
     return decode
 
 
+def _recurrent_weight_decoder(layer: Layer, p: LayerParams) -> Decoder:
+    """Word ``j * blocks + b``: weight[b*NLANES + l, j] in lane l (layout.py, recurrent_weight_image)."""
+    name = layer.recurrent.name  # type: ignore[union-attr]
+
+    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+        j, b = divmod(i, p.blocks)
+        fields: list[Field] = [
+            (
+                lane * p.REC_WB,
+                p.REC_WB,
+                f"{name} weight[{b * p.NLANES + lane}, {j}]",
+                lambda v: signed(v, p.REC_WB),
+            )
+            for lane in range(p.NLANES)
+            if b * p.NLANES + lane < p.OC
+        ]
+        return field_difference(got, want, fields)  # type: ignore[arg-type]
+
+    return decode
+
+
+def _recurrent_mult_decoder(layer: Layer, p: LayerParams) -> Decoder:
+    """Word b: multiplier[b*NLANES + l] in lane l (layout.py, recurrent_mult_image)."""
+    name = layer.recurrent.name  # type: ignore[union-attr]
+
+    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+        fields: list[Field] = [
+            (
+                lane * p.RMUL_W,
+                p.RMUL_W,
+                f"{name} multiplier[{i * p.NLANES + lane}]",
+                lambda v: signed(v, p.RMUL_W),
+            )
+            for lane in range(p.NLANES)
+            if i * p.NLANES + lane < p.OC
+        ]
+        return field_difference(got, want, fields)  # type: ignore[arg-type]
+
+    return decode
+
+
 def _serial_weight_decoder(layers: tuple[Layer, ...], params: list[LayerParams], d: SerialDesign) -> Decoder:
     """The layers' weight images one after the other, each laid out as a layered image with the engine's lanes
     (serial.py, design: ``weight_image`` of the widened parameters)."""
@@ -224,6 +273,9 @@ def _top_quantities(
     names = {}
     for layer, p in zip(model.layers, params):
         owners = {"lif": layer.lif.name, "rq": layer.rq.name, "op": layer.op.name}
+        owners.update(
+            current=getattr(layer.current, "name", ""), recurrent=getattr(layer.recurrent, "name", "")
+        )
         for key, (role, what) in (TABLE_FIELDS if serial else LAYER_PARAMS).items():
             label = f"layer {p.index} d_{key}" if serial else f"u_{layer.lif.name}.{key}"
             names[label] = (f"{owners[role]} {what}", layer.lif.name)
@@ -246,6 +298,14 @@ def _images(model: CheckedModel, ctx: dict) -> list[Image]:
         lif = layer.lif.name
         images.append((params.weight_file, f"{layer.op.name} weight", _weight_decoder(layer, params), lif))
         images.append((params.rq_file, f"{layer.rq.name} requantize word", _rq_decoder(layer, params), lif))
+        if layer.recurrent is not None:
+            rec = layer.recurrent.name
+            images.append(
+                (params.rec_weight_file, f"{rec} weight", _recurrent_weight_decoder(layer, params), lif)
+            )
+            images.append(
+                (params.rec_mult_file, f"{rec} multiplier", _recurrent_mult_decoder(layer, params), lif)
+            )
     return images
 
 

@@ -24,6 +24,9 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
     per_channel = [layer.per_channel for layer in model.layers]
     spikes = [np.zeros((n, steps, s), np.uint8) for s in sizes]
     mems = [np.zeros((n, steps, s), np.int64) for s in sizes]
+    # a layer with a synaptic current: its currents (the seventh field of its T lines)
+    currents = [np.zeros((n, steps, s), np.int64) if layer.current is not None else None
+                for layer, s in zip(model.layers, sizes)]  # fmt: skip
     out = np.zeros((n, steps, k), np.uint8)
     preds = np.full(n, -1, np.int64)
     cycles = np.zeros(n, np.int64)
@@ -37,6 +40,9 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
             index = base + lane * per_channel[layer]
             spikes[layer][sample, step, index] = spike
             mems[layer][sample, step, index] = membrane
+            held = currents[layer]
+            if held is not None:
+                held[sample, step, index] = int(parts[6])
         elif parts[0] == "O" and step < steps:
             bits = int(parts[1], 16)
             out[sample, step] = [(bits >> c) & 1 for c in range(k)]
@@ -48,7 +54,9 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
             sample, step = sample + 1, 0
     if sample != n:
         raise VerificationError(f"the Icarus testbench finished {sample} of {n} samples")
-    layers = {layer.lif.name: LayerTrace(s, m) for layer, s, m in zip(model.layers, spikes, mems)}
+    layers = {
+        layer.lif.name: LayerTrace(s, m, c) for layer, s, m, c in zip(model.layers, spikes, mems, currents)
+    }
     return Record(out, layers, counts=out.sum(axis=1).astype(np.int64), predictions=preds), cycles
 
 

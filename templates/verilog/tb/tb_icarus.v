@@ -2,7 +2,8 @@
 // Verilog). Reads the frames of every sample from a $readmemh byte image, drives <prefix>_top through its
 // streaming interface and writes one text line per event:
 //   T <layer> <index> <lane> <spike> <membrane>   a neuron of a layer (every neuron, every step): lane j of
-//                                                  a trace beat is neuron index + j * (the layer's H * W)
+//                                                  a trace beat is neuron index + j * (the layer's H * W);
+//                                                  with synaptic currents (TB_CURRENTS) its current follows
 //   O <spikes, hex> <last> <class>           an output beat (one per step)
 //   C <cycles>                               cycles of the sample, first input beat to last output beat
 // Compile with -DTB_BYTES=<bytes in the image>; run with +samples=N +steps=T +frames=F +vectors=FILE +out=FILE.
@@ -22,6 +23,9 @@ module tb;
     wire in_ready, out_valid, out_last, busy, tr_valid;
     wire [`TB_LANES-1:0] tr_lanes, tr_spikes;
     wire [32*`TB_LANES-1:0] tr_membranes;
+`ifdef TB_CURRENTS
+    wire [32*`TB_LANES-1:0] tr_currents;
+`endif
     wire [`TB_CLASSES-1:0] out_spikes;
     wire [`TB_CLASS_W-1:0] out_class;
     wire [`TB_LAYER_W-1:0] tr_layer;
@@ -33,6 +37,9 @@ module tb;
         .out_valid(out_valid), .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class),
         .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
         .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
+`ifdef TB_CURRENTS
+        , .tr_currents(tr_currents)
+`endif
     );
 
     reg [7:0] vec [0:`TB_BYTES-1];
@@ -79,8 +86,13 @@ module tb;
                 if (tr_valid)
                     for (j = 0; j < `TB_LANES; j = j + 1)
                         if (tr_lanes[j])
+`ifdef TB_CURRENTS
+                            $fwrite(fo, "T %0d %0d %0d %0d %0d %0d\n", tr_layer, tr_index, j, tr_spikes[j],
+                                    $signed(tr_membranes[32 * j +: 32]), $signed(tr_currents[32 * j +: 32]));
+`else
                             $fwrite(fo, "T %0d %0d %0d %0d %0d\n", tr_layer, tr_index, j, tr_spikes[j],
                                     $signed(tr_membranes[32 * j +: 32]));
+`endif
                 if (out_valid) begin
                     $fwrite(fo, "O %h %0d %0d\n", out_spikes, out_last, out_class);
                     if (out_last) finished = 1;
