@@ -32,7 +32,9 @@ class SimResult:
     counts: np.ndarray  # (N, K) int64 spike counts
     predictions: np.ndarray  # (N,) argmax of counts, lowest index on ties
     spike_counts: dict[str, np.ndarray] = field(default_factory=dict)  # LIF name -> (N,) total spikes
-    synops: dict[str, np.ndarray] = field(default_factory=dict)  # conv/linear name -> (N,) accumulations
+    synops: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # conv/linear/recurrent name -> (N,) accumulations
     layer_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...) uint8
     layer_membranes: dict[str, np.ndarray] = field(default_factory=dict)  # with record: (N, T, ...)
     # with record: synaptic op name -> (N, T, ...) currents, in its state type
@@ -339,10 +341,11 @@ def _run_recurrent(stage: Stage, cur, result: SimResult, n: int, tc: int, per_st
     *current, lif = stage.chain
     names = [stage.op.name, *(op.name for op in stage.chain)]
     layer_states = [states.setdefault(name, np.zeros((n, *held), dtype=np.int64)) for name in names]
-    spikes, mems, currents = kernels.recurrent_layer_scan(
+    spikes, mems, currents, events = kernels.recurrent_layer_scan(
         inputs, stage.op, current[0] if current else None, lif, layer_states,
         static=not per_step, num_steps=tc, record=record, saturating=stage.saturating,
     )  # fmt: skip
+    _accumulate(result.synops, stage.op.name, events * int(stage.op.weight.shape[0]))  # fan-out: every neuron
     out, totals, values = _lif_outputs(lif, spikes, mems, result, n, tc, held, record)
     if record and current:
         values.append(("currents", current[0].name, currents))

@@ -434,8 +434,9 @@ def recurrent_layer_scan(
     recurrent op's spikes of the previous step, [the synaptic current,] the membrane, int64 (N, F) each, updated
     in place so that a long run can be scanned in pieces. The spikes times the weights are summed in float32:
     exact, because every partial sum is an integer of magnitude at most F * 128 <= 2**19 < 2**24. Returns spikes
-    (T, N, F) uint8 and, with ``record``, membranes (T, N, F) in the LIF's state type and synaptic currents
-    (T, N, F) int64 (None without a synaptic op)."""
+    (T, N, F) uint8, with ``record`` membranes (T, N, F) in the LIF's state type and synaptic currents (T, N, F)
+    int64 (None without a synaptic op), and the recurrent events of each sample (N,) int64: the spikes of the
+    previous step it read, each of which adds one weight column of F accumulations."""
     steps = num_steps if static else inputs.shape[0]
     shape = inputs.shape if static else inputs.shape[1:]
     previous, *current_state, v = states
@@ -445,7 +446,9 @@ def recurrent_layer_scan(
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=lif.state_type_numpy()) if record else None
     currents = np.empty((steps, *shape), dtype=np.int64) if record and synaptic is not None else None
+    events = np.zeros(len(previous), dtype=np.int64)
     for t in range(steps):
+        events += previous.sum(axis=1, dtype=np.int64)
         acc = (previous.astype(np.float32) @ weight_t).astype(np.int64)
         current = np.right_shift(acc * multiplier + h, rec.shift)
         current += inputs if static else inputs[t]
@@ -461,4 +464,4 @@ def recurrent_layer_scan(
         previous[...] = fired
         if membranes is not None:
             membranes[t] = v
-    return spikes, membranes, currents
+    return spikes, membranes, currents, events

@@ -116,3 +116,13 @@ def test_every_target_without_it_refuses_it_by_name() -> None:
         with pytest.raises(DesignRuleError) as info:
             check_model(graph, name)
         assert f"recurrent 'rec1': the {name} target does not implement recurrent" in str(info.value), name
+
+
+def test_synaptic_operations_count_the_recurrent_events() -> None:
+    """Every spike of the previous step adds one weight column: N accumulations, counted per sample."""
+    graph = braille_like(3)
+    x = _inputs(graph, 6, 6)
+    result = simulate(graph, x, record=True)
+    hidden = result.layer_spikes["lif1"].reshape(6, graph.num_steps, -1)
+    expected = hidden[:, :-1].sum(axis=(1, 2)) * 40  # the last step's spikes are read by no later step
+    assert np.array_equal(result.synops["rec1"], expected) and expected.any()
