@@ -70,7 +70,7 @@ def test_several_neurons_per_cycle(lanes: str, neurons: str) -> None:
     padding lanes in the last block (40 and 7 neurons), currents traced lane by lane."""
     require_tools("verilator", "make", "g++")
     graph = braille_graph(2, synaptic=True, reset="subtract")
-    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons})
+    options = TargetOptions(extra={"lanes": lanes, "neurons": neurons, "part": "ecp5-85k"})
     result = verify(graph, random_inputs(graph, 3, seed=4), target="verilog", options=options)
     assert result.compared.layer_values == 3 * graph.num_steps * BRAILLE_NEURONS * 3
 

@@ -42,10 +42,18 @@ def block_estimate(params: list[LayerParams], part: str) -> int:
 
 def dsp_estimate(params: list[LayerParams], part: str) -> int:
     """Multiplier blocks: per neuron lane, the requantize multiply (ACC_W x MUL_W) and the decay multiply
-    (STATE_W x DM_W+1), each split into DSP-sized pieces (Yosys on ECP5: 4 per lane for the MNIST model)."""
+    (STATE_W x DM_W+1), with a synaptic current its decay (SYN_W x its multiplier's bits + 1), with recurrent
+    weights their rescale (RACC_W x RMUL_W), each split into DSP-sized pieces (Yosys on ECP5: 4 per lane for the MNIST model)."""
     bits = PARTS[part]["dsp_bits"]
 
     def pieces(a: int, b: int) -> int:
         return -(-a // bits) * -(-b // bits)
 
-    return sum(p.NLANES * (pieces(p.ACC_W, p.MUL_W) + pieces(p.STATE_W, p.DM_W + 1)) for p in params)
+    def current_pieces(p: LayerParams) -> int:  # qsnn_cneuron: the synaptic decay and the recurrent rescale
+        syn = pieces(p.SYN_W, p.SYN_MULT.bit_length() + 1) if p.SYN else 0
+        return syn + (pieces(p.RACC_W, p.RMUL_W) if p.REC else 0)
+
+    return sum(
+        p.NLANES * (pieces(p.ACC_W, p.MUL_W) + pieces(p.STATE_W, p.DM_W + 1) + current_pieces(p))
+        for p in params
+    )
