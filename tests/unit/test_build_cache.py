@@ -142,7 +142,12 @@ def test_two_processes_building_one_key_compile_once(cache: Path, tmp_path: Path
     gcc, count = counting_compiler(tmp_path, "gcc", delay=1.0)
     go = tmp_path / "go"
     models = [c_model(tmp_path / "a"), c_model(tmp_path / "b")]
-    env = {**os.environ, ENV_VAR: str(cache)}
+    root = str(Path(__file__).resolve().parents[2])  # this checkout's package, whatever the working folder
+    env = {
+        **os.environ,
+        ENV_VAR: str(cache),
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", BUILD_WHEN_TOLD, str(m), str(tmp_path / f"exe{i}"), str(gcc), str(go)],
