@@ -183,7 +183,19 @@ class LayerParams:
             "weights": (self.LANES * self.W_BITS, self.taps * self.GROUPS),
             "requant": (self.NLANES * (self.MUL_W + self.BIAS_W + self.MAX_POOL), self.blocks),
             "membranes": (self.NLANES * self.STATE_W, self.OUT_H * self.OUT_W * self.blocks),
+            **self.current_memories(),
         }
+
+    def current_memories(self) -> dict[str, tuple[int, int]]:
+        """The synaptic currents' memory and the recurrent ROMs, where the layer has them (the recurrent sums
+        and pending events are flip-flops)."""
+        found = {}
+        if self.SYN:
+            found["currents"] = (self.NLANES * self.SYN_W, self.OUT_H * self.OUT_W * self.blocks)
+        if self.REC:
+            found["rec_weights"] = (self.NLANES * self.REC_WB, self.OC * self.blocks)
+            found["rec_mults"] = (self.NLANES * self.RMUL_W, self.blocks)
+        return found
 
 
 def folded_taps(kernel: int, pool_log2: int) -> int:

@@ -24,7 +24,7 @@ DEFAULT_PART = "ecp5-25k"
 SMALL_MEMORY_BITS = 1024  # memories this small go to LUT RAM or flip-flops, not block RAM
 SHALLOW_DEPTH = 64  # and so do written memories this shallow (Yosys: the MNIST model's 208 x 64 accumulators)
 ROM_LUT_DEPTH = 16  # and ROMs this shallow: each output bit is one LUT4 of the address
-ROMS = ("weights", "requant")
+ROMS = ("weights", "requant", "rec_weights", "rec_mults")
 
 
 def blocks_for(width: int, depth: int, part: str, rom: bool = True) -> int:
