@@ -18,6 +18,7 @@ import pytest
 
 from qsnn_deploy.errors import VerificationError
 from qsnn_deploy.ir.graph import Graph
+from qsnn_deploy.ir.io import save_graph
 from qsnn_deploy.ir.ops import Recurrent, Synaptic
 from qsnn_deploy.ir.synthetic import braille_graph, random_graph, random_inputs
 from qsnn_deploy.ir.types import IntType
@@ -28,6 +29,7 @@ from qsnn_deploy.targets.hls.cost import cost_report
 from qsnn_deploy.targets.hls.layout import recurrent_widths, synaptic_widths
 from qsnn_deploy.targets.static_check import StaticCheckError
 from qsnn_deploy.targets.verifier import verify
+from tests.cli_run import run_main
 from tests.toolchains import require_hls, require_tools
 
 DATA = "qsnn_data.h"
@@ -127,6 +129,22 @@ def test_int8_currents_and_a_recurrent_output_layer_are_bit_exact(tmp_path: Path
         "static const unsigned char rec2_w[7][7] = {" in (tmp_path / "gen" / DATA).read_text()
     )  # a byte each
     assert "count_lif2 = qsnn_hls::lif_layer" in (tmp_path / "gen" / "qsnn_top.cpp").read_text()
+
+
+@pytest.mark.toolchain
+def test_the_cli_verifies_and_reports_a_recurrent_graph(monkeypatch, capsys, tmp_path: Path) -> None:
+    """The first Braille case again, through the commands (its C simulation build is the cached one)."""
+    require_hls()
+    graph = braille_graph(1)
+    model = save_graph(graph, tmp_path / "braille.qsnn")
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, random_inputs(graph, 8, seed=2))
+    code, out, err = run_main(monkeypatch, capsys, "verify", model, "--target", "hls", "--inputs", inputs)
+    assert code == 0, out + err
+    code, out, err = run_main(monkeypatch, capsys, "report", model, "--target", "hls", "--inputs", inputs)
+    assert code == 0, out + err
+    for line in ("recurrent_neurons", "synaptic_neurons", "ap_int widths rec1:", "ap_int widths syn1:"):
+        assert line in out
 
 
 @pytest.mark.toolchain
