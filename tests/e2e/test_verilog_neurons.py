@@ -80,7 +80,7 @@ def test_conv_layers_with_synaptic_currents_are_bit_exact(state_bits: int, reset
     """Conv currents live beside the membranes, one word per position and channel block."""
     require_tools("verilator", "make", "g++")
     graph = conv_synaptic(state_bits, reset)
-    options = TargetOptions(extra={"lanes": "4", "neurons": "2"})
+    options = TargetOptions(extra={"lanes": "4", "neurons": "2", "part": "ecp5-85k"})
     result = verify(graph, random_inputs(graph, 3, seed=5), target="verilog", options=options)
     assert result.compared.layer_values == 3 * graph.num_steps * _neurons(graph) * 3
     assert result.sim.counts.sum() > 0

@@ -4,11 +4,12 @@
 // qsnn_neuron, so qsnn_layer's neuron pipeline is the same for both:
 //
 //   stage 0  the inputs registered
-//   stage 1  the multiplies, registered (DSP blocks): x*m + b, a*rm (recurrent), i*alpha (synaptic decay),
+//   stage 1  the multiplies, registered (DSP blocks): x*m, a*rm (recurrent), i*alpha (synaptic decay),
 //            v'*beta (membrane decay, v' = 0 after a zero reset); r = v > threshold
-//   stage 2  the rescales rounded half up; y = x + rec; i = saturate(d_i + y); u = d + i - r*threshold;
-//            v = saturate(u)
-//   stage 3, 4  delay (the latency of qsnn_neuron)
+//   stage 2  the rescales rounded half up: y = ((x*m + b) >>> SHIFT) + rec, d_i (synaptic decay), d (membrane
+//            decay)
+//   stage 3  i = saturate(d_i + y)
+//   stage 4  u = d + i - r*threshold; v = saturate(u); the spike from the registered v
 //
 // Every value is computed in 64-bit signed arithmetic: the IR bounds every product and sum by 2^62 (the
 // requantize's peak, a*rm < 2^51 + 2^61, v*beta and i*alpha < 2^63), so nothing wraps; the state registers
@@ -81,19 +82,27 @@ module qsnn_cneuron #(
     wire signed [63:0] s1_v = {{(64 - STATE_W){n1_v[STATE_W-1]}}, n1_v};
     wire               s1_reset = s1_v > TH;
     wire signed [63:0] s1_vkept = (RESET_ZERO != 0 && s1_reset) ? 64'sd0 : s1_v;
-    reg signed [63:0]  n2_p, n2_rp, n2_ip, n2_vp;
+    reg signed [63:0]  n2_p, n2_b, n2_rp, n2_ip, n2_vp;
     reg                n2_reset;
-    // stage 2 (the states keep their low STATE_W and SYN_W bits: the clamps made them fit)
-    /* verilator lint_off UNUSED */
-    wire signed [63:0] s2_x = round_shift(n2_p, SHIFT);
+    // stage 2: the rescales rounded half up, the feed-forward plus recurrent current
+    reg signed [63:0]  n3_y, n3_di, n3_d;
+    reg                n3_reset;
+    wire signed [63:0] s2_x = round_shift(n2_p + n2_b, SHIFT);
     wire signed [63:0] s2_y = (REC != 0) ? s2_x + round_shift(n2_rp, RSHIFT) : s2_x;
-    wire signed [63:0] s2_i = (SYN != 0) ? clamp(round_shift(n2_ip, SYN_SHIFT) + s2_y, I_MIN, I_MAX) : s2_y;
-    wire signed [63:0] s2_u = round_shift(n2_vp, DECAY_SHIFT) + s2_i
-                              - ((RESET_ZERO == 0 && n2_reset) ? TH : 64'sd0);
-    wire signed [63:0] s2_v = clamp(s2_u, V_MIN, V_MAX);
+    // stage 3: the synaptic current (the states keep their low SYN_W and STATE_W bits: the clamps made them fit)
+    /* verilator lint_off UNUSED */
+    reg signed [63:0]  n4_i;
     /* verilator lint_on UNUSED */
-    reg [SYN_W-1:0]    n3_i, n4_i, n5_i;
-    reg [STATE_W-1:0]  n3_v, n4_v, n5_v;
+    reg signed [63:0]  n4_d;
+    reg                n4_reset;
+    wire signed [63:0] s3_i = (SYN != 0) ? clamp(n3_di + n3_y, I_MIN, I_MAX) : n3_y;
+    // stage 4: the membrane
+    /* verilator lint_off UNUSED */
+    wire signed [63:0] s4_u = n4_d + n4_i - ((RESET_ZERO == 0 && n4_reset) ? TH : 64'sd0);
+    wire signed [63:0] s4_v = clamp(s4_u, V_MIN, V_MAX);
+    /* verilator lint_on UNUSED */
+    reg [SYN_W-1:0]    n5_i;
+    reg [STATE_W-1:0]  n5_v;
     wire signed [63:0] s1_i = {{(64 - SYN_W){n1_i[SYN_W-1]}}, n1_i};
     wire signed [63:0] s1_ra = {{(64 - RACC_W){n1_ra[RACC_W-1]}}, n1_ra};
     wire signed [63:0] s1_rm = {{(64 - RMUL_W){n1_rm[RMUL_W-1]}}, n1_rm};
@@ -110,16 +119,21 @@ module qsnn_cneuron #(
         n1_rm <= rec_mult;
         n1_i <= i;
         n1_v <= v;
-        n2_p <= $signed({{(64 - ACC_W){n1_acc[ACC_W-1]}}, n1_acc}) * $signed({{(64 - MUL_W){n1_mult[MUL_W-1]}}, n1_mult})
-                + $signed({{(64 - BIAS_W){n1_bias[BIAS_W-1]}}, n1_bias});
+        n2_p <= $signed({{(64 - ACC_W){n1_acc[ACC_W-1]}}, n1_acc}) * $signed({{(64 - MUL_W){n1_mult[MUL_W-1]}}, n1_mult});
+        n2_b <= $signed({{(64 - BIAS_W){n1_bias[BIAS_W-1]}}, n1_bias});
         n2_rp <= s1_ra * s1_rm;
         n2_ip <= s1_i * ALPHA;
         n2_vp <= s1_vkept * BETA;
         n2_reset <= s1_reset;
-        n3_i <= s2_i[SYN_W-1:0];
-        n3_v <= s2_v[STATE_W-1:0];
-        {n4_i, n4_v} <= {n3_i, n3_v};
-        {n5_i, n5_v} <= {n4_i, n4_v};
+        n3_y <= s2_y;
+        n3_di <= round_shift(n2_ip, SYN_SHIFT);
+        n3_d <= round_shift(n2_vp, DECAY_SHIFT);
+        n3_reset <= n2_reset;
+        n4_i <= s3_i;
+        n4_d <= n3_d;
+        n4_reset <= n3_reset;
+        n5_i <= n4_i[SYN_W-1:0];
+        n5_v <= s4_v[STATE_W-1:0];
     end
 endmodule
 
