@@ -73,6 +73,21 @@ def qsnn_layers(model: nn.Module) -> list:
     return layers
 
 
+def recurrent_qsnn_layers(model: nn.Module) -> list:
+    """The float layers of the recurrent preset's :class:`~qsnn_deploy.models.recurrent.RecurrentQSNN`:
+    ``fc1 -> lif1 (RLeaky, recurrent lif1.recurrent) -> fc2 -> lif2``."""
+    return [
+        layer
+        for name in ("fc1", "lif1", "fc2", "lif2")
+        for layer in handlers.convert(name, getattr(model, name))
+    ]
+
+
+def sequence_frames(rows: np.ndarray) -> np.ndarray:
+    """Sequence samples (N, T, F) (one row of F features per step) as the IR's stream frames (N, T, F, 1, 1)."""
+    return rows.reshape(*rows.shape, 1, 1)
+
+
 RANDOM_PROBES = "random probe inputs"
 CLI_CHECK_SAMPLES = 100  # export --dataset without --limit: enough to see a layer spike, seconds to run
 NO_DATA_HINT = "check on real samples with --dataset NAME (in Python: check_inputs=)"
@@ -129,7 +144,8 @@ def dataset_inputs(
     if limit is not None and limit < 1:
         raise QsnnError(f"--limit must be >= 1, got {limit}")
     ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=num_steps)
-    return ds.inputs, f"{len(ds)} {dataset} test samples"
+    inputs = sequence_frames(ds.inputs) if ds.inputs.ndim == 3 else ds.inputs
+    return inputs, f"{len(ds)} {dataset} test samples"
 
 
 def export_model(
@@ -154,9 +170,16 @@ def export_model(
     from qsnn_deploy.export import fidelity
     from qsnn_deploy.ir.plan import layer_pattern_violations
     from qsnn_deploy.models.qsnn import QSNN
+    from qsnn_deploy.models.recurrent import RecurrentQSNN
 
     model = model.eval()
-    if isinstance(model, QSNN):
+    if isinstance(model, RecurrentQSNN):  # one row of features per step: a stream of (F, 1, 1) frames
+        cfg = model.config
+        input_shape = input_shape or (cfg.input_hw[1], 1, 1)
+        encoding = encoding or "stream"
+        input_scale = input_scale if input_scale is not None else 1 / 255
+        layers = recurrent_qsnn_layers(model)
+    elif isinstance(model, QSNN):
         cfg = model.config
         input_shape = input_shape or (cfg.in_channels, *cfg.input_hw)
         encoding = encoding or network.input_encoding(cfg)

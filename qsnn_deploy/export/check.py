@@ -53,8 +53,12 @@ def _layer_problems(model: nn.Module) -> list[str]:
     from qsnn_deploy.export.sequential import structure_problems
     from qsnn_deploy.models import network
     from qsnn_deploy.models.qsnn import QSNN
+    from qsnn_deploy.models.recurrent import RecurrentQSNN
 
-    if isinstance(model, QSNN):
+    if isinstance(model, RecurrentQSNN):
+        modules = [(name, getattr(model, name)) for name in ("fc1", "lif1", "fc2", "lif2")]
+        problems = []
+    elif isinstance(model, QSNN):
         modules = [
             (layer.name, getattr(model, layer.name))
             for layer in network.layers(model.config)
@@ -88,15 +92,21 @@ def _trial_export(
     graph_checks: Callable[[Graph], list[str]] | None,
 ) -> list[str]:
     """Fold and quantize the model as export does (no fidelity check); the problems it meets, if any."""
-    from qsnn_deploy.export.api import probe_inputs, qsnn_layers, sequential_layers
+    from qsnn_deploy.export.api import probe_inputs, qsnn_layers, recurrent_qsnn_layers, sequential_layers
     from qsnn_deploy.export.float_graph import FloatGraph
     from qsnn_deploy.export.passes import PROBE_STEPS, fold
     from qsnn_deploy.export.quantize import QuantOptions, to_ir
     from qsnn_deploy.ir.plan import layer_pattern_violations
     from qsnn_deploy.models.qsnn import QSNN
+    from qsnn_deploy.models.recurrent import RecurrentQSNN
 
     try:
-        layers = qsnn_layers(model) if isinstance(model, QSNN) else sequential_layers(model, input_shape)
+        if isinstance(model, RecurrentQSNN):
+            layers = recurrent_qsnn_layers(model)
+        elif isinstance(model, QSNN):
+            layers = qsnn_layers(model)
+        else:
+            layers = sequential_layers(model, input_shape)
         fg = FloatGraph(tuple(layers), tuple(input_shape), float(input_scale), encoding, PROBE_STEPS)
         folded, _ = fold(fg, probe_inputs(fg.input_shape, encoding, PROBE_STEPS))
         graph, _, _ = to_ir(folded, input_scale, QuantOptions())
@@ -130,10 +140,15 @@ def check_exportable(
     from qsnn_deploy.export.builder import default_input_scale
     from qsnn_deploy.models import network
     from qsnn_deploy.models.qsnn import QSNN
+    from qsnn_deploy.models.recurrent import RecurrentQSNN
 
     problems = _layer_problems(model)
     if not problems:
-        if isinstance(model, QSNN):
+        if isinstance(model, RecurrentQSNN):
+            input_shape = input_shape or (model.config.input_hw[1], 1, 1)
+            encoding = encoding or "stream"
+            input_scale = input_scale if input_scale is not None else 1 / 255
+        elif isinstance(model, QSNN):
             cfg = model.config
             input_shape = input_shape or (cfg.in_channels, *cfg.input_hw)
             encoding = encoding or network.input_encoding(cfg)

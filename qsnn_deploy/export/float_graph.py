@@ -99,6 +99,9 @@ class Leaky:
     threshold: float
     reset: str  # "subtract" | "zero"
     alpha: float | None = None  # the synaptic decay per step; None: no synaptic current
+    # snnTorch's RLeaky/RSynaptic (all_to_all): ``recurrent(spk[t-1])`` joins the input current at every step,
+    # before the synaptic decay (an (N, N) IntLinear, its bias real); None: no recurrence
+    recurrent: IntLinear | None = None
 
 
 FloatLayer = IntConv | IntLinear | AvgPool | SumPool | MaxPool | BatchNorm | Affine | Identity | Leaky
@@ -187,11 +190,14 @@ def run_float(
             syn = np.zeros(cur.shape[1:])
             spikes = np.empty(cur.shape)
             for t in range(steps):
+                current = cur[t]
+                if layer.recurrent is not None:  # the layer's own spikes of the previous step (0 at t = 0)
+                    current = current + apply_stateless(layer.recurrent, spikes[t - 1] if t else 0 * cur[t])
                 if (
                     alpha is not None
                 ):  # snnTorch's Synaptic: the current first, the membrane reads the new one
-                    syn = alpha * syn + cur[t]
-                drive = cur[t] if alpha is None else syn
+                    syn = alpha * syn + current
+                drive = current if alpha is None else syn
                 reset = mem > layer.threshold
                 if layer.reset == "subtract":
                     mem = beta * mem + drive - reset * layer.threshold

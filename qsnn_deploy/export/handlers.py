@@ -195,6 +195,87 @@ def synaptic(name: str, m: nn.Module) -> list:
     return [Leaky(name, beta, threshold, "subtract", alpha=float(alpha))]
 
 
+PLAIN_RECURRENT_BITS = 8  # a plain nn.Linear as recurrent layer: symmetric per-neuron int8 weights
+
+
+def _plain_quantized(name: str, m: nn.Linear, bits: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A float ``nn.Linear``'s weights as symmetric per-output integers of ``bits`` bits (largest magnitude
+    onto ``2**(bits-1) - 1``): the integer model then differs from the float one by this rounding."""
+    _finite(name, "weight", m.weight.detach())
+    w = _np(m.weight)
+    top = (1 << (bits - 1)) - 1
+    peak = np.abs(w).max(axis=1)
+    scale = np.where(peak > 0, peak / top, 1.0)
+    return np.round(w / scale[:, None]).astype(np.int64), scale, bits
+
+
+def _recurrent_linear(name: str, m: nn.Module) -> IntLinear:
+    """The all-to-all recurrent weights of an snnTorch ``RLeaky``/``RSynaptic`` as an (N, N) ``IntLinear``:
+    a Brevitas ``QuantLinear``'s integers as Brevitas computes them, a plain ``nn.Linear`` quantized per neuron
+    at 8 bits. The bias (snnTorch's default ``nn.Linear`` has one) stays real: the exporter folds it into the
+    layer's requantize bias, since it joins the input current at every step."""
+    import brevitas.nn as qnn
+
+    kind = type(m).__name__
+    if not getattr(m, "all_to_all", False):
+        raise UnsupportedLayerError(
+            f"layer {name!r} ({kind}): all_to_all=False (one-to-one recurrence through V) has no integer form; "
+            "use all_to_all=True with linear_features"
+        )
+    rec = getattr(m, "recurrent", None)
+    where = f"{name}.recurrent"
+    if not isinstance(rec, nn.Linear):
+        what = "a convolution (conv recurrence)" if isinstance(rec, nn.Conv2d) else type(rec).__name__
+        raise UnsupportedLayerError(
+            f"layer {where!r} ({kind}'s recurrent layer) is {what}; only a Linear (linear_features=N) is supported"
+        )
+    if rec.in_features != rec.out_features:
+        raise UnsupportedLayerError(
+            f"layer {where!r}: recurrent weights must be square, got {tuple(rec.weight.shape)}"
+        )
+    if isinstance(rec, qnn.QuantLinear):
+        weight, scale, bits = _quantized(where, rec, rec.out_features)
+    else:
+        weight, scale, bits = _plain_quantized(where, rec, PLAIN_RECURRENT_BITS)
+    if rec.bias is not None:
+        _finite(where, "bias", rec.bias.detach())
+    return IntLinear(where, weight, scale, bits, _bias(rec))
+
+
+def _refuse_recurrent_zero_reset(name: str, m: nn.Module) -> None:
+    if m.reset_mechanism != "subtract":
+        why = {
+            "zero": f"snnTorch's {type(m).__name__} sets the whole membrane to 0 at a reset step, dropping that "
+            "step's input, which the IR's zero reset keeps"
+        }.get(m.reset_mechanism, "no integer form")
+        raise UnsupportedLayerError(
+            f"layer {name!r} ({type(m).__name__}): reset_mechanism {m.reset_mechanism!r} is not supported "
+            f"({why}); use 'subtract'"
+        )
+
+
+def rleaky(name: str, m: nn.Module) -> list:
+    """snnTorch's ``RLeaky(all_to_all=True, linear_features=N)``: ``mem = beta*mem + input + recurrent(spk)
+    - reset*threshold`` with ``spk`` the previous step's spikes (zeros at the first step), the IR's
+    ``requantize recurrent lif``."""
+    _refuse_recurrent_zero_reset(name, m)
+    beta, threshold = _neuron_settings(name, m)
+    return [Leaky(name, beta, threshold, "subtract", recurrent=_recurrent_linear(name, m))]
+
+
+def rsynaptic(name: str, m: nn.Module) -> list:
+    """snnTorch's ``RSynaptic(all_to_all=True, linear_features=N)``: ``syn = alpha*syn + input +
+    recurrent(spk)``, then the Synaptic's membrane: the IR's ``requantize recurrent synaptic lif``."""
+    _refuse_recurrent_zero_reset(name, m)
+    beta, threshold = _neuron_settings(name, m)
+    alpha = torch.as_tensor(m.alpha)
+    _finite(name, "alpha", alpha.detach())
+    if alpha.numel() != 1:
+        raise UnsupportedLayerError(f"layer {name!r}: per-neuron alpha is not supported")
+    recurrent = _recurrent_linear(name, m)
+    return [Leaky(name, beta, threshold, "subtract", alpha=float(alpha), recurrent=recurrent)]
+
+
 def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
     import brevitas.nn as qnn
     import snntorch as snn
@@ -211,6 +292,8 @@ def _handlers() -> list[tuple[type, Callable[[str, nn.Module], list]]]:
         (nn.Identity, identity),
         (snn.Leaky, leaky),
         (snn.Synaptic, synaptic),
+        (snn.RLeaky, rleaky),
+        (snn.RSynaptic, rsynaptic),
     ]
 
 

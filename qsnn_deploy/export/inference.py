@@ -52,6 +52,9 @@ def float_outputs(
         if isinstance(model, QSNN):
             out, rec = model(x, num_steps, record=True)
             spikes = {name: rec[f"spk{i}"] for i, name in enumerate(lif_names(model.config), start=1)}
+        elif _is_recurrent_qsnn(model):  # (N, T, F, 1, 1) stream frames -> its (N, T, F) rows
+            out, rec = model(x.reshape(len(x), x.shape[1], -1), num_steps, record=True)
+            spikes = {"lif1": rec["spk1"], "lif2": rec["spk2"]}
         else:
             out, spikes = _run_sequential(model, x, num_steps)
         # (T, N, ...) -> (N, K): an MLP without nn.Flatten on (1, 1, F) inputs keeps the singleton axes.
@@ -61,18 +64,26 @@ def float_outputs(
     return np.concatenate(counts), totals
 
 
+def _is_recurrent_qsnn(model: nn.Module) -> bool:
+    from qsnn_deploy.models.recurrent import RecurrentQSNN
+
+    return isinstance(model, RecurrentQSNN)
+
+
 def _run_sequential(model: nn.Sequential, x: torch.Tensor, num_steps: int):
     import snntorch as snn
 
-    neurons = (snn.Leaky, snn.Synaptic)
+    neurons = (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)
     leaky = {layer_name(name): m for name, m in model.named_children() if isinstance(m, neurons)}
     for m in leaky.values():
         # An empty membrane (and synaptic current) is re-made as zeros of the input's shape at the first step
         # (snnTorch's Leaky and Synaptic), with or without init_hidden. Only this model's: snntorch.utils.reset
         # zeroes every Leaky in the process.
         m.mem = torch.zeros(0)
-        if isinstance(m, snn.Synaptic):
+        if isinstance(m, (snn.Synaptic, snn.RSynaptic)):
             m.syn = torch.zeros(0)
+        if isinstance(m, (snn.RLeaky, snn.RSynaptic)):  # no spikes before the first step
+            m.spk = torch.zeros(0)
     outs, spikes = [], {name: [] for name in leaky}
     hooks = [m.register_forward_hook(_collector(spikes[name])) for name, m in leaky.items()]
     try:

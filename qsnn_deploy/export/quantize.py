@@ -16,7 +16,17 @@ import numpy as np
 from qsnn_deploy.errors import UnsupportedLayerError
 from qsnn_deploy.export.float_graph import Affine, FloatGraph, IntConv, IntLinear, Leaky, MaxPool, SumPool
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Op, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.ir.ops import (
+    LIF,
+    Conv2d,
+    Linear,
+    MaxPool2d,
+    Op,
+    Recurrent,
+    Requantize,
+    SumPool2d,
+    Synaptic,
+)
 from qsnn_deploy.ir.ranges import analyse_ops
 from qsnn_deploy.ir.types import INT32, INT64, UINT8, IntType
 
@@ -87,6 +97,39 @@ def synaptic_threshold(
 def synaptic_name(layer: str) -> str:
     """The IR name of a layer's synaptic current (its requantize is ``<layer>_current``)."""
     return f"{layer}_synaptic"
+
+
+def recurrent_name(layer: str) -> str:
+    """The IR name of a layer's recurrent op."""
+    return f"{layer}_recurrent"
+
+
+RECURRENT_MAX_SHIFT = 40  # as the requantizer's: the product a * m stays below 2**51 (|a| <= N * 2**7)
+
+
+def recurrent_bound(rec: IntLinear) -> np.ndarray:
+    """Per neuron, the largest magnitude of the recurrent current (bias included) for spikes in {0, 1}."""
+    w = rec.weight * np.asarray(rec.scale, dtype=np.float64).reshape(-1, 1)
+    bias = np.zeros(len(w)) if rec.bias is None else np.asarray(rec.bias, dtype=np.float64)
+    return np.maximum(np.maximum(w, 0).sum(axis=1) + bias, -(np.minimum(w, 0).sum(axis=1) + bias))
+
+
+def _recurrent_op(layer: str, rec: IntLinear, membrane_scale: float) -> Recurrent:
+    """``W_int @ s`` rescaled into membrane LSBs: ``multiplier = round(scale / s_m * 2**shift)`` with the
+    largest shift whose multipliers fit int32 (the bias went into the requantize)."""
+    ratio = np.asarray(rec.scale, dtype=np.float64) / membrane_scale
+    largest = float(np.abs(ratio).max(initial=0.0))
+    shift = 0
+    for candidate in range(RECURRENT_MAX_SHIFT, -1, -1):
+        if round(largest * 2**candidate) <= INT32_MAX:
+            shift = candidate
+            break
+    multiplier = np.round(ratio * 2.0**shift).astype(np.int64)
+    if np.any(np.abs(multiplier) > INT32_MAX):
+        raise UnsupportedLayerError(
+            f"layer {rec.name!r}: its scale {largest:.3g} is too large to rescale into membrane units in int32"
+        )
+    return Recurrent(recurrent_name(layer), rec.weight, multiplier, IntType(rec.bits), shift, INT32)
 
 
 def _requantizer(
@@ -160,6 +203,22 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
                     )
                 )
             )
+            rec = layer.recurrent
+            offset = affine.offset
+            if rec is not None:
+                if rec.weight.shape != (len(lo), len(lo)):
+                    raise UnsupportedLayerError(
+                        f"layer {rec.name!r}: recurrent weights of shape {rec.weight.shape} for a layer of "
+                        f"{len(lo)} neurons"
+                    )
+                # its bias joins the input current at every step: the requantize's bias carries it
+                offset = offset + (0.0 if rec.bias is None else np.asarray(rec.bias, dtype=np.float64))
+                bound = float(
+                    np.max(
+                        np.maximum(np.abs(affine.scale * lo + offset), np.abs(affine.scale * hi + offset))
+                        + recurrent_bound(replace(rec, bias=None))
+                    )
+                )
             dm, ds = quantize_decay(layer.beta, opts.decay_max_shift)
             decay = dm / (1 << ds)
             meta: dict = {}
@@ -172,10 +231,11 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
                 meta = {"alpha": layer.alpha, "alpha_quantized": alpha}
             s_m = layer.threshold / th_int
             ops.append(
-                _requantizer(
-                    f"{layer.name}_current", affine.scale / s_m, affine.offset / s_m, last.peak, opts
-                )
+                _requantizer(f"{layer.name}_current", affine.scale / s_m, offset / s_m, last.peak, opts)
             )
+            if rec is not None:
+                ops.append(_recurrent_op(layer.name, rec, s_m))
+                meta["recurrent_bits"] = rec.bits
             if layer.alpha is not None:
                 ops.append(Synaptic(synaptic_name(layer.name), am, ash, state))
             ops.append(LIF(layer.name, th_int, dm, ds, layer.reset, state))
@@ -185,6 +245,8 @@ def to_ir(fg: FloatGraph, original_input_scale: float, opts: QuantOptions) -> tu
                 current_range, membrane_range = analyse_ops(spec, ops)[-2:]
                 current_saturates = bool(current_range.note)
                 saturates = current_saturates or bool(membrane_range.note)
+            elif rec is not None:
+                saturates = bool(analyse_ops(spec, ops)[-1].note)
             layer_meta[layer.name] = {
                 "membrane_scale": s_m,
                 "threshold": layer.threshold,

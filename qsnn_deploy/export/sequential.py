@@ -38,10 +38,11 @@ def _children(model: nn.Sequential) -> list[tuple[str, nn.Module]]:
 
 
 def _neurons() -> tuple[type, ...]:
-    """The snnTorch neurons a layer ends with: ``Leaky``, and ``Synaptic`` (a synaptic current before it)."""
+    """The snnTorch neurons a layer ends with: ``Leaky``, ``Synaptic`` (a synaptic current before it) and their
+    recurrent forms ``RLeaky`` and ``RSynaptic``."""
     import snntorch as snn
 
-    return (snn.Leaky, snn.Synaptic)
+    return (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)
 
 
 def structure_problems(model: nn.Sequential) -> list[str]:
@@ -52,7 +53,7 @@ def structure_problems(model: nn.Sequential) -> list[str]:
         if not isinstance(module, _neurons()):
             continue
         kind = type(module).__name__
-        returns = "(spk, mem)" if kind == "Leaky" else "(spk, syn, mem)"
+        returns = "(spk, syn, mem)" if hasattr(module, "syn") else "(spk, mem)"
         if not module.init_hidden:
             problems.append(
                 f"layer {name!r} ({kind}): without init_hidden=True it returns {returns}, which layer {after!r} "
@@ -171,7 +172,11 @@ def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> l
     was_training = model.training
     # the membranes (and synaptic currents) as they were: the trace leaves the model's state untouched
     # (utils.reset would zero every Leaky in the process, the user's other networks too)
-    saved = [(m, m.mem, getattr(m, "syn", None)) for m in model.modules() if isinstance(m, _neurons())]
+    saved = [
+        (m, m.mem, getattr(m, "syn", None), getattr(m, "spk", None))
+        for m in model.modules()
+        if isinstance(m, _neurons())
+    ]
     model.eval()
     x = torch.zeros(1, *input_shape)
     flat_after: str | None = None
@@ -192,9 +197,11 @@ def trace_problems(model: nn.Sequential, input_shape: tuple[int, int, int]) -> l
             if isinstance(module, (nn.Linear, nn.Flatten)):
                 flat_after = flat_after or name
     finally:
-        for module, mem, syn in saved:
+        for module, mem, syn, spk in saved:
             module.mem = mem
             if syn is not None:
                 module.syn = syn
+            if spk is not None:  # an RLeaky's or RSynaptic's spikes of the previous step
+                module.spk = spk
         model.train(was_training)
     return []

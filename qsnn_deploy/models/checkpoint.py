@@ -27,7 +27,6 @@ from qsnn_deploy.errors import CheckpointError, QsnnError
 from qsnn_deploy.models import network
 from qsnn_deploy.models.presets import SEED_ARCHS, ModelConfig, TrainPreset, model_config
 from qsnn_deploy.models.qsnn import QSNN, build_model
-from qsnn_deploy.models.recurrent import refuse_integer_model
 
 FORMAT = "qsnn-deploy-checkpoint"
 VERSION = 1
@@ -306,7 +305,6 @@ def load_model(
             "--beta/--threshold override the presets of --arch seed-*; a qsnn-deploy checkpoint carries its own"
         )
     model, config, info = load_checkpoint(path)
-    refuse_integer_model(model, path)  # until the IR has a recurrent op (issue 25)
     if config.bits is None:
         raise CheckpointError(f"{path} holds a float model; the integer IR needs a model trained with --bits")
     if config.bits != bits:

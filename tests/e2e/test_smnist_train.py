@@ -1,6 +1,6 @@
 """``qsnn-deploy train --dataset smnist`` end to end on a few hundred real sequential-MNIST samples: it writes a
 checkpoint of the recurrent network that loads back (weights only) and scores as recorded, and ``export``
-refuses it in one line naming the RLeaky layer (the IR has no recurrent op yet, issue 25)."""
+writes it as an IR graph with a recurrent op."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import snntorch as snn
 import torch
 
 from qsnn_deploy.data import load_dataset
+from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.models import load_checkpoint
 from qsnn_deploy.models.recurrent import RecurrentQSNN
 from qsnn_deploy.train.loop import evaluate, resolve_device
@@ -24,7 +25,7 @@ def _cli(*args: str, data_dir) -> subprocess.CompletedProcess:
     )
 
 
-def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_export_refuses(data_dir, tmp_path):
+def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_exports(data_dir, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--dataset", "smnist", "--epochs", "1", "--train-limit", "384", "--test-limit", "128"]
     proc = _cli(*args, "--batch-size", "32", "--device", "cpu", "--out", str(out), data_dir=data_dir)
@@ -42,8 +43,6 @@ def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_export_refuses
     assert accuracy == info["metrics"]["test_accuracy"]
     assert accuracy > 0.15  # 12 iterations already beat chance (10%) on real digits
 
-    refused = _cli("export", str(out / "model.pt"), "--out", str(tmp_path / "m.qsnn"), data_dir=data_dir)
-    assert refused.returncode == 2
-    lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "layer lif1 is an snnTorch RLeaky" in lines[0], refused.stderr
-    assert not (tmp_path / "m.qsnn").exists()
+    exported = _cli("export", str(out / "model.pt"), "--out", str(tmp_path / "m.qsnn"), data_dir=data_dir)
+    assert exported.returncode == 0, exported.stderr
+    assert "recurrent" in [op.kind for op in load_graph(tmp_path / "m.qsnn").ops]

@@ -1,5 +1,5 @@
 """The recurrent preset (issue 25, item 4): the sequential-MNIST data view, the RLeaky network's equations, its
-checkpoint, and export's refusal while the IR has no recurrent op."""
+checkpoint, and its loading for export."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import snntorch as snn
 import torch
 
 from qsnn_deploy.data import load_dataset
-from qsnn_deploy.errors import CheckpointError, DatasetError, UnsupportedLayerError
+from qsnn_deploy.errors import CheckpointError, DatasetError
 from qsnn_deploy.models import build_model, load_checkpoint, load_model, model_config, save_checkpoint
 from qsnn_deploy.models.presets import PRESETS, ModelConfig, TrainPreset
 from qsnn_deploy.models.qsnn import quantized_weight
@@ -169,11 +169,9 @@ def test_a_damaged_recurrent_width_is_one_checkpoint_error(bad):
         ModelConfig.from_dict(data)
 
 
-# ------------------------------------------------------------------ export refuses it (no recurrent IR op yet)
-def test_export_refuses_the_rleaky_layer_by_name(tmp_path):
+# ------------------------------------------------------------------ export takes it (the IR's recurrent op)
+def test_load_model_gives_export_the_recurrent_model(tmp_path):
     path = save_checkpoint(tmp_path / "model.pt", build_model(TINY), TINY, None, {"num_steps": 4})
-    with pytest.raises(UnsupportedLayerError) as err:
-        load_model(path, bits=4)
-    message = str(err.value)
-    assert "\n" not in message
-    assert "layer lif1 is an snnTorch RLeaky" in message and "lif1.recurrent" in message
+    model, config, steps = load_model(path, bits=4)
+    assert isinstance(model.lif1, snn.RLeaky) and config.recurrent_hidden == TINY.recurrent_hidden
+    assert steps == 4
