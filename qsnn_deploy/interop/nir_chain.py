@@ -29,9 +29,9 @@ def chain(graph) -> list[str]:
         if name not in graph.nodes:
             raise UnsupportedLayerError(f"an edge leads to {name!r}, which is not a node of the NIR graph")
         if name in order:
-            raise UnsupportedLayerError(
-                f"the NIR graph has a cycle through {name!r}: recurrence is not supported"
-            )
+            from qsnn_deploy.interop.nir_recurrent import cycle_problem
+
+            raise UnsupportedLayerError(cycle_problem(name))
         order.append(name)
     missing = sorted(set(graph.nodes) - set(order))
     if missing:

@@ -27,6 +27,7 @@ from qsnn_deploy.errors import QsnnError, UnsupportedLayerError
 from qsnn_deploy.interop.conventions import CONVENTIONS, step_of, text
 from qsnn_deploy.interop.nir_chain import chain, declared_shape, frame_shape, whole_numbers
 from qsnn_deploy.interop.nir_names import ir_names
+from qsnn_deploy.interop.nir_recurrent import unroll
 from qsnn_deploy.interop.nir_safe import check_nir_file
 from qsnn_deploy.ir.graph import ENCODINGS, Graph
 from qsnn_deploy.ir.io import check_graph
@@ -296,11 +297,35 @@ class _Converter:
         current = Affine(f"{ir}.in", np.full(channels, step.gain), np.full(channels, step.leak))
         return [current, Leaky(ir, step.beta, p["v_threshold"], reset, alpha=step.alpha)]
 
+    def recurrent(self, name: str, node, neuron: list) -> list:
+        """The neuron's float layers (``[Affine gain, Leaky]``) with its recurrent ``Linear``/``Affine`` node
+        ``name`` on the Leaky: the recurrent spikes enter the neuron's input as the feed-forward current does, so
+        they take the same gain; the weights are quantized per tensor like every other (a bias is kept real and
+        folded into the requantize by the exporter)."""
+        from dataclasses import replace
+
+        from qsnn_deploy.export.float_graph import IntLinear
+
+        current, leaky = neuron
+        n = self.channels
+        weight = np.asarray(node.weight, dtype=np.float64)
+        if weight.shape != (n, n):
+            raise UnsupportedLayerError(
+                f"{name!r}: recurrent weight of shape {weight.shape} for a neuron of {n} (({n}, {n}) expected)"
+            )
+        w_int, scale = (weight, 1.0) if self.bits is None else quantize_per_tensor(weight, self.bits)
+        gain = float(current.scale[0])
+        bias = self._bias(name, getattr(node, "bias", None))
+        rec = IntLinear(f"{leaky.name}.recurrent", w_int, np.full(n, scale * gain), self.bits,
+                        None if bias is None else bias * gain)  # fmt: skip
+        return [current, replace(leaky, recurrent=rec)]
+
 
 def layer_names(nir_graph) -> dict[str, str]:
     """IR op name of every node on the chain between the Input and the Output (nir_names.ir_names)."""
     import nir
 
+    nir_graph = unroll(nir_graph).graph
     order = chain(nir_graph)
     return ir_names(n for n in order[1:] if not isinstance(nir_graph.nodes[n], nir.Output))
 
@@ -314,6 +339,8 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
 
     from qsnn_deploy.export.float_graph import FloatGraph
 
+    unrolled = unroll(nir_graph)
+    nir_graph = unrolled.graph
     order = chain(nir_graph)
     names = layer_names(nir_graph)
     converter = _Converter(bits, dt, reset, convention)
@@ -327,7 +354,11 @@ def nir_to_float_graph(nir_graph, *, bits: int, num_steps: int, encoding: str, i
         if isinstance(node, nir.Output):
             continue
         try:
-            layers += converter.convert(name, node, names[name])
+            converted = converter.convert(name, node, names[name])
+            if name in unrolled.recurrent:
+                rec = unrolled.recurrent[name]
+                converted = converter.recurrent(rec, unrolled.nodes[rec], converted)
+            layers += converted
         except UnsupportedLayerError as exc:
             problems.append(str(exc))
     if problems:
@@ -410,7 +441,7 @@ def import_nir(
         label, digest = f"nir:{path.name}", file_sha256(path)
     else:
         nir_graph = source
-    meta = {k: v for k, v in (nir_graph.metadata or {}).items()}
+    meta = {k: v for k, v in (getattr(nir_graph, "metadata", None) or {}).items()}
     notes: list[str] = []
     encoding, num_steps = nir_door.dataset_defaults(dataset, meta, encoding, num_steps, notes)
     encoding = text(_setting(encoding, meta, "encoding", "static", "--encoding"))
@@ -419,7 +450,8 @@ def import_nir(
     steps = int(_setting(num_steps, meta, "num_steps", None, "--num-steps", "steps"))
     default_scale = 1.0 / 255.0 if encoding == "static" else 1.0
     scale = float(_setting(input_scale, meta, "input_scale", default_scale, "", "positive"))
-    settings = resolve(nir_graph, convention, dt)
+    nir_graph = unroll(nir_graph)  # a recurrent layer's weights apart from the chain (nir_recurrent.py)
+    settings = resolve(nir_graph.graph, convention, dt)
     if not 2.0**-80 <= scale <= 2.0**80:  # it scales every requantizer: beyond this no integer one exists
         raise QsnnError(f"input scale {scale:g} is outside 2^-80 to 2^80; pass --input-scale")
     if steps < 1 or not scale > 0 or not settings.dt > 0:
@@ -428,7 +460,7 @@ def import_nir(
         )
     data = nir_door.load_samples(dataset, data_dir, limit, steps) if dataset and limit else None
     if data is not None and input_shape is None:
-        input_shape = nir_door.adopt_frame(nir_graph, data[0], dataset, notes)
+        input_shape = nir_door.adopt_frame(nir_graph.graph, data[0], dataset, notes)
     fg = nir_to_float_graph(nir_graph, bits=bits, num_steps=steps, encoding=encoding, input_scale=scale,
                             dt=settings.dt, reset=reset, convention=settings.convention,
                             input_shape=input_shape)  # fmt: skip
@@ -437,6 +469,8 @@ def import_nir(
     names = layer_names(nir_graph)
     producer = bounded_text(text(meta.get("producer", "unknown")), "producer metadata", notes)
     originals = {ir: bounded_text(str(name), f"node name {ir!r}", notes) for name, ir in names.items()}
+    for neuron, rec in nir_graph.recurrent.items():
+        originals[f"{names[neuron]}_recurrent"] = bounded_text(str(rec), f"node name {rec!r}", notes)
     metadata = {
         "saturation_sites": overflow_sites(graph),
         "source": label,

@@ -26,8 +26,9 @@ from collections.abc import Iterable
 from qsnn_deploy.ir.identifiers import RESERVED
 
 MAX_BASE = 32  # leaves room for "_synaptic" (10) and a "_NN" suffix within the targets' 48
-# export/quantize.py names each LIF's requantizer <lif>_current and its synaptic current <lif>_synaptic
-SUFFIXES = ("_current", "_synaptic")
+# export/quantize.py names each LIF's requantizer <lif>_current, its synaptic current <lif>_synaptic and its
+# recurrent op <lif>_recurrent
+SUFFIXES = ("_current", "_synaptic", "_recurrent")
 
 
 def base_name(name: object) -> str:
