@@ -532,8 +532,9 @@ module qsnn_layer #(
             /* verilator lint_on WIDTH */
             reg  [NLANES*RACC_W-1:0] r_acc [0:NB-1];
             reg  [OC-1:0]            r_pend;
-            reg                      r_started, r1_valid;
+            reg                      r_started, r_has, r1_valid;
             reg  [NBW-1:0]           r_b, r1_b;
+            reg  [R_AW-1:0]          r_raddr;  // the weight word read next (of the event taken, r_has)
             reg  [R_JW-1:0]          r_j;      // the lowest pending event
             reg  [NLANES*RACC_W-1:0] r_sum;
             wire [NLANES*REC_WB-1:0] r_rdata;
@@ -543,7 +544,7 @@ module qsnn_layer #(
                 for (k = OC - 1; k >= 0; k = k - 1) if (r_pend[k]) r_j = k[R_JW-1:0];
             end
             wire r_any = |r_pend;
-            wire [R_AW-1:0] r_raddr = {{(R_AW - R_JW){1'b0}}, r_j} * R_NB + {{(R_AW - NBW){1'b0}}, r_b};
+            wire            r_last_b = r_b == R_NB_M1;
             qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
                 .clk(clk), .we(1'b0), .waddr({R_AW{1'b0}}), .wdata({(NLANES * REC_WB){1'b0}}), .raddr(r_raddr),
                 .rdata(r_rdata)
@@ -558,19 +559,29 @@ module qsnn_layer #(
                         + {{(RACC_W - REC_WB){r_rdata[REC_WB * k + REC_WB - 1]}}, r_rdata[REC_WB * k +: REC_WB]};
             end
             assign r_word = r_acc[n1_k[NBW-1:0]];
-            assign rec_done = r_started && !r_any && !r1_valid;
+            assign rec_done = r_started && !r_any && !r_has && !r1_valid;
             always @(posedge clk) begin
                 r1_valid <= 1'b0;
                 if (state == S_REC) begin
                     if (!r_started) begin
                         r_started <= 1'b1;
-                        r_b <= {NBW{1'b0}};
+                        r_has <= 1'b0;
                         for (k = 0; k < NB; k = k + 1) r_acc[k] <= {(NLANES * RACC_W){1'b0}};
-                    end else if (r_any) begin  // read block r_b of event r_j's weights
-                        r1_valid <= 1'b1;
-                        r1_b <= r_b;
-                        r_b <= (r_b == R_NB_M1) ? {NBW{1'b0}} : r_b + 1'b1;
-                        if (r_b == R_NB_M1) r_pend[r_j] <= 1'b0;
+                    end else begin
+                        // the read address is a register: the find-first-set and its multiply by NB end in it
+                        if (r_has) begin  // block r_b of the event's weights is read
+                            r1_valid <= 1'b1;
+                            r1_b <= r_b;
+                            r_raddr <= r_raddr + 1'b1;
+                            r_b <= r_last_b ? {NBW{1'b0}} : r_b + 1'b1;
+                            if (r_last_b) r_has <= 1'b0;
+                        end
+                        if ((!r_has || r_last_b) && r_any) begin  // take the lowest pending event next
+                            r_has <= 1'b1;
+                            r_raddr <= {{(R_AW - R_JW){1'b0}}, r_j} * R_NB;
+                            r_b <= {NBW{1'b0}};
+                            r_pend[r_j] <= 1'b0;
+                        end
                     end
                 end else begin
                     r_started <= 1'b0;
