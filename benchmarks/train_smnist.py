@@ -11,9 +11,10 @@ epochs x batches per epoch), so the learning rate reaches ~0 at the last epoch w
 After every epoch: one line with the epoch, mean train loss, learning rate, float test accuracy on the full
 test set (the argmax of the output spike counts, as ``qsnn-deploy train`` scores) and seconds, and the best
 epoch so far saved as a qsnn-deploy checkpoint to ``--out`` (written atomically; ``--out`` is only replaced
-by a better epoch). The float accuracy is the accuracy of the quantization-aware torch model (4-bit weights,
-float membranes); the integer IR's accuracy needs the recurrent IR op (issue 25, item 1). Needs the MNIST
-IDX files under $QSNN_DATA_DIR/mnist (or --data-dir).
+by a better epoch). ``--init CHECKPOINT --lr 5e-4``: a warm restart of the schedule from a trained
+checkpoint (as the bundled MNIST model's later stages). The float accuracy is the accuracy of the
+quantization-aware torch model (4-bit weights, float membranes); the integer IR's accuracy needs the recurrent
+IR op (issue 25, item 1). Needs the MNIST IDX files under $QSNN_DATA_DIR/mnist (or --data-dir).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/smnist/model.pt"), help="Best checkpoint.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the per-epoch rows here.")
+    parser.add_argument(
+        "--init", type=Path, default=None, help="Start from this checkpoint's weights (a warm restart)."
+    )
     args = parser.parse_args()
 
     import torch
@@ -68,6 +72,13 @@ def main() -> None:
     )
     seed_everything(args.seed)
     model = build_model(config)
+    if args.init is not None:
+        from qsnn_deploy.models import load_checkpoint
+
+        initial, initial_config, _ = load_checkpoint(args.init)
+        if initial_config != config:
+            raise SystemExit(f"--init {args.init} holds another network: {initial_config}")
+        model.load_state_dict(initial.state_dict())
     rows: list[dict] = []
     best = {"accuracy": -1.0}
 
@@ -90,7 +101,7 @@ def main() -> None:
                 "iterations": row["iteration"],
             }
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(args.out, model, config, recipe, metrics)
+            save_checkpoint(args.out, model, config, recipe, metrics, init_from=args.init)
         if args.json is not None:
             args.json.write_text(json.dumps(rows, indent=1))
 
