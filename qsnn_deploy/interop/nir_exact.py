@@ -4,7 +4,8 @@
 integers: a synapse node's ``weight_int``, ``weight_bits``, ``acc_bits`` and its requantize's ``multiplier``,
 ``bias``, ``shift`` and ``out_bits``; a pool's ``acc_bits``; a neuron's ``threshold``, ``decay_multiplier``,
 ``decay_shift``, ``reset``, ``state_bits`` and, for a CubaLIF, the synaptic op's ``synaptic_decay_multiplier``,
-``synaptic_decay_shift`` and ``synaptic_state_bits``; ``ir_ops`` names the IR ops a node came from. The graph's
+``synaptic_decay_shift`` and ``synaptic_state_bits``; a recurrent Linear node's ``weight_int``, ``weight_bits``,
+``multiplier``, ``shift`` and ``out_bits`` (its edges to and from its neuron); ``ir_ops`` names the IR ops a node came from. The graph's
 metadata holds the input (``ir_input_bits``, ``ir_input_signed``, ``encoding``, ``ir_input_scale``) and
 ``num_steps``. :func:`exact_graph` rebuilds the ops from those alone, so the round trip export -> import keeps
 the graph (``import_nir`` re-quantizes from the float weights instead, as for any other writer's graph).
@@ -17,8 +18,9 @@ import numpy as np
 from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.conventions import PRODUCER, text
 from qsnn_deploy.interop.nir_chain import chain
+from qsnn_deploy.interop.nir_recurrent import unroll
 from qsnn_deploy.ir.graph import Graph, InputSpec
-from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Recurrent, Requantize, SumPool2d, Synaptic
 from qsnn_deploy.ir.types import IntType
 
 __all__ = ["exact_graph", "is_exact"]
@@ -75,6 +77,12 @@ def _neuron(name: str, meta: dict) -> list[Op]:
     return [current, lif]
 
 
+def _recurrent(name: str, meta: dict) -> Recurrent:
+    return Recurrent(_names(meta, name)[0], np.asarray(meta["weight_int"]).astype(np.int8),
+                     np.asarray(meta["multiplier"]).astype(np.int64), IntType(_int(meta, "weight_bits", name)),
+                     _int(meta, "shift", name), IntType(_int(meta, "out_bits", name)))  # fmt: skip
+
+
 def exact_graph(nir_graph) -> Graph:
     """The IR graph a qsnn-deploy NIR file holds (see the module docstring); a QsnnError where it is not one."""
     import nir
@@ -85,6 +93,8 @@ def exact_graph(nir_graph) -> Graph:
             "import it with import_nir, which quantizes its float weights"
         )
     meta = nir_graph.metadata
+    unrolled = unroll(nir_graph)
+    nir_graph = unrolled.graph
     order = chain(nir_graph)
     shape = tuple(int(v) for v in np.asarray(nir_graph.nodes[order[0]].input_type["input"]).reshape(-1))
     dtype = IntType(int(meta["ir_input_bits"]), bool(int(np.asarray(meta["ir_input_signed"]).reshape(()))))
@@ -107,7 +117,9 @@ def exact_graph(nir_graph) -> Graph:
         elif isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
             if pending is None:
                 raise QsnnError(f"NIR node {name!r}: a neuron without a synapse before it")
-            ops += [pending, *_neuron(name, node_meta)]
+            loop = unrolled.recurrent.get(name)
+            rec = [_recurrent(loop, unrolled.nodes[loop].metadata or {})] if loop else []
+            ops += [pending, *rec, *_neuron(name, node_meta)]
             pending = None
         else:
             raise QsnnError(f"NIR node {name!r} ({type(node).__name__}) is not one qsnn-deploy writes")

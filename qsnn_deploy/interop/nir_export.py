@@ -16,12 +16,17 @@ is in units of one membrane LSB. Per layer:
   of it is ``I <- alpha I + x``, ``v <- beta v + I``, the synaptic op and the LIF (snnTorch's ``Synaptic`` as its
   ``export_to_nir`` writes it); without membrane leak ``tau_mem = r = inf``. A synaptic decay of 1 has no
   CubaLIF (``w_in`` would be infinite) and is refused.
+- ``recurrent`` (``Layer.recurrent``) -> a ``Linear`` node named after the op, ``W_rec_int * m / 2^s`` per
+  receiving neuron, with the edges ``lif -> <recurrent> -> lif``: the neuron's spikes back into its own input, in
+  the same membrane units as the feed-forward Affine (the Braille layout; NIR's gain on a neuron's input is 1
+  here, so the recurrent current adds as the IR's op adds it).
 
 The integer form rides along in node metadata, so a qsnn-aware reader recovers it exactly: ``weight_int``
 (int8) and ``weight_scale`` (per output channel; ``weight == weight_int * weight_scale``), the requantize's
 ``multiplier``, ``bias`` and ``shift``, the LIF's ``threshold``, ``decay_multiplier``, ``decay_shift``,
 ``reset`` and ``state_bits``, a synaptic current's ``synaptic_decay_multiplier``, ``synaptic_decay_shift`` and
-``synaptic_state_bits``, and the declared widths (``acc_bits``, ``out_bits``, a pool's ``acc_bits``), so that
+``synaptic_state_bits``, a recurrent node's ``weight_int``, ``weight_bits``, ``multiplier``, ``shift`` and
+``out_bits``, and the declared widths (``acc_bits``, ``out_bits``, a pool's ``acc_bits``), so that
 ``interop/nir_exact.py`` rebuilds the very IR graph from a file we wrote. What NIR itself cannot express (rounding, saturation, the subtract and delayed
 reset) is listed in docs/targets/nir.md.
 """
@@ -141,6 +146,17 @@ def _cuba_node(nir, layer: Layer, dt: float, integer: dict, full):
                        metadata=integer)  # fmt: skip
 
 
+def _recurrent_node(nir, layer: Layer):
+    """The recurrent op as a Linear node from the layer's spikes to its own input (membrane units)."""
+    rec = layer.recurrent
+    scale = rec.multiplier.astype(np.float64) / float(1 << rec.shift)
+    integer = {"weight_int": rec.weight.astype(np.int8), "weight_bits": rec.weight_type.bits,
+               "multiplier": rec.multiplier.astype(np.int64), "shift": rec.shift, "out_bits": rec.out_type.bits,
+               "ir_ops": rec.name, "feeds": layer.lif.name}  # fmt: skip
+    weight = (rec.weight.astype(np.float64) * scale.reshape(-1, 1)).astype(np.float32)
+    return nir.Linear(weight=weight, metadata=integer)
+
+
 def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
     """The NIR graph of ``graph`` (a chain: input, the layers' nodes, output); see the module docstring."""
     nir = _nir()
@@ -148,11 +164,15 @@ def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
     nodes: list[tuple[str, object]] = [
         ("input", nir.Input(input_type={"input": np.array(graph.input.shape)}))
     ]
+    loops: list[tuple[str, object]] = []  # recurrent nodes: off the chain, an edge to and from their neuron
     for layer in layers:
         nodes += _synapse_nodes(nir, layer)
         nodes.append((layer.lif.name, _neuron_node(nir, layer, dt)))
+        if layer.recurrent is not None:
+            loops.append((layer.recurrent.name, _recurrent_node(nir, layer)))
     nodes.append(("output", nir.Output(output_type={"output": np.array(layers[-1].out_shape)})))
-    names = [name for name, _ in nodes]
+    chain_names = [name for name, _ in nodes]
+    names = chain_names + [name for name, _ in loops]
     if len(set(names)) != len(names):
         raise QsnnError(
             f"op names collide with NIR node names: {sorted(n for n in names if names.count(n) > 1)}"
@@ -161,8 +181,10 @@ def graph_to_nir(graph: Graph, dt: float = DEFAULT_DT):
                 "encoding": graph.input.encoding, "input_scale": 1.0, "ir_input_scale": float(graph.input.scale),
                 "ir_version": written_version(graph.ops), "ir_input_bits": graph.input.dtype.bits,
                 "ir_input_signed": int(graph.input.dtype.signed)}  # fmt: skip
-    edges = list(zip(names[:-1], names[1:]))
-    return nir.NIRGraph(nodes=dict(nodes), edges=edges, metadata=metadata)
+    edges = list(zip(chain_names[:-1], chain_names[1:]))
+    for name, node in loops:
+        edges += [(node.metadata["feeds"], name), (name, node.metadata["feeds"])]
+    return nir.NIRGraph(nodes=dict(nodes + loops), edges=edges, metadata=metadata)
 
 
 def write_nir(graph: Graph, path: Path | str, dt: float = DEFAULT_DT) -> Path:

@@ -13,4 +13,5 @@ OPS: dict[str, OpImpl] = {
     "requantize": OpImpl("the scale and bias of the synapse's node"),
     "lif": OpImpl("LIF, or IF where the decay is 1"),
     "synaptic": OpImpl("CubaLIF (tau_syn from the synaptic decay)"),
+    "recurrent": OpImpl("Linear from the neuron's output back into its input (the Braille layout)"),
 }
