@@ -192,11 +192,11 @@ def _rq_decoder(layer: Layer, p: LayerParams) -> Decoder:
 
 
 def _recurrent_weight_decoder(layer: Layer, p: LayerParams) -> Decoder:
-    """Word ``j * blocks + b``: weight[b*NLANES + l, j] in lane l (layout.py, recurrent_weight_image)."""
+    """Word ``j * rec_stride + b``: weight[b*NLANES + l, j] in lane l (layout.py, recurrent_weight_image)."""
     name = layer.recurrent.name  # type: ignore[union-attr]
 
     def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
-        j, b = divmod(i, p.blocks)
+        j, b = divmod(i, p.rec_stride)
         fields: list[Field] = [
             (
                 lane * p.REC_WB,

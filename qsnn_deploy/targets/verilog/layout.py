@@ -100,6 +100,11 @@ class LayerParams:
     rec_mult_file: str = ""
 
     @property
+    def rec_stride(self) -> int:
+        """Words per event in the recurrent weight ROM: the blocks rounded up to a power of two (2^NBW)."""
+        return 1 << addr_width(self.blocks)
+
+    @property
     def TR_W(self) -> int:
         """Bits of one traced neuron: its membrane, under a synaptic current {current, membrane}."""
         return self.STATE_W + (self.SYN_W if self.SYN else 0)
@@ -193,7 +198,7 @@ class LayerParams:
         if self.SYN:
             found["currents"] = (self.NLANES * self.SYN_W, self.OUT_H * self.OUT_W * self.blocks)
         if self.REC:
-            found["rec_weights"] = (self.NLANES * self.REC_WB, self.OC * self.blocks)
+            found["rec_weights"] = (self.NLANES * self.REC_WB, self.OC * self.rec_stride)
             found["rec_mults"] = (self.NLANES * self.RMUL_W, self.blocks)
         return found
 
@@ -375,11 +380,12 @@ def requant_image(layer: Layer, p: LayerParams) -> str:
 
 
 def recurrent_weight_image(layer: Layer, p: LayerParams) -> str:
-    """$readmemh image of the recurrent weight ROM: word ``j * blocks + b`` holds the weights from neuron ``j``
-    (row ``j`` of the transposed weight, the event of its spike) to neurons ``b*NLANES .. +NLANES-1``, neuron
-    ``b*NLANES + l`` in bits ``REC_WB*l +: REC_WB``, two's complement; padding lanes are 0."""
+    """$readmemh image of the recurrent weight ROM: word ``j * rec_stride + b`` holds the weights from neuron
+    ``j`` (row ``j`` of the transposed weight, the event of its spike) to neurons ``b*NLANES .. +NLANES-1``,
+    neuron ``b*NLANES + l`` in bits ``REC_WB*l +: REC_WB``, two's complement; padding lanes and the words past
+    the blocks of an event are 0."""
     w = layer.recurrent.weight.astype(np.int64)  # type: ignore[union-attr]  # weight[to, from]
-    padded = np.zeros((p.OC, p.blocks * p.NLANES), dtype=np.int64)
+    padded = np.zeros((p.OC, p.rec_stride * p.NLANES), dtype=np.int64)
     padded[:, : p.OC] = w.T
     fields = (padded & ((1 << p.REC_WB) - 1)).reshape(-1, p.NLANES)
     words = [sum(int(n) << (p.REC_WB * i) for i, n in enumerate(row)) for row in fields]

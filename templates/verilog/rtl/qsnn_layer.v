@@ -85,7 +85,7 @@ module qsnn_layer #(
     parameter integer RACC_W = 1,       // the recurrent sums
     parameter integer RMUL_W = 1,       // the recurrent multipliers
     parameter integer RSHIFT = 0,
-    parameter REC_W_FILE = "",          // recurrent weights: word j*NB + b, lane l = weight[b*NLANES + l, j]
+    parameter REC_W_FILE = "",          // recurrent weights: word j*2^NBW + b, lane l = weight[b*NLANES + l, j]
     parameter REC_M_FILE = "",          // recurrent multipliers: word b, lane l = multiplier[b*NLANES + l]
     // derived widths (the defaults are the only correct values; listed so ports can use them)
     parameter integer CW = (IN_C > 1) ? $clog2(IN_C) : 1,
@@ -518,17 +518,17 @@ module qsnn_layer #(
     // ---------------------------------------------------------------- recurrent sums (REC)
     // Event-driven, like the synapse: every neuron that fired in this step's neuron phase is an event of the
     // next step (r_pend). After the neuron phase (S_REC) the sums r_acc are zeroed, then each event adds its
-    // row of the transposed recurrent weight (NB words of NLANES weights) one block per cycle; the layer is
+    // row of the transposed recurrent weight (NB words of NLANES weights, at a power-of-two stride so that the
+    // event's first word is {j, 0}: no multiply after the find-first-set) one block per cycle; the layer is
     // done when the last event is in. The next neuron phase reads block b of the sums with its requantize
     // word. A clear (once per inference) zeroes the sums and the events: no spikes before step 0.
     generate
         if (REC != 0) begin : g_rec
-            localparam integer R_DEPTH = OC * NB;
+            localparam integer R_DEPTH = OC << NBW;  // NB words per event, at a power-of-two stride
             localparam integer R_AW = (R_DEPTH > 1) ? $clog2(R_DEPTH) : 1;
             localparam integer R_JW = (OC > 1) ? $clog2(OC) : 1;
             /* verilator lint_off WIDTH */
             localparam [NBW-1:0] R_NB_M1 = NB - 1;
-            localparam [R_AW-1:0] R_NB = NB;
             /* verilator lint_on WIDTH */
             reg  [NLANES*RACC_W-1:0] r_acc [0:NB-1];
             reg  [OC-1:0]            r_pend;
@@ -578,7 +578,7 @@ module qsnn_layer #(
                         end
                         if ((!r_has || r_last_b) && r_any) begin  // take the lowest pending event next
                             r_has <= 1'b1;
-                            r_raddr <= {{(R_AW - R_JW){1'b0}}, r_j} * R_NB;
+                            r_raddr <= {{(R_AW - R_JW - NBW){1'b0}}, r_j, {NBW{1'b0}}};
                             r_b <= {NBW{1'b0}};
                             r_pend[r_j] <= 1'b0;
                         end
