@@ -29,29 +29,15 @@ import torch
 from snntorch import surrogate
 from torch import Tensor, nn
 
-from qsnn_deploy.errors import UnsupportedLayerError
 from qsnn_deploy.models.lif import leaky_scan
 from qsnn_deploy.models.presets import ModelConfig
 
-__all__ = ["RecurrentQSNN", "is_recurrent", "refuse_integer_model"]
+__all__ = ["RecurrentQSNN", "is_recurrent"]
 
 
 def is_recurrent(config: ModelConfig) -> bool:
     """Whether ``config`` describes a :class:`RecurrentQSNN` (it sets ``recurrent_hidden``)."""
     return config.recurrent_hidden is not None
-
-
-def refuse_integer_model(model: nn.Module, source: object) -> None:
-    """Raise a one-line UnsupportedLayerError naming the first snnTorch ``RLeaky`` of ``model``, if it has one:
-    the integer IR has no recurrent op yet (issue 25, item 1), so export and the integer simulator cannot take
-    it. ``source`` (the checkpoint path) starts the message."""
-    for name, module in model.named_modules():
-        if isinstance(module, snn.RLeaky):
-            raise UnsupportedLayerError(
-                f"{source}: layer {name} is an snnTorch RLeaky (all-to-all recurrent weights {name}.recurrent); "
-                "the integer IR has no recurrent op yet, so this model cannot be exported or simulated in "
-                "integers (issue 25)"
-            )
 
 
 def _linear(config: ModelConfig, in_features: int, out_features: int) -> nn.Module:
