@@ -303,7 +303,8 @@ HINTS = {
     nn.AdaptiveAvgPool2d: "use nn.AvgPool2d with a fixed kernel (stride = kernel)",
     nn.AdaptiveMaxPool2d: "use nn.MaxPool2d with a fixed kernel (stride = kernel)",
     **dict.fromkeys(
-        (nn.LSTM, nn.GRU, nn.RNN), "recurrent layers have no integer form; the only state is a LIF membrane"
+        (nn.LSTM, nn.GRU, nn.RNN),
+        "no integer form; use snntorch.RLeaky or RSynaptic (all_to_all=True) for recurrence",
     ),
 }
 

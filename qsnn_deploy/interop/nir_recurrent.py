@@ -40,17 +40,21 @@ def _neurons():
 
 
 def _inline(nodes: dict, edges: list[tuple[str, str]]) -> tuple[dict, list[tuple[str, str]]]:
-    """Subgraph nodes replaced by their own nodes, named ``<subgraph>.<node>``; edges into a subgraph go to its
-    Inputs, edges out of it leave from its Outputs."""
+    """Subgraph nodes that hold a cycle (a recurrent layer) replaced by their own nodes, named
+    ``<subgraph>.<node>``; edges into a subgraph go to its Inputs, edges out of it leave from its Outputs. Other
+    subgraphs stay nodes, which the importer refuses by name."""
     import nir
 
-    while any(isinstance(n, nir.NIRGraph) for n in nodes.values()):
+    def recurrent_layer(node) -> bool:
+        return isinstance(node, nir.NIRGraph) and _has_cycle([tuple(e) for e in node.edges])
+
+    while any(recurrent_layer(n) for n in nodes.values()):
         flat: dict = {}
         inner_edges: list[tuple[str, str]] = []
         ins: dict[str, list[str]] = {}
         outs: dict[str, list[str]] = {}
         for name, node in nodes.items():
-            if not isinstance(node, nir.NIRGraph):
+            if not recurrent_layer(node):
                 flat[name] = node
                 continue
             for inner, child in node.nodes.items():
@@ -90,7 +94,8 @@ def unroll(graph) -> Unrolled:
     if isinstance(graph, Unrolled):
         return graph
     nodes, edges = dict(graph.nodes), [tuple(e) for e in graph.edges]
-    if not any(isinstance(n, nir.NIRGraph) for n in nodes.values()) and not _has_cycle(edges):
+    nested = [n for n in nodes.values() if isinstance(n, nir.NIRGraph)]
+    if not any(_has_cycle([tuple(e) for e in n.edges]) for n in nested) and not _has_cycle(edges):
         return Unrolled(graph, {}, nodes)
     nodes, edges = _inline(nodes, edges)
     nodes, edges = _bypass(nodes, edges)
