@@ -530,7 +530,7 @@ module qsnn_layer #(
             /* verilator lint_off WIDTH */
             localparam [NBW-1:0] R_NB_M1 = NB - 1;
             /* verilator lint_on WIDTH */
-            reg  [NLANES*RACC_W-1:0] r_acc [0:NB-1];
+            wire [NLANES*RACC_W-1:0] r_acc [0:NB-1];  // block k of the sums: register r_blk of g_racc[k]
             reg  [OC-1:0]            r_pend;
             reg                      r_started, r_has, r1_valid;
             reg  [NBW-1:0]           r_b, r1_b;
@@ -565,8 +565,7 @@ module qsnn_layer #(
                 if (state == S_REC) begin
                     if (!r_started) begin
                         r_started <= 1'b1;
-                        r_has <= 1'b0;
-                        for (k = 0; k < NB; k = k + 1) r_acc[k] <= {(NLANES * RACC_W){1'b0}};
+                        r_has <= 1'b0;  // and every block of the sums is zeroed (g_racc)
                     end else begin
                         // the read address is a register: the find-first-set and its multiply by NB end in it
                         if (r_has) begin  // block r_b of the event's weights is read
@@ -586,13 +585,25 @@ module qsnn_layer #(
                 end else begin
                     r_started <= 1'b0;
                 end
-                if (r1_valid) r_acc[r1_b] <= r_sum;
                 if (n6_valid)
                     for (k = 0; k < NLANES; k = k + 1)
                         if (n6_ok[k] && n6_spike[k]) r_pend[n6_obase[R_JW-1:0] + k[R_JW-1:0]] <= 1'b1;
-                if (state == S_CLEAR || rst) begin
-                    r_pend <= {OC{1'b0}};
-                    for (k = 0; k < NB; k = k + 1) r_acc[k] <= {(NLANES * RACC_W){1'b0}};
+                if (state == S_CLEAR || rst) r_pend <= {OC{1'b0}};
+            end
+            // One register per block, each written by its own process (a loop of delayed assignments to an
+            // array is not something every simulator takes: Verilator 5.006 refuses it beyond 64 blocks). In
+            // order of priority: a clear, the block's new sum, the zeroing when the recurrent pass starts.
+            genvar gb;
+            for (gb = 0; gb < NB; gb = gb + 1) begin : g_racc
+                /* verilator lint_off WIDTH */
+                localparam [NBW-1:0] BLOCK = gb;
+                /* verilator lint_on WIDTH */
+                reg [NLANES*RACC_W-1:0] r_blk;
+                assign r_acc[gb] = r_blk;
+                always @(posedge clk) begin
+                    if (state == S_CLEAR || rst) r_blk <= {(NLANES * RACC_W){1'b0}};
+                    else if (r1_valid && r1_b == BLOCK) r_blk <= r_sum;
+                    else if (state == S_REC && !r_started) r_blk <= {(NLANES * RACC_W){1'b0}};
                 end
             end
         end else begin : g_no_rec
