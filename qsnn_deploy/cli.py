@@ -318,7 +318,8 @@ def codegen(model: Path, target: str, out: Path, **kw) -> None:
 @keep_option
 @json_option
 def verify(model: Path, sanitize: bool, **kw) -> None:
-    """Build and run a target's code on test data; compare every spike and membrane with the simulator."""
+    """Build and run a target's code on test data; compare every spike, membrane and synaptic current with the
+    simulator."""
     from qsnn_deploy.commands.targets import verify_from_cli
 
     options = _options(kw, kw["target"], {"--sanitize": "sanitize=1" if sanitize else None})
