@@ -218,7 +218,8 @@ def synthesize(
             cwd=model_dir,
         )
     except ToolchainError as exc:
-        result.error = f"synthesis failed: {str(exc).splitlines()[-1]}"
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        result.error = f"synthesis failed: {lines[-1] if lines else 'yosys gave no message'}"
         return result
     result.cells = parse_stat((model_dir / stat).read_text())
     cmd = [*_tool(device.nextpnr), *device.args, "--json", netlist, "--freq", str(device.freq_mhz)]
