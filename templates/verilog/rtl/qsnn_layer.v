@@ -535,13 +535,23 @@ module qsnn_layer #(
             reg                      r_started, r_has, r1_valid;
             reg  [NBW-1:0]           r_b, r1_b;
             reg  [R_AW-1:0]          r_raddr;  // the weight word read next (of the event taken, r_has)
-            reg  [R_JW-1:0]          r_j;      // the lowest pending event
+            wire [R_JW-1:0]          r_j;      // the lowest pending event
             reg  [NLANES*RACC_W-1:0] r_sum;
             wire [NLANES*REC_WB-1:0] r_rdata;
             integer k;
-            always @* begin
-                r_j = {R_JW{1'b0}};
-                for (k = OC - 1; k >= 0; k = k - 1) if (r_pend[k]) r_j = k[R_JW-1:0];
+            // The lowest pending event as a one-hot word (x & -x), then each bit of its index an OR over the
+            // events whose index has that bit: log-depth trees, not a chain of OC priority muxes.
+            /* verilator lint_off WIDTH */
+            wire [OC-1:0] r_one = 1;
+            /* verilator lint_on WIDTH */
+            wire [OC-1:0] r_low = r_pend & (~r_pend + r_one);
+            genvar gj, gm;
+            for (gj = 0; gj < R_JW; gj = gj + 1) begin : g_rj
+                wire [OC-1:0] r_has_bit;
+                for (gm = 0; gm < OC; gm = gm + 1) begin : g_m
+                    assign r_has_bit[gm] = ((gm >> gj) & 1) != 0;
+                end
+                assign r_j[gj] = |(r_low & r_has_bit);
             end
             wire r_any = |r_pend;
             wire            r_last_b = r_b == R_NB_M1;
