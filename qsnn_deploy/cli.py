@@ -15,9 +15,8 @@ import click
 from qsnn_deploy import cli_params as params
 from qsnn_deploy.errors import QsnnError
 
-DATASETS = ["mnist", "fmnist", "nmnist", "dvs"]
-# train also has the recurrent preset (sequential MNIST), which nothing downstream of train takes yet (issue 25)
-TRAIN_DATASETS = [*DATASETS, "smnist"]
+# smnist (sequential MNIST) feeds a graph one 28-pixel row per step, as (28, 1, 1) stream frames
+DATASETS = ["mnist", "fmnist", "nmnist", "dvs", "smnist"]
 DEFAULT_MODEL = "model.qsnn"
 
 data_dir_option = click.option(
@@ -45,7 +44,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--dataset", type=click.Choice(TRAIN_DATASETS), required=True, help="Which dataset and preset.")
+@click.option("--dataset", type=click.Choice(DATASETS), required=True, help="Which dataset and preset.")
 @click.option("--bits", type=params.WEIGHT_BITS, default=4, show_default=True, help="2..8, or 0 (float).")
 @click.option("--epochs", type=params.COUNT, default=None, help="Epochs (default: the preset's).")
 @click.option("--num-steps", type=params.NUM_STEPS, default=None, help="Time steps (default: preset's).")
@@ -410,6 +409,11 @@ def report(model: Path, baseline: bool, **kw) -> None:
 @data_dir_option
 @click.option(
     "--limit", type=params.COUNT, default=200, show_default=True, help="Test samples for the --dataset check."
+)
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="A file qsnn-deploy wrote: rebuild its IR graph from the integers in its metadata (no re-quantizing).",
 )
 def import_nir(source: Path, out: Path, state_bits: str, **options) -> None:
     """Import a NIR graph (a network from another tool) as an integer IR file; docs/targets/nir.md."""

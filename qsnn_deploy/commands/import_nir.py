@@ -7,13 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from qsnn_deploy.errors import QsnnError
 from qsnn_deploy.interop.nir_door import node_label
 from qsnn_deploy.interop.nir_import import ImportResult, import_nir
 from qsnn_deploy.ir.graph import written_version
 from qsnn_deploy.targets.buildable import target_verdicts
 
 __all__ = ["import_from_cli", "report", "target_verdicts"]
+
+# What only the quantizing import reads: --exact takes every integer, shape, step count and width from the file.
+QUANTIZING_OPTIONS = ("bits", "num_steps", "encoding", "input_scale", "dt", "convention", "input_shape",
+                      "reset", "state_bits", "data_dir", "limit")  # fmt: skip
 
 
 def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
@@ -28,6 +34,8 @@ def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
         (f"the {dataset} dataset folder", f) for f in dataset_folders(dataset, options.get("data_dir"))
     ]
     refuse_outputs_over_inputs([("--out", out)], [("the NIR file", path)], folders)
+    if options.pop("exact", False):
+        return import_exact_from_cli(path, out, dataset)
     shape = options.pop("input_shape", None)
     options["input_shape"] = parse_input_shape(shape) if isinstance(shape, str) else shape
     result = import_nir(path, **options)
@@ -35,6 +43,42 @@ def import_from_cli(path: Path, out: Path, **options) -> ImportResult:
     save_graph(result.graph, out)
     report(result, verdicts, out, options.get("bits", 4))
     return result
+
+
+def _given_on_command_line(names: tuple[str, ...]) -> list[str]:
+    """The options of ``names`` the user typed (not left at their defaults), as ``--flag`` names."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    return [
+        f"--{n.replace('_', '-')}"
+        for n in names
+        if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT)
+    ]
+
+
+def import_exact_from_cli(path: Path, out: Path, dataset: str | None) -> ImportResult:
+    """``qsnn-deploy import --exact``: the IR graph a NIR file qsnn-deploy wrote holds, every integer as written
+    (interop/nir_exact.py), saved with the targets' verdicts; an option of the quantizing import is refused."""
+    from qsnn_deploy.interop.nir_exact import import_exact
+    from qsnn_deploy.ir.io import save_graph
+
+    given = _given_on_command_line(QUANTIZING_OPTIONS)
+    if given:
+        raise QsnnError(
+            f"--exact takes the graph's integers, widths, steps and input from the file; drop {', '.join(given)}"
+        )
+    graph = import_exact(path, dataset)
+    verdicts = target_verdicts(graph)
+    save_graph(graph, out)
+    click.echo(f"exact: the IR graph qsnn-deploy wrote into {path.name}, every integer from its metadata")
+    click.echo(
+        f"wrote {out}: IR v{written_version(graph.ops)}, {len(graph.ops)} ops, input {graph.input.shape} "
+        f"{graph.input.encoding}, {graph.num_steps} steps; recurrent layers: "
+        f"{', '.join(graph.feedback()) or 'none'}"
+    )
+    _verdict_lines(verdicts, out)
+    return ImportResult(graph, [])
 
 
 def report(result: ImportResult, verdicts: dict[str, str | None], out: Path, bits: int) -> None:
@@ -67,13 +111,18 @@ def report(result: ImportResult, verdicts: dict[str, str | None], out: Path, bit
             f"check on {check['samples']} probe inputs: predictions agree with the float graph "
             f"{check['prediction_agreement']:.1%}, output spike counts {check['count_agreement']:.1%}"
         )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _verdict_lines(verdicts, out)
+
+
+def _verdict_lines(verdicts: dict[str, str | None], out: Path) -> None:
+    """One line per target verdict, then a warning when no target can build the graph."""
     by_reason: dict[str | None, list[str]] = {}
     for name, reason in verdicts.items():
         by_reason.setdefault(reason, []).append(name)
     for reason, names in by_reason.items():  # one line per verdict: a shared layer rule fails every target
         click.echo(f"target {', '.join(names)}: {'buildable' if reason is None else reason}")
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
     if verdicts and all(reason is not None for reason in verdicts.values()):
         click.echo(
             f"warning: no registered target can build {out} (reasons above); it was written for inspection "

@@ -245,7 +245,7 @@ def simulate_dataset(
         dataset = dataset or trained_on
         if dataset is None:
             raise QsnnError(f"the IR records no dataset; pass --dataset {'|'.join(DATASET_NAMES)}")
-        ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+        ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps).as_frames()
         # a flat model input reads the frames flattened in C, H, W order; another layout is one clear line
         ds = replace(ds, inputs=fit_frames(ds.inputs, tuple(graph.input.shape), f"dataset {dataset}"))
     if tuple(ds.inputs.shape[-3:]) != tuple(graph.input.shape) or (

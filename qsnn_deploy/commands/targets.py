@@ -43,14 +43,16 @@ def dataset_of(graph: Graph, dataset: str | None) -> str:
     recorded = graph.metadata.get("dataset")
     if isinstance(recorded, str) and recorded:
         return recorded
-    raise QsnnError("the IR records no dataset: pass --dataset (mnist, fmnist, nmnist or dvs)")
+    from qsnn_deploy.data import DATASET_NAMES
+
+    raise QsnnError(f"the IR records no dataset: pass --dataset ({', '.join(DATASET_NAMES)})")
 
 
 def test_inputs(graph: Graph, dataset: str, data_dir: Path | None, limit: int | None, steps: int):
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.data.frames import fit_frames
 
-    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps).as_frames()
     inputs = np.asarray(data.inputs, dtype=np.uint8)
     # a flat model input reads the frames flattened in C, H, W order; another layout is one clear line
     inputs = fit_frames(inputs, tuple(graph.input.shape), f"dataset {dataset}")

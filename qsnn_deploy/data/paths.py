@@ -32,4 +32,5 @@ def dataset_folders(name: str | None, data_dir: Path | str | None = None) -> lis
     root = resolve_data_dir(data_dir)
     names = {"nmnist": NMNIST_FOLDERS, "dvs": (DVS_FOLDER,)}
     names.update({key: (source.folder,) for key, source in IDX_SOURCES.items()})
+    names["smnist"] = names["mnist"]  # sequential MNIST reads the MNIST IDX files
     return [root / folder for folder in names.get(name or "", ())]

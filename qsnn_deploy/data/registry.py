@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,15 @@ DATASET_KINDS = {
     "dvs": "stream",
     "smnist": "sequence",
 }
-STREAM_STEPS = {"nmnist": nmnist.DEFAULT_NUM_STEPS, "dvs": dvs_gesture.DEFAULT_NUM_STEPS}
+# The IR input encoding each kind feeds (a graph's ``input.encoding``): a sequence's rows are a stream of
+# (F, 1, 1) frames, one row per step (Dataset.as_frames).
+KIND_ENCODINGS = {"static": "static", "stream": "stream", "sequence": "stream"}
+# The default number of steps of each dataset fed as a stream: an event stream's time bins, a sequence's rows.
+STREAM_STEPS = {
+    "nmnist": nmnist.DEFAULT_NUM_STEPS,
+    "dvs": dvs_gesture.DEFAULT_NUM_STEPS,
+    "smnist": seq_mnist.NUM_STEPS,
+}
 SPLITS = ("train", "test")
 
 
@@ -47,6 +55,14 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def as_frames(self) -> Dataset:
+        """The samples as an IR graph's input takes them: static (N, C, H, W) and stream (N, T, C, H, W) as they
+        are, a sequence's rows (N, T, F) as stream frames (N, T, F, 1, 1) (how export writes a recurrent
+        network's input: ``(F, 1, 1)``, one row per step). Training keeps the rows."""
+        if self.kind != "sequence":
+            return self
+        return replace(self, inputs=self.inputs.reshape(*self.inputs.shape, 1, 1), kind=KIND_ENCODINGS[self.kind])
 
 
 def load_dataset(

@@ -83,11 +83,6 @@ def recurrent_qsnn_layers(model: nn.Module) -> list:
     ]
 
 
-def sequence_frames(rows: np.ndarray) -> np.ndarray:
-    """Sequence samples (N, T, F) (one row of F features per step) as the IR's stream frames (N, T, F, 1, 1)."""
-    return rows.reshape(*rows.shape, 1, 1)
-
-
 RANDOM_PROBES = "random probe inputs"
 CLI_CHECK_SAMPLES = 100  # export --dataset without --limit: enough to see a layer spike, seconds to run
 NO_DATA_HINT = "check on real samples with --dataset NAME (in Python: check_inputs=)"
@@ -143,9 +138,8 @@ def dataset_inputs(
 
     if limit is not None and limit < 1:
         raise QsnnError(f"--limit must be >= 1, got {limit}")
-    ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=num_steps)
-    inputs = sequence_frames(ds.inputs) if ds.inputs.ndim == 3 else ds.inputs
-    return inputs, f"{len(ds)} {dataset} test samples"
+    ds = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=num_steps).as_frames()
+    return ds.inputs, f"{len(ds)} {dataset} test samples"
 
 
 def export_model(

@@ -29,12 +29,12 @@ def dataset_defaults(
     metadata give them (NIR has no notion of either): the dataset's kind, and for a stream dataset its default
     number of time bins (a property of the recordings; a static dataset says nothing about steps). A given or
     recorded encoding that is not the dataset's kind is refused in one line: the frames could not fit."""
-    from qsnn_deploy.data.registry import DATASET_KINDS, STREAM_STEPS
+    from qsnn_deploy.data.registry import DATASET_KINDS, KIND_ENCODINGS, STREAM_STEPS
     from qsnn_deploy.interop.conventions import text
 
     if dataset is None:
         return encoding, num_steps
-    kind, taken = DATASET_KINDS[dataset], []
+    kind, taken = KIND_ENCODINGS[DATASET_KINDS[dataset]], []  # a sequence dataset feeds a stream
     if encoding is None and "encoding" not in meta:
         encoding = kind
         if kind == "stream":  # static is also the default without a dataset: nothing new to say
@@ -60,7 +60,7 @@ def load_samples(
     """The first ``limit`` test samples of ``dataset`` (uint8 inputs, labels)."""
     from qsnn_deploy.data import load_dataset
 
-    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps)
+    data = load_dataset(dataset, "test", data_dir=data_dir, limit=limit, num_steps=steps).as_frames()
     return np.asarray(data.inputs, dtype=np.uint8), np.asarray(data.labels)
 
 

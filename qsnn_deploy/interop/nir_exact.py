@@ -13,6 +13,8 @@ the graph (``import_nir`` re-quantizes from the float weights instead, as for an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from qsnn_deploy.errors import QsnnError
@@ -23,7 +25,7 @@ from qsnn_deploy.ir.graph import Graph, InputSpec
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, Op, Recurrent, Requantize, SumPool2d, Synaptic
 from qsnn_deploy.ir.types import IntType
 
-__all__ = ["exact_graph", "is_exact"]
+__all__ = ["exact_graph", "import_exact", "is_exact"]
 
 GRAPH_KEYS = ("ir_input_bits", "ir_input_signed", "encoding", "ir_input_scale", "num_steps")
 
@@ -124,3 +126,27 @@ def exact_graph(nir_graph) -> Graph:
         else:
             raise QsnnError(f"NIR node {name!r} ({type(node).__name__}) is not one qsnn-deploy writes")
     return Graph(spec, tuple(ops), int(meta["num_steps"])).validate()
+
+
+def import_exact(path: Path, dataset: str | None = None) -> Graph:
+    """``qsnn-deploy import --exact``: the IR graph the NIR file at ``path`` holds (:func:`exact_graph`; a
+    QsnnError for a file qsnn-deploy did not write), with an import's provenance: ``source`` ``nir:<name>``,
+    ``nir_exact`` (the file's SHA-256, the producer), ``dataset`` (recorded: the set ``verify`` uses by
+    default), the saturation sites of its ranges and, where every LIF layer shares it, ``state_bits``. Checked
+    against every limit of a .qsnn file, as a loaded one is."""
+    from qsnn_deploy.interop.nir_import import read_nir
+    from qsnn_deploy.ir.io import check_graph
+    from qsnn_deploy.ir.ranges import overflow_sites
+    from qsnn_deploy.models.provenance import file_sha256
+
+    graph = exact_graph(read_nir(path))
+    metadata: dict = {
+        "source": f"nir:{path.name}",
+        "dataset": dataset,
+        "saturation_sites": overflow_sites(graph),
+        "nir_exact": {"sha256": file_sha256(path), "producer": PRODUCER},
+    }
+    widths = {op.state_type.bits for op in graph.lif_layers()}
+    if len(widths) == 1:
+        metadata["state_bits"] = widths.pop()
+    return check_graph(Graph(graph.input, graph.ops, graph.num_steps, metadata))
