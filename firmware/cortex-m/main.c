@@ -1,6 +1,6 @@
 /* Cortex-M test firmware: runs the generated model (prefix qsnn) on embedded test vectors and prints, per
  * sample, one line "S <index> P <prediction> C <count0> ... O <spikes>" where <spikes> is '0'/'1' for every
- * step and class (step-major). The vectors header (VECTORS in the Makefile, forced with -include) defines
+ * step and class (step-major), kept as bits until printed (RAM: the micro:bit has 16 KB). The vectors header (VECTORS in the Makefile, forced with -include) defines
  * VEC_COUNT, VEC_STEPS, VEC_FRAMES (1 static, VEC_STEPS stream) and vec_inputs[].
  * With -DQSNN_BENCH_REPEAT=R it then runs sample 0 R more times (for instruction counting by difference).
  *
@@ -39,15 +39,15 @@ static uint32_t crc32_word(uint32_t crc, uint32_t word)
     return crc;
 }
 
-void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t mem_bytes, int32_t n)
+void qsnn_record(int32_t layer, const uint32_t *spikes, const void *mem, int32_t mem_bytes, int32_t n)
 {
     uint32_t crc = 0xFFFFFFFFu;
     int32_t i;
     if (!recording) {
         return;
     }
-    for (i = 0; i < n; i++) {
-        crc = crc32_update(crc, spikes[i]);
+    for (i = 0; i < n; i++) { /* the spike bits as bytes 0/1 */
+        crc = crc32_update(crc, (uint8_t)((spikes[i >> 5] >> (i & 31)) & 1u));
     }
     for (i = 0; i < n; i++) {
         int32_t v = mem_bytes == 2 ? (int32_t)((const int16_t *)mem)[i] : ((const int32_t *)mem)[i];
@@ -90,7 +90,7 @@ int main(void)
 {
     int i, t, k;
     static uint8_t spikes[QSNN_NUM_CLASSES];
-    static char line[VEC_STEPS * QSNN_NUM_CLASSES + 1];
+    static uint32_t line[(VEC_STEPS * QSNN_NUM_CLASSES + 31) / 32]; /* bit t * classes + k: spike of class k at step t */
     for (i = 0; i < VEC_COUNT; i++) {
         const uint8_t *x = vec_inputs + (long)i * VEC_FRAMES * QSNN_INPUT_SIZE;
         qsnn_reset(&state);
@@ -105,16 +105,20 @@ int main(void)
 #endif
             PRINT_DIGESTS(i, t);
             for (k = 0; k < QSNN_NUM_CLASSES; k++) {
-                line[t * QSNN_NUM_CLASSES + k] = (char)('0' + spikes[k]);
+                int bit = t * QSNN_NUM_CLASSES + k;
+                line[bit / 32] = (line[bit / 32] & ~(1u << (bit % 32))) | ((uint32_t)spikes[k] << (bit % 32));
             }
         }
         RECORDING(0);
-        line[VEC_STEPS * QSNN_NUM_CLASSES] = '\0';
         printf("S %d P %d C", i, qsnn_run(&state, x, VEC_STEPS, NULL));
         for (k = 0; k < QSNN_NUM_CLASSES; k++) {
             printf(" %u", (unsigned)state.counts[k]);
         }
-        printf(" O %s\n", line);
+        printf(" O ");
+        for (k = 0; k < VEC_STEPS * QSNN_NUM_CLASSES; k++) {
+            putchar('0' + (int)((line[k / 32] >> (k % 32)) & 1u));
+        }
+        printf("\n");
     }
 #ifdef QSNN_BENCH_REPEAT
     for (i = 0; i < QSNN_BENCH_REPEAT; i++) {

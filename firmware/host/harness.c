@@ -28,14 +28,16 @@ static FILE *record_file; /* non-NULL while the step-by-step pass records */
 static int write_le(FILE *f, unsigned long value, int bytes);
 
 #ifdef QSNN_RECORD
-void qsnn_record(int32_t layer, const uint8_t *spikes, const void *mem, int32_t mem_bytes, int32_t n)
+void qsnn_record(int32_t layer, const uint32_t *spikes, const void *mem, int32_t mem_bytes, int32_t n)
 {
     int32_t i;
     (void)layer;
     if (record_file == NULL) {
         return;
     }
-    fwrite(spikes, 1, (size_t)n, record_file);
+    for (i = 0; i < n; i++) { /* the spike bits as bytes 0/1 */
+        fputc((int)((spikes[i >> 5] >> (i & 31)) & 1u), record_file);
+    }
     for (i = 0; i < n; i++) {
         long v = mem_bytes == 2 ? (long)((const int16_t *)mem)[i] : (long)((const int32_t *)mem)[i];
         write_le(record_file, (unsigned long)v, 4);

@@ -16,8 +16,9 @@ import numpy as np
 
 from qsnn_deploy.errors import DesignRuleError, ToolchainError, VerificationError
 from qsnn_deploy.paths import firmware_dir
-from qsnn_deploy.targets.base import CheckedModel
-from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
+from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD, Board
+from qsnn_deploy.targets.c.rules import flash_estimate
 from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.targets.make_paths import is_plain, plain_folder, plain_work
 from qsnn_deploy.verify.record import Record
@@ -26,7 +27,8 @@ from qsnn_deploy.verify.vectors import vectors_header
 
 LINE = re.compile(r"S (\d+) P (\d+) C([\d ]*) O ([01]*)")
 DIGEST = re.compile(r"D (\d+) (\d+)((?: [0-9a-f]{8})+)")
-VECTOR_BUDGET = 1 << 20  # bytes of test vectors per firmware image (compiled into the 4 MB of flash)
+VECTOR_BUDGET = 1 << 20  # bytes of test vectors per firmware image at most (compiled into the flash)
+FIRMWARE_RESERVE = 16 * 1024  # flash for the harness, newlib and the runtime, beside the model's estimate
 
 
 def firmware_source() -> Path:
@@ -35,10 +37,17 @@ def firmware_source() -> Path:
 
 
 def build_firmware(
-    model_dir: Path, vectors: Path, build: Path, *, cpu: str = "cortex-m4", extra_cflags: str = ""
+    model_dir: Path,
+    vectors: Path,
+    build: Path,
+    *,
+    cpu: str = "cortex-m4",
+    extra_cflags: str = "",
+    memory_map: str | None = None,
 ) -> Path:
     """make -f firmware/cortex-m/Makefile with the given model and vectors; returns the ELF (built under
-    ``build``; ``extra_cflags``: flags of our own, never a path). make splits paths at spaces: a model or firmware folder whose path
+    ``build``; ``extra_cflags``: flags of our own, never a path; ``memory_map``: the board's linker script in
+    the firmware folder, else the Makefile's default for ``cpu``). make splits paths at spaces: a model or firmware folder whose path
     make cannot take is reached through a plain link in ``build``'s parent (make_paths.py), and the
     firmware's Makefile is named by that path (``-f``) rather than entered (``-C`` would resolve the link, and
     the Makefile finds its own folder from its path)."""
@@ -53,7 +62,7 @@ def build_firmware(
     cmd = [
         "make", "-s", "-f", str(firmware / "Makefile"), f"MODEL_DIR={model}", f"VECTORS={vectors}",
         f"BUILD={build}", f"CPU={cpu}", f"EXTRA_CFLAGS={extra_cflags}",
-    ]  # fmt: skip
+    ] + ([f"MEMORY_MAP={memory_map}"] if memory_map else [])  # fmt: skip
     run_tool(cmd, "building the Cortex-M firmware", cwd=work)
     return build / "firmware.elf"
 
@@ -96,9 +105,15 @@ def parse_firmware_output(text: str, n: int, steps: int, k: int, layers: list[st
     return Record(spikes, digests=digests, counts=counts, predictions=preds)
 
 
+def vector_budget(board: Board, model_flash: int) -> int:
+    """Bytes of test vectors one firmware image of ``board`` takes: what its flash leaves beside the model's
+    estimate and the firmware, at most VECTOR_BUDGET."""
+    return max(0, min(VECTOR_BUDGET, board.flash - model_flash - FIRMWARE_RESERVE))
+
+
 class CortexMRunner:
-    def __init__(self, model: CheckedModel, model_dir: Path, work: Path, cpu: str, machine: str):
-        self.model, self.model_dir, self.work, self.cpu, self.machine = model, model_dir, work, cpu, machine
+    def __init__(self, model: CheckedModel, model_dir: Path, work: Path, board: Board):
+        self.model, self.model_dir, self.work, self.board = model, model_dir, work, board
         self.runs = 0
 
     def run(self, inputs: np.ndarray, steps: int) -> Record:
@@ -106,15 +121,22 @@ class CortexMRunner:
         names = [layer.lif.name for layer in self.model.layers]
         parts = []
         per_sample = int(np.prod(graph.input.shape)) * (steps if graph.input.encoding == "stream" else 1)
-        per_image = max(1, VECTOR_BUDGET // per_sample)
+        budget = vector_budget(
+            self.board,
+            flash_estimate(RuleInput(graph, self.model.layers, self.model.ranges, self.model.options)),
+        )
+        per_image = max(1, budget // per_sample)
         for start in range(0, len(inputs), per_image):
             part = inputs[start : start + per_image]
             build = self.work / f"fw{self.runs}"
             self.runs += 1
             vectors = self.work / f"vectors{self.runs}.h"
             vectors.write_text(vectors_header(graph, part, steps))
-            elf = build_firmware(self.model_dir, vectors, build, cpu=self.cpu, extra_cflags="-DQSNN_RECORD")
-            text = run_qemu(elf, machine=self.machine)
+            elf = build_firmware(
+                self.model_dir, vectors, build, cpu=self.board.cpu, extra_cflags="-DQSNN_RECORD",
+                memory_map=self.board.memory_map,
+            )  # fmt: skip
+            text = run_qemu(elf, machine=str(self.board.qemu_machine))
             parts.append(parse_firmware_output(text, len(part), steps, graph.num_classes, names))
             shutil.rmtree(build, ignore_errors=True)  # the next image rebuilds everything anyway
         return Record(
@@ -145,4 +167,4 @@ class CortexMExecutor:
                 f"board {board.name} has no QEMU machine; pick one of "
                 f"{sorted(b.name for b in BOARDS.values() if b.qemu_machine)} with --board",
             )
-        return CortexMRunner(model, model_dir, work, board.cpu, board.qemu_machine)
+        return CortexMRunner(model, model_dir, work, board)

@@ -179,15 +179,40 @@ def acc_elements(layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...
     return max(needs, default=1)
 
 
-def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...]) -> tuple[int, int]:
-    """(row bitmap words, list entries) qsnn_conv_spikes_lif needs, the largest over the fused layers."""
-    rows = [
-        lay.in_shape[0] * (lay.in_shape[1] + lay.out_shape[2])
-        for lay, k in zip(layers, kernels)
-        if k.conv_fused
-    ]
-    events = [k.events_max for k in kernels if k.conv_fused]
-    return max(rows, default=0), max(events, default=0)
+def channel_events(layer: Layer) -> int:
+    """List entries of one input channel at one output position (kh * kw * pool^2): the least list
+    qsnn_conv_spikes_lif can sum a position with, one channel at a time."""
+    kh, kw = layer.op.weight.shape[2:]
+    return int(kh * kw * layer.pool_kernel**2)
+
+
+def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...], lean: bool = False) -> int:
+    """List entries qsnn_conv_spikes_lif needs, the largest over the fused layers: a whole position's list, or
+    with ``lean`` one input channel's (the kernel then sums a position in parts)."""
+    return max(
+        (channel_events(lay) if lean else k.events_max for lay, k in zip(layers, kernels) if k.conv_fused),
+        default=0,
+    )
+
+
+def streams_first_layer(layers: tuple[Layer, ...], static: bool, lean: bool) -> bool:
+    """With ``lean``, a static first conv (sum pool or none, no current state) is computed again every step
+    from the frame by qsnn_conv_u8_lif, instead of caching its current (4 bytes a neuron) for the sample."""
+    first = layers[0]
+    return lean and static and first.kind == "conv" and not max_pooled(first) and not current_ops(first)
+
+
+def spike_words(layer: Layer) -> int:
+    """uint32 words of a layer's spike bits (qsnn_runtime.h, "Spikes are bits")."""
+    return (layer.neurons + 31) // 32
+
+
+def scratch_elements(
+    layers: tuple[Layer, ...], static: bool, fused: tuple[bool, ...] | None, streamed: bool
+) -> int:
+    """Scratch accumulators of the state (acc_elements); a streamed first layer needs one position's channels."""
+    acc = acc_elements(layers, static, fused)
+    return max(acc, int(layers[0].op.weight.shape[0])) if streamed else acc
 
 
 def recurrent_scratch(layers: tuple[Layer, ...]) -> int:
@@ -196,19 +221,23 @@ def recurrent_scratch(layers: tuple[Layer, ...]) -> int:
 
 
 def state_bytes(
-    layers: tuple[Layer, ...], static: bool, kernels: tuple[LayerKernels, ...] | None = None
+    layers: tuple[Layer, ...],
+    static: bool,
+    kernels: tuple[LayerKernels, ...] | None = None,
+    lean: bool = False,
 ) -> int:
-    """sizeof(<prefix>_state_t) before padding: scratch, static cache, membranes, spikes, counts, synaptic
-    currents and the recurrent scratch (with the fast kernels when ``kernels`` is given)."""
+    """sizeof(<prefix>_state_t) before padding: scratch, static cache (or the frame pointer of a streamed first
+    layer), membranes, spike bits, counts, synaptic currents and the recurrent scratch (with the fast kernels
+    when ``kernels`` is given; ``lean``: the layout for small RAM, see streams_first_layer and fused_scratch)."""
+    streamed = streams_first_layer(layers, static, lean)
     if kernels is None:
-        acc = acc_elements(layers, static) * 4
+        acc = scratch_elements(layers, static, None, streamed) * 4
     else:
-        rows, events = fused_scratch(layers, kernels)
         fused = tuple(k.conv_fused for k in kernels)
-        acc = acc_elements(layers, static, fused) * 4 + rows * 4 + events * 2
-    cache = layers[0].neurons * 4 if static else 0
+        acc = scratch_elements(layers, static, fused, streamed) * 4 + fused_scratch(layers, kernels, lean) * 2
+    cache = (4 if streamed else layers[0].neurons * 4) if static else 0
     mems = sum(layer.neurons * layer.state_bits // 8 for layer in layers)
-    spikes = sum(layer.neurons for layer in layers)
+    spikes = sum(spike_words(layer) * 4 for layer in layers)
     counts = layers[-1].neurons * 2 + len(layers) * 4
     currents = sum(layer.neurons * 4 for layer in layers if layer.current is not None)
     return acc + cache + mems + spikes + counts + currents + recurrent_scratch(layers) * 4

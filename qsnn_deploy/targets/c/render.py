@@ -17,7 +17,6 @@ from qsnn_deploy.paths import templates_dir
 from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.c.layout import (
     LayerKernels,
-    acc_elements,
     fused_scratch,
     input_major,
     is_packed,
@@ -26,8 +25,12 @@ from qsnn_deploy.targets.c.layout import (
     pack_groups,
     pack_weights,
     recurrent_scratch,
+    scratch_elements,
+    spike_words,
     state_bytes,
+    streams_first_layer,
 )
+from qsnn_deploy.targets.c.rules import lean_layout
 from qsnn_deploy.targets.files import template_environment, write_rendered
 from qsnn_deploy.targets.names import Derived, fixed, from_patterns
 from qsnn_deploy.targets.text import source_label
@@ -127,6 +130,7 @@ def _stage_context(st: Layer, kernels: LayerKernels) -> dict:
         "conv_shape": st.conv_shape,
         "out_shape": st.out_shape,
         "neurons": st.neurons,
+        "spike_words": spike_words(st),
         "packed": int(is_packed(st)),
         "weight_rows": byte_rows(weights),
         "weight_len": len(weights),
@@ -163,7 +167,9 @@ def render_files(model: CheckedModel) -> dict[str, str]:
     env = template_environment("c")
     static = graph.input.encoding == "static"
     kernels = tuple(layer_kernels(s, model.ranges) for s in stages)
-    rows, events = fused_scratch(stages, kernels)
+    lean = lean_layout(RuleInput(graph, stages, model.ranges, model.options))
+    streamed = streams_first_layer(stages, static, lean)
+    fused = tuple(k.conv_fused for k in kernels)
     ctx = {
         "p": prefix,
         "P": prefix.upper(),
@@ -174,11 +180,11 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "input_size": int(np.prod(graph.input.shape)),
         "input_shape": tuple(graph.input.shape),
         "num_classes": stages[-1].neurons,
-        "acc_size": acc_elements(stages, static),
-        "acc_fast": acc_elements(stages, static, tuple(k.conv_fused for k in kernels)),
-        "rows_size": rows,
-        "events_size": events,
-        "state_estimate": state_bytes(stages, static, kernels),
+        "acc_size": scratch_elements(stages, static, None, streamed),
+        "acc_fast": scratch_elements(stages, static, fused, streamed),
+        "events_size": fused_scratch(stages, kernels, lean),
+        "streamed": streamed,
+        "state_estimate": state_bytes(stages, static, kernels, lean),
         "rec_size": recurrent_scratch(stages),
     }
     return {

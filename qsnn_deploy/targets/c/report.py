@@ -1,4 +1,4 @@
-"""Cost of the generated C: flash and RAM (arm-none-eabi-size/nm of the Cortex-M4 firmware), instructions per
+"""Cost of the generated C: flash and RAM (arm-none-eabi-size/nm of the firmware for the chosen board), instructions per
 inference on the host (callgrind, collecting only inside qsnn_run) and on the Cortex-M (QEMU TCG plugin
 firmware/qemu-plugin, by difference of two runs), event-driven kernels beside a dense baseline
 (-DQSNN_DENSE_BASELINE), and synaptic operations / spikes per layer from the simulator."""
@@ -15,11 +15,12 @@ from qsnn_deploy.errors import ToolchainError
 from qsnn_deploy.ir.plan import weight_floor_bytes
 from qsnn_deploy.paths import firmware_dir
 from qsnn_deploy.sim import simulate
-from qsnn_deploy.targets.base import CheckedModel
+from qsnn_deploy.targets.base import CheckedModel, RuleInput
 from qsnn_deploy.targets.c import render
 from qsnn_deploy.targets.c.boards import BOARDS, DEFAULT_BOARD, Board
 from qsnn_deploy.targets.c.cortex_m import build_firmware, run_qemu
 from qsnn_deploy.targets.c.host import build_host
+from qsnn_deploy.targets.c.rules import fits
 from qsnn_deploy.targets.c.settings import c_settings
 from qsnn_deploy.verify.tools import require_tool, run_tool
 from qsnn_deploy.verify.vectors import vectors_header, write_vectors
@@ -175,8 +176,9 @@ def _qemu_phases(
     for repeat in (0, BENCH_REPEAT):
         build = work / f"fw_profile_{repeat}"
         elf = build_firmware(
-            model, vectors, build, cpu=board.cpu, extra_cflags=f"-DQSNN_BENCH_REPEAT={repeat} -DQSNN_PROFILE"
-        )
+            model, vectors, build, cpu=board.cpu, extra_cflags=f"-DQSNN_BENCH_REPEAT={repeat} -DQSNN_PROFILE",
+            memory_map=board.memory_map,
+        )  # fmt: skip
         marks, funcs, log = build / "marks.txt", build / "funcs.txt", build / "plugin.log"
         _marks(elf, marks)
         fn_names = _functions(elf, funcs)
@@ -203,7 +205,9 @@ def _qemu_insns(model: Path, vectors: Path, work: Path, dense: bool, board: Boar
     for repeat in (0, BENCH_REPEAT):
         flags = f"-DQSNN_BENCH_REPEAT={repeat}" + (" -DQSNN_DENSE_BASELINE" if dense else "")
         build = work / f"fw_{board.name}_{'dense' if dense else 'events'}_{repeat}"
-        elf = build_firmware(model, vectors, build, cpu=board.cpu, extra_cflags=flags)
+        elf = build_firmware(
+            model, vectors, build, cpu=board.cpu, extra_cflags=flags, memory_map=board.memory_map
+        )
         log = build / "plugin.log"
         run_qemu(
             elf,
@@ -243,8 +247,10 @@ def cost_report(
     vectors_h = work / "vectors.h"
     vectors_h.write_text(vectors_header(graph, inputs[:1], steps))
     build = work / "fw"
-    say("building the Cortex-M4 firmware (flash and RAM)")
-    elf = build_firmware(model_dir, vectors_h, build)
+    chosen = BOARDS[c_settings(model.options).board]
+    main = chosen if chosen.qemu_machine else BOARDS[DEFAULT_BOARD]
+    say(f"building the {main.cpu} firmware for {main.name} (flash and RAM)")
+    elf = build_firmware(model_dir, vectors_h, build, cpu=main.cpu, memory_map=main.memory_map)
     sections = {
         **_sections(build / "model.o"),
         **{f"rt{k}": v for k, v in _sections(build / "runtime.o").items()},
@@ -255,6 +261,7 @@ def cost_report(
     rep = CostReport(
         weights, weight_floor(graph, model.layers), const, code, _symbol_size(elf, "state"), _stack(build)
     )
+    rep.board = main.name
     say(f"simulating {len(inputs)} samples (synaptic operations, spikes)")
     sim = simulate(graph, inputs, steps)
     n = len(inputs)
@@ -272,9 +279,6 @@ def cost_report(
                 model_dir, work, vectors_bin, n, dense
             )
     if cortex_m:
-        chosen = BOARDS[c_settings(model.options).board]
-        main = chosen if chosen.qemu_machine else BOARDS[DEFAULT_BOARD]
-        rep.board = main.name
         rep.sample0_synops = float(sum(v[0].sum() for v in sim.synops.values()))
         for dense in variants:
             say(
@@ -284,8 +288,13 @@ def cost_report(
                 model_dir, vectors_h, work, dense, main
             )
         rep.cores[core_label(main)] = rep.m4_insns["events"]
+        inp = RuleInput(graph, model.layers, model.ranges, model.options)
+        counted = {main.cpu}
         for board in BOARDS.values():
-            if board.qemu_machine and board is not main:
+            # Every other core QEMU runs, once, on the first board whose memory holds the model (the real
+            # parts may not: the micro:bit's Cortex-M0 is counted where the model fits its 16 KB).
+            if board.qemu_machine and board.cpu not in counted and fits(inp, board):
+                counted.add(board.cpu)
                 say(f"counting {board.cpu} instructions under QEMU ({board.qemu_machine})")
                 rep.cores[core_label(board)] = _qemu_insns(model_dir, vectors_h, work, False, board)
         say(f"counting {main.cpu} instructions per layer and per kernel under QEMU (phase markers)")
@@ -306,7 +315,7 @@ def format_report(rep: CostReport) -> str:
     cpu = BOARDS[rep.board].cpu if rep.board in BOARDS else rep.board
     lines = [
         f"flash: weights {rep.weight_bytes} B (floor {rep.weight_floor_bytes:.0f} B), other const {rep.const_bytes} B, "
-        f"code {rep.code_bytes} B (cortex-m4 -Os)",
+        f"code {rep.code_bytes} B ({cpu} -Os, {rep.board})",
         f"RAM:   state {rep.state_bytes} B + stack {rep.stack_bytes} B = {rep.ram_bytes} B",
     ]
     for name, table in (("host (callgrind)", rep.host_insns), (f"{cpu} (QEMU)", rep.m4_insns)):

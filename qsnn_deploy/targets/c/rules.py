@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qsnn_deploy.targets.base import RuleInput, rule
-from qsnn_deploy.targets.c.boards import BOARDS
+from qsnn_deploy.targets.c.boards import BOARDS, Board
 from qsnn_deploy.targets.c.layout import (
     input_major,
     is_packed,
@@ -22,6 +22,9 @@ from qsnn_deploy.targets.rules import (
 
 CODE_ESTIMATE = 6 * 1024  # bytes of runtime + model code (measured 5.0 KB at -Os for cortex-m4, fast kernels)
 STACK_RESERVE = 512  # bytes of stack the runtime needs (measured 456 B with -fstack-usage, see report.py)
+FIRMWARE_RAM = (
+    512  # bytes of RAM of an application around the model (the test firmware's: see docs/targets/c.md)
+)
 
 
 @rule("state_width_supported")
@@ -93,23 +96,36 @@ def flash_estimate(inp: RuleInput) -> int:
     return layers + recurrent + CODE_ESTIMATE
 
 
-def ram_estimate(inp: RuleInput) -> int:
-    """The state of the default build (with the fast kernels the layout allows) plus the stack."""
+def ram_estimate(inp: RuleInput, lean: bool | None = None) -> int:
+    """The state of the default build (with the fast kernels the layout allows) plus the stack and the
+    firmware's own RAM; ``lean``: with or without the small-RAM layout (default: the one the board gets)."""
     static = inp.graph.input.encoding == "static"
     kernels = tuple(layer_kernels(layer, inp.ranges) for layer in inp.layers)
-    return state_bytes(inp.layers, static, kernels) + STACK_RESERVE
+    lean = lean_layout(inp) if lean is None else lean
+    return state_bytes(inp.layers, static, kernels, lean) + STACK_RESERVE + FIRMWARE_RAM
+
+
+def lean_layout(inp: RuleInput) -> bool:
+    """The small-RAM layout (layout.py: the static first layer computed again every step, the fused conv's
+    list one input channel long) where the board's RAM cannot hold the default one: it costs instructions."""
+    board = BOARDS[c_settings(inp.options).board]
+    return ram_estimate(inp, lean=False) > board.ram
+
+
+def fits(inp: RuleInput, board: Board) -> bool:
+    """The estimates above fit ``board``'s flash and RAM."""
+    return flash_estimate(inp) <= board.flash and ram_estimate(inp) <= board.ram
 
 
 @rule("fits_board_memory")
 def fits_board_memory(inp: RuleInput) -> list[str]:
     """The model fits the chosen board (``--board``), by the estimates above."""
     board = BOARDS[c_settings(inp.options).board]  # the option's choices are BOARDS' keys
-    flash, ram = flash_estimate(inp), ram_estimate(inp)
-    if flash > board.flash or ram > board.ram:
+    if not fits(inp, board):
         return [
-            f"the model needs about {flash} B flash and {ram} B RAM; board {board.name} has {board.flash} B "
-            f"flash and {board.ram} B RAM (pick a larger board with --board, one of {sorted(BOARDS)}, or "
-            "export a smaller model)"
+            f"the model needs about {flash_estimate(inp)} B flash and {ram_estimate(inp)} B RAM; board "
+            f"{board.name} ({board.part}) has {board.flash} B flash and {board.ram} B RAM (pick a larger board "
+            f"with --board, one of {sorted(BOARDS)}, or export a smaller model)"
         ]
     return []
 

@@ -6,6 +6,22 @@
  */
 #include "qsnn_runtime.h"
 
+/* Small helpers of the inner loops are inlined even at -Os (a call per neuron would cost more than the work);
+ * the hot loops get functions of their own, so that the register allocator gives them the registers. */
+#if defined(__GNUC__)
+#define QSNN_INLINE static inline __attribute__((always_inline))
+#define QSNN_NOINLINE __attribute__((noinline))
+#if defined(__clang__) || __GNUC__ < 8
+#define QSNN_NOIPA __attribute__((noinline))
+#else
+#define QSNN_NOIPA __attribute__((noipa)) /* also no constant propagation into it */
+#endif
+#else
+#define QSNN_INLINE static inline
+#define QSNN_NOINLINE
+#define QSNN_NOIPA
+#endif
+
 int64_t qsnn_floor_shift(int64_t x, int32_t s)
 {
     /* For x < 0, ~x = -x - 1 >= 0 (int64_t is two's complement by definition in C99 7.18.1.1) and
@@ -37,6 +53,51 @@ static int32_t weight_at(const uint8_t *w, int32_t packed, int32_t idx)
 #define QSNN_LO(byte) ((int32_t)(((byte) & 15u) ^ 8u) - 8)
 #define QSNN_HI(byte) ((int32_t)(((byte) >> 4) ^ 8u) - 8)
 #define QSNN_S8(byte) ((int32_t)((byte) ^ 0x80u) - 128)
+
+/* Index of the lowest set bit of a nonzero word. */
+QSNN_INLINE int32_t lowest_set(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (int32_t)__builtin_ctz(x);
+#else
+    int32_t n = 0;
+    while ((x & 1u) == 0) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Spike bits (qsnn_runtime.h, "Spikes are bits"): spike i, and one spike written. */
+static uint32_t spike_at(const uint32_t *bits, int32_t i)
+{
+    return (bits[i >> 5] >> (i & 31)) & 1u;
+}
+
+static void set_spike(uint32_t *bits, int32_t i, uint32_t spike)
+{
+    uint32_t bit = (uint32_t)1 << (i & 31);
+    bits[i >> 5] = spike ? (bits[i >> 5] | bit) : (bits[i >> 5] & ~bit);
+}
+
+/* Bits at .. at + width - 1 (1 <= width <= 32) of a bit array as the low bits of a word; reads the next word
+ * only where the field crosses into it. */
+static uint32_t bits_at(const uint32_t *bits, int32_t at, int32_t width)
+{
+    int32_t k = at >> 5, sh = at & 31;
+    uint32_t field = bits[k] >> sh;
+    if (sh + width > 32) {
+        field |= bits[k + 1] << (32 - sh);
+    }
+    return width == 32 ? field : field & (((uint32_t)1 << width) - 1u);
+}
+
+/* Input element i of a uint8 map (in8) or of spike bits (in8 NULL). */
+static int32_t input_at(const uint8_t *in8, const uint32_t *bits, int32_t i)
+{
+    return in8 != NULL ? (int32_t)in8[i] : (int32_t)spike_at(bits, i);
+}
 
 /* Accumulator slot of channel o of n (qsnn_runtime.h, "Accumulator layout"): when n is even, every full block
  * of 32 channels stores its 16 even channels first, then its 16 odd ones, so the low nibbles and the high
@@ -101,7 +162,8 @@ static void add_run(int32_t *restrict acc, const uint8_t *restrict w, int32_t pa
     }
 }
 
-void qsnn_conv_dense_u8(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
+/* The dense conv of qsnn_conv_dense_u8 (in8) and qsnn_conv_dense_bits (in8 NULL). */
+static void conv_dense(const qsnn_conv_t *cv, const uint8_t *in8, const uint32_t *bits, int32_t *acc)
 {
     int32_t o, py, px, u, v, c, kh, kw;
     for (o = 0; o < cv->out_c; o++) {
@@ -125,7 +187,7 @@ void qsnn_conv_dense_u8(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
                                         continue;
                                     }
                                     sum += weight_at(cv->weight, cv->packed, widx) *
-                                           (int32_t)in[(c * cv->in_h + iy) * cv->in_w + ix];
+                                           input_at(in8, bits, (c * cv->in_h + iy) * cv->in_w + ix);
                                 }
                             }
                         }
@@ -135,6 +197,16 @@ void qsnn_conv_dense_u8(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
             }
         }
     }
+}
+
+void qsnn_conv_dense_u8(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
+{
+    conv_dense(cv, in, NULL, acc);
+}
+
+void qsnn_conv_dense_bits(const qsnn_conv_t *cv, const uint32_t *in, int32_t *acc)
+{
+    conv_dense(cv, NULL, in, acc);
 }
 
 /* The kernel taps of one axis that reach a kept (pooled) output from input coordinate i: taps k0, k0 + stride,
@@ -175,53 +247,68 @@ static void axis_taps(int32_t i, int32_t k, int32_t pad, int32_t stride, int32_t
     a->r0 = oc0 % pool;
 }
 
-void qsnn_conv_events(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
+/* The scatter of one active input element (channel c, taps ay of its row, column ix) times value. */
+static void scatter_input(const qsnn_conv_t *cv, int32_t *acc, int32_t c, const qsnn_axis_t *ay, int32_t ix,
+                          int32_t value)
+{
+    const int32_t oc = cv->out_c;
+    int32_t kh = ay->k0, py = ay->pc0, ry = ay->r0, jy, jx;
+    qsnn_axis_t ax;
+    axis_taps(ix, cv->kw, cv->pad, cv->stride, cv->conv_w, cv->pool, cv->out_w, &ax);
+    for (jy = 0; jy < ay->n; jy++) {
+        int32_t *acc_row = acc + py * cv->out_w * oc;
+        int32_t tap = (c * cv->kh + kh) * cv->kw + ax.k0;
+        int32_t px = ax.pc0, rx = ax.r0;
+        for (jx = 0; jx < ax.n; jx++) {
+            add_run(acc_row + px * oc, cv->weight, cv->packed, tap * oc, oc, value);
+            tap += cv->stride;
+            if (rx == 0) {
+                rx = cv->pool - 1;
+                px--;
+            } else {
+                rx--;
+            }
+        }
+        kh += cv->stride;
+        if (ry == 0) {
+            ry = cv->pool - 1;
+            py--;
+        } else {
+            ry--;
+        }
+    }
+}
+
+/* The event-driven conv of qsnn_conv_events (in8) and qsnn_conv_events_bits (in8 NULL): input rows that
+ * reach a kept output, and in them the active elements only. */
+static void conv_events(const qsnn_conv_t *cv, const uint8_t *in8, const uint32_t *bits, int32_t *acc)
 {
     int32_t n_out = cv->out_c * cv->out_h * cv->out_w;
-    int32_t oc = cv->out_c;
-    int32_t i, c, iy, ix, jy, jx;
+    int32_t i, c, iy, ix;
     for (i = 0; i < n_out; i++) {
         acc[i] = 0;
     }
     for (c = 0; c < cv->in_c; c++) {
         for (iy = 0; iy < cv->in_h; iy++) {
-            const uint8_t *row = in + (c * cv->in_h + iy) * cv->in_w;
+            int32_t first = (c * cv->in_h + iy) * cv->in_w; /* the row's first element */
             qsnn_axis_t ay;
             axis_taps(iy, cv->kh, cv->pad, cv->stride, cv->conv_h, cv->pool, cv->out_h, &ay);
             if (ay.n == 0) {
                 continue; /* this row reaches no kept output */
             }
-            for (ix = 0; ix < cv->in_w; ix++) {
-                int32_t value = row[ix];
-                int32_t kh, py, ry;
-                qsnn_axis_t ax;
-                if (value == 0) {
-                    continue; /* only active inputs do work */
-                }
-                axis_taps(ix, cv->kw, cv->pad, cv->stride, cv->conv_w, cv->pool, cv->out_w, &ax);
-                kh = ay.k0;
-                py = ay.pc0;
-                ry = ay.r0;
-                for (jy = 0; jy < ay.n; jy++) {
-                    int32_t *acc_row = acc + py * cv->out_w * oc;
-                    int32_t tap = (c * cv->kh + kh) * cv->kw + ax.k0;
-                    int32_t px = ax.pc0, rx = ax.r0;
-                    for (jx = 0; jx < ax.n; jx++) {
-                        add_run(acc_row + px * oc, cv->weight, cv->packed, tap * oc, oc, value);
-                        tap += cv->stride;
-                        if (rx == 0) {
-                            rx = cv->pool - 1;
-                            px--;
-                        } else {
-                            rx--;
-                        }
+            if (in8 != NULL) {
+                for (ix = 0; ix < cv->in_w; ix++) {
+                    if (in8[first + ix] != 0) { /* only active inputs do work */
+                        scatter_input(cv, acc, c, &ay, ix, (int32_t)in8[first + ix]);
                     }
-                    kh += cv->stride;
-                    if (ry == 0) {
-                        ry = cv->pool - 1;
-                        py--;
-                    } else {
-                        ry--;
+                }
+            } else {
+                for (ix = 0; ix < cv->in_w; ix += 32) { /* the row's spikes, up to 32 at a time */
+                    uint32_t active = bits_at(bits, first + ix, cv->in_w - ix < 32 ? cv->in_w - ix : 32);
+                    while (active != 0) {
+                        int32_t j = lowest_set(active);
+                        active &= active - 1u;
+                        scatter_input(cv, acc, c, &ay, ix + j, 1);
                     }
                 }
             }
@@ -229,15 +316,52 @@ void qsnn_conv_events(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
     }
 }
 
-void qsnn_linear_dense_u8(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc)
+void qsnn_conv_events(const qsnn_conv_t *cv, const uint8_t *in, int32_t *acc)
+{
+    conv_events(cv, in, NULL, acc);
+}
+
+void qsnn_conv_events_bits(const qsnn_conv_t *cv, const uint32_t *in, int32_t *acc)
+{
+    conv_events(cv, NULL, in, acc);
+}
+
+/* The dense linear of qsnn_linear_dense_u8 (in8) and qsnn_linear_dense_bits (in8 NULL). */
+static void linear_dense(const qsnn_linear_t *fc, const uint8_t *in8, const uint32_t *bits, int32_t *acc)
 {
     int32_t o, i;
     for (o = 0; o < fc->out_n; o++) {
         int32_t sum = 0;
         for (i = 0; i < fc->in_n; i++) {
-            sum += weight_at(fc->weight, fc->packed, i * fc->out_n + o) * (int32_t)in[i];
+            sum += weight_at(fc->weight, fc->packed, i * fc->out_n + o) * input_at(in8, bits, i);
         }
         acc[slot(o, fc->out_n)] = sum;
+    }
+}
+
+void qsnn_linear_dense_u8(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc)
+{
+    linear_dense(fc, in, NULL, acc);
+}
+
+void qsnn_linear_dense_bits(const qsnn_linear_t *fc, const uint32_t *in, int32_t *acc)
+{
+    linear_dense(fc, NULL, in, acc);
+}
+
+void qsnn_linear_events_bits(const qsnn_linear_t *fc, const uint32_t *in, int32_t *acc)
+{
+    int32_t o, k;
+    for (o = 0; o < fc->out_n; o++) {
+        acc[o] = 0;
+    }
+    for (k = 0; k < QSNN_SPIKE_WORDS(fc->in_n); k++) {
+        uint32_t active = in[k]; /* 32 inputs per word; the bits past in_n are zero */
+        while (active != 0) {
+            int32_t i = 32 * k + lowest_set(active);
+            active &= active - 1u;
+            add_run(acc, fc->weight, fc->packed, i * fc->out_n, fc->out_n, 1);
+        }
     }
 }
 
@@ -331,7 +455,7 @@ static int64_t lif_update(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t
 /* One neuron: update, saturate to [lo, hi] (the state type), fire on strictly greater. Returns the new
  * membrane, already within [lo, hi], and stores the spike. */
 static int64_t lif_neuron(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t half, int64_t lo, int64_t hi,
-                          uint8_t *spike)
+                          uint32_t *spike)
 {
     int64_t u = lif_update(lif, v, cur, half);
     if (u > hi) {
@@ -339,11 +463,11 @@ static int64_t lif_neuron(const qsnn_lif_t *lif, int64_t v, int32_t cur, int64_t
     } else if (u < lo) {
         u = lo;
     }
-    *spike = (uint8_t)(u > lif->threshold);
+    *spike = u > lif->threshold;
     return u;
 }
 
-int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint8_t *spikes)
+int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, uint32_t *spikes)
 {
     int64_t half = lif->decay_shift > 0 ? ((int64_t)1 << (lif->decay_shift - 1)) : 0;
     int32_t per = lif->n / lif->channels;
@@ -351,14 +475,16 @@ int32_t qsnn_lif_step16(const qsnn_lif_t *lif, int16_t *v, const int32_t *cur, u
     for (c = 0; c < lif->channels; c++) {
         const int32_t *cc = cur + slot(c, lif->channels); /* cur is channels-last */
         for (k = 0; k < per; k++, i++) {
-            v[i] = (int16_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT16_MIN, INT16_MAX, &spikes[i]);
-            fired += spikes[i];
+            uint32_t spike;
+            v[i] = (int16_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT16_MIN, INT16_MAX, &spike);
+            set_spike(spikes, i, spike);
+            fired += (int32_t)spike;
         }
     }
     return fired;
 }
 
-int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint8_t *spikes)
+int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, uint32_t *spikes)
 {
     int64_t half = lif->decay_shift > 0 ? ((int64_t)1 << (lif->decay_shift - 1)) : 0;
     int32_t per = lif->n / lif->channels;
@@ -366,8 +492,65 @@ int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, u
     for (c = 0; c < lif->channels; c++) {
         const int32_t *cc = cur + slot(c, lif->channels); /* cur is channels-last */
         for (k = 0; k < per; k++, i++) {
-            v[i] = (int32_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT32_MIN, INT32_MAX, &spikes[i]);
-            fired += spikes[i];
+            uint32_t spike;
+            v[i] = (int32_t)lif_neuron(lif, v[i], cc[k * lif->channels], half, INT32_MIN, INT32_MAX, &spike);
+            set_spike(spikes, i, spike);
+            fired += (int32_t)spike;
+        }
+    }
+    return fired;
+}
+
+int32_t qsnn_conv_u8_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
+                         const uint8_t *in, int32_t *acc, void *v, int32_t v_bits, uint32_t *spikes)
+{
+    const int32_t oc = cv->out_c, plane = cv->out_h * cv->out_w;
+    const int64_t half = lif->decay_shift > 0 ? ((int64_t)1 << (lif->decay_shift - 1)) : 0;
+    const int64_t lo = v_bits == 16 ? INT16_MIN : INT32_MIN, hi = v_bits == 16 ? INT16_MAX : INT32_MAX;
+    qsnn_requant_t one = *rq; /* one position's out_c currents: channels-last with one element per channel */
+    int32_t py, px, u, w, c, kh, kw, o, fired = 0;
+    one.per_channel = rq->channels > 1 ? 1 : oc;
+    for (py = 0; py < cv->out_h; py++) {
+        for (px = 0; px < cv->out_w; px++) {
+            for (o = 0; o < oc; o++) {
+                acc[o] = 0;
+            }
+            for (u = 0; u < cv->pool; u++) { /* the conv outputs of the pooling window, summed */
+                for (w = 0; w < cv->pool; w++) {
+                    int32_t oy = (py * cv->pool + u) * cv->stride - cv->pad;
+                    int32_t ox = (px * cv->pool + w) * cv->stride - cv->pad;
+                    for (c = 0; c < cv->in_c; c++) {
+                        for (kh = 0; kh < cv->kh; kh++) {
+                            const uint8_t *row;
+                            if (oy + kh < 0 || oy + kh >= cv->in_h) {
+                                continue; /* zero padding */
+                            }
+                            row = in + (c * cv->in_h + oy + kh) * cv->in_w;
+                            for (kw = 0; kw < cv->kw; kw++) {
+                                int32_t ix = ox + kw;
+                                if (ix >= 0 && ix < cv->in_w && row[ix] != 0) { /* only active inputs */
+                                    int32_t tap = (c * cv->kh + kh) * cv->kw + kw;
+                                    add_run(acc, cv->weight, cv->packed, tap * oc, oc, (int32_t)row[ix]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            qsnn_requant(&one, acc);
+            for (o = 0; o < oc; o++) {
+                int32_t i = o * plane + py * cv->out_w + px; /* the neuron, (C, H, W) */
+                uint32_t spike;
+                if (v_bits == 16) {
+                    int16_t *v16 = (int16_t *)v;
+                    v16[i] = (int16_t)lif_neuron(lif, v16[i], acc[slot(o, oc)], half, lo, hi, &spike);
+                } else {
+                    int32_t *v32 = (int32_t *)v;
+                    v32[i] = (int32_t)lif_neuron(lif, v32[i], acc[slot(o, oc)], half, lo, hi, &spike);
+                }
+                set_spike(spikes, i, spike);
+                fired += (int32_t)spike;
+            }
         }
     }
     return fired;
@@ -396,7 +579,7 @@ void qsnn_synaptic_step(const qsnn_synaptic_t *syn, int32_t *state, const int32_
     }
 }
 
-void qsnn_recurrent_add(const qsnn_recurrent_t *rc, const uint8_t *spikes, const int32_t *in, int32_t *out,
+void qsnn_recurrent_add(const qsnn_recurrent_t *rc, const uint32_t *spikes, const int32_t *in, int32_t *out,
                         int32_t *acc)
 {
     int64_t half = rc->shift > 0 ? ((int64_t)1 << (rc->shift - 1)) : 0;
@@ -405,7 +588,7 @@ void qsnn_recurrent_add(const qsnn_recurrent_t *rc, const uint8_t *spikes, const
         acc[c] = 0;
     }
     for (j = 0; j < rc->n; j++) {
-        if (spikes[j] != 0) { /* weights of spike j are contiguous (input-major), added in slot order */
+        if (spike_at(spikes, j)) { /* weights of spike j are contiguous (input-major), added in slot order */
             add_run(acc, rc->weight, rc->packed, j * rc->n, rc->n, 1);
         }
     }
@@ -436,13 +619,14 @@ void qsnn_zero(void *p, size_t n)
     }
 }
 
-void qsnn_count_output(const uint8_t *spikes, int32_t n, uint16_t *counts, uint8_t *out)
+void qsnn_count_output(const uint32_t *spikes, int32_t n, uint16_t *counts, uint8_t *out)
 {
     int32_t i;
     for (i = 0; i < n; i++) {
-        counts[i] = (uint16_t)(counts[i] + spikes[i]);
+        uint32_t spike = spike_at(spikes, i);
+        counts[i] = (uint16_t)(counts[i] + spike);
         if (out != NULL) {
-            out[i] = spikes[i];
+            out[i] = (uint8_t)spike;
         }
     }
 }
@@ -457,22 +641,6 @@ void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n)
 
 /* ---- Fast kernels (see qsnn_runtime.h, "Fast kernels"): only called where the code generator proved their
  * preconditions for the layer (qsnn_deploy/targets/c/layout.py, LayerKernels). ---- */
-
-/* Small helpers of the inner loops are inlined even at -Os (a call per neuron would cost more than the work);
- * the hot loops get functions of their own, so that the register allocator gives them the registers. */
-#if defined(__GNUC__)
-#define QSNN_INLINE static inline __attribute__((always_inline))
-#define QSNN_NOINLINE __attribute__((noinline))
-#if defined(__clang__) || __GNUC__ < 8
-#define QSNN_NOIPA __attribute__((noinline))
-#else
-#define QSNN_NOIPA __attribute__((noipa)) /* also no constant propagation into it */
-#endif
-#else
-#define QSNN_INLINE static inline
-#define QSNN_NOINLINE
-#define QSNN_NOIPA
-#endif
 
 /* Two's complement reinterpretation of a uint32 without an implementation-defined conversion (compilers emit
  * no instruction for it). */
@@ -532,6 +700,7 @@ QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
 #else
     return high32((int64_t)a * b + ((int64_t)1 << 31));
 #endif
+
 }
 
 /* 1 when d > th, else 0. With the DSP extension: the sign of the saturating th - d (QSUB), which is the sign
@@ -563,11 +732,11 @@ QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
     return d;
 }
 
-/* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), spikes s[i vs],
- * currents cur[i cs]. Inlined with constant v_bits and reset_zero, and one of the strides 1, so that each copy
- * is a straight loop. */
+/* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), spike bits at + i vs of s
+ * (zeroed by the caller: only the neurons that fire write), currents cur[i cs]. Inlined with constant v_bits
+ * and reset_zero, and one of the strides 1, so that each copy is a straight loop. */
 QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, void *v, int32_t vs,
-                            const int32_t *cur, int32_t cs, uint8_t *s, int32_t n)
+                            const int32_t *cur, int32_t cs, uint32_t *s, int32_t at, int32_t n)
 {
     int32_t *v32 = (int32_t *)v;
     int16_t *v16 = (int16_t *)v;
@@ -583,7 +752,9 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
             v16[i] = (int16_t)d;
         }
         spike = above(d, k.th);
-        s[i] = (uint8_t)spike;
+        if (spike) { /* few neurons fire: a branch is cheaper than writing every bit */
+            s[(at + i) >> 5] |= (uint32_t)1 << ((at + i) & 31);
+        }
         fired += spike;
         i += vs;
         cur += cs;
@@ -593,22 +764,31 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
 
 /* Contiguous membranes and spikes, currents every cs (a channel of a channels-last current). */
 static QSNN_NOINLINE int32_t lif_contiguous(lif_consts_t k, int32_t v_bits, void *v, const int32_t *cur, int32_t cs,
-                                            uint8_t *s, int32_t n)
+                                            uint32_t *s, int32_t at, int32_t n)
 {
     if (v_bits == 32) {
-        return k.reset_zero ? lif_run(k, 1, 32, v, 1, cur, cs, s, n) : lif_run(k, 0, 32, v, 1, cur, cs, s, n);
+        return k.reset_zero ? lif_run(k, 1, 32, v, 1, cur, cs, s, at, n) : lif_run(k, 0, 32, v, 1, cur, cs, s, at, n);
     }
-    return k.reset_zero ? lif_run(k, 1, 16, v, 1, cur, cs, s, n) : lif_run(k, 0, 16, v, 1, cur, cs, s, n);
+    return k.reset_zero ? lif_run(k, 1, 16, v, 1, cur, cs, s, at, n) : lif_run(k, 0, 16, v, 1, cur, cs, s, at, n);
 }
 
 /* Membranes and spikes every vs (one position of several channels), contiguous currents. */
 static QSNN_NOINLINE int32_t lif_scattered(lif_consts_t k, int32_t v_bits, void *v, int32_t vs, const int32_t *cur,
-                                           uint8_t *s, int32_t n)
+                                           uint32_t *s, int32_t at, int32_t n)
 {
     if (v_bits == 32) {
-        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, 1, s, n) : lif_run(k, 0, 32, v, vs, cur, 1, s, n);
+        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, 1, s, at, n) : lif_run(k, 0, 32, v, vs, cur, 1, s, at, n);
     }
-    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, 1, s, n) : lif_run(k, 0, 16, v, vs, cur, 1, s, n);
+    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, 1, s, at, n) : lif_run(k, 0, 16, v, vs, cur, 1, s, at, n);
+}
+
+/* Clear the spike bits of n neurons (before a fast LIF pass, which only sets the bits of those that fire). */
+static void clear_spikes(uint32_t *s, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k < QSNN_SPIKE_WORDS(n); k++) {
+        s[k] = 0;
+    }
 }
 
 void qsnn_synaptic_fast(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out)
@@ -629,55 +809,22 @@ void qsnn_synaptic_fast(const qsnn_synaptic_t *syn, int32_t *state, const int32_
     }
 }
 
-int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint8_t *spikes)
+int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint32_t *spikes)
 {
     const lif_consts_t k = lif_consts(lif);
     int32_t channels = lif->channels, per = lif->n / lif->channels;
     int32_t c, fired = 0;
+    clear_spikes(spikes, lif->n);
     for (c = 0; c < channels; c++) { /* cur is channels-last: channel c every `channels` elements */
         void *vc = v_bits == 32 ? (void *)((int32_t *)v + c * per) : (void *)((int16_t *)v + c * per);
-        fired += lif_contiguous(k, v_bits, vc, cur + slot(c, channels), channels, spikes + c * per, per);
+        fired += lif_contiguous(k, v_bits, vc, cur + slot(c, channels), channels, spikes, c * per, per);
     }
     return fired;
 }
 
-/* Bitmaps of the active inputs, one word per input row, from 0/1 spike bytes: bit pad + x = column x (the
- * left zero padding is part of the bitmap, so that a window's bits are one right shift away). */
-static void spike_rows(const uint8_t *in, int32_t rows, int32_t width, int32_t pad, uint32_t *bits)
-{
-    int32_t r, x;
-    for (r = 0; r < rows; r++, in += width) {
-        uint32_t row = 0;
-        for (x = 0; x + 4 <= width; x += 4) {
-            /* Four 0/1 bytes b0..b3 as a little-endian word times 0x204081 put b_i at bit 21 + i (every
-             * partial product lands on its own bit, so nothing carries). */
-            row |= ((load4(in + x) * 0x204081u) >> 21 & 15u) << x;
-        }
-        for (; x < width; x++) {
-            row |= (uint32_t)in[x] << x;
-        }
-        bits[r] = row << pad;
-    }
-}
-
-/* Index of the lowest set bit of a nonzero word. */
-QSNN_INLINE int32_t lowest_bit(uint32_t x)
-{
-#if defined(__GNUC__)
-    return (int32_t)__builtin_ctz(x);
-#else
-    int32_t n = 0;
-    while ((x & 1u) == 0) {
-        x >>= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
-/* The conv geometry gather_events needs, computed once per call of qsnn_conv_spikes_lif. */
+/* The conv geometry gather_channel needs, computed once per call of qsnn_conv_spikes_lif. */
 typedef struct {
-    int32_t in_c, in_h, kh, kw, pool, pad, groups;
+    int32_t in_c, in_h, in_w, kh, kw, pool, pad, groups;
     uint32_t window; /* bits of the input columns that reach one output: pool + kw - 1 of them (<= 32) */
     uint32_t taps;   /* kw bits */
 } gather_t;
@@ -699,7 +846,7 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
         for (v = 0; v < p; v++, f >>= 1) { /* pooling column v: bit kw of f & taps is tap kw */
             uint32_t hit = f & taps;
             while (hit != 0) {
-                *list++ = (uint16_t)(base + lowest_bit(hit) * groups);
+                *list++ = (uint16_t)(base + lowest_set(hit) * groups);
                 hit &= hit - 1u;
             }
         }
@@ -707,50 +854,28 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
     return list;
 }
 
-/* For each input channel c and pooled column px, cols[c out_w + px] has bit pad + y set when input row y has
- * an active input in the columns that reach px, so that a position visits only the rows that contribute. */
-static QSNN_NOINLINE void window_rows(const gather_t *gp, const uint32_t *rows, int32_t out_w, uint32_t *cols)
+/* The weight rows (as word offsets of channel group 0) of input channel c's active inputs reaching pooled
+ * output (py, px), one entry per (input, kernel tap, position in the pooling window), at most kh kw pool^2;
+ * returns the end of the list. Each window row is cut out of the spike bits (bit pad + x of a row's bitmap is
+ * column x, so that the left zero padding is part of it and the window's bits are one right shift away).
+ * Stride 1. */
+static QSNN_NOINLINE uint16_t *gather_channel(const gather_t *gp, const uint32_t *in, int32_t c, int32_t py,
+                                              int32_t px, uint16_t *list)
 {
-    int32_t c, y, px;
-    for (c = 0; c < gp->in_c; c++, cols += out_w) {
-        for (px = 0; px < out_w; px++) {
-            cols[px] = 0;
-        }
-        for (y = 0; y < gp->in_h; y++) {
-            uint32_t row = *rows++;
-            uint32_t bit = (uint32_t)1 << (y + gp->pad);
-            for (px = 0; row != 0 && px < out_w; px++, row >>= gp->pool) {
-                if ((row & gp->window) != 0) {
-                    cols[px] |= bit;
-                }
-            }
-        }
-    }
-}
-
-/* The weight rows (as word offsets of channel group 0) of every active input reaching pooled output (py, px),
- * one entry per (input, kernel tap, position in the pooling window); returns the end of the list. Stride 1. */
-static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, const uint32_t *cols,
-                                             int32_t out_w, int32_t py, int32_t px, uint16_t *list)
-{
-    const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
-    const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool; /* x0: bitmap bit of the window's column 0 */
-    const uint32_t rows_mask = span >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << span) - 1u;
-    const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
-    int32_t c, row0 = 0;
-    cols += px;
-    for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
-        uint32_t active = (*cols >> (py * gp->pool)) & rows_mask; /* bit r: window row r has inputs */
-        while (active != 0) {
-            int32_t r = lowest_bit(active); /* 0 <= y0 + r < in_h: padding rows have no bit */
-            active &= active - 1u;
-            list = emit_row(gp, (rows[y0 + r] >> x0) & gp->window, r, row0, list);
+    const int32_t span = gp->pool + gp->kh - 1, y0 = py * gp->pool - gp->pad, x0 = px * gp->pool;
+    const int32_t row0 = c * gp->kh * gp->kw * gp->groups; /* entry of channel c's kernel row 0 */
+    const int32_t y_lo = y0 < 0 ? -y0 : 0, y_hi = y0 + span > gp->in_h ? gp->in_h - y0 : span; /* no padding rows */
+    int32_t r, at = (c * gp->in_h + y0 + y_lo) * gp->in_w;
+    for (r = y_lo; r < y_hi; r++, at += gp->in_w) {
+        uint32_t field = ((bits_at(in, at, gp->in_w) << gp->pad) >> x0) & gp->window;
+        if (field != 0) {
+            list = emit_row(gp, field, r, row0, list);
         }
     }
     return list;
 }
 
-/* Sums of groups g and g + 1 of 8 channels each over the listed weight rows [list, end), w pointing at group
+/* Adds to lanes the sums of groups g and g + 1 of 8 channels each over the listed weight rows [list, end), w pointing at group
  * g's word of kernel row 0 (for the last group of an odd count, "group g + 1" is the next row's group 0, or
  * the padding word after the last row, and its sums are dropped): per group four words of two 16-bit lanes,
  * channels (0, 1), (2, 3), (4, 5), (6, 7), each lane sum(w + 8) (offset-binary nibbles, see "Fast kernels").
@@ -760,7 +885,6 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
                                   uint32_t lanes[8])
 {
     const uint32_t m8 = 0x00FF00FFu;
-    lanes[0] = lanes[1] = lanes[2] = lanes[3] = lanes[4] = lanes[5] = lanes[6] = lanes[7] = 0;
     while (list < end) {
         /* 17 nibbles of at most 15 fit a byte: accumulate byte lanes, then widen to 16-bit lanes (in memory:
          * the loop above keeps the registers). */
@@ -840,7 +964,7 @@ typedef uint8_t qsnn_u8x16 __attribute__((vector_size(16)));
 typedef uint16_t qsnn_u16x8 __attribute__((vector_size(16)));
 
 /* sum_groups for groups g..g+3 at once: one 16-byte load per weight row, byte lanes per nibble (17 rows),
- * widened to 16-bit lanes; lanes[4 j + k] is group g + j's word k as sum_groups writes it. */
+ * widened to 16-bit lanes; adds to lanes[4 j + k], group g + j's word k as sum_groups adds it. */
 static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t lanes[16])
 {
     const qsnn_u8x16 m4 = (qsnn_u8x16){0} + 15;
@@ -868,10 +992,10 @@ static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, con
     __builtin_memcpy(out[2], &hi_even, sizeof out[2]);
     __builtin_memcpy(out[3], &hi_odd, sizeof out[3]);
     for (j = 0; j < 4; j++) {
-        lanes[4 * j] = out[0][j];
-        lanes[4 * j + 1] = out[1][j];
-        lanes[4 * j + 2] = out[2][j];
-        lanes[4 * j + 3] = out[3][j];
+        lanes[4 * j] += out[0][j];
+        lanes[4 * j + 1] += out[1][j];
+        lanes[4 * j + 2] += out[2][j];
+        lanes[4 * j + 3] += out[3][j];
     }
 }
 #else
@@ -908,19 +1032,53 @@ static QSNN_NOINLINE void requant_lanes(const uint32_t *lanes, int32_t n, int32_
     }
 }
 
+/* Adds to lanes the sums of the n channels from group g on (n / 8 groups, see sum_groups) over [list, end). */
+static void sum_pass(const uint32_t *w, const uint16_t *list, const uint16_t *end, int32_t n, uint32_t *lanes)
+{
+#if QSNN_VECTOR_SUMS
+    if (n == 32) {
+        sum_quads(w, list, end, lanes);
+        return;
+    }
+#endif
+    (void)n;
+    sum_groups(w, list, end, 0x0F0F0F0Fu, lanes);
+}
+
+/* A position whose list does not fit list_cap entries: the channels of one pass summed part by part, as many
+ * input channels per part as the list holds (each at most per_channel entries). Returns the entries summed. */
+static QSNN_NOINLINE int32_t sum_in_parts(const gather_t *gp, const uint32_t *in, int32_t py, int32_t px,
+                                          uint16_t *list, int32_t list_cap, const uint32_t *w, int32_t n,
+                                          uint32_t *lanes)
+{
+    const int32_t per_channel = gp->kh * gp->kw * gp->pool * gp->pool;
+    int32_t c = 0, count = 0;
+    while (c < gp->in_c) {
+        uint16_t *end = list;
+        while (c < gp->in_c && (int32_t)(end - list) + per_channel <= list_cap) {
+            end = gather_channel(gp, in, c++, py, px, end);
+        }
+        sum_pass(w, list, end, n, lanes);
+        count += (int32_t)(end - list);
+    }
+    return count;
+}
+
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
-                             const uint8_t *in, uint32_t *rows, uint16_t *list, void *v, int32_t v_bits,
-                             uint8_t *spikes)
+                             const uint32_t *in, uint16_t *list, int32_t list_cap, void *v, int32_t v_bits,
+                             uint32_t *spikes)
 {
     const lif_consts_t k = lif_consts(lif);
     const int32_t cstep = rq->channels > 1 ? 1 : 0;
     const int32_t plane = cv->out_h * cv->out_w, groups = cv->out_c >> 3;
     const int32_t columns = cv->pool + cv->kw - 1;
-    uint32_t *cols = rows + cv->in_c * cv->in_h; /* after the row bitmaps, see window_rows */
+    /* The whole list of a position fits: gather it once and sum it for every pass. */
+    const int32_t whole = list_cap >= cv->in_c * cv->kh * cv->kw * cv->pool * cv->pool;
     gather_t gp;
-    int32_t py, px, g, fired = 0;
+    int32_t py, px, g, c, fired = 0;
     gp.in_c = cv->in_c;
     gp.in_h = cv->in_h;
+    gp.in_w = cv->in_w;
     gp.kh = cv->kh;
     gp.kw = cv->kw;
     gp.pool = cv->pool;
@@ -928,30 +1086,32 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     gp.groups = groups;
     gp.window = columns >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << columns) - 1u;
     gp.taps = ((uint32_t)1 << cv->kw) - 1u;
-    spike_rows(in, cv->in_c * cv->in_h, cv->in_w, cv->pad, rows);
-    window_rows(&gp, rows, cv->out_w, cols);
+    clear_spikes(spikes, lif->n);
     for (py = 0; py < cv->out_h; py++) {
         for (px = 0; px < cv->out_w; px++) {
-            const uint16_t *end = gather_events(&gp, rows, cols, cv->out_w, py, px, list);
-            int32_t offset = 8 * (int32_t)(end - list); /* sum(w + 8) - 8 n = sum(w) */
+            uint16_t *end = list;
             int32_t at = py * cv->out_w + px;
+            if (whole) {
+                for (c = 0; c < cv->in_c; c++) {
+                    end = gather_channel(&gp, in, c, py, px, end);
+                }
+            }
             for (g = 0; g < groups; g += QSNN_GROUPS_PER_PASS(groups - g)) {
-                uint32_t lanes[4 * QSNN_PASS_GROUPS];
+                uint32_t lanes[4 * QSNN_PASS_GROUPS] = {0};
                 int32_t cur[8 * QSNN_PASS_GROUPS];
                 int32_t n = 8 * QSNN_GROUPS_PER_PASS(groups - g), first = 8 * g; /* channels of this pass */
                 int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
                 void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
-#if QSNN_VECTOR_SUMS
-                if (n == 32) {
-                    sum_quads(cv->words + g, list, end, lanes);
-                } else
-#endif
-                {
-                    sum_groups(cv->words + g, list, end, 0x0F0F0F0Fu, lanes);
+                int32_t count = (int32_t)(end - list);
+                if (whole) {
+                    sum_pass(cv->words + g, list, end, n, lanes);
+                } else {
+                    count = sum_in_parts(&gp, in, py, px, list, list_cap, cv->words + g, n, lanes);
                 }
-                requant_lanes(lanes, n, offset, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
+                /* sum(w + 8) - 8 count = sum(w) */
+                requant_lanes(lanes, n, 8 * count, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
                               rq->shift, cur);
-                fired += lif_scattered(k, v_bits, vf, plane, cur, spikes + neuron, n);
+                fired += lif_scattered(k, v_bits, vf, plane, cur, spikes, neuron, n);
             }
         }
     }

@@ -1,6 +1,6 @@
 /* qsnn_model.h - API of the generated model (qsnn-deploy, from sha256-d54839391dcf0ad7; do not edit).
  *
- * The caller owns qsnn_state_t (about 1365 bytes): no heap, no hidden state, one state per
+ * The caller owns qsnn_state_t (about 1242 bytes): no heap, no hidden state, one state per
  * concurrent inference. Typical use: qsnn_run(&state, input, QSNN_NUM_STEPS, counts).
  */
 #ifndef QSNN_MODEL_H
@@ -34,9 +34,9 @@ typedef struct {
     int32_t mem_lif3[3];
     uint32_t layer_spikes[QSNN_NUM_LAYERS]; /* spikes per LIF layer since the last reset */
     uint16_t counts[QSNN_NUM_CLASSES];      /* output spikes per class since the last reset */
-    uint8_t spk_lif1[144];
-    uint8_t spk_lif2[4];
-    uint8_t spk_lif3[3];
+    uint32_t spk_lif1[5]; /* 144 spike bits */
+    uint32_t spk_lif2[1]; /* 4 spike bits */
+    uint32_t spk_lif3[1]; /* 3 spike bits */
 } qsnn_state_t;
 
 /* Zero membranes, spikes, counts and the static current. */
