@@ -62,7 +62,9 @@ class Dataset:
         network's input: ``(F, 1, 1)``, one row per step). Training keeps the rows."""
         if self.kind != "sequence":
             return self
-        return replace(self, inputs=self.inputs.reshape(*self.inputs.shape, 1, 1), kind=KIND_ENCODINGS[self.kind])
+        return replace(
+            self, inputs=self.inputs.reshape(*self.inputs.shape, 1, 1), kind=KIND_ENCODINGS[self.kind]
+        )
 
 
 def load_dataset(

@@ -9,7 +9,14 @@ Taken: ``nn.Linear`` and ``nn.Conv2d`` (Brevitas' QuantLinear/QuantConv2d too: t
 ``nn.AvgPool2d``, ``nn.Flatten``, ``nn.Dropout``/``nn.Identity`` (dropped: identity at inference) and
 ``snn.Leaky`` (``LIF`` with snnTorch's own mapping, dt = 1e-4; the reset mechanism rides in the node's metadata
 as ``reset``, which NIR's LIF cannot express) and ``snn.Synaptic`` with the subtract reset (``CubaLIF`` as
-snnTorch's ``export_to_nir`` writes it: ``tau_syn = dt/(1 - alpha)``, ``w_in = tau_syn/dt``). Shapes come from running each stateless module once on zeros.
+snnTorch's ``export_to_nir`` writes it: ``tau_syn = dt/(1 - alpha)``, ``w_in = tau_syn/dt``), and their
+recurrent forms ``snn.RLeaky`` and ``snn.RSynaptic`` (``all_to_all=True``, a square Linear recurrent layer, the
+subtract reset): the neuron node as above plus its recurrent layer as an ``Affine`` (``Linear`` without bias)
+named ``<neuron>_w_rec``, in a loop ``<neuron> -> <neuron>_w_rec -> <neuron>``: the layout of the NIR paper's
+Braille network, which ``import`` reads as the IR's recurrent op (docs/targets/nir.md). The loop adds
+``W_rec s[t-1] + b`` to the neuron's input, as snnTorch does: into the membrane of an RLeaky, into the synaptic
+current of an RSynaptic (NIR's gain on both inputs is 1 with this mapping). Shapes come from running each
+stateless module once on zeros.
 """
 
 from __future__ import annotations
@@ -80,6 +87,33 @@ def _synaptic(nir, name: str, module, shape: tuple[int, ...]):
                        w_in=full(tau_syn / DEFAULT_DT), metadata=meta)  # fmt: skip
 
 
+def _recurrent_layer(nir, name: str, module):
+    """The all-to-all recurrent layer of an ``RLeaky``/``RSynaptic`` as a NIR ``Affine`` (``Linear`` without
+    bias); the same refusals as the exporter's (export/handlers.py), naming the layer."""
+    from torch import nn
+
+    kind = type(module).__name__
+    if module.reset_mechanism != "subtract":
+        raise UnsupportedLayerError(
+            f"{name!r} ({kind}): reset_mechanism {module.reset_mechanism!r}; only 'subtract' has a NIR and IR "
+            "form (snnTorch's zero reset drops the reset step's input)"
+        )
+    if not getattr(module, "all_to_all", False):
+        raise UnsupportedLayerError(
+            f"{name!r} ({kind}): all_to_all=False (one-to-one recurrence through V) has no NIR form here; use "
+            "all_to_all=True with linear_features"
+        )
+    rec = getattr(module, "recurrent", None)
+    if not isinstance(rec, nn.Linear) or rec.in_features != rec.out_features:
+        raise UnsupportedLayerError(
+            f"{name!r} ({kind}): the recurrent layer must be a square Linear (linear_features=N), got "
+            f"{type(rec).__name__}"
+        )
+    if rec.bias is None:
+        return nir.Linear(weight=_weight(rec))
+    return nir.Affine(weight=_weight(rec), bias=_array(rec.bias))
+
+
 def torch_to_nir(
     model,
     input_shape: Sequence[int],
@@ -100,6 +134,7 @@ def torch_to_nir(
     chain = list(modules) if modules is not None else list(model.named_children())
     x = torch.zeros(1, *input_shape)
     nodes: dict[str, object] = {"input": nir.Input(input_type={"input": np.array(input_shape)})}
+    loops: dict[str, object] = {}  # a recurrent neuron's weights, on edges to and from it, outside the chain
     problems = []
     with torch.no_grad():
         for name, m in chain:
@@ -107,9 +142,17 @@ def torch_to_nir(
             shape = tuple(x.shape[1:])
             if isinstance(m, (nn.Dropout, nn.Identity)):
                 continue
-            if isinstance(m, (snn.Leaky, snn.Synaptic)):
+            if isinstance(m, (snn.Leaky, snn.Synaptic)):  # RLeaky and RSynaptic are neither
                 write = _leaky if isinstance(m, snn.Leaky) else _synaptic
                 try:
+                    nodes[name] = write(nir, name, m, shape)
+                except UnsupportedLayerError as exc:
+                    problems.append(str(exc))
+                continue
+            if isinstance(m, (snn.RLeaky, snn.RSynaptic)):
+                write = _leaky if isinstance(m, snn.RLeaky) else _synaptic
+                try:
+                    loops[f"{name}_w_rec"] = _recurrent_layer(nir, name, m)
                     nodes[name] = write(nir, name, m, shape)
                 except UnsupportedLayerError as exc:
                     problems.append(str(exc))
@@ -137,9 +180,13 @@ def torch_to_nir(
         raise UnsupportedLayerError("cannot write NIR: " + "; ".join(problems))
     nodes["output"] = nir.Output(output_type={"output": np.array(x.shape[1:])})
     names = list(nodes)
+    edges = list(zip(names[:-1], names[1:]))
+    for rec in loops:
+        neuron = rec.removesuffix("_w_rec")
+        edges += [(neuron, rec), (rec, neuron)]
     metadata = {"producer": PRODUCER, "units": "real", "dt": DEFAULT_DT, "num_steps": int(num_steps),
                 "encoding": encoding, "input_scale": float(input_scale)}  # fmt: skip
-    return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])), metadata=metadata)
+    return nir.NIRGraph(nodes={**nodes, **loops}, edges=edges, metadata=metadata)
 
 
 def write_torch_nir(path: Path | str, model, input_shape: Sequence[int], **kwargs) -> Path:
