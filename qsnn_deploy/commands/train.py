@@ -42,7 +42,11 @@ def write_metrics_csv(path: Path, iterations: list[dict[str, Any]], epochs: list
 
 
 def write_metrics_png(
-    path: Path, iterations: list[dict[str, Any]], epochs: list[dict[str, Any]], title: str
+    path: Path,
+    iterations: list[dict[str, Any]],
+    epochs: list[dict[str, Any]],
+    title: str,
+    loss_label: str = "loss",
 ) -> None:
     import matplotlib
 
@@ -52,7 +56,7 @@ def write_metrics_png(
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     its = [r["iteration"] for r in iterations]
     axes[0].plot(its, [r["loss"] for r in iterations], lw=0.8)
-    axes[0].set(xlabel="iteration", ylabel="mse_count_loss", title="training loss")
+    axes[0].set(xlabel="iteration", ylabel=loss_label, title="training loss")
     axes[1].plot(its, [r["lr"] for r in iterations], lw=0.8, color="tab:orange")
     axes[1].set(xlabel="iteration", ylabel="learning rate", title="LR schedule")
     axes[2].plot(
@@ -126,7 +130,7 @@ def train_from_cli(
     from qsnn_deploy.data import load_dataset
     from qsnn_deploy.models import build_model, save_checkpoint
     from qsnn_deploy.train import ddp
-    from qsnn_deploy.train.loop import seed_everything, train_model
+    from qsnn_deploy.train.loop import loss_label, seed_everything, train_model
 
     config = preset.model.with_bits(bits or None)
     # The recipe as run: the preset with the command line's overrides, resolved once, so that the checkpoint
@@ -191,7 +195,13 @@ def train_from_cli(
             save_checkpoint(out / "model.pt", model.cpu(), config, recipe, metrics, init_from=init_from)
             write_metrics_csv(out / "metrics.csv", result.iterations, result.epochs)
             bits_name = f"{config.bits}-bit" if config.bits else "float"
-            write_metrics_png(out / "metrics.png", result.iterations, result.epochs, f"{dataset} {bits_name}")
+            write_metrics_png(
+                out / "metrics.png",
+                result.iterations,
+                result.epochs,
+                f"{dataset} {bits_name}",
+                loss_label=loss_label(recipe.loss),
+            )
             click.echo(
                 f"{dataset} {bits_name}: best test accuracy {result.best_accuracy:.2%} at epoch "
                 f"{result.best_epoch}/{len(result.epochs)} on {len(test_ds)} samples, "

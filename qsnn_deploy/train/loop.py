@@ -1,6 +1,6 @@
-"""The training loop of the paper's recipe: Adam, ``mse_count_loss``, an LR schedule stepped per iteration,
-optional gradient-norm and weight clipping (DVS), early stopping on test accuracy, seeded and data-parallel
-aware (:mod:`qsnn_deploy.train.ddp`)."""
+"""The training loop of the paper's recipe: Adam, the preset's loss (``mse_count_loss``, or ``ce_count_loss``
+where the preset says so), an LR schedule stepped per iteration, optional gradient-norm and weight clipping
+(DVS), early stopping on test accuracy, seeded and data-parallel aware (:mod:`qsnn_deploy.train.ddp`)."""
 
 from __future__ import annotations
 
@@ -132,6 +132,13 @@ def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, t_max: int):
 
 
 LOSSES = ("mse_count", "ce_count")
+
+
+def loss_label(loss: str) -> str:
+    """The snnTorch name of a preset's loss (``TrainPreset.loss``), as plots and logs label it."""
+    if loss not in LOSSES:
+        raise QsnnError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    return f"{loss}_loss"
 
 
 def make_loss(preset: TrainPreset) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
