@@ -186,13 +186,16 @@ def channel_events(layer: Layer) -> int:
     return int(kh * kw * layer.pool_kernel**2)
 
 
-def fused_scratch(layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...], lean: bool = False) -> int:
-    """List entries qsnn_conv_spikes_lif needs, the largest over the fused layers: a whole position's list, or
-    with ``lean`` one input channel's (the kernel then sums a position in parts)."""
-    return max(
-        (channel_events(lay) if lean else k.events_max for lay, k in zip(layers, kernels) if k.conv_fused),
-        default=0,
-    )
+def fused_scratch(
+    layers: tuple[Layer, ...], kernels: tuple[LayerKernels, ...], lean: bool = False
+) -> tuple[int, int]:
+    """(row bitmap words, list entries) qsnn_conv_spikes_lif needs, the largest over the fused layers: the
+    bitmaps of the input rows and windows and a whole position's list, or with ``lean`` no bitmaps and one input
+    channel's list (the kernel then cuts rows out of the spike bits and sums a position in parts)."""
+    fused = [(lay, k) for lay, k in zip(layers, kernels) if k.conv_fused]
+    rows = [0 if lean else lay.in_shape[0] * (lay.in_shape[1] + lay.out_shape[2]) for lay, _ in fused]
+    events = [channel_events(lay) if lean else k.events_max for lay, k in fused]
+    return max(rows, default=0), max(events, default=0)
 
 
 def streams_first_layer(layers: tuple[Layer, ...], static: bool, lean: bool) -> bool:
@@ -234,7 +237,8 @@ def state_bytes(
         acc = scratch_elements(layers, static, None, streamed) * 4
     else:
         fused = tuple(k.conv_fused for k in kernels)
-        acc = scratch_elements(layers, static, fused, streamed) * 4 + fused_scratch(layers, kernels, lean) * 2
+        rows, events = fused_scratch(layers, kernels, lean)
+        acc = scratch_elements(layers, static, fused, streamed) * 4 + rows * 4 + events * 2
     cache = (4 if streamed else layers[0].neurons * 4) if static else 0
     mems = sum(layer.neurons * layer.state_bits // 8 for layer in layers)
     spikes = sum(spike_words(layer) * 4 for layer in layers)

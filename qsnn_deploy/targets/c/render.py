@@ -170,6 +170,7 @@ def render_files(model: CheckedModel) -> dict[str, str]:
     lean = lean_layout(RuleInput(graph, stages, model.ranges, model.options))
     streamed = streams_first_layer(stages, static, lean)
     fused = tuple(k.conv_fused for k in kernels)
+    rows, events = fused_scratch(stages, kernels, lean)
     ctx = {
         "p": prefix,
         "P": prefix.upper(),
@@ -182,7 +183,8 @@ def render_files(model: CheckedModel) -> dict[str, str]:
         "num_classes": stages[-1].neurons,
         "acc_size": scratch_elements(stages, static, None, streamed),
         "acc_fast": scratch_elements(stages, static, fused, streamed),
-        "events_size": fused_scratch(stages, kernels, lean),
+        "rows_size": rows,
+        "events_size": events,
         "streamed": streamed,
         "state_estimate": state_bytes(stages, static, kernels, lean),
         "rec_size": recurrent_scratch(stages),

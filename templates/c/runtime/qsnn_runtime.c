@@ -83,7 +83,7 @@ static void set_spike(uint32_t *bits, int32_t i, uint32_t spike)
 
 /* Bits at .. at + width - 1 (1 <= width <= 32) of a bit array as the low bits of a word; reads the next word
  * only where the field crosses into it. */
-static uint32_t bits_at(const uint32_t *bits, int32_t at, int32_t width)
+QSNN_INLINE uint32_t bits_at(const uint32_t *bits, int32_t at, int32_t width)
 {
     int32_t k = at >> 5, sh = at & 31;
     uint32_t field = bits[k] >> sh;
@@ -700,20 +700,6 @@ QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
 #else
     return high32((int64_t)a * b + ((int64_t)1 << 31));
 #endif
-
-}
-
-/* 1 when d > th, else 0. With the DSP extension: the sign of the saturating th - d (QSUB), which is the sign
- * of the exact difference, so two instructions instead of a compare and two conditional moves. */
-QSNN_INLINE int32_t above(int32_t d, int32_t th)
-{
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-    int32_t diff;
-    __asm__("qsub %0, %1, %2" : "=r"(diff) : "r"(th), "r"(d));
-    return (int32_t)((uint32_t)diff >> 31);
-#else
-    return d > th;
-#endif
 }
 
 /* The LIF update in int32 (qsnn_lif_fast's preconditions: no saturation, every intermediate within the state
@@ -743,7 +729,7 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
     int32_t i = 0, end = n * vs, fired = 0;
     k.reset_zero = reset_zero;
     do { /* n >= 1 */
-        int32_t d, spike;
+        int32_t d;
         if (v_bits == 32) {
             d = lif_fast_update(k, v32[i], *cur);
             v32[i] = d;
@@ -751,11 +737,10 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
             d = lif_fast_update(k, v16[i], *cur);
             v16[i] = (int16_t)d;
         }
-        spike = above(d, k.th);
-        if (spike) { /* few neurons fire: a branch is cheaper than writing every bit */
+        if (d > k.th) { /* few neurons fire: a compare and a branch, the bit and the count only for those */
             s[(at + i) >> 5] |= (uint32_t)1 << ((at + i) & 31);
+            fired++;
         }
-        fired += spike;
         i += vs;
         cur += cs;
     } while (i != end);
@@ -875,7 +860,60 @@ static QSNN_NOINLINE uint16_t *gather_channel(const gather_t *gp, const uint32_t
     return list;
 }
 
-/* Adds to lanes the sums of groups g and g + 1 of 8 channels each over the listed weight rows [list, end), w pointing at group
+/* Bitmaps of the active inputs, one word per input row, cut out of the spike bits: bit pad + x = column x (the
+ * left zero padding is part of the bitmap, so that a window's bits are one right shift away). */
+static QSNN_NOINLINE void spike_rows(const uint32_t *in, int32_t rows, int32_t width, int32_t pad, uint32_t *bits)
+{
+    int32_t r;
+    for (r = 0; r < rows; r++) {
+        bits[r] = bits_at(in, r * width, width) << pad;
+    }
+}
+
+/* For each input channel c and pooled column px, cols[c out_w + px] has bit pad + y set when input row y has
+ * an active input in the columns that reach px, so that a position visits only the rows that contribute. */
+static QSNN_NOINLINE void window_rows(const gather_t *gp, const uint32_t *rows, int32_t out_w, uint32_t *cols)
+{
+    int32_t c, y, px;
+    for (c = 0; c < gp->in_c; c++, cols += out_w) {
+        for (px = 0; px < out_w; px++) {
+            cols[px] = 0;
+        }
+        for (y = 0; y < gp->in_h; y++) {
+            uint32_t row = *rows++;
+            uint32_t bit = (uint32_t)1 << (y + gp->pad);
+            for (px = 0; row != 0 && px < out_w; px++, row >>= gp->pool) {
+                if ((row & gp->window) != 0) {
+                    cols[px] |= bit;
+                }
+            }
+        }
+    }
+}
+
+/* The weight rows (as word offsets of channel group 0) of every active input reaching pooled output (py, px),
+ * one entry per (input, kernel tap, position in the pooling window); returns the end of the list. Stride 1. */
+static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, const uint32_t *cols,
+                                             int32_t out_w, int32_t py, int32_t px, uint16_t *list)
+{
+    const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
+    const int32_t y0 = py * gp->pool - gp->pad, x0 = px * gp->pool; /* x0: bitmap bit of the window's column 0 */
+    const uint32_t rows_mask = span >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << span) - 1u;
+    const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
+    int32_t c, row0 = 0;
+    cols += px;
+    for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
+        uint32_t active = (*cols >> (py * gp->pool)) & rows_mask; /* bit r: window row r has inputs */
+        while (active != 0) {
+            int32_t r = lowest_set(active); /* 0 <= y0 + r < in_h: padding rows have no bit */
+            active &= active - 1u;
+            list = emit_row(gp, (rows[y0 + r] >> x0) & gp->window, r, row0, list);
+        }
+    }
+    return list;
+}
+
+/* Sums of groups g and g + 1 of 8 channels each over the listed weight rows [list, end), w pointing at group
  * g's word of kernel row 0 (for the last group of an odd count, "group g + 1" is the next row's group 0, or
  * the padding word after the last row, and its sums are dropped): per group four words of two 16-bit lanes,
  * channels (0, 1), (2, 3), (4, 5), (6, 7), each lane sum(w + 8) (offset-binary nibbles, see "Fast kernels").
@@ -885,6 +923,7 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
                                   uint32_t lanes[8])
 {
     const uint32_t m8 = 0x00FF00FFu;
+    lanes[0] = lanes[1] = lanes[2] = lanes[3] = lanes[4] = lanes[5] = lanes[6] = lanes[7] = 0;
     while (list < end) {
         /* 17 nibbles of at most 15 fit a byte: accumulate byte lanes, then widen to 16-bit lanes (in memory:
          * the loop above keeps the registers). */
@@ -964,7 +1003,7 @@ typedef uint8_t qsnn_u8x16 __attribute__((vector_size(16)));
 typedef uint16_t qsnn_u16x8 __attribute__((vector_size(16)));
 
 /* sum_groups for groups g..g+3 at once: one 16-byte load per weight row, byte lanes per nibble (17 rows),
- * widened to 16-bit lanes; adds to lanes[4 j + k], group g + j's word k as sum_groups adds it. */
+ * widened to 16-bit lanes; lanes[4 j + k] is group g + j's word k as sum_groups writes it. */
 static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t lanes[16])
 {
     const qsnn_u8x16 m4 = (qsnn_u8x16){0} + 15;
@@ -992,10 +1031,10 @@ static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, con
     __builtin_memcpy(out[2], &hi_even, sizeof out[2]);
     __builtin_memcpy(out[3], &hi_odd, sizeof out[3]);
     for (j = 0; j < 4; j++) {
-        lanes[4 * j] += out[0][j];
-        lanes[4 * j + 1] += out[1][j];
-        lanes[4 * j + 2] += out[2][j];
-        lanes[4 * j + 3] += out[3][j];
+        lanes[4 * j] = out[0][j];
+        lanes[4 * j + 1] = out[1][j];
+        lanes[4 * j + 2] = out[2][j];
+        lanes[4 * j + 3] = out[3][j];
     }
 }
 #else
@@ -1032,7 +1071,7 @@ static QSNN_NOINLINE void requant_lanes(const uint32_t *lanes, int32_t n, int32_
     }
 }
 
-/* Adds to lanes the sums of the n channels from group g on (n / 8 groups, see sum_groups) over [list, end). */
+/* The sums of the n channels from group g on (n / 8 groups, see sum_groups) over [list, end) into lanes. */
 static void sum_pass(const uint32_t *w, const uint16_t *list, const uint16_t *end, int32_t n, uint32_t *lanes)
 {
 #if QSNN_VECTOR_SUMS
@@ -1052,28 +1091,38 @@ static QSNN_NOINLINE int32_t sum_in_parts(const gather_t *gp, const uint32_t *in
                                           uint32_t *lanes)
 {
     const int32_t per_channel = gp->kh * gp->kw * gp->pool * gp->pool;
-    int32_t c = 0, count = 0;
+    int32_t c = 0, count = 0, j;
+    for (j = 0; j < n / 2; j++) {
+        lanes[j] = 0;
+    }
     while (c < gp->in_c) {
+        uint32_t part[4 * QSNN_PASS_GROUPS];
         uint16_t *end = list;
         while (c < gp->in_c && (int32_t)(end - list) + per_channel <= list_cap) {
             end = gather_channel(gp, in, c++, py, px, end);
         }
-        sum_pass(w, list, end, n, lanes);
+        sum_pass(w, list, end, n, part);
+        for (j = 0; j < n / 2; j++) { /* every lane stays within 16 bits: the whole list's sum does */
+            lanes[j] += part[j];
+        }
         count += (int32_t)(end - list);
     }
     return count;
 }
 
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
-                             const uint32_t *in, uint16_t *list, int32_t list_cap, void *v, int32_t v_bits,
-                             uint32_t *spikes)
+                             const uint32_t *in, uint32_t *rows, uint16_t *list, int32_t list_cap, void *v,
+                             int32_t v_bits, uint32_t *spikes)
 {
     const lif_consts_t k = lif_consts(lif);
     const int32_t cstep = rq->channels > 1 ? 1 : 0;
     const int32_t plane = cv->out_h * cv->out_w, groups = cv->out_c >> 3;
     const int32_t columns = cv->pool + cv->kw - 1;
-    /* The whole list of a position fits: gather it once and sum it for every pass. */
+    /* With rows (and a list that holds a whole position): the row bitmaps and the window rows once per call,
+     * each position's list gathered once and summed for every pass. Without: each window row cut out of the
+     * spike bits where it is needed, a position summed in parts (sum_in_parts) when its list may not fit. */
     const int32_t whole = list_cap >= cv->in_c * cv->kh * cv->kw * cv->pool * cv->pool;
+    uint32_t *cols = rows != NULL ? rows + cv->in_c * cv->in_h : NULL; /* after the row bitmaps, see window_rows */
     gather_t gp;
     int32_t py, px, g, c, fired = 0;
     gp.in_c = cv->in_c;
@@ -1087,23 +1136,29 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     gp.window = columns >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << columns) - 1u;
     gp.taps = ((uint32_t)1 << cv->kw) - 1u;
     clear_spikes(spikes, lif->n);
+    if (rows != NULL) {
+        spike_rows(in, cv->in_c * cv->in_h, cv->in_w, cv->pad, rows);
+        window_rows(&gp, rows, cv->out_w, cols);
+    }
     for (py = 0; py < cv->out_h; py++) {
         for (px = 0; px < cv->out_w; px++) {
             uint16_t *end = list;
             int32_t at = py * cv->out_w + px;
-            if (whole) {
+            if (rows != NULL) {
+                end = gather_events(&gp, rows, cols, cv->out_w, py, px, list);
+            } else if (whole) {
                 for (c = 0; c < cv->in_c; c++) {
                     end = gather_channel(&gp, in, c, py, px, end);
                 }
             }
             for (g = 0; g < groups; g += QSNN_GROUPS_PER_PASS(groups - g)) {
-                uint32_t lanes[4 * QSNN_PASS_GROUPS] = {0};
+                uint32_t lanes[4 * QSNN_PASS_GROUPS];
                 int32_t cur[8 * QSNN_PASS_GROUPS];
                 int32_t n = 8 * QSNN_GROUPS_PER_PASS(groups - g), first = 8 * g; /* channels of this pass */
                 int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
                 void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
                 int32_t count = (int32_t)(end - list);
-                if (whole) {
+                if (rows != NULL || whole) {
                     sum_pass(cv->words + g, list, end, n, lanes);
                 } else {
                     count = sum_in_parts(&gp, in, py, px, list, list_cap, cv->words + g, n, lanes);

@@ -27,11 +27,12 @@
  *     intermediate within the state type), the decay as one 32x32->64 multiply and two 32-bit shifts;
  *   qsnn_synaptic_fast: the synaptic current the same way, where the range analysis proves it never saturates;
  *   qsnn_conv_spikes_lif: a spike-input conv (stride 1) + sum pool + requantize + LIF in one pass, output
- *     position by output position: the active inputs reaching the position (the window's rows cut out of the
- *     spike bits, walked bit by bit) become a list of weight rows, and each group of 8 output channels sums
+ *     position by output position: the active inputs reaching the position (bitmaps of the input rows, made
+ *     from the spike bits once per step, walked bit by bit) become a list of weight rows, and each group of 8 output channels sums
  *     those rows in registers, 4 channels per 32-bit add (byte lanes, widened to 16-bit lanes every 17 rows).
- *     The list holds list_cap entries: a position whose inputs need more is summed in parts, one or more
- *     input channels at a time (list_cap >= one channel's kh * kw * pool^2), so small parts need little RAM.
+ *     Small RAM (rows NULL): no bitmaps, each window row is cut out of the spike bits where it is needed, and
+ *     the list holds list_cap entries: a position whose inputs need more is summed in parts, one or more
+ *     input channels at a time (list_cap >= one channel's kh * kw * pool^2).
  *     Its weights ("words") are one uint32 per kernel row and group of 8 channels: offset-binary nibbles
  *     (w + 8), channel j of the group in byte {0, 2, 1, 3}[j % 4], low nibble for j < 4, high nibble else,
  *     so that masks with 0x0F0F0F0F and 0x00FF00FF split a word into the channels' lanes in order. A lane
@@ -160,11 +161,13 @@ int32_t qsnn_lif_step32(const qsnn_lif_t *lif, int32_t *v, const int32_t *cur, u
  * type; 1 <= decay_shift <= 31, 0 <= decay_mult < 2^decay_shift. */
 void qsnn_synaptic_fast(const qsnn_synaptic_t *syn, int32_t *state, const int32_t *in, int32_t *out);
 int32_t qsnn_lif_fast(const qsnn_lif_t *lif, void *v, int32_t v_bits, const int32_t *cur, uint32_t *spikes);
-/* Spike-input conv + pool + requantize + LIF on the input spike bits; list: list_cap entries of scratch, at
- * least one input channel's kh * kw * pool^2. Returns how many fired. */
+/* Spike-input conv + pool + requantize + LIF on the input spike bits. rows: in_c * (in_h + out_w) words of
+ * scratch for the row bitmaps (then list_cap >= in_c * kh * kw * pool^2), or NULL (small RAM: the window rows
+ * are cut out of the bits where needed); list: list_cap entries of scratch, at least one input channel's
+ * kh * kw * pool^2. Returns how many fired. */
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *conv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
-                             const uint32_t *in, uint16_t *list, int32_t list_cap, void *v, int32_t v_bits,
-                             uint32_t *spikes);
+                             const uint32_t *in, uint32_t *rows, uint16_t *list, int32_t list_cap, void *v,
+                             int32_t v_bits, uint32_t *spikes);
 
 /* One synaptic step: state (C, H, W) int32, the caller's; in (the requantize's or the recurrent's output) and
  * out (the current the LIF reads) are channels-last and may be the same buffer. */
