@@ -15,6 +15,10 @@ leftovers.
     python benchmarks/sim_speed.py --threads 1            # both single-threaded (steadier on a busy machine)
 
 snnTorch runs without torch's huge-page allocations (THP_MEM_ALLOC_ENABLE=0), as the paper's code runs.
+
+Beside the figures it prints the load average, the CPU time of each side and the other jobs' share of the CPU
+during each timed run, the torch/snnTorch/NumPy versions and the thread settings, and a WARNING where the
+machine was not idle (benchmarks/conditions.py): then the ratio is not meaningful.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import argparse
 import multiprocessing
 import os
 import statistics
-import time
 from concurrent.futures import ProcessPoolExecutor
+
+import conditions
+from conditions import Timing
 
 
 def build(checkpoint: str | None, dataset: str, seed: int, bn_bias: tuple[float, float]):
@@ -45,13 +51,6 @@ def build(checkpoint: str | None, dataset: str, seed: int, bn_bias: tuple[float,
             bn.weight.data.uniform_(0.5, 3.0)
             bn.bias.data.uniform_(*bn_bias)
     return model.eval(), config
-
-
-def timed(fn) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of fn()."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def setup(args):
@@ -84,7 +83,7 @@ def runner(side: str, args, model, graph, ds):
     return run_torch if side == "torch" else run_sim
 
 
-def measure(side: str, args) -> tuple[float, float]:
+def measure(side: str, args) -> Timing:
     """In a fresh process: set up, warm up with one untimed run of the same call (a first run pays for fresh
     memory: ~0.3 s of page faults for the simulator's batch buffers here, and its worker threads' first
     batches run ~1.5x slower), then time ``side`` on all samples."""
@@ -92,7 +91,7 @@ def measure(side: str, args) -> tuple[float, float]:
     model, _, graph, ds = setup(args)
     fn = runner(side, args, model, graph, ds)
     fn(len(ds))
-    return timed(lambda: fn(len(ds)))
+    return conditions.timed(lambda: fn(len(ds)))
 
 
 def set_threads(threads: int | None) -> None:
@@ -126,6 +125,7 @@ def main() -> None:
     # snnTorch runs as the paper's code runs it: without the huge pages that ``import qsnn_deploy`` asks torch
     # for (set before torch loads; the spawned measuring processes inherit it).
     os.environ["THP_MEM_ALLOC_ENABLE"] = "0"
+    load_before = conditions.load_average()
     set_threads(args.threads)
 
     import numpy as np
@@ -146,24 +146,30 @@ def main() -> None:
     else:
         run_torch, run_sim = (runner(side, args, model, graph, ds) for side in ("torch", "sim"))
         for _ in range(args.repeat):
-            torch_times.append(timed(lambda: run_torch(n)))
-            sim_times.append(timed(lambda: run_sim(n)))
-    ratios = [t[0] / s[0] for t, s in zip(torch_times, sim_times)]
+            torch_times.append(conditions.timed(lambda: run_torch(n)))
+            sim_times.append(conditions.timed(lambda: run_sim(n)))
+    ratios = [t.wall / s.wall for t, s in zip(torch_times, sim_times)]
     fast = simulate(graph, ds.inputs, args.num_steps, batch_size=args.batch)
 
     reference = simulate_reference(graph, ds.inputs[: min(n, 16)], args.num_steps)
     exact = np.array_equal(reference, fast.output_spikes[: len(reference)])
 
-    def line(name: str, times: list[tuple[float, float]]) -> str:
-        wall = statistics.median(t[0] for t in times)
-        cpu = statistics.median(t[1] for t in times)
-        return f"{name}: {wall / n * 1e3:8.2f} ms/sample  ({n / wall:7.1f} samples/s, CPU {cpu / n * 1e3:.2f} ms/sample)"
+    def line(name: str, times: list[Timing]) -> str:
+        wall = statistics.median(t.wall for t in times)
+        cpu = statistics.median(t.cpu for t in times)
+        others = [t.others for t in times if t.others is not None]
+        busy = f", other jobs {max(others):.0%} of the CPU at most" if others else ""
+        return (
+            f"{name}: {wall / n * 1e3:8.2f} ms/sample  ({n / wall:7.1f} samples/s, "
+            f"CPU {cpu / n * 1e3:.2f} ms/sample{busy})"
+        )
 
     print(f"model: {args.checkpoint or 'random init'} ({config.arch}), {n} samples x {args.num_steps} steps")
     where = "each in a fresh process" if args.isolate else "in this process"
+    workers = args.threads or conditions.cores()
     print(
-        f"threads: {args.threads or 'default'} (torch {torch.get_num_threads()}), {args.repeat} alternating runs "
-        f"{where}"
+        f"runs: --threads {args.threads or 'default'} (torch {torch.get_num_threads()} threads, simulator "
+        f"{workers} worker{'s' if workers > 1 else ''}), {args.repeat} alternating runs {where}"
     )
     print(f"firing rates: { {k: round(v, 4) for k, v in fast.firing_rates().items()} }")
     print(line("snnTorch step by step ", torch_times))
@@ -172,6 +178,8 @@ def main() -> None:
         f"ratio (median of runs): {statistics.median(ratios):8.2f}x   (each run: {', '.join(f'{r:.2f}' for r in ratios)})"
     )
     print(f"fast path == int64 reference path on {len(reference)} samples: {exact}")
+    sides = {"snnTorch": torch_times, "simulator": sim_times}
+    print("\n".join(conditions.report(load_before, sides)))
 
 
 if __name__ == "__main__":
