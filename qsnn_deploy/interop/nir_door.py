@@ -105,7 +105,8 @@ def node_label(ir: str, originals: dict[str, str]) -> str:
 
 def true_warnings(graph: Graph, warnings: list[str], dt: float, names: dict) -> list[str]:
     """``warnings`` without the exporter's infinite-horizon saturation warnings, plus a saturation warning
-    for each LIF that can saturate within ``num_steps`` and one for each decay that rounds to 1 or 0."""
+    for each membrane or synaptic current that can saturate within ``num_steps`` (ir/saturation.py) and one
+    for each decay that rounds to 1 or 0."""
     from qsnn_deploy.ir import metadata as meta
 
     originals = {ir: str(name) for name, ir in names.items()}
