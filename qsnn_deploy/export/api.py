@@ -106,13 +106,22 @@ def sequential_layers(model: nn.Sequential, input_shape: tuple[int, int, int] | 
 
 
 def probe_inputs(
-    shape: tuple[int, int, int], encoding: str, num_steps: int, n: int = 4, seed: int = 0
+    shape: tuple[int, int, int],
+    encoding: str,
+    num_steps: int,
+    n: int = 4,
+    seed: int = 0,
+    scale: float = 1.0,
 ) -> np.ndarray:
-    """Deterministic inputs for the drift checks of the folding passes (any values in the input range do)."""
+    """Deterministic inputs for the drift checks of the folding passes (any values in the input range do) and
+    for export's check without data. Static: uniform pixels. Stream: 10% of the inputs carry ``2 / scale``
+    units (clipped to 1..255): 2 events a bin at scale 1 (event counts), a full pixel at scale 1/255 (a row of
+    sequential MNIST: 2 units would be 2/255 of a pixel, a current too small for any layer to spike on)."""
     rng = np.random.default_rng(seed)
     if encoding == "static":
         return rng.integers(0, 256, (n, *shape)).astype(np.uint8)
-    return (rng.random((n, num_steps, *shape)) < 0.1).astype(np.uint8) * 2
+    value = int(np.clip(round(2.0 / scale), 1, 255)) if scale > 0 else 2
+    return (rng.random((n, num_steps, *shape)) < 0.1).astype(np.uint8) * np.uint8(value)
 
 
 def fit_inputs(raw: np.ndarray, shape: tuple[int, int, int], encoding: str, what: str) -> np.ndarray:
@@ -204,7 +213,7 @@ def export_model(
         raise UnsupportedLayerError(problems[0])
     result = ExportResult(graph, applied, warnings, model=model)
     if check_inputs is None:
-        inputs = probe_inputs(fg.input_shape, encoding, num_steps, n=8)
+        inputs = probe_inputs(fg.input_shape, encoding, num_steps, n=8, scale=float(input_scale))
         result.check_on = f"{len(inputs)} {RANDOM_PROBES}"
     else:
         inputs = fit_inputs(np.asarray(check_inputs), fg.input_shape, encoding, check_on or "check_inputs")

@@ -493,7 +493,7 @@ def import_nir(
         else:
             if abs(recorded_dt - dt) > 1e-12 * dt:
                 result.warnings.append(f"--dt {dt:g} replaces the dt {recorded_dt:g} the graph records")
-    raw = data[0] if data is not None else probe_inputs(fg.input_shape, encoding, steps, n=8)
+    raw = data[0] if data is not None else probe_inputs(fg.input_shape, encoding, steps, n=8, scale=scale)
     raw = nir_door.fit_frames(raw, fg.input_shape, dataset or "probe")
     result.check = compare_float(fg, graph, raw)
     if data is not None:
