@@ -51,26 +51,27 @@ def braille_chain(seed: int = 0, **over) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names[:-1], names[1:])))
 
 
-def cubalif_reference(graph: nir.NIRGraph, x: np.ndarray, bits: int, reset: str, steps: int = STEPS):
-    """NIR's CubaLIF, forward Euler over dt, in float64 with the weights quantized to ``bits`` as import does:
-    ``I <- I + dt/tau_syn (-I + w_in W s)``, ``v <- v + dt/tau_mem (v_leak - v + r I)``, the reset decided by
-    the previous step's membrane (``> v_threshold``), a spike when ``v > v_threshold``. ``x``: (N, 12) real
-    input currents, the same at every step. Returns (output spike counts (N, 7), spikes per layer)."""
+def cubalif_layers(x: np.ndarray, layers: list, reset: str, steps: int = STEPS):
+    """NIR's CubaLIF, forward Euler over dt, in float64, layer after layer: ``I <- I + dt/tau_syn (-I + w_in
+    drive)``, ``v <- v + dt/tau_mem (v_leak - v + r I)``, the reset decided by the previous step's membrane
+    (``> v_threshold``), a spike when ``v > v_threshold``. ``layers``: (real weights W, CubaLIF node, recurrent
+    weights W_rec or None); a layer's drive is ``W s`` plus ``W_rec`` times its own spikes of the previous step
+    (0 at the first). ``x``: (N, F) real input currents, the same at every step. Returns (output spike counts,
+    spike totals per layer)."""
     s = np.broadcast_to(x, (steps, *x.shape))  # (T, N, F): the input current of every step
     totals = []
-    for fc, lif in (("fc1", "lif1"), ("fc2", "lif2")):
-        w_int, scale = quantize_per_tensor(np.asarray(graph.nodes[fc].weight, np.float64), bits)
-        node = graph.nodes[lif]
+    for w, node, w_rec in layers:
         p = {
             f: float(np.asarray(getattr(node, f)).flat[0])
             for f in ("tau_syn", "tau_mem", "r", "w_in", "v_threshold")
         }
         th = p["v_threshold"]
-        i = np.zeros((s.shape[1], w_int.shape[0]))
+        i = np.zeros((s.shape[1], w.shape[0]))
         v = np.zeros_like(i)
         out = np.zeros((steps, *i.shape))
         for t in range(steps):
-            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * s[t] @ (w_int * scale).T)
+            drive = s[t] @ w.T + (out[t - 1] @ w_rec.T if w_rec is not None and t else 0.0)
+            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * drive)
             r = v > th
             if reset == "zero":
                 v = np.where(r, 0.0, v)
@@ -79,6 +80,20 @@ def cubalif_reference(graph: nir.NIRGraph, x: np.ndarray, bits: int, reset: str,
         totals.append(int(out.sum()))
         s = out
     return s.sum(axis=0), totals
+
+
+def quantized(weight, bits: int) -> np.ndarray:
+    """``weight`` quantized to ``bits`` as import does, in real units."""
+    return np.multiply(*quantize_per_tensor(np.asarray(weight, np.float64), bits))
+
+
+def cubalif_reference(graph: nir.NIRGraph, x: np.ndarray, bits: int, reset: str, steps: int = STEPS):
+    """:func:`cubalif_layers` on ``braille_chain``'s two layers (no recurrence). ``x``: (N, 12)."""
+    layers = [
+        (quantized(graph.nodes[fc].weight, bits), graph.nodes[lif], None)
+        for fc, lif in (("fc1", "lif1"), ("fc2", "lif2"))
+    ]
+    return cubalif_layers(x, layers, reset, steps)
 
 
 def probe(n: int = 16, seed: int = 1) -> np.ndarray:

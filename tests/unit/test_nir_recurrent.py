@@ -17,7 +17,7 @@ from qsnn_deploy.interop.nir_import import import_nir, quantize_per_tensor  # no
 from qsnn_deploy.ir.ops import Recurrent  # noqa: E402
 from qsnn_deploy.sim import simulate  # noqa: E402
 from qsnn_deploy.sim.reference import simulate_reference  # noqa: E402
-from tests.unit.test_nir_cubalif import BETAS, DT, TAU_SYN_STEPS, cuba, probe  # noqa: E402
+from tests.unit.test_nir_cubalif import BETAS, DT, TAU_SYN_STEPS, cuba, cubalif_layers, probe, quantized  # noqa: E402
 
 STEPS = 40
 
@@ -64,35 +64,13 @@ def braille(seed: int = 0, layout: str = "plain") -> nir.NIRGraph:
 
 
 def recurrent_reference(x: np.ndarray, bits: int, reset: str, seed: int = 0):
-    """NIR's CubaLIF, forward Euler over dt (as test_nir_cubalif.cubalif_reference), the hidden layer's input
-    ``W1 x + W_rec s[t-1]`` (its own spikes of the previous step, 0 at the first), weights quantized to
-    ``bits`` as import does. Returns (output spike counts (N, 7), spike totals per layer)."""
+    """NIR's CubaLIF equations (test_nir_cubalif.cubalif_layers) on the Braille layout: the hidden layer's
+    drive is ``W1 x + W_rec s[t-1]``, weights quantized to ``bits`` as import does. Returns (output spike counts
+    (N, 7), spike totals per layer)."""
     n = braille_nodes(seed)
-    q = {
-        k: np.multiply(*quantize_per_tensor(np.asarray(n[k].weight, np.float64), bits))
-        for k in ("fc1", "w_rec", "fc2")
-    }
-    totals, s = [], np.broadcast_to(x, (STEPS, *x.shape))
-    for fc, lif, rec in (("fc1", "lif1", "w_rec"), ("fc2", "lif2", None)):
-        node = n[lif]
-        p = {
-            f: float(np.asarray(getattr(node, f)).flat[0])
-            for f in ("tau_syn", "tau_mem", "r", "w_in", "v_threshold")
-        }
-        th = p["v_threshold"]
-        i = np.zeros((s.shape[1], q[fc].shape[0]))
-        v, out = np.zeros_like(i), np.zeros((STEPS, *i.shape))
-        for t in range(STEPS):
-            drive = s[t] @ q[fc].T + (out[t - 1] @ q[rec].T if rec and t else 0.0)
-            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * drive)
-            r = v > th
-            if reset == "zero":
-                v = np.where(r, 0.0, v)
-            v = v + DT / p["tau_mem"] * (-v + p["r"] * i) - (r * th if reset == "subtract" else 0.0)
-            out[t] = v > th
-        totals.append(int(out.sum()))
-        s = out
-    return s.sum(axis=0), totals
+    q = {k: quantized(n[k].weight, bits) for k in ("fc1", "w_rec", "fc2")}
+    layers = [(q["fc1"], n["lif1"], q["w_rec"]), (q["fc2"], n["lif2"], None)]
+    return cubalif_layers(x, layers, reset, STEPS)
 
 
 def load(graph, bits: int, reset: str = "subtract"):
