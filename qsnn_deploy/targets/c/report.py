@@ -76,6 +76,24 @@ def _symbol_size(elf: Path, name: str) -> int:
     raise ToolchainError(f"symbol {name} not found in {elf}")
 
 
+def _functions_sizes(path: Path) -> dict[str, int]:
+    """Size of every function (text symbol) of an object or ELF, by name."""
+    out = run_tool([require_tool("arm-none-eabi-nm"), "-S", str(path)], "arm-none-eabi-nm").stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def _linked_code(elf: Path, objects: list[Path]) -> int:
+    """Bytes of code of ``objects`` (the model and the runtime) that the firmware links: the runtime holds
+    kernels for every layout (spike bits, the lean layout's), and --gc-sections keeps only those called."""
+    names = {name for obj in objects for name in _functions_sizes(obj)}
+    return sum(size for name, size in _functions_sizes(elf).items() if name in names)
+
+
 def _stack(build: Path) -> int:
     """qsnn_run + qsnn_step (or set_static_input) + the deepest kernel, from the .su files."""
     usage: dict[str, int] = {}
@@ -257,7 +275,7 @@ def cost_report(
     }
     weights = sum(v for k, v in sections.items() if k.startswith(".rodata.qsnn_") and k.endswith("_w"))
     const = sum(v for k, v in sections.items() if ".rodata" in k) - weights
-    code = sum(v for k, v in sections.items() if ".text" in k)
+    code = _linked_code(elf, [build / "model.o", build / "runtime.o"])
     rep = CostReport(
         weights, weight_floor(graph, model.layers), const, code, _symbol_size(elf, "state"), _stack(build)
     )

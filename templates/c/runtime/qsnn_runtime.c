@@ -54,11 +54,20 @@ static int32_t weight_at(const uint8_t *w, int32_t packed, int32_t idx)
 #define QSNN_HI(byte) ((int32_t)(((byte) >> 4) ^ 8u) - 8)
 #define QSNN_S8(byte) ((int32_t)((byte) ^ 0x80u) - 128)
 
+#if defined(__GNUC__) && defined(__arm__) && !defined(__ARM_FEATURE_CLZ)
+/* lowest_set's table: the bit index of each top-5-bit value of (x & -x) * 0x077CB531. */
+static const uint8_t debruijn_index[32] = {0,  1,  28, 2,  29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4,  8,
+                                           31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6,  11, 5,  10, 9};
+#endif
+
 /* Index of the lowest set bit of a nonzero word. */
 QSNN_INLINE int32_t lowest_set(uint32_t x)
 {
-#if defined(__GNUC__)
+#if defined(__GNUC__) && (!defined(__arm__) || defined(__ARM_FEATURE_CLZ))
     return (int32_t)__builtin_ctz(x);
+#elif defined(__GNUC__)
+    /* No CLZ (the Cortex-M0): the lowest bit times a de Bruijn sequence puts a unique index in the top 5 bits. */
+    return (int32_t)debruijn_index[((x & (0u - x)) * 0x077CB531u) >> 27];
 #else
     int32_t n = 0;
     while ((x & 1u) == 0) {
@@ -508,27 +517,37 @@ int32_t qsnn_conv_u8_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const 
     const int64_t half = lif->decay_shift > 0 ? ((int64_t)1 << (lif->decay_shift - 1)) : 0;
     const int64_t lo = v_bits == 16 ? INT16_MIN : INT32_MIN, hi = v_bits == 16 ? INT16_MAX : INT32_MAX;
     qsnn_requant_t one = *rq; /* one position's out_c currents: channels-last with one element per channel */
-    int32_t py, px, u, w, c, kh, kw, o, fired = 0;
+    int32_t py, px, u, w, c, dy, dx, o, fired = 0;
     one.per_channel = rq->channels > 1 ? 1 : oc;
     for (py = 0; py < cv->out_h; py++) {
         for (px = 0; px < cv->out_w; px++) {
+            /* The input window of the pooled position: (pool - 1) stride + k rows and columns from (y0, x0);
+             * each nonzero pixel adds its weights once for every (pooling position, tap) pair reaching it. */
+            const int32_t y0 = py * cv->pool * cv->stride - cv->pad, x0 = px * cv->pool * cv->stride - cv->pad;
+            const int32_t rows = (cv->pool - 1) * cv->stride + cv->kh, cols = (cv->pool - 1) * cv->stride + cv->kw;
             for (o = 0; o < oc; o++) {
                 acc[o] = 0;
             }
-            for (u = 0; u < cv->pool; u++) { /* the conv outputs of the pooling window, summed */
-                for (w = 0; w < cv->pool; w++) {
-                    int32_t oy = (py * cv->pool + u) * cv->stride - cv->pad;
-                    int32_t ox = (px * cv->pool + w) * cv->stride - cv->pad;
-                    for (c = 0; c < cv->in_c; c++) {
-                        for (kh = 0; kh < cv->kh; kh++) {
-                            const uint8_t *row;
-                            if (oy + kh < 0 || oy + kh >= cv->in_h) {
-                                continue; /* zero padding */
+            for (c = 0; c < cv->in_c; c++) {
+                for (dy = 0; dy < rows; dy++) {
+                    const uint8_t *row;
+                    if (y0 + dy < 0 || y0 + dy >= cv->in_h) {
+                        continue; /* zero padding */
+                    }
+                    row = in + (c * cv->in_h + y0 + dy) * cv->in_w;
+                    for (dx = 0; dx < cols; dx++) {
+                        int32_t ix = x0 + dx;
+                        if (ix < 0 || ix >= cv->in_w || row[ix] == 0) {
+                            continue; /* padding, or an inactive input */
+                        }
+                        for (u = 0; u < cv->pool; u++) {
+                            int32_t kh = dy - u * cv->stride;
+                            if (kh < 0 || kh >= cv->kh) {
+                                continue;
                             }
-                            row = in + (c * cv->in_h + oy + kh) * cv->in_w;
-                            for (kw = 0; kw < cv->kw; kw++) {
-                                int32_t ix = ox + kw;
-                                if (ix >= 0 && ix < cv->in_w && row[ix] != 0) { /* only active inputs */
+                            for (w = 0; w < cv->pool; w++) {
+                                int32_t kw = dx - w * cv->stride;
+                                if (kw >= 0 && kw < cv->kw) {
                                     int32_t tap = (c * cv->kh + kh) * cv->kw + kw;
                                     add_run(acc, cv->weight, cv->packed, tap * oc, oc, (int32_t)row[ix]);
                                 }
@@ -966,6 +985,16 @@ static QSNN_NOIPA void sum_groups(const uint32_t *w, const uint16_t *list, const
                   [row] "=&r"(row), [a] "=&r"(a), [b] "=&r"(b)
                 : [w] "r"(w), [m4] "r"(m4), [stop] "r"(stop), [odd] "r"(odd)
                 : "cc", "memory");
+#elif UINTPTR_MAX <= 0xFFFFFFFFu
+        /* 32-bit cores without Thumb-2 (the Cortex-M0): the loop above in C, on 32-bit words. */
+        do {
+            const uint32_t *row = w + *list++;
+            uint32_t a = row[0], b = row[1];
+            lo0 += a & m4;
+            hi0 += (a >> 4) & m4;
+            lo1 += b & m4;
+            hi1 += (b >> 4) & m4;
+        } while (list < stop);
 #else
         /* Both groups' words as one 64-bit value: on 64-bit hosts one load, two masks and two adds per row. */
         uint64_t lo = 0, hi = 0;
