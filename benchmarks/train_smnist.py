@@ -72,13 +72,11 @@ def main() -> None:
     )
     seed_everything(args.seed)
     model = build_model(config)
-    if args.init is not None:
-        from qsnn_deploy.models import load_checkpoint
+    if args.init is not None:  # as `qsnn-deploy train --init`: the same network's weights, or one clear error
+        from qsnn_deploy.commands.train import load_initial_weights
 
-        initial, initial_config, _ = load_checkpoint(args.init)
-        if initial_config != config:
-            raise SystemExit(f"--init {args.init} holds another network: {initial_config}")
-        model.load_state_dict(initial.state_dict())
+        load_initial_weights(model, config, args.init)
+    last_path = args.out.with_name(args.out.stem + ".last" + args.out.suffix)
     rows: list[dict] = []
     best = {"accuracy": -1.0}
 
@@ -89,18 +87,20 @@ def main() -> None:
             f"test accuracy {row['test_accuracy']:.2%}  {row['seconds']:.1f} s",
             flush=True,
         )
+        metrics = {
+            "test_accuracy": row["test_accuracy"],
+            "epoch": row["epoch"],
+            "num_steps": recipe.num_steps,
+            "seed": args.seed,
+            "iterations": row["iteration"],
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        # The last epoch too, so that a figure need not be the test-selected best one.
+        save_checkpoint(last_path, model, config, recipe, metrics, init_from=args.init)
         if row["test_accuracy"] > best["accuracy"]:
             # train_model keeps the best weights only for its return value: save this epoch's now, so that
             # a run stopped early still leaves its best checkpoint.
             best["accuracy"] = row["test_accuracy"]
-            metrics = {
-                "test_accuracy": row["test_accuracy"],
-                "epoch": row["epoch"],
-                "num_steps": recipe.num_steps,
-                "seed": args.seed,
-                "iterations": row["iteration"],
-            }
-            args.out.parent.mkdir(parents=True, exist_ok=True)
             save_checkpoint(args.out, model, config, recipe, metrics, init_from=args.init)
         if args.json is not None:
             args.json.write_text(json.dumps(rows, indent=1))
