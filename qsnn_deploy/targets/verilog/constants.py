@@ -15,7 +15,6 @@ A synaptic current's decay is ``u_<lif>.SYN_MULT`` and ``.SYN_SHIFT``; a recurre
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from qsnn_deploy.ir.plan import Layer
@@ -234,11 +233,11 @@ def _recurrent_mult_decoder(layer: Layer, p: LayerParams) -> Decoder:
 
 def _serial_weight_decoder(layers: tuple[Layer, ...], params: list[LayerParams], d: SerialDesign) -> Decoder:
     """The layers' weight images one after the other, each laid out as a layered image with the engine's lanes
-    (serial.py, design: ``weight_image`` of the widened parameters)."""
+    and weight width, folded where the design folds (serial.py, design: ``weight_image`` of ``d.wide``); a
+    word wider than one load unit (a line) is not decoded."""
     spans = []
     start = 0
-    for layer, p in zip(layers, params):
-        wide = dataclasses.replace(p, LANES=d.lanes, GROUPS=-(-p.OC // d.lanes), FOLD=0, W_BITS=4)
+    for layer, wide in zip(layers, d.wide if d.load_bytes == d.word_bytes else ()):
         words = len(weight_image(layer, wide).split())
         spans.append((start, start + words, _weight_decoder(layer, wide)))
         start += words

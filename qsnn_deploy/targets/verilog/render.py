@@ -67,7 +67,8 @@ def params_of(model: CheckedModel) -> list[LayerParams]:
 
 def serial_design(model: CheckedModel, params: list[LayerParams]) -> serial.SerialDesign:
     """The serial organisation's layout of the model, from its layers' parameters (``params_of``)."""
-    return serial.design(model.layers, params, serial_lanes(verilog_settings(model.options)))
+    settings = verilog_settings(model.options)
+    return serial.design(model.layers, params, serial_lanes(settings), settings.fold)
 
 
 def context(model: CheckedModel) -> dict:
@@ -99,9 +100,9 @@ def context(model: CheckedModel) -> dict:
             widths=d.widths,
             rows=d.layers,
             tr_nl=1,
-            load_words=d.params["W_DEPTH"],
-            load_bytes=d.lanes // 2,
-            load=d.weight_words,
+            load=d.load_units(),
+            load_words=len(d.load_units()),
+            load_bytes=d.load_bytes,
         )
     return ctx
 

@@ -113,7 +113,7 @@ def fits_part_memory(inp: RuleInput) -> list[str]:
     if invalid:
         return []  # lanes_option reports it
     if settings.arch == "serial":
-        return serial_fits(serial.design(inp.layers, params, serial_lanes(settings)), part)
+        return serial_fits(serial.design(inp.layers, params, serial_lanes(settings), settings.fold), part)
     problems = []
     blocks = block_estimate(params, part)
     if blocks > PARTS[part]["blocks"]:

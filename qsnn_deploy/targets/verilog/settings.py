@@ -3,7 +3,7 @@
 ``arch``, ``lanes``, ``neurons``, ``fold`` and ``part`` shape the RTL and its memory images (recorded by
 codegen); ``jobs`` is a build setting of the ``verilator`` executor, ``parts`` and ``synth`` settings of
 ``report``. What depends on the graph or on another option (one value per layer; ``lanes`` 4, 8 or 16 and no
-``neurons`` or ``fold`` under ``arch=serial``) is ``invalid_options``, which the design rule ``lanes_option``
+``neurons`` under ``arch=serial``) is ``invalid_options``, which the design rule ``lanes_option``
 (rules.py) reports; ``params_for`` gives the layers' parameters (layout.py) under the options.
 """
 
@@ -43,7 +43,7 @@ class VerilogSettings(TargetOptions):
         MAX_LANES, "neurons per cycle of each layer's neuron phase, at most its lanes (not with `arch=serial`)",
         default="1", codegen=True,
     )  # fmt: skip
-    fold: bool = flag(False, "fold fused sum pools into the kernels (not with `arch=serial`)", codegen=True)
+    fold: bool = flag(False, "fold fused sum pools into the kernels", codegen=True)
     part: str = choice(
         PARTS, DEFAULT_PART, "the part whose block RAM and DSP blocks the design must fit", codegen=True,
         what="part",
@@ -82,7 +82,7 @@ def invalid_options(settings: VerilogSettings, layers: int) -> list[str]:
     if settings.arch == "serial":
         found = [
             f"option {key} does not apply to arch=serial (one neuron unit, 4-bit weights)"
-            for key in ("neurons", "fold")
+            for key in ("neurons",)
             if key in settings.extra
         ]
         if settings.lanes is not None and (len(settings.lanes) != 1 or settings.lanes[0] not in SERIAL_LANES):

@@ -2,13 +2,15 @@
 // one engine walks the layers in turn, for the smallest parts (iCE40 UP5K). Where the layered design
 // (qsnn_layer.v) gives every layer its own memories, control and neuron lanes, here every layer shares
 //
-//   - one weight memory, single-ported (qsnn_spram: UP5K SPRAM, which the bitstream cannot initialise): the
-//     packed 4-bit weights of every layer, LANES output channels per 4*LANES-bit word (one SPRAM per 16 bits),
-//     loaded after reset over the input stream (LANES/2 bytes per word, low byte first: no pins of its own,
-//     the UP5K's SG48 has 39);
+//   - one store, single-ported (qsnn_spram: UP5K SPRAM, which the bitstream cannot initialise), SW bits wide:
+//     the packed weights of every layer (words 0 .. W_DEPTH-1, LANES output channels of WB bits per word),
+//     loaded after reset over the input stream (LD_BYTES bytes per word, low byte first: no pins of its own,
+//     the UP5K's SG48 has 39), then the membranes, two per word (a pair), from word W_DEPTH on. The weights
+//     are read in the accumulate phase, the membranes in the neuron phase, so the two share the one port;
 //   - one accumulator memory (block RAM, one read and one write port): LANES lanes of ACC_W bits per word;
-//   - one membrane memory (qsnn_spram), one requantize ROM (block RAM), one spike bitmap (block RAM);
-//   - one tap walker (the accumulate phase) and one neuron unit (qsnn_sneuron, the neuron phase).
+//   - one requantize ROM (block RAM), one spike bitmap (block RAM);
+//   - one input cursor, one tap walker (the accumulate phase) and one neuron unit (qsnn_sneuron, the neuron
+//     phase).
 //
 // The generated top level holds the per-layer constants as a table indexed by `layer` (the d_* inputs).
 //
@@ -18,14 +20,20 @@
 // requantize, LIF, its spike into the bitmap, or into the output beat for the last layer); then the step's
 // output beat, with the class after the last step.
 //
-// acc: an input (c, y, x) with value `val` (a pixel, or 1 for a spike) adds, for every kernel tap (kh, kw)
-// whose conv output (oy, ox) = (y + PAD - kh, x + PAD - kw) is a kept output and every group g of LANES output
-// channels, val * weight word to the accumulator word of pooled position (oy >> POOL, ox >> POOL), group g.
-// One such operation per cycle (a tap of the kernel outside the kept outputs costs a cycle, a row of them one
-// cycle); the weights of one input are consecutive words. An operation waits while an operation on the same
-// word is still in the 2-stage pipeline.
-// neuron: position-major, channel inner, one neuron every 2 cycles (the membrane memory has one port: read,
-// then, in the other cycle, the write-back of a neuron the unit has finished).
+// acc: an input (c, y, x) with value `val` (a pixel, or 1 for a spike) adds, for every walked tap whose output
+// is a kept output and every group g of LANES output channels, val * weight word to the accumulator word of
+// that output's pooled position, group g. A layer is walked one of two ways (d_fold):
+//   - unfolded: the conv's taps (kh, kw); the conv output (oy, ox) = (y + PAD - kh, x + PAD - kw), kept when
+//     inside OUT << POOL, adds into pooled word (oy >> POOL, ox >> POOL);
+//   - folded (a fused 2^L x 2^L sum pool folded into the kernel, layout.fold_kernel): the input at padded
+//     (ty, tx) = (qy 2^L + ry, qx 2^L + rx) reaches pooled output (qy - a, qx - b) through the folded tap
+//     (a, b) of its phase (ry, rx), a tap whose weight is the sum of the conv taps it stands for: about
+//     2^(2L) times fewer operations per input, with wider weights (WB bits).
+// One operation per cycle (a tap outside the kept outputs costs a cycle, a row of them one cycle); the weights
+// of one input are consecutive words. An operation waits while an operation on the same word is still in the
+// 2-stage pipeline.
+// neuron: position-major, channel inner, one neuron per cycle: the store's one port reads a pair of membranes
+// in one cycle and, in the other, writes back the pair the unit finished.
 `default_nettype none
 
 module qsnn_serial #(
@@ -39,21 +47,24 @@ module qsnn_serial #(
     parameter integer STEPS_W = 16,
     // the walk: input coordinates (padded), kernel taps, groups (widths over every layer)
     parameter integer CW = 1,           // input channel index (a linear layer's flat input index)
-    parameter integer TW = 2,           // padded coordinate y + PAD, x + PAD, and conv output coordinate, signed
-    parameter integer KW_W = 1,         // kernel tap index
+    parameter integer TW = 2,           // padded coordinate y + PAD, x + PAD, and walked output coordinate, signed
+    parameter integer KW_W = 1,         // walked tap index
     parameter integer G_W = 1,          // group index
     parameter integer PM_W = 1,         // pool mask (2^POOL - 1)
+    parameter integer WB = 4,           // bits of one weight in a word: 4, or what a folded layer's sums need
     // memories
     parameter integer ACC_W = 8,        // one accumulator lane
     parameter integer ACC_AW = 1,
     parameter integer ACC_DEPTH = 2,
-    parameter integer W_AW = 1,
+    parameter integer W_AW = 1,         // a weight word's address
     parameter integer W_DEPTH = 2,      // weight words (the load port takes this many)
+    parameter integer SW = 32,          // store word: max(LANES * WB, 2 * STATE_W)
+    parameter integer S_AW = 2,         // store address (weights, then membrane pairs)
+    parameter integer S_DEPTH = 4,
     parameter integer RQ_AW = 1,
     parameter integer RQ_DEPTH = 2,
     parameter RQ_FILE = "",
-    parameter integer M_AW = 1,
-    parameter integer M_DEPTH = 2,
+    parameter integer M_DEPTH = 2,      // membrane pairs
     parameter integer B_AW = 1,
     parameter integer B_DEPTH = 2,
     // the neuron phase
@@ -97,10 +108,12 @@ module qsnn_serial #(
     input  wire [TW-1:0]           d_ty_last,     // IN_H - 1 + PAD
     input  wire [TW-1:0]           d_tx_last,     // IN_W - 1 + PAD
     input  wire [TW-1:0]           d_pad,
-    input  wire [KW_W-1:0]         d_kh_last,
+    input  wire                    d_fold,        // 1: the pool is folded into the kernel
+    input  wire [TW-1:0]           d_o0,          // the walk's first output coordinate: PAD (folded: PAD >> POOL)
+    input  wire [KW_W-1:0]         d_kh_last,     // walked taps - 1 (KH, or the folded kernel's FKH)
     input  wire [KW_W-1:0]         d_kw_last,
     input  wire [PM_W-1:0]         d_pool_mask,
-    input  wire [TW-1:0]           d_ohp,         // kept conv rows: OUT_H << POOL
+    input  wire [TW-1:0]           d_ohp,         // kept rows of the walk: OUT_H << POOL (folded: OUT_H)
     input  wire [TW-1:0]           d_owp,
     input  wire [G_W-1:0]          d_g_last,      // GROUPS - 1
     input  wire [ACC_AW-1:0]       d_g,           // GROUPS
@@ -109,14 +122,18 @@ module qsnn_serial #(
     input  wire [ACC_AW-1:0]       d_col0,        // (PAD >> POOL) * GROUPS
     input  wire [ACC_AW-1:0]       d_acc_base,
     input  wire [W_AW-1:0]         d_w_base,
-    input  wire [W_AW-1:0]         d_wc,          // weight words of one input channel: KH * KW * GROUPS
-    input  wire [W_AW-1:0]         d_wkw,         // of one kernel row: KW * GROUPS
-    input  wire [W_AW-1:0]         d_wg,          // of one kernel tap: GROUPS
+    input  wire [W_AW-1:0]         d_wc,          // weight words of one input channel (folded: of one phase)
+    input  wire [W_AW-1:0]         d_wkw,         // of one walked row: taps * GROUPS
+    input  wire [W_AW-1:0]         d_wg,          // of one tap: GROUPS
+    input  wire [W_AW-1:0]         d_wpx,         // folded: of one column phase (C * d_wc), else 0
+    input  wire [W_AW-1:0]         d_wpy,         // folded: of one row phase (2^POOL * d_wpx), else 0
+    input  wire [W_AW-1:0]         d_wx0,         // folded: the phase offset of column PAD, else 0
+    input  wire [W_AW-1:0]         d_wy0,         // folded: of row PAD, else 0
     input  wire [P_W-1:0]          d_pos_last,    // OUT_H * OUT_W - 1
     input  wire [OC_W-1:0]         d_oc_last,     // OC - 1
     input  wire [N_AW-1:0]         d_hw,          // OUT_H * OUT_W
     input  wire [RQ_AW-1:0]        d_rq_base,
-    input  wire [M_AW-1:0]         d_m_base,
+    input  wire [S_AW-1:0]         d_m_base,      // the layer's first membrane pair in the store
     input  wire [STATE_W-1:0]      d_thresh,
     input  wire [DM_W-1:0]         d_dmult,
     input  wire [((SH_LV > 0) ? SH_LV : 1)-1:0]   d_shift_rel,
@@ -126,18 +143,19 @@ module qsnn_serial #(
     input  wire [STATE_W-1:0]      d_smax
 );
     localparam integer AWORD = LANES * ACC_W;
-    localparam integer WW = 4 * LANES;       // weight word
-    localparam integer LD_BYTES = LANES / 2; // load: bytes per weight word
+    localparam integer WW = WB * LANES;          // weight word
+    localparam integer LD_BYTES = (WW + 7) / 8;  // load: bytes per weight word
     /* verilator lint_off WIDTH */
-    localparam [2:0] LD_LAST = LD_BYTES - 1;
+    localparam [3:0] LD_LAST = LD_BYTES - 1;
     localparam [LANE_W-1:0] LANE_LAST = LANES - 1;
     /* verilator lint_on WIDTH */
     localparam integer RQ_W = MUL_W + BIAS_W;
     // the clear / load counter: one more bit than the widest of the memories' addresses
-    localparam integer CLR_W = ((ACC_AW > M_AW) ? ((ACC_AW > W_AW) ? ACC_AW : W_AW) : ((M_AW > W_AW) ? M_AW : W_AW)) + 1;
+    localparam integer CLR_W = ((ACC_AW > S_AW) ? ACC_AW : S_AW) + 1;
     localparam integer CLR_N = (ACC_DEPTH > M_DEPTH) ? ACC_DEPTH : M_DEPTH;
     /* verilator lint_off WIDTH */
     localparam [CLR_W-1:0] ACC_N = ACC_DEPTH, M_N = M_DEPTH, W_LAST = W_DEPTH - 1, CLR_LAST = CLR_N - 1;
+    localparam [S_AW-1:0] M_FIRST = W_DEPTH;     // the first membrane pair's word
     localparam [CLASS_W-1:0] CLASS_LAST = NUM_CLASSES - 1;
     localparam [LW-1:0] LAST_LAYER = NUM_LAYERS - 1;
     /* verilator lint_on WIDTH */
@@ -146,17 +164,19 @@ module qsnn_serial #(
     reg [2:0]          state;
     reg [STEPS_W-1:0]  steps_left;
     reg [CLR_W-1:0]    clr;             // clear / load address
-    reg [2:0]          ld_n;            // load: bytes of the word taken so far
-    reg [WW-9:0]       ld_buf;          // and those bytes, the first one lowest
-    wire [WW-1:0]      ld_word = {in_data, ld_buf};
+    reg [3:0]          ld_n;            // load: bytes of the word taken so far
+    reg [8*LD_BYTES-9:0] ld_buf;        // and those bytes, the first one lowest
+    wire [8*LD_BYTES-1:0] ld_word = {in_data, ld_buf};
     reg                phase_go;        // the first cycle of a phase: its counters start
 
     // ---------------------------------------------------------------- memories
-    wire               w_we = state == S_LOAD && in_valid && ld_n == LD_LAST;
-    wire [W_AW-1:0]    w_addr;
-    wire [WW-1:0]      w_rdata;
-    qsnn_spram #(.WIDTH(WW), .DEPTH(W_DEPTH), .ADDR_W(W_AW)) u_weights (
-        .clk(clk), .we(w_we), .addr(w_addr), .wdata(ld_word), .rdata(w_rdata));
+    wire               s_we;
+    wire [S_AW-1:0]    s_addr;
+    reg  [SW-1:0]      s_wdata;
+    wire [SW-1:0]      s_rdata;
+    qsnn_spram #(.WIDTH(SW), .DEPTH(S_DEPTH), .ADDR_W(S_AW)) u_store (
+        .clk(clk), .we(s_we), .addr(s_addr), .wdata(s_wdata), .rdata(s_rdata));
+    wire [WW-1:0]      w_rdata = s_rdata[WW-1:0];
 
     reg                acc_we;
     reg [ACC_AW-1:0]   acc_waddr;
@@ -171,13 +191,6 @@ module qsnn_serial #(
     qsnn_ram #(.WIDTH(RQ_W), .DEPTH(RQ_DEPTH), .ADDR_W(RQ_AW), .INIT_FILE(RQ_FILE)) u_rq (
         .clk(clk), .we(1'b0), .waddr({RQ_AW{1'b0}}), .wdata({RQ_W{1'b0}}), .raddr(rq_raddr), .rdata(rq_rdata));
 
-    wire               m_we;
-    wire [M_AW-1:0]    m_addr;
-    wire [STATE_W-1:0] m_wdata;
-    wire [STATE_W-1:0] m_rdata;
-    qsnn_spram #(.WIDTH(STATE_W), .DEPTH(M_DEPTH), .ADDR_W(M_AW)) u_membranes (
-        .clk(clk), .we(m_we), .addr(m_addr), .wdata(m_wdata), .rdata(m_rdata));
-
     wire               b_we;
     wire [B_AW-1:0]    b_waddr;
     wire               b_wdata;
@@ -187,62 +200,90 @@ module qsnn_serial #(
         .clk(clk), .we(b_we), .waddr(b_waddr), .wdata(b_wdata), .raddr(b_raddr), .rdata(b_rdata));
 
     // ---------------------------------------------------------------- input cursor (acc phase)
-    // (c, ty, tx) of the next input, in (C, H, W) order; cu_row / cu_col: the accumulator offsets of the
-    // pooled position (ty >> POOL, tx >> POOL); cu_w: the weight word of tap (0, 0), group 0 of channel c.
+    // (c, ty, tx) of the next input, in (C, H, W) order; cu_oy / cu_ox: the walk's first output coordinate
+    // (ty, or ty >> POOL when folded); cu_row / cu_col: the accumulator offsets of the pooled position
+    // (ty >> POOL, tx >> POOL); cu_w: the weight words of channel c; cu_wy / cu_wx: its phase's offset.
     reg [CW-1:0]       cu_c;
-    reg [TW-1:0]       cu_ty, cu_tx;
+    reg [TW-1:0]       cu_ty, cu_tx, cu_oy, cu_ox;
     reg [ACC_AW-1:0]   cu_row, cu_col;
-    reg [W_AW-1:0]     cu_w;
+    reg [W_AW-1:0]     cu_w, cu_wy, cu_wx;
     reg [B_AW-1:0]     cu_i;            // the flat index (bitmap address)
     reg                cu_end;          // every input taken
-    // the input taken last cycle (pixel or bitmap bit), waiting for the walker
-    reg                pv_pending;
-    reg [7:0]          pv_val;
-    reg [TW-1:0]       pv_ty, pv_tx;
-    reg [ACC_AW-1:0]   pv_rc;           // its accumulator word of tap (0, 0), group 0
-    reg [W_AW-1:0]     pv_w;
-    reg                pv_fresh;        // taken last cycle: the bitmap's output is its bit
-    reg                pv_hit;          // its bit, kept while it waits
+    // The cursor runs ahead of the walker, one input per cycle, into two stages: `a`, the input taken last
+    // cycle, whose bitmap bit (or pixel) is known this cycle, and a queue of two events waiting for the walker.
+    // It takes an input only when the queue is sure to have room for it: fewer than two events queued, counting
+    // the one in `a` as an event (a lookahead on registers only, so the cursor's enable does not wait for the
+    // bitmap's output; it costs a cycle after an event where the walker is idle).
+    reg                a_v;
+    reg [7:0]          a_val;
+    reg [TW-1:0]       a_oy, a_ox;
+    reg [ACC_AW-1:0]   a_rc;            // its accumulator word of tap (0, 0), group 0
+    reg [W_AW-1:0]     a_w;             // its weight word of tap (0, 0), group 0
+    reg                e0_v, e1_v;
+    reg [7:0]          e0_val, e1_val;
+    reg [TW-1:0]       e0_oy, e0_ox, e1_oy, e1_ox;
+    reg [ACC_AW-1:0]   e0_rc, e1_rc;
+    reg [W_AW-1:0]     e0_w, e1_w;
 
     wire acc_phase = state == S_ACC && !phase_go;
     wire from_input = layer == {LW{1'b0}};
-    wire walk_busy;
-    wire pv_event = pv_pending && (from_input ? pv_val != 8'd0 : (pv_fresh ? b_rdata : pv_hit));
-    // a slot is free unless it holds an event the walker has not taken
-    wire slot_free = !(pv_pending && pv_event && walk_busy);
-    wire frame_ready = acc_phase && from_input && !cu_end && slot_free;
+    wire a_event = a_v && (from_input ? a_val != 8'd0 : b_rdata);
+    wire room = !e0_v || (!e1_v && !a_v);
+    wire frame_ready = acc_phase && from_input && !cu_end && room;
     assign in_ready = frame_ready || state == S_LOAD;
     wire frame_fire = in_valid && frame_ready;
-    wire scan_adv = acc_phase && !from_input && !cu_end && slot_free;
+    wire scan_adv = acc_phase && !from_input && !cu_end && room;
     wire cu_adv = frame_fire || scan_adv;
     assign b_raddr = cu_i;
     wire tx_last = cu_tx == d_tx_last, ty_last = cu_ty == d_ty_last, c_last = cu_c == d_c_last;
     wire [TW-1:0] tx_next = cu_tx + 1'b1, ty_next = cu_ty + 1'b1;
+    wire tx_wrap = (tx_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}};  // a new pooled column
+    wire ty_wrap = (ty_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}};
 
     always @(posedge clk) begin
         if (phase_go) begin
             cu_c <= {CW{1'b0}};
             cu_ty <= d_pad;
             cu_tx <= d_pad;
+            cu_oy <= d_o0;
+            cu_ox <= d_o0;
             cu_row <= d_row0;
             cu_col <= d_col0;
             cu_w <= d_w_base;
+            cu_wy <= d_wy0;
+            cu_wx <= d_wx0;
             cu_i <= {B_AW{1'b0}};
             cu_end <= 1'b0;
         end else if (cu_adv) begin
             cu_i <= cu_i + 1'b1;
             if (!tx_last) begin
                 cu_tx <= tx_next;
-                if ((tx_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) cu_col <= cu_col + d_g;
+                if (!d_fold || tx_wrap) cu_ox <= cu_ox + 1'b1;
+                if (tx_wrap) begin
+                    cu_col <= cu_col + d_g;
+                    cu_wx <= {W_AW{1'b0}};
+                end else begin
+                    cu_wx <= cu_wx + d_wpx;
+                end
             end else begin
                 cu_tx <= d_pad;
+                cu_ox <= d_o0;
                 cu_col <= d_col0;
+                cu_wx <= d_wx0;
                 if (!ty_last) begin
                     cu_ty <= ty_next;
-                    if ((ty_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) cu_row <= cu_row + d_owg;
+                    if (!d_fold || ty_wrap) cu_oy <= cu_oy + 1'b1;
+                    if (ty_wrap) begin
+                        cu_row <= cu_row + d_owg;
+                        cu_wy <= {W_AW{1'b0}};
+                    end else begin
+                        cu_wy <= cu_wy + d_wpy;
+                    end
                 end else begin
                     cu_ty <= d_pad;
+                    cu_oy <= d_o0;
                     cu_row <= d_row0;
+                    cu_wy <= d_wy0;
                     if (!c_last) begin
                         cu_c <= cu_c + 1'b1;
                         cu_w <= cu_w + d_wc;
@@ -252,36 +293,61 @@ module qsnn_serial #(
                 end
             end
         end
-        pv_fresh <= cu_adv;
-        if (pv_fresh) pv_hit <= b_rdata;
-        if (phase_go || rst) begin
-            pv_pending <= 1'b0;
-        end else if (cu_adv) begin
-            pv_pending <= 1'b1;
-            pv_val <= from_input ? in_data : 8'd1;
-            pv_ty <= cu_ty;
-            pv_tx <= cu_tx;
-            pv_rc <= d_acc_base + cu_row + cu_col;
-            pv_w <= cu_w;
-        end else if (pv_pending && (!pv_event || !walk_busy)) begin
-            pv_pending <= 1'b0;     // no event, or the walker takes it this cycle
+    end
+
+    // the event queue: `a` enters it when its bit (or pixel) says it is an event; the walker takes its head
+    wire start_walk;
+    always @(posedge clk) begin
+        a_v <= !rst && !phase_go && cu_adv;
+        if (cu_adv) begin
+            a_val <= from_input ? in_data : 8'd1;
+            a_oy <= cu_oy;
+            a_ox <= cu_ox;
+            a_rc <= d_acc_base + cu_row + cu_col;
+            a_w <= cu_w + cu_wy + cu_wx;
+        end
+        if (rst || phase_go) begin
+            e0_v <= 1'b0;
+            e1_v <= 1'b0;
+        end else begin
+            if (start_walk) begin  // the head leaves; the second moves up, or `a` takes its place
+                e0_v <= e1_v || a_event;
+                e1_v <= e1_v && a_event;
+                if (e1_v) begin
+                    e0_val <= e1_val; e0_oy <= e1_oy; e0_ox <= e1_ox; e0_rc <= e1_rc; e0_w <= e1_w;
+                end else begin
+                    e0_val <= a_val; e0_oy <= a_oy; e0_ox <= a_ox; e0_rc <= a_rc; e0_w <= a_w;
+                end
+                if (e1_v && a_event) begin
+                    e1_val <= a_val; e1_oy <= a_oy; e1_ox <= a_ox; e1_rc <= a_rc; e1_w <= a_w;
+                end
+            end else if (a_event) begin
+                if (!e0_v) begin
+                    e0_v <= 1'b1;
+                    e0_val <= a_val; e0_oy <= a_oy; e0_ox <= a_ox; e0_rc <= a_rc; e0_w <= a_w;
+                end else begin
+                    e1_v <= 1'b1;
+                    e1_val <= a_val; e1_oy <= a_oy; e1_ox <= a_ox; e1_rc <= a_rc; e1_w <= a_w;
+                end
+            end
         end
     end
 
     // ---------------------------------------------------------------- tap walker
-    // (oy, ox): the conv output of the current tap; wk_rc: its accumulator word (group 0), kept as the taps
+    // (oy, ox): the walked output of the current tap; wk_rc: its accumulator word (group 0), kept as the taps
     // move, and wk_rrc the word of the row's first tap; whether the row and the column are kept outputs is
     // worked out as they change, so an operation's cycle holds one add (the group) and the hazard compare.
+    // Unfolded, the pooled word moves when the conv output crosses into another pooled row or column; folded,
+    // every walked output is a pooled one.
     reg                wk_busy;
     reg [7:0]          wk_val;
-    reg [TW-1:0]       wk_oy, wk_ox, wk_tx;
+    reg [TW-1:0]       wk_oy, wk_ox, wk_ox0;
     reg                wk_rok, wk_cok, wk_cok0;
     reg [KW_W-1:0]     wk_kh, wk_kw;
     reg [G_W-1:0]      wk_g;
     reg [ACC_AW-1:0]   wk_rc, wk_rrc;
     reg [W_AW-1:0]     wk_w;
-    assign walk_busy = wk_busy;
-    wire start_walk = pv_pending && pv_event && !wk_busy;
+    assign start_walk = e0_v && !wk_busy;
     function in_rows;
         input [TW-1:0] v;
         in_rows = !v[TW-1] && $signed(v) < $signed(d_ohp);
@@ -290,6 +356,7 @@ module qsnn_serial #(
         input [TW-1:0] v;
         in_cols = !v[TW-1] && $signed(v) < $signed(d_owp);
     endfunction
+    wire [PM_W-1:0] walk_mask = d_fold ? {PM_W{1'b0}} : d_pool_mask;
     wire [TW-1:0] oy_next = wk_oy - 1'b1, ox_next = wk_ox - 1'b1;
     wire row_ok = wk_rok, col_ok = wk_cok;
     wire [ACC_AW-1:0] op_addr = wk_rc + {{(ACC_AW - G_W){1'b0}}, wk_g};
@@ -307,27 +374,26 @@ module qsnn_serial #(
     wire wk_step = wk_busy && (!row_ok || !col_ok || !hazard);
     wire next_tap = !row_ok || !col_ok || g_end;
     wire next_row = !row_ok || kw_end;
-    wire [ACC_AW-1:0] rrc_next = ((wk_oy[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) ? wk_rrc - d_owg : wk_rrc;
-    assign w_addr = (state == S_LOAD) ? clr[W_AW-1:0] : wk_w;
+    wire [ACC_AW-1:0] rrc_next = ((wk_oy[PM_W-1:0] & walk_mask) == {PM_W{1'b0}}) ? wk_rrc - d_owg : wk_rrc;
 
     always @(posedge clk) begin
         if (rst || phase_go) begin
             wk_busy <= 1'b0;
         end else if (start_walk) begin
             wk_busy <= 1'b1;
-            wk_val <= pv_val;
-            wk_oy <= pv_ty;
-            wk_ox <= pv_tx;
-            wk_tx <= pv_tx;
-            wk_rok <= in_rows(pv_ty);
-            wk_cok <= in_cols(pv_tx);
-            wk_cok0 <= in_cols(pv_tx);
+            wk_val <= e0_val;
+            wk_oy <= e0_oy;
+            wk_ox <= e0_ox;
+            wk_ox0 <= e0_ox;
+            wk_rok <= in_rows(e0_oy);
+            wk_cok <= in_cols(e0_ox);
+            wk_cok0 <= in_cols(e0_ox);
             wk_kh <= {KW_W{1'b0}};
             wk_kw <= {KW_W{1'b0}};
             wk_g <= {G_W{1'b0}};
-            wk_rc <= pv_rc;
-            wk_rrc <= pv_rc;
-            wk_w <= pv_w;
+            wk_rc <= e0_rc;
+            wk_rrc <= e0_rc;
+            wk_w <= e0_w;
         end else if (wk_step) begin
             if (!row_ok) wk_w <= wk_w + d_wkw;
             else if (!col_ok) wk_w <= wk_w + d_wg;
@@ -336,7 +402,7 @@ module qsnn_serial #(
             if (next_tap) begin
                 if (next_row) begin
                     wk_kw <= {KW_W{1'b0}};
-                    wk_ox <= wk_tx;
+                    wk_ox <= wk_ox0;
                     wk_cok <= wk_cok0;
                     if (kh_end) begin
                         wk_busy <= 1'b0;
@@ -351,7 +417,7 @@ module qsnn_serial #(
                     wk_kw <= wk_kw + 1'b1;
                     wk_ox <= ox_next;
                     wk_cok <= in_cols(ox_next);
-                    if ((wk_ox[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}}) wk_rc <= wk_rc - d_g;
+                    if ((wk_ox[PM_W-1:0] & walk_mask) == {PM_W{1'b0}}) wk_rc <= wk_rc - d_g;
                 end
             end
         end
@@ -359,22 +425,33 @@ module qsnn_serial #(
 
     // stage 1: the weight word and the accumulator word arrive; val * weight per lane (shifts and adds, so
     // no multiplier block is spent on it); stage 2: the add, written back
-    localparam integer PX_W = ((ACC_W > 13) ? ACC_W : 13) + 1;  // a sign replication of at least one bit
-    reg [LANES*13-1:0] s1_prod, a2_prod;
+    localparam integer PR_W = 8 + WB + 1;  // an 8-bit value times a signed WB-bit weight
+    localparam integer PX_W = ((ACC_W > PR_W) ? ACC_W : PR_W) + 1;  // a sign replication of at least one bit
+    function [PR_W-1:0] wprod;
+        input [7:0] v;
+        input [WB-1:0] w;
+        integer b;
+        reg [PR_W-1:0] sum, term;
+        begin
+            sum = {PR_W{1'b0}};
+            for (b = 0; b < WB; b = b + 1) begin
+                term = {{(PR_W - 8){1'b0}}, v} << b;
+                if (w[b]) sum = (b == WB - 1) ? sum - term : sum + term;
+            end
+            wprod = sum;
+        end
+    endfunction
+    reg [LANES*PR_W-1:0] s1_prod, a2_prod;
     reg [AWORD-1:0]    a2_acc, a2_sum;
     /* verilator lint_off UNUSED */
     reg [PX_W-1:0]     s2_px;           // the product sign-extended; its low ACC_W bits are added
     /* verilator lint_on UNUSED */
-    reg [3:0]          s1_w;
     integer ln;
     always @* begin
+        for (ln = 0; ln < LANES; ln = ln + 1)
+            s1_prod[PR_W*ln +: PR_W] = wprod(a1_val, w_rdata[WB*ln +: WB]);
         for (ln = 0; ln < LANES; ln = ln + 1) begin
-            s1_w = w_rdata[4*ln +: 4];
-            s1_prod[13*ln +: 13] = (s1_w[0] ? {5'd0, a1_val} : 13'd0) + (s1_w[1] ? {4'd0, a1_val, 1'b0} : 13'd0)
-                + (s1_w[2] ? {3'd0, a1_val, 2'b0} : 13'd0) - (s1_w[3] ? {2'd0, a1_val, 3'b0} : 13'd0);
-        end
-        for (ln = 0; ln < LANES; ln = ln + 1) begin
-            s2_px = {{(PX_W - 13){a2_prod[13*ln+12]}}, a2_prod[13*ln +: 13]};
+            s2_px = {{(PX_W - PR_W){a2_prod[PR_W*ln+PR_W-1]}}, a2_prod[PR_W*ln +: PR_W]};
             a2_sum[ACC_W*ln +: ACC_W] = a2_acc[ACC_W*ln +: ACC_W] + s2_px[ACC_W-1:0];
         end
     end
@@ -393,60 +470,63 @@ module qsnn_serial #(
     end
 
     // ---------------------------------------------------------------- neuron phase
+    // One neuron issued per cycle: its accumulator word, requantize word and (every other neuron) membrane
+    // pair are read; the unit takes them the next cycle; its result comes NEURON_LAT cycles later. Pair k is
+    // read when its first neuron 2k issues (even cycles of the phase) and written back when its second
+    // neuron's result comes (odd cycles), so the store's port never does both in one cycle.
     reg                nu_on;           // issuing
-    reg                nu_ph;           // 0: issue slot (membrane read), 1: write-back slot
+    reg                nu_odd;          // the neuron issued now is the second of its pair
     reg [P_W-1:0]      nu_pos;
     reg [OC_W-1:0]     nu_c;
     reg [ACC_AW-1:0]   nu_word;
-    reg [M_AW-1:0]     nu_m;
-    wire nu_issue = state == S_NEURON && nu_on && !nu_ph;
+    reg [S_AW-1:0]     nu_m;            // its pair
+    wire nu_issue = state == S_NEURON && nu_on;
     wire [LANE_W-1:0] nu_lane = nu_c[LANE_W-1:0];
     wire nu_c_end = nu_c == d_oc_last, nu_pos_end = nu_pos == d_pos_last;
-    // valid bits of the issued neurons; results leave the unit on write-back slots
-    localparam integer RES = 1 + NEURON_LAT;                  // issue to the unit's outputs
-    localparam integer WB = (RES % 2 == 1) ? RES : RES + 1;   // issue to the write-back (odd: a write slot)
-    reg [WB:1]         nv;              // nv[k]: the neuron issued k cycles ago
+    localparam integer RES = 1 + NEURON_LAT;   // issue to the unit's outputs
+    reg [RES:1]        nv;              // nv[k]: a neuron issued k cycles ago
     reg [LANE_W-1:0]   n1_lane;
     reg                n1_first;        // lane 0 of a word: the word comes from the memory, and is cleared
+    reg                n1_odd;
     reg [ACC_AW-1:0]   n1_word;
     reg [AWORD-1:0]    acc_hold;
     wire [AWORD-1:0]   n1_accw = n1_first ? acc_rdata : acc_hold;
     wire [ACC_W-1:0]   n1_x = n1_accw[ACC_W*n1_lane +: ACC_W];
+    wire [STATE_W-1:0] n1_v = n1_odd ? s_rdata[2*STATE_W-1:STATE_W] : s_rdata[STATE_W-1:0];
     wire [STATE_W-1:0] n_v_new;
     wire               n_spike;
     qsnn_sneuron #(
         .ACC_W(ACC_W), .MUL_W(MUL_W), .BIAS_W(BIAS_W), .PROD_W(PROD_W), .CUR_W(CUR_W), .STATE_W(STATE_W),
         .DM_W(DM_W), .SH_MIN(SH_MIN), .SH_LV(SH_LV), .DSH_MIN(DSH_MIN), .DSH_LV(DSH_LV), .SATURATE(SATURATE)
     ) u_neuron (
-        .clk(clk), .acc(n1_x), .mult(rq_rdata[MUL_W-1:0]), .bias(rq_rdata[RQ_W-1:MUL_W]), .v(m_rdata),
+        .clk(clk), .acc(n1_x), .mult(rq_rdata[MUL_W-1:0]), .bias(rq_rdata[RQ_W-1:MUL_W]), .v(n1_v),
         .thresh(d_thresh), .dmult(d_dmult), .shift_rel(d_shift_rel), .dshift_rel(d_dshift_rel),
         .reset_zero(d_reset_zero), .sat_en(d_sat), .smax(d_smax), .v_new(n_v_new), .spike(n_spike));
-    // the unit's result, held to the write-back slot where RES is even
-    reg [STATE_W-1:0]  r_v;
-    reg                r_spike;
-    wire [STATE_W-1:0] wb_v = (WB == RES) ? n_v_new : r_v;
-    wire               wb_spike = (WB == RES) ? n_spike : r_spike;
-    wire               wb = nv[WB];
+    wire               wb = nv[RES];
     // write-back counters: results come in issue order
     reg [OC_W-1:0]     wb_c;
     reg [P_W-1:0]      wb_pos;
     reg [N_AW-1:0]     wb_flat;         // c * HW + pos: the bitmap address and the trace index
-    reg [M_AW-1:0]     wb_m;
-    wire nu_drained = !nu_on && nv == {WB{1'b0}};
+    reg [S_AW-1:0]     wb_m;
+    reg                wb_odd;
+    reg [STATE_W-1:0]  wb_lo;           // the pair's first membrane, waiting for its second
+    wire wb_last = wb_c == d_oc_last && wb_pos == d_pos_last;
+    wire m_we = wb && (wb_odd || wb_last);  // a pair done (the last one may be a single)
+    wire nu_drained = !nu_on && nv == {RES{1'b0}};
     assign acc_raddr = (state == S_NEURON) ? nu_word : op_addr;
     assign rq_raddr = d_rq_base + {{(RQ_AW - OC_W){1'b0}}, nu_c};
 
     always @(posedge clk) begin
-        r_v <= n_v_new;
-        r_spike <= n_spike;
-        nv <= rst ? {WB{1'b0}} : {nv[WB-1:1], nu_issue};
+        nv <= rst ? {RES{1'b0}} : {nv[RES-1:1], nu_issue};
         n1_lane <= nu_lane;
         n1_first <= nu_lane == {LANE_W{1'b0}};
+        n1_odd <= nu_odd;
         n1_word <= nu_word;
         if (nv[1] && n1_first) acc_hold <= acc_rdata;
+        if (wb && !wb_odd) wb_lo <= n_v_new;
         if (rst || phase_go) begin
             nu_on <= !rst && state == S_NEURON;
-            nu_ph <= 1'b0;
+            nu_odd <= 1'b0;
             nu_pos <= {P_W{1'b0}};
             nu_c <= {OC_W{1'b0}};
             nu_word <= d_acc_base;
@@ -455,10 +535,11 @@ module qsnn_serial #(
             wb_pos <= {P_W{1'b0}};
             wb_flat <= {N_AW{1'b0}};
             wb_m <= d_m_base;
+            wb_odd <= 1'b0;
         end else begin
-            if (state == S_NEURON) nu_ph <= ~nu_ph;
             if (nu_issue) begin
-                nu_m <= nu_m + 1'b1;
+                nu_odd <= !nu_odd;
+                if (nu_odd) nu_m <= nu_m + 1'b1;
                 if (nu_c_end || nu_lane == LANE_LAST) nu_word <= nu_word + 1'b1;
                 if (nu_c_end) begin
                     nu_c <= {OC_W{1'b0}};
@@ -469,7 +550,8 @@ module qsnn_serial #(
                 end
             end
             if (wb) begin
-                wb_m <= wb_m + 1'b1;
+                wb_odd <= !wb_odd;
+                if (wb_odd) wb_m <= wb_m + 1'b1;
                 if (wb_c == d_oc_last) begin
                     wb_c <= {OC_W{1'b0}};
                     wb_pos <= wb_pos + 1'b1;
@@ -481,17 +563,31 @@ module qsnn_serial #(
             end
         end
     end
-    assign m_we = (state == S_CLEAR && clr < M_N) || wb;
-    assign m_addr = (state == S_CLEAR) ? clr[M_AW-1:0] : wb ? wb_m : nu_m;
-    assign m_wdata = (state == S_CLEAR) ? {STATE_W{1'b0}} : wb_v;
+
+    // the store's port: the load, the clear of the membranes, the pairs' reads and write-backs, the weights
+    assign s_we = (state == S_LOAD && in_valid && ld_n == LD_LAST) || (state == S_CLEAR && clr < M_N) ||
+                  (state == S_NEURON && m_we);
+    assign s_addr = (state == S_LOAD) ? clr[S_AW-1:0]
+                  : (state == S_CLEAR) ? M_FIRST + clr[S_AW-1:0]
+                  : (state == S_NEURON) ? (m_we ? wb_m : nu_m)
+                  : {{(S_AW - W_AW){1'b0}}, wk_w};
+    always @* begin
+        s_wdata = {SW{1'b0}};
+        if (state == S_LOAD) begin
+            s_wdata[WW-1:0] = ld_word[WW-1:0];
+        end else if (state == S_NEURON) begin
+            s_wdata[STATE_W-1:0] = wb_odd ? wb_lo : n_v_new;
+            s_wdata[2*STATE_W-1:STATE_W] = n_v_new;  // a single's second half: never read
+        end
+    end
     assign b_we = wb && layer != LAST_LAYER;
     assign b_waddr = wb_flat[B_AW-1:0];
-    assign b_wdata = wb_spike;
+    assign b_wdata = n_spike;
     assign tr_valid = wb;
     assign tr_layer = layer;
     assign tr_index = wb_flat;
-    assign tr_spike = wb_spike;
-    assign tr_membrane = wb_v;
+    assign tr_spike = n_spike;
+    assign tr_membrane = n_v_new;
 
     // accumulator writes: the clear, the walker's sums, the neuron phase's reads (cleared as read, except a
     // static first layer's, whose input never changes)
@@ -523,10 +619,10 @@ module qsnn_serial #(
         if (state == S_CLEAR) begin
             for (k = 0; k < NUM_CLASSES; k = k + 1) counts[k] <= {STEPS_W{1'b0}};
             out_class <= {CLASS_W{1'b0}};  // a defined pin until the last step's argmax
-        end else if (wb && layer == LAST_LAYER && wb_spike) begin
+        end else if (wb && layer == LAST_LAYER && n_spike) begin
             counts[wb_class] <= counts[wb_class] + 1'b1;
         end
-        if (wb && layer == LAST_LAYER) out_spikes[wb_class] <= wb_spike;
+        if (wb && layer == LAST_LAYER) out_spikes[wb_class] <= n_spike;
         // argmax, one class per cycle: strictly greater, so the lowest index wins a tie
         if (state == S_ARGMAX) begin
             if (am_k == {CLASS_W{1'b0}} || counts[am_k] > best) begin
@@ -541,7 +637,7 @@ module qsnn_serial #(
 
     // ---------------------------------------------------------------- sequencer
     wire last_step = steps_left == {{(STEPS_W - 1){1'b0}}, 1'b1};
-    wire acc_done = acc_phase && cu_end && !pv_pending && !wk_busy && !a1_v && !a2_v;
+    wire acc_done = acc_phase && cu_end && !a_v && !e0_v && !wk_busy && !a1_v && !a2_v;
     wire out_fire = out_valid && out_ready;
     assign out_valid = state == S_OUT;
     assign out_last = last_step;
@@ -552,14 +648,14 @@ module qsnn_serial #(
         if (rst) begin
             state <= S_LOAD;
             clr <= {CLR_W{1'b0}};
-            ld_n <= 3'd0;
+            ld_n <= 4'd0;
             layer <= {LW{1'b0}};
         end else begin
             case (state)
                 S_LOAD: if (in_valid) begin
-                    ld_buf <= ld_word[WW-1:8];
+                    ld_buf <= ld_word[8*LD_BYTES-1:8];
                     if (ld_n == LD_LAST) begin
-                        ld_n <= 3'd0;
+                        ld_n <= 4'd0;
                         clr <= clr + 1'b1;
                         if (clr == W_LAST) state <= S_IDLE;
                     end else begin

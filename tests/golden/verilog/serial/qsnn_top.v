@@ -34,6 +34,8 @@ module qsnn_top (
     reg  [4:0] d_ty_last;
     reg  [4:0] d_tx_last;
     reg  [4:0] d_pad;
+    reg  [0:0] d_fold;
+    reg  [4:0] d_o0;
     reg  [2:0] d_kh_last;
     reg  [2:0] d_kw_last;
     reg  [0:0] d_pool_mask;
@@ -49,6 +51,10 @@ module qsnn_top (
     reg  [7:0] d_wc;
     reg  [7:0] d_wkw;
     reg  [7:0] d_wg;
+    reg  [7:0] d_wpx;
+    reg  [7:0] d_wpy;
+    reg  [7:0] d_wx0;
+    reg  [7:0] d_wy0;
     reg  [5:0] d_pos_last;
     reg  [1:0] d_oc_last;
     reg  [7:0] d_hw;
@@ -69,6 +75,8 @@ module qsnn_top (
                 d_ty_last = 5'd15;
                 d_tx_last = 5'd15;
                 d_pad = 5'd0;
+                d_fold = 1'd0;
+                d_o0 = 5'd0;
                 d_kh_last = 3'd4;
                 d_kw_last = 3'd4;
                 d_pool_mask = 1'd1;
@@ -84,11 +92,15 @@ module qsnn_top (
                 d_wc = 8'd25;
                 d_wkw = 8'd5;
                 d_wg = 8'd1;
+                d_wpx = 8'd0;
+                d_wpy = 8'd0;
+                d_wx0 = 8'd0;
+                d_wy0 = 8'd0;
                 d_pos_last = 6'd35;
                 d_oc_last = 2'd3;
                 d_hw = 8'd36;
                 d_rq_base = 4'd0;
-                d_m_base = 8'd0;
+                d_m_base = 8'd129;
                 d_thresh = 30'd1048576;
                 d_dmult = 8'd246;
                 d_shift_rel = 4'd11;
@@ -102,6 +114,8 @@ module qsnn_top (
                 d_ty_last = 5'd5;
                 d_tx_last = 5'd5;
                 d_pad = 5'd0;
+                d_fold = 1'd0;
+                d_o0 = 5'd0;
                 d_kh_last = 3'd4;
                 d_kw_last = 3'd4;
                 d_pool_mask = 1'd1;
@@ -117,11 +131,15 @@ module qsnn_top (
                 d_wc = 8'd25;
                 d_wkw = 8'd5;
                 d_wg = 8'd1;
+                d_wpx = 8'd0;
+                d_wpy = 8'd0;
+                d_wx0 = 8'd0;
+                d_wy0 = 8'd0;
                 d_pos_last = 6'd0;
                 d_oc_last = 2'd3;
                 d_hw = 8'd1;
                 d_rq_base = 4'd4;
-                d_m_base = 8'd144;
+                d_m_base = 8'd201;
                 d_thresh = 30'd1048576;
                 d_dmult = 8'd246;
                 d_shift_rel = 4'd3;
@@ -135,6 +153,8 @@ module qsnn_top (
                 d_ty_last = 5'd0;
                 d_tx_last = 5'd0;
                 d_pad = 5'd0;
+                d_fold = 1'd0;
+                d_o0 = 5'd0;
                 d_kh_last = 3'd0;
                 d_kw_last = 3'd0;
                 d_pool_mask = 1'd0;
@@ -150,11 +170,15 @@ module qsnn_top (
                 d_wc = 8'd1;
                 d_wkw = 8'd1;
                 d_wg = 8'd1;
+                d_wpx = 8'd0;
+                d_wpy = 8'd0;
+                d_wx0 = 8'd0;
+                d_wy0 = 8'd0;
                 d_pos_last = 6'd0;
                 d_oc_last = 2'd2;
                 d_hw = 8'd1;
                 d_rq_base = 4'd8;
-                d_m_base = 8'd148;
+                d_m_base = 8'd203;
                 d_thresh = 30'd1048576;
                 d_dmult = 8'd246;
                 d_shift_rel = 4'd0;
@@ -181,11 +205,13 @@ module qsnn_top (
         .KW_W(3),
         .G_W(1),
         .PM_W(1),
+        .WB(4),
         .ACC_W(18),
         .ACC_AW(6),
         .W_AW(8),
+        .SW(60),
+        .S_AW(8),
         .RQ_AW(4),
-        .M_AW(8),
         .B_AW(8),
         .P_W(6),
         .OC_W(2),
@@ -204,8 +230,9 @@ module qsnn_top (
         .NEURON_LAT(5),
         .ACC_DEPTH(38),
         .W_DEPTH(129),
+        .S_DEPTH(205),
         .RQ_DEPTH(11),
-        .M_DEPTH(151),
+        .M_DEPTH(76),
         .B_DEPTH(144),
         .STATIC(1), .RQ_FILE("qsnn_rq.hex")
     ) u_engine (
@@ -219,6 +246,8 @@ module qsnn_top (
         .d_ty_last(d_ty_last),
         .d_tx_last(d_tx_last),
         .d_pad(d_pad),
+        .d_fold(d_fold),
+        .d_o0(d_o0),
         .d_kh_last(d_kh_last),
         .d_kw_last(d_kw_last),
         .d_pool_mask(d_pool_mask),
@@ -234,6 +263,10 @@ module qsnn_top (
         .d_wc(d_wc),
         .d_wkw(d_wkw),
         .d_wg(d_wg),
+        .d_wpx(d_wpx),
+        .d_wpy(d_wpy),
+        .d_wx0(d_wx0),
+        .d_wy0(d_wy0),
         .d_pos_last(d_pos_last),
         .d_oc_last(d_oc_last),
         .d_hw(d_hw),
