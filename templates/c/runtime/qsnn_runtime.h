@@ -186,8 +186,9 @@ void qsnn_count_output(const uint32_t *spikes, int32_t n, uint16_t *counts, uint
 /* dst[i] = src[i] for i < n. */
 void qsnn_copy_u16(uint16_t *dst, const uint16_t *src, int32_t n);
 
-/* The kernels the generated model uses for spike (0/1) and event-count inputs (_SPIKES), and for the uint8
- * frame of a static model, once per sample (_U8: mostly-zero images also pay only for their nonzero pixels). */
+/* The kernels the generated model uses for the previous layer's spike bits (_SPIKES), and for the uint8 frame
+ * (_U8: a static model's once per sample, a stream model's event counts every step; mostly-zero frames also pay
+ * only for their nonzero pixels). */
 #if defined(QSNN_DENSE_BASELINE) && !defined(QSNN_GENERIC_KERNELS)
 #define QSNN_GENERIC_KERNELS
 #endif
