@@ -3,28 +3,20 @@ published format). Train -> export -> simulate -> generated C verified bit for b
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.cli_run import run_cli
 from tests.toolchains import require_tools
 
 NMNIST_STEPS = 20
 
 
 def cli(*args: str, cwd: Path, env: dict | None = None, ok: tuple[int, ...] = (0,)) -> str:
-    proc = subprocess.run(
-        ["qsnn-deploy", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
+    proc = run_cli(*args, cwd=cwd, env=env)
     assert proc.returncode in ok, (
         f"qsnn-deploy {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     )

@@ -3,8 +3,6 @@ module and its weights from a weights-only state_dict; a pickled module is never
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +11,8 @@ import pytest
 import torch
 
 from qsnn_deploy.ir.io import load_graph
+from tests.cli_run import CliResult
+from tests.cli_run import run_cli as run_in_process
 
 BUILDER = textwrap.dedent(
     """
@@ -47,15 +47,8 @@ BUILDER = textwrap.dedent(
 )
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qsnn_deploy.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=dict(os.environ),
-        timeout=300,
-    )
+def run_cli(*args: str, cwd: Path) -> CliResult:
+    return run_in_process(*args, cwd=cwd)
 
 
 @pytest.fixture()

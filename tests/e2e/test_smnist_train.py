@@ -4,10 +4,6 @@ writes it as an IR graph with a recurrent op."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import snntorch as snn
 import torch
 
@@ -16,13 +12,11 @@ from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.models import load_checkpoint
 from qsnn_deploy.models.recurrent import RecurrentQSNN
 from qsnn_deploy.train.loop import evaluate, resolve_device
+from tests.cli_run import CliResult, run_cli
 
 
-def _cli(*args: str, data_dir) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QSNN_DATA_DIR=str(data_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "qsnn_deploy.cli", *args], capture_output=True, text=True, env=env, timeout=300
-    )
+def _cli(*args: str, data_dir) -> CliResult:
+    return run_cli(*args, env={"QSNN_DATA_DIR": str(data_dir)})
 
 
 def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_exports(data_dir, tmp_path):

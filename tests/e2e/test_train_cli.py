@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from qsnn_deploy.data import load_dataset
 from qsnn_deploy.models import load_checkpoint
 from qsnn_deploy.train.loop import evaluate, resolve_device
+from tests.cli_run import CliResult, run_cli
 
 
-def _cli(*args: str, env_data_dir=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if env_data_dir is not None:
-        env["QSNN_DATA_DIR"] = str(env_data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "qsnn_deploy.cli", *args], capture_output=True, text=True, env=env, timeout=300
-    )
+def _cli(*args: str, env_data_dir=None) -> CliResult:
+    return run_cli(*args, env=None if env_data_dir is None else {"QSNN_DATA_DIR": str(env_data_dir)})
 
 
 def test_train_mnist_beats_chance_and_writes_checkpoint_csv_and_plot(data_dir, tmp_path):
