@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pickle
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -21,18 +19,17 @@ from qsnn_deploy import cli
 from qsnn_deploy.data import load_dataset
 from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.models import build_model, get_preset, model_config, save_checkpoint
+from tests.cli_run import CliResult
+from tests.cli_run import run_cli as run_in_process_cli
 from tests.paper_nets import paper_dvs_state_dict
 
 # A small MNIST net (the preset with fewer channels) keeps the 100-step export check and simulate fast.
 SMALL_MNIST = dataclasses.replace(model_config("mnist", 4), conv1_channels=4, conv2_channels=8)
 
 
-def run_cli(*args: str, cwd: Path | None = None, data_dir: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if data_dir is not None:
-        env["QSNN_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        ["qsnn-deploy", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+def run_cli(*args: str, cwd: Path | None = None, data_dir: Path | None = None) -> CliResult:
+    return run_in_process_cli(
+        *args, cwd=cwd, env=None if data_dir is None else {"QSNN_DATA_DIR": str(data_dir)}
     )
 
 
