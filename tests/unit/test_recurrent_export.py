@@ -6,9 +6,6 @@ requantize, a plain ``nn.Linear`` recurrent layer is quantized at 8 bits, the re
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from qsnn_deploy.ir.io import load_graph
 from qsnn_deploy.ir.ops import Recurrent, Requantize
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.sim.reference import simulate_reference
+from tests.cli_run import run_cli
 from tests.unit.test_export_fidelity import assert_faithful
 
 STEPS = 20
@@ -207,12 +205,10 @@ def test_export_builder_takes_a_recurrent_network(tmp_path: Path) -> None:
              .replace("lif2.", "4."): v for k, v in net.state_dict().items()}  # fmt: skip
     torch.save(state, tmp_path / "weights.pt")
     out = tmp_path / "net.qsnn"
-    proc = subprocess.run(
-        [sys.executable, "-m", "qsnn_deploy.cli", "export", str(tmp_path / "weights.pt"), "--builder",
-         "my_rec_net:build", "--input-shape", f"{FEATURES},1,1", "--encoding", "stream", "--input-scale",
-         str(1 / 255), "--num-steps", str(STEPS), "--out", str(out)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
+    proc = run_cli(
+        "export", str(tmp_path / "weights.pt"), "--builder",
+        "my_rec_net:build", "--input-shape", f"{FEATURES},1,1", "--encoding", "stream", "--input-scale",
+        str(1 / 255), "--num-steps", str(STEPS), "--out", str(out), cwd=tmp_path
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     graph = load_graph(out)

@@ -5,9 +5,6 @@ refused in one line naming the layer, and ``--builder`` takes a Synaptic network
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from collections import OrderedDict
 from pathlib import Path
@@ -28,6 +25,7 @@ from qsnn_deploy.ir.ranges import overflow_sites
 from qsnn_deploy.ir.types import IntType
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.sim.reference import simulate_reference
+from tests.cli_run import run_cli
 from tests.unit.test_export_fidelity import assert_faithful, digit_like
 
 STEPS = 25
@@ -212,11 +210,9 @@ def test_export_builder_takes_a_synaptic_network(tmp_path: Path) -> None:
     (tmp_path / "my_syn_net.py").write_text(BUILDER)
     torch.save(synaptic_mlp().state_dict(), tmp_path / "weights.pt")
     out = tmp_path / "net.qsnn"
-    proc = subprocess.run(
-        [sys.executable, "-m", "qsnn_deploy.cli", "export", str(tmp_path / "weights.pt"), "--builder",
-         "my_syn_net:build", "--input-shape", "1,14,14", "--num-steps", str(STEPS), "--out", str(out)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
+    proc = run_cli(
+        "export", str(tmp_path / "weights.pt"), "--builder",
+        "my_syn_net:build", "--input-shape", "1,14,14", "--num-steps", str(STEPS), "--out", str(out), cwd=tmp_path
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "IR v3" in proc.stdout
