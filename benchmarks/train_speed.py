@@ -10,8 +10,9 @@ run the other side's loop first ran ours 1.8x slower (1.28 against 0.69 s/iterat
 state were left fragmented), which would charge one side for the other's leftovers.
 
 Prints seconds per iteration of both (median and min over the iterations after the first ``--warmup`` of
-every run), the ratio of the medians, and the test accuracy of both after the same number of iterations
-(eval mode, where both forwards are bit-identical).
+every run) and their CPU time, the ratio of the medians, and the final training loss and the test accuracy of
+both after the same number of iterations (eval mode, where both forwards are bit-identical); then the load
+average, versions and thread settings, and a WARNING where the machine was not idle (benchmarks/conditions.py).
 
 Each side runs as its users run it (``--thp ours``, the default): our trainer with the transparent huge pages
 that ``import qsnn_deploy`` asks torch for (``THP_MEM_ALLOC_ENABLE=1``), the reference loop without them, as
@@ -23,11 +24,13 @@ reference loop was ~10% slower with huge pages, ours ~1.3x faster). Needs the da
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import statistics
-import time
 from concurrent.futures import ProcessPoolExecutor
+
+import conditions
 
 SIDES = ("step-by-step", "layer-by-layer")
 
@@ -62,23 +65,27 @@ def run_side(side: str, args) -> dict:
     sched = make_scheduler(opt, "cosine", recipe.t_max)
     forward = model.forward_stepwise if side == "step-by-step" else model.forward
     loss_fn = SF.mse_count_loss(correct_rate=recipe.correct_rate, incorrect_rate=recipe.incorrect_rate)
-    times, loss = [], None
-    for it in range(args.iters):
-        idx = order[it * args.batch : (it + 1) * args.batch]
-        x = to_input(x_all[idx].to(device), train.input_scale)
-        y = y_all[idx].to(device)
-        torch.manual_seed(args.seed + it)  # the same dropout stream at every iteration for both sides
-        start = time.perf_counter()
+    timings, losses = [], []
+
+    def step(x, y) -> None:
         loss = loss_fn(forward(x, args.num_steps), y)
         optimizer_step(model, opt, loss, recipe)
         sched.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        losses.append(float(loss.detach()))
+
+    for it in range(args.iters):
+        idx = order[it * args.batch : (it + 1) * args.batch]
+        x = to_input(x_all[idx].to(device), train.input_scale)
+        y = y_all[idx].to(device)
+        torch.manual_seed(args.seed + it)  # the same dropout stream at every iteration for both sides
+        timings.append(conditions.timed(functools.partial(step, x, y)))
     acc = evaluate(model, test.inputs, test.labels, test.input_scale, args.num_steps, device)
     return {
-        "times": times,
-        "loss": float(loss.detach()),
+        "times": [t.wall for t in timings],
+        "timings": timings,
+        "loss": losses[-1],
         "accuracy": acc,
         "device": str(device),
         "threads": torch.get_num_threads(),
@@ -116,6 +123,7 @@ def main() -> None:
         parser.error("--no-isolate runs both sides in one process: use --thp both or --thp none")
     thp = {side: args.thp == "both" or (args.thp == "ours" and side == "layer-by-layer") for side in SIDES}
 
+    load_before = conditions.load_average()
     runs: dict[str, list[dict]] = {side: [] for side in SIDES}
     spawn = multiprocessing.get_context("spawn")
     for _ in range(args.repeat):
@@ -135,15 +143,21 @@ def main() -> None:
     )
     medians = {}
     for side in SIDES:
-        steady = [t for run in runs[side] for t in run["times"][args.warmup :]]
-        medians[side] = statistics.median(steady)
+        steady = [t for run in runs[side] for t in run["timings"][args.warmup :]]
+        medians[side] = statistics.median(t.wall for t in steady)
+        cpu = statistics.median(t.cpu for t in steady)
         per_run = "; ".join(" ".join(f"{t:.2f}" for t in run["times"]) for run in runs[side])
         last = runs[side][-1]
         print(
-            f"{side:>15} (THP {'on' if thp[side] else 'off'}): median {medians[side]:.3f} / min {min(steady):.3f} s/iter (all: {per_run}), "
+            f"{side:>15} (THP {'on' if thp[side] else 'off'}): median {medians[side]:.3f} / min "
+            f"{min(t.wall for t in steady):.3f} s/iter, CPU {cpu:.3f} s/iter (all: {per_run}), "
             f"final loss {last['loss']:.4f}, test accuracy {last['accuracy']:.2%}"
         )
     print(f"speed-up: {medians['step-by-step'] / medians['layer-by-layer']:.2f}x (ratio of medians)")
+    losses = {side: [run["loss"] for run in runs[side]] for side in SIDES}
+    print(f"final loss of every run: {losses}")
+    sides = {side: [t for run in runs[side] for t in run["timings"][args.warmup :]] for side in SIDES}
+    print("\n".join(conditions.report(load_before, sides)))
 
 
 if __name__ == "__main__":

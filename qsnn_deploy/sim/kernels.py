@@ -28,11 +28,13 @@ def exact_float_dtype(weight: np.ndarray, max_abs_input: int) -> type | None:
     return None
 
 
-Epilogue = Callable[[np.ndarray], np.ndarray]
+Epilogue = Callable[[np.ndarray, np.ndarray], None]
+"""``epilogue(res, out)``: store the int64 values of an exact GEMM result ``res`` (rows, O) into ``out``, an int64
+(rows, O) view of the kernel's result, so that each chunk is written once, straight where it belongs."""
 
 
-def _to_int64(res: np.ndarray) -> np.ndarray:
-    return res.astype(np.int64)
+def _to_int64(res: np.ndarray, out: np.ndarray) -> None:
+    np.copyto(out, res, casting="unsafe")  # exact: every value of res is an integer its type represents
 
 
 class _ExactMatmul:
@@ -64,7 +66,7 @@ def conv2d_weights(
     stride-s conv becomes a stride-1 conv with a ceil(k/s) kernel, so each im2col slice is a long contiguous
     run (Wo * s * s * C values) instead of a gather of C-value pieces: the copy runs at memory speed.
 
-    ``epilogue`` maps each chunk's exact GEMM result (rows, O), channel last, to the int64 values to store
+    ``epilogue`` stores each chunk's exact GEMM result (rows, O), channel last, as int64 values into the result
     (default: the conversion to int64); the executor fuses a requantize there, while the chunk is in cache."""
     epilogue = epilogue or _to_int64
     if not channels_last:
@@ -101,8 +103,7 @@ def conv2d_weights(
         for p in range(bh):
             for q in range(bw):
                 cols[:, :, :, p, q, :] = blocks[:, p : p + ho, q : q + wo, :]
-        res = epilogue(matmul(cols.reshape(-1, bh * bw * depth)))  # (m*Ho*Wo, O) int64
-        out[start : start + step] = res.reshape(m, ho, wo, o)
+        epilogue(matmul(cols.reshape(-1, bh * bw * depth)), out[start : start + step].reshape(-1, o))
     return out if channels_last else out.transpose(0, 3, 1, 2)
 
 
@@ -175,8 +176,7 @@ def pooled_conv(
         )
         cols = buffer[:m]
         np.copyto(cols, windows)
-        res = epilogue(matmul(cols.reshape(m * ho * wo, -1)))  # (m*Ho*Wo, O) int64
-        out[start : start + step] = res.reshape(m, ho, wo, o)
+        epilogue(matmul(cols.reshape(m * ho * wo, -1)), out[start : start + step].reshape(-1, o))
     return out if channels_last else out.transpose(0, 3, 1, 2)
 
 
@@ -214,7 +214,7 @@ def linear(
     epilogue: Epilogue | None = None,
     weight: np.ndarray | None = None,
 ) -> np.ndarray:
-    """x (N, ...) flattened times weight^T: int64 (N, O), or ``epilogue`` of the exact (N, O) GEMM result.
+    """x (N, ...) flattened times weight^T: int64 (N, O), or what ``epilogue`` stores of the exact GEMM result.
     ``weight`` replaces ``op.weight`` (the executor passes its columns reordered for channels-last inputs)."""
     weight = op.weight if weight is None else weight
     x = x.reshape(x.shape[0], -1)
@@ -222,7 +222,7 @@ def linear(
     matmul = _ExactMatmul(weight, max_abs_input)
     step = max(1, CHUNK_ELEMENTS // max(1, x.shape[1]))
     for start in range(0, len(x), step):  # chunks keep the float copy of x and the result in cache
-        res[start : start + step] = (epilogue or _to_int64)(matmul(x[start : start + step]))
+        (epilogue or _to_int64)(matmul(x[start : start + step]), res[start : start + step])
     return res
 
 

@@ -86,15 +86,16 @@ def fused_epilogue(
     float_multiply = _peak(ranges[ops[i - 1].name]) * int(np.abs(mult).max()) < 2**53
     mult_float = mult.astype(np.float64)
 
-    def epilogue(res: np.ndarray) -> np.ndarray:
+    def epilogue(res: np.ndarray, out: np.ndarray) -> None:
         if float_multiply and res.dtype.kind == "f":
-            z = np.empty(res.shape, dtype=np.int64)
-            np.multiply(res, mult_float, out=z, casting="unsafe")
-            np.add(z, offset, out=z)
-            np.right_shift(z, rq.shift, out=z)
+            np.multiply(res, mult_float, out=out, casting="unsafe")
+            np.add(out, offset, out=out)
+            np.right_shift(out, rq.shift, out=out)
         else:
-            z = kernels.requantize_inplace(res.astype(np.int64), mult, offset, rq.shift)
-        return kernels.lif_prepare(z, lif) if lif is not None else z
+            np.copyto(out, res, casting="unsafe")  # exact integers
+            kernels.requantize_inplace(out, mult, offset, rq.shift)
+        if lif is not None:
+            kernels.lif_prepare(out, lif)
 
     return epilogue, 1, lif
 
