@@ -22,9 +22,7 @@ from qsnn_deploy.targets.rules import (
 
 CODE_ESTIMATE = 6 * 1024  # bytes of runtime + model code (measured 5.0 KB at -Os for cortex-m4, fast kernels)
 STACK_RESERVE = 512  # bytes of stack the runtime needs (measured 456 B with -fstack-usage, see report.py)
-FIRMWARE_RAM = (
-    512  # bytes of RAM of an application around the model (the test firmware's: see docs/targets/c.md)
-)
+FIRMWARE_RAM = 512  # bytes of RAM of the application around the model (the test firmware: docs/targets/c.md)
 
 
 @rule("state_width_supported")
@@ -113,7 +111,8 @@ def lean_layout(inp: RuleInput) -> bool:
 
 
 def fits(inp: RuleInput, board: Board) -> bool:
-    """The estimates above fit ``board``'s flash and RAM."""
+    """The estimates above (of the layout the chosen board gets, which the generated files hold) fit
+    ``board``'s flash and RAM: the chosen board itself, or another whose core ``report`` also counts."""
     return flash_estimate(inp) <= board.flash and ram_estimate(inp) <= board.ram
 
 

@@ -150,10 +150,10 @@ static void add_run(int32_t *restrict acc, const uint8_t *restrict w, int32_t pa
                     }
                 }
             }
-            for (o = blocks << 5; o < count; o += 2) { /* after the blocks: natural order, a byte per pair */
-                uint32_t byte = w[(first + o) >> 1];
-                acc[o] += value * QSNN_LO(byte);
-                acc[o + 1] += value * QSNN_HI(byte);
+            for (o = blocks << 5; o < count; o += 2, p++, a += 2) { /* after the blocks: natural order, a byte per pair */
+                uint32_t byte = *p;
+                a[0] += value * QSNN_LO(byte);
+                a[1] += value * QSNN_HI(byte);
             }
         } else {
             const uint8_t *p = w + first;
