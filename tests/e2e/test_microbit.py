@@ -34,6 +34,16 @@ def test_the_mnist_shape_runs_bit_exact_in_the_micro_bits_16_kb(tmp_path: Path) 
     assert result.sim.spike_counts["lif1"].sum() > 0 and result.sim.spike_counts["lif2"].sum() > 0
 
 
+def test_the_lean_layout_is_bit_exact_on_the_host(tmp_path: Path) -> None:
+    """The micro:bit's files compiled for the host (its vector sums): every spike and membrane of every step,
+    the lean kernels (qsnn_conv_u8_lif, the fused conv summed in parts) included."""
+    require_tools("cc")
+    graph = random_graph("mnist", 0)
+    options = TargetOptions(extra={"board": "microbit"})
+    result = verify(graph, random_inputs(graph, 2, seed=4), 6, target="c", options=options, workdir=tmp_path)
+    assert result.sim.spike_counts["lif2"].sum() > 0
+
+
 @pytest.mark.parametrize("board", ["stm32vldiscovery", "netduinoplus2"])
 def test_a_small_model_runs_on_the_stm32_parts(tmp_path: Path, board: str) -> None:
     require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")

@@ -1113,30 +1113,55 @@ static void sum_pass(const uint32_t *w, const uint16_t *list, const uint16_t *en
     sum_groups(w, list, end, 0x0F0F0F0Fu, lanes);
 }
 
-/* A position whose list does not fit list_cap entries: the channels of one pass summed part by part, as many
- * input channels per part as the list holds (each at most per_channel entries). Returns the entries summed. */
-static QSNN_NOINLINE int32_t sum_in_parts(const gather_t *gp, const uint32_t *in, int32_t py, int32_t px,
-                                          uint16_t *list, int32_t list_cap, const uint32_t *w, int32_t n,
-                                          uint32_t *lanes)
+/* Groups of 8 output channels whose sums one part of a lean position's list feeds at once (lean_position). */
+#define QSNN_LEAN_GROUPS 8
+
+/* One output position of the lean layout (rows NULL, a list that may not hold the whole position): the list
+ * gathered in parts of whole input channels (as many as list_cap holds), each part gathered once for a block of
+ * up to QSNN_LEAN_GROUPS groups and summed into their lanes; then each pass's requantize and LIF as in
+ * qsnn_conv_spikes_lif. Every lane stays within 16 bits: the whole list's sum does. Returns how many fired. */
+static QSNN_NOINLINE int32_t lean_position(const gather_t *gp, const qsnn_conv_t *cv, const qsnn_requant_t *rq,
+                                           lif_consts_t k, const uint32_t *in, int32_t py, int32_t px,
+                                           uint16_t *list, int32_t list_cap, void *v, int32_t v_bits,
+                                           uint32_t *spikes)
 {
     const int32_t per_channel = gp->kh * gp->kw * gp->pool * gp->pool;
-    int32_t c = 0, count = 0, j;
-    for (j = 0; j < n / 2; j++) {
-        lanes[j] = 0;
-    }
-    while (c < gp->in_c) {
-        uint32_t part[4 * QSNN_PASS_GROUPS];
-        uint16_t *end = list;
-        while (c < gp->in_c && (int32_t)(end - list) + per_channel <= list_cap) {
-            end = gather_channel(gp, in, c++, py, px, end);
+    const int32_t plane = cv->out_h * cv->out_w, at = py * cv->out_w + px, cstep = rq->channels > 1 ? 1 : 0;
+    int32_t g0, fired = 0;
+    for (g0 = 0; g0 < gp->groups; g0 += QSNN_LEAN_GROUPS) {
+        const int32_t block = gp->groups - g0 < QSNN_LEAN_GROUPS ? gp->groups - g0 : QSNN_LEAN_GROUPS;
+        uint32_t lanes[4 * QSNN_LEAN_GROUPS]; /* group g0 + g's four words at 4 g */
+        int32_t c = 0, count = 0, g, j;
+        for (j = 0; j < 4 * block; j++) {
+            lanes[j] = 0;
         }
-        sum_pass(w, list, end, n, part);
-        for (j = 0; j < n / 2; j++) { /* every lane stays within 16 bits: the whole list's sum does */
-            lanes[j] += part[j];
+        while (c < gp->in_c) {
+            uint16_t *end = list;
+            while (c < gp->in_c && (int32_t)(end - list) + per_channel <= list_cap) {
+                end = gather_channel(gp, in, c++, py, px, end);
+            }
+            for (g = 0; g < block; g += QSNN_GROUPS_PER_PASS(block - g)) {
+                uint32_t part[4 * QSNN_PASS_GROUPS];
+                int32_t n = 8 * QSNN_GROUPS_PER_PASS(block - g);
+                sum_pass(cv->words + g0 + g, list, end, n, part);
+                for (j = 0; j < n / 2; j++) {
+                    lanes[4 * g + j] += part[j];
+                }
+            }
+            count += (int32_t)(end - list);
         }
-        count += (int32_t)(end - list);
+        for (g = 0; g < block; g += QSNN_GROUPS_PER_PASS(block - g)) {
+            int32_t cur[8 * QSNN_PASS_GROUPS];
+            int32_t n = 8 * QSNN_GROUPS_PER_PASS(block - g), first = 8 * (g0 + g);
+            int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
+            void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
+            /* sum(w + 8) - 8 entries = sum(w) */
+            requant_lanes(lanes + 4 * g, n, 8 * count, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
+                          rq->shift, cur);
+            fired += lif_scattered(k, v_bits, vf, plane, cur, spikes, neuron, n);
+        }
     }
-    return count;
+    return fired;
 }
 
 int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, const qsnn_lif_t *lif,
@@ -1149,7 +1174,7 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
     const int32_t columns = cv->pool + cv->kw - 1;
     /* With rows (and a list that holds a whole position): the row bitmaps and the window rows once per call,
      * each position's list gathered once and summed for every pass. Without: each window row cut out of the
-     * spike bits where it is needed, a position summed in parts (sum_in_parts) when its list may not fit. */
+     * spike bits where it is needed, a position summed in parts (lean_position) when its list may not fit. */
     const int32_t whole = list_cap >= cv->in_c * cv->kh * cv->kw * cv->pool * cv->pool;
     uint32_t *cols = rows != NULL ? rows + cv->in_c * cv->in_h : NULL; /* after the row bitmaps, see window_rows */
     gather_t gp;
@@ -1173,10 +1198,14 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
         for (px = 0; px < cv->out_w; px++) {
             uint16_t *end = list;
             int32_t at = py * cv->out_w + px;
+            if (rows == NULL && !whole) {
+                fired += lean_position(&gp, cv, rq, k, in, py, px, list, list_cap, v, v_bits, spikes);
+                continue;
+            }
             if (rows != NULL) {
                 end = gather_events(&gp, rows, cols, cv->out_w, py, px, list);
-            } else if (whole) {
-                for (c = 0; c < cv->in_c; c++) {
+            } else {
+                for (c = 0; c < cv->in_c; c++) { /* the whole list, cut out of the bits */
                     end = gather_channel(&gp, in, c, py, px, end);
                 }
             }
@@ -1186,15 +1215,10 @@ int32_t qsnn_conv_spikes_lif(const qsnn_conv_t *cv, const qsnn_requant_t *rq, co
                 int32_t n = 8 * QSNN_GROUPS_PER_PASS(groups - g), first = 8 * g; /* channels of this pass */
                 int32_t neuron = first * plane + at; /* (C, H, W) index of the first */
                 void *vf = v_bits == 32 ? (void *)((int32_t *)v + neuron) : (void *)((int16_t *)v + neuron);
-                int32_t count = (int32_t)(end - list);
-                if (rows != NULL || whole) {
-                    sum_pass(cv->words + g, list, end, n, lanes);
-                } else {
-                    count = sum_in_parts(&gp, in, py, px, list, list_cap, cv->words + g, n, lanes);
-                }
-                /* sum(w + 8) - 8 count = sum(w) */
-                requant_lanes(lanes, n, 8 * count, rq->mult + first * cstep, rq->bias + first * cstep, cstep,
-                              rq->shift, cur);
+                sum_pass(cv->words + g, list, end, n, lanes);
+                /* sum(w + 8) - 8 entries = sum(w) */
+                requant_lanes(lanes, n, 8 * (int32_t)(end - list), rq->mult + first * cstep,
+                              rq->bias + first * cstep, cstep, rq->shift, cur);
                 fired += lif_scattered(k, v_bits, vf, plane, cur, spikes, neuron, n);
             }
         }
