@@ -843,6 +843,44 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
     const uint32_t taps = gp->taps;
     int32_t u = r - gp->kh + 1 > 0 ? r - gp->kh + 1 : 0; /* kernel row r - u must be in [0, kh) */
     int32_t u_hi = r < p - 1 ? r : p - 1;
+    if (p == 2) {
+        /* The common 2 x 2 pool, input by input: an active column x of the window feeds taps x (v = 0, where
+         * x < kw) and x - 1 (v = 1, where x >= 1) of kernel rows r - u: one entry base + x groups, and its
+         * neighbours one tap and one kernel row back. Inputs in columns 1 .. kw - 1 feed both taps (most of
+         * them), so their entries are written without a test; the sums do not depend on the list's order.
+         * (The loops below spend a setup per (u, v) on rows that hold one or two inputs.) */
+        const uint32_t inner = field & taps & ~1u, edge = field & ~inner;
+        const int32_t last = u_hi - u; /* 1: both kernel rows r and r - 1, 0: one of them */
+        int32_t base = row0 + (r - u) * row_step; /* entry of tap 0 of the first kernel row, r - u */
+        uint32_t hit = inner;
+        while (hit != 0) {
+            int32_t e = base + lowest_set(hit) * groups;
+            hit &= hit - 1u;
+            list[0] = (uint16_t)e;
+            list[1] = (uint16_t)(e - groups);
+            if (last) {
+                list[2] = (uint16_t)(e - row_step);
+                list[3] = (uint16_t)(e - row_step - groups);
+            }
+            list += 2 + 2 * last;
+        }
+        if (edge & 1u) { /* column 0 feeds only tap 0 (v = 0) */
+            list[0] = (uint16_t)base;
+            if (last) {
+                list[1] = (uint16_t)(base - row_step);
+            }
+            list += 1 + last;
+        }
+        if (edge > 1u) { /* column kw (the window's last) feeds only tap kw - 1 (v = 1) */
+            int32_t e = base + (gp->kw - 1) * groups;
+            list[0] = (uint16_t)e;
+            if (last) {
+                list[1] = (uint16_t)(e - row_step);
+            }
+            list += 1 + last;
+        }
+        return list;
+    }
     for (; u <= u_hi; u++) {
         int32_t base = row0 + (r - u) * row_step;
         uint32_t f = field;
