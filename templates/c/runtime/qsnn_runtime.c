@@ -833,6 +833,49 @@ typedef struct {
     uint32_t taps;   /* kw bits */
 } gather_t;
 
+/* emit_row for the common 2 x 2 pool, input by input: an active column x of the window feeds taps x (v = 0,
+ * where x < kw) and x - 1 (v = 1, where x >= 1) of kernel rows r - u (u = 0 where r < kh, u = 1 where r >= 1):
+ * one entry base + x groups and its neighbours one tap and one kernel row back, written together (emit_row's
+ * loops spend a setup per (u, v) on rows that hold one or two inputs). The sums do not depend on the order of
+ * the list. Inlined in gather_events, so that a row costs no call. */
+QSNN_INLINE uint16_t *emit_pool2(uint32_t field, int32_t r, int32_t row0, int32_t kh, int32_t kw, int32_t groups,
+                                 uint16_t *list)
+{
+    const int32_t row_step = kw * groups;
+    const uint32_t inner = field & ((((uint32_t)1 << kw) - 1u) & ~1u), edge = field & ~inner; /* columns 1 .. kw - 1 */
+    const int32_t first = r < kh ? r : kh - 1;              /* the first kernel row, r - u */
+    const int32_t last = (r >= 1 && r < kh) ? 1 : 0;         /* 1: also kernel row first - 1 */
+    const int32_t base = row0 + first * row_step;           /* entry of tap 0 of kernel row first */
+    uint32_t hit = inner;
+    while (hit != 0) {
+        int32_t e = base + lowest_set(hit) * groups;
+        hit &= hit - 1u;
+        list[0] = (uint16_t)e;
+        list[1] = (uint16_t)(e - groups);
+        if (last) {
+            list[2] = (uint16_t)(e - row_step);
+            list[3] = (uint16_t)(e - row_step - groups);
+        }
+        list += 2 + 2 * last;
+    }
+    if (edge & 1u) { /* column 0 feeds only tap 0 (v = 0) */
+        list[0] = (uint16_t)base;
+        if (last) {
+            list[1] = (uint16_t)(base - row_step);
+        }
+        list += 1 + last;
+    }
+    if (edge > 1u) { /* column kw (the window's last) feeds only tap kw - 1 (v = 1) */
+        int32_t e = base + (kw - 1) * groups;
+        list[0] = (uint16_t)e;
+        if (last) {
+            list[1] = (uint16_t)(e - row_step);
+        }
+        list += 1 + last;
+    }
+    return list;
+}
+
 /* The list entries of one active window row: for every kernel row kh = r - u (u a row of the pooling
  * window) and pooling column v, the taps kw set in (field >> v) & taps, as word offset rows[0] + (kh kw_n + kw)
  * groups, where row0 is the entry of kernel row 0 of this input channel. Returns the end of the list. */
@@ -844,42 +887,7 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
     int32_t u = r - gp->kh + 1 > 0 ? r - gp->kh + 1 : 0; /* kernel row r - u must be in [0, kh) */
     int32_t u_hi = r < p - 1 ? r : p - 1;
     if (p == 2) {
-        /* The common 2 x 2 pool, input by input: an active column x of the window feeds taps x (v = 0, where
-         * x < kw) and x - 1 (v = 1, where x >= 1) of kernel rows r - u: one entry base + x groups, and its
-         * neighbours one tap and one kernel row back. Inputs in columns 1 .. kw - 1 feed both taps (most of
-         * them), so their entries are written without a test; the sums do not depend on the list's order.
-         * (The loops below spend a setup per (u, v) on rows that hold one or two inputs.) */
-        const uint32_t inner = field & taps & ~1u, edge = field & ~inner;
-        const int32_t last = u_hi - u; /* 1: both kernel rows r and r - 1, 0: one of them */
-        int32_t base = row0 + (r - u) * row_step; /* entry of tap 0 of the first kernel row, r - u */
-        uint32_t hit = inner;
-        while (hit != 0) {
-            int32_t e = base + lowest_set(hit) * groups;
-            hit &= hit - 1u;
-            list[0] = (uint16_t)e;
-            list[1] = (uint16_t)(e - groups);
-            if (last) {
-                list[2] = (uint16_t)(e - row_step);
-                list[3] = (uint16_t)(e - row_step - groups);
-            }
-            list += 2 + 2 * last;
-        }
-        if (edge & 1u) { /* column 0 feeds only tap 0 (v = 0) */
-            list[0] = (uint16_t)base;
-            if (last) {
-                list[1] = (uint16_t)(base - row_step);
-            }
-            list += 1 + last;
-        }
-        if (edge > 1u) { /* column kw (the window's last) feeds only tap kw - 1 (v = 1) */
-            int32_t e = base + (gp->kw - 1) * groups;
-            list[0] = (uint16_t)e;
-            if (last) {
-                list[1] = (uint16_t)(e - row_step);
-            }
-            list += 1 + last;
-        }
-        return list;
+        return emit_pool2(field, r, row0, gp->kh, gp->kw, groups, list);
     }
     for (; u <= u_hi; u++) {
         int32_t base = row0 + (r - u) * row_step;
@@ -959,6 +967,19 @@ static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t 
     const int32_t channel_step = gp->kh * gp->kw * gp->groups; /* entries of one input channel's kernel */
     int32_t c, row0 = 0;
     cols += px;
+    if (gp->pool == 2) { /* emit_pool2 inlined */
+        const int32_t kh = gp->kh, kw = gp->kw, groups = gp->groups, shift = py * 2;
+        const uint32_t window = gp->window;
+        for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
+            uint32_t active = (*cols >> shift) & rows_mask;
+            while (active != 0) {
+                int32_t r = lowest_set(active);
+                active &= active - 1u;
+                list = emit_pool2((rows[y0 + r] >> x0) & window, r, row0, kh, kw, groups, list);
+            }
+        }
+        return list;
+    }
     for (c = gp->in_c; c > 0; c--, rows += in_h, cols += out_w, row0 += channel_step) {
         uint32_t active = (*cols >> (py * gp->pool)) & rows_mask; /* bit r: window row r has inputs */
         while (active != 0) {
