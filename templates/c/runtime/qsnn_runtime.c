@@ -721,16 +721,33 @@ QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
 #endif
 }
 
+/* decay(v) + cur = mul_high_round(v, m2) + (v if wrap) + cur. With the DSP extension one SMMLAR, whose
+ * accumulator adds (v +) cur to the high word: the sum wraps modulo 2^32 in the register, and the result is
+ * exact because the final value fits (the fast kernels' precondition). `wrap` must be k.wrap != 0 there (the
+ * callers pass it as a constant, so that each copy of the loop has one form); the portable form reads k.wrap. */
+QSNN_INLINE int32_t decay_add(lif_consts_t k, int32_t wrap, int32_t v, int32_t cur)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    uint32_t acc = wrap ? (uint32_t)v + (uint32_t)cur : (uint32_t)cur;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(v), "r"(k.m2), "r"(acc));
+    return r;
+#else
+    (void)wrap;
+    return mul_high_round(v, k.m2) + as_int32((uint32_t)v & k.wrap) + cur;
+#endif
+}
+
 /* The LIF update in int32 (qsnn_lif_fast's preconditions: no saturation, every intermediate within the state
  * type, 1 <= decay_shift <= 31, 0 <= decay_mult < 2^decay_shift, so |decay(v)| <= |v|). */
-QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
+QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t wrap, int32_t v, int32_t cur)
 {
     int reset = v > k.th;
     int32_t d;
     if (k.reset_zero && reset) {
         v = 0;
     }
-    d = mul_high_round(v, k.m2) + as_int32((uint32_t)v & k.wrap) + cur;
+    d = decay_add(k, wrap, v, cur);
     if (!k.reset_zero && reset) {
         d = (int32_t)subtract_reset(d, k.th);
     }
@@ -740,7 +757,7 @@ QSNN_INLINE int32_t lif_fast_update(lif_consts_t k, int32_t v, int32_t cur)
 /* n LIF updates (the fast form): membranes v[i vs] (int16 or int32 as v_bits says), spike bits at + i vs of s
  * (zeroed by the caller: only the neurons that fire write), currents cur[i cs]. Inlined with constant v_bits
  * and reset_zero, and one of the strides 1, so that each copy is a straight loop. */
-QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, void *v, int32_t vs,
+QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t wrap, int32_t v_bits, void *v, int32_t vs,
                             const int32_t *cur, int32_t cs, uint32_t *s, int32_t at, int32_t n)
 {
     int32_t *v32 = (int32_t *)v;
@@ -750,10 +767,10 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
     do { /* n >= 1 */
         int32_t d;
         if (v_bits == 32) {
-            d = lif_fast_update(k, v32[i], *cur);
+            d = lif_fast_update(k, wrap, v32[i], *cur);
             v32[i] = d;
         } else {
-            d = lif_fast_update(k, v16[i], *cur);
+            d = lif_fast_update(k, wrap, v16[i], *cur);
             v16[i] = (int16_t)d;
         }
         if (d > k.th) { /* few neurons fire: a compare and a branch, the bit and the count only for those */
@@ -766,14 +783,27 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t v_bits, 
     return fired;
 }
 
+/* lif_run with constant reset_zero, v_bits and wrap (DSP cores: one copy per wrap, see decay_add). */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#define QSNN_LIF_RUN(k, v_bits, v, vs, cur, cs, s, at, n)                                                     \
+    ((k).wrap ? ((k).reset_zero ? lif_run(k, 1, 1, v_bits, v, vs, cur, cs, s, at, n)                         \
+                                : lif_run(k, 0, 1, v_bits, v, vs, cur, cs, s, at, n))                        \
+              : ((k).reset_zero ? lif_run(k, 1, 0, v_bits, v, vs, cur, cs, s, at, n)                         \
+                                : lif_run(k, 0, 0, v_bits, v, vs, cur, cs, s, at, n)))
+#else
+#define QSNN_LIF_RUN(k, v_bits, v, vs, cur, cs, s, at, n)                                                     \
+    ((k).reset_zero ? lif_run(k, 1, 0, v_bits, v, vs, cur, cs, s, at, n)                                     \
+                    : lif_run(k, 0, 0, v_bits, v, vs, cur, cs, s, at, n))
+#endif
+
 /* Contiguous membranes and spikes, currents every cs (a channel of a channels-last current). */
 static QSNN_NOINLINE int32_t lif_contiguous(lif_consts_t k, int32_t v_bits, void *v, const int32_t *cur, int32_t cs,
                                             uint32_t *s, int32_t at, int32_t n)
 {
     if (v_bits == 32) {
-        return k.reset_zero ? lif_run(k, 1, 32, v, 1, cur, cs, s, at, n) : lif_run(k, 0, 32, v, 1, cur, cs, s, at, n);
+        return QSNN_LIF_RUN(k, 32, v, 1, cur, cs, s, at, n);
     }
-    return k.reset_zero ? lif_run(k, 1, 16, v, 1, cur, cs, s, at, n) : lif_run(k, 0, 16, v, 1, cur, cs, s, at, n);
+    return QSNN_LIF_RUN(k, 16, v, 1, cur, cs, s, at, n);
 }
 
 /* Membranes and spikes every vs (one position of several channels), contiguous currents. */
@@ -781,9 +811,9 @@ static QSNN_NOINLINE int32_t lif_scattered(lif_consts_t k, int32_t v_bits, void 
                                            uint32_t *s, int32_t at, int32_t n)
 {
     if (v_bits == 32) {
-        return k.reset_zero ? lif_run(k, 1, 32, v, vs, cur, 1, s, at, n) : lif_run(k, 0, 32, v, vs, cur, 1, s, at, n);
+        return QSNN_LIF_RUN(k, 32, v, vs, cur, 1, s, at, n);
     }
-    return k.reset_zero ? lif_run(k, 1, 16, v, vs, cur, 1, s, at, n) : lif_run(k, 0, 16, v, vs, cur, 1, s, at, n);
+    return QSNN_LIF_RUN(k, 16, v, vs, cur, 1, s, at, n);
 }
 
 /* Clear the spike bits of n neurons (before a fast LIF pass, which only sets the bits of those that fire). */
