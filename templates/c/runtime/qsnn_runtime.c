@@ -1155,6 +1155,141 @@ static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, con
         lanes[4 * j + 3] = out[3][j];
     }
 }
+#elif defined(__GNUC__) && defined(__thumb2__)
+#define QSNN_VECTOR_SUMS 1
+#define QSNN_PASS_GROUPS 4 /* at most */
+#define QSNN_GROUPS_PER_PASS(left) ((left) >= 4 ? 4 : (left) >= 2 ? 2 : 1)
+/* sum_quads on Thumb-2 cores (Cortex-M3/M4/M7/M55), in assembly: the eight byte-lane sums of four groups
+ * need every register (r4-r11; r0 w, r1 list, r2 the row, r3/r12 two weight words, lr a temporary), which no
+ * compiler allocates by itself. The masks are immediates (0x0F0F0F0F and 0xF0F0F0F0 are Thumb-2 modified
+ * immediates), so no register holds them; the block's stop pointer is read from the stack every two rows.
+ * Per row: one halfword load, one add, two doubleword loads and four instructions per weight word (19 for
+ * 32 channels; sum_groups takes 24 for the same in two passes). Every 17 rows (17 * 15 <= 255) the byte lanes
+ * are widened into lanes[16] (sum_quads' layout, which the caller zeroes) as sum_groups does. Arguments:
+ * r0 w, r1 list, r2 end, r3 lanes. */
+void qsnn_sum_quads_t2(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t *lanes);
+#define QSNN_SUM_QUADS_ROW                                                                                   \
+        "ldrh   r2, [r1], #2\n\t"                                                                      \
+        "add    r2, r0, r2, lsl #2\n\t"                                                                \
+        "ldrd   r3, r12, [r2, #8]\n\t"                                                                 \
+        "and    lr, r3, #0x0F0F0F0F\n\t"                                                               \
+        "add    r8, r8, lr\n\t"                                                                        \
+        "and    r3, r3, #0xF0F0F0F0\n\t"                                                               \
+        "add    r9, r9, r3, lsr #4\n\t"                                                                \
+        "and    lr, r12, #0x0F0F0F0F\n\t"                                                              \
+        "add    r10, r10, lr\n\t"                                                                      \
+        "and    r12, r12, #0xF0F0F0F0\n\t"                                                             \
+        "add    r11, r11, r12, lsr #4\n\t"                                                             \
+        "ldrd   r3, r12, [r2]\n\t"                                                                     \
+        "and    lr, r3, #0x0F0F0F0F\n\t"                                                               \
+        "add    r4, r4, lr\n\t"                                                                        \
+        "and    r3, r3, #0xF0F0F0F0\n\t"                                                               \
+        "add    r5, r5, r3, lsr #4\n\t"                                                                \
+        "and    lr, r12, #0x0F0F0F0F\n\t"                                                              \
+        "add    r6, r6, lr\n\t"                                                                        \
+        "and    r12, r12, #0xF0F0F0F0\n\t"                                                             \
+        "add    r7, r7, r12, lsr #4\n\t"
+__asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".p2align 2\n\t"
+        ".global qsnn_sum_quads_t2\n\t"
+        ".type  qsnn_sum_quads_t2, %function\n\t"
+        ".thumb_func\n"
+        "qsnn_sum_quads_t2:\n\t"
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #16\n\t"
+        "str    r2, [sp]\n\t"      /* end */
+        "str    r3, [sp, #4]\n"     /* lanes */
+        "1:\n\t"                   /* a block of at most 17 rows */
+        "ldr    r2, [sp]\n\t"
+        "cmp    r1, r2\n\t"
+        "bcs    4f\n\t"
+        "sub    r3, r2, r1\n\t"    /* bytes left */
+        "cmp    r3, #34\n\t"
+        "it     gt\n\t"
+        "addgt  r2, r1, #34\n\t"
+        "str    r2, [sp, #8]\n\t"  /* stop */
+        "sub    r3, r2, r1\n\t"
+        "movs   r4, #0\n\t"
+        "movs   r5, #0\n\t"
+        "movs   r6, #0\n\t"
+        "movs   r7, #0\n\t"
+        "mov    r8, #0\n\t"
+        "mov    r9, #0\n\t"
+        "mov    r10, #0\n\t"
+        "mov    r11, #0\n\t"
+        "tst    r3, #2\n\t"        /* an odd count enters at the second row */
+        "bne    3f\n"
+        "2:\n\t" QSNN_SUM_QUADS_ROW "\n"
+        "3:\n\t" QSNN_SUM_QUADS_ROW "\n\t"
+        "ldr    lr, [sp, #8]\n\t"
+        "cmp    r1, lr\n\t"
+        "bcc    2b\n\t"
+        "ldr    r2, [sp, #4]\n\t"  /* widen: lanes[2 m], lanes[2 m + 1] += bytes 0, 2 and 1, 3 of r(4 + m) */
+        "ldrd   r3, r12, [r2, #0]\n\t"                                                                 \
+        "and    lr, r4, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r4, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #0]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #8]\n\t"                                                                 \
+        "and    lr, r5, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r5, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #8]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #16]\n\t"                                                                 \
+        "and    lr, r6, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r6, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #16]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #24]\n\t"                                                                 \
+        "and    lr, r7, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r7, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #24]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #32]\n\t"                                                                 \
+        "and    lr, r8, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r8, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #32]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #40]\n\t"                                                                 \
+        "and    lr, r9, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r9, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #40]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #48]\n\t"                                                                 \
+        "and    lr, r10, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r10, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #48]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #56]\n\t"                                                                 \
+        "and    lr, r11, #0x00FF00FF\n\t"                                                               \
+        "add    r3, r3, lr\n\t"                                                                        \
+        "and    lr, r11, #0xFF00FF00\n\t"                                                               \
+        "add    r12, r12, lr, lsr #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #56]\n\t"                                                                 \
+        "b      1b\n"
+        "4:\n\t"
+        "add    sp, sp, #16\n\t"
+        "pop    {r4-r11, pc}\n\t"
+        ".size  qsnn_sum_quads_t2, .-qsnn_sum_quads_t2\n\t"
+        ".popsection");
+
+static void sum_quads(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t lanes[16])
+{
+    int32_t j;
+    for (j = 0; j < 16; j++) {
+        lanes[j] = 0;
+    }
+    qsnn_sum_quads_t2(w, list, end, lanes);
+}
 #else
 #define QSNN_VECTOR_SUMS 0
 #define QSNN_PASS_GROUPS 2
