@@ -1165,7 +1165,7 @@ static QSNN_NOINLINE void sum_quads(const uint32_t *w, const uint16_t *list, con
  * immediates), so no register holds them; the block's stop pointer is read from the stack every two rows.
  * Per row: one halfword load, one add, two doubleword loads and four instructions per weight word (19 for
  * 32 channels; sum_groups takes 24 for the same in two passes). Every 17 rows (17 * 15 <= 255) the byte lanes
- * are widened into lanes[16] (sum_quads' layout, which the caller zeroes) as sum_groups does. Arguments:
+ * are widened into lanes[16] (sum_quads' layout; zeroed first) as sum_groups does. Arguments:
  * r0 w, r1 list, r2 end, r3 lanes. */
 void qsnn_sum_quads_t2(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t *lanes);
 #define QSNN_SUM_QUADS_ROW                                                                                   \
@@ -1200,7 +1200,15 @@ __asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
         "push   {r4-r11, lr}\n\t"
         "sub    sp, sp, #16\n\t"
         "str    r2, [sp]\n\t"      /* end */
-        "str    r3, [sp, #4]\n"     /* lanes */
+        "str    r3, [sp, #4]\n\t"  /* lanes */
+        "movs   r4, #0\n\t"        /* lanes[0 .. 15] = 0 */
+        "movs   r5, #0\n\t"
+        "movs   r6, #0\n\t"
+        "movs   r7, #0\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n"
         "1:\n\t"                   /* a block of at most 17 rows */
         "ldr    r2, [sp]\n\t"
         "cmp    r1, r2\n\t"
@@ -1282,14 +1290,7 @@ __asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
         ".size  qsnn_sum_quads_t2, .-qsnn_sum_quads_t2\n\t"
         ".popsection");
 
-static void sum_quads(const uint32_t *w, const uint16_t *list, const uint16_t *end, uint32_t lanes[16])
-{
-    int32_t j;
-    for (j = 0; j < 16; j++) {
-        lanes[j] = 0;
-    }
-    qsnn_sum_quads_t2(w, list, end, lanes);
-}
+#define sum_quads qsnn_sum_quads_t2
 #else
 #define QSNN_VECTOR_SUMS 0
 #define QSNN_PASS_GROUPS 2
