@@ -80,6 +80,7 @@ class SerialDesign:
             "acc": (self.lanes * p["ACC_W"], p["ACC_DEPTH"]),
             "requant": (self.rq_width, p["RQ_DEPTH"]),
             "bitmap": (1, p["B_DEPTH"]),
+            "flags": (1, p["F_DEPTH"]),
         }
 
     def sprams(self) -> int:
@@ -143,6 +144,8 @@ LAYER_TABLE: tuple[tuple[str, str | None, Callable[[LayerParams, Placement], int
     ("wpy", "W_AW", lambda p, at: _phase_words(p) << p.POOL_LOG2),
     ("wx0", "W_AW", lambda p, at: _pad_phase(p) * _phase_words(p)),
     ("wy0", "W_AW", lambda p, at: (_pad_phase(p) * _phase_words(p)) << p.POOL_LOG2),
+    ("skip", None, lambda p, at: int(p.linear and p.index > 0)),
+    ("w16", "W_AW", lambda p, at: 16 * p.FKH * p.FKW * p.GROUPS),
     ("pos_last", "P_W", lambda p, at: p.OUT_H * p.OUT_W - 1),
     ("oc_last", "OC_W", lambda p, at: p.OC - 1),
     ("hw", "N_AW", lambda p, at: p.OUT_H * p.OUT_W),
@@ -231,6 +234,9 @@ def design(
         "S_AW": addr_width(totals["S_DEPTH"]),
         "RQ_AW": addr_width(totals["RQ_DEPTH"]),
         "B_AW": addr_width(totals["B_DEPTH"]),
+        # the group flags: one per 16 bitmap bits (qsnn_serial keeps the bitmap address at least 5 bits wide)
+        "F_AW": max(addr_width(totals["B_DEPTH"]), 5) - 4,
+        "F_DEPTH": 1 << (max(addr_width(totals["B_DEPTH"]), 5) - 4),
         "P_W": addr_width(max(p.OUT_H * p.OUT_W for p in params)),
         "OC_W": oc_w,  # the channel counter's low bits are the lane
         "N_AW": addr_width(max(neurons)),

@@ -8,7 +8,9 @@
 //     the UP5K's SG48 has 39), then the membranes, two per word (a pair), from word W_DEPTH on. The weights
 //     are read in the accumulate phase, the membranes in the neuron phase, so the two share the one port;
 //   - one accumulator memory (block RAM, one read and one write port): LANES lanes of ACC_W bits per word;
-//   - one requantize ROM (block RAM), one spike bitmap (block RAM);
+//   - one requantize ROM (block RAM), one spike bitmap (block RAM) and its group flags (a bit per 16 bitmap
+//     bits: set when one of them is a spike), with which the scan of a linear layer's input skips a group of
+//     16 silent inputs in 3 cycles;
 //   - one input cursor, one tap walker (the accumulate phase) and one neuron unit (qsnn_sneuron, the neuron
 //     phase).
 //
@@ -67,6 +69,8 @@ module qsnn_serial #(
     parameter integer M_DEPTH = 2,      // membrane pairs
     parameter integer B_AW = 1,
     parameter integer B_DEPTH = 2,
+    parameter integer F_AW = 1,         // a group flag's address: the bitmap address without its 4 low bits
+    parameter integer F_DEPTH = 2,
     // the neuron phase
     parameter integer P_W = 1,          // position index
     parameter integer OC_W = 1,         // channel index
@@ -129,6 +133,8 @@ module qsnn_serial #(
     input  wire [W_AW-1:0]         d_wpy,         // folded: of one row phase (2^POOL * d_wpx), else 0
     input  wire [W_AW-1:0]         d_wx0,         // folded: the phase offset of column PAD, else 0
     input  wire [W_AW-1:0]         d_wy0,         // folded: of row PAD, else 0
+    input  wire                    d_skip,        // a linear layer fed by the bitmap: skip silent groups
+    input  wire [W_AW-1:0]         d_w16,         // its weight words of 16 inputs: 16 * d_wc
     input  wire [P_W-1:0]          d_pos_last,    // OUT_H * OUT_W - 1
     input  wire [OC_W-1:0]         d_oc_last,     // OC - 1
     input  wire [N_AW-1:0]         d_hw,          // OUT_H * OUT_W
@@ -152,9 +158,11 @@ module qsnn_serial #(
     localparam integer RQ_W = MUL_W + BIAS_W;
     // the clear / load counter: one more bit than the widest of the memories' addresses
     localparam integer CLR_W = ((ACC_AW > S_AW) ? ACC_AW : S_AW) + 1;
-    localparam integer CLR_N = (ACC_DEPTH > M_DEPTH) ? ACC_DEPTH : M_DEPTH;
+    localparam integer CLR_N0 = (ACC_DEPTH > M_DEPTH) ? ACC_DEPTH : M_DEPTH;
+    localparam integer CLR_N = (CLR_N0 > F_DEPTH) ? CLR_N0 : F_DEPTH;
     /* verilator lint_off WIDTH */
-    localparam [CLR_W-1:0] ACC_N = ACC_DEPTH, M_N = M_DEPTH, W_LAST = W_DEPTH - 1, CLR_LAST = CLR_N - 1;
+    localparam [CLR_W-1:0] ACC_N = ACC_DEPTH, M_N = M_DEPTH, F_N = F_DEPTH, W_LAST = W_DEPTH - 1,
+                           CLR_LAST = CLR_N - 1;
     localparam [S_AW-1:0] M_FIRST = W_DEPTH;     // the first membrane pair's word
     localparam [CLASS_W-1:0] CLASS_LAST = NUM_CLASSES - 1;
     localparam [LW-1:0] LAST_LAYER = NUM_LAYERS - 1;
@@ -199,6 +207,14 @@ module qsnn_serial #(
     qsnn_ram #(.WIDTH(1), .DEPTH(B_DEPTH), .ADDR_W(B_AW)) u_bitmap (
         .clk(clk), .we(b_we), .waddr(b_waddr), .wdata(b_wdata), .raddr(b_raddr), .rdata(b_rdata));
 
+    reg                f_we;
+    reg [F_AW-1:0]     f_waddr;
+    reg                f_wdata;
+    wire [F_AW-1:0]    f_raddr;
+    wire               f_rdata;
+    qsnn_ram #(.WIDTH(1), .DEPTH(F_DEPTH), .ADDR_W(F_AW)) u_flags (
+        .clk(clk), .we(f_we), .waddr(f_waddr), .wdata(f_wdata), .raddr(f_raddr), .rdata(f_rdata));
+
     // ---------------------------------------------------------------- input cursor (acc phase)
     // (c, ty, tx) of the next input, in (C, H, W) order; cu_oy / cu_ox: the walk's first output coordinate
     // (ty, or ty >> POOL when folded); cu_row / cu_col: the accumulator offsets of the pooled position
@@ -229,12 +245,60 @@ module qsnn_serial #(
     wire from_input = layer == {LW{1'b0}};
     wire a_event = a_v && (from_input ? a_val != 8'd0 : b_rdata);
     wire room = !e0_v || (!e1_v && !a_v);
-    wire frame_ready = acc_phase && from_input && !cu_end && room;
+    // the cursor's enables from registers only: the phase (input or bitmap) and the layer's skipping, set with
+    // the phase's counters; at its end the cursor stops on cu_end until the next phase sets them again
+    reg in_on, scan_on, skip_on, cu_first;
+    always @(posedge clk) begin
+        if (rst) begin
+            in_on <= 1'b0;
+            scan_on <= 1'b0;
+        end else if (phase_go) begin
+            in_on <= state == S_ACC && from_input;
+            scan_on <= state == S_ACC && !from_input;
+        end
+        if (phase_go) skip_on <= d_skip;
+    end
+    wire frame_ready = in_on && !cu_end && room;
     assign in_ready = frame_ready || state == S_LOAD;
     wire frame_fire = in_valid && frame_ready;
-    wire scan_adv = acc_phase && !from_input && !cu_end && room;
+    // Group flags: at the first input of a group of 16, a skipping layer's cursor waits until the flag of the
+    // group has come out of the memory and through a register (f_seen2: it has not moved for two cycles), then
+    // skips the group (no spike in it) or scans it bit by bit. Every scan clears the flags it passes.
+    localparam integer BX = (B_AW > 4) ? B_AW : 5;        // the bitmap address, at least one group bit
+    localparam integer CX = ((CW > 4) ? CW : 4) + 1;      // a channel index plus 16
+    reg [BX-1:0]       cu_ix;
+    reg [CX-1:0]       cu_cx, c_last_x;
+    always @* begin
+        cu_ix = {BX{1'b0}};
+        cu_ix[B_AW-1:0] = cu_i;
+        cu_cx = {CX{1'b0}};
+        cu_cx[CW-1:0] = cu_c;
+        c_last_x = {CX{1'b0}};
+        c_last_x[CW-1:0] = d_c_last;
+    end
+    /* verilator lint_off WIDTH */
+    localparam [BX-1:0] B16 = 16;
+    localparam [CX-1:0] C16 = 16, C15 = 15;
+    /* verilator lint_on WIDTH */
+    /* verilator lint_off UNUSED */
+    wire [BX-1:0] cu_i16 = cu_ix + B16;
+    wire [CX-1:0] cu_c16 = cu_cx + C16;
+    /* verilator lint_on UNUSED */
+    wire group_has_last = (cu_cx | C15) >= c_last_x;
+    wire f_first = cu_first;  // cu_i is a multiple of 16
+    reg f_seen1, f_seen2, f_reg;
+    wire f_gate = skip_on && f_first && !(f_seen2 && f_reg);   // hold: flag not known yet, or a silent group
+    wire f_skip = scan_on && !cu_end && skip_on && f_first && f_seen2 && !f_reg;
+    wire scan_adv = scan_on && !cu_end && room && !f_gate;
     wire cu_adv = frame_fire || scan_adv;
+    wire cu_move = cu_adv || f_skip;
     assign b_raddr = cu_i;
+    assign f_raddr = cu_ix[F_AW+3:4];
+    always @(posedge clk) begin
+        f_seen1 <= !cu_move && !phase_go;
+        f_seen2 <= f_seen1 && !cu_move && !phase_go;
+        f_reg <= f_rdata;
+    end
     wire tx_last = cu_tx == d_tx_last, ty_last = cu_ty == d_ty_last, c_last = cu_c == d_c_last;
     wire [TW-1:0] tx_next = cu_tx + 1'b1, ty_next = cu_ty + 1'b1;
     wire tx_wrap = (tx_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}};  // a new pooled column
@@ -253,9 +317,16 @@ module qsnn_serial #(
             cu_wy <= d_wy0;
             cu_wx <= d_wx0;
             cu_i <= {B_AW{1'b0}};
+            cu_first <= 1'b1;
             cu_end <= 1'b0;
+        end else if (f_skip) begin
+            cu_i <= cu_i16[B_AW-1:0];
+            cu_c <= cu_c16[CW-1:0];
+            cu_w <= cu_w + d_w16;
+            if (group_has_last) cu_end <= 1'b1;
         end else if (cu_adv) begin
             cu_i <= cu_i + 1'b1;
+            cu_first <= cu_ix[3:0] == 4'hf;
             if (!tx_last) begin
                 cu_tx <= tx_next;
                 if (!d_fold || tx_wrap) cu_ox <= cu_ox + 1'b1;
@@ -363,11 +434,13 @@ module qsnn_serial #(
     // the accumulate pipeline: 1 = the word read, 2 = the sum written
     reg                a1_v, a2_v;
     reg [ACC_AW-1:0]   a1_addr, a2_addr;
-    reg [ACC_AW-1:0]   a1_rc, a2_rc;
     reg [G_W-1:0]      a1_g, a2_g;
     reg [7:0]          a1_val;
-    // word p*G + g is one (p, g): compare the position's word and the group, not their sum (no add on the path)
-    wire hazard = (a1_v && a1_rc == wk_rc && a1_g == wk_g) || (a2_v && a2_rc == wk_rc && a2_g == wk_g);
+    // word p*G + g is one (p, g): an operation waits while one on its group is in the pipeline, whatever its
+    // position (a wait more than needed, but no compare of word addresses on the walker's enable). With three
+    // groups or more the groups of consecutive operations differ and nothing waits; a layer of one or two
+    // groups waits up to two cycles an operation.
+    wire hazard = (a1_v && a1_g == wk_g) || (a2_v && a2_g == wk_g);
     wire op_issue = wk_busy && row_ok && col_ok && !hazard;
     wire kw_end = wk_kw == d_kw_last, kh_end = wk_kh == d_kh_last, g_end = wk_g == d_g_last;
     // the walker moves on: a skipped row, a skipped tap, or an operation issued
@@ -427,18 +500,22 @@ module qsnn_serial #(
     // no multiplier block is spent on it); stage 2: the add, written back
     localparam integer PR_W = 8 + WB + 1;  // an 8-bit value times a signed WB-bit weight
     localparam integer PX_W = ((ACC_W > PR_W) ? ACC_W : PR_W) + 1;  // a sign replication of at least one bit
+    // the partial products v << b of the weight's bits (the top one negative), summed pairwise: a tree of
+    // ceil(log2 WB) adders rather than a chain of WB - 1
     function [PR_W-1:0] wprod;
         input [7:0] v;
         input [WB-1:0] w;
-        integer b;
-        reg [PR_W-1:0] sum, term;
+        integer b, span;
+        reg [WB*PR_W-1:0] t;
         begin
-            sum = {PR_W{1'b0}};
             for (b = 0; b < WB; b = b + 1) begin
-                term = {{(PR_W - 8){1'b0}}, v} << b;
-                if (w[b]) sum = (b == WB - 1) ? sum - term : sum + term;
+                t[PR_W*b +: PR_W] = w[b] ? ({{(PR_W - 8){1'b0}}, v} << b) : {PR_W{1'b0}};
+                if (b == WB - 1) t[PR_W*b +: PR_W] = -t[PR_W*b +: PR_W];
             end
-            wprod = sum;
+            for (span = 1; span < WB; span = span * 2)
+                for (b = 0; b + span < WB; b = b + 2 * span)
+                    t[PR_W*b +: PR_W] = t[PR_W*b +: PR_W] + t[PR_W*(b + span) +: PR_W];
+            wprod = t[PR_W-1:0];
         end
     endfunction
     reg [LANES*PR_W-1:0] s1_prod, a2_prod;
@@ -458,9 +535,7 @@ module qsnn_serial #(
     always @(posedge clk) begin
         a1_v <= !rst && op_issue;
         a1_addr <= op_addr;
-        a1_rc <= wk_rc;
         a1_g <= wk_g;
-        a2_rc <= a1_rc;
         a2_g <= a1_g;
         a1_val <= wk_val;
         a2_v <= !rst && a1_v;
@@ -485,6 +560,8 @@ module qsnn_serial #(
     wire nu_c_end = nu_c == d_oc_last, nu_pos_end = nu_pos == d_pos_last;
     localparam integer RES = 1 + NEURON_LAT;   // issue to the unit's outputs
     reg [RES:1]        nv;              // nv[k]: a neuron issued k cycles ago
+    reg [RES:1]        nl;              // nl[k]: and it was the layer's last (so the store's write enable and
+                                        // address come from registers, not from the layer table)
     reg [LANE_W-1:0]   n1_lane;
     reg                n1_first;        // lane 0 of a word: the word comes from the memory, and is cleared
     reg                n1_odd;
@@ -510,20 +587,33 @@ module qsnn_serial #(
     reg [S_AW-1:0]     wb_m;
     reg                wb_odd;
     reg [STATE_W-1:0]  wb_lo;           // the pair's first membrane, waiting for its second
-    wire wb_last = wb_c == d_oc_last && wb_pos == d_pos_last;
+    wire wb_last = nl[RES];
+    // the spike (the threshold compare, a carry chain after the unit's last register) is registered with the
+    // neuron's index before it goes to the bitmap, the group flags, the class counters and the trace; the
+    // membrane goes to the store in its own cycle (the pair's write slot)
+    reg                r_wb, r_spike;
+    reg [N_AW-1:0]     r_flat;
+    reg [CLASS_W-1:0]  r_class;
+    reg [STATE_W-1:0]  r_v;
     wire m_we = wb && (wb_odd || wb_last);  // a pair done (the last one may be a single)
-    wire nu_drained = !nu_on && nv == {RES{1'b0}};
+    wire nu_drained = !nu_on && nv == {RES{1'b0}} && !r_wb;
     assign acc_raddr = (state == S_NEURON) ? nu_word : op_addr;
     assign rq_raddr = d_rq_base + {{(RQ_AW - OC_W){1'b0}}, nu_c};
 
     always @(posedge clk) begin
         nv <= rst ? {RES{1'b0}} : {nv[RES-1:1], nu_issue};
+        nl <= {nl[RES-1:1], nu_c_end && nu_pos_end};
         n1_lane <= nu_lane;
         n1_first <= nu_lane == {LANE_W{1'b0}};
         n1_odd <= nu_odd;
         n1_word <= nu_word;
         if (nv[1] && n1_first) acc_hold <= acc_rdata;
         if (wb && !wb_odd) wb_lo <= n_v_new;
+        r_wb <= !rst && wb;
+        r_spike <= n_spike;
+        r_flat <= wb_flat;
+        r_class <= wb_c[CLASS_W-1:0];
+        r_v <= n_v_new;
         if (rst || phase_go) begin
             nu_on <= !rst && state == S_NEURON;
             nu_odd <= 1'b0;
@@ -537,6 +627,8 @@ module qsnn_serial #(
             wb_m <= d_m_base;
             wb_odd <= 1'b0;
         end else begin
+            if (state == S_IDLE) nu_m <= M_FIRST;        // the clear's membrane pair, from the first
+            if (state == S_CLEAR) nu_m <= nu_m + 1'b1;
             if (nu_issue) begin
                 nu_odd <= !nu_odd;
                 if (nu_odd) nu_m <= nu_m + 1'b1;
@@ -568,8 +660,8 @@ module qsnn_serial #(
     assign s_we = (state == S_LOAD && in_valid && ld_n == LD_LAST) || (state == S_CLEAR && clr < M_N) ||
                   (state == S_NEURON && m_we);
     assign s_addr = (state == S_LOAD) ? clr[S_AW-1:0]
-                  : (state == S_CLEAR) ? M_FIRST + clr[S_AW-1:0]
-                  : (state == S_NEURON) ? (m_we ? wb_m : nu_m)
+                  : (state == S_NEURON && m_we) ? wb_m
+                  : (state == S_NEURON || state == S_CLEAR) ? nu_m
                   : {{(S_AW - W_AW){1'b0}}, wk_w};
     always @* begin
         s_wdata = {SW{1'b0}};
@@ -580,14 +672,35 @@ module qsnn_serial #(
             s_wdata[2*STATE_W-1:STATE_W] = n_v_new;  // a single's second half: never read
         end
     end
-    assign b_we = wb && layer != LAST_LAYER;
-    assign b_waddr = wb_flat[B_AW-1:0];
-    assign b_wdata = n_spike;
-    assign tr_valid = wb;
+    // the group flags: cleared with the membranes, set by a spike, cleared by the scan that passes them
+    /* verilator lint_off UNUSED */
+    reg [((N_AW > BX) ? N_AW : BX)-1:0] wb_fx;
+    /* verilator lint_on UNUSED */
+    always @* begin
+        wb_fx = {((N_AW > BX) ? N_AW : BX){1'b0}};
+        wb_fx[N_AW-1:0] = r_flat;
+        f_we = 1'b0;
+        f_waddr = cu_ix[F_AW+3:4];
+        f_wdata = 1'b0;
+        if (state == S_CLEAR) begin
+            f_we = clr < F_N;
+            f_waddr = clr[F_AW-1:0];
+        end else if (state == S_NEURON) begin
+            f_we = r_wb && r_spike && layer != LAST_LAYER;
+            f_waddr = wb_fx[F_AW+3:4];
+            f_wdata = 1'b1;
+        end else begin
+            f_we = f_first && (scan_adv || f_skip);
+        end
+    end
+    assign b_we = r_wb && layer != LAST_LAYER;
+    assign b_waddr = r_flat[B_AW-1:0];
+    assign b_wdata = r_spike;
+    assign tr_valid = r_wb;
     assign tr_layer = layer;
-    assign tr_index = wb_flat;
-    assign tr_spike = n_spike;
-    assign tr_membrane = n_v_new;
+    assign tr_index = r_flat;
+    assign tr_spike = r_spike;
+    assign tr_membrane = r_v;
 
     // accumulator writes: the clear, the walker's sums, the neuron phase's reads (cleared as read, except a
     // static first layer's, whose input never changes)
@@ -614,15 +727,15 @@ module qsnn_serial #(
     reg [STEPS_W-1:0] best;
     reg [CLASS_W-1:0] am_k;
     integer k;
-    wire [CLASS_W-1:0] wb_class = wb_c[CLASS_W-1:0];
+    wire [CLASS_W-1:0] wb_class = r_class;
     always @(posedge clk) begin
         if (state == S_CLEAR) begin
             for (k = 0; k < NUM_CLASSES; k = k + 1) counts[k] <= {STEPS_W{1'b0}};
             out_class <= {CLASS_W{1'b0}};  // a defined pin until the last step's argmax
-        end else if (wb && layer == LAST_LAYER && n_spike) begin
+        end else if (r_wb && layer == LAST_LAYER && r_spike) begin
             counts[wb_class] <= counts[wb_class] + 1'b1;
         end
-        if (wb && layer == LAST_LAYER) out_spikes[wb_class] <= n_spike;
+        if (r_wb && layer == LAST_LAYER) out_spikes[wb_class] <= r_spike;
         // argmax, one class per cycle: strictly greater, so the lowest index wins a tie
         if (state == S_ARGMAX) begin
             if (am_k == {CLASS_W{1'b0}} || counts[am_k] > best) begin

@@ -55,6 +55,8 @@ module qsnn_top (
     reg  [7:0] d_wpy;
     reg  [7:0] d_wx0;
     reg  [7:0] d_wy0;
+    reg  [0:0] d_skip;
+    reg  [7:0] d_w16;
     reg  [5:0] d_pos_last;
     reg  [1:0] d_oc_last;
     reg  [7:0] d_hw;
@@ -96,6 +98,8 @@ module qsnn_top (
                 d_wpy = 8'd0;
                 d_wx0 = 8'd0;
                 d_wy0 = 8'd0;
+                d_skip = 1'd0;
+                d_w16 = 8'd144;
                 d_pos_last = 6'd35;
                 d_oc_last = 2'd3;
                 d_hw = 8'd36;
@@ -135,6 +139,8 @@ module qsnn_top (
                 d_wpy = 8'd0;
                 d_wx0 = 8'd0;
                 d_wy0 = 8'd0;
+                d_skip = 1'd0;
+                d_w16 = 8'd144;
                 d_pos_last = 6'd0;
                 d_oc_last = 2'd3;
                 d_hw = 8'd1;
@@ -174,6 +180,8 @@ module qsnn_top (
                 d_wpy = 8'd0;
                 d_wx0 = 8'd0;
                 d_wy0 = 8'd0;
+                d_skip = 1'd1;
+                d_w16 = 8'd16;
                 d_pos_last = 6'd0;
                 d_oc_last = 2'd2;
                 d_hw = 8'd1;
@@ -213,6 +221,8 @@ module qsnn_top (
         .S_AW(8),
         .RQ_AW(4),
         .B_AW(8),
+        .F_AW(4),
+        .F_DEPTH(16),
         .P_W(6),
         .OC_W(2),
         .N_AW(8),
@@ -267,6 +277,8 @@ module qsnn_top (
         .d_wpy(d_wpy),
         .d_wx0(d_wx0),
         .d_wy0(d_wy0),
+        .d_skip(d_skip),
+        .d_w16(d_w16),
         .d_pos_last(d_pos_last),
         .d_oc_last(d_oc_last),
         .d_hw(d_hw),
