@@ -13,13 +13,17 @@
 #define QSNN_NOINLINE __attribute__((noinline))
 #if defined(__clang__) || __GNUC__ < 8
 #define QSNN_NOIPA __attribute__((noinline))
+#define QSNN_HOT __attribute__((noinline))
 #else
 #define QSNN_NOIPA __attribute__((noipa)) /* also no constant propagation into it */
+/* A hot loop that GCC's -Os allocates badly (spills in the loop): compiled at -O2 whatever the build's level. */
+#define QSNN_HOT __attribute__((noinline, optimize("O2")))
 #endif
 #else
 #define QSNN_INLINE static inline
 #define QSNN_NOINLINE
 #define QSNN_NOIPA
+#define QSNN_HOT
 #endif
 
 int64_t qsnn_floor_shift(int64_t x, int32_t s)
@@ -967,7 +971,7 @@ static QSNN_NOINLINE void spike_rows(const uint32_t *in, int32_t rows, int32_t w
 
 /* For each input channel c and pooled column px, cols[c out_w + px] has bit pad + y set when input row y has
  * an active input in the columns that reach px, so that a position visits only the rows that contribute. */
-static QSNN_NOINLINE void window_rows(const gather_t *gp, const uint32_t *rows, int32_t out_w, uint32_t *cols)
+static QSNN_HOT void window_rows(const gather_t *gp, const uint32_t *rows, int32_t out_w, uint32_t *cols)
 {
     int32_t c, y, px;
     for (c = 0; c < gp->in_c; c++, cols += out_w) {
@@ -988,7 +992,7 @@ static QSNN_NOINLINE void window_rows(const gather_t *gp, const uint32_t *rows, 
 
 /* The weight rows (as word offsets of channel group 0) of every active input reaching pooled output (py, px),
  * one entry per (input, kernel tap, position in the pooling window); returns the end of the list. Stride 1. */
-static QSNN_NOINLINE uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, const uint32_t *cols,
+static QSNN_HOT uint16_t *gather_events(const gather_t *gp, const uint32_t *rows, const uint32_t *cols,
                                              int32_t out_w, int32_t py, int32_t px, uint16_t *list)
 {
     const int32_t in_h = gp->in_h, span = gp->pool + gp->kh - 1;
@@ -1315,7 +1319,7 @@ QSNN_INLINE void requant_run(const uint32_t *lanes, int32_t n, int32_t offset, c
     } while (cur < end);
 }
 
-static QSNN_NOINLINE void requant_lanes(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
+static QSNN_HOT void requant_lanes(const uint32_t *lanes, int32_t n, int32_t offset, const int32_t *mult,
                                         const int64_t *bias, int32_t cstep, int32_t shift, int32_t *cur)
 {
     if (cstep) {
