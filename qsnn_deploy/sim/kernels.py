@@ -325,6 +325,13 @@ def lif_scan(
     )
 
 
+LIF_BLOCK = 1 << 15
+"""Neurons scanned together over all steps: the membrane, its two scratch arrays and the block's current stay
+in a 1 MiB L2 cache (256 KiB each) instead of streaming from L3 at every step. Measured on the bundled model's
+first layer (128 samples, 294,912 neurons, 100 steps, one core): 58-76 ms in blocks of 2**15 or 2**16
+against 71-167 ms in one piece."""
+
+
 def lif_scan_prepared(
     prepared: np.ndarray,
     op: LIF,
@@ -336,16 +343,37 @@ def lif_scan_prepared(
     state: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``lif_scan`` on prepared currents P = (i << s) + h (``lif_prepare``); the caller has checked
-    ``lif_prepared_fits``."""
+    ``lif_prepared_fits``. Neurons are independent, so the scan runs block by block of ``LIF_BLOCK``
+    neurons, each block over all steps."""
     steps = num_steps if static else prepared.shape[0]
     shape = prepared.shape if static else prepared.shape[1:]
-    s, m = op.decay_shift, op.decay_multiplier
-    reset_amount = op.threshold << s
     v = np.zeros(shape, dtype=np.int64) if state is None else state  # updated in place: the state carries
-    acc = np.empty(shape, dtype=np.int64)
-    tmp = np.empty(shape, dtype=np.int64)
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=op.state_type_numpy()) if record else None
+    neurons = int(np.prod(shape))
+    if not (v.flags.c_contiguous and prepared.flags.c_contiguous):  # flat views would be copies
+        _scan_block(prepared, op, static, steps, saturate, v, spikes, membranes)
+        return spikes, membranes
+    flat_p = prepared.reshape(-1) if static else prepared.reshape(steps, -1)
+    flat_v, flat_s = v.reshape(-1), spikes.reshape(steps, -1)
+    flat_m = membranes.reshape(steps, -1) if membranes is not None else None
+    for b in range(0, neurons, LIF_BLOCK):
+        block = slice(b, b + LIF_BLOCK)
+        _scan_block(
+            flat_p[block] if static else flat_p[:, block],
+            op, static, steps, saturate, flat_v[block], flat_s[:, block],
+            flat_m[:, block] if flat_m is not None else None,
+        )  # fmt: skip
+    return spikes, membranes
+
+
+def _scan_block(prepared, op: LIF, static: bool, steps: int, saturate: bool, v, spikes, membranes) -> None:
+    """The prepared scan of some neurons: ``v`` (their membranes) updated in place, ``spikes[t]`` and
+    ``membranes[t]`` (views of the caller's arrays) written at every step."""
+    s, m = op.decay_shift, op.decay_multiplier
+    reset_amount = op.threshold << s
+    acc = np.empty(v.shape, dtype=np.int64)
+    tmp = np.empty(v.shape, dtype=np.int64)
     fired = v > op.threshold  # r of the first step: computed from the membrane before it (zero: none)
     for t in range(steps):
         if op.reset == "zero":
@@ -363,7 +391,6 @@ def lif_scan_prepared(
         np.greater(v, op.threshold, out=fired)
         if membranes is not None:
             membranes[t] = v
-    return spikes, membranes
 
 
 def _lif_scan_literal(currents, op, static, num_steps, record, saturate, state):
