@@ -1193,52 +1193,44 @@ void qsnn_sum_quads_t2(const uint32_t *w, const uint16_t *list, const uint16_t *
         "add    r6, r6, lr\n\t"                                                                        \
         "and    r12, r12, #0xF0F0F0F0\n\t"                                                             \
         "add    r7, r7, r12, lsr #4\n\t"
-__asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".p2align 2\n\t"
-        ".global qsnn_sum_quads_t2\n\t"
-        ".type  qsnn_sum_quads_t2, %function\n\t"
-        ".thumb_func\n"
-        "qsnn_sum_quads_t2:\n\t"
-        "push   {r4-r11, lr}\n\t"
-        "sub    sp, sp, #16\n\t"
-        "str    r2, [sp]\n\t"      /* end */
-        "str    r3, [sp, #4]\n\t"  /* lanes */
-        "movs   r4, #0\n\t"        /* lanes[0 .. 15] = 0 */
-        "movs   r5, #0\n\t"
-        "movs   r6, #0\n\t"
-        "movs   r7, #0\n\t"
-        "stmia  r3!, {r4-r7}\n\t"
-        "stmia  r3!, {r4-r7}\n\t"
-        "stmia  r3!, {r4-r7}\n\t"
-        "stmia  r3!, {r4-r7}\n"
-        "1:\n\t"                   /* a block of at most 17 rows */
-        "ldr    r2, [sp]\n\t"
-        "cmp    r1, r2\n\t"
-        "bcs    4f\n\t"
-        "sub    r3, r2, r1\n\t"    /* bytes left */
-        "cmp    r3, #34\n\t"
-        "it     gt\n\t"
-        "addgt  r2, r1, #34\n\t"
-        "str    r2, [sp, #8]\n\t"  /* stop */
-        "sub    r3, r2, r1\n\t"
-        "movs   r4, #0\n\t"
-        "movs   r5, #0\n\t"
-        "movs   r6, #0\n\t"
-        "movs   r7, #0\n\t"
-        "mov    r8, #0\n\t"
-        "mov    r9, #0\n\t"
-        "mov    r10, #0\n\t"
-        "mov    r11, #0\n\t"
-        "tst    r3, #2\n\t"        /* an odd count enters at the second row */
-        "bne    3f\n"
-        "2:\n\t" QSNN_SUM_QUADS_ROW "\n"
-        "3:\n\t" QSNN_SUM_QUADS_ROW "\n\t"
-        "ldr    lr, [sp, #8]\n\t"
-        "cmp    r1, lr\n\t"
-        "bcc    2b\n\t"
-        "ldr    r2, [sp, #4]\n\t"  /* widen: lanes[2 m], lanes[2 m + 1] += bytes 0, 2 and 1, 3 of r(4 + m) */
+/* Widening of the eight byte-lane sums r4-r11 into lanes (r2): lanes[2 m], lanes[2 m + 1] += bytes 0, 2 and
+ * 1, 3 of r(4 + m). With the DSP extension two UXTAB16 per register, else masks and adds. */
+#if defined(__ARM_FEATURE_DSP)
+#define QSNN_SUM_QUADS_WIDEN                                                                                 \
+        "ldrd   r3, r12, [r2, #0]\n\t"                                                                 \
+        "uxtab16 r3, r3, r4\n\t"                                                                        \
+        "uxtab16 r12, r12, r4, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #0]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #8]\n\t"                                                                 \
+        "uxtab16 r3, r3, r5\n\t"                                                                        \
+        "uxtab16 r12, r12, r5, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #8]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #16]\n\t"                                                                 \
+        "uxtab16 r3, r3, r6\n\t"                                                                        \
+        "uxtab16 r12, r12, r6, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #16]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #24]\n\t"                                                                 \
+        "uxtab16 r3, r3, r7\n\t"                                                                        \
+        "uxtab16 r12, r12, r7, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #24]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #32]\n\t"                                                                 \
+        "uxtab16 r3, r3, r8\n\t"                                                                        \
+        "uxtab16 r12, r12, r8, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #32]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #40]\n\t"                                                                 \
+        "uxtab16 r3, r3, r9\n\t"                                                                        \
+        "uxtab16 r12, r12, r9, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #40]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #48]\n\t"                                                                 \
+        "uxtab16 r3, r3, r10\n\t"                                                                        \
+        "uxtab16 r12, r12, r10, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #48]\n\t"                                                                 \
+        "ldrd   r3, r12, [r2, #56]\n\t"                                                                 \
+        "uxtab16 r3, r3, r11\n\t"                                                                        \
+        "uxtab16 r12, r12, r11, ror #8\n\t"                                                              \
+        "strd   r3, r12, [r2, #56]\n\t"
+#else
+#define QSNN_SUM_QUADS_WIDEN                                                                                 \
         "ldrd   r3, r12, [r2, #0]\n\t"                                                                 \
         "and    lr, r4, #0x00FF00FF\n\t"                                                               \
         "add    r3, r3, lr\n\t"                                                                        \
@@ -1286,7 +1278,55 @@ __asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
         "add    r3, r3, lr\n\t"                                                                        \
         "and    lr, r11, #0xFF00FF00\n\t"                                                               \
         "add    r12, r12, lr, lsr #8\n\t"                                                              \
-        "strd   r3, r12, [r2, #56]\n\t"                                                                 \
+        "strd   r3, r12, [r2, #56]\n\t"
+#endif
+__asm__(".pushsection .text.qsnn_sum_quads_t2,\"ax\",%progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".p2align 2\n\t"
+        ".global qsnn_sum_quads_t2\n\t"
+        ".type  qsnn_sum_quads_t2, %function\n\t"
+        ".thumb_func\n"
+        "qsnn_sum_quads_t2:\n\t"
+        "push   {r4-r11, lr}\n\t"
+        "sub    sp, sp, #16\n\t"
+        "str    r2, [sp]\n\t"      /* end */
+        "str    r3, [sp, #4]\n\t"  /* lanes */
+        "movs   r4, #0\n\t"        /* lanes[0 .. 15] = 0 */
+        "movs   r5, #0\n\t"
+        "movs   r6, #0\n\t"
+        "movs   r7, #0\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n\t"
+        "stmia  r3!, {r4-r7}\n"
+        "1:\n\t"                   /* a block of at most 17 rows */
+        "ldr    r2, [sp]\n\t"
+        "cmp    r1, r2\n\t"
+        "bcs    4f\n\t"
+        "sub    r3, r2, r1\n\t"    /* bytes left */
+        "cmp    r3, #34\n\t"
+        "it     gt\n\t"
+        "addgt  r2, r1, #34\n\t"
+        "str    r2, [sp, #8]\n\t"  /* stop */
+        "sub    r3, r2, r1\n\t"
+        "movs   r4, #0\n\t"
+        "movs   r5, #0\n\t"
+        "movs   r6, #0\n\t"
+        "movs   r7, #0\n\t"
+        "mov    r8, #0\n\t"
+        "mov    r9, #0\n\t"
+        "mov    r10, #0\n\t"
+        "mov    r11, #0\n\t"
+        "tst    r3, #2\n\t"        /* an odd count enters at the second row */
+        "bne    3f\n"
+        "2:\n\t" QSNN_SUM_QUADS_ROW "\n"
+        "3:\n\t" QSNN_SUM_QUADS_ROW "\n\t"
+        "ldr    lr, [sp, #8]\n\t"
+        "cmp    r1, lr\n\t"
+        "bcc    2b\n\t"
+        "ldr    r2, [sp, #4]\n\t"  /* lanes */
+        QSNN_SUM_QUADS_WIDEN
         "b      1b\n"
         "4:\n\t"
         "add    sp, sp, #16\n\t"
