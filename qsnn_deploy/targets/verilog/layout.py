@@ -165,6 +165,21 @@ class LayerParams:
         return int(self.acc_positions * self.GROUPS <= SHALLOW_DEPTH)
 
     @property
+    def OVERLAP(self) -> int:
+        """1: the acc phase of step t+1 can run while the neuron phase of step t reads the accumulators (valid
+        bits in flip-flops, each word read once; not under a max pool, whose windows are read word by word)."""
+        return int(self.ACC_VALID and not self.MAX_POOL)
+
+    @property
+    def HOLD(self) -> int:
+        """Accumulator words an OVERLAP layer's neuron phase holds in flip-flops: the one it works on and up to
+        three read ahead, released to the next step's acc phase that much earlier (where it takes a word
+        over more than one cycle: NLANES < LANES). Measured on the bundled MNIST model's lif2 (16 words,
+        32 cycles each): 4 words cut about 70 cycles per step of waiting in conv2's accumulation."""
+        words = self.acc_positions * self.GROUPS
+        return min(4, words) if self.OVERLAP and self.NLANES < self.LANES else 1
+
+    @property
     def FKH(self) -> int:
         """Kernel rows the tap walk visits: KH, or folded, the pooled rows one input row reaches at most."""
         return folded_taps(self.KH, self.POOL_LOG2) if self.FOLD else self.KH

@@ -8,6 +8,7 @@ by ``source_label``, as every target labels it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,20 @@ VERILOG_FILES = {
     "requantize": ("{p}_{name}_rq.hex",),
     "recurrent": ("{p}_{name}_rw.hex", "{p}_{name}_rm.hex"),
 }
+
+
+@dataclass(frozen=True)
+class TracePort:
+    """One trace port of the generated top level, as the testbenches read it."""
+
+    prefix: str  # of its signals: tr<i>_ (one per layer), or tr_ (arch=serial: one for every layer)
+    layer: str  # the layer of a beat: a constant, or the signal that says it (without the prefix)
+    lanes: int  # neurons per beat
+    currents: bool  # it carries synaptic currents (tr..._currents)
+
+    @property
+    def fixed_layer(self) -> bool:
+        return self.layer.isdigit()
 
 
 def derived_names(inp: RuleInput) -> list[Derived]:
@@ -88,6 +103,10 @@ def context(model: CheckedModel) -> dict:
         "steps": graph.num_steps,
         "layers": params,
         "currents": any(p.SYN for p in params),  # the top level traces synaptic currents (tr_currents)
+        # steps pipelined over the layers: every layer after the first can overlap its acc and neuron phases
+        "pipeline": all(p.OVERLAP for p in params[1:]),
+        # the trace ports the testbenches read: one per layer (prefix tr<i>_), or arch=serial's shared one
+        "trace": [TracePort(f"tr{p.index}_", str(p.index), p.NLANES, bool(p.SYN)) for p in params],
         "arch": arch,
         "load_words": 0,
         "load_bytes": 0,
@@ -100,6 +119,7 @@ def context(model: CheckedModel) -> dict:
             widths=d.widths,
             rows=d.layers,
             tr_nl=1,
+            trace=[TracePort("tr_", "tr_layer", 1, any(p.SYN for p in params))],
             load=d.load_units(),
             load_words=len(d.load_units()),
             load_bytes=d.load_bytes,

@@ -6,6 +6,11 @@
 // input, only at step 0 for a static one), acc(0) (skipped after step 0 for a static first layer, whose
 // accumulators keep its constant current), then for each layer i: neuron(i) together with acc(i+1), which
 // takes layer i's spikes as they come (upstream_busy); then the step's output beat.
+// PIPELINE (every layer after the first has OVERLAP, qsnn_layer.v): the steps are pipelined over the layers
+// instead. Round r runs the neuron phase of step r - i of every layer i with 0 <= r - i < steps, each together
+// with acc(i + 1) of the same step, so step t+1's first layer runs while step t's second layer does (its acc
+// phase waits, word by word, until the neuron phase of the layer after has read that word). A round ends when
+// all its phases are done; the output beat of step r - (NUM_LAYERS - 1) follows a round that ran the last layer.
 // Output spikes are collected from the last layer's trace; the class is the argmax of the spike counts over
 // the steps so far, the lowest index winning ties (as the simulator's argmax), kept up to date beat by beat.
 `default_nettype none
@@ -13,6 +18,7 @@
 module qsnn_ctrl #(
     parameter integer NUM_LAYERS = 1,
     parameter integer STATIC = 1,       // 1: one frame per inference; 0: one frame per step (stream)
+    parameter integer PIPELINE = 0,     // 1: steps pipelined over the layers (above)
     parameter integer IN_C = 1,
     parameter integer IN_H = 1,
     parameter integer IN_W = 1,
@@ -45,8 +51,9 @@ module qsnn_ctrl #(
     output reg                    start_clear,
     output reg  [NUM_LAYERS-1:0]  start_acc,
     output reg  [NUM_LAYERS-1:0]  start_neuron,
-    output wire                   first_step,
-    input  wire [NUM_LAYERS-1:0]  done,
+    output wire [NUM_LAYERS-1:0]  first_step,  // layer i's neuron phase is its step 0
+    input  wire [NUM_LAYERS-1:0]  done,        // clear or acc done
+    input  wire [NUM_LAYERS-1:0]  ndone,       // neuron phase done
     output wire [NUM_LAYERS-1:0]  upstream_busy,
     // events of the first layer
     output reg                    ev_valid,
@@ -71,13 +78,10 @@ module qsnn_ctrl #(
     localparam [NUM_LAYERS-1:0] LAYER0 = 1;
     localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_LOAD = 3'd2, S_ACC = 3'd3, S_NEURON = 3'd4, S_OUT = 3'd5;
     reg [2:0]            state;
-    reg                  waiting;       // a phase was started and its done is awaited
+    reg                  waiting;       // a phase (PIPELINE: a round) was started and its done is awaited
     reg [NUM_LAYERS-1:0] cleared;
     reg [NUM_LAYERS-1:0] running;       // neuron phases started and not done
-    reg [NUM_LAYERS-1:0] finished;      // phases of this round that are done
-    reg [NUM_LAYERS-1:0] layer;         // the layer of the round, one-hot
     reg [STEPS_W-1:0]    steps_left;    // steps of this inference still to end, this one included
-    reg                  first;         // the first step of an inference
     reg [CW-1:0]         f, c;          // position in the frame being loaded
     reg [YW-1:0]         y;
     reg [XW-1:0]         x;
@@ -89,16 +93,12 @@ module qsnn_ctrl #(
     // steps_left counts down from num_steps (0 wraps: 65,536 steps)
     assign out_last = (steps_left == {{(STEPS_W - 1){1'b0}}, 1'b1});
     assign busy = (state != S_IDLE);
-    assign first_step = first;
     /* verilator lint_off UNUSED */
     wire [NUM_LAYERS:0] running_after = {running, 1'b0};  // layer i waits for the neuron phase of layer i - 1
-    wire [NUM_LAYERS:0] layer_after = {layer, 1'b0};      // the next layer, zero beyond the last
     /* verilator lint_on UNUSED */
-    assign upstream_busy = running_after[NUM_LAYERS-1:0];
-    wire [NUM_LAYERS-1:0] next_layer = layer_after[NUM_LAYERS-1:0];
-    wire [NUM_LAYERS-1:0] round_done = finished | done;
-    wire layer_done = (done & layer) != {NUM_LAYERS{1'b0}};
-    wire round_busy = ((layer | next_layer) & ~round_done) != {NUM_LAYERS{1'b0}};
+    // PIPELINE: layer 0's acc phase runs while its frame is loaded (and its last byte pushed)
+    wire load_busy = PIPELINE != 0 && (state == S_LOAD || ev_valid);
+    assign upstream_busy = running_after[NUM_LAYERS-1:0] | (LAYER0 & {NUM_LAYERS{load_busy}});
     wire frame_end = (FIRST_FLAT != 0) ? (f == F_LAST) : (c == C_LAST && y == Y_LAST && x == X_LAST);
 
     // The last layer's trace, registered where the counts are (it comes from across the chip; the count
@@ -167,97 +167,237 @@ module qsnn_ctrl #(
         end
     end
 
-    always @(posedge clk) begin
-        start_clear <= 1'b0;
-        start_acc <= {NUM_LAYERS{1'b0}};
-        start_neuron <= {NUM_LAYERS{1'b0}};
-        ev_valid <= 1'b0;
-        running <= running & ~done;
-        case (state)
-            S_IDLE: begin
-                if (in_valid) begin  // a frame is offered: start an inference
-                    steps_left <= num_steps;
+    generate
+        if (PIPELINE == 0) begin : g_sequential
+            reg                  first;     // the first step of an inference
+            reg [NUM_LAYERS-1:0] finished;  // phases of this round that are done
+            reg [NUM_LAYERS-1:0] layer;     // the layer of the round, one-hot
+            /* verilator lint_off UNUSED */
+            wire [NUM_LAYERS:0] layer_after = {layer, 1'b0};  // the next layer, zero beyond the last
+            /* verilator lint_on UNUSED */
+            wire [NUM_LAYERS-1:0] next_layer = layer_after[NUM_LAYERS-1:0];
+            wire [NUM_LAYERS-1:0] done_any = done | ndone;  // one phase of a layer at a time
+            wire [NUM_LAYERS-1:0] round_done = finished | done_any;
+            wire layer_done = (done_any & layer) != {NUM_LAYERS{1'b0}};
+            wire round_busy = ((layer | next_layer) & ~round_done) != {NUM_LAYERS{1'b0}};
+            assign first_step = {NUM_LAYERS{first}};
+            always @(posedge clk) begin
+                start_clear <= 1'b0;
+                start_acc <= {NUM_LAYERS{1'b0}};
+                start_neuron <= {NUM_LAYERS{1'b0}};
+                ev_valid <= 1'b0;
+                running <= running & ~done_any;
+                case (state)
+                    S_IDLE: begin
+                        if (in_valid) begin  // a frame is offered: start an inference
+                            steps_left <= num_steps;
+                            first <= 1'b1;
+                            cleared <= {NUM_LAYERS{1'b0}};
+                            start_clear <= 1'b1;
+                            state <= S_CLEAR;
+                        end
+                    end
+                    S_CLEAR: begin
+                        cleared <= cleared | done_any;
+                        if ((cleared | done_any) == {NUM_LAYERS{1'b1}}) begin
+                            f <= {CW{1'b0}};
+                            c <= {CW{1'b0}};
+                            y <= {YW{1'b0}};
+                            x <= {XW{1'b0}};
+                            state <= S_LOAD;
+                        end
+                    end
+                    S_LOAD: begin  // every walk wraps to 0 after the frame's last byte, ready for the next frame
+                        if (in_valid) begin
+                            ev_valid <= (in_data != 8'd0);  // only active inputs become events
+                            ev_val <= in_data;
+                            ev_c <= (FIRST_FLAT != 0) ? f : c;
+                            ev_y <= (FIRST_FLAT != 0) ? {YW{1'b0}} : y;
+                            ev_x <= (FIRST_FLAT != 0) ? {XW{1'b0}} : x;
+                            f <= (f == F_LAST) ? {CW{1'b0}} : f + 1'b1;
+                            x <= (x == X_LAST) ? {XW{1'b0}} : x + 1'b1;
+                            if (x == X_LAST) y <= (y == Y_LAST) ? {YW{1'b0}} : y + 1'b1;
+                            if (x == X_LAST && y == Y_LAST) c <= (c == C_LAST) ? {CW{1'b0}} : c + 1'b1;
+                            if (frame_end) begin
+                                layer <= LAYER0;
+                                waiting <= 1'b0;
+                                state <= S_ACC;
+                            end
+                        end
+                    end
+                    S_ACC: begin
+                        if (!waiting) begin
+                            start_acc <= layer;
+                            waiting <= 1'b1;
+                        end else if (layer_done) begin
+                            waiting <= 1'b0;
+                            state <= S_NEURON;
+                        end
+                    end
+                    S_NEURON: begin  // neuron(layer) and acc(layer + 1), overlapped
+                        if (!waiting) begin
+                            start_neuron <= layer;
+                            start_acc <= next_layer;
+                            running <= (running & ~done_any) | layer;
+                            finished <= {NUM_LAYERS{1'b0}};
+                            waiting <= 1'b1;
+                        end else if (round_busy) begin
+                            finished <= finished | done_any;
+                        end else begin
+                            waiting <= 1'b0;
+                            if (layer[NUM_LAYERS-1]) begin
+                                state <= S_OUT;
+                            end else begin
+                                layer <= next_layer;  // its accumulators are ready
+                            end
+                        end
+                    end
+                    S_OUT: begin
+                        if (out_ready) begin
+                            steps_left <= steps_left - 1'b1;
+                            first <= 1'b0;
+                            layer <= LAYER0;
+                            if (out_last) state <= S_IDLE;
+                            else if (STATIC != 0) state <= S_NEURON;  // the first layer's current is kept
+                            else state <= S_LOAD;
+                        end
+                    end
+                    default: state <= S_IDLE;
+                endcase
+                if (rst) begin
+                    state <= S_IDLE;
+                    waiting <= 1'b0;
+                    running <= {NUM_LAYERS{1'b0}};
                     first <= 1'b1;
-                    cleared <= {NUM_LAYERS{1'b0}};
-                    start_clear <= 1'b1;
-                    state <= S_CLEAR;
+                    steps_left <= {{(STEPS_W - 1){1'b0}}, 1'b1};
                 end
             end
-            S_CLEAR: begin
-                cleared <= cleared | done;
-                if ((cleared | done) == {NUM_LAYERS{1'b1}}) begin
-                    f <= {CW{1'b0}};
-                    c <= {CW{1'b0}};
-                    y <= {YW{1'b0}};
-                    x <= {XW{1'b0}};
-                    state <= S_LOAD;
-                end
-            end
-            S_LOAD: begin  // every walk wraps to 0 after the frame's last byte, ready for the next frame
-                if (in_valid) begin
-                    ev_valid <= (in_data != 8'd0);  // only active inputs become events
-                    ev_val <= in_data;
-                    ev_c <= (FIRST_FLAT != 0) ? f : c;
-                    ev_y <= (FIRST_FLAT != 0) ? {YW{1'b0}} : y;
-                    ev_x <= (FIRST_FLAT != 0) ? {XW{1'b0}} : x;
-                    f <= (f == F_LAST) ? {CW{1'b0}} : f + 1'b1;
-                    x <= (x == X_LAST) ? {XW{1'b0}} : x + 1'b1;
-                    if (x == X_LAST) y <= (y == Y_LAST) ? {YW{1'b0}} : y + 1'b1;
-                    if (x == X_LAST && y == Y_LAST) c <= (c == C_LAST) ? {CW{1'b0}} : c + 1'b1;
-                    if (frame_end) begin
-                        layer <= LAYER0;
-                        waiting <= 1'b0;
-                        state <= S_ACC;
+
+        end else begin : g_pipelined
+            reg [NUM_LAYERS-1:0] active;      // layers with a neuron phase this round (layer i: step r - i)
+            reg [NUM_LAYERS-1:0] firsts;      // layers whose step this round is their step 0
+            reg [NUM_LAYERS-1:0] nfin, afin;  // neuron and acc phases of this round that are done
+            reg [STEPS_W-1:0]    fed;         // steps that layer 0 has still to run, this round's included
+            reg                  acc0_done;   // layer 0's acc phase of this round is done (waiting: started)
+            // the layers' done pulses registered where the round is decided (they come from across the chip)
+            reg [NUM_LAYERS-1:0] done_r, ndone_r;
+            // layer 0's acc phase starts once its clear is done (the first round: the clear and the frame
+            // load overlap), and runs while the frame is loaded
+            wire [NUM_LAYERS-1:0] cleared_now = cleared | (done_r & ~(LAYER0 & {NUM_LAYERS{waiting}}));
+            /* verilator lint_off UNUSED */
+            wire [NUM_LAYERS:0]  active_up = {active, 1'b0};
+            /* verilator lint_on UNUSED */
+            wire [NUM_LAYERS-1:0] acc_on = active_up[NUM_LAYERS-1:0];  // acc(i + 1) runs with neuron(i)
+            wire [STEPS_W-1:0]   fed_after = active[0] ? fed - 1'b1 : fed;
+            /* verilator lint_off UNUSED */
+            wire [NUM_LAYERS:0]  active_next = {active, fed_after != {STEPS_W{1'b0}}};
+            wire [NUM_LAYERS:0]  firsts_next = {firsts, 1'b0};
+            /* verilator lint_on UNUSED */
+            wire round_over = ((nfin | ndone_r) & active) == active && ((afin | done_r) & acc_on) == acc_on;
+            assign first_step = firsts;
+            always @(posedge clk) begin
+                done_r <= done & {NUM_LAYERS{!rst}};
+                ndone_r <= ndone & {NUM_LAYERS{!rst}};
+                start_clear <= 1'b0;
+                start_acc <= {NUM_LAYERS{1'b0}};
+                start_neuron <= {NUM_LAYERS{1'b0}};
+                ev_valid <= 1'b0;
+                running <= running & ~ndone_r;
+                case (state)
+                    S_IDLE: begin
+                        if (in_valid) begin  // a frame is offered: start an inference
+                            steps_left <= num_steps;
+                            fed <= num_steps;
+                            active <= LAYER0;
+                            firsts <= LAYER0;
+                            cleared <= {NUM_LAYERS{1'b0}};
+                            start_clear <= 1'b1;
+                            f <= {CW{1'b0}};
+                            c <= {CW{1'b0}};
+                            y <= {YW{1'b0}};
+                            x <= {XW{1'b0}};
+                            waiting <= 1'b0;
+                            acc0_done <= 1'b0;
+                            state <= S_LOAD;
+                        end
                     end
-                end
-            end
-            S_ACC: begin
-                if (!waiting) begin
-                    start_acc <= layer;
-                    waiting <= 1'b1;
-                end else if (layer_done) begin
-                    waiting <= 1'b0;
-                    state <= S_NEURON;
-                end
-            end
-            S_NEURON: begin  // neuron(layer) and acc(layer + 1), overlapped
-                if (!waiting) begin
-                    start_neuron <= layer;
-                    start_acc <= next_layer;
-                    running <= (running & ~done) | layer;
-                    finished <= {NUM_LAYERS{1'b0}};
-                    waiting <= 1'b1;
-                end else if (round_busy) begin
-                    finished <= finished | done;
-                end else begin
-                    waiting <= 1'b0;
-                    if (layer[NUM_LAYERS-1]) begin
-                        state <= S_OUT;
-                    end else begin
-                        layer <= next_layer;  // its accumulators are ready
+                    S_LOAD: begin  // every walk wraps to 0 after the frame's last byte, ready for the next frame
+                        cleared <= cleared_now;
+                        if (!waiting && cleared_now[0]) begin
+                            start_acc <= LAYER0;
+                            waiting <= 1'b1;
+                        end
+                        if (in_valid) begin
+                            ev_valid <= (in_data != 8'd0);  // only active inputs become events
+                            ev_val <= in_data;
+                            ev_c <= (FIRST_FLAT != 0) ? f : c;
+                            ev_y <= (FIRST_FLAT != 0) ? {YW{1'b0}} : y;
+                            ev_x <= (FIRST_FLAT != 0) ? {XW{1'b0}} : x;
+                            f <= (f == F_LAST) ? {CW{1'b0}} : f + 1'b1;
+                            x <= (x == X_LAST) ? {XW{1'b0}} : x + 1'b1;
+                            if (x == X_LAST) y <= (y == Y_LAST) ? {YW{1'b0}} : y + 1'b1;
+                            if (x == X_LAST && y == Y_LAST) c <= (c == C_LAST) ? {CW{1'b0}} : c + 1'b1;
+                            if (frame_end) state <= S_ACC;
+                        end
                     end
+                    S_ACC: begin  // layer 0's accumulators: every step of a stream input, step 0 of a static one
+                        cleared <= cleared_now;
+                        if (!waiting && cleared_now[0]) begin  // a clear that outlasted the frame
+                            start_acc <= LAYER0;
+                            waiting <= 1'b1;
+                        end
+                        if (waiting && done_r[0]) acc0_done <= 1'b1;
+                        if ((acc0_done || (waiting && done_r[0])) && cleared_now == {NUM_LAYERS{1'b1}}) begin
+                            waiting <= 1'b0;
+                            acc0_done <= 1'b0;
+                            state <= S_NEURON;
+                        end
+                    end
+                    S_NEURON: begin  // one round
+                        if (!waiting) begin
+                            start_neuron <= active;
+                            start_acc <= acc_on;
+                            running <= (running & ~ndone_r) | active;
+                            nfin <= {NUM_LAYERS{1'b0}};
+                            afin <= {NUM_LAYERS{1'b0}};
+                            waiting <= 1'b1;
+                        end else if (!round_over) begin
+                            nfin <= nfin | ndone_r;
+                            afin <= afin | done_r;
+                        end else begin
+                            waiting <= 1'b0;
+                            if (active[NUM_LAYERS-1]) begin
+                                state <= S_OUT;
+                            end else begin
+                                fed <= fed_after;
+                                active <= active_next[NUM_LAYERS-1:0];
+                                firsts <= firsts_next[NUM_LAYERS-1:0];
+                                state <= (active_next[0] && STATIC == 0) ? S_LOAD : S_NEURON;
+                            end
+                        end
+                    end
+                    S_OUT: begin
+                        if (out_ready) begin
+                            steps_left <= steps_left - 1'b1;
+                            fed <= fed_after;
+                            active <= active_next[NUM_LAYERS-1:0];
+                            firsts <= firsts_next[NUM_LAYERS-1:0];
+                            if (out_last) state <= S_IDLE;
+                            else state <= (active_next[0] && STATIC == 0) ? S_LOAD : S_NEURON;
+                        end
+                    end
+                    default: state <= S_IDLE;
+                endcase
+                if (rst) begin
+                    state <= S_IDLE;
+                    waiting <= 1'b0;
+                    running <= {NUM_LAYERS{1'b0}};
+                    steps_left <= {{(STEPS_W - 1){1'b0}}, 1'b1};
                 end
             end
-            S_OUT: begin
-                if (out_ready) begin
-                    steps_left <= steps_left - 1'b1;
-                    first <= 1'b0;
-                    layer <= LAYER0;
-                    if (out_last) state <= S_IDLE;
-                    else if (STATIC != 0) state <= S_NEURON;  // the first layer's current is kept
-                    else state <= S_LOAD;
-                end
-            end
-            default: state <= S_IDLE;
-        endcase
-        if (rst) begin
-            state <= S_IDLE;
-            waiting <= 1'b0;
-            running <= {NUM_LAYERS{1'b0}};
-            first <= 1'b1;
-            steps_left <= {{(STEPS_W - 1){1'b0}}, 1'b1};
         end
-    end
+    endgenerate
+
 endmodule
 
 `default_nettype wire

@@ -3,7 +3,9 @@
 //
 // Event-driven. The layer owns a queue of its active inputs (push port): (mask, value, c, y, x) for every
 // non-zero input element (or block of spikes) of this step; zeros are never queued and cost nothing. Three
-// phases, each started by a one-cycle pulse and ended by a one-cycle `done` pulse:
+// phases, each started by a one-cycle pulse and ended by a one-cycle pulse (`done` for clear and acc, `ndone`
+// for neuron). Acc and neuron have state machines of their own: with OVERLAP the controller runs the acc phase
+// of step t+1 while the neuron phase of step t reads the accumulators (below):
 //
 //   clear   zero the accumulators and empty the queue (once per inference)
 //   acc     for every queued event (also while the layer before is still pushing them: upstream_busy), for
@@ -26,6 +28,11 @@
 //           taken while they are still growing); the neuron phase reads the 2^(2 POOL_LOG2) accumulator words
 //           of each pooled position one per cycle and keeps, per lane, the max (or the min where the
 //           channel's sign is -1, a bit of the requantize ROM word) before the requantize.
+//
+// OVERLAP (a shallow accumulator memory with flip-flop valid bits, no max pool): the neuron phase reads each
+// accumulator word once, into a chain of HOLD registers of its own (the word it works on and the next HOLD - 1,
+// read ahead), and hands it over at once: the word is cleared and released (a_held) as it is read. An operation of the next step's acc phase on a word that the neuron
+// phase has not read yet waits, and so does one whose memory read would fall on the neuron phase's read.
 //
 // Widths are parameters computed by the code generator from the range analysis (docs/ir/ranges.md):
 // ACC_W holds every partial sum, PROD_W the requantize multiply, CUR_W the current, STATE_W the membrane.
@@ -51,6 +58,8 @@ module qsnn_layer #(
     parameter integer W_BITS = 4,       // bits of one ROM weight (4; more for folded sums)
     parameter integer FORWARD = 1,      // 1: forward the word written right ahead (0: wait for it)
     parameter integer ACC_VALID = 0,    // 1: a valid bit per accumulator word, cleared instead of the word
+    parameter integer OVERLAP = 0,      // 1: acc (step t+1) may run during neuron (step t); needs ACC_VALID
+    parameter integer HOLD = 1,         // OVERLAP: accumulator words the neuron phase holds (HOLD - 1 read ahead)
     parameter integer LANES = 1,        // output channels per cycle (a power of two)
     parameter integer NLANES = 1,       // neurons per cycle in the neuron phase (a power of two <= LANES)
     parameter integer IN_NL = 1,        // spike-mask bits of an incoming event (the layer before's NLANES)
@@ -119,7 +128,8 @@ module qsnn_layer #(
     input  wire                start_neuron,
     input  wire                upstream_busy, // the layer before is still pushing events (acc waits for them)
     input  wire                first_step,    // membranes read as 0 (the state before step 0)
-    output reg                 done,
+    output reg                 done,          // clear or acc done
+    output reg                 ndone,         // neuron phase done (after the recurrent pass, REC)
     // spikes of this step as events of the next layer
     output reg                 ev_valid,
     output reg  [NLANES-1:0]   ev_mask,
@@ -154,7 +164,9 @@ module qsnn_layer #(
     // ACC_VALID: the accumulator memory holds {valid, sums}. A clear writes valid = 0 and a read of a word
     // with valid = 0 gives zeros (a synchronous reset of the register it lands in, free in FPGA flip-flops),
     // so no LANES x ACC_W multiplexer chooses between the sums and zero on the write port.
-    localparam integer A_RAM_W = A_WORD + ACC_VALID;
+    // OVERLAP keeps the valid bits in flip-flops (a_vld): the neuron phase clears them while the acc phase
+    // writes the memory.
+    localparam integer A_RAM_W = A_WORD + ((OVERLAP == 0) ? ACC_VALID : 0);
     // Folded (FOLD): an input at padded row t (columns alike) reaches pooled row (t >> POOL_LOG2) - a through
     // the sum of the conv taps k in [r + a*PK - (PK-1), r + a*PK], r = t mod PK: FKH folded taps a, one ROM
     // word per phase (ry, rx), input channel, folded tap and group. Unfolded: KH x KW taps, one phase.
@@ -184,7 +196,7 @@ module qsnn_layer #(
                            C_NL = NLANES, C_NLPOS = NLANES * POS, C_WIN_M1 = WIN - 1,
                            C_PK_M1 = (1 << POOL_LOG2) - 1, C_OH_M1 = OUT_H - 1,
                            C_KH_PK_M2 = KH + PK - 2, C_KW_PK_M2 = KW + PK - 2,
-                           C_S = 1 << STRIDE_LOG2, C_S_M1 = (1 << STRIDE_LOG2) - 1,
+                           C_S = 1 << STRIDE_LOG2, C_HOLD_M2 = (HOLD > 1) ? HOLD - 2 : 0, C_S_M1 = (1 << STRIDE_LOG2) - 1,
                            C_SLIMH = (LIM_H - 1) << STRIDE_LOG2, C_SLIMW = (LIM_W - 1) << STRIDE_LOG2;
     /* verilator lint_on WIDTH */
     localparam [CNT_W-1:0] C_ZERO = {CNT_W{1'b0}};
@@ -252,9 +264,10 @@ module qsnn_layer #(
     endgenerate
 
     // ---------------------------------------------------------------- phase state
-    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_NEXT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4, S_NEURON = 3'd5,
-                     S_REC = 3'd6;
-    reg [2:0] state;
+    localparam [2:0] S_IDLE = 3'd0, S_CLEAR = 3'd1, S_NEXT = 3'd2, S_RUN = 3'd3, S_DRAIN = 3'd4;
+    localparam [1:0] N_IDLE = 2'd0, N_NEURON = 2'd1, N_REC = 2'd2, N_FILL = 2'd3;  // N_FILL: HOLD - 1 reads ahead
+    reg [2:0] state;   // clear and acc
+    reg [1:0] nstate;  // neuron (and the recurrent pass)
 
     // ---------------------------------------------------------------- acc phase
     // The event being worked on and its window of kernel taps: the taps k with t - k in [0, S*(LIM-1)] and a
@@ -335,7 +348,11 @@ module qsnn_layer #(
     /* verilator lint_on UNUSED */
     // Without forwarding an operation also waits for the one right ahead (in a0): two cycles, rare where
     // FORWARD = 0 (consecutive operations of one event always hit different words there).
-    wire hazard = pr_valid && ((a1_valid && a1_addr == pr_addr) || (FORWARD == 0 && a0_valid && a0_addr == pr_addr));
+    // OVERLAP: it also waits while its word holds sums the neuron phase has not read (a_held), and in the
+    // cycle before a neuron-phase read of the memory (n_rd_next: the read port is the neuron phase's then).
+    wire ov_wait;
+    wire hazard = pr_valid && ((a1_valid && a1_addr == pr_addr) || (FORWARD == 0 && a0_valid && a0_addr == pr_addr)
+                               || ov_wait);
     reg [A_WORD-1:0] a2_word;
     // The weight ROM is read a cycle ahead of the accumulators (address from pr): its word is registered in
     // a1_weights, and a pixel layer's products are computed in a1 and registered, so the a2 stage is one add.
@@ -401,22 +418,79 @@ module qsnn_layer #(
 
     // Memory ports. Reads are issued from registers (acc phase: a0; neuron phase: the counters), so their
     // data arrives one cycle later.
-    wire n_clear = (state == S_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done;
+    wire n_clear = (nstate == N_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done && OVERLAP == 0;
+    // OVERLAP: the neuron phase reads the memory at a word's first block only (n_rd), issued the cycle before
+    wire n_rd_next = (nstate == N_IDLE && start_neuron) || nstate == N_FILL
+                     || (nstate == N_NEURON && n_issuing && !n_last && n_word_done);
+    reg  n_rd, n_rd1;  // the neuron phase reads the memory this cycle; its word arrives this cycle
+    reg  [CNT_W-1:0] pf_addr;  // OVERLAP: the word it reads (past the last: a read that only moves the chain)
+    reg  [CNT_W-1:0] n_fill;   // N_FILL: reads ahead so far
+    wire pf_in = pf_addr <= C_ADEPTH_M1;
     assign q_raddr = e[Q_AW-1:0];
-    assign a_raddr = (state == S_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr;
+    assign a_raddr = (OVERLAP != 0) ? (n_rd ? pf_addr[A_AW-1:0] : a0_addr)
+                                    : ((nstate == N_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr);
     assign w_raddr = pr_waddr;  // a cycle ahead of the accumulator read (a0): see a1_weights
     assign m_raddr = n_k[M_AW-1:0];
     assign rq_raddr = n_b[NBW-1:0];
     assign a_we = a2_valid || (state == S_CLEAR) || n_clear;
     assign a_waddr = a2_valid ? a2_addr : (state == S_CLEAR) ? clr_addr : n_aaddr[A_AW-1:0];
     wire [A_WORD-1:0] a_rsums;  // the sums the read brings: the word's, or zeros for a cleared word
+    wire [A_WORD-1:0] n_word;  // the word the neuron phase works on: a2_word, or OVERLAP a register of its own
+    wire              n_word_vld;  // OVERLAP: its valid bit (0: the word reads as zeros)
     generate
-        if (ACC_VALID != 0) begin : g_valid_bit
+        if (OVERLAP != 0) begin : g_overlap
+            reg [A_DEPTH-1:0] a_vld;   // the word has sums (written since its last clear)
+            reg [A_DEPTH-1:0] a_held;  // the word holds sums of a step the neuron phase has not read yet
+            reg               a_rvld;  // the valid bit of the word read, registered with it
+            // The hold chain: every read's word enters at the tail (HOLD - 1) and moves one place toward the
+            // head (0) with each later read, so word w reaches the head with the read of word w + HOLD - 1,
+            // which the neuron phase issues with word w's first block: the head is word w from that block on.
+            // Flip-flops with an enable and nothing else: the words enter as read and their valid bits beside
+            // them (n_hvld), applied to the NLANES lanes taken from the head (a zero for each of the A_WORD bits
+            // under the enable would cost a LUT each: the flip-flop's reset does not wait for its enable).
+            reg [A_WORD-1:0]  n_hold [0:HOLD-1];
+            reg [HOLD-1:0]    n_hvld;
+            genvar gh;
+            for (gh = 0; gh < HOLD; gh = gh + 1) begin : g_hold
+                always @(posedge clk)
+                    if (n_rd1) begin
+                        n_hold[gh] <= (gh == HOLD - 1) ? a_rdata : n_hold[(gh + 1) % HOLD];
+                        n_hvld[gh] <= (gh == HOLD - 1) ? a_rvld : n_hvld[(gh + 1) % HOLD];
+                    end
+            end
+            assign n_word = n_hold[0];
+            assign n_word_vld = n_hvld[0];
+            assign a_wdata = a2_new;
+            assign a_rsums = a_rvld ? a_rdata : {A_WORD{1'b0}};
+            assign ov_wait = a_held[pr_addr] || n_rd_next;
+            always @(posedge clk) begin
+                a_rvld <= a_vld[a_raddr];
+                n_rd <= n_rd_next && !rst;
+                n_rd1 <= n_rd;
+                pf_addr <= (nstate == N_IDLE) ? C_ZERO : pf_addr + {{(CNT_W - 1){1'b0}}, n_rd};
+                if (nstate == N_IDLE && start_neuron) a_held <= {A_DEPTH{1'b1}};
+                if (n_rd && pf_in) a_held[pf_addr[A_AW-1:0]] <= 1'b0;
+                if (a2_valid) a_vld[a2_addr] <= 1'b1;
+                if (n_rd && pf_in && KEEP_ACC == 0) a_vld[pf_addr[A_AW-1:0]] <= 1'b0;
+                if (state == S_CLEAR || rst) begin
+                    a_vld <= {A_DEPTH{1'b0}};
+                    a_held <= {A_DEPTH{1'b0}};
+                end
+            end
+        end else if (ACC_VALID != 0) begin : g_valid_bit
             assign a_wdata = {a2_valid, a2_new};  // a clear writes valid = 0 (and sums nobody reads)
             assign a_rsums = a_rdata[A_WORD] ? a_rdata[A_WORD-1:0] : {A_WORD{1'b0}};
+            assign ov_wait = 1'b0;
+            assign n_word = a2_word;
+            assign n_word_vld = 1'b1;
+            always @(posedge clk) {n_rd, n_rd1, pf_addr} <= {2'b00, C_ZERO};
         end else begin : g_zero_write
             assign a_wdata = a2_valid ? a2_new : {A_WORD{1'b0}};
             assign a_rsums = a_rdata;
+            assign ov_wait = 1'b0;
+            assign n_word = a2_word;
+            assign n_word_vld = 1'b1;
+            always @(posedge clk) {n_rd, n_rd1, pf_addr} <= {2'b00, C_ZERO};
         end
     endgenerate
 
@@ -437,7 +511,8 @@ module qsnn_layer #(
     reg [CNT_W-1:0]  n6_obase, n6_y, n6_x, n6_k, n6_index;
     /* verilator lint_on UNUSED */
     wire neuron_busy = n1_valid || n1b_valid || n2_valid || n3_valid || n4_valid || n5_valid || n6_valid;
-    wire [NLANES*ACC_W-1:0]   n1b_word = a2_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W];
+    wire [NLANES*ACC_W-1:0]   n1b_word = n_word_vld ? n_word[NLANES * ACC_W * n1b_blk +: NLANES * ACC_W]
+                                                    : {(NLANES * ACC_W){1'b0}};
     wire [NLANES*ACC_W-1:0]   n1b_accs;     // the neurons' accumulators: the word's, or the window's max/min
     /* verilator lint_off UNUSED */
     reg  [NLANES*ACC_W-1:0]   n1b_best;     // max pool: the max/min of the window's words read so far
@@ -517,7 +592,7 @@ module qsnn_layer #(
 
     // ---------------------------------------------------------------- recurrent sums (REC)
     // Event-driven, like the synapse: every neuron that fired in this step's neuron phase is an event of the
-    // next step (r_pend). After the neuron phase (S_REC) the sums r_acc are zeroed, then each event adds its
+    // next step (r_pend). After the neuron phase (N_REC) the sums r_acc are zeroed, then each event adds its
     // row of the transposed recurrent weight (NB words of NLANES weights, at a power-of-two stride so that the
     // event's first word is {j, 0}: no multiply after the find-first-set) one block per cycle; the layer is
     // done when the last event is in. The next neuron phase reads block b of the sums with its requantize
@@ -572,7 +647,7 @@ module qsnn_layer #(
             assign rec_done = r_started && !r_any && !r_has && !r1_valid;
             always @(posedge clk) begin
                 r1_valid <= 1'b0;
-                if (state == S_REC) begin
+                if (nstate == N_REC) begin
                     if (!r_started) begin
                         r_started <= 1'b1;
                         r_has <= 1'b0;  // and every block of the sums is zeroed (g_racc)
@@ -613,7 +688,7 @@ module qsnn_layer #(
                 always @(posedge clk) begin
                     if (state == S_CLEAR || rst) r_blk <= {(NLANES * RACC_W){1'b0}};
                     else if (r1_valid && r1_b == BLOCK) r_blk <= r_sum;
-                    else if (state == S_REC && !r_started) r_blk <= {(NLANES * RACC_W){1'b0}};
+                    else if (nstate == N_REC && !r_started) r_blk <= {(NLANES * RACC_W){1'b0}};
                 end
             end
         end else begin : g_no_rec
@@ -625,6 +700,7 @@ module qsnn_layer #(
 
     always @(posedge clk) begin
         done <= 1'b0;
+        ndone <= 1'b0;
         m_we <= 1'b0;
         ev_valid <= 1'b0;
         tr_valid <= 1'b0;
@@ -729,11 +805,6 @@ module qsnn_layer #(
                     f_state <= 2'd0;
                     nd_valid <= 1'b0;
                     state <= S_NEXT;
-                end else if (start_neuron) begin
-                    state <= S_NEURON;
-                    n_issuing <= 1'b1;
-                    {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase, n_w, n_wy, n_wx} <= {11{C_ZERO}};
-                    n1_first <= first_step;
                 end
             end
             S_CLEAR: begin  // one word per cycle (a_we above)
@@ -770,7 +841,25 @@ module qsnn_layer #(
                     done <= 1'b1;
                 end
             end
-            S_NEURON: begin
+            default: state <= S_IDLE;
+        endcase
+
+        case (nstate)
+            N_IDLE: if (start_neuron) begin
+                nstate <= (HOLD > 1) ? N_FILL : N_NEURON;
+                n_issuing <= HOLD == 1;
+                n_fill <= C_ZERO;
+                {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase, n_w, n_wy, n_wx} <= {11{C_ZERO}};
+                n1_first <= first_step;
+            end
+            N_FILL: begin  // the reads ahead (n_rd_next), then the first block
+                n_fill <= n_fill + C_ONE;
+                if (n_fill == C_HOLD_M2) begin
+                    nstate <= N_NEURON;
+                    n_issuing <= 1'b1;
+                end
+            end
+            N_NEURON: begin
                 if (n_issuing) begin
                     // n_clear zeroes each accumulator word with its last read (which still sees the old word)
                     {n1_blk, n1_obase, n1_y, n1_x, n1_k, n1_index} <= {n_blk, n_obase, n_y, n_x, n_k, n_index};
@@ -800,19 +889,21 @@ module qsnn_layer #(
                         end
                     end
                 end else if (!neuron_busy) begin
-                    state <= (REC != 0) ? S_REC : S_IDLE;  // REC: the recurrent sums of the next step first
-                    done <= REC == 0;
+                    nstate <= (REC != 0) ? N_REC : N_IDLE;  // REC: the recurrent sums of the next step first
+                    ndone <= REC == 0;
                 end
             end
-            S_REC: if (rec_done) begin
-                state <= S_IDLE;
-                done <= 1'b1;
+            N_REC: if (rec_done) begin
+                nstate <= N_IDLE;
+                ndone <= 1'b1;
             end
-            default: state <= S_IDLE;
+            default: nstate <= N_IDLE;
         endcase
 
         if (rst) begin
             state <= S_IDLE;
+            nstate <= N_IDLE;
+            ndone <= 1'b0;
             q_count <= {Q_CW{1'b0}};
             pr_valid <= 1'b0;
             a0_valid <= 1'b0;

@@ -78,10 +78,12 @@ module qsnn_neuron #(
     localparam integer VL_W = (STATE_W > SPLIT + 1) ? SPLIT + 1 : STATE_W;
     localparam integer VH_W = (STATE_W > SPLIT + 1) ? STATE_W - SPLIT : 1;
     localparam integer DMS_W = DM_W + 1;  // the decay multiplier as a signed operand
+    /* verilator lint_off UNUSED */
     reg signed [ACC_W+ML_W-1:0]  n3_plo;  // x * m = phi * 2^SPLIT + plo (or plo alone)
     reg signed [ACC_W+MH_W-1:0]  n3_phi;
     reg signed [VL_W+DMS_W-1:0]  n3_dlo;  // v * mult = dhi * 2^SPLIT + dlo (or dlo alone)
     reg signed [VH_W+DMS_W-1:0]  n3_dhi;
+    /* verilator lint_on UNUSED */
     wire signed [DMS_W-1:0]      s2_dm = {1'b0, DECAY_MULT[DM_W-1:0]};
     generate
         if (MUL_W > SPLIT + 1) begin : g_msplit
@@ -117,12 +119,30 @@ module qsnn_neuron #(
     // exact, since x*m fits X_W and v*mult D_W
     localparam integer MX_W = (ACC_W + MUL_W + 1 > X_W) ? ACC_W + MUL_W + 1 : X_W;
     localparam integer MD_W = (STATE_W + DMS_W + 1 > D_W) ? STATE_W + DMS_W + 1 : D_W;
+    // The low PSH (DSH) bits of a split product are the low piece's own: only the bits above them are added (a
+    // carry chain PSH bits shorter per multiply).
     /* verilator lint_off UNUSED */
-    wire signed [MX_W-1:0]    s3_pfull = ({{(MX_W - ACC_W - MH_W){n3_phi[ACC_W+MH_W-1]}}, n3_phi} <<< PSH)
-                                         + {{(MX_W - ACC_W - ML_W){n3_plo[ACC_W+ML_W-1]}}, n3_plo};
-    wire signed [MD_W-1:0]    s3_dfull = ({{(MD_W - VH_W - DMS_W){n3_dhi[VH_W+DMS_W-1]}}, n3_dhi} <<< DSH)
-                                         + {{(MD_W - VL_W - DMS_W){n3_dlo[VL_W+DMS_W-1]}}, n3_dlo};
+    wire signed [MX_W-1:0]    s3_plo_x = {{(MX_W - ACC_W - ML_W){n3_plo[ACC_W+ML_W-1]}}, n3_plo};
+    wire signed [MD_W-1:0]    s3_dlo_x = {{(MD_W - VL_W - DMS_W){n3_dlo[VL_W+DMS_W-1]}}, n3_dlo};
+    wire signed [MX_W-1:0]    s3_pfull;
+    wire signed [MD_W-1:0]    s3_dfull;
     /* verilator lint_on UNUSED */
+    generate
+        if (PSH > 0) begin : g_padd
+            wire [MX_W-PSH-1:0] hi = {{(MX_W - PSH - ACC_W - MH_W){n3_phi[ACC_W+MH_W-1]}}, n3_phi}
+                                     + s3_plo_x[MX_W-1:PSH];
+            assign s3_pfull = {hi, s3_plo_x[PSH-1:0]};
+        end else begin : g_pone
+            assign s3_pfull = s3_plo_x;
+        end
+        if (DSH > 0) begin : g_dadd
+            wire [MD_W-DSH-1:0] hi = {{(MD_W - DSH - VH_W - DMS_W){n3_dhi[VH_W+DMS_W-1]}}, n3_dhi}
+                                     + s3_dlo_x[MD_W-1:DSH];
+            assign s3_dfull = {hi, s3_dlo_x[DSH-1:0]};
+        end else begin : g_done
+            assign s3_dfull = s3_dlo_x;
+        end
+    endgenerate
     wire signed [X_W-1:0]     n3_prod = s3_pfull[X_W-1:0];
     wire [D_W:0]              s3_dprod0 = {s3_dfull[D_W-1:0], 1'b0};  // bit k: the rounding bit of >>> k (0 if k = 0)
     wire signed [STATE_W-1:0] n3_df = s3_dprod0[DECAY_SHIFT + 1 +: STATE_W];

@@ -3,7 +3,10 @@
 // streaming interface and writes one text line per event:
 //   T <layer> <index> <lane> <spike> <membrane>   a neuron of a layer (every neuron, every step): lane j of
 //                                                  a trace beat is neuron index + j * (the layer's H * W);
-//                                                  with synaptic currents (TB_CURRENTS) its current follows
+//                                                  in a layer with synaptic currents its current follows.
+//                                                  A layer's lines of a step may come after the O line of an
+//                                                  earlier step (steps pipelined over the layers): its step
+//                                                  is the count of its lines so far over its neurons
 //   O <spikes, hex> <last> <class>           an output beat (one per step)
 //   C <cycles>                               cycles of the sample, first input beat to last output beat
 // Compile with -DTB_BYTES=<bytes in the image>; run with +samples=N +steps=T +frames=F +vectors=FILE +out=FILE.
@@ -20,26 +23,16 @@ module tb;
     reg [8*`TB_LOAD_BYTES-1:0] ld_mem [0:`TB_LOAD_WORDS-1];
     integer w;
 `endif
-    wire in_ready, out_valid, out_last, busy, tr_valid;
-    wire [`TB_LANES-1:0] tr_lanes, tr_spikes;
-    wire [32*`TB_LANES-1:0] tr_membranes;
-`ifdef TB_CURRENTS
-    wire [32*`TB_LANES-1:0] tr_currents;
-`endif
+    wire in_ready, out_valid, out_last, busy;
     wire [`TB_CLASSES-1:0] out_spikes;
     wire [`TB_CLASS_W-1:0] out_class;
-    wire [`TB_LAYER_W-1:0] tr_layer;
-    wire [`TB_INDEX_W-1:0] tr_index;
 
+    // the trace ports are read through the instance (TB_TRACE, tb_config.vh)
     `TB_TOP dut (
         .clk(clk), .rst(rst), .num_steps(num_steps),
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(1'b1), .out_spikes(out_spikes), .out_last(out_last), .out_class(out_class),
-        .busy(busy), .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
-        .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
-`ifdef TB_CURRENTS
-        , .tr_currents(tr_currents)
-`endif
+        .busy(busy)
     );
 
     reg [7:0] vec [0:`TB_BYTES-1];
@@ -83,16 +76,7 @@ module tb;
                 in_valid = (pos < total);
                 in_data = (pos < total) ? vec[s * total + pos] : 8'd0;
                 #1;
-                if (tr_valid)
-                    for (j = 0; j < `TB_LANES; j = j + 1)
-                        if (tr_lanes[j])
-`ifdef TB_CURRENTS
-                            $fwrite(fo, "T %0d %0d %0d %0d %0d %0d\n", tr_layer, tr_index, j, tr_spikes[j],
-                                    $signed(tr_membranes[32 * j +: 32]), $signed(tr_currents[32 * j +: 32]));
-`else
-                            $fwrite(fo, "T %0d %0d %0d %0d %0d\n", tr_layer, tr_index, j, tr_spikes[j],
-                                    $signed(tr_membranes[32 * j +: 32]));
-`endif
+                `TB_TRACE(fo)
                 if (out_valid) begin
                     $fwrite(fo, "O %h %0d %0d\n", out_spikes, out_last, out_class);
                     if (out_last) finished = 1;

@@ -5,6 +5,10 @@
 //   outputs  per sample: output spikes (steps x classes bytes), counts (classes x uint16 LE), class (int32 LE)
 //   record   per sample, per step, per layer: n spike bytes then n int32 LE membranes, (C, H, W) order, then
 //            n int32 LE synaptic currents in a layer that has them (TB_CURRENTS)
+//
+// The trace ports (tb_config.h's tb_trace: one per layer, or one shared) carry every neuron once per step; a
+// layer's step is complete when all its n neurons have been seen, and is kept until the output beat of that
+// step (a design that pipelines steps over its layers runs a layer's next step before that beat).
 //   cycles   per sample: uint64 LE clock cycles from the first input beat to the last output beat
 //
 // A design that loads its weights (TB_LOAD_WORDS > 0) first takes them over the input stream (not counted in the
@@ -15,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "verilated.h"
@@ -94,11 +99,14 @@ int main(int argc, char **argv)
 
     std::vector<std::vector<uint8_t> > spk(TB_NUM_LAYERS);
     std::vector<std::vector<int32_t> > mem(TB_NUM_LAYERS), cur(TB_NUM_LAYERS);
+    std::vector<int> seen(TB_NUM_LAYERS, 0);                     /* neurons of the layer's step traced so far */
+    std::vector<std::deque<std::vector<unsigned char> > > done(TB_NUM_LAYERS); /* its complete steps, recorded */
     for (int l = 0; l < TB_NUM_LAYERS; l++) {
         spk[l].assign(tb_neurons[l], 0);
         mem[l].assign(tb_neurons[l], 0);
         cur[l].assign(tb_neurons[l], 0);
     }
+    tb_beat beats[TB_TRACE_PORTS];
     for (uint32_t s = 0; s < samples; s++) {
         const unsigned char *bytes = &vec[24 + (size_t)s * frames * frame];
         const size_t total = (size_t)frames * frame;
@@ -116,19 +124,27 @@ int main(int argc, char **argv)
             top.eval();
             const bool in_fire = top.in_valid && top.in_ready;
             const bool out_fire = top.out_valid && top.out_ready;
-            if (top.tr_valid) {
-                const uint32_t l = top.tr_layer;
+            const int nb = tb_trace(top, beats);
+            for (int q = 0; q < nb; q++) {
+                const tb_beat &b = beats[q];
+                const uint32_t l = b.layer;
                 if (l >= TB_NUM_LAYERS) return fail("trace layer out of range");
-                const uint64_t lanes = (uint64_t)top.tr_lanes, spikes = (uint64_t)top.tr_spikes;
                 for (int j = 0; j < TB_LANES; j++) {
-                    if (!((lanes >> j) & 1u)) continue;
-                    const uint64_t i = (uint64_t)top.tr_index + (uint64_t)j * (uint64_t)tb_per_channel[l];
+                    if (!((b.lanes >> j) & 1u)) continue;
+                    const uint64_t i = b.index + (uint64_t)j * (uint64_t)tb_per_channel[l];
                     if (i >= (uint64_t)tb_neurons[l]) return fail("trace index out of range");
-                    spk[l][i] = (uint8_t)((spikes >> j) & 1u);
-                    mem[l][i] = (int32_t)TB_MEMBRANE(top, j);
+                    spk[l][i] = (uint8_t)((b.spikes >> j) & 1u);
+                    mem[l][i] = (int32_t)b.membrane[j];
+                    cur[l][i] = (int32_t)b.current[j];
+                    if (++seen[l] < tb_neurons[l]) continue;
+                    seen[l] = 0;  /* the layer's step is complete: record it */
+                    std::vector<unsigned char> r(spk[l].begin(), spk[l].end());
+                    for (int k = 0; k < tb_neurons[l]; k++) put(r, (uint32_t)mem[l][k], 4);
 #ifdef TB_CURRENTS
-                    cur[l][i] = (int32_t)TB_CURRENT(top, j);
+                    if (tb_has_current[l])
+                        for (int k = 0; k < tb_neurons[l]; k++) put(r, (uint32_t)cur[l][k], 4);
 #endif
+                    done[l].push_back(r);
                 }
             }
             if (out_fire) {
@@ -138,12 +154,9 @@ int main(int argc, char **argv)
                     counts[k] = (uint16_t)(counts[k] + ((bits >> k) & 1u));
                 }
                 for (int l = 0; l < TB_NUM_LAYERS; l++) {
-                    recbuf.insert(recbuf.end(), spk[l].begin(), spk[l].end());
-                    for (int i = 0; i < tb_neurons[l]; i++) put(recbuf, (uint32_t)mem[l][i], 4);
-#ifdef TB_CURRENTS
-                    if (tb_has_current[l])
-                        for (int i = 0; i < tb_neurons[l]; i++) put(recbuf, (uint32_t)cur[l][i], 4);
-#endif
+                    if (done[l].empty()) return fail("an output beat before every neuron of its step was traced");
+                    recbuf.insert(recbuf.end(), done[l].front().begin(), done[l].front().end());
+                    done[l].pop_front();
                 }
                 step++;
                 if (top.out_last) {

@@ -17,11 +17,18 @@ module qsnn_synth (
     output wire                 busy
 );
     /* verilator lint_off UNUSED */
-    wire                 tr_valid;
-    wire [1:0]           tr_layer;
-    wire [7:0]          tr_index;
-    wire [0:0]           tr_lanes, tr_spikes;
-    wire [31:0]          tr_membranes;
+    wire                 tr0_valid;
+    wire [7:0]           tr0_index;
+    wire [0:0]           tr0_lanes, tr0_spikes;
+    wire [31:0]          tr0_membranes;
+    wire                 tr1_valid;
+    wire [1:0]           tr1_index;
+    wire [0:0]           tr1_lanes, tr1_spikes;
+    wire [31:0]          tr1_membranes;
+    wire                 tr2_valid;
+    wire [1:0]           tr2_index;
+    wire [0:0]           tr2_lanes, tr2_spikes;
+    wire [31:0]          tr2_membranes;
     /* verilator lint_on UNUSED */
 
     qsnn_top u_top (
@@ -29,8 +36,12 @@ module qsnn_synth (
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_spikes(out_spikes), .out_last(out_last),
         .out_class(out_class), .busy(busy),
-        .tr_valid(tr_valid), .tr_layer(tr_layer), .tr_index(tr_index), .tr_lanes(tr_lanes),
-        .tr_spikes(tr_spikes), .tr_membranes(tr_membranes)
+        .tr0_valid(tr0_valid), .tr0_index(tr0_index), .tr0_lanes(tr0_lanes),
+        .tr0_spikes(tr0_spikes), .tr0_membranes(tr0_membranes),
+        .tr1_valid(tr1_valid), .tr1_index(tr1_index), .tr1_lanes(tr1_lanes),
+        .tr1_spikes(tr1_spikes), .tr1_membranes(tr1_membranes),
+        .tr2_valid(tr2_valid), .tr2_index(tr2_index), .tr2_lanes(tr2_lanes),
+        .tr2_spikes(tr2_spikes), .tr2_membranes(tr2_membranes)
     );
 endmodule
 

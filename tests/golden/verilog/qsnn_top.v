@@ -2,8 +2,9 @@
 //
 // 3 layers, a static input (one frame per inference) of 256 bytes, 3 classes.
 // Interface (docs/targets/verilog.md): frames in over in_valid/in_ready/in_data, one byte per beat in (C, H, W)
-// order; one out beat per step (out_spikes, out_last; out_class with the last step); tr_* is a simulation
-// trace of every neuron's spike and membrane (leave it unconnected in hardware: qsnn_synth.v does).
+// order; one out beat per step (out_spikes, out_last; out_class with the last step); tr<i>_* is a simulation
+// trace of every neuron's spike and membrane, one port per layer (leave them unconnected in hardware:
+// qsnn_synth.v does). Steps are pipelined over the layers (qsnn_ctrl PIPELINE).
 // Memory images: qsnn_conv1_w.hex, qsnn_rq1_rq.hex, qsnn_conv2_w.hex, qsnn_rq2_rq.hex, qsnn_fc1_w.hex, qsnn_rq3_rq.hex.
 `default_nettype none
 
@@ -20,15 +21,24 @@ module qsnn_top (
     output wire                 out_last,
     output wire [1:0]           out_class,
     output wire                 busy,
-    output wire                 tr_valid,
-    output wire [1:0]           tr_layer,
-    output wire [7:0]          tr_index,
-    output wire [0:0]           tr_lanes,
-    output wire [0:0]           tr_spikes,
-    output wire [31:0]          tr_membranes
+    output wire                 tr0_valid,
+    output wire [7:0]           tr0_index,
+    output wire [0:0]           tr0_lanes,
+    output wire [0:0]           tr0_spikes,
+    output wire [31:0]          tr0_membranes,
+    output wire                 tr1_valid,
+    output wire [1:0]           tr1_index,
+    output wire [0:0]           tr1_lanes,
+    output wire [0:0]           tr1_spikes,
+    output wire [31:0]          tr1_membranes,
+    output wire                 tr2_valid,
+    output wire [1:0]           tr2_index,
+    output wire [0:0]           tr2_lanes,
+    output wire [0:0]           tr2_spikes,
+    output wire [31:0]          tr2_membranes
 );
-    wire                 start_clear, first_step;
-    wire [2:0]           start_acc, start_neuron, done, upstream_busy;
+    wire                 start_clear;
+    wire [2:0]           start_acc, start_neuron, done, ndone, upstream_busy, first_step;
     // layer 0: conv2d conv1 (1, 16, 16) -> (4, 12, 12), sumpool2d pool1 k=2 -> (4, 6, 6), requantize rq1, lif lif1 (144 neurons)
     wire                 push0_valid;
     wire [0:0]           push0_mask;
@@ -36,10 +46,7 @@ module qsnn_top (
     wire [0:0]           push0_c;
     wire [3:0]           push0_y;
     wire [3:0]           push0_x;
-    wire                 tr0_valid;
-    wire [7:0]           tr0_index;
-    wire [0:0]           tr0_lanes, tr0_spikes;
-    wire [27:0]           tr0_membranes;
+    wire [27:0]           tr0_states;
     // layer 1: conv2d conv2 (4, 6, 6) -> (4, 2, 2), sumpool2d pool2 k=2 -> (4, 1, 1), requantize rq2, lif lif2 (4 neurons)
     wire                 push1_valid;
     wire [0:0]           push1_mask;
@@ -47,10 +54,7 @@ module qsnn_top (
     wire [1:0]           push1_c;
     wire [2:0]           push1_y;
     wire [2:0]           push1_x;
-    wire                 tr1_valid;
-    wire [1:0]           tr1_index;
-    wire [0:0]           tr1_lanes, tr1_spikes;
-    wire [29:0]           tr1_membranes;
+    wire [29:0]           tr1_states;
     // layer 2: linear fc1 (4, 1, 1) -> (3,), requantize rq3, lif lif3 (3 neurons)
     wire                 push2_valid;
     wire [0:0]           push2_mask;
@@ -58,10 +62,7 @@ module qsnn_top (
     wire [1:0]           push2_c;
     wire [0:0]           push2_y;
     wire [0:0]           push2_x;
-    wire                 tr2_valid;
-    wire [1:0]           tr2_index;
-    wire [0:0]           tr2_lanes, tr2_spikes;
-    wire [27:0]           tr2_membranes;
+    wire [27:0]           tr2_states;
     // the last layer's spikes are the output: its events have no consumer
     /* verilator lint_off UNUSED */
     wire                 unused_valid;
@@ -75,7 +76,7 @@ module qsnn_top (
     assign push0_mask = 1'b1;
 
     qsnn_ctrl #(
-        .NUM_LAYERS(3), .STATIC(1),
+        .NUM_LAYERS(3), .STATIC(1), .PIPELINE(1),
         .IN_C(1), .IN_H(16), .IN_W(16), .FIRST_FLAT(0),
         .NUM_CLASSES(3), .LAST_N_AW(2), .LAST_NL(1), .CLASS_W(2), .STEPS_W(16),
         .CW(1), .YW(4), .XW(4)
@@ -85,7 +86,7 @@ module qsnn_top (
         .out_valid(out_valid), .out_ready(out_ready), .out_spikes(out_spikes), .out_last(out_last),
         .out_class(out_class), .busy(busy),
         .start_clear(start_clear), .start_acc(start_acc), .start_neuron(start_neuron), .first_step(first_step),
-        .done(done), .upstream_busy(upstream_busy),
+        .done(done), .ndone(ndone), .upstream_busy(upstream_busy),
         .ev_valid(push0_valid), .ev_val(first_val), .ev_c(push0_c), .ev_y(push0_y), .ev_x(push0_x),
         .last_tr_valid_in(tr2_valid), .last_tr_index_in(tr2_index),
         .last_tr_lanes_in(tr2_lanes), .last_tr_spikes_in(tr2_spikes)
@@ -102,16 +103,16 @@ module qsnn_top (
         .clk(clk), .rst(rst),
         .push_valid(push0_valid), .push_mask(push0_mask), .push_val(push0_val), .push_c(push0_c), .push_y(push0_y), .push_x(push0_x),
         .start_clear(start_clear), .start_acc(start_acc[0]), .start_neuron(start_neuron[0]),
-        .upstream_busy(upstream_busy[0]), .first_step(first_step),
-        .done(done[0]),
+        .upstream_busy(upstream_busy[0]), .first_step(first_step[0]),
+        .done(done[0]), .ndone(ndone[0]),
         .ev_valid(push1_valid), .ev_mask(push1_mask), .ev_c(push1_c), .ev_y(push1_y), .ev_x(push1_x),
         .tr_valid(tr0_valid), .tr_index(tr0_index), .tr_lanes(tr0_lanes),
-        .tr_spikes(tr0_spikes), .tr_membranes(tr0_membranes)
+        .tr_spikes(tr0_spikes), .tr_membranes(tr0_states)
     );
 
     qsnn_layer #(
         .IN_C(4), .IN_H(6), .IN_W(6), .VAL_W(1),
-        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(1), .ACC_VALID(1),
+        .OC(4), .KH(5), .KW(5), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(1), .ACC_VALID(1), .OVERLAP(1),
         .LANES(4), .NLANES(1), .IN_NL(1), .MASK_STRIDE(1), .GROUPS(1), .ACC_W(12), .WEIGHT_FILE("qsnn_conv2_w.hex"),
         .MUL_W(30), .BIAS_W(33), .PROD_W(40), .SHIFT(15), .CUR_W(25), .RQ_FILE("qsnn_rq2_rq.hex"),
         .STATE_W(30), .THRESH(32'd1048576), .DECAY_MULT(33'd246), .DM_W(8), .DECAY_SHIFT(8),
@@ -120,17 +121,17 @@ module qsnn_top (
         .clk(clk), .rst(rst),
         .push_valid(push1_valid), .push_mask(push1_mask), .push_val(push1_val), .push_c(push1_c), .push_y(push1_y), .push_x(push1_x),
         .start_clear(start_clear), .start_acc(start_acc[1]), .start_neuron(start_neuron[1]),
-        .upstream_busy(upstream_busy[1]), .first_step(first_step),
-        .done(done[1]),
+        .upstream_busy(upstream_busy[1]), .first_step(first_step[1]),
+        .done(done[1]), .ndone(ndone[1]),
         .ev_valid(push2_valid), .ev_mask(push2_mask), .ev_c(push2_c), .ev_y(push2_y), .ev_x(push2_x),
         .tr_valid(tr1_valid), .tr_index(tr1_index), .tr_lanes(tr1_lanes),
-        .tr_spikes(tr1_spikes), .tr_membranes(tr1_membranes)
+        .tr_spikes(tr1_spikes), .tr_membranes(tr1_states)
     );
     assign push1_val = 1'b1;
 
     qsnn_layer #(
         .IN_C(4), .IN_H(1), .IN_W(1), .VAL_W(1),
-        .OC(3), .KH(1), .KW(1), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(0), .ACC_VALID(1),
+        .OC(3), .KH(1), .KW(1), .PAD(0), .OUT_H(1), .OUT_W(1), .POOL_LOG2(0), .ACC_VALID(1), .OVERLAP(1),
         .LANES(4), .NLANES(1), .IN_NL(1), .MASK_STRIDE(1), .GROUPS(1), .ACC_W(6), .WEIGHT_FILE("qsnn_fc1_w.hex"),
         .MUL_W(31), .BIAS_W(31), .PROD_W(34), .SHIFT(12), .CUR_W(22), .RQ_FILE("qsnn_rq3_rq.hex"),
         .STATE_W(28), .THRESH(32'd1048576), .DECAY_MULT(33'd246), .DM_W(8), .DECAY_SHIFT(8),
@@ -139,33 +140,18 @@ module qsnn_top (
         .clk(clk), .rst(rst),
         .push_valid(push2_valid), .push_mask(push2_mask), .push_val(push2_val), .push_c(push2_c), .push_y(push2_y), .push_x(push2_x),
         .start_clear(start_clear), .start_acc(start_acc[2]), .start_neuron(start_neuron[2]),
-        .upstream_busy(upstream_busy[2]), .first_step(first_step),
-        .done(done[2]),
+        .upstream_busy(upstream_busy[2]), .first_step(first_step[2]),
+        .done(done[2]), .ndone(ndone[2]),
         .ev_valid(unused_valid), .ev_mask(unused_mask), .ev_c(unused_c), .ev_y(unused_y), .ev_x(unused_x),
         .tr_valid(tr2_valid), .tr_index(tr2_index), .tr_lanes(tr2_lanes),
-        .tr_spikes(tr2_spikes), .tr_membranes(tr2_membranes)
+        .tr_spikes(tr2_spikes), .tr_membranes(tr2_states)
     );
     assign push2_val = 1'b1;
 
-    // trace: one layer runs its neuron phase at a time; lanes widened to 1, membranes sign-extended to 32 bits
-    wire [7:0] tr0_index_x = tr0_index;
-    wire [0:0] tr0_lanes_x = tr0_lanes;
-    wire [0:0] tr0_spikes_x = tr0_spikes;
-    wire [31:0] tr0_membranes_x = {{ {4{tr0_membranes[27]} }, tr0_membranes[27:0]}};
-    wire [7:0] tr1_index_x = {6'd0, tr1_index};
-    wire [0:0] tr1_lanes_x = tr1_lanes;
-    wire [0:0] tr1_spikes_x = tr1_spikes;
-    wire [31:0] tr1_membranes_x = {{ {2{tr1_membranes[29]} }, tr1_membranes[29:0]}};
-    wire [7:0] tr2_index_x = {6'd0, tr2_index};
-    wire [0:0] tr2_lanes_x = tr2_lanes;
-    wire [0:0] tr2_spikes_x = tr2_spikes;
-    wire [31:0] tr2_membranes_x = {{ {4{tr2_membranes[27]} }, tr2_membranes[27:0]}};
-    assign tr_valid = tr0_valid || tr1_valid || tr2_valid;
-    assign tr_layer = tr0_valid ? 2'd0 : tr1_valid ? 2'd1 : 2'd2;
-    assign tr_index = tr0_valid ? tr0_index_x : tr1_valid ? tr1_index_x : tr2_index_x;
-    assign tr_lanes = tr0_valid ? tr0_lanes_x : tr1_valid ? tr1_lanes_x : tr2_lanes_x;
-    assign tr_spikes = tr0_valid ? tr0_spikes_x : tr1_valid ? tr1_spikes_x : tr2_spikes_x;
-    assign tr_membranes = tr0_valid ? tr0_membranes_x : tr1_valid ? tr1_membranes_x : tr2_membranes_x;
+    // trace: membranes (and currents) sign-extended to 32 bits
+    assign tr0_membranes = {{ {4{tr0_states[27]} }, tr0_states[27:0]}};
+    assign tr1_membranes = {{ {2{tr1_states[29]} }, tr1_states[29:0]}};
+    assign tr2_membranes = {{ {4{tr2_states[27]} }, tr2_states[27:0]}};
 endmodule
 
 `default_nettype wire

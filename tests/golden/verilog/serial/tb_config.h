@@ -21,9 +21,35 @@ static const uint64_t tb_load[TB_LOAD_WORDS] = {
 41479u, 476u, 38527u, 62001u, 38434u, 26495u, 31307u, 43686u, 20627u, 12377u, 53749u, 17555u, 32011u, 1457u, 2541u, 1845u,
 2523u
 };
-/* lane j of tr_membranes (32 bits each; Verilator holds wider ports as arrays of 32-bit words) */
-#define TB_MEMBRANE(top, j) ((uint32_t)(top).tr_membranes)
+#define TB_TRACE_PORTS 1
 static const int tb_neurons[TB_NUM_LAYERS] = { 144, 4, 3 };
-/* neurons per channel (H * W): trace lane j is neuron tr_index + j * tb_per_channel[layer] */
+/* neurons per channel (H * W): trace lane j is neuron index + j * tb_per_channel[layer] */
 static const int tb_per_channel[TB_NUM_LAYERS] = { 36, 1, 1 };
+/* one cycle's beat of a trace port: lane j (present when bit j of lanes) is neuron index + j * per_channel */
+struct tb_beat {
+    uint32_t layer;
+    uint64_t index, lanes, spikes;
+    uint32_t membrane[TB_LANES], current[TB_LANES];
+};
+/* lane j of a 32-bit-per-lane port of n lanes (Verilator holds wider ports as arrays of 32-bit words) */
+#define TB_LANE1(port, j) ((uint32_t)(port))
+#define TB_LANE2(port, j) ((uint32_t)((uint64_t)(port) >> (32 * (j))))
+#define TB_LANEN(port, j) ((uint32_t)(port)[(j)])
+/* the beats of this cycle, one per valid trace port; returns how many */
+static int tb_trace(const tb_top_t &top, tb_beat *beats)
+{
+    int n = 0;
+    if (top.tr_valid) {
+        tb_beat &b = beats[n++];
+        b.layer = (uint32_t)top.tr_layer;
+        b.index = (uint64_t)top.tr_index;
+        b.lanes = (uint64_t)top.tr_lanes;
+        b.spikes = (uint64_t)top.tr_spikes;
+        for (int j = 0; j < 1; j++) {
+            b.membrane[j] = TB_LANE1(top.tr_membranes, j);
+            b.current[j] = 0;
+        }
+    }
+    return n;
+}
 #endif
