@@ -1,6 +1,7 @@
 """The built wheel is complete: installed (not editable) into a fresh venv, every command runs from a folder
-outside the checkout — export, simulate, codegen, verify on the host and on the Cortex-M, report and demo —
-with the harness, firmware, QEMU plugin, templates and demo sample all coming from the wheel."""
+outside the checkout — export, simulate, codegen, verify on the host and on the Cortex-M, report and the
+README's demo through the installed ``qsnn-deploy`` script — with the harness, firmware, QEMU plugin,
+templates and demo sample all coming from the wheel."""
 
 from __future__ import annotations
 
@@ -93,6 +94,15 @@ def test_the_installed_wheel_runs_every_command_outside_the_checkout(tmp_path: P
     assert re.search(rf"^verified c/cortex-m: 2 samples x {graph.num_steps} steps; ", out, re.M), out
     out = _run([*cli, "report", "model.qsnn", "--limit", "1", *data], work, env)
     assert "instructions/inference cortex-m4" in out
-    out = _run([*cli, "demo", "--out", "demo"], work, env)
-    assert "Cortex-M4 under QEMU" in out
+    # The README's main command, as its quick start runs it: the console script, the default relative --out,
+    # the bundled model and MNIST sample only (no data dir, no dataset cache in HOME).
+    out = _run([str(env_dir / "bin" / "qsnn-deploy"), "demo"], work, env)
+    host = re.search(r"host C: ([\d,]+) output spikes identical to the simulator", out)
+    m4 = re.search(r"Cortex-M4 under QEMU: ([\d,]+) output spikes identical to the simulator", out)
+    assert host and m4, out
+    assert int(host.group(1).replace(",", "")) == 200 * int(m4.group(1).replace(",", "")) // 20
+    demo_accuracy = float(re.search(r"integer ([\d.]+)%", out).group(1))
+    assert demo_accuracy >= 95.0, f"the bundled model scored {demo_accuracy}% on the bundled sample"
+    assert re.search(r"instructions per inference on the Cortex-M4: [\d,]+", out)
+    assert (work / "out" / "demo" / "model.qsnn").is_file()
     assert not list(work.glob("firmware*")), "firmware must build into a writable temporary folder"
