@@ -1029,9 +1029,24 @@ static QSNN_NOINLINE uint16_t *gather_channel(const gather_t *gp, const uint32_t
  * left zero padding is part of the bitmap, so that a window's bits are one right shift away). */
 static QSNN_NOINLINE void spike_rows(const uint32_t *in, int32_t rows, int32_t width, int32_t pad, uint32_t *bits)
 {
-    int32_t r;
+    /* The rows are consecutive fields of the bit array: one word in hand and the bit offset in it, the next
+     * word loaded where a row crosses into it (never past the last row's word). */
+    const uint32_t mask = width >= 32 ? 0xFFFFFFFFu : ((uint32_t)1 << width) - 1u;
+    uint32_t word = *in++;
+    int32_t r, sh = 0;
     for (r = 0; r < rows; r++) {
-        bits[r] = bits_at(in, r * width, width) << pad;
+        uint32_t field = word >> sh;
+        sh += width;
+        if (sh >= 32) {
+            sh -= 32;
+            if (sh > 0 || r + 1 < rows) {
+                word = *in++;
+            }
+            if (sh > 0) {
+                field |= word << (width - sh);
+            }
+        }
+        bits[r] = (field & mask) << pad;
     }
 }
 
