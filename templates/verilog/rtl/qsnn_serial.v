@@ -299,7 +299,9 @@ module qsnn_serial #(
         f_seen2 <= f_seen1 && !cu_move && !phase_go;
         f_reg <= f_rdata;
     end
-    wire tx_last = cu_tx == d_tx_last, ty_last = cu_ty == d_ty_last, c_last = cu_c == d_c_last;
+    // whether the cursor is on the last column, row, channel: registers, compared as the cursor moves (the table
+    // is a multiplexer of `layer`; its compares stay off the cursor's enables)
+    reg tx_last, ty_last, c_last;
     wire [TW-1:0] tx_next = cu_tx + 1'b1, ty_next = cu_ty + 1'b1;
     wire tx_wrap = (tx_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}};  // a new pooled column
     wire ty_wrap = (ty_next[PM_W-1:0] & d_pool_mask) == {PM_W{1'b0}};
@@ -319,14 +321,21 @@ module qsnn_serial #(
             cu_i <= {B_AW{1'b0}};
             cu_first <= 1'b1;
             cu_end <= 1'b0;
+            tx_last <= d_pad == d_tx_last;
+            ty_last <= d_pad == d_ty_last;
+            c_last <= d_c_last == {CW{1'b0}};
         end else if (f_skip) begin
             cu_i <= cu_i16[B_AW-1:0];
             cu_c <= cu_c16[CW-1:0];
+            c_last <= cu_c16 == c_last_x;
             cu_w <= cu_w + d_w16;
             if (group_has_last) cu_end <= 1'b1;
         end else if (cu_adv) begin
             cu_i <= cu_i + 1'b1;
             cu_first <= cu_ix[3:0] == 4'hf;
+            tx_last <= (tx_last ? d_pad : tx_next) == d_tx_last;
+            if (tx_last) ty_last <= (ty_last ? d_pad : ty_next) == d_ty_last;
+            if (tx_last && ty_last) c_last <= cu_c + 1'b1 == d_c_last;
             if (!tx_last) begin
                 cu_tx <= tx_next;
                 if (!d_fold || tx_wrap) cu_ox <= cu_ox + 1'b1;
@@ -725,7 +734,9 @@ module qsnn_serial #(
     // ---------------------------------------------------------------- output: spikes, counts, class
     reg [STEPS_W-1:0] counts [0:NUM_CLASSES-1];
     reg [STEPS_W-1:0] best;
-    reg [CLASS_W-1:0] am_k;
+    reg [CLASS_W-1:0] am_k, am_kd;  // the class read, and the class compared (a cycle later)
+    reg [STEPS_W-1:0] am_cnt;
+    reg               am_v, am_done;
     integer k;
     wire [CLASS_W-1:0] wb_class = r_class;
     always @(posedge clk) begin
@@ -736,15 +747,22 @@ module qsnn_serial #(
             counts[wb_class] <= counts[wb_class] + 1'b1;
         end
         if (r_wb && layer == LAST_LAYER) out_spikes[wb_class] <= r_spike;
-        // argmax, one class per cycle: strictly greater, so the lowest index wins a tie
+        // argmax, one class per cycle in two stages (the count read, then compared): strictly greater, so the
+        // lowest index wins a tie
         if (state == S_ARGMAX) begin
-            if (am_k == {CLASS_W{1'b0}} || counts[am_k] > best) begin
-                best <= counts[am_k];
-                out_class <= am_k;
+            if (!am_done) am_k <= am_k + 1'b1;
+            am_done <= am_done || am_k == CLASS_LAST;
+            am_v <= !am_done;
+            am_cnt <= counts[am_k];
+            am_kd <= am_k;
+            if (am_v && (am_kd == {CLASS_W{1'b0}} || am_cnt > best)) begin
+                best <= am_cnt;
+                out_class <= am_kd;
             end
-            am_k <= am_k + 1'b1;
         end else begin
             am_k <= {CLASS_W{1'b0}};
+            am_done <= 1'b0;
+            am_v <= 1'b0;
         end
     end
 
@@ -801,7 +819,7 @@ module qsnn_serial #(
                         phase_go <= 1'b1;
                     end
                 end
-                S_ARGMAX: if (am_k == CLASS_LAST) state <= S_OUT;
+                S_ARGMAX: if (am_v && am_kd == CLASS_LAST) state <= S_OUT;
                 S_OUT: if (out_fire) begin
                     steps_left <= steps_left - 1'b1;
                     layer <= {LW{1'b0}};
