@@ -1,4 +1,4 @@
-// qsnn_spram.v - single-port RAM (one address for the read and the write), the big memories of the serial
+// qsnn_spram.v - single-port RAM (one address for the read and the write), the store (weights, membranes) of the serial
 // organisation (qsnn_serial.v). Written so that Yosys maps it to iCE40 UP5K SPRAM (SB_SPRAM256KA, 16K x 16,
 // `synth_ice40 -spram`): one port, a registered read that keeps its word while the port writes
 // ("no change"), no initial contents (SPRAM has none: the weights arrive over the load port). Define
