@@ -727,13 +727,15 @@ QSNN_INLINE int32_t mul_high_round(int32_t a, int32_t b)
 
 /* decay(v) + cur = mul_high_round(v, m2) + (v if wrap) + cur. With the DSP extension one SMMLAR, whose
  * accumulator adds (v +) cur to the high word: the sum wraps modulo 2^32 in the register, and the result is
- * exact because the final value fits (the fast kernels' precondition). `wrap` must be k.wrap != 0 there (the
- * callers pass it as a constant, so that each copy of the loop has one form); the portable form reads k.wrap. */
+ * exact because the final value fits (the fast kernels' precondition). `wrap` must be k.wrap != 0 there, or -1
+ * to read k.wrap (the callers pass a constant: each copy of the loop has one form, and the int16 copies, rare,
+ * read it, which keeps the code small); the portable form always reads k.wrap. */
 QSNN_INLINE int32_t decay_add(lif_consts_t k, int32_t wrap, int32_t v, int32_t cur)
 {
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
     int32_t r;
-    uint32_t acc = wrap ? (uint32_t)v + (uint32_t)cur : (uint32_t)cur;
+    uint32_t acc = wrap < 0 ? ((uint32_t)v & k.wrap) + (uint32_t)cur
+                            : wrap ? (uint32_t)v + (uint32_t)cur : (uint32_t)cur;
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(v), "r"(k.m2), "r"(acc));
     return r;
 #else
@@ -839,41 +841,41 @@ QSNN_INLINE int32_t *lif_span(int32_t *vp, int32_t *vend, const int32_t **cur, i
 #define QSNN_LIF_SPAN 0
 #endif
 
-/* lif_run with constant reset_zero, v_bits and wrap (DSP cores: one copy per wrap, see decay_add). */
+/* lif_run with constant reset_zero, v_bits and wrap: on DSP cores the int32 subtract-reset loops get a copy for
+ * the wrapped decay form (see decay_add; contiguous: lif_span), the others one that reads it (smaller code). */
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-#define QSNN_LIF_RUN(k, v_bits, v, vs, cur, cs, s, at, n)                                                     \
-    ((k).wrap ? ((k).reset_zero ? lif_run(k, 1, 1, v_bits, v, vs, cur, cs, s, at, n)                         \
-                                : lif_run(k, 0, 1, v_bits, v, vs, cur, cs, s, at, n))                        \
-              : ((k).reset_zero ? lif_run(k, 1, 0, v_bits, v, vs, cur, cs, s, at, n)                         \
-                                : lif_run(k, 0, 0, v_bits, v, vs, cur, cs, s, at, n)))
+#define QSNN_WRAP32(k) ((k).wrap ? 1 : 0)
 #else
-#define QSNN_LIF_RUN(k, v_bits, v, vs, cur, cs, s, at, n)                                                     \
-    ((k).reset_zero ? lif_run(k, 1, 0, v_bits, v, vs, cur, cs, s, at, n)                                     \
-                    : lif_run(k, 0, 0, v_bits, v, vs, cur, cs, s, at, n))
+#define QSNN_WRAP32(k) 0
 #endif
 
 /* Contiguous membranes and spikes, currents every cs (a channel of a channels-last current). */
 static QSNN_NOINLINE int32_t lif_contiguous(lif_consts_t k, int32_t v_bits, void *v, const int32_t *cur, int32_t cs,
                                             uint32_t *s, int32_t at, int32_t n)
 {
-#if QSNN_LIF_SPAN
-    if (v_bits == 32 && !k.reset_zero && k.wrap) {
-        int32_t *v32 = (int32_t *)v, *p = v32, *end = v32 + n, fired = 0;
-        do { /* n >= 1 */
-            p = lif_span(p, end, &cur, cs * 4, k.th, k.m2);
-            if (p[-1] > k.th) {
-                int32_t i = at + (int32_t)(p - v32) - 1;
-                s[i >> 5] |= (uint32_t)1 << (i & 31);
-                fired++;
-            }
-        } while (p != end);
-        return fired;
-    }
-#endif
     if (v_bits == 32) {
-        return QSNN_LIF_RUN(k, 32, v, 1, cur, cs, s, at, n);
+#if QSNN_LIF_SPAN
+        if (!k.reset_zero && k.wrap) {
+            int32_t *v32 = (int32_t *)v, *p = v32, *end = v32 + n, fired = 0;
+            do { /* n >= 1 */
+                p = lif_span(p, end, &cur, cs * 4, k.th, k.m2);
+                if (p[-1] > k.th) {
+                    int32_t i = at + (int32_t)(p - v32) - 1;
+                    s[i >> 5] |= (uint32_t)1 << (i & 31);
+                    fired++;
+                }
+            } while (p != end);
+            return fired;
+        }
+        if (!k.reset_zero) {
+            return lif_run(k, 0, 0, 32, v, 1, cur, cs, s, at, n);
+        }
+#endif
+        return k.reset_zero ? lif_run(k, 1, -1, 32, v, 1, cur, cs, s, at, n)
+                            : lif_run(k, 0, -1, 32, v, 1, cur, cs, s, at, n);
     }
-    return QSNN_LIF_RUN(k, 16, v, 1, cur, cs, s, at, n);
+    return k.reset_zero ? lif_run(k, 1, -1, 16, v, 1, cur, cs, s, at, n)
+                        : lif_run(k, 0, -1, 16, v, 1, cur, cs, s, at, n);
 }
 
 /* Membranes and spikes every vs (one position of several channels), contiguous currents. */
@@ -881,9 +883,14 @@ static QSNN_NOINLINE int32_t lif_scattered(lif_consts_t k, int32_t v_bits, void 
                                            uint32_t *s, int32_t at, int32_t n)
 {
     if (v_bits == 32) {
-        return QSNN_LIF_RUN(k, 32, v, vs, cur, 1, s, at, n);
+        if (QSNN_WRAP32(k) && !k.reset_zero) {
+            return lif_run(k, 0, 1, 32, v, vs, cur, 1, s, at, n);
+        }
+        return k.reset_zero ? lif_run(k, 1, -1, 32, v, vs, cur, 1, s, at, n)
+                            : lif_run(k, 0, -1, 32, v, vs, cur, 1, s, at, n);
     }
-    return QSNN_LIF_RUN(k, 16, v, vs, cur, 1, s, at, n);
+    return k.reset_zero ? lif_run(k, 1, -1, 16, v, vs, cur, 1, s, at, n)
+                        : lif_run(k, 0, -1, 16, v, vs, cur, 1, s, at, n);
 }
 
 /* Clear the spike bits of n neurons (before a fast LIF pass, which only sets the bits of those that fire). */
@@ -986,9 +993,6 @@ static QSNN_NOINLINE uint16_t *emit_row(const gather_t *gp, uint32_t field, int3
     const uint32_t taps = gp->taps;
     int32_t u = r - gp->kh + 1 > 0 ? r - gp->kh + 1 : 0; /* kernel row r - u must be in [0, kh) */
     int32_t u_hi = r < p - 1 ? r : p - 1;
-    if (p == 2) {
-        return emit_pool2(field, r, row0, gp->kh, gp->kw, groups, list);
-    }
     for (; u <= u_hi; u++) {
         int32_t base = row0 + (r - u) * row_step;
         uint32_t f = field;
