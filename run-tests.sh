@@ -16,6 +16,14 @@ if [ -z "${QSNN_BUILD_CACHE+set}" ]; then  # unset: a fresh cache for this run
   export QSNN_BUILD_CACHE
   trap 'rm -rf "$QSNN_BUILD_CACHE"' EXIT
 fi
+# One worker per core already keeps the cores busy: each worker's math libraries (torch's OpenMP pool, NumPy's
+# BLAS) get one thread, so that they do not spin against each other's workers (it cost CPU time, not wall
+# time saved). A value set by the caller is kept; QSNN_TEST_WORKERS=0 keeps the libraries' defaults.
+if [ "${QSNN_TEST_WORKERS:-auto}" != "0" ]; then
+  for var in OMP_NUM_THREADS MKL_NUM_THREADS OPENBLAS_NUM_THREADS; do
+    export "$var=${!var:-1}"
+  done
+fi
 status=0
 "${PYTHON:-python3}" -m pytest -n "${QSNN_TEST_WORKERS:-auto}" --dist loadfile "$@" || status=$?
 exit "$status"
