@@ -604,8 +604,9 @@ module qsnn_serial #(
     reg [N_AW-1:0]     r_flat;
     reg [CLASS_W-1:0]  r_class;
     reg [STATE_W-1:0]  r_v;
+    reg [NUM_CLASSES-1:0] cnt_inc;      // a spike of class k, decoded a cycle before its counter counts it
     wire m_we = wb && (wb_odd || wb_last);  // a pair done (the last one may be a single)
-    wire nu_drained = !nu_on && nv == {RES{1'b0}} && !r_wb;
+    wire nu_drained = !nu_on && nv == {RES{1'b0}} && !r_wb && cnt_inc == {NUM_CLASSES{1'b0}};
     assign acc_raddr = (state == S_NEURON) ? nu_word : op_addr;
     assign rq_raddr = d_rq_base + {{(RQ_AW - OC_W){1'b0}}, nu_c};
 
@@ -743,9 +744,14 @@ module qsnn_serial #(
         if (state == S_CLEAR) begin
             for (k = 0; k < NUM_CLASSES; k = k + 1) counts[k] <= {STEPS_W{1'b0}};
             out_class <= {CLASS_W{1'b0}};  // a defined pin until the last step's argmax
-        end else if (r_wb && layer == LAST_LAYER && r_spike) begin
-            counts[wb_class] <= counts[wb_class] + 1'b1;
+        end else begin
+            for (k = 0; k < NUM_CLASSES; k = k + 1)
+                if (cnt_inc[k]) counts[k] <= counts[k] + 1'b1;
         end
+        /* verilator lint_off WIDTH */
+        for (k = 0; k < NUM_CLASSES; k = k + 1)
+            cnt_inc[k] <= !rst && r_wb && layer == LAST_LAYER && r_spike && wb_class == k;
+        /* verilator lint_on WIDTH */
         if (r_wb && layer == LAST_LAYER) out_spikes[wb_class] <= r_spike;
         // argmax, one class per cycle in two stages (the count read, then compared): strictly greater, so the
         // lowest index wins a tie
