@@ -22,9 +22,10 @@ from qsnn_deploy.targets.verifier import verify
 from tests.cli_run import error_lines, run_main
 from tests.toolchains import require_tools
 
-# The fault of the reproduction, injected into the event kernel of the linear layer.
-LINEAR_EVENTS = "void qsnn_linear_events(const qsnn_linear_t *fc, const uint8_t *in, int32_t *acc)\n{\n"
-LOOP = "    for (i = 0; i < fc->in_n; i += 4) {\n"
+# The fault of the reproduction, injected into the event kernel of the linear layer (the one that reads
+# spike bits: a hidden layer's input).
+LINEAR_EVENTS = "void qsnn_linear_events_bits(const qsnn_linear_t *fc, const uint32_t *in, int32_t *acc)\n{\n"
+LOOP = "    for (k = 0; k < QSNN_SPIKE_WORDS(fc->in_n); k++) {\n"
 FAULT = "    acc[0] += 100000;\n"
 
 
