@@ -28,9 +28,12 @@ import multiprocessing
 import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import conditions
 from conditions import Timing
+
+from qsnn_deploy.errors import QsnnError
 
 
 def build(checkpoint: str | None, dataset: str, seed: int, bn_bias: tuple[float, float]):
@@ -59,7 +62,9 @@ def setup(args):
     from qsnn_deploy.export import export_model
 
     model, config = build(args.checkpoint, args.dataset, args.seed, tuple(args.bn_bias))
-    ds = load_dataset(args.dataset, "test", limit=args.samples, num_steps=args.num_steps)
+    ds = load_dataset(
+        args.dataset, "test", data_dir=args.data_dir, limit=args.samples, num_steps=args.num_steps
+    )
     graph = export_model(model, num_steps=args.num_steps, check_inputs=ds.inputs[:8]).graph
     return model, config, graph, ds
 
@@ -109,6 +114,9 @@ def main() -> None:
     )
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--dataset", default="mnist")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="dataset folder (default: $QSNN_DATA_DIR, then the cache)"
+    )
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--num-steps", type=int, default=100)
     parser.add_argument("--batch", type=int, default=128)
@@ -134,7 +142,10 @@ def main() -> None:
     from qsnn_deploy.sim import simulate
     from qsnn_deploy.sim.reference import simulate_reference
 
-    model, config, graph, ds = setup(args)
+    try:
+        model, config, graph, ds = setup(args)
+    except QsnnError as exc:  # a missing dataset offline: one line, as the CLI says it
+        parser.exit(2, f"error: {exc}\n")
     n = len(ds)
     torch_times, sim_times = [], []
     if args.isolate:
