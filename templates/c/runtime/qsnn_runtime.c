@@ -791,6 +791,19 @@ QSNN_INLINE int32_t lif_run(lif_consts_t k, int32_t reset_zero, int32_t wrap, in
 
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__)
 #define QSNN_LIF_SPAN 1
+/* One neuron of lif_span, written once for its two copies: a = cur + v, minus th if v > th (the reset), plus
+ * the rounded high word of v * m2 (the decay); the membrane stored, then a compared with th for the branch. */
+#define QSNN_LIF_SPAN_NEURON \
+    "ldr    %[v], [%[vp]]\n\t" \
+    "ldr    %[a], [%[c]]\n\t" \
+    "add    %[c], %[c], %[cs]\n\t" \
+    "add    %[a], %[a], %[v]\n\t" \
+    "cmp    %[v], %[th]\n\t" \
+    "it     gt\n\t" \
+    "subgt  %[a], %[a], %[th]\n\t" \
+    "smmlar %[a], %[v], %[m2], %[a]\n\t" \
+    "str    %[a], [%[vp]], #4\n\t" \
+    "cmp    %[a], %[th]\n\t"
 /* lif_run's most common copy (int32 membranes, contiguous, subtract reset, wrapped decay) on Thumb-2 DSP cores,
  * in assembly, two neurons per iteration (12 instructions a neuron; the compiler's loop takes 14): updates
  * the membranes from *vp on until one fires (its new membrane > th) or vend is reached (vp < vend), advancing
@@ -804,30 +817,8 @@ QSNN_INLINE int32_t *lif_span(int32_t *vp, int32_t *vend, const int32_t **cur, i
     __asm__("sub    %[v], %[vend], %[vp]\n\t"
             "tst    %[v], #4\n\t" /* an odd count enters at the second neuron */
             "bne    3f\n"
-            "1:\n\t"
-            "ldr    %[v], [%[vp]]\n\t"
-            "ldr    %[a], [%[c]]\n\t"
-            "add    %[c], %[c], %[cs]\n\t"
-            "add    %[a], %[a], %[v]\n\t"
-            "cmp    %[v], %[th]\n\t"
-            "it     gt\n\t"
-            "subgt  %[a], %[a], %[th]\n\t"
-            "smmlar %[a], %[v], %[m2], %[a]\n\t"
-            "str    %[a], [%[vp]], #4\n\t"
-            "cmp    %[a], %[th]\n\t"
-            "bgt    9f\n"
-            "3:\n\t"
-            "ldr    %[v], [%[vp]]\n\t"
-            "ldr    %[a], [%[c]]\n\t"
-            "add    %[c], %[c], %[cs]\n\t"
-            "add    %[a], %[a], %[v]\n\t"
-            "cmp    %[v], %[th]\n\t"
-            "it     gt\n\t"
-            "subgt  %[a], %[a], %[th]\n\t"
-            "smmlar %[a], %[v], %[m2], %[a]\n\t"
-            "str    %[a], [%[vp]], #4\n\t"
-            "cmp    %[a], %[th]\n\t"
-            "bgt    9f\n\t"
+            "1:\n\t" QSNN_LIF_SPAN_NEURON "bgt    9f\n"
+            "3:\n\t" QSNN_LIF_SPAN_NEURON "bgt    9f\n\t"
             "cmp    %[vp], %[vend]\n\t"
             "bne    1b\n"
             "9:"
