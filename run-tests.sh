@@ -3,7 +3,8 @@
 # checkout). Extra arguments go to pytest, e.g. ./run-tests.sh -m slow for the long opt-in tests.
 # Test files run on one worker per CPU (pytest-xdist), each file on one worker so that its module fixtures (a
 # trained model, a built executable) are made once; QSNN_TEST_WORKERS=0 runs everything in this process.
-# The workers share what they build (Verilator, HLS csim and gcc executables) through one build cache for the
+# The workers share what they build (Verilator, HLS csim and gcc executables, and the precompiled headers of
+# verilated.h and the ap_types) through one build cache for the
 # run (qsnn_deploy/targets/build_cache.py): a fresh folder, removed at the end, unless QSNN_BUILD_CACHE is set
 # (a folder to use, or empty for no cache).
 set -euo pipefail

@@ -116,7 +116,7 @@ def build_key(
 
 
 @contextmanager
-def _locked(lock: Path) -> Iterator[None]:
+def locked(lock: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``lock`` for the block (waits while another process holds it). A file system
     without ``flock`` (some network mounts) gives no lock: two processes may then both build one key, and the
     renames still leave one whole executable."""
@@ -146,7 +146,7 @@ def _copy_atomic(source: Path, dest: Path) -> None:
         raise
 
 
-def _log(cache: Path, key: str, kind: str, event: str) -> None:
+def log_lookup(cache: Path, key: str, kind: str, event: str) -> None:
     """One line per lookup in ``cache/log.txt`` (appends of one short line do not interleave)."""
     with open(cache / "log.txt", "a") as f:
         f.write(f"{event} {kind} {key[:16]} pid {os.getpid()}\n")
@@ -168,13 +168,13 @@ def cached_build(exe: Path, key: Callable[[], str], kind: str, build: Callable[[
         ) from None
     digest = key()
     stored = cache / digest
-    with _locked(cache / f"{digest}.lock"):
+    with locked(cache / f"{digest}.lock"):
         if stored.is_file():
             _copy_atomic(stored, exe)
-            _log(cache, digest, kind, "hit")
+            log_lookup(cache, digest, kind, "hit")
             return exe
         exe.unlink(missing_ok=True)  # a stale file here would let make skip the link
         build()
         _copy_atomic(exe, stored)
-        _log(cache, digest, kind, "miss")
+        log_lookup(cache, digest, kind, "miss")
     return exe

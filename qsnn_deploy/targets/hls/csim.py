@@ -12,6 +12,7 @@ from qsnn_deploy.errors import ToolchainError
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.build_cache import build_key, cached_build
 from qsnn_deploy.targets.hls.settings import hls_settings
+from qsnn_deploy.targets.precompiled import shared_header
 from qsnn_deploy.verify.harness import HarnessRunner
 from qsnn_deploy.verify.tools import require_tool, run_tool
 
@@ -34,6 +35,10 @@ FOREIGN = [
 ]
 
 
+# what the generated code includes first (qsnn_top.h, qsnn_hls.h)
+AP_TYPES_HEADER = "#include <ap_int.h>\n#include <hls_stream.h>\n"
+
+
 def ap_types_dir() -> Path:
     """The folder holding ap_int.h and hls_stream.h inside the installed hls4ml package; ToolchainError with
     the install command when it is missing."""
@@ -53,17 +58,10 @@ def build_csim(
     """Compile the top function and the testbench with ``cxx`` and the warning set above."""
     compiler = require_tool(cxx)
     ap_types = ap_types_dir()
-    cmd = [
-        compiler,
-        *WARNINGS,
-        *HLS_LABELS,
-        *FOREIGN,
-        "-O2",
-        "-isystem",
-        str(ap_types),
-        f"-I{model_dir}",
-        *(extra or []),
-    ]
+    flags = [compiler, *WARNINGS, *HLS_LABELS, *FOREIGN, "-O2", "-isystem", str(ap_types), *(extra or [])]
+    # with a build cache, the ap_types headers (half of the build) are parsed once per cache (precompiled.py)
+    header = shared_header("ap_types", AP_TYPES_HEADER, flags, [[compiler, "--version"]])
+    cmd = [*flags, f"-I{model_dir}", *(["-include", str(header)] if header else [])]
     cmd += [str(model_dir / f"{prefix}_top.cpp"), str(model_dir / f"{prefix}_tb.cpp"), "-o", str(exe)]
 
     def key() -> str:
