@@ -1,6 +1,6 @@
 """The build cache ($QSNN_BUILD_CACHE, qsnn_deploy/targets/build_cache.py) on the real builders: a second build
 of the same sources, even from another folder, copies the first's executable byte for byte without running the
-compiler; a source changed in one byte, another flag or a failed build builds (and a failure stores nothing);
+compiler; the C runtime (the same file in every model) compiles once into an object every host build links; a source changed in one byte, another flag or a failed build builds (and a failure stores nothing);
 two processes that build one key at the same time compile it once; unset, every build compiles. Verilator's
 runtime objects compile by the same commands for every design, so one compile serves all.
 
@@ -61,13 +61,15 @@ def test_a_hit_copies_the_same_bytes_without_compiling(cache: Path, tmp_path: Pa
     require_tools("gcc")
     gcc, count = counting_compiler(tmp_path, "gcc")
     first = build_host(c_model(tmp_path / "a"), tmp_path / "a-exe", cc=str(gcc))
-    assert compiles(count) == 1
+    assert compiles(count) == 2  # the C runtime's object, then the executable
     second = build_host(c_model(tmp_path / "b"), tmp_path / "b-exe", cc=str(gcc))
-    assert compiles(count) == 1
+    assert compiles(count) == 2
     assert second.read_bytes() == first.read_bytes() and os.access(second, os.X_OK)
     assert not second.samefile(first)  # a copy: nothing done to one build folder reaches another
     assert [line.split()[:2] for line in (cache / "log.txt").read_text().splitlines()] == [
+        ["miss", "host-runtime"],
         ["miss", "host"],
+        ["hit", "host-runtime"],
         ["hit", "host"],
     ]
 
@@ -77,15 +79,20 @@ def test_a_changed_source_or_flag_builds_again(cache: Path, tmp_path: Path) -> N
     gcc, count = counting_compiler(tmp_path, "gcc")
     model = c_model(tmp_path / "m")
     build_host(model, tmp_path / "exe", cc=str(gcc))
+    assert compiles(count) == 2
     source = model / "qsnn_model.c"
     source.write_text(source.read_text() + "\n/* one byte more than codegen wrote */\n")
     build_host(model, tmp_path / "exe", cc=str(gcc))
-    assert compiles(count) == 2
+    assert compiles(count) == 3  # the executable; the runtime's object is the cached one
+    header = model / "qsnn_runtime.h"
+    header.write_text(header.read_text() + "\n/* the runtime's header changed */\n")
+    build_host(model, tmp_path / "exe", cc=str(gcc))
+    assert compiles(count) == 5  # both: the runtime's object reads its header
     build_host(model, tmp_path / "exe", cc=str(gcc), extra=["-DQSNN_RECORD"])
-    assert compiles(count) == 3
+    assert compiles(count) == 7
     build_host(model, tmp_path / "exe2", cc=str(gcc), extra=["-DQSNN_RECORD"])
-    assert compiles(count) == 3
-    assert len([p for p in cache.iterdir() if len(p.name) == 64]) == 3
+    assert compiles(count) == 7
+    assert len([p for p in cache.iterdir() if len(p.name) == 64]) == 7
 
 
 def test_a_failed_build_stores_nothing(cache: Path, tmp_path: Path) -> None:
@@ -98,8 +105,12 @@ def test_a_failed_build_stores_nothing(cache: Path, tmp_path: Path) -> None:
     for _ in range(2):  # the second try compiles (and fails) again: no executable was filed for this key
         with pytest.raises(ToolchainError, match="compiling the host harness"):
             build_host(model, tmp_path / "exe", cc=str(gcc))
-    assert compiles(count) == 2
-    assert not [p for p in cache.iterdir() if len(p.name) == 64]
+    assert compiles(count) == 3  # the runtime's object (it compiles), then the executable twice
+    assert [line.split()[:2] for line in (cache / "log.txt").read_text().splitlines()] == [
+        ["miss", "host-runtime"],
+        ["hit", "host-runtime"],
+    ]
+    assert len([p for p in cache.iterdir() if len(p.name) == 64]) == 1  # the runtime's object only
     source.write_text(good)
     assert build_host(model, tmp_path / "exe", cc=str(gcc)).is_file()
 
@@ -160,10 +171,10 @@ def test_two_processes_building_one_key_compile_once(cache: Path, tmp_path: Path
         time.sleep(0.01)
     go.touch()  # both are imported and waiting: they ask for the key within milliseconds of each other
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    assert compiles(count) == 1
+    assert compiles(count) == 2  # the runtime's object and the executable, once each
     assert (tmp_path / "exe0").read_bytes() == (tmp_path / "exe1").read_bytes()
-    events = sorted(line.split()[0] for line in (cache / "log.txt").read_text().splitlines())
-    assert events == ["hit", "miss"]
+    events = sorted(line.split()[:2] for line in (cache / "log.txt").read_text().splitlines())
+    assert events == [["hit", "host"], ["hit", "host-runtime"], ["miss", "host"], ["miss", "host-runtime"]]
 
 
 def test_verilator_runtime_objects_compile_the_same_for_every_design(tmp_path: Path) -> None:
