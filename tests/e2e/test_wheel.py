@@ -1,7 +1,7 @@
-"""The built wheel is complete: installed (not editable) into a fresh venv, every command runs from a folder
-outside the checkout — export, simulate, codegen, verify on the host and on the Cortex-M, report and the
-README's demo through the installed ``qsnn-deploy`` script — with the harness, firmware, QEMU plugin,
-templates and demo sample all coming from the wheel."""
+"""The built wheel is complete: installed (not editable) into a fresh venv, the commands run from a folder
+outside the checkout — export, simulate, codegen, verify on the host, and the README's demo through the
+installed ``qsnn-deploy`` script, which verifies on the Cortex-M under QEMU and counts its instructions — with
+the harness, firmware, QEMU plugin, templates and demo sample all coming from the wheel."""
 
 from __future__ import annotations
 
@@ -90,12 +90,10 @@ def test_the_installed_wheel_runs_every_command_outside_the_checkout(tmp_path: P
     _run([*cli, "codegen", "model.qsnn", "--out", "gen"], work, env)
     out = _run([*cli, "verify", "model.qsnn", "--limit", "5", "--from", "gen", *data], work, env)
     assert re.search(rf"^verified c/host: 5 samples x {graph.num_steps} steps; ", out, re.M), out
-    out = _run([*cli, "verify", "model.qsnn", "--limit", "2", "--executor", "cortex-m", *data], work, env)
-    assert re.search(rf"^verified c/cortex-m: 2 samples x {graph.num_steps} steps; ", out, re.M), out
-    out = _run([*cli, "report", "model.qsnn", "--limit", "1", *data], work, env)
-    assert "instructions/inference cortex-m4" in out
     # The README's main command, as its quick start runs it: the console script, the default relative --out,
-    # the bundled model and MNIST sample only (no data dir, no dataset cache in HOME).
+    # the bundled model and MNIST sample only (no data dir, no dataset cache in HOME). It verifies on the
+    # Cortex-M under QEMU and counts its instructions (verify --executor cortex-m and report, with the
+    # firmware, linker scripts and QEMU plugin of the wheel).
     out = _run([str(env_dir / "bin" / "qsnn-deploy"), "demo"], work, env)
     host = re.search(r"host C: ([\d,]+) output spikes identical to the simulator", out)
     m4 = re.search(r"Cortex-M4 under QEMU: ([\d,]+) output spikes identical to the simulator", out)
