@@ -130,12 +130,18 @@ def test_compiles_clean_with_the_warning_flags(tmp_path: Path) -> None:
             ("clang", ["-O2"]),
             ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-Os"]),
         ):
-            for src in ("qsnn_model.c", "qsnn_runtime.c"):
+            # the runtime is the same file for every model (the first model's compiles cover it)
+            for src in ("qsnn_model.c", "qsnn_runtime.c") if name == "braille" else ("qsnn_model.c",):
                 for record in ([], ["-DQSNN_RECORD"]):
                     obj = folder / f"{src}.{cc}.o"
                     cmd = [cc, *WARNINGS, *flags, *record, "-c", str(folder / src), "-o", str(obj)]
                     proc = subprocess.run(cmd, capture_output=True, text=True)
                     assert proc.returncode == 0, f"{name} {cc} {src}:\n{proc.stderr}"
+        if name != "braille":
+            assert (folder / "qsnn_runtime.c").read_bytes() == (
+                tmp_path / "braille" / "qsnn_runtime.c"
+            ).read_bytes()
+            continue
         symbols = subprocess.run(["nm", str(folder / "qsnn_runtime.c.gcc.o")], capture_output=True, text=True)
         writable = [
             line
