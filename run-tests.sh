@@ -30,5 +30,7 @@ fi
 # run writes __pycache__ (ignored by git) so that each module compiles once per checkout.
 unset PYTHONDONTWRITEBYTECODE
 status=0
-"${PYTHON:-python3}" -m pytest -n "${QSNN_TEST_WORKERS:-auto}" --dist loadfile "$@" || status=$?
+# --no-loadscope-reorder: the files go out in the order tests/conftest.py gives them (the longest first)
+"${PYTHON:-python3}" -m pytest -n "${QSNN_TEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@" \
+  || status=$?
 exit "$status"

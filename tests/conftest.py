@@ -5,7 +5,9 @@ Every run shares the executables it builds (Verilator, HLS csim, host gcc) throu
 (qsnn_deploy/targets/build_cache.py): when ``$QSNN_BUILD_CACHE`` is unset (run-tests.sh sets it), the
 controlling process makes a fresh folder for the run before its xdist workers start, so they inherit it, and
 removes it at the end; the summary says how many builds the cache saved. ``QSNN_BUILD_CACHE=`` (set, empty)
-runs without a cache, every build as it was before the cache existed."""
+runs without a cache, every build as it was before the cache existed.
+
+The run hands out its longest test files first (LONG_FILES, below), so that both workers stay busy to the end."""
 
 from __future__ import annotations
 
@@ -50,6 +52,40 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for kind in kinds
     )
     terminalreporter.write_line(f"build cache ({os.environ[ENV_VAR]}): {counts}")
+
+
+# The test files that take longest (seconds of test time on an idle 2-core machine, `--durations`, 2026-12-07),
+# longest first. The run hands them to its workers before the rest (longest first is what keeps two workers
+# busy to the end): pytest-xdist gives out whole files in collection order once run-tests.sh turns off its own
+# order, by number of tests, which put these few-test, long files last and left one worker running them alone.
+LONG_FILES = (
+    "e2e/test_verilog.py",  # 70
+    "e2e/test_verilog_serial.py",  # 52
+    "e2e/test_examples.py",  # 50
+    "e2e/test_c_codegen.py",  # 45
+    "e2e/test_wheel.py",  # 38
+    "e2e/test_verilog_fold.py",  # 36
+    "e2e/test_verilog_neurons.py",  # 36
+    "e2e/test_hls_neurons.py",  # 32
+    "e2e/test_hls_codegen.py",  # 25
+    "e2e/test_event_pipeline.py",  # 20
+    "e2e/test_precompiled_headers.py",  # 19
+    "e2e/test_verilog_stride.py",  # 18
+    "e2e/test_codegen_hardening.py",  # 15
+    "e2e/test_c_neurons.py",  # 14
+    "e2e/test_verilog_maxpool.py",  # 14
+    "e2e/test_ddp.py",  # 13
+)
+
+
+def file_rank(nodeid: str) -> int:
+    """Where a test's file comes in the run: its place in LONG_FILES, or after them all."""
+    path = nodeid.split("::")[0].removeprefix("tests/")
+    return LONG_FILES.index(path) if path in LONG_FILES else len(LONG_FILES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: file_rank(item.nodeid))  # stable: every other file keeps its order
 
 
 @pytest.fixture(scope="session")
