@@ -152,6 +152,16 @@ def log_lookup(cache: Path, key: str, kind: str, event: str) -> None:
         f.write(f"{event} {kind} {key[:16]} pid {os.getpid()}\n")
 
 
+def make_cache_folder(cache: Path) -> None:
+    """Create the cache folder; BuildCacheError, in one line, where it cannot be one."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BuildCacheError(
+            f"{ENV_VAR}={cache} cannot hold a build cache ({exc.strerror}); name a writable folder or unset it"
+        ) from None
+
+
 def cached_build(exe: Path, key: Callable[[], str], kind: str, build: Callable[[], object]) -> Path:
     """``exe`` made by ``build()``, or copied from the cache when ``$QSNN_BUILD_CACHE`` holds an executable
     of the same ``key()`` (computed only when a cache is set). Returns ``exe``."""
@@ -160,12 +170,7 @@ def cached_build(exe: Path, key: Callable[[], str], kind: str, build: Callable[[
     if cache is None:
         build()
         return exe
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildCacheError(
-            f"{ENV_VAR}={cache} cannot hold a build cache ({exc.strerror}); name a writable folder or unset it"
-        ) from None
+    make_cache_folder(cache)
     digest = key()
     stored = cache / digest
     with locked(cache / f"{digest}.lock"):

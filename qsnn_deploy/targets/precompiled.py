@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from qsnn_deploy.targets.build_cache import build_key, cache_folder, locked, log_lookup
+from qsnn_deploy.targets.build_cache import build_key, cache_folder, locked, log_lookup, make_cache_folder
 from qsnn_deploy.verify.tools import run_tool
 
 
@@ -32,7 +32,7 @@ def shared_header(
     cache = cache_folder()
     if cache is None:
         return None
-    cache.mkdir(parents=True, exist_ok=True)
+    make_cache_folder(cache)
     command = [*flags, "-x", "c++-header", f"<{kind}.h>"]
     digest = build_key(f"pch-{kind}", [*command, text], inputs={}, tools=tools)
     folder = cache / f"{digest}.pch"

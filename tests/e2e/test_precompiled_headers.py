@@ -83,3 +83,17 @@ def test_the_verilator_build_uses_one_header_for_every_design(cache: Path, tmp_p
     assert used.returncode == 0, used.stderr
     other = testbench_object("-O1 -UVM_TRACE")  # a macro the header was compiled with, undefined
     assert other.returncode != 0 and "not used because" in other.stderr
+
+
+def test_a_cache_that_cannot_be_a_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header is the HLS build's first use of the cache: its error is the build cache's one line."""
+    pytest.importorskip("hls4ml")
+    require_tools("g++")
+    from qsnn_deploy.targets.build_cache import BuildCacheError
+    from qsnn_deploy.targets.hls.csim import build_csim
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "file" / "cache"))
+    generate(random_graph("tiny", 0), "hls", tmp_path / "model")
+    with pytest.raises(BuildCacheError, match=f"^{ENV_VAR}=.* cannot hold a build cache .*unset it$"):
+        build_csim(tmp_path / "model", tmp_path / "csim")
