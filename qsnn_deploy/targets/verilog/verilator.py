@@ -64,7 +64,9 @@ def build_verilator(model_dir: Path, work: Path, prefix: str, jobs: int = 2, arc
         _share_runtime_objects(makefile, obj, tools)
         header = _shared_verilated_header(makefile, obj, tools)
         run_tool(
-            [*makefile, *_opt_with(header), "-j", str(jobs)], "building the Verilator testbench", timeout=1800
+            [*makefile, *(opt_vars(header) if header else []), "-j", str(jobs)],
+            "building the Verilator testbench",
+            timeout=1800,
         )
 
     def key() -> str:  # the number of make's jobs changes no byte of the executable, nor does the header
@@ -95,15 +97,15 @@ def make_command(obj: Path, prefix: str) -> list[str]:
     """make on the makefile Verilator wrote into ``obj`` (targets to add)."""
     return [
         require_tool("make"), "--no-print-directory", "-C", str(obj), "-f", f"V{prefix}_top.mk",
-        f"OPT_FAST={OPT}", f"OPT_SLOW={OPT}",
+        *opt_vars(None),
     ]  # fmt: skip
 
 
-def _opt_with(header: Path | None) -> list[str]:
-    """make's optimisation variables with ``-include header`` (the precompiled verilated.h) added."""
-    if header is None:
-        return []
-    return [f"OPT_FAST={OPT} -include {header}", f"OPT_SLOW={OPT} -include {header}"]
+def opt_vars(header: Path | None) -> list[str]:
+    """make's optimisation variables, with ``-include header`` (the precompiled verilated.h) where there is one
+    (given after make_command's, they take its place)."""
+    include = f" -include {header}" if header else ""
+    return [f"OPT_FAST={OPT}{include}", f"OPT_SLOW={OPT}{include}"]
 
 
 def _shared_verilated_header(makefile: list[str], obj: Path, tools: list[list[str]]) -> Path | None:
