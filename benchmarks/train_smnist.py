@@ -52,6 +52,9 @@ def main() -> None:
         help="Stop after N epochs (the schedule still spans --epochs).",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shift", type=int, default=0, help="Move each training image by up to N pixels (rows: steps)."
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/smnist/model.pt"), help="Best checkpoint.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the per-epoch rows here.")
@@ -83,7 +86,7 @@ def main() -> None:
         f"smnist: {len(train)} train / {len(test)} test sequences of {train.inputs.shape[1]} steps x "
         f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
-        f"t_max {recipe.t_max}, {args.threads} thread(s)",
+        f"t_max {recipe.t_max}, shift {args.shift}, {args.threads} thread(s)",
         flush=True,
     )
     seed_everything(args.seed)
@@ -135,6 +138,7 @@ def main() -> None:
         max_iterations=None if args.stop_after is None else args.stop_after * batches,
         progress=False,
         on_epoch=on_epoch,
+        shift=args.shift,
     )
     print(
         f"best float test accuracy {result.best_accuracy:.2%} at epoch {result.best_epoch}/{len(result.epochs)} "
