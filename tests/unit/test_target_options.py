@@ -96,6 +96,9 @@ def test_the_brief_typos_no_longer_give_the_default_design(tiny, tmp_path):
         ("verilog", "lanes", "3", "give a power of two from 1 to 256"),  # powers of two
         ("verilog", "lanes", "4,,4", "give a power of two from 1 to 256"),
         ("verilog", "parts", "xilinx", "give some of ecp5, ice40"),  # subset
+        ("verilog", "seeds", "1,1", "give distinct integers from 1 to 2147483647"),  # integers
+        ("verilog", "seeds", "0", "give distinct integers from 1 to 2147483647"),
+        ("verilog", "seeds", "1,,2", "give distinct integers"),
     ],
 )
 def test_a_bad_value_of_each_type_is_one_line(tiny, tmp_path, target, key, value, needle):

@@ -218,3 +218,18 @@ def test_fold_option(tmp_path: Path) -> None:
     # 2x2 phases x 3x3 folded taps of 6 bits against 5x5 taps of 4 bits
     assert folded[1].memories()["weights"] == (4 * 6, 4 * 4 * 9)
     assert plain[1].memories()["weights"] == (16, 100)
+
+
+def test_report_writes_every_seed_and_their_median() -> None:
+    from qsnn_deploy.targets.verilog.report import PartResult, VerilogCost, format_report
+
+    part = PartResult("ice40", fmax_mhz=36.345, seed_fmax={1: 36.13, 2: 36.56, 3: 36.59, 4: None})
+    rep = VerilogCost(
+        [8], [1], 2, 50, [400_000, 500_000], 25, parts={"ice40": part}, arch="serial", part="up5k"
+    )
+    text = format_report(rep)
+    assert "Fmax 36.3 MHz (median of nextpnr seeds 1: 36.13, 2: 36.56, 3: 36.59, 4: none MHz)" in text
+    assert "latency 12,381 us" in text  # 450,000 cycles / 36.345 MHz
+    assert rep.to_dict()["parts"]["ice40"]["seed_fmax_mhz"] == {"1": 36.13, "2": 36.56, "3": 36.59, "4": None}
+    one = PartResult("ice40", fmax_mhz=37.2)
+    assert "median" not in format_report(VerilogCost([8], [1], 1, 50, [1], 25, parts={"ice40": one}))

@@ -93,8 +93,9 @@ class PartResult:
     device: str
     cells: dict[str, int] = field(default_factory=dict)  # Yosys cell counts
     placed: dict[str, tuple[int, int]] = field(default_factory=dict)  # nextpnr utilisation: used, available
-    fmax_mhz: float | None = None
+    fmax_mhz: float | None = None  # with seeds: the median of the seeds' Fmax
     error: str = ""  # why synthesis or place and route did not finish
+    seed_fmax: dict[int, float | None] = field(default_factory=dict)  # --option seeds: each seed's Fmax
 
     @property
     def luts(self) -> int:
@@ -152,6 +153,7 @@ class VerilogCost:
                 "spram": p.sprams, "dsp": p.dsps,
                 "cells": p.cells, "placed": {k: list(v) for k, v in p.placed.items() if v[0]},
                 "fmax_mhz": p.fmax_mhz, "latency_us": self.latency_us(key), "error": p.error,
+                "seed_fmax_mhz": {str(k): v for k, v in p.seed_fmax.items()},
             }
             for key, p in self.parts.items()
         }  # fmt: skip
@@ -197,10 +199,17 @@ def parse_nextpnr(text: str) -> tuple[float | None, dict[str, tuple[int, int]]]:
 
 
 def synthesize(
-    model_dir: Path, prefix: str, device: Device, timeout: float = 3600, arch: str = "layered"
+    model_dir: Path,
+    prefix: str,
+    device: Device,
+    timeout: float = 3600,
+    arch: str = "layered",
+    seeds: tuple[int, ...] = (),
 ) -> PartResult:
     """Yosys synthesis then nextpnr place and route of ``<prefix>_synth`` in ``model_dir`` (the tools run there:
-    $readmemh finds the memory images and the YoWASP tools see only the working folder)."""
+    $readmemh finds the memory images and the YoWASP tools see only the working folder). With ``seeds``, one
+    place and route per seed (one after another), and the Fmax is their median: a single seed's Fmax moves by
+    several percent with the placement it happens to find."""
     result = PartResult(device.key)
     files = " ".join(
         [*(f"-D{d}" for d in device.defines), f"{prefix}_synth.v", f"{prefix}_top.v", *rtl_files(arch)]
@@ -223,15 +232,29 @@ def synthesize(
         return result
     result.cells = parse_stat((model_dir / stat).read_text())
     cmd = [*_tool(device.nextpnr), *device.args, "--json", netlist, "--freq", str(device.freq_mhz)]
-    try:
-        proc = run_tool([*cmd, "--timing-allow-fail"], f"{device.nextpnr}", timeout=timeout, cwd=model_dir)
-        log = proc.stdout + proc.stderr
-    except ToolchainError as exc:
-        log = str(exc)
-        errors = [line for line in log.splitlines() if "ERROR" in line]
-        result.error = f"place and route failed: {errors[-1] if errors else log.splitlines()[-1]}"
-    (model_dir / f"pnr_{device.key}.log").write_text(log)
-    result.fmax_mhz, result.placed = parse_nextpnr(log)
+    for seed in seeds or (None,):
+        run = [*cmd, "--timing-allow-fail"] + ([] if seed is None else ["--seed", str(seed)])
+        what = device.nextpnr if seed is None else f"{device.nextpnr} --seed {seed}"
+        try:
+            proc = run_tool(run, what, timeout=timeout, cwd=model_dir)
+            log = proc.stdout + proc.stderr
+        except ToolchainError as exc:
+            log = str(exc)
+            errors = [line for line in log.splitlines() if "ERROR" in line]
+            result.error = (
+                f"place and route failed ({what}): {errors[-1] if errors else log.splitlines()[-1]}"
+            )
+        suffix = "" if seed is None else f"_seed{seed}"
+        (model_dir / f"pnr_{device.key}{suffix}.log").write_text(log)
+        fmax, placed = parse_nextpnr(log)
+        result.placed = result.placed or placed
+        if seed is None:
+            result.fmax_mhz = fmax
+        else:
+            result.seed_fmax[seed] = fmax
+    reached = [f for f in result.seed_fmax.values() if f is not None]
+    if seeds and reached:
+        result.fmax_mhz = float(np.median(reached))
     return result
 
 
@@ -250,7 +273,8 @@ def cost_report(
     """Render into ``work/model``, run ``inputs`` through the Verilator testbench (cycles per inference, and a
     bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``).
 
-    Defaults come from the options: ``--option parts=ecp5,ice40`` and ``--option synth=0`` (cycles only).
+    Defaults come from the options: ``--option parts=ecp5,ice40``, ``--option synth=0`` (cycles only) and
+    ``--option seeds=1,2,3,4`` (the median Fmax of four place-and-route runs).
     Other keyword arguments do not apply here and are ignored."""
     settings = verilog_settings(model.options)
     if parts is None:
@@ -292,7 +316,9 @@ def cost_report(
     if synth:
         for key in parts:
             say(f"Yosys synthesis and nextpnr place and route for {device_name(key, part)} (minutes)")
-            rep.parts[key] = synthesize(model_dir, model.options.prefix, device_for(key, part), timeout, arch)
+            rep.parts[key] = synthesize(
+                model_dir, model.options.prefix, device_for(key, part), timeout, arch, settings.seeds
+            )
     return rep
 
 
@@ -325,7 +351,11 @@ def format_report(rep: VerilogCost) -> str:
             lines.append(f"  nextpnr placed: {used}")
         if part.fmax_mhz:
             lat = rep.latency_us(key)
-            lines.append(f"  Fmax {part.fmax_mhz:.1f} MHz -> latency {lat:,.0f} us per inference")
+            seeds = ", ".join(
+                f"{seed}: " + ("none" if f is None else f"{f:.2f}") for seed, f in part.seed_fmax.items()
+            )
+            median = f" (median of nextpnr seeds {seeds} MHz)" if seeds else ""
+            lines.append(f"  Fmax {part.fmax_mhz:.1f} MHz{median} -> latency {lat:,.0f} us per inference")
         if part.error:
             lines.append(f"  {part.error}")
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """The Verilog target's ``--option`` settings, declared once (targets/options.py): typed, with a default and help.
 
 ``arch``, ``lanes``, ``neurons``, ``fold`` and ``part`` shape the RTL and its memory images (recorded by
-codegen); ``jobs`` is a build setting of the ``verilator`` executor, ``parts`` and ``synth`` settings of
-``report``. What depends on the graph or on another option (one value per layer; ``lanes`` 4, 8 or 16 and no
+codegen); ``jobs`` is a build setting of the ``verilator`` executor, ``parts``, ``synth`` and ``seeds`` settings
+of ``report``. What depends on the graph or on another option (one value per layer; ``lanes`` 4, 8 or 16 and no
 ``neurons`` under ``arch=serial``) is ``invalid_options``, which the design rule ``lanes_option``
 (rules.py) reports; ``params_for`` gives the layers' parameters (layout.py) under the options.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from qsnn_deploy.ir.ops import OpRange
 from qsnn_deploy.ir.plan import Layer
 from qsnn_deploy.targets.base import TargetOptions
-from qsnn_deploy.targets.options import choice, flag, integer, powers_of_two, subset
+from qsnn_deploy.targets.options import choice, flag, integer, integers, powers_of_two, subset
 from qsnn_deploy.targets.verilog.layout import MAX_LANES, LayerParams, layer_params
 from qsnn_deploy.targets.verilog.parts import DEFAULT_PART, PARTS
 
@@ -27,6 +27,7 @@ SERIAL_LANES = (4, 8, 16)  # a weight word of 1, 2 or 4 SPRAMs side by side
 
 MAX_JOBS = 64  # parallel C++ compile jobs; more only exhausts the machine
 SYNTH_FAMILIES = ("ecp5", "ice40")  # the families report.py synthesizes for (its DEVICES)
+MAX_SEED = 2**31 - 1  # nextpnr's --seed is an int
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class VerilogSettings(TargetOptions):
         SYNTH_FAMILIES, SYNTH_FAMILIES, "`report`: the families to synthesize and place for", codegen=False
     )
     synth: bool = flag(True, "`report`: synthesize and place (`0`: cycles only)", codegen=False)
+    seeds: tuple[int, ...] = integers(
+        1, MAX_SEED, "`report`: place and route once per nextpnr seed; the Fmax and latency are the median",
+        default="nextpnr's default, one run", codegen=False,
+    )  # fmt: skip
 
 
 def verilog_settings(options: TargetOptions) -> VerilogSettings:
