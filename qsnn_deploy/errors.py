@@ -52,6 +52,11 @@ class ToolchainError(QsnnError):
     """An external compiler, emulator or simulator is missing or failed."""
 
 
+class ToolTimeout(ToolchainError):
+    """An external tool ran past its time limit and was stopped; the message's first line says which and after
+    how long, the rest is what it had written by then."""
+
+
 class VerificationError(QsnnError):
     """An executor disagrees with the simulator."""
 

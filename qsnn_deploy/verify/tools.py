@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 
-from qsnn_deploy.errors import ToolchainError
+from qsnn_deploy.errors import ToolchainError, ToolTimeout
 
 
 def require_tool(name: str) -> str:
@@ -26,20 +26,23 @@ def require_tool(name: str) -> str:
 
 
 GRACE_SECONDS = 5.0
+TAIL_CHARS = 3000  # of a failed or timed-out tool's output, in its error
 
 
-def _end_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to ``proc``'s process group, then SIGKILL after ``GRACE_SECONDS``; waits for ``proc``."""
+def _end_group(proc: subprocess.Popen) -> str:
+    """SIGTERM to ``proc``'s process group, then SIGKILL after ``GRACE_SECONDS``; waits for ``proc`` and returns
+    what it had written (stdout, then stderr)."""
     for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
         try:
-            proc.communicate(timeout=wait)
-            return
+            stdout, stderr = proc.communicate(timeout=wait)
+            return (stdout or "") + (stderr or "")
         except subprocess.TimeoutExpired:
             continue
+    return ""  # pragma: no cover - communicate() without a timeout returns
 
 
 def run_tool(cmd: list[str], what: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
@@ -49,13 +52,15 @@ def run_tool(cmd: list[str], what: str, timeout: float = 600, **kwargs) -> subpr
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _end_group(child)
-            raise ToolchainError(f"{what} timed out after {timeout} s: {' '.join(cmd)}") from None
+            # what it wrote until then says how far it got (nextpnr: the arcs it still had to route)
+            tail = _end_group(child)[-TAIL_CHARS:]
+            last = f"\nits last output:\n{tail}" if tail.strip() else ""
+            raise ToolTimeout(f"{what} timed out after {timeout} s: {' '.join(cmd)}{last}") from None
         except BaseException:  # Ctrl-C, SIGTERM (cli.main), any error: no tool outlives the command
             _end_group(child)
             raise
     proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr)[-3000:]
+        tail = (proc.stdout + proc.stderr)[-TAIL_CHARS:]
         raise ToolchainError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
     return proc

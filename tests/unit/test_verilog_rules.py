@@ -233,3 +233,23 @@ def test_report_writes_every_seed_and_their_median() -> None:
     assert rep.to_dict()["parts"]["ice40"]["seed_fmax_mhz"] == {"1": 36.13, "2": 36.56, "3": 36.59, "4": None}
     one = PartResult("ice40", fmax_mhz=37.2)
     assert "median" not in format_report(VerilogCost([8], [1], 1, 50, [1], 25, parts={"ice40": one}))
+
+
+def test_report_names_a_timed_out_place_and_route_by_its_limit() -> None:
+    """A failure's line is its last ERROR line, else its last line; a time-out's is the line naming the tool and
+    its limit, not the last line of the output it had written (nextpnr's arcs left to route)."""
+    from qsnn_deploy.errors import ToolchainError, ToolTimeout
+    from qsnn_deploy.targets.verilog.report import _reason
+
+    timed_out = ToolTimeout(
+        "nextpnr-ecp5 timed out after 3600 s: nextpnr-ecp5 --25k\nits last output:\nInfo: 35000 | 51458"
+    )
+    assert _reason(timed_out) == "nextpnr-ecp5 timed out after 3600 s: nextpnr-ecp5 --25k"
+    failed = ToolchainError(
+        "nextpnr-ecp5 failed (exit 255): nextpnr-ecp5\nERROR: Max frequency not met\nInfo: done"
+    )
+    assert _reason(failed) == "ERROR: Max frequency not met"
+    assert (
+        _reason(ToolchainError("yosys failed (exit 1): yosys\nread_verilog: syntax error"))
+        == "read_verilog: syntax error"
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qsnn_deploy.errors import QsnnError, ToolchainError, VerificationError
+from qsnn_deploy.errors import QsnnError, ToolchainError, ToolTimeout, VerificationError
 from qsnn_deploy.sim import simulate
 from qsnn_deploy.targets.base import CheckedModel
 from qsnn_deploy.targets.verilog.parts import DEFAULT_PART, PARTS, block_estimate
@@ -198,6 +198,18 @@ def parse_nextpnr(text: str) -> tuple[float | None, dict[str, tuple[int, int]]]:
     return (fmax[-1] if fmax else None), placed
 
 
+def _reason(exc: ToolchainError) -> str:
+    """One line for a tool's failure: its last ERROR line, else for a time-out the line that says so (the lines
+    after it are the tool's last output), else the last line of its output."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line]
+    if errors:
+        return errors[-1]
+    if isinstance(exc, ToolTimeout):
+        return lines[0]
+    return lines[-1] if lines else ""
+
+
 def synthesize(
     model_dir: Path,
     prefix: str,
@@ -227,8 +239,7 @@ def synthesize(
             cwd=model_dir,
         )
     except ToolchainError as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        result.error = f"synthesis failed: {lines[-1] if lines else 'yosys gave no message'}"
+        result.error = f"synthesis failed: {_reason(exc) or 'yosys gave no message'}"
         return result
     result.cells = parse_stat((model_dir / stat).read_text())
     cmd = [*_tool(device.nextpnr), *device.args, "--json", netlist, "--freq", str(device.freq_mhz)]
@@ -239,11 +250,8 @@ def synthesize(
             proc = run_tool(run, what, timeout=timeout, cwd=model_dir)
             log = proc.stdout + proc.stderr
         except ToolchainError as exc:
-            log = str(exc)
-            errors = [line for line in log.splitlines() if "ERROR" in line]
-            result.error = (
-                f"place and route failed ({what}): {errors[-1] if errors else log.splitlines()[-1]}"
-            )
+            log = str(exc)  # a time-out's ends with what nextpnr had written: how many arcs it had left
+            result.error = f"place and route failed ({what}): {_reason(exc)}"
         suffix = "" if seed is None else f"_seed{seed}"
         (model_dir / f"pnr_{device.key}{suffix}.log").write_text(log)
         fmax, placed = parse_nextpnr(log)
