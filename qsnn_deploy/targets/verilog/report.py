@@ -198,6 +198,11 @@ def parse_nextpnr(text: str) -> tuple[float | None, dict[str, tuple[int, int]]]:
     return (fmax[-1] if fmax else None), placed
 
 
+def pnr_log_name(key: str, seed: int | None) -> str:
+    """The file nextpnr's output goes to, in the build folder: ``pnr_ecp5.log``, or ``pnr_ecp5_seed3.log``."""
+    return f"pnr_{key}.log" if seed is None else f"pnr_{key}_seed{seed}.log"
+
+
 def _reason(exc: ToolchainError) -> str:
     """One line for a tool's failure: its last ERROR line, else for a time-out the line that says so (the lines
     after it are the tool's last output), else the last line of its output."""
@@ -246,15 +251,14 @@ def synthesize(
     for seed in seeds or (None,):
         run = [*cmd, "--timing-allow-fail"] + ([] if seed is None else ["--seed", str(seed)])
         what = device.nextpnr if seed is None else f"{device.nextpnr} --seed {seed}"
+        log = model_dir / pnr_log_name(
+            device.key, seed
+        )  # written as nextpnr runs: a long run can be followed
         try:
-            proc = run_tool(run, what, timeout=timeout, cwd=model_dir)
-            log = proc.stdout + proc.stderr
-        except ToolchainError as exc:
-            log = str(exc)  # a time-out's ends with what nextpnr had written: how many arcs it had left
+            run_tool(run, what, timeout=timeout, cwd=model_dir, log=log)
+        except ToolchainError as exc:  # a time-out's message ends with nextpnr's last output, also in the log
             result.error = f"place and route failed ({what}): {_reason(exc)}"
-        suffix = "" if seed is None else f"_seed{seed}"
-        (model_dir / f"pnr_{device.key}{suffix}.log").write_text(log)
-        fmax, placed = parse_nextpnr(log)
+        fmax, placed = parse_nextpnr(log.read_text(errors="replace") if log.is_file() else "")
         result.placed = result.placed or placed
         if seed is None:
             result.fmax_mhz = fmax
@@ -323,7 +327,11 @@ def cost_report(
     )  # fmt: skip
     if synth:
         for key in parts:
-            say(f"Yosys synthesis and nextpnr place and route for {device_name(key, part)} (minutes)")
+            logs = model_dir / pnr_log_name(key, settings.seeds[0] if settings.seeds else None)
+            say(
+                f"Yosys synthesis and nextpnr place and route for {device_name(key, part)} (minutes; nextpnr "
+                f"writes {logs}{' and one log per seed beside it' if len(settings.seeds) > 1 else ''} as it runs)"
+            )
             rep.parts[key] = synthesize(
                 model_dir, model.options.prefix, device_for(key, part), timeout, arch, settings.seeds
             )
