@@ -251,9 +251,8 @@ def synthesize(
     for seed in seeds or (None,):
         run = [*cmd, "--timing-allow-fail"] + ([] if seed is None else ["--seed", str(seed)])
         what = device.nextpnr if seed is None else f"{device.nextpnr} --seed {seed}"
-        log = model_dir / pnr_log_name(
-            device.key, seed
-        )  # written as nextpnr runs: a long run can be followed
+        # the log is written as nextpnr runs, so that a long place and route can be followed
+        log = model_dir / pnr_log_name(device.key, seed)
         try:
             run_tool(run, what, timeout=timeout, cwd=model_dir, log=log)
         except ToolchainError as exc:  # a time-out's message ends with nextpnr's last output, also in the log
