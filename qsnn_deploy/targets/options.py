@@ -101,10 +101,7 @@ def integers(lo: int, hi: int, help: str, *, default: str, codegen: bool) -> Any
     ``default`` says in words."""
 
     def read(text: str) -> tuple[int, ...]:
-        try:
-            values = tuple(count(v, lo, hi) for v in text.split(","))
-        except OptionValueError:
-            values = ()
+        values = _counts(text, lo, hi)
         if not values or len(set(values)) != len(values):
             raise OptionValueError(f"give distinct integers from {lo} to {hi}, separated by commas (1,2,3,4)")
         return values
@@ -113,6 +110,14 @@ def integers(lo: int, hi: int, help: str, *, default: str, codegen: bool) -> Any
         return ",".join(map(str, value)) if value else default
 
     return _declare((), Option(read, f"integers {lo} to {hi}, separated by commas", help, codegen, show))
+
+
+def _counts(text: str, lo: int, hi: int) -> tuple[int, ...]:
+    """The comma-separated whole numbers of ``text``, each in ``lo..hi``; ``()`` if any is not one."""
+    try:
+        return tuple(count(v, lo, hi) for v in text.split(","))
+    except OptionValueError:
+        return ()
 
 
 def flag(default: bool, help: str, *, codegen: bool) -> Any:
@@ -176,10 +181,7 @@ def powers_of_two(most: int, help: str, *, default: str, codegen: bool) -> Any:
     has one value per layer is a design rule: the option alone cannot know the layers."""
 
     def read(text: str) -> tuple[int, ...]:
-        try:
-            values = tuple(count(v, 1, most) for v in text.split(","))
-        except OptionValueError:
-            values = ()
+        values = _counts(text, 1, most)
         if not values or any(v & (v - 1) for v in values):
             raise OptionValueError(
                 f"give a power of two from 1 to {most}, or one per layer separated by commas (16,64,16)"

@@ -8,6 +8,7 @@ only if it has not ended within ``GRACE_SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,33 +53,34 @@ def run_tool(
     """Run ``cmd``; its output, or a ToolchainError (a ToolTimeout past ``timeout`` seconds) with its last output.
     ``log``: the tool writes its output (stdout and stderr, interleaved) to that file as it runs, so that a long
     run can be followed; the result's ``stdout`` is then the file's text and ``stderr`` is empty."""
-    sink = open(log, "w") if log is not None else None  # noqa: SIM115 - closed below, whatever happens
-    try:
-        out, err = (sink, subprocess.STDOUT) if sink is not None else (subprocess.PIPE, subprocess.PIPE)
-        with subprocess.Popen(cmd, stdout=out, stderr=err, text=True, process_group=0, **kwargs) as child:
-            try:
-                stdout, stderr = child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                # what it wrote until then says how far it got (nextpnr: the arcs it still had to route)
-                written = _end_group(child)
-                tail = (_read_log(sink, log) if sink is not None else written)[-TAIL_CHARS:]
-                last = f"\nits last output:\n{tail}" if tail.strip() else ""
-                raise ToolTimeout(f"{what} timed out after {timeout} s: {' '.join(cmd)}{last}") from None
-            except BaseException:  # Ctrl-C, SIGTERM (cli.main), any error: no tool outlives the command
-                _end_group(child)
-                raise
-        if sink is not None:
-            stdout, stderr = _read_log(sink, log), ""
-    finally:
-        if sink is not None:
-            sink.close()
+    # with a log, the child writes straight to the file's descriptor: it grows as the tool runs
+    sink = open(log, "w") if log is not None else contextlib.nullcontext()
+    with (
+        sink,
+        subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE if log is None else sink,
+            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
+            text=True,
+            process_group=0,
+            **kwargs,
+        ) as child,
+    ):
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)  # (None, None) with a log
+        except subprocess.TimeoutExpired:
+            # what it wrote until then says how far it got (nextpnr: the arcs it still had to route)
+            written = _end_group(child)
+            tail = (written if log is None else Path(log).read_text(errors="replace"))[-TAIL_CHARS:]
+            last = f"\nits last output:\n{tail}" if tail.strip() else ""
+            raise ToolTimeout(f"{what} timed out after {timeout} s: {' '.join(cmd)}{last}") from None
+        except BaseException:  # Ctrl-C, SIGTERM (cli.main), any error: no tool outlives the command
+            _end_group(child)
+            raise
+    if log is not None:
+        stdout, stderr = Path(log).read_text(errors="replace"), ""
     proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-TAIL_CHARS:]
         raise ToolchainError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}")
     return proc
-
-
-def _read_log(sink, log: Path) -> str:
-    sink.flush()
-    return Path(log).read_text(errors="replace")
