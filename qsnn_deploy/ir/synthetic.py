@@ -168,12 +168,14 @@ def braille_graph(
     encoding: str = "stream",
     reset: str = "subtract",
     num_steps: int = 16,
+    hidden: int = 40,
 ) -> Graph:
     """The NIR paper's Braille shape with random weights (IR version 3): 12 inputs -> linear 40 -> requantize ->
     recurrent 40x40 -> [synaptic, alpha 3/4] -> lif -> linear 7 -> requantize -> [synaptic] -> lif, int16
-    states. Weights are scaled so that the hidden layer spikes at a moderate rate on ``random_inputs``."""
+    states (``hidden`` other than 40: that many recurrent neurons). Weights are scaled so that the hidden layer
+    spikes at a moderate rate on ``random_inputs``."""
     rng = np.random.default_rng(seed)
-    hidden, classes = 40, 7
+    classes = 7
     state = IntType(16)
 
     def current(name: str) -> tuple:

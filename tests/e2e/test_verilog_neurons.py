@@ -75,6 +75,22 @@ def test_several_neurons_per_cycle(lanes: str, neurons: str) -> None:
     assert result.compared.layer_values == 3 * graph.num_steps * BRAILLE_NEURONS * 3
 
 
+def test_recurrent_sums_of_one_block() -> None:
+    """8 recurrent neurons, 8 per cycle: the sums are one RAM word that every event adds to on consecutive
+    cycles, each read being of the word written in the same cycle, which the RAM answers with the old word;
+    only the forwarded sum (r_fwd in qsnn_layer.v) gives the right one."""
+    require_tools("verilator", "make", "g++")
+    graph = braille_graph(2, hidden=8)
+    inputs = random_inputs(graph, 3, seed=4)
+    spikes = simulate(graph, inputs, record=True).layer_spikes["lif1"]
+    assert (spikes.reshape(*spikes.shape[:2], -1).sum(axis=-1) >= 2).any(), (
+        "no step with two recurrent events"
+    )
+    options = TargetOptions(extra={"lanes": "8", "neurons": "8", "part": "ecp5-85k"})
+    result = verify(graph, inputs, target="verilog", options=options)
+    assert result.compared.layer_values == 3 * graph.num_steps * (8 + 7) * 3
+
+
 @pytest.mark.parametrize("state_bits,reset", [(16, "subtract"), (32, "zero")])
 def test_conv_layers_with_synaptic_currents_are_bit_exact(state_bits: int, reset: str) -> None:
     """Conv currents live beside the membranes, one word per position and channel block."""

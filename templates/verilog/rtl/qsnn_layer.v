@@ -592,11 +592,16 @@ module qsnn_layer #(
 
     // ---------------------------------------------------------------- recurrent sums (REC)
     // Event-driven, like the synapse: every neuron that fired in this step's neuron phase is an event of the
-    // next step (r_pend). After the neuron phase (N_REC) the sums r_acc are zeroed, then each event adds its
-    // row of the transposed recurrent weight (NB words of NLANES weights, at a power-of-two stride so that the
-    // event's first word is {j, 0}: no multiply after the find-first-set) one block per cycle; the layer is
-    // done when the last event is in. The next neuron phase reads block b of the sums with its requantize
-    // word. A clear (once per inference) zeroes the sums and the events: no spikes before step 0.
+    // next step (r_pend). After the neuron phase (N_REC) the sums are zeroed, then each event adds its row of
+    // the transposed recurrent weight (NB words of NLANES weights, at a power-of-two stride so that the event's
+    // first word is {j, 0}: no multiply after the find-first-set) one block per cycle; the layer is done when
+    // the last event is in. The next neuron phase reads block b of the sums with its requantize word. A clear
+    // (once per inference) zeroes the sums and the events: no spikes before step 0.
+    // The sums live in a RAM of NB words (u_rsum), not in registers: NB registers read through two NB:1
+    // multiplexers did not route on an ECP5-25F at NB = 256 (docs/targets/verilog.md). Zeroing a RAM takes
+    // NB cycles, so each word has a valid bit instead (r_vld: all cleared at once, a word reads as zeros
+    // until its first write), and a read of the word written in the same cycle takes the written sum
+    // (r_fwd: the RAM returns the old one; only a single-block layer, NB = 1, reads so soon).
     generate
         if (REC != 0) begin : g_rec
             localparam integer R_DEPTH = OC << NBW;  // NB words per event, at a power-of-two stride
@@ -605,14 +610,20 @@ module qsnn_layer #(
             /* verilator lint_off WIDTH */
             localparam [NBW-1:0] R_NB_M1 = NB - 1;
             /* verilator lint_on WIDTH */
-            wire [NLANES*RACC_W-1:0] r_acc [0:NB-1];  // block k of the sums: register r_blk of g_racc[k]
             reg  [OC-1:0]            r_pend;
+            reg  [NB-1:0]            r_vld;    // word b of the sums was written since they were zeroed
             reg                      r_started, r_has, r1_valid;
             reg  [NBW-1:0]           r_b, r1_b;
             reg  [R_AW-1:0]          r_raddr;  // the weight word read next (of the event taken, r_has)
             wire [R_JW-1:0]          r_j;      // the lowest pending event
             reg  [NLANES*RACC_W-1:0] r_sum;
             wire [NLANES*REC_WB-1:0] r_rdata;
+            wire [NBW-1:0]           rs_raddr = (nstate == N_REC) ? r_b : rq_raddr;
+            wire [NLANES*RACC_W-1:0] rs_rdata;  // the word read at rs_raddr in the cycle before
+            reg                      rs_vld;    // its valid bit, read with it
+            reg                      r_fwd;     // it is the word written in that cycle: take r_last instead
+            reg  [NLANES*RACC_W-1:0] r_last;    // the sum written last
+            wire [NLANES*RACC_W-1:0] r_old = r_fwd ? r_last : rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
             integer k;
             // The lowest pending event as a one-hot word (x & -x), then each bit of its index an OR over the
             // events whose index has that bit: log-depth trees, not a chain of OC priority muxes.
@@ -638,22 +649,33 @@ module qsnn_layer #(
                 .clk(clk), .we(1'b0), .waddr({NBW{1'b0}}), .wdata({(NLANES * RMUL_W){1'b0}}), .raddr(rq_raddr),
                 .rdata(rm_rdata)
             );
+            qsnn_ram #(.WIDTH(NLANES * RACC_W), .DEPTH(NB), .ADDR_W(NBW)) u_rsum (
+                .clk(clk), .we(r1_valid), .waddr(r1_b), .wdata(r_sum), .raddr(rs_raddr), .rdata(rs_rdata)
+            );
             always @* begin
                 for (k = 0; k < NLANES; k = k + 1)
-                    r_sum[RACC_W * k +: RACC_W] = r_acc[r1_b][RACC_W * k +: RACC_W]
+                    r_sum[RACC_W * k +: RACC_W] = r_old[RACC_W * k +: RACC_W]
                         + {{(RACC_W - REC_WB){r_rdata[REC_WB * k + REC_WB - 1]}}, r_rdata[REC_WB * k +: REC_WB]};
             end
-            assign r_word = r_acc[n1_k[NBW-1:0]];
+            // the neuron phase reads at rq_raddr (n_b) the cycle before n1, like the requantize ROM
+            assign r_word = rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
             assign rec_done = r_started && !r_any && !r_has && !r1_valid;
             always @(posedge clk) begin
                 r1_valid <= 1'b0;
+                rs_vld <= r_vld[rs_raddr];
+                r_fwd <= r1_valid && r1_b == rs_raddr;
+                if (r1_valid) begin
+                    r_vld[r1_b] <= 1'b1;
+                    r_last <= r_sum;
+                end
                 if (nstate == N_REC) begin
                     if (!r_started) begin
                         r_started <= 1'b1;
-                        r_has <= 1'b0;  // and every block of the sums is zeroed (g_racc)
+                        r_has <= 1'b0;
+                        r_vld <= {NB{1'b0}};  // every word of the sums reads as zeros
                     end else begin
                         // the read address is a register: the find-first-set and its multiply by NB end in it
-                        if (r_has) begin  // block r_b of the event's weights is read
+                        if (r_has) begin  // block r_b of the event's weights (and of the sums) is read
                             r1_valid <= 1'b1;
                             r1_b <= r_b;
                             r_raddr <= r_raddr + 1'b1;
@@ -673,22 +695,9 @@ module qsnn_layer #(
                 if (n6_valid)
                     for (k = 0; k < NLANES; k = k + 1)
                         if (n6_ok[k] && n6_spike[k]) r_pend[n6_obase[R_JW-1:0] + k[R_JW-1:0]] <= 1'b1;
-                if (state == S_CLEAR || rst) r_pend <= {OC{1'b0}};
-            end
-            // One register per block, each written by its own process (a loop of delayed assignments to an
-            // array is not something every simulator takes: Verilator 5.006 refuses it beyond 64 blocks). In
-            // order of priority: a clear, the block's new sum, the zeroing when the recurrent pass starts.
-            genvar gb;
-            for (gb = 0; gb < NB; gb = gb + 1) begin : g_racc
-                /* verilator lint_off WIDTH */
-                localparam [NBW-1:0] BLOCK = gb;
-                /* verilator lint_on WIDTH */
-                reg [NLANES*RACC_W-1:0] r_blk;
-                assign r_acc[gb] = r_blk;
-                always @(posedge clk) begin
-                    if (state == S_CLEAR || rst) r_blk <= {(NLANES * RACC_W){1'b0}};
-                    else if (r1_valid && r1_b == BLOCK) r_blk <= r_sum;
-                    else if (nstate == N_REC && !r_started) r_blk <= {(NLANES * RACC_W){1'b0}};
+                if (state == S_CLEAR || rst) begin
+                    r_pend <= {OC{1'b0}};
+                    r_vld <= {NB{1'b0}};
                 end
             end
         end else begin : g_no_rec
