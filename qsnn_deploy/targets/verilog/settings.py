@@ -1,10 +1,10 @@
 """The Verilog target's ``--option`` settings, declared once (targets/options.py): typed, with a default and help.
 
 ``arch``, ``lanes``, ``neurons``, ``fold`` and ``part`` shape the RTL and its memory images (recorded by
-codegen); ``jobs`` is a build setting of the ``verilator`` executor, ``parts``, ``synth`` and ``seeds`` settings
-of ``report``. What depends on the graph or on another option (one value per layer; ``lanes`` 4, 8 or 16 and no
-``neurons`` under ``arch=serial``) is ``invalid_options``, which the design rule ``lanes_option``
-(rules.py) reports; ``params_for`` gives the layers' parameters (layout.py) under the options.
+codegen); ``jobs`` is a build setting of the ``verilator`` executor, ``parts``, ``synth``, ``seeds`` and
+``tool_minutes`` settings of ``report``. What depends on the graph or on another option (one value per layer;
+``lanes`` 4, 8 or 16 and no ``neurons`` under ``arch=serial``) is ``invalid_options``, which the design rule
+``lanes_option`` (rules.py) reports; ``params_for`` gives the layers' parameters (layout.py) under the options.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ SERIAL_LANES = (4, 8, 16)  # a weight word of 1, 2 or 4 SPRAMs side by side
 MAX_JOBS = 64  # parallel C++ compile jobs; more only exhausts the machine
 SYNTH_FAMILIES = ("ecp5", "ice40")  # the families report.py synthesizes for (its DEVICES)
 MAX_SEED = 2**31 - 1  # nextpnr's --seed is an int
+MAX_TOOL_MINUTES = 24 * 60  # a day: a place and route that needs more is not going to finish
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class VerilogSettings(TargetOptions):
         1, MAX_SEED, "`report`: place and route once per nextpnr seed; the Fmax and latency are the median",
         default="nextpnr's default, one run", codegen=False,
     )  # fmt: skip
+    tool_minutes: int = integer(
+        1,
+        MAX_TOOL_MINUTES,
+        60,
+        "`report`: the time limit of each Yosys and nextpnr run, in minutes",
+        codegen=False,
+    )
 
 
 def verilog_settings(options: TargetOptions) -> VerilogSettings:
