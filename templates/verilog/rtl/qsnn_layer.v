@@ -616,6 +616,10 @@ module qsnn_layer #(
             reg  [NBW-1:0]           r_b, r1_b;
             reg  [R_AW-1:0]          r_raddr;  // the weight word read next (of the event taken, r_has)
             wire [R_JW-1:0]          r_j;      // the lowest pending event
+            reg  [R_JW-1:0]          r_sel_j;  // r_j and r_any of the last cycle's r_pend, registered ...
+            reg                      r_sel_any;
+            reg                      r_sel_ok; // ... and r_pend has not changed since
+            wire                     r_take;   // the next event is taken this cycle
             reg  [NLANES*RACC_W-1:0] r_sum;
             wire [NLANES*REC_WB-1:0] r_rdata;
             wire [NBW-1:0]           rs_raddr = (nstate == N_REC) ? r_b : rq_raddr;
@@ -626,7 +630,10 @@ module qsnn_layer #(
             wire [NLANES*RACC_W-1:0] r_old = r_fwd ? r_last : rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
             integer k;
             // The lowest pending event as a one-hot word (x & -x), then each bit of its index an OR over the
-            // events whose index has that bit: log-depth trees, not a chain of OC priority muxes.
+            // events whose index has that bit: log-depth trees, not a chain of OC priority muxes. Its OC-bit
+            // carry chain and trees take a cycle of their own (r_sel_*): at OC = 256 they were the critical
+            // path into the weight address. An event's NB cycles hide that cycle; a one-block layer (NB = 1)
+            // takes an event every other cycle.
             /* verilator lint_off WIDTH */
             wire [OC-1:0] r_one = 1;
             /* verilator lint_on WIDTH */
@@ -640,6 +647,7 @@ module qsnn_layer #(
                 assign r_j[gj] = |(r_low & r_has_bit);
             end
             wire r_any = |r_pend;
+            assign r_take = r_started && (!r_has || r_last_b) && r_sel_any && r_sel_ok;
             wire            r_last_b = r_b == R_NB_M1;
             qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
                 .clk(clk), .we(1'b0), .waddr({R_AW{1'b0}}), .wdata({(NLANES * REC_WB){1'b0}}), .raddr(r_raddr),
@@ -659,11 +667,13 @@ module qsnn_layer #(
             end
             // the neuron phase reads at rq_raddr (n_b) the cycle before n1, like the requantize ROM
             assign r_word = rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
-            assign rec_done = r_started && !r_any && !r_has && !r1_valid;
+            assign rec_done = r_started && r_sel_ok && !r_sel_any && !r_has && !r1_valid;
             always @(posedge clk) begin
                 r1_valid <= 1'b0;
                 rs_vld <= r_vld[rs_raddr];
                 r_fwd <= r1_valid && r1_b == rs_raddr;
+                {r_sel_j, r_sel_any} <= {r_j, r_any};
+                r_sel_ok <= !(r_take || n6_valid || state == S_CLEAR || rst);  // r_pend may change with these
                 if (r1_valid) begin
                     r_vld[r1_b] <= 1'b1;
                     r_last <= r_sum;
@@ -682,11 +692,11 @@ module qsnn_layer #(
                             r_b <= r_last_b ? {NBW{1'b0}} : r_b + 1'b1;
                             if (r_last_b) r_has <= 1'b0;
                         end
-                        if ((!r_has || r_last_b) && r_any) begin  // take the lowest pending event next
+                        if (r_take) begin  // take the lowest pending event next
                             r_has <= 1'b1;
-                            r_raddr <= {{(R_AW - R_JW - NBW){1'b0}}, r_j, {NBW{1'b0}}};
+                            r_raddr <= {{(R_AW - R_JW - NBW){1'b0}}, r_sel_j, {NBW{1'b0}}};
                             r_b <= {NBW{1'b0}};
-                            r_pend[r_j] <= 1'b0;
+                            r_pend[r_sel_j] <= 1'b0;
                         end
                     end
                 end else begin
