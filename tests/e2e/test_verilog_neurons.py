@@ -76,9 +76,10 @@ def test_several_neurons_per_cycle(lanes: str, neurons: str) -> None:
 
 
 def test_recurrent_sums_of_one_block() -> None:
-    """8 recurrent neurons, 8 per cycle: the sums are one RAM word that every event adds to on consecutive
-    cycles, each read being of the word written in the same cycle, which the RAM answers with the old word;
-    only the forwarded sum (r_fwd in qsnn_layer.v) gives the right one."""
+    """8 recurrent neurons, 8 per cycle: the sums are one RAM word that every event adds to, the events as close
+    as the design lets them come (three cycles: the find-first-set's two stages), each read of the word issued
+    right after the last write to it lands (qsnn_layer.v, recurrent sums): one cycle less and a read would
+    return the word before the last event's weights."""
     require_tools("verilator", "make", "g++")
     graph = braille_graph(2, hidden=8)
     inputs = random_inputs(graph, 3, seed=4)

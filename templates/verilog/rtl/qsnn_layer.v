@@ -600,8 +600,11 @@ module qsnn_layer #(
     // The sums live in a RAM of NB words (u_rsum), not in registers: NB registers read through two NB:1
     // multiplexers did not route on an ECP5-25F at NB = 256 (docs/targets/verilog.md). Zeroing a RAM takes
     // NB cycles, so each word has a valid bit instead (r_vld: all cleared at once, a word reads as zeros
-    // until its first write), and a read of the word written in the same cycle takes the written sum
-    // (r_fwd: the RAM returns the old one; only a single-block layer, NB = 1, reads so soon).
+    // until its first write). A block's read (weights and sums, issued with r_has) arrives in r1, is
+    // registered in r2 (the block RAM's output is slow: 5.6 ns on an ECP5), and r2 adds and writes: the word
+    // is new three cycles after its read was issued, and no read of it comes sooner (the next event's read of
+    // block b is NB cycles later, and events are at least three cycles apart: the find-first-set's two
+    // stages, below), so no read needs a forward.
     generate
         if (REC != 0) begin : g_rec
             localparam integer R_DEPTH = OC << NBW;  // NB words per event, at a power-of-two stride
@@ -612,41 +615,61 @@ module qsnn_layer #(
             /* verilator lint_on WIDTH */
             reg  [OC-1:0]            r_pend;
             reg  [NB-1:0]            r_vld;    // word b of the sums was written since they were zeroed
-            reg                      r_started, r_has, r1_valid;
-            reg  [NBW-1:0]           r_b, r1_b;
+            reg                      r_started, r_has, r1_valid, r2_valid;
+            reg  [NBW-1:0]           r_b, r1_b, r2_b;
             reg  [R_AW-1:0]          r_raddr;  // the weight word read next (of the event taken, r_has)
-            wire [R_JW-1:0]          r_j;      // the lowest pending event
-            reg  [R_JW-1:0]          r_sel_j;  // r_j and r_any of the last cycle's r_pend, registered ...
+            reg  [R_JW-1:0]          r_sel_j;  // the lowest pending event (two cycles after r_pend) ...
             reg                      r_sel_any;
-            reg                      r_sel_ok; // ... and r_pend has not changed since
+            reg                      r_ok1;    // r_pend did not change in the last cycle
+            reg                      r_sel_ok; // ... and r_pend has not changed in the two cycles since
             wire                     r_take;   // the next event is taken this cycle
             reg  [NLANES*RACC_W-1:0] r_sum;
             wire [NLANES*REC_WB-1:0] r_rdata;
             wire [NBW-1:0]           rs_raddr = (nstate == N_REC) ? r_b : rq_raddr;
             wire [NLANES*RACC_W-1:0] rs_rdata;  // the word read at rs_raddr in the cycle before
             reg                      rs_vld;    // its valid bit, read with it
-            reg                      r_fwd;     // it is the word written in that cycle: take r_last instead
-            reg  [NLANES*RACC_W-1:0] r_last;    // the sum written last
-            wire [NLANES*RACC_W-1:0] r_old = r_fwd ? r_last : rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
+            reg  [NLANES*RACC_W-1:0] r2_old;    // r2: the block's sums before this event (zeros if not valid)
+            reg  [NLANES*REC_WB-1:0] r2_w;      // r2: the event's weights for the block
             integer k;
-            // The lowest pending event as a one-hot word (x & -x), then each bit of its index an OR over the
-            // events whose index has that bit: log-depth trees, not a chain of OC priority muxes. Its OC-bit
-            // carry chain and trees take a cycle of their own (r_sel_*): at OC = 256 they were the critical
-            // path into the weight address. An event's NB cycles hide that cycle; a one-block layer (NB = 1)
-            // takes an event every other cycle.
+            // The lowest pending event in two registered stages, so that no cycle holds an OC-input priority
+            // encoder (at OC = 256 one took 17 ns on an ECP5, as the one-hot x & -x with OR trees did): first
+            // each group of R_G events says whether it has one and its lowest (r_gany, r_glow), then the lowest
+            // group with one gives the event (r_sel_j). An event's NB cycles hide the two cycles when NB >= 3;
+            // a layer of one or two blocks waits for them between events.
+            localparam integer R_G = 16;  // events per group
+            localparam integer R_NG = (OC + R_G - 1) / R_G;
+            localparam integer R_NGW = (R_NG > 1) ? $clog2(R_NG) : 1;
+            wire [R_NG*R_G-1:0] r_padded;
             /* verilator lint_off WIDTH */
-            wire [OC-1:0] r_one = 1;
+            assign r_padded = r_pend;  // zero-extended: the padding events never fire
             /* verilator lint_on WIDTH */
-            wire [OC-1:0] r_low = r_pend & (~r_pend + r_one);
-            genvar gj, gm;
-            for (gj = 0; gj < R_JW; gj = gj + 1) begin : g_rj
-                wire [OC-1:0] r_has_bit;
-                for (gm = 0; gm < OC; gm = gm + 1) begin : g_m
-                    assign r_has_bit[gm] = ((gm >> gj) & 1) != 0;
+            wire [R_NG-1:0]   r_gany;
+            wire [4*R_NG-1:0] r_glow;
+            genvar gg;
+            for (gg = 0; gg < R_NG; gg = gg + 1) begin : g_group
+                wire [R_G-1:0] bits = r_padded[R_G * gg +: R_G];
+                reg  [3:0]     low, low_q;
+                reg            any_q;
+                integer        bi;
+                always @* begin
+                    low = 4'd0;
+                    for (bi = R_G - 1; bi >= 0; bi = bi - 1)
+                        if (bits[bi]) low = bi[3:0];
                 end
-                assign r_j[gj] = |(r_low & r_has_bit);
+                always @(posedge clk) {any_q, low_q} <= {|bits, low};
+                assign r_gany[gg] = any_q;
+                assign r_glow[4 * gg +: 4] = low_q;
             end
-            wire r_any = |r_pend;
+            reg [R_NGW-1:0] r_gsel;  // the lowest group with an event
+            integer gi;
+            always @* begin
+                r_gsel = {R_NGW{1'b0}};
+                for (gi = R_NG - 1; gi >= 0; gi = gi - 1)
+                    if (r_gany[gi]) r_gsel = gi[R_NGW-1:0];
+            end
+            /* verilator lint_off WIDTH */
+            wire [R_NGW+3:0] r_gj = {r_gsel, r_glow[4 * r_gsel +: 4]};  // group * 16 + its lowest, < OC
+            /* verilator lint_on WIDTH */
             assign r_take = r_started && (!r_has || r_last_b) && r_sel_any && r_sel_ok;
             wire            r_last_b = r_b == R_NB_M1;
             qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
@@ -658,26 +681,27 @@ module qsnn_layer #(
                 .rdata(rm_rdata)
             );
             qsnn_ram #(.WIDTH(NLANES * RACC_W), .DEPTH(NB), .ADDR_W(NBW)) u_rsum (
-                .clk(clk), .we(r1_valid), .waddr(r1_b), .wdata(r_sum), .raddr(rs_raddr), .rdata(rs_rdata)
+                .clk(clk), .we(r2_valid), .waddr(r2_b), .wdata(r_sum), .raddr(rs_raddr), .rdata(rs_rdata)
             );
             always @* begin
                 for (k = 0; k < NLANES; k = k + 1)
-                    r_sum[RACC_W * k +: RACC_W] = r_old[RACC_W * k +: RACC_W]
-                        + {{(RACC_W - REC_WB){r_rdata[REC_WB * k + REC_WB - 1]}}, r_rdata[REC_WB * k +: REC_WB]};
+                    r_sum[RACC_W * k +: RACC_W] = r2_old[RACC_W * k +: RACC_W]
+                        + {{(RACC_W - REC_WB){r2_w[REC_WB * k + REC_WB - 1]}}, r2_w[REC_WB * k +: REC_WB]};
             end
             // the neuron phase reads at rq_raddr (n_b) the cycle before n1, like the requantize ROM
             assign r_word = rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
-            assign rec_done = r_started && r_sel_ok && !r_sel_any && !r_has && !r1_valid;
+            assign rec_done = r_started && r_sel_ok && !r_sel_any && !r_has && !r1_valid && !r2_valid;
             always @(posedge clk) begin
                 r1_valid <= 1'b0;
                 rs_vld <= r_vld[rs_raddr];
-                r_fwd <= r1_valid && r1_b == rs_raddr;
-                {r_sel_j, r_sel_any} <= {r_j, r_any};
-                r_sel_ok <= !(r_take || n6_valid || state == S_CLEAR || rst);  // r_pend may change with these
-                if (r1_valid) begin
-                    r_vld[r1_b] <= 1'b1;
-                    r_last <= r_sum;
-                end
+                {r2_valid, r2_b, r2_w} <= {r1_valid, r1_b, r_rdata};
+                r2_old <= rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
+                r_sel_j <= r_gj[R_JW-1:0];
+                r_sel_any <= |r_gany;
+                // r_pend changes with these; r_sel_* see a change two cycles later
+                r_ok1 <= !(r_take || n6_valid || state == S_CLEAR || rst);
+                r_sel_ok <= r_ok1 && !(r_take || n6_valid || state == S_CLEAR || rst);
+                if (r2_valid) r_vld[r2_b] <= 1'b1;
                 if (nstate == N_REC) begin
                     if (!r_started) begin
                         r_started <= 1'b1;
