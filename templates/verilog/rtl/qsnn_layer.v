@@ -670,8 +670,8 @@ module qsnn_layer #(
             /* verilator lint_off WIDTH */
             wire [R_NGW+3:0] r_gj = {r_gsel, r_glow[4 * r_gsel +: 4]};  // group * 16 + its lowest, < OC
             /* verilator lint_on WIDTH */
+            wire r_last_b = r_b == R_NB_M1;
             assign r_take = r_started && (!r_has || r_last_b) && r_sel_any && r_sel_ok;
-            wire            r_last_b = r_b == R_NB_M1;
             qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
                 .clk(clk), .we(1'b0), .waddr({R_AW{1'b0}}), .wdata({(NLANES * REC_WB){1'b0}}), .raddr(r_raddr),
                 .rdata(r_rdata)
@@ -708,7 +708,7 @@ module qsnn_layer #(
                         r_has <= 1'b0;
                         r_vld <= {NB{1'b0}};  // every word of the sums reads as zeros
                     end else begin
-                        // the read address is a register: the find-first-set and its multiply by NB end in it
+                        // the read address is a register, loaded from the registered find-first-set
                         if (r_has) begin  // block r_b of the event's weights (and of the sums) is read
                             r1_valid <= 1'b1;
                             r1_b <= r_b;
