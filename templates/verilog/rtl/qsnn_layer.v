@@ -402,8 +402,12 @@ module qsnn_layer #(
     reg [CNT_W-1:0] n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase;
     reg [CNT_W-1:0] n_w, n_wy, n_wx;  // max pool: the window's word being read (row n_wy, column n_wx)
     wire       n_last_w = (MAX_POOL == 0) || (n_w == C_WIN_M1);  // a constant 1 without a max pool
-    wire       n_last_b = (n_b == C_NB_M1);
-    wire       n_last = n_last_w && n_last_b && (n_p == C_POS_M1);
+    // n_b == C_NB_M1, (n_b & C_BPW_M1) == C_BPW_M1 and n_p == C_POS_M1 as registers, set with the counters: the
+    // compares were the head of the ECP5 critical path (n_b -> n_last_b -> n_rd_next -> the accumulate hazard ->
+    // the next event's fetch)
+    reg        n_last_b_q, n_blk_last_q, n_last_p_q;
+    wire       n_last_b = n_last_b_q;
+    wire       n_last = n_last_w && n_last_b && n_last_p_q;
     reg        n_issuing;
     reg [A_AW-1:0] clr_addr;
     wire [CNT_W-1:0] n_group = n_obase >> $clog2(LANES);
@@ -411,7 +415,7 @@ module qsnn_layer #(
     wire [CNT_W-1:0] n_aaddr = (MAX_POOL != 0)
         ? mulc(mulc((n_y << POOL_LOG2) + n_wy, A_ROW) + (n_x << POOL_LOG2) + n_wx, GROUPS) + n_group
         : n_abase + n_group;
-    wire        n_word_done = (n_blk == C_BPW_M1) || n_last_b;
+    wire        n_word_done = n_blk_last_q || n_last_b;
 
     wire nd_take = nd_valid && (state == S_NEXT || (state == S_RUN && !hazard && run_last_op));
     wire acc_phase = (state == S_NEXT) || (state == S_RUN);
@@ -893,6 +897,7 @@ module qsnn_layer #(
                 n_issuing <= HOLD == 1;
                 n_fill <= C_ZERO;
                 {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase, n_w, n_wy, n_wx} <= {11{C_ZERO}};
+                {n_last_b_q, n_blk_last_q, n_last_p_q} <= {C_NB_M1 == C_ZERO, C_BPW_M1 == C_ZERO, C_POS_M1 == C_ZERO};
                 n1_first <= first_step;
             end
             N_FILL: begin  // the reads ahead (n_rd_next), then the first block
@@ -919,14 +924,18 @@ module qsnn_layer #(
                         n_k <= n_k + C_ONE;
                         if (n_last_b) begin
                             n_b <= C_ZERO;
+                            {n_last_b_q, n_blk_last_q} <= {C_NB_M1 == C_ZERO, C_BPW_M1 == C_ZERO};
                             n_obase <= C_ZERO;
                             n_p <= n_p + C_ONE;
+                            n_last_p_q <= n_p + C_ONE == C_POS_M1;
                             n_index <= n_p + C_ONE;
                             n_abase <= n_abase + C_G;
                             n_x <= (n_x == C_OW_M1) ? C_ZERO : n_x + C_ONE;
                             if (n_x == C_OW_M1) n_y <= n_y + C_ONE;
                         end else begin
                             n_b <= n_b + C_ONE;
+                            n_last_b_q <= n_b + C_ONE == C_NB_M1;
+                            n_blk_last_q <= ((n_b + C_ONE) & C_BPW_M1) == C_BPW_M1;
                             n_obase <= n_obase + C_NL;
                             n_index <= n_index + C_NLPOS;
                         end
