@@ -257,10 +257,11 @@ def synthesize(
         # the log is written as nextpnr runs, so that a long place and route can be followed
         log = model_dir / pnr_log_name(device.key, seed)
         try:
-            run_tool(run, what, timeout=timeout, cwd=model_dir, log=log)
+            text = run_tool(run, what, timeout=timeout, cwd=model_dir, log=log).stdout  # the log's text
         except ToolchainError as exc:  # a time-out's message ends with nextpnr's last output, also in the log
             result.error = f"place and route failed ({what}): {_reason(exc)}"
-        fmax, placed = parse_nextpnr(log.read_text(errors="replace") if log.is_file() else "")
+            text = log.read_text(errors="replace") if log.is_file() else ""
+        fmax, placed = parse_nextpnr(text)
         result.placed = result.placed or placed
         if seed is None:
             result.fmax_mhz = fmax

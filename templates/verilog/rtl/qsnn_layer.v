@@ -676,6 +676,7 @@ module qsnn_layer #(
             /* verilator lint_on WIDTH */
             wire r_last_b = r_b == R_NB_M1;
             assign r_take = r_started && (!r_has || r_last_b) && r_sel_any && r_sel_ok;
+            wire r_pend_moves = r_take || n6_valid || state == S_CLEAR || rst;  // r_pend changes at this edge
             qsnn_ram #(.WIDTH(NLANES * REC_WB), .DEPTH(R_DEPTH), .ADDR_W(R_AW), .INIT_FILE(REC_W_FILE)) u_rw (
                 .clk(clk), .we(1'b0), .waddr({R_AW{1'b0}}), .wdata({(NLANES * REC_WB){1'b0}}), .raddr(r_raddr),
                 .rdata(r_rdata)
@@ -702,9 +703,8 @@ module qsnn_layer #(
                 r2_old <= rs_vld ? rs_rdata : {(NLANES * RACC_W){1'b0}};
                 r_sel_j <= r_gj[R_JW-1:0];
                 r_sel_any <= |r_gany;
-                // r_pend changes with these; r_sel_* see a change two cycles later
-                r_ok1 <= !(r_take || n6_valid || state == S_CLEAR || rst);
-                r_sel_ok <= r_ok1 && !(r_take || n6_valid || state == S_CLEAR || rst);
+                r_ok1 <= !r_pend_moves;  // r_sel_* see a change of r_pend two cycles later
+                r_sel_ok <= r_ok1 && !r_pend_moves;
                 if (r2_valid) r_vld[r2_b] <= 1'b1;
                 if (nstate == N_REC) begin
                     if (!r_started) begin
