@@ -42,6 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="Epochs (default: the preset's).")
     parser.add_argument("--hidden", type=int, default=None, help="Recurrent width (default: the preset's).")
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="Dropout on the hidden spikes in training (default: the preset's).",
+    )
     parser.add_argument("--bits", type=int, default=4, help="Weight bits (0: float).")
     parser.add_argument("--lr", type=float, default=None, help="Peak learning rate (default: the preset's).")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared).")
@@ -77,6 +83,8 @@ def main() -> None:
     config = preset.model.with_bits(args.bits or None)
     if args.hidden is not None:
         config = dataclasses.replace(config, recurrent_hidden=args.hidden)
+    if args.dropout is not None:
+        config = dataclasses.replace(config, dropout=args.dropout)
     train = load_dataset("smnist", "train", data_dir=args.data_dir, limit=args.train_limit)
     test = load_dataset("smnist", "test", data_dir=args.data_dir, limit=args.test_limit)
     epochs = args.epochs or preset.train.epochs
@@ -88,7 +96,7 @@ def main() -> None:
         f"smnist: {len(train)} train / {len(test)} test sequences of {train.inputs.shape[1]} steps x "
         f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
-        f"t_max {recipe.t_max}, shift {args.shift}, {args.threads} thread(s)",
+        f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, {args.threads} thread(s)",
         flush=True,
     )
     seed_everything(args.seed)

@@ -73,13 +73,15 @@ def write_metrics_png(
 
 def load_initial_weights(model, config, path: Path) -> None:
     """Copy the weights of the checkpoint at ``path`` into ``model`` (``--init``). The checkpoint must hold the
-    same network: same preset architecture, bits and layer shapes; anything else is a CheckpointError."""
+    same network: same preset architecture, bits and layer shapes; anything else is a CheckpointError. The
+    dropout rate may differ: it acts in training only and has no weights, so a fine-tune may change it."""
     from qsnn_deploy.errors import CheckpointError
     from qsnn_deploy.models.checkpoint import load_checkpoint
 
     if not path.is_file():
         raise CheckpointError(f"--init {path}: no such file")
     initial, initial_config, _ = load_checkpoint(path)
+    initial_config = dataclasses.replace(initial_config, dropout=config.dropout)
     if initial_config != config:
         diff = [
             f"{f.name} {getattr(initial_config, f.name)!r} (want {getattr(config, f.name)!r})"

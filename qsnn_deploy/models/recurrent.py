@@ -10,7 +10,9 @@ reset, ``reset_delay=True``)::
     mem2[t] = clamp(beta,0,1)*mem2[t-1] + cur2[t] - H(mem2[t-1] - thr)*thr
     spk2[t] = H(mem2[t] - thr)                                    # lif2: Leaky
 
-with H(v) = (v > 0). All three weight layers are Brevitas ``QuantLinear`` without bias (the IR's weighted ops
+with H(v) = (v > 0). In training only, with ``config.dropout`` > 0, the hidden spikes pass through dropout
+(an independent mask per step and per consumer) before ``rec`` and before ``fc2``; the state itself, ``spk1`` as
+recorded, and every eval-mode output are untouched. All three weight layers are Brevitas ``QuantLinear`` without bias (the IR's weighted ops
 carry no bias), at ``config.bits`` bits, or plain ``nn.Linear`` for the float variant. The input ``x`` is
 (B, T, features): one row of pixels per step for sequential MNIST. The output is the stacked ``spk2``,
 (T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
@@ -80,6 +82,14 @@ class RecurrentQSNN(nn.Module):
             spike_grad=spike_grad,
             reset_mechanism=config.reset,
         )
+        # No parameters, so the state_dict (and every checkpoint's keys) are the same with or without it.
+        self.hidden_dropout = nn.Dropout(config.dropout)
+
+    def _drop(self, spikes: Tensor) -> Tensor:
+        """The hidden spikes as a weight layer sees them: dropped out in training, unchanged otherwise."""
+        if self.training and self.config.dropout > 0:
+            return self.hidden_dropout(spikes)
+        return spikes
 
     def _steps(self, x: Tensor, num_steps: int | None) -> int:
         if x.dim() != 3 or x.shape[2] != self.config.input_hw[1]:
@@ -106,11 +116,11 @@ class RecurrentQSNN(nn.Module):
         spk, mem = self.lif1.reset_mem()
         spks, mems = [], []
         for t in range(steps):
-            spk, mem = self.lif1(cur1[t], spk, mem)
+            spk, mem = self.lif1(cur1[t], self._drop(spk), mem)
             spks.append(spk)
             mems.append(mem)
         spk1, mem1 = torch.stack(spks), torch.stack(mems)
-        cur2 = self._feed_forward(self.fc2, spk1)
+        cur2 = self._feed_forward(self.fc2, self._drop(spk1))
         spk2, mem2 = leaky_scan(cur2, self.lif2)
         if record:
             rec = {"cur1": cur1, "mem1": mem1, "spk1": spk1, "cur2": cur2, "mem2": mem2, "spk2": spk2}
@@ -126,8 +136,8 @@ class RecurrentQSNN(nn.Module):
         rec: dict[str, list[Tensor]] = {k: [] for k in ("cur1", "mem1", "spk1", "cur2", "mem2", "spk2")}
         for t in range(steps):
             cur1 = self.fc1(x[:, t])
-            spk1, mem1 = self.lif1(cur1, spk1, mem1)
-            cur2 = self.fc2(spk1)
+            spk1, mem1 = self.lif1(cur1, self._drop(spk1), mem1)
+            cur2 = self.fc2(self._drop(spk1))
             spk2, mem2 = self.lif2(cur2, mem2)
             for name, value in zip(rec, (cur1, mem1, spk1, cur2, mem2, spk2), strict=True):
                 rec[name].append(value)

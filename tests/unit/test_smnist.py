@@ -132,6 +132,34 @@ def test_training_forward_takes_gradients_into_the_recurrent_weights():
     assert grad is not None and bool(grad.abs().sum() > 0)
 
 
+def test_hidden_dropout_acts_in_training_only_and_adds_no_weights(tmp_path):
+    """``config.dropout`` drops hidden spikes before ``rec`` and ``fc2`` in training; eval mode (what export and
+    the simulator see) is the network without it, and a fine-tune may change the rate (``--init``)."""
+    from qsnn_deploy.commands.train import load_initial_weights
+
+    torch.manual_seed(4)
+    plain = _lively(build_model(TINY))
+    dropped = build_model(dataclasses.replace(TINY, dropout=0.5))
+    assert dropped.state_dict().keys() == plain.state_dict().keys()
+    path = save_checkpoint(tmp_path / "m.pt", plain, TINY, PRESETS["smnist"].train, {"test_accuracy": 0.5})
+    load_initial_weights(dropped, dataclasses.replace(TINY, dropout=0.5), path)
+    x = torch.rand(8, 4, 5)
+    with torch.no_grad():
+        assert torch.equal(dropped.eval()(x), plain.eval()(x))
+        dropped.train()
+        plain.train()
+        torch.manual_seed(5)
+        with_dropout = [dropped(x) for _ in range(3)]
+        assert torch.equal(plain(x), plain(x))  # without dropout training is deterministic...
+        assert not all(torch.equal(with_dropout[0], o) for o in with_dropout[1:])  # ...with it, it is not
+    with pytest.raises(CheckpointError, match="holds a different network: recurrent_hidden"):
+        load_initial_weights(
+            build_model(dataclasses.replace(TINY, recurrent_hidden=7)),
+            dataclasses.replace(TINY, recurrent_hidden=7),
+            path,
+        )
+
+
 def test_forward_refuses_images_and_too_many_steps():
     model = build_model(TINY)
     with pytest.raises(ValueError, match=r"expected input \(B, T, 5\)"):
