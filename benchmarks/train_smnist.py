@@ -48,6 +48,9 @@ def main() -> None:
         default=None,
         help="Dropout on the hidden spikes in training (default: the preset's).",
     )
+    parser.add_argument(
+        "--per-channel", action="store_true", help="One weight scale per output neuron (default: per layer)."
+    )
     parser.add_argument("--bits", type=int, default=4, help="Weight bits (0: float).")
     parser.add_argument("--lr", type=float, default=None, help="Peak learning rate (default: the preset's).")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared).")
@@ -83,6 +86,8 @@ def main() -> None:
     config = preset.model.with_bits(args.bits or None)
     if args.hidden is not None:
         config = dataclasses.replace(config, recurrent_hidden=args.hidden)
+    if args.per_channel:
+        config = dataclasses.replace(config, per_channel=True)
     if args.dropout is not None:
         config = dataclasses.replace(config, dropout=args.dropout)
     train = load_dataset("smnist", "train", data_dir=args.data_dir, limit=args.train_limit)
@@ -96,7 +101,7 @@ def main() -> None:
         f"smnist: {len(train)} train / {len(test)} test sequences of {train.inputs.shape[1]} steps x "
         f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
-        f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, {args.threads} thread(s)",
+        f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, per-channel {config.per_channel}, {args.threads} thread(s)",
         flush=True,
     )
     seed_everything(args.seed)

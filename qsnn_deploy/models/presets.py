@@ -41,6 +41,9 @@ class ModelConfig:
     reset: str = "subtract"
     pooling: str = "avg"
     recurrent_hidden: int | None = None
+    # one weight scale per output neuron instead of one per layer (Brevitas weight_scaling_per_output_channel;
+    # the recurrent network only): the IR's requantize and recurrent multipliers are per channel already
+    per_channel: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON). ``pooling`` is written
@@ -52,6 +55,8 @@ class ModelConfig:
             del d["pooling"]
         if self.recurrent_hidden is None:  # the same rule: the conv QSNNs' configs are what they were
             del d["recurrent_hidden"]
+        if not self.per_channel:
+            del d["per_channel"]
         return d
 
     @classmethod
@@ -79,6 +84,10 @@ class ModelConfig:
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
             raise CheckpointError(
                 f"model config field 'bits' must be null or an integer 1 to 16, got {bits!r}"
+            )
+        if not isinstance(kwargs.get("per_channel", False), bool):
+            raise CheckpointError(
+                f"model config field 'per_channel' must be true or false, got {kwargs['per_channel']!r}"
             )
         if not isinstance(kwargs["batch_norm"], bool):
             raise CheckpointError(

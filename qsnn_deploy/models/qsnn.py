@@ -58,6 +58,8 @@ class QSNN(nn.Module):
         super().__init__()
         if config.reset != "subtract":
             raise ValueError(f"reset {config.reset!r} is not supported (only 'subtract')")
+        if config.per_channel:
+            raise ValueError("per-channel weight scales are built for the recurrent network only")
         self.config = config
         #: training-mode speed-ups of :meth:`forward` (``_conv_pool``: the pool folded into a stride-2 conv,
         #: spikes held channels last); eval mode is always exact.

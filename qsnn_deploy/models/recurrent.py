@@ -45,7 +45,13 @@ def is_recurrent(config: ModelConfig) -> bool:
 def _linear(config: ModelConfig, in_features: int, out_features: int) -> nn.Module:
     if config.bits is None:
         return nn.Linear(in_features, out_features, bias=False)
-    return qnn.QuantLinear(in_features, out_features, bias=False, weight_bit_width=config.bits)
+    return qnn.QuantLinear(
+        in_features,
+        out_features,
+        bias=False,
+        weight_bit_width=config.bits,
+        weight_scaling_per_output_channel=config.per_channel,
+    )
 
 
 class RecurrentQSNN(nn.Module):

@@ -164,12 +164,15 @@ def test_check_exportable_passes_a_recurrent_sequential() -> None:
     assert check_exportable(net, input_shape=(FEATURES, 1, 1), encoding="stream") == []
 
 
-def test_the_recurrent_preset_model_exports_faithfully() -> None:
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per-layer-scale", "per-channel-scales"])
+def test_the_recurrent_preset_model_exports_faithfully(per_channel: bool) -> None:
+    """Also with one weight scale per output neuron (``ModelConfig.per_channel``): the requantize and the
+    recurrent multipliers are per channel in the IR, so each neuron's scale is exact."""
     from qsnn_deploy.models.presets import get_preset
     from qsnn_deploy.models.qsnn import build_model
 
     config = get_preset("smnist").model
-    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24})
+    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24, "per_channel": per_channel})
     torch.manual_seed(0)
     model = build_model(config).eval()
     with torch.no_grad():
@@ -180,6 +183,8 @@ def test_the_recurrent_preset_model_exports_faithfully() -> None:
     result = export_model(model, num_steps=STEPS, check_inputs=raw)
     assert result.graph.input.encoding == "stream" and result.graph.input.shape == (FEATURES, 1, 1)
     assert [op.kind for op in result.graph.ops][:4] == ["linear", "requantize", "recurrent", "lif"]
+    rec = next(op for op in result.graph.ops if isinstance(op, Recurrent))
+    assert len(set(np.asarray(rec.multiplier).reshape(-1).tolist())) == (24 if per_channel else 1)
     assert_faithful(result.check, n=16)
     assert_simulator_equals_reference(result.graph, raw[:4])
 

@@ -160,6 +160,21 @@ def test_hidden_dropout_acts_in_training_only_and_adds_no_weights(tmp_path):
         )
 
 
+def test_per_channel_scales_are_the_recurrent_networks_and_round_trip(tmp_path):
+    config = dataclasses.replace(TINY, per_channel=True)
+    model = build_model(config)
+    for layer in (model.fc1, model.lif1.recurrent, model.fc2):
+        assert layer.quant_weight().scale.reshape(-1).shape == (layer.out_features,)
+    assert build_model(TINY).fc1.quant_weight().scale.numel() == 1
+    assert "per_channel" not in TINY.to_dict() and config.to_dict()["per_channel"] is True
+    path = save_checkpoint(tmp_path / "m.pt", model, config, PRESETS["smnist"].train, {"test_accuracy": 0.5})
+    assert load_checkpoint(path)[1] == config
+    with pytest.raises(CheckpointError, match="'per_channel' must be true or false"):
+        ModelConfig.from_dict({**config.to_dict(), "per_channel": "yes"})
+    with pytest.raises(ValueError, match="recurrent network only"):
+        build_model(dataclasses.replace(model_config("mnist"), per_channel=True))
+
+
 def test_forward_refuses_images_and_too_many_steps():
     model = build_model(TINY)
     with pytest.raises(ValueError, match=r"expected input \(B, T, 5\)"):
