@@ -155,9 +155,9 @@ def test_neuron_matches_the_ops(name: str, tmp_path: Path) -> None:
     for port, bits in widths.items():
         write_hex(tmp_path / f"{port}.hex", vec[port], bits)
     (tmp_path / "tb.v").write_text(TESTBENCH)
-    rtl = templates_dir() / "verilog" / "rtl" / "qsnn_neuron.v"
+    rtl = [templates_dir() / "verilog" / "rtl" / name for name in ("qsnn_neuron.v", "qsnn_mul.v")]
     params = [f"-Ptb.{key}={value}" for key, value in case.params().items()]
     run_tool([require_tool("iverilog"), "-g2005", "-Wall", "-Wno-timescale", "-s", "tb", *params,
-              "-o", str(tmp_path / "tb.vvp"), str(tmp_path / "tb.v"), str(rtl)], "iverilog", cwd=tmp_path)  # fmt: skip
+              "-o", str(tmp_path / "tb.vvp"), str(tmp_path / "tb.v"), *map(str, rtl)], "iverilog", cwd=tmp_path)  # fmt: skip
     run_tool([require_tool("vvp"), "-n", str(tmp_path / "tb.vvp")], "the neuron testbench", cwd=tmp_path)
     assert_unit_outputs(tmp_path / "out.txt", vec, np.ones(VECTORS, dtype=bool))

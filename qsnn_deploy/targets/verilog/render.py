@@ -28,7 +28,7 @@ from qsnn_deploy.targets.verilog.layout import (
 )
 from qsnn_deploy.targets.verilog.settings import params_for, serial_lanes, verilog_settings
 
-RTL_FILES = ("qsnn_ram.v", "qsnn_neuron.v", "qsnn_cneuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
+RTL_FILES = ("qsnn_ram.v", "qsnn_mul.v", "qsnn_neuron.v", "qsnn_cneuron.v", "qsnn_layer.v", "qsnn_ctrl.v")
 SERIAL_RTL_FILES = ("qsnn_ram.v", "qsnn_spram.v", "qsnn_sneuron.v", "qsnn_serial.v")
 TB_FILES = ("tb_verilator.cpp", "tb_icarus.v")
 

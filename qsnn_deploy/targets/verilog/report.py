@@ -50,12 +50,18 @@ class Device:
     synth_args: tuple[str, ...] = ()  # extra synth_<family> options
     spram_cells: tuple[str, ...] = ()  # single-port RAM blocks (iCE40 UP SPRAM), not counted as block RAM
     defines: tuple[str, ...] = ()  # read_verilog -D macros (qsnn_spram.v's QSNN_ICE40_SPRAM)
+    after_synth: tuple[str, ...] = ()  # Yosys commands between synth_<family> and writing the netlist
+
+
+# qsnn_mul.v under QSNN_ECP5_DSP_REGS: its MULT18X18D blocks get their operand and product registers here, after
+# synthesis (Yosys 0.70's ABC9 stops on a MULT18X18D instance with parameters). The two go together.
+ECP5_DSP_REGS = 'setparam -set REG_INPUTA_CLK "CLK0" -set REG_INPUTB_CLK "CLK0" -set REG_OUTPUT_CLK "CLK0" a:qsnn_dsp_regs'
 
 
 DEVICES = {
     "ecp5": Device(
         "ecp5", "ecp5", "nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, ("LUT4",), "TRELLIS_FF",
-        ("DP16KD",), ("MULT18X18D",), ("TRELLIS_DPR16X4",),
+        ("DP16KD",), ("MULT18X18D",), ("TRELLIS_DPR16X4",), (), (), ("QSNN_ECP5_DSP_REGS",), (ECP5_DSP_REGS,),
     ),
     "ice40": Device(
         "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
@@ -218,6 +224,14 @@ def _reason(exc: ToolchainError) -> str:
     return lines[-1] if lines else ""
 
 
+def yosys_script(device: Device, files: list[str], top: str, netlist: str, stat: str) -> str:
+    """The Yosys script of ``device``: read ``files`` with its defines, synthesize ``top``, its commands after
+    synthesis (ECP5: the DSP registers of qsnn_mul.v), then write the netlist JSON and the cell counts."""
+    read = " ".join(["read_verilog", *(f"-D{d}" for d in device.defines), *files])
+    synth = " ".join([f"synth_{device.family}", *device.synth_args, "-top", top])
+    return "; ".join([read, synth, *device.after_synth, f"write_json {netlist}", f"tee -q -o {stat} stat"])
+
+
 def synthesize(
     model_dir: Path,
     prefix: str,
@@ -231,14 +245,9 @@ def synthesize(
     place and route per seed (one after another), and the Fmax is their median: a single seed's Fmax moves by
     several percent with the placement it happens to find."""
     result = PartResult(device.key)
-    files = " ".join(
-        [*(f"-D{d}" for d in device.defines), f"{prefix}_synth.v", f"{prefix}_top.v", *rtl_files(arch)]
-    )
     netlist, stat = f"synth_{device.key}.json", f"stat_{device.key}.txt"
-    synth = " ".join(
-        [f"synth_{device.family}", *device.synth_args, "-top", f"{prefix}_synth", "-json", netlist]
-    )
-    script = f"read_verilog {files}; {synth}; tee -q -o {stat} stat"
+    files = [f"{prefix}_synth.v", f"{prefix}_top.v", *rtl_files(arch)]
+    script = yosys_script(device, files, f"{prefix}_synth", netlist, stat)
     try:
         run_tool(
             [*_tool("yosys"), "-q", "-p", script],
@@ -385,6 +394,7 @@ def format_report(rep: VerilogCost) -> str:
 
 __all__ = [
     "DEVICES",
+    "ECP5_DSP_REGS",
     "ECP5_PARTS",
     "PartResult",
     "VerilogCost",
@@ -394,4 +404,6 @@ __all__ = [
     "format_report",
     "parse_nextpnr",
     "parse_stat",
+    "synthesize",
+    "yosys_script",
 ]

@@ -2,9 +2,9 @@
 // in: the accumulator, the channel's multiplier and bias, the membrane left by the last step (0 before step
 // 0); out, five cycles later: the new membrane and the spike. qsnn_layer runs NLANES of these side by side.
 //
-//   stage 0  the inputs registered, then copied next to the DSP blocks
-//   stage 1  the requantize multiply x*m, the decay multiply v*mult (DSP pieces, registered), the reset
-//            flag r = v > threshold
+//   stage 0  the inputs registered, then copied next to the DSP blocks (the multiplies' operand registers)
+//   stage 1  the requantize multiply x*m, the decay multiply v*mult (DSP pieces, registered: qsnn_mul.v), the
+//            reset flag r = v > threshold
 //   stage 2  the pieces added; p = x*m + b; e = d - r*threshold with d = (v'*mult + 2^(s-1)) >>> s (a zero
 //            reset zeroes v')
 //   stage 3  u = e + current, current = (p + 2^(SHIFT-1)) >>> SHIFT, exact in U_W bits
@@ -59,13 +59,12 @@ module qsnn_neuron #(
     localparam [U_W:0] NEG_TH = {(U_W + 1){1'b0}} - {{(U_W + 1 - STATE_W){1'b0}}, THRESH[STATE_W-1:0]};
 
     // Stage 0 registers the inputs; stage 1's copies of them feed the DSP blocks, so the placer can keep the
-    // DSP inputs next to the DSP columns and the long routes to them get a cycle of their own.
+    // DSP inputs next to the DSP columns and the long routes to them get a cycle of their own. The copies that
+    // feed a multiply are its qsnn_mul's operand registers (inside the DSP block where qsnn_mul.v says).
     reg signed [ACC_W-1:0]    n1_acc;
     reg signed [MUL_W-1:0]    n1_mult;
     reg signed [BIAS_W-1:0]   n1_bias;
     reg signed [STATE_W-1:0]  n1_v;
-    reg signed [ACC_W-1:0]    n2_acc;
-    reg signed [MUL_W-1:0]    n2_mult;
     reg signed [BIAS_W-1:0]   n2_bias;
     reg signed [STATE_W-1:0]  n2_v;
     // Stage 1 is the DSP blocks alone: a multiply wider than a DSP input is split at bit SPLIT of its wider
@@ -79,38 +78,30 @@ module qsnn_neuron #(
     localparam integer VH_W = (STATE_W > SPLIT + 1) ? STATE_W - SPLIT : 1;
     localparam integer DMS_W = DM_W + 1;  // the decay multiplier as a signed operand
     /* verilator lint_off UNUSED */
-    reg signed [ACC_W+ML_W-1:0]  n3_plo;  // x * m = phi * 2^SPLIT + plo (or plo alone)
-    reg signed [ACC_W+MH_W-1:0]  n3_phi;
-    reg signed [VL_W+DMS_W-1:0]  n3_dlo;  // v * mult = dhi * 2^SPLIT + dlo (or dlo alone)
-    reg signed [VH_W+DMS_W-1:0]  n3_dhi;
+    wire signed [ACC_W+ML_W-1:0] n3_plo;  // x * m = phi * 2^SPLIT + plo (or plo alone)
+    wire signed [ACC_W+MH_W-1:0] n3_phi;
+    wire signed [VL_W+DMS_W-1:0] n3_dlo;  // v * mult = dhi * 2^SPLIT + dlo (or dlo alone)
+    wire signed [VH_W+DMS_W-1:0] n3_dhi;
     /* verilator lint_on UNUSED */
-    wire signed [DMS_W-1:0]      s2_dm = {1'b0, DECAY_MULT[DM_W-1:0]};
+    wire signed [DMS_W-1:0]      s1_dm = {1'b0, DECAY_MULT[DM_W-1:0]};
     generate
         if (MUL_W > SPLIT + 1) begin : g_msplit
-            wire signed [ML_W-1:0] mlo = {1'b0, n2_mult[SPLIT-1:0]};
-            wire signed [MH_W-1:0] mhi = n2_mult[MUL_W-1:SPLIT];
-            always @(posedge clk) begin
-                n3_plo <= n2_acc * mlo;
-                n3_phi <= n2_acc * mhi;
-            end
+            wire signed [ML_W-1:0] mlo = {1'b0, n1_mult[SPLIT-1:0]};
+            wire signed [MH_W-1:0] mhi = n1_mult[MUL_W-1:SPLIT];
+            qsnn_mul #(.A_W(ACC_W), .B_W(ML_W)) u_plo (.clk(clk), .a(n1_acc), .b(mlo), .p(n3_plo));
+            qsnn_mul #(.A_W(ACC_W), .B_W(MH_W)) u_phi (.clk(clk), .a(n1_acc), .b(mhi), .p(n3_phi));
         end else begin : g_mone
-            always @(posedge clk) begin
-                n3_plo <= n2_acc * n2_mult;
-                n3_phi <= {(ACC_W + MH_W){1'b0}};
-            end
+            qsnn_mul #(.A_W(ACC_W), .B_W(MUL_W)) u_plo (.clk(clk), .a(n1_acc), .b(n1_mult), .p(n3_plo));
+            assign n3_phi = {(ACC_W + MH_W){1'b0}};
         end
         if (STATE_W > SPLIT + 1) begin : g_vsplit
-            wire signed [VL_W-1:0] vlo = {1'b0, n2_v[SPLIT-1:0]};
-            wire signed [VH_W-1:0] vhi = n2_v[STATE_W-1:SPLIT];
-            always @(posedge clk) begin
-                n3_dlo <= vlo * s2_dm;
-                n3_dhi <= vhi * s2_dm;
-            end
+            wire signed [VL_W-1:0] vlo = {1'b0, n1_v[SPLIT-1:0]};
+            wire signed [VH_W-1:0] vhi = n1_v[STATE_W-1:SPLIT];
+            qsnn_mul #(.A_W(VL_W), .B_W(DMS_W)) u_dlo (.clk(clk), .a(vlo), .b(s1_dm), .p(n3_dlo));
+            qsnn_mul #(.A_W(VH_W), .B_W(DMS_W)) u_dhi (.clk(clk), .a(vhi), .b(s1_dm), .p(n3_dhi));
         end else begin : g_vone
-            always @(posedge clk) begin
-                n3_dlo <= n2_v * s2_dm;
-                n3_dhi <= {(VH_W + DMS_W){1'b0}};
-            end
+            qsnn_mul #(.A_W(STATE_W), .B_W(DMS_W)) u_dlo (.clk(clk), .a(n1_v), .b(s1_dm), .p(n3_dlo));
+            assign n3_dhi = {(VH_W + DMS_W){1'b0}};
         end
     endgenerate
     localparam integer PSH = (MUL_W > SPLIT + 1) ? SPLIT : 0;
@@ -179,8 +170,6 @@ module qsnn_neuron #(
         n1_mult <= mult;
         n1_bias <= bias;
         n1_v <= v;
-        n2_acc <= n1_acc;
-        n2_mult <= n1_mult;
         n2_bias <= n1_bias;
         n2_v <= n1_v;
         n3_bias <= n2_bias;
