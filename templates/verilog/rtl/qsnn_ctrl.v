@@ -87,6 +87,7 @@ module qsnn_ctrl #(
     reg [XW-1:0]         x;
     reg [NUM_CLASSES*STEPS_W-1:0] counts;  // class k's spike count in bits k*STEPS_W +: STEPS_W
     reg [STEPS_W-1:0]    best_count;    // counts[out_class], the highest count
+    reg [STEPS_W-1:0]    best_m1;       // best_count - 1 (modulo 2^STEPS_W)
 
     assign in_ready = (state == S_LOAD);
     assign out_valid = (state == S_OUT);
@@ -120,13 +121,14 @@ module qsnn_ctrl #(
     wire start = (state == S_IDLE) && in_valid;  // an inference starts: the counts restart from 0
     integer j, k, m;
     reg [CLASS_W-1:0]             cls, next_class;
-    reg [STEPS_W-1:0]             old, n, gap, next_best;
+    reg [STEPS_W-1:0]             old, n, next_best, next_best_m1;
     reg [NUM_CLASSES-1:0]         seen;        // class k is in this beat
     reg [NUM_CLASSES-1:0]         spike;       // and spikes
     reg [NUM_CLASSES*STEPS_W-1:0] grown;       // its count after the spike
     always @* begin
         next_class = out_class;
         next_best = best_count;
+        next_best_m1 = best_m1;
         seen = {NUM_CLASSES{1'b0}};
         spike = {NUM_CLASSES{1'b0}};
         grown = {(NUM_CLASSES * STEPS_W){1'b0}};
@@ -134,7 +136,8 @@ module qsnn_ctrl #(
             cls = last_tr_index + j[LAST_N_AW-1:0];
             old = counts[cls * STEPS_W +: STEPS_W];
             n = old + 1'b1;
-            gap = next_best - old;  // old <= next_best: gap 0 means n > next_best, gap 1 n == next_best
+            // old <= next_best, so n > next_best is old == next_best and n == next_best is old == next_best - 1:
+            // two equality tests against registers instead of a subtraction and its compare (a carry chain)
             for (k = 0; k < NUM_CLASSES; k = k + 1) begin
                 // lane 0's count is every class's default, so one lane needs no mux here
                 if (j == 0 || cls == k[CLASS_W-1:0]) grown[k * STEPS_W +: STEPS_W] = n;
@@ -144,9 +147,10 @@ module qsnn_ctrl #(
                 end
             end
             if (last_tr_valid && last_tr_lanes[j] && last_tr_spikes[j]
-                    && (gap == {STEPS_W{1'b0}} || (gap == {{(STEPS_W - 1){1'b0}}, 1'b1} && cls < next_class))) begin
+                    && (old == next_best || (old == next_best_m1 && cls < next_class))) begin
                 next_class = cls;
                 next_best = n;
+                next_best_m1 = old;
             end
         end
     end
@@ -161,9 +165,11 @@ module qsnn_ctrl #(
         if (start) begin
             out_class <= {CLASS_W{1'b0}};
             best_count <= {STEPS_W{1'b0}};
+            best_m1 <= {STEPS_W{1'b1}};
         end else begin
             out_class <= next_class;
             best_count <= next_best;
+            best_m1 <= next_best_m1;
         end
     end
 
@@ -292,6 +298,7 @@ module qsnn_ctrl #(
             /* verilator lint_off UNUSED */
             wire [NUM_LAYERS:0]  active_next = {active, fed_after != {STEPS_W{1'b0}}};
             wire [NUM_LAYERS:0]  firsts_next = {firsts, 1'b0};
+            wire [NUM_LAYERS:0]  acc_up_next = {active_next[NUM_LAYERS-1:0], 1'b0};  // acc_on of the next round
             /* verilator lint_on UNUSED */
             wire round_over = ((nfin | ndone_r) & active) == active && ((afin | done_r) & acc_on) == acc_on;
             assign first_step = firsts;
@@ -382,8 +389,20 @@ module qsnn_ctrl #(
                             fed <= fed_after;
                             active <= active_next[NUM_LAYERS-1:0];
                             firsts <= firsts_next[NUM_LAYERS-1:0];
-                            if (out_last) state <= S_IDLE;
-                            else state <= (active_next[0] && STATIC == 0) ? S_LOAD : S_NEURON;
+                            if (out_last) begin
+                                state <= S_IDLE;
+                            end else if (active_next[0] && STATIC == 0) begin
+                                state <= S_LOAD;
+                            end else begin
+                                // the next round starts now, as S_NEURON would in its first cycle (a cycle a step)
+                                start_neuron <= active_next[NUM_LAYERS-1:0];
+                                start_acc <= acc_up_next[NUM_LAYERS-1:0];
+                                running <= (running & ~ndone_r) | active_next[NUM_LAYERS-1:0];
+                                nfin <= {NUM_LAYERS{1'b0}};
+                                afin <= {NUM_LAYERS{1'b0}};
+                                waiting <= 1'b1;
+                                state <= S_NEURON;
+                            end
                         end
                     end
                     default: state <= S_IDLE;
