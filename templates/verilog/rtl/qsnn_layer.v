@@ -282,9 +282,14 @@ module qsnn_layer #(
     // issued, 2 word registered); nd_* is the decoded next event, taken when the current one ends.
     reg [1:0]       f_state;
     /* verilator lint_off UNUSED */
-    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory (mask: ev_left)
+    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory (mask: ev_bits)
     /* verilator lint_on UNUSED */
     reg [IN_NL-1:0] ev_left;          // its spike-mask bits not decoded yet (each is one input channel)
+    // ev_word's mask is decoded from ev_word itself until its first spike is (ev_first): so the queue's block
+    // RAM output goes into ev_word with nothing in between (it was a mux into ev_left, on ECP5 the tail of a
+    // critical path that starts with the block RAM's 5.8 ns clock to output)
+    reg             ev_first;
+    wire [IN_NL-1:0] ev_bits = ev_first ? ev_word[EVW-1 -: IN_NL] : ev_left;
     // the lowest set bit of a mask
     function [CNT_W-1:0] low_bit(input [IN_NL-1:0] m);
         integer i;
@@ -293,8 +298,8 @@ module qsnn_layer #(
             for (i = IN_NL - 1; i >= 0; i = i - 1) if (m[i]) low_bit = i[CNT_W-1:0];
         end
     endfunction
-    wire [CNT_W-1:0] f_bit = low_bit(ev_left);
-    wire [IN_NL-1:0] f_left = ev_left & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
+    wire [CNT_W-1:0] f_bit = low_bit(ev_bits);
+    wire [IN_NL-1:0] f_left = ev_bits & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
     reg             nd_valid;
     reg [VAL_W-1:0] nd_val;
     reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi, nd_phase;
@@ -424,12 +429,41 @@ module qsnn_layer #(
     // data arrives one cycle later.
     wire n_clear = (nstate == N_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done && OVERLAP == 0;
     // OVERLAP: the neuron phase reads the memory at a word's first block only (n_rd), issued the cycle before
-    wire n_rd_next = (nstate == N_IDLE && start_neuron) || nstate == N_FILL
-                     || (nstate == N_NEURON && n_issuing && !n_last && n_word_done);
+    wire n_rd_blk = nstate == N_NEURON && n_issuing && !n_last && n_word_done;  // a block that reads next
+    wire n_rd_next = (nstate == N_IDLE && start_neuron) || nstate == N_FILL || n_rd_blk;
     reg  n_rd, n_rd1;  // the neuron phase reads the memory this cycle; its word arrives this cycle
     reg  [CNT_W-1:0] pf_addr;  // OVERLAP: the word it reads (past the last: a read that only moves the chain)
     reg  [CNT_W-1:0] n_fill;   // N_FILL: reads ahead so far
     wire pf_in = pf_addr <= C_ADEPTH_M1;
+    // n_rd_blk of the next cycle, from this cycle's registers (the branches of N_NEURON below, and its entry
+    // from N_FILL or N_IDLE), kept in n_rd_blk_q: the accumulate hazard (ov_wait) takes it from a register. As a
+    // combination of the neuron counters' flags it was the head of an ECP5 critical path from the neuron
+    // phase's flip-flops to the fetcher's, across the chip.
+    localparam        NLW0 = (MAX_POOL == 0) || (C_WIN_M1 == C_ZERO);  // the flags as the neuron phase starts
+    localparam        NLB0 = C_NB_M1 == C_ZERO, NBL0 = C_BPW_M1 == C_ZERO, NLP0 = C_POS_M1 == C_ZERO;
+    reg  n_rd_blk_q, n_rd_blk_at;
+    always @* begin
+        n_rd_blk_at = 1'b0;
+        if (nstate == N_NEURON && n_issuing && !n_last) begin
+            if (!n_last_w)  // the window's next word, same block (max pool)
+                n_rd_blk_at = !(n_w + C_ONE == C_WIN_M1 && n_last_b && n_last_p_q) && n_word_done;
+            else if (n_last_b)  // the next position's first block
+                n_rd_blk_at = !(NLW0 && NLB0 && n_p + C_ONE == C_POS_M1) && (NBL0 || NLB0);
+            else  // the next block
+                n_rd_blk_at = !(NLW0 && n_b + C_ONE == C_NB_M1 && n_last_p_q)
+                              && (((n_b + C_ONE) & C_BPW_M1) == C_BPW_M1 || n_b + C_ONE == C_NB_M1);
+        end else if ((nstate == N_FILL && n_fill == C_HOLD_M2) || (nstate == N_IDLE && start_neuron && HOLD == 1)) begin
+            n_rd_blk_at = !(NLW0 && NLB0 && NLP0) && (NBL0 || NLB0);  // the first block
+        end
+    end
+    always @(posedge clk) n_rd_blk_q <= n_rd_blk_at && !rst;
+`ifndef SYNTHESIS
+    always @(posedge clk)
+        if (!rst && n_rd_blk_q != n_rd_blk) begin
+            $display("qsnn_layer: n_rd_blk_q predicted %0d, n_rd_blk is %0d", n_rd_blk_q, n_rd_blk);
+            $stop;
+        end
+`endif
     assign q_raddr = e[Q_AW-1:0];
     assign a_raddr = (OVERLAP != 0) ? (n_rd ? pf_addr[A_AW-1:0] : a0_addr)
                                     : ((nstate == N_NEURON) ? n_aaddr[A_AW-1:0] : a0_addr);
@@ -466,7 +500,7 @@ module qsnn_layer #(
             assign n_word_vld = n_hvld[0];
             assign a_wdata = a2_new;
             assign a_rsums = a_rvld ? a_rdata : {A_WORD{1'b0}};
-            assign ov_wait = a_held[pr_addr] || n_rd_next;
+            assign ov_wait = a_held[pr_addr] || (nstate == N_IDLE && start_neuron) || nstate == N_FILL || n_rd_blk_q;
             always @(posedge clk) begin
                 a_rvld <= a_vld[a_raddr];
                 n_rd <= n_rd_next && !rst;
@@ -784,7 +818,7 @@ module qsnn_layer #(
                 end
                 2'd1: begin
                     ev_word <= q_rdata;
-                    ev_left <= q_rdata[EVW-1 -: IN_NL];
+                    ev_first <= 1'b1;
                     f_state <= 2'd2;
                 end
                 default: if (!nd_valid || nd_take) begin
@@ -795,6 +829,7 @@ module qsnn_layer #(
                     {nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi} <= {dq_ty, dq_tx, dq_u_lo, dq_u_hi, dq_v_lo, dq_v_hi};
                     nd_phase <= dq_phase;
                     ev_left <= f_left;
+                    ev_first <= 1'b0;
                     if (f_left == {IN_NL{1'b0}}) f_state <= 2'd0;
                 end
             endcase
