@@ -298,7 +298,6 @@ module qsnn_ctrl #(
             /* verilator lint_off UNUSED */
             wire [NUM_LAYERS:0]  active_next = {active, fed_after != {STEPS_W{1'b0}}};
             wire [NUM_LAYERS:0]  firsts_next = {firsts, 1'b0};
-            wire [NUM_LAYERS:0]  acc_up_next = {active_next[NUM_LAYERS-1:0], 1'b0};  // acc_on of the next round
             /* verilator lint_on UNUSED */
             wire round_over = ((nfin | ndone_r) & active) == active && ((afin | done_r) & acc_on) == acc_on;
             assign first_step = firsts;
@@ -389,20 +388,8 @@ module qsnn_ctrl #(
                             fed <= fed_after;
                             active <= active_next[NUM_LAYERS-1:0];
                             firsts <= firsts_next[NUM_LAYERS-1:0];
-                            if (out_last) begin
-                                state <= S_IDLE;
-                            end else if (active_next[0] && STATIC == 0) begin
-                                state <= S_LOAD;
-                            end else begin
-                                // the next round starts now, as S_NEURON would in its first cycle (a cycle a step)
-                                start_neuron <= active_next[NUM_LAYERS-1:0];
-                                start_acc <= acc_up_next[NUM_LAYERS-1:0];
-                                running <= (running & ~ndone_r) | active_next[NUM_LAYERS-1:0];
-                                nfin <= {NUM_LAYERS{1'b0}};
-                                afin <= {NUM_LAYERS{1'b0}};
-                                waiting <= 1'b1;
-                                state <= S_NEURON;
-                            end
+                            if (out_last) state <= S_IDLE;
+                            else state <= (active_next[0] && STATIC == 0) ? S_LOAD : S_NEURON;
                         end
                     end
                     default: state <= S_IDLE;

@@ -282,14 +282,9 @@ module qsnn_layer #(
     // issued, 2 word registered); nd_* is the decoded next event, taken when the current one ends.
     reg [1:0]       f_state;
     /* verilator lint_off UNUSED */
-    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory (mask: ev_bits)
+    reg [EVW-1:0]   ev_word;          // the queue word, registered as it leaves the memory (mask: ev_left)
     /* verilator lint_on UNUSED */
     reg [IN_NL-1:0] ev_left;          // its spike-mask bits not decoded yet (each is one input channel)
-    // ev_word's mask is decoded from ev_word itself until its first spike is (ev_first): so the queue's block
-    // RAM output goes into ev_word with nothing in between (it was a mux into ev_left, on ECP5 the tail of a
-    // critical path that starts with the block RAM's 5.8 ns clock to output)
-    reg             ev_first;
-    wire [IN_NL-1:0] ev_bits = ev_first ? ev_word[EVW-1 -: IN_NL] : ev_left;
     // the lowest set bit of a mask
     function [CNT_W-1:0] low_bit(input [IN_NL-1:0] m);
         integer i;
@@ -298,8 +293,8 @@ module qsnn_layer #(
             for (i = IN_NL - 1; i >= 0; i = i - 1) if (m[i]) low_bit = i[CNT_W-1:0];
         end
     endfunction
-    wire [CNT_W-1:0] f_bit = low_bit(ev_bits);
-    wire [IN_NL-1:0] f_left = ev_bits & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
+    wire [CNT_W-1:0] f_bit = low_bit(ev_left);
+    wire [IN_NL-1:0] f_left = ev_left & ~({{(IN_NL - 1){1'b0}}, 1'b1} << f_bit);
     reg             nd_valid;
     reg [VAL_W-1:0] nd_val;
     reg [CNT_W-1:0] nd_cin, nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi, nd_phase;
@@ -818,7 +813,7 @@ module qsnn_layer #(
                 end
                 2'd1: begin
                     ev_word <= q_rdata;
-                    ev_first <= 1'b1;
+                    ev_left <= q_rdata[EVW-1 -: IN_NL];
                     f_state <= 2'd2;
                 end
                 default: if (!nd_valid || nd_take) begin
@@ -829,7 +824,6 @@ module qsnn_layer #(
                     {nd_ty, nd_tx, nd_u_lo, nd_u_hi, nd_v_lo, nd_v_hi} <= {dq_ty, dq_tx, dq_u_lo, dq_u_hi, dq_v_lo, dq_v_hi};
                     nd_phase <= dq_phase;
                     ev_left <= f_left;
-                    ev_first <= 1'b0;
                     if (f_left == {IN_NL{1'b0}}) f_state <= 2'd0;
                 end
             endcase
