@@ -24,7 +24,8 @@ each starting from the one before (seed 0, one thread)::
 (the second run was cut for time after 3 of its 18 epochs, ``--stop-after 3``; the third is a 10-epoch cosine
 from the learning rate the second had reached). ``--shift N`` moves each training image by up to N pixels
 (train/augment.py; the rows are the steps, so also in time); the test set is never moved. docs/training.md lists
-the fine-tunes tried from the 96.86% checkpoint (shifts, averaged weights): none passed 97% at its last epoch. The float accuracy is the accuracy of the
+the fine-tunes tried from the 96.86% checkpoint (shifts, averaged weights, ``--dropout P`` on the hidden spikes,
+and from scratch ``--per-channel`` weight scales): none passed 97% at its last epoch. The float accuracy is the accuracy of the
 quantization-aware torch model (4-bit weights, float membranes); the integer IR's accuracy needs the recurrent
 IR op (issue 25, item 1). Needs the MNIST IDX files under $QSNN_DATA_DIR/mnist (or --data-dir).
 """
@@ -101,7 +102,8 @@ def main() -> None:
         f"smnist: {len(train)} train / {len(test)} test sequences of {train.inputs.shape[1]} steps x "
         f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
-        f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, per-channel {config.per_channel}, {args.threads} thread(s)",
+        f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, "
+        f"per-channel scales {config.per_channel}, {args.threads} thread(s)",
         flush=True,
     )
     seed_everything(args.seed)

@@ -12,8 +12,9 @@ reset, ``reset_delay=True``)::
 
 with H(v) = (v > 0). In training only, with ``config.dropout`` > 0, the hidden spikes pass through dropout
 (an independent mask per step and per consumer) before ``rec`` and before ``fc2``; the state itself, ``spk1`` as
-recorded, and every eval-mode output are untouched. All three weight layers are Brevitas ``QuantLinear`` without bias (the IR's weighted ops
-carry no bias), at ``config.bits`` bits, or plain ``nn.Linear`` for the float variant. The input ``x`` is
+recorded, and every eval-mode output are untouched. All three weight layers are Brevitas ``QuantLinear``
+without bias (the IR's weighted ops carry no bias), at ``config.bits`` bits with one scale per layer (or, with
+``config.per_channel``, one per output neuron), or plain ``nn.Linear`` for the float variant. The input ``x`` is
 (B, T, features): one row of pixels per step for sequential MNIST. The output is the stacked ``spk2``,
 (T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
 

@@ -55,7 +55,10 @@ class Device:
 
 # qsnn_mul.v under QSNN_ECP5_DSP_REGS: its MULT18X18D blocks get their operand and product registers here, after
 # synthesis (Yosys 0.70's ABC9 stops on a MULT18X18D instance with parameters). The two go together.
-ECP5_DSP_REGS = 'setparam -set REG_INPUTA_CLK "CLK0" -set REG_INPUTB_CLK "CLK0" -set REG_OUTPUT_CLK "CLK0" a:qsnn_dsp_regs'
+ECP5_DSP_REGS = (
+    'setparam -set REG_INPUTA_CLK "CLK0" -set REG_INPUTB_CLK "CLK0" -set REG_OUTPUT_CLK "CLK0" '
+    "a:qsnn_dsp_regs"
+)
 
 
 DEVICES = {
