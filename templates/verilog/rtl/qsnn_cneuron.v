@@ -71,18 +71,33 @@ module qsnn_cneuron #(
     endfunction
 
     // stage 0
-    reg signed [ACC_W-1:0]   n1_acc;
-    reg signed [MUL_W-1:0]   n1_mult;
     reg signed [BIAS_W-1:0]  n1_bias;
-    reg signed [RACC_W-1:0]  n1_ra;
-    reg signed [RMUL_W-1:0]  n1_rm;
     reg signed [SYN_W-1:0]   n1_i;
     reg signed [STATE_W-1:0] n1_v;
     // stage 1
     wire signed [63:0] s1_v = {{(64 - STATE_W){n1_v[STATE_W-1]}}, n1_v};
     wire               s1_reset = s1_v > TH;
     wire signed [63:0] s1_vkept = (RESET_ZERO != 0 && s1_reset) ? 64'sd0 : s1_v;
-    reg signed [63:0]  n2_p, n2_b, n2_rp, n2_ip, n2_vp;
+    reg signed [63:0]  n2_b, n2_ip, n2_vp;
+    // x*m and the recurrent a*m through qsnn_mul: its operand registers are stage 0's, its product register
+    // stage 1's (inside the DSP block on ECP5, qsnn_mul.v)
+    wire signed [ACC_W+MUL_W-1:0]   s2_p;
+    wire signed [RACC_W+RMUL_W-1:0] s2_rp;
+    qsnn_mul #(.A_W(ACC_W), .B_W(MUL_W)) u_p (.clk(clk), .a(acc), .b(mult), .p(s2_p));
+    qsnn_mul #(.A_W(RACC_W), .B_W(RMUL_W)) u_rp (.clk(clk), .a(rec_acc), .b(rec_mult), .p(s2_rp));
+    wire signed [63:0] n2_p, n2_rp;  // the products at 64 bits: sign-extended, or their low 64 bits (wrap)
+    generate
+        if (ACC_W + MUL_W < 64) begin : g_p_ext
+            assign n2_p = {{(64 - ACC_W - MUL_W){s2_p[ACC_W+MUL_W-1]}}, s2_p};
+        end else begin : g_p_low
+            assign n2_p = s2_p[63:0];
+        end
+        if (RACC_W + RMUL_W < 64) begin : g_rp_ext
+            assign n2_rp = {{(64 - RACC_W - RMUL_W){s2_rp[RACC_W+RMUL_W-1]}}, s2_rp};
+        end else begin : g_rp_low
+            assign n2_rp = s2_rp[63:0];
+        end
+    endgenerate
     reg                n2_reset;
     // stage 2: the rescales rounded half up, the feed-forward plus recurrent current
     reg signed [63:0]  n3_y, n3_di, n3_d;
@@ -104,24 +119,16 @@ module qsnn_cneuron #(
     reg [SYN_W-1:0]    n5_i;
     reg [STATE_W-1:0]  n5_v;
     wire signed [63:0] s1_i = {{(64 - SYN_W){n1_i[SYN_W-1]}}, n1_i};
-    wire signed [63:0] s1_ra = {{(64 - RACC_W){n1_ra[RACC_W-1]}}, n1_ra};
-    wire signed [63:0] s1_rm = {{(64 - RMUL_W){n1_rm[RMUL_W-1]}}, n1_rm};
 
     assign i_new = n5_i;
     assign v_new = n5_v;
     assign spike = $signed({{(64 - STATE_W){n5_v[STATE_W-1]}}, n5_v}) > TH;
 
     always @(posedge clk) begin
-        n1_acc <= acc;
-        n1_mult <= mult;
         n1_bias <= bias;
-        n1_ra <= rec_acc;
-        n1_rm <= rec_mult;
         n1_i <= i;
         n1_v <= v;
-        n2_p <= $signed({{(64 - ACC_W){n1_acc[ACC_W-1]}}, n1_acc}) * $signed({{(64 - MUL_W){n1_mult[MUL_W-1]}}, n1_mult});
         n2_b <= $signed({{(64 - BIAS_W){n1_bias[BIAS_W-1]}}, n1_bias});
-        n2_rp <= s1_ra * s1_rm;
         n2_ip <= s1_i * ALPHA;
         n2_vp <= s1_vkept * BETA;
         n2_reset <= s1_reset;
