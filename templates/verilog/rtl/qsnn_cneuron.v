@@ -85,19 +85,11 @@ module qsnn_cneuron #(
     wire signed [RACC_W+RMUL_W-1:0] s2_rp;
     qsnn_mul #(.A_W(ACC_W), .B_W(MUL_W)) u_p (.clk(clk), .a(acc), .b(mult), .p(s2_p));
     qsnn_mul #(.A_W(RACC_W), .B_W(RMUL_W)) u_rp (.clk(clk), .a(rec_acc), .b(rec_mult), .p(s2_rp));
-    wire signed [63:0] n2_p, n2_rp;  // the products at 64 bits: sign-extended, or their low 64 bits (wrap)
-    generate
-        if (ACC_W + MUL_W < 64) begin : g_p_ext
-            assign n2_p = {{(64 - ACC_W - MUL_W){s2_p[ACC_W+MUL_W-1]}}, s2_p};
-        end else begin : g_p_low
-            assign n2_p = s2_p[63:0];
-        end
-        if (RACC_W + RMUL_W < 64) begin : g_rp_ext
-            assign n2_rp = {{(64 - RACC_W - RMUL_W){s2_rp[RACC_W+RMUL_W-1]}}, s2_rp};
-        end else begin : g_rp_low
-            assign n2_rp = s2_rp[63:0];
-        end
-    endgenerate
+    // the products at 64 bits: sign-extended (both are signed), or their low 64 bits, as the 64-bit product was
+    /* verilator lint_off WIDTH */
+    wire signed [63:0] n2_p = s2_p;
+    wire signed [63:0] n2_rp = s2_rp;
+    /* verilator lint_on WIDTH */
     reg                n2_reset;
     // stage 2: the rescales rounded half up, the feed-forward plus recurrent current
     reg signed [63:0]  n3_y, n3_di, n3_d;

@@ -406,6 +406,12 @@ module qsnn_layer #(
     // compares were the head of the ECP5 critical path (n_b -> n_last_b -> n_rd_next -> the accumulate hazard ->
     // the next event's fetch)
     reg        n_last_b_q, n_blk_last_q, n_last_p_q;
+    // their values at a position's first block (NLB0, NBL0) and the phase's first block (NLP0 too), and the
+    // values the counters' next step gives them (nx_*), shared by the counters and n_rd_blk_at below
+    localparam NLB0 = C_NB_M1 == C_ZERO, NBL0 = C_BPW_M1 == C_ZERO, NLP0 = C_POS_M1 == C_ZERO;
+    wire       nx_last_b = n_b + C_ONE == C_NB_M1;
+    wire       nx_blk_last = ((n_b + C_ONE) & C_BPW_M1) == C_BPW_M1;
+    wire       nx_last_p = n_p + C_ONE == C_POS_M1;
     wire       n_last_b = n_last_b_q;
     wire       n_last = n_last_w && n_last_b && n_last_p_q;
     reg        n_issuing;
@@ -425,7 +431,8 @@ module qsnn_layer #(
     wire n_clear = (nstate == N_NEURON) && n_issuing && KEEP_ACC == 0 && n_word_done && OVERLAP == 0;
     // OVERLAP: the neuron phase reads the memory at a word's first block only (n_rd), issued the cycle before
     wire n_rd_blk = nstate == N_NEURON && n_issuing && !n_last && n_word_done;  // a block that reads next
-    wire n_rd_next = (nstate == N_IDLE && start_neuron) || nstate == N_FILL || n_rd_blk;
+    wire n_rd_start = (nstate == N_IDLE && start_neuron) || nstate == N_FILL;  // the phase's reads ahead
+    wire n_rd_next = n_rd_start || n_rd_blk;
     reg  n_rd, n_rd1;  // the neuron phase reads the memory this cycle; its word arrives this cycle
     reg  [CNT_W-1:0] pf_addr;  // OVERLAP: the word it reads (past the last: a read that only moves the chain)
     reg  [CNT_W-1:0] n_fill;   // N_FILL: reads ahead so far
@@ -434,8 +441,7 @@ module qsnn_layer #(
     // from N_FILL or N_IDLE), kept in n_rd_blk_q: the accumulate hazard (ov_wait) takes it from a register. As a
     // combination of the neuron counters' flags it was the head of an ECP5 critical path from the neuron
     // phase's flip-flops to the fetcher's, across the chip.
-    localparam        NLW0 = (MAX_POOL == 0) || (C_WIN_M1 == C_ZERO);  // the flags as the neuron phase starts
-    localparam        NLB0 = C_NB_M1 == C_ZERO, NBL0 = C_BPW_M1 == C_ZERO, NLP0 = C_POS_M1 == C_ZERO;
+    localparam        NLW0 = (MAX_POOL == 0) || (C_WIN_M1 == C_ZERO);  // n_last_w at a block's first word
     reg  n_rd_blk_q, n_rd_blk_at;
     always @* begin
         n_rd_blk_at = 1'b0;
@@ -443,10 +449,9 @@ module qsnn_layer #(
             if (!n_last_w)  // the window's next word, same block (max pool)
                 n_rd_blk_at = !(n_w + C_ONE == C_WIN_M1 && n_last_b && n_last_p_q) && n_word_done;
             else if (n_last_b)  // the next position's first block
-                n_rd_blk_at = !(NLW0 && NLB0 && n_p + C_ONE == C_POS_M1) && (NBL0 || NLB0);
+                n_rd_blk_at = !(NLW0 && NLB0 && nx_last_p) && (NBL0 || NLB0);
             else  // the next block
-                n_rd_blk_at = !(NLW0 && n_b + C_ONE == C_NB_M1 && n_last_p_q)
-                              && (((n_b + C_ONE) & C_BPW_M1) == C_BPW_M1 || n_b + C_ONE == C_NB_M1);
+                n_rd_blk_at = !(NLW0 && nx_last_b && n_last_p_q) && (nx_blk_last || nx_last_b);
         end else if ((nstate == N_FILL && n_fill == C_HOLD_M2) || (nstate == N_IDLE && start_neuron && HOLD == 1)) begin
             n_rd_blk_at = !(NLW0 && NLB0 && NLP0) && (NBL0 || NLB0);  // the first block
         end
@@ -495,7 +500,7 @@ module qsnn_layer #(
             assign n_word_vld = n_hvld[0];
             assign a_wdata = a2_new;
             assign a_rsums = a_rvld ? a_rdata : {A_WORD{1'b0}};
-            assign ov_wait = a_held[pr_addr] || (nstate == N_IDLE && start_neuron) || nstate == N_FILL || n_rd_blk_q;
+            assign ov_wait = a_held[pr_addr] || n_rd_start || n_rd_blk_q;
             always @(posedge clk) begin
                 a_rvld <= a_vld[a_raddr];
                 n_rd <= n_rd_next && !rst;
@@ -926,7 +931,7 @@ module qsnn_layer #(
                 n_issuing <= HOLD == 1;
                 n_fill <= C_ZERO;
                 {n_p, n_y, n_x, n_b, n_obase, n_k, n_index, n_abase, n_w, n_wy, n_wx} <= {11{C_ZERO}};
-                {n_last_b_q, n_blk_last_q, n_last_p_q} <= {C_NB_M1 == C_ZERO, C_BPW_M1 == C_ZERO, C_POS_M1 == C_ZERO};
+                {n_last_b_q, n_blk_last_q, n_last_p_q} <= {NLB0 != 0, NBL0 != 0, NLP0 != 0};
                 n1_first <= first_step;
             end
             N_FILL: begin  // the reads ahead (n_rd_next), then the first block
@@ -953,18 +958,18 @@ module qsnn_layer #(
                         n_k <= n_k + C_ONE;
                         if (n_last_b) begin
                             n_b <= C_ZERO;
-                            {n_last_b_q, n_blk_last_q} <= {C_NB_M1 == C_ZERO, C_BPW_M1 == C_ZERO};
+                            {n_last_b_q, n_blk_last_q} <= {NLB0 != 0, NBL0 != 0};
                             n_obase <= C_ZERO;
                             n_p <= n_p + C_ONE;
-                            n_last_p_q <= n_p + C_ONE == C_POS_M1;
+                            n_last_p_q <= nx_last_p;
                             n_index <= n_p + C_ONE;
                             n_abase <= n_abase + C_G;
                             n_x <= (n_x == C_OW_M1) ? C_ZERO : n_x + C_ONE;
                             if (n_x == C_OW_M1) n_y <= n_y + C_ONE;
                         end else begin
                             n_b <= n_b + C_ONE;
-                            n_last_b_q <= n_b + C_ONE == C_NB_M1;
-                            n_blk_last_q <= ((n_b + C_ONE) & C_BPW_M1) == C_BPW_M1;
+                            n_last_b_q <= nx_last_b;
+                            n_blk_last_q <= nx_blk_last;
                             n_obase <= n_obase + C_NL;
                             n_index <= n_index + C_NLPOS;
                         end
