@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="Epochs (default: the preset's).")
     parser.add_argument("--hidden", type=int, default=None, help="Recurrent width (default: the preset's).")
+    parser.add_argument("--layers", type=int, default=1, help="Stacked recurrent hidden layers.")
     parser.add_argument(
         "--dropout",
         type=float,
@@ -73,6 +74,12 @@ def main() -> None:
     parser.add_argument(
         "--init", type=Path, default=None, help="Start from this checkpoint's weights (a warm restart)."
     )
+    parser.add_argument(
+        "--stack-onto",
+        type=Path,
+        default=None,
+        help="Start --layers N from this one-hidden-layer checkpoint, the added layers as pass-throughs.",
+    )
     args = parser.parse_args()
 
     import torch
@@ -91,6 +98,8 @@ def main() -> None:
         config = dataclasses.replace(config, per_channel=True)
     if args.dropout is not None:
         config = dataclasses.replace(config, dropout=args.dropout)
+    if args.layers != 1:
+        config = dataclasses.replace(config, recurrent_layers=args.layers)
     train = load_dataset("smnist", "train", data_dir=args.data_dir, limit=args.train_limit)
     test = load_dataset("smnist", "test", data_dir=args.data_dir, limit=args.test_limit)
     epochs = args.epochs or preset.train.epochs
@@ -103,7 +112,8 @@ def main() -> None:
         f"{train.inputs.shape[2]} features; hidden {config.recurrent_hidden}, "
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
         f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, "
-        f"per-channel scales {config.per_channel}, {args.threads} thread(s)",
+        f"per-channel scales {config.per_channel}, {config.recurrent_layers} hidden layer(s), "
+        f"{args.threads} thread(s)",
         flush=True,
     )
     seed_everything(args.seed)
@@ -112,6 +122,11 @@ def main() -> None:
         from qsnn_deploy.commands.train import load_initial_weights
 
         load_initial_weights(model, config, args.init)
+    if args.stack_onto is not None:
+        from qsnn_deploy.models.checkpoint import load_checkpoint
+        from qsnn_deploy.models.recurrent import stack_onto
+
+        stack_onto(model, load_checkpoint(args.stack_onto)[0])
     last_path = args.out.with_name(args.out.stem + ".last" + args.out.suffix)
     rows: list[dict] = []
     best = {"accuracy": -1.0}
@@ -132,12 +147,12 @@ def main() -> None:
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         # The last epoch too, so that a figure need not be the test-selected best one.
-        save_checkpoint(last_path, model, config, recipe, metrics, init_from=args.init)
+        save_checkpoint(last_path, model, config, recipe, metrics, init_from=args.init or args.stack_onto)
         if row["test_accuracy"] > best["accuracy"]:
             # train_model keeps the best weights only for its return value: save this epoch's now, so that
             # a run stopped early still leaves its best checkpoint.
             best["accuracy"] = row["test_accuracy"]
-            save_checkpoint(args.out, model, config, recipe, metrics, init_from=args.init)
+            save_checkpoint(args.out, model, config, recipe, metrics, init_from=args.init or args.stack_onto)
         if args.json is not None:
             args.json.write_text(json.dumps(rows, indent=1))
 

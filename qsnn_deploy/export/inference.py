@@ -17,6 +17,7 @@ from torch import nn
 
 from qsnn_deploy.models.network import lif_names
 from qsnn_deploy.models.qsnn import QSNN
+from qsnn_deploy.models.recurrent import hidden_layer_names
 
 __all__ = ["float_outputs", "layer_name"]
 
@@ -54,7 +55,8 @@ def float_outputs(
             spikes = {name: rec[f"spk{i}"] for i, name in enumerate(lif_names(model.config), start=1)}
         elif _is_recurrent_qsnn(model):  # (N, T, F, 1, 1) stream frames -> its (N, T, F) rows
             out, rec = model(x.reshape(len(x), x.shape[1], -1), num_steps, record=True)
-            spikes = {"lif1": rec["spk1"], "lif2": rec["spk2"]}
+            spikes = {name: rec[f"spk_{name}"] for _, name in hidden_layer_names(model.config)}
+            spikes["lif2"] = rec["spk2"]
         else:
             out, spikes = _run_sequential(model, x, num_steps)
         # (T, N, ...) -> (N, K): an MLP without nn.Flatten on (1, 1, F) inputs keeps the singleton axes.

@@ -15,6 +15,8 @@ from typing import Any
 
 from qsnn_deploy.errors import CheckpointError, QsnnError
 
+MAX_RECURRENT_LAYERS = 8  # a checkpoint's stack depth is checked before a layer is built
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -23,7 +25,8 @@ class ModelConfig:
     ``bits=None`` builds the float variant (plain ``nn.Conv2d``/``nn.Linear``). ``pooling``: the 2x2 pool after
     each conv, ``"avg"`` (the paper's) or ``"max"`` (the snnTorch tutorial's). ``recurrent_hidden`` set: the
     recurrent network of :mod:`qsnn_deploy.models.recurrent` of that hidden width instead, with ``input_hw`` =
-    (steps, features per step); the conv fields are then unused.
+    (steps, features per step), and ``recurrent_layers`` such hidden layers stacked; the conv fields are then
+    unused.
     """
 
     arch: str
@@ -44,6 +47,8 @@ class ModelConfig:
     # one weight scale per output neuron instead of one per layer (Brevitas weight_scaling_per_output_channel;
     # the recurrent network only): the IR's requantize and recurrent multipliers are per channel already
     per_channel: bool = False
+    # hidden RLeaky layers stacked one after the other (the recurrent network only; 1 = the smnist preset)
+    recurrent_layers: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON). ``pooling`` is written
@@ -57,6 +62,8 @@ class ModelConfig:
             del d["recurrent_hidden"]
         if not self.per_channel:
             del d["per_channel"]
+        if self.recurrent_layers == 1:
+            del d["recurrent_layers"]
         return d
 
     @classmethod
@@ -79,6 +86,12 @@ class ModelConfig:
             kwargs[name] = _size(name, kwargs[name]) if name in kwargs else getattr(cls, name)
         if kwargs.get("recurrent_hidden") is not None:
             kwargs["recurrent_hidden"] = _size("recurrent_hidden", kwargs["recurrent_hidden"])
+        layers = kwargs.get("recurrent_layers", 1)
+        if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= MAX_RECURRENT_LAYERS:
+            raise CheckpointError(
+                f"model config field 'recurrent_layers' must be an integer 1 to {MAX_RECURRENT_LAYERS}, "
+                f"got {layers!r}"
+            )
         _check_activations(kwargs)
         bits = kwargs["bits"]
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):

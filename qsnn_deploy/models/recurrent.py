@@ -26,6 +26,8 @@ weights are whatever module ``lif1.recurrent`` holds. The feed-forward layers ar
 
 from __future__ import annotations
 
+import dataclasses
+
 import brevitas.nn as qnn
 import snntorch as snn
 import torch
@@ -35,7 +37,14 @@ from torch import Tensor, nn
 from qsnn_deploy.models.lif import leaky_scan
 from qsnn_deploy.models.presets import ModelConfig
 
-__all__ = ["RecurrentQSNN", "is_recurrent"]
+__all__ = ["RecurrentQSNN", "hidden_layer_names", "is_recurrent", "stack_onto"]
+
+
+def hidden_layer_names(config: ModelConfig) -> list[tuple[str, str]]:
+    """(feed-forward layer, RLeaky) attribute names of each hidden layer, input side first: ``fc1``/``lif1``,
+    then ``fch2``/``lifh2``, ... for ``config.recurrent_layers`` > 1 (the output layer stays ``fc2``/``lif2``,
+    so a one-layer network's names are those of every earlier checkpoint)."""
+    return [("fc1", "lif1")] + [(f"fch{k}", f"lifh{k}") for k in range(2, config.recurrent_layers + 1)]
 
 
 def is_recurrent(config: ModelConfig) -> bool:
@@ -59,7 +68,10 @@ class RecurrentQSNN(nn.Module):
     """``fc1 -> lif1 (RLeaky, recurrent QuantLinear) -> fc2 -> lif2 (Leaky)``; see the module docstring.
 
     ``config.input_hw`` = (steps, features): the sequence length the network was made for and the features fed
-    per step (28 x 28 for sequential MNIST). ``config.recurrent_hidden`` is the hidden width.
+    per step (28 x 28 for sequential MNIST). ``config.recurrent_hidden`` is the hidden width. With
+    ``config.recurrent_layers`` = L > 1, L such hidden layers run one after the other within each step:
+    ``fc1 -> lif1 -> fch2 -> lifh2 -> ... -> fchL -> lifhL -> fc2 -> lif2``, each ``lifh`` an RLeaky of the same
+    width with its own recurrent QuantLinear (:func:`hidden_layer_names`).
     """
 
     def __init__(self, config: ModelConfig):
@@ -71,17 +83,19 @@ class RecurrentQSNN(nn.Module):
         self.config = config
         hidden, features = config.recurrent_hidden, config.input_hw[1]
         spike_grad = surrogate.fast_sigmoid(slope=config.slope)
-        self.fc1 = _linear(config, features, hidden)
-        self.lif1 = snn.RLeaky(
-            beta=config.beta,
-            threshold=config.threshold,
-            spike_grad=spike_grad,
-            all_to_all=True,
-            linear_features=hidden,
-            reset_mechanism=config.reset,
-        )
-        # snnTorch makes an nn.Linear with bias; ours is quantized like the other weights and bias-free.
-        self.lif1.recurrent = _linear(config, hidden, hidden)
+        for k, (fc, lif) in enumerate(hidden_layer_names(config)):
+            setattr(self, fc, _linear(config, features if k == 0 else hidden, hidden))
+            rleaky = snn.RLeaky(
+                beta=config.beta,
+                threshold=config.threshold,
+                spike_grad=spike_grad,
+                all_to_all=True,
+                linear_features=hidden,
+                reset_mechanism=config.reset,
+            )
+            # snnTorch makes an nn.Linear with bias; ours is quantized like the other weights and bias-free.
+            rleaky.recurrent = _linear(config, hidden, hidden)
+            setattr(self, lif, rleaky)
         self.fc2 = _linear(config, hidden, config.num_classes)
         self.lif2 = snn.Leaky(
             beta=config.beta,
@@ -115,35 +129,50 @@ class RecurrentQSNN(nn.Module):
             return layer(rows)
         return torch.stack([layer(step) for step in rows.unbind(0)])
 
+    def hidden_layers(self) -> list[tuple[nn.Module, snn.RLeaky]]:
+        """(feed-forward layer, RLeaky) of each hidden layer, input side first."""
+        return [(getattr(self, fc), getattr(self, lif)) for fc, lif in hidden_layer_names(self.config)]
+
     def forward(self, x: Tensor, num_steps: int | None = None, record: bool = False):
         """Output spikes (T, B, classes); with ``record=True`` also ``{cur1, mem1, spk1, cur2, mem2, spk2}``,
-        each (T, B, ...)."""
+        each (T, B, ...) (``cur1``/``mem1``/``spk1``: the last hidden layer's), and ``spk_<lif>`` of every
+        hidden layer (``spk_lif1``, ``spk_lifh2``, ...)."""
         steps = self._steps(x, num_steps)
-        cur1 = self._feed_forward(self.fc1, x[:, :steps].transpose(0, 1))
-        spk, mem = self.lif1.reset_mem()
-        spks, mems = [], []
-        for t in range(steps):
-            spk, mem = self.lif1(cur1[t], self._drop(spk), mem)
-            spks.append(spk)
-            mems.append(mem)
-        spk1, mem1 = torch.stack(spks), torch.stack(mems)
+        spk1 = x[:, :steps].transpose(0, 1)
+        hidden_spikes = {}
+        for k, ((fc, lif), (_, lif_name)) in enumerate(
+            zip(self.hidden_layers(), hidden_layer_names(self.config), strict=True)
+        ):
+            cur1 = self._feed_forward(fc, spk1 if k == 0 else self._drop(spk1))
+            spk, mem = lif.reset_mem()
+            spks, mems = [], []
+            for t in range(steps):
+                spk, mem = lif(cur1[t], self._drop(spk), mem)
+                spks.append(spk)
+                mems.append(mem)
+            spk1, mem1 = torch.stack(spks), torch.stack(mems)
+            hidden_spikes[f"spk_{lif_name}"] = spk1
         cur2 = self._feed_forward(self.fc2, self._drop(spk1))
         spk2, mem2 = leaky_scan(cur2, self.lif2)
         if record:
             rec = {"cur1": cur1, "mem1": mem1, "spk1": spk1, "cur2": cur2, "mem2": mem2, "spk2": spk2}
-            return spk2, rec
+            return spk2, rec | hidden_spikes
         return spk2
 
     def forward_stepwise(self, x: Tensor, num_steps: int | None = None, record: bool = False):
         """The same network one whole step at a time (the reference loop); the outputs of :meth:`forward` in
         eval mode, bit for bit."""
         steps = self._steps(x, num_steps)
-        spk1, mem1 = self.lif1.reset_mem()
+        layers = self.hidden_layers()
+        states = [lif.reset_mem() for _, lif in layers]
         mem2 = self.lif2.init_leaky()
         rec: dict[str, list[Tensor]] = {k: [] for k in ("cur1", "mem1", "spk1", "cur2", "mem2", "spk2")}
         for t in range(steps):
-            cur1 = self.fc1(x[:, t])
-            spk1, mem1 = self.lif1(cur1, self._drop(spk1), mem1)
+            spk1 = x[:, t]
+            for k, (fc, lif) in enumerate(layers):
+                cur1 = fc(spk1 if k == 0 else self._drop(spk1))
+                spk1, mem1 = lif(cur1, self._drop(states[k][0]), states[k][1])
+                states[k] = (spk1, mem1)
             cur2 = self.fc2(self._drop(spk1))
             spk2, mem2 = self.lif2(cur2, mem2)
             for name, value in zip(rec, (cur1, mem1, spk1, cur2, mem2, spk2), strict=True):
@@ -152,3 +181,31 @@ class RecurrentQSNN(nn.Module):
         if record:
             return stacked["spk2"], stacked
         return stacked["spk2"]
+
+
+def stack_onto(model: RecurrentQSNN, shallow: RecurrentQSNN, gain: float = 1.05) -> None:
+    """Start the deeper ``model`` as the one-hidden-layer ``shallow`` network with pass-through layers added.
+
+    ``fc1``, ``lif1`` and the output layer are copied; each added ``fchK`` starts as ``gain`` x threshold
+    on its diagonal and 0 elsewhere (one input spike drives its neuron just over threshold in the same step, so
+    the added layer at first repeats the spikes it gets), and its recurrent weights start small (1% of a
+    threshold at most, not zero: a per-tensor 4-bit scale of an all-zero tensor is zero). Training then moves
+    every layer from there (``benchmarks/train_smnist.py --stack-onto``)."""
+    if shallow.config.recurrent_layers != 1:
+        raise ValueError("stack_onto starts from a network with one hidden layer")
+    if dataclasses.replace(shallow.config, recurrent_layers=model.config.recurrent_layers, dropout=0.0) != (
+        dataclasses.replace(model.config, dropout=0.0)
+    ):
+        raise ValueError("stack_onto needs the same widths, neurons and bits in both networks")
+    source = shallow.state_dict()
+    own = model.state_dict()
+    threshold = float(model.config.threshold)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, value in own.items():
+            if name in source:
+                value.copy_(source[name])
+            elif name.startswith("fch") and name.endswith(".weight"):
+                value.copy_(torch.eye(value.shape[0]) * gain * threshold)
+            elif name.startswith("lifh") and name.endswith("recurrent.weight"):
+                value.copy_((torch.rand(value.shape, generator=generator) * 2 - 1) * 0.01 * threshold)

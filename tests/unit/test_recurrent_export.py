@@ -189,6 +189,28 @@ def test_the_recurrent_preset_model_exports_faithfully(per_channel: bool) -> Non
     assert_simulator_equals_reference(result.graph, raw[:4])
 
 
+def test_stacked_recurrent_layers_export_faithfully() -> None:
+    """Two hidden RLeaky layers (``ModelConfig.recurrent_layers``): each its own linear, recurrent and LIF ops."""
+    from qsnn_deploy.models.presets import get_preset
+    from qsnn_deploy.models.qsnn import build_model
+
+    config = get_preset("smnist").model
+    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24, "recurrent_layers": 2})
+    torch.manual_seed(1)
+    model = build_model(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(4.0)
+    assert check_exportable(model) == []
+    raw = rows(16, 8)
+    result = export_model(model, num_steps=STEPS, check_inputs=raw)
+    kinds = [op.kind for op in result.graph.ops]
+    assert kinds == ["linear", "requantize", "recurrent", "lif"] * 2 + ["linear", "requantize", "lif"]
+    assert [op.name for op in result.graph.ops if op.kind == "lif"][:2] == ["lif1", "lifh2"]
+    assert_faithful(result.check, n=16)
+    assert_simulator_equals_reference(result.graph, raw[:4])
+
+
 BUILDER = """
 import brevitas.nn as qnn
 import snntorch as snn

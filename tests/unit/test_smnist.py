@@ -175,6 +175,79 @@ def test_per_channel_scales_are_the_recurrent_networks_and_round_trip(tmp_path):
         build_model(dataclasses.replace(model_config("mnist"), per_channel=True))
 
 
+def _hand_written_stack(model: RecurrentQSNN, x: torch.Tensor) -> torch.Tensor:
+    """The RLeaky equations of each hidden layer in turn within a step, then the Leaky output layer."""
+    beta, thr = TINY.beta, TINY.threshold
+    layers = [(quantized_weight(fc), quantized_weight(lif.recurrent)) for fc, lif in model.hidden_layers()]
+    w2 = quantized_weight(model.fc2)
+    batch, steps = x.shape[:2]
+    mems = [torch.zeros(batch, w.shape[0]) for w, _ in layers]
+    spks = [torch.zeros(batch, w.shape[0]) for w, _ in layers]
+    mem2, out = torch.zeros(batch, w2.shape[0]), []
+    for t in range(steps):
+        inp = x[:, t]
+        for k, (w, wr) in enumerate(layers):
+            reset = (mems[k] > thr).float()
+            mems[k] = beta * mems[k] + inp @ w.T + spks[k] @ wr.T - reset * thr
+            spks[k] = (mems[k] > thr).float()
+            inp = spks[k]
+        reset2 = (mem2 > thr).float()
+        mem2 = beta * mem2 + inp @ w2.T - reset2 * thr
+        out.append((mem2 > thr).float())
+    return torch.stack(out)
+
+
+def test_stacked_hidden_layers_follow_the_equations_layer_after_layer(tmp_path):
+    config = dataclasses.replace(TINY, recurrent_layers=2)
+    torch.manual_seed(6)
+    model = build_model(config)
+    assert [name for name, _ in model.named_children()][:6] == ["fc1", "lif1", "fch2", "lifh2", "fc2", "lif2"]
+    assert isinstance(model.lifh2, snn.RLeaky) and model.fch2.weight.shape == (6, 6)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for layer in (model.fc1, model.lif1.recurrent, model.fch2, model.lifh2.recurrent, model.fc2):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=g) * 0.8)
+    model.eval()
+    x = torch.rand(5, 4, 5)
+    with torch.no_grad():
+        out, rec = model(x, record=True)
+        expected = _hand_written_stack(model, x)
+        assert torch.equal(out, expected) and torch.equal(model.forward_stepwise(x), out)
+        assert 0 < rec["spk1"].mean() < 1 and 0 < out.mean() < 1
+        model.lifh2.recurrent.weight.zero_()  # the second layer's recurrence is in the equation
+        assert not torch.equal(model(x), expected)
+    assert "recurrent_layers" not in TINY.to_dict() and config.to_dict()["recurrent_layers"] == 2
+    path = save_checkpoint(tmp_path / "m.pt", model, config, PRESETS["smnist"].train, {"test_accuracy": 0.5})
+    assert load_checkpoint(path)[1] == config
+    with pytest.raises(ValueError, match="recurrent network only"):
+        build_model(dataclasses.replace(model_config("mnist"), recurrent_layers=2))
+
+
+@pytest.mark.parametrize("bad", [0, 9, 1.0, "2", True])
+def test_a_damaged_stack_depth_is_one_checkpoint_error(bad):
+    with pytest.raises(CheckpointError, match="'recurrent_layers' must be an integer 1 to 8"):
+        ModelConfig.from_dict(TINY.to_dict() | {"recurrent_layers": bad})
+
+
+def test_stack_onto_copies_the_shallow_network_and_adds_pass_through_layers():
+    from qsnn_deploy.models.recurrent import stack_onto
+
+    shallow = _lively(build_model(TINY), seed=2)
+    deep = build_model(dataclasses.replace(TINY, recurrent_layers=3))
+    stack_onto(deep, shallow)
+    for name, value in shallow.state_dict().items():
+        assert torch.equal(deep.state_dict()[name], value)
+    for k in (2, 3):
+        fc, rec = getattr(deep, f"fch{k}").weight, getattr(deep, f"lifh{k}").recurrent.weight
+        assert torch.equal(fc, torch.eye(6) * 1.05 * TINY.threshold)  # one spike in: just over threshold
+        assert quantized_weight(getattr(deep, f"fch{k}")).diagonal().min() > TINY.threshold
+        assert 0 < rec.abs().max() <= 0.01 * TINY.threshold
+    with pytest.raises(ValueError, match="one hidden layer"):
+        stack_onto(deep, deep)
+    with pytest.raises(ValueError, match="same widths"):
+        stack_onto(build_model(dataclasses.replace(TINY, recurrent_layers=2, recurrent_hidden=7)), shallow)
+
+
 def test_forward_refuses_images_and_too_many_steps():
     model = build_model(TINY)
     with pytest.raises(ValueError, match=r"expected input \(B, T, 5\)"):
