@@ -28,6 +28,10 @@ the fine-tunes tried from the 96.86% checkpoint (shifts, averaged weights, ``--d
 and from scratch ``--per-channel`` weight scales): none passed 97% at its last epoch. The float accuracy is the accuracy of the
 quantization-aware torch model (4-bit weights, float membranes); the integer IR's accuracy needs the recurrent
 IR op (issue 25, item 1). Needs the MNIST IDX files under $QSNN_DATA_DIR/mnist (or --data-dir).
+
+``--layers 2 --stack-onto s3.pt``: two recurrent hidden layers (``ModelConfig.recurrent_layers``), started from
+the one-layer checkpoint with the added layer a pass-through (``models.recurrent.stack_onto``); docs/training.md
+has the runs.
 """
 
 from __future__ import annotations
