@@ -40,3 +40,47 @@ def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_exports(data_d
     exported = _cli("export", str(out / "model.pt"), "--out", str(tmp_path / "m.qsnn"), data_dir=data_dir)
     assert exported.returncode == 0, exported.stderr
     assert "recurrent" in [op.kind for op in load_graph(tmp_path / "m.qsnn").ops]
+
+
+def test_two_stacked_layers_train_from_a_one_layer_checkpoint_export_and_verify(data_dir, tmp_path):
+    """``benchmarks/train_smnist.py --layers 2 --stack-onto``: the deeper checkpoint loads back with both
+    RLeaky layers, exports as two recurrent chains and runs bit-exact as generated C."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from qsnn_deploy.models import build_model, model_config, save_checkpoint
+
+    torch.manual_seed(0)
+    shallow_path = save_checkpoint(
+        tmp_path / "one.pt", build_model(model_config("smnist")), model_config("smnist"), None, {}
+    )
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "train_smnist.py"
+    out = tmp_path / "two.pt"
+    args = ["--layers", "2", "--stack-onto", str(shallow_path), "--epochs", "1", "--train-limit", "256"]
+    args += ["--test-limit", "64", "--out", str(out), "--data-dir", str(data_dir)]
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 hidden layer(s)" in proc.stdout
+    model, config, _ = load_checkpoint(out)
+    assert config.recurrent_layers == 2 and isinstance(model.lifh2, snn.RLeaky)
+
+    graph_path = tmp_path / "two.qsnn"
+    exported = _cli(
+        "export",
+        str(out),
+        "--out",
+        str(graph_path),
+        "--dataset",
+        "smnist",
+        "--limit",
+        "16",
+        data_dir=data_dir,
+    )
+    assert exported.returncode == 0, exported.stderr
+    ops = load_graph(graph_path).ops
+    assert [op.name for op in ops if op.kind == "lif"] == ["lif1", "lifh2", "lif2"]
+    assert [op.kind for op in ops].count("recurrent") == 2
+    verified = _cli("verify", str(graph_path), "--target", "c", "--limit", "4", data_dir=data_dir)
+    assert verified.returncode == 0, verified.stderr[-2000:]
+    assert "identical to the simulator" in verified.stdout
