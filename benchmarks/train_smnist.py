@@ -85,6 +85,12 @@ def main() -> None:
         help="Start --layers N from this one-hidden-layer checkpoint, the added layers as pass-throughs.",
     )
     args = parser.parse_args()
+    from qsnn_deploy.models.presets import MAX_RECURRENT_LAYERS
+
+    if not 1 <= args.layers <= MAX_RECURRENT_LAYERS:
+        parser.error(f"--layers must be 1 to {MAX_RECURRENT_LAYERS}, got {args.layers}")
+    if args.stack_onto is not None and (args.layers < 2 or args.init is not None):
+        parser.error("--stack-onto needs --layers 2 or more, and no --init (it is the starting point)")
 
     import torch
 

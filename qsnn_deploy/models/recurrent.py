@@ -18,6 +18,10 @@ without bias (the IR's weighted ops carry no bias), at ``config.bits`` bits with
 (B, T, features): one row of pixels per step for sequential MNIST. The output is the stacked ``spk2``,
 (T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
 
+With ``config.recurrent_layers`` > 1 the hidden layer is repeated: ``fch2`` (QuantLinear hidden -> hidden) and
+``lifh2`` (RLeaky with its own recurrent QuantLinear) take ``spk1`` within the same step, and so on; the output
+layer reads the last hidden layer's spikes.
+
 The hidden layer is run as snnTorch runs it, one ``lif1(cur, spk, mem)`` call per step, so the recurrent
 weights are whatever module ``lif1.recurrent`` holds. The feed-forward layers are applied to all steps at once
 (one GEMM) in training; in eval mode row block by row block, one step at a time, so that the outputs are

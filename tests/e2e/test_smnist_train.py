@@ -4,6 +4,11 @@ writes it as an IR graph with a recurrent op."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import snntorch as snn
 import torch
 
@@ -13,6 +18,8 @@ from qsnn_deploy.models import load_checkpoint
 from qsnn_deploy.models.recurrent import RecurrentQSNN
 from qsnn_deploy.train.loop import evaluate, resolve_device
 from tests.cli_run import CliResult, run_cli
+
+TRAIN_SMNIST = Path(__file__).resolve().parents[2] / "benchmarks" / "train_smnist.py"
 
 
 def _cli(*args: str, data_dir) -> CliResult:
@@ -45,21 +52,18 @@ def test_train_smnist_writes_a_loadable_recurrent_checkpoint_that_exports(data_d
 def test_two_stacked_layers_train_from_a_one_layer_checkpoint_export_and_verify(data_dir, tmp_path):
     """``benchmarks/train_smnist.py --layers 2 --stack-onto``: the deeper checkpoint loads back with both
     RLeaky layers, exports as two recurrent chains and runs bit-exact as generated C."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from qsnn_deploy.models import build_model, model_config, save_checkpoint
 
     torch.manual_seed(0)
     shallow_path = save_checkpoint(
         tmp_path / "one.pt", build_model(model_config("smnist")), model_config("smnist"), None, {}
     )
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "train_smnist.py"
     out = tmp_path / "two.pt"
     args = ["--layers", "2", "--stack-onto", str(shallow_path), "--epochs", "1", "--train-limit", "256"]
     args += ["--test-limit", "64", "--out", str(out), "--data-dir", str(data_dir)]
-    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_SMNIST), *args], capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 hidden layer(s)" in proc.stdout
     model, config, _ = load_checkpoint(out)
@@ -84,3 +88,19 @@ def test_two_stacked_layers_train_from_a_one_layer_checkpoint_export_and_verify(
     verified = _cli("verify", str(graph_path), "--target", "c", "--limit", "4", data_dir=data_dir)
     assert verified.returncode == 0, verified.stderr[-2000:]
     assert "identical to the simulator" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--layers", "0"], "--layers must be 1 to 8, got 0"),
+        (["--stack-onto", "one.pt"], "--stack-onto needs --layers 2 or more"),
+        (["--layers", "2", "--stack-onto", "one.pt", "--init", "two.pt"], "and no --init"),
+    ],
+)
+def test_train_smnist_refuses_a_stack_it_cannot_build(args, message, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(TRAIN_SMNIST), *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written

@@ -164,20 +164,27 @@ def test_check_exportable_passes_a_recurrent_sequential() -> None:
     assert check_exportable(net, input_shape=(FEATURES, 1, 1), encoding="stream") == []
 
 
-@pytest.mark.parametrize("per_channel", [False, True], ids=["per-layer-scale", "per-channel-scales"])
-def test_the_recurrent_preset_model_exports_faithfully(per_channel: bool) -> None:
-    """Also with one weight scale per output neuron (``ModelConfig.per_channel``): the requantize and the
-    recurrent multipliers are per channel in the IR, so each neuron's scale is exact."""
+def lively_preset_model(seed: int, **fields) -> nn.Module:
+    """The smnist preset's network at 24 hidden neurons with ``fields`` changed in its config, from random
+    weights scaled x4 so that every layer spikes on the rows of :func:`rows`."""
     from qsnn_deploy.models.presets import get_preset
     from qsnn_deploy.models.qsnn import build_model
 
     config = get_preset("smnist").model
-    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24, "per_channel": per_channel})
-    torch.manual_seed(0)
+    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24, **fields})
+    torch.manual_seed(seed)
     model = build_model(config).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(4.0)
+    return model
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per-layer-scale", "per-channel-scales"])
+def test_the_recurrent_preset_model_exports_faithfully(per_channel: bool) -> None:
+    """Also with one weight scale per output neuron (``ModelConfig.per_channel``): the requantize and the
+    recurrent multipliers are per channel in the IR, so each neuron's scale is exact."""
+    model = lively_preset_model(0, per_channel=per_channel)
     assert check_exportable(model) == []
     raw = rows(16, 7)
     result = export_model(model, num_steps=STEPS, check_inputs=raw)
@@ -191,16 +198,7 @@ def test_the_recurrent_preset_model_exports_faithfully(per_channel: bool) -> Non
 
 def test_stacked_recurrent_layers_export_faithfully() -> None:
     """Two hidden RLeaky layers (``ModelConfig.recurrent_layers``): each its own linear, recurrent and LIF ops."""
-    from qsnn_deploy.models.presets import get_preset
-    from qsnn_deploy.models.qsnn import build_model
-
-    config = get_preset("smnist").model
-    config = type(config).from_dict({**config.to_dict(), "recurrent_hidden": 24, "recurrent_layers": 2})
-    torch.manual_seed(1)
-    model = build_model(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(4.0)
+    model = lively_preset_model(1, recurrent_layers=2)
     assert check_exportable(model) == []
     raw = rows(16, 8)
     result = export_model(model, num_steps=STEPS, check_inputs=raw)
