@@ -31,7 +31,8 @@ IR op (issue 25, item 1). Needs the MNIST IDX files under $QSNN_DATA_DIR/mnist (
 
 ``--layers 2 --stack-onto s3.pt``: two recurrent hidden layers (``ModelConfig.recurrent_layers``), started from
 the one-layer checkpoint with the added layer a pass-through (``models.recurrent.stack_onto``); docs/training.md
-has the runs.
+has the runs. ``--learn-neurons``: the hidden layers' beta and threshold are trained as well (one value each
+per layer, ``ModelConfig.learn_neurons``); ``--init`` may start it from a checkpoint with fixed ones.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--per-channel", action="store_true", help="One weight scale per output neuron (default: per layer)."
+    )
+    parser.add_argument(
+        "--learn-neurons", action="store_true", help="Train the hidden layers' beta and threshold too."
     )
     parser.add_argument("--bits", type=int, default=4, help="Weight bits (0: float).")
     parser.add_argument("--lr", type=float, default=None, help="Peak learning rate (default: the preset's).")
@@ -110,6 +114,8 @@ def main() -> None:
         config = dataclasses.replace(config, dropout=args.dropout)
     if args.layers != 1:
         config = dataclasses.replace(config, recurrent_layers=args.layers)
+    if args.learn_neurons:
+        config = dataclasses.replace(config, learn_neurons=True)
     train = load_dataset("smnist", "train", data_dir=args.data_dir, limit=args.train_limit)
     test = load_dataset("smnist", "test", data_dir=args.data_dir, limit=args.test_limit)
     epochs = args.epochs or preset.train.epochs
@@ -123,6 +129,7 @@ def main() -> None:
         f"{config.bits or 'float'} bits, {epochs} epochs of {batches} batches, lr {recipe.lr:g}, "
         f"t_max {recipe.t_max}, shift {args.shift}, dropout {config.dropout:g}, "
         f"per-channel scales {config.per_channel}, {config.recurrent_layers} hidden layer(s), "
+        f"learned beta and threshold {config.learn_neurons}, "
         f"{args.threads} thread(s)",
         flush=True,
     )

@@ -74,14 +74,19 @@ def write_metrics_png(
 def load_initial_weights(model, config, path: Path) -> None:
     """Copy the weights of the checkpoint at ``path`` into ``model`` (``--init``). The checkpoint must hold the
     same network: same preset architecture, bits and layer shapes; anything else is a CheckpointError. The
-    dropout rate may differ: it acts in training only and has no weights, so a fine-tune may change it."""
+    dropout rate may differ (it acts in training only and has no weights, so a fine-tune may change it), and so
+    may ``learn_neurons`` (a fine-tune may start learning beta and threshold from fixed ones)."""
     from qsnn_deploy.errors import CheckpointError
     from qsnn_deploy.models.checkpoint import load_checkpoint
 
     if not path.is_file():
         raise CheckpointError(f"--init {path}: no such file")
     initial, initial_config, _ = load_checkpoint(path)
-    initial_config = dataclasses.replace(initial_config, dropout=config.dropout)
+    # neither has weights of its own: dropout acts in training only, and a learned beta or threshold is stored
+    # under the same state_dict key as a fixed one
+    initial_config = dataclasses.replace(
+        initial_config, dropout=config.dropout, learn_neurons=config.learn_neurons
+    )
     if initial_config != config:
         diff = [
             f"{f.name} {getattr(initial_config, f.name)!r} (want {getattr(config, f.name)!r})"

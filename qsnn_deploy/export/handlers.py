@@ -154,14 +154,14 @@ def _neuron_settings(name: str, m: nn.Module) -> tuple[float, float]:
         raise UnsupportedLayerError(f"layer {name!r}: inhibition=True (winner-take-all) is not supported")
     if float(m.graded_spikes_factor) != 1.0:
         raise UnsupportedLayerError(f"layer {name!r}: graded spikes (factor != 1) are not supported")
-    beta, threshold = torch.as_tensor(m.beta), torch.as_tensor(m.threshold)
-    _finite(name, "beta", beta.detach())
-    _finite(name, "threshold", threshold.detach())
+    beta, threshold = torch.as_tensor(m.beta).detach(), torch.as_tensor(m.threshold).detach()
+    _finite(name, "beta", beta)
+    _finite(name, "threshold", threshold)
     if beta.numel() != 1 or threshold.numel() != 1:
         raise UnsupportedLayerError(f"layer {name!r}: per-neuron beta or threshold is not supported")
     if float(threshold) <= 0:
         raise UnsupportedLayerError(f"layer {name!r}: threshold must be positive, got {float(threshold)}")
-    return float(beta), float(threshold)
+    return float(beta), float(threshold)  # clamped to [0, 1] as snnTorch decays by quantize_decay
 
 
 def leaky(name: str, m: nn.Module) -> list:

@@ -49,6 +49,9 @@ class ModelConfig:
     per_channel: bool = False
     # hidden RLeaky layers stacked one after the other (the recurrent network only; 1 = the smnist preset)
     recurrent_layers: int = 1
+    # beta and threshold of every hidden RLeaky are trained (snnTorch learn_beta/learn_threshold): still one
+    # value each per layer, as the IR's LIF carries them (the recurrent network only)
+    learn_neurons: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types only (safe for ``torch.load(weights_only=True)`` and JSON). ``pooling`` is written
@@ -64,6 +67,8 @@ class ModelConfig:
             del d["per_channel"]
         if self.recurrent_layers == 1:
             del d["recurrent_layers"]
+        if not self.learn_neurons:
+            del d["learn_neurons"]
         return d
 
     @classmethod
@@ -97,6 +102,10 @@ class ModelConfig:
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
             raise CheckpointError(
                 f"model config field 'bits' must be null or an integer 1 to 16, got {bits!r}"
+            )
+        if not isinstance(kwargs.get("learn_neurons", False), bool):
+            raise CheckpointError(
+                f"model config field 'learn_neurons' must be true or false, got {kwargs['learn_neurons']!r}"
             )
         if not isinstance(kwargs.get("per_channel", False), bool):
             raise CheckpointError(

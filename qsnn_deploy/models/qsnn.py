@@ -60,8 +60,10 @@ class QSNN(nn.Module):
             raise ValueError(f"reset {config.reset!r} is not supported (only 'subtract')")
         if config.per_channel:
             raise ValueError("per-channel weight scales are built for the recurrent network only")
-        if config.recurrent_layers != 1:
-            raise ValueError("stacked recurrent layers are built for the recurrent network only")
+        if config.recurrent_layers != 1 or config.learn_neurons:
+            raise ValueError(
+                "stacked recurrent layers and learned neurons are built for the recurrent network only"
+            )
         self.config = config
         #: training-mode speed-ups of :meth:`forward` (``_conv_pool``: the pool folded into a stride-2 conv,
         #: spikes held channels last); eval mode is always exact.

@@ -18,7 +18,8 @@ without bias (the IR's weighted ops carry no bias), at ``config.bits`` bits with
 (B, T, features): one row of pixels per step for sequential MNIST. The output is the stacked ``spk2``,
 (T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
 
-With ``config.recurrent_layers`` > 1 the hidden layer is repeated: ``fch2`` (QuantLinear hidden -> hidden) and
+With ``config.learn_neurons`` the hidden layers' beta and threshold are trained (one value each per layer; the
+output layer's stay fixed). With ``config.recurrent_layers`` > 1 the hidden layer is repeated: ``fch2`` (QuantLinear hidden -> hidden) and
 ``lifh2`` (RLeaky with its own recurrent QuantLinear) take ``spk1`` within the same step, and so on; the output
 layer reads the last hidden layer's spikes.
 
@@ -96,6 +97,8 @@ class RecurrentQSNN(nn.Module):
                 all_to_all=True,
                 linear_features=hidden,
                 reset_mechanism=config.reset,
+                learn_beta=config.learn_neurons,
+                learn_threshold=config.learn_neurons,
             )
             # snnTorch makes an nn.Linear with bias; ours is quantized like the other weights and bias-free.
             rleaky.recurrent = _linear(config, hidden, hidden)

@@ -209,6 +209,20 @@ def test_stacked_recurrent_layers_export_faithfully() -> None:
     assert_simulator_equals_reference(result.graph, raw[:4])
 
 
+def test_a_learned_beta_above_one_exports_as_the_clamp_snntorch_applies() -> None:
+    """snnTorch decays by ``beta.clamp(0, 1)``; a learned beta may leave that range, and the IR's decay is the
+    clamped one (``quantize_decay``; the export stays faithful). A learned threshold is the layer's threshold."""
+    model = lively_preset_model(2, learn_neurons=True)
+    with torch.no_grad():
+        model.lif1.beta.fill_(1.2)
+        model.lif1.threshold.fill_(0.8)
+    raw = rows(16, 9)
+    result = export_model(model, num_steps=STEPS, check_inputs=raw)
+    lif1 = next(op for op in result.graph.ops if op.kind == "lif" and op.name == "lif1")
+    assert lif1.decay_multiplier == 1 << lif1.decay_shift  # beta 1: no decay
+    assert_faithful(result.check, n=16)
+
+
 BUILDER = """
 import brevitas.nn as qnn
 import snntorch as snn

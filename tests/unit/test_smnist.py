@@ -248,6 +248,34 @@ def test_stack_onto_copies_the_shallow_network_and_adds_pass_through_layers():
         stack_onto(build_model(dataclasses.replace(TINY, recurrent_layers=2, recurrent_hidden=7)), shallow)
 
 
+def test_learned_neurons_train_beta_and_threshold_per_layer_and_start_from_fixed_ones(tmp_path):
+    """``config.learn_neurons``: each hidden RLeaky's beta and threshold are parameters (one value each, as the
+    IR's LIF carries them) that training moves; ``--init`` may start them from a checkpoint with fixed ones."""
+    from qsnn_deploy.commands.train import load_initial_weights
+
+    config = dataclasses.replace(TINY, learn_neurons=True, recurrent_layers=2)
+    fixed = _lively(build_model(dataclasses.replace(config, learn_neurons=False)), seed=3)
+    path = save_checkpoint(tmp_path / "m.pt", fixed, fixed.config, PRESETS["smnist"].train, {})
+    model = build_model(config)
+    load_initial_weights(model, config, path)
+    x = torch.rand(8, 4, 5)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), fixed.eval()(x))  # the same network until training moves it
+    for lif in (model.lif1, model.lifh2):
+        assert isinstance(lif.beta, torch.nn.Parameter) and lif.beta.numel() == 1
+        assert isinstance(lif.threshold, torch.nn.Parameter) and lif.threshold.numel() == 1
+    assert not model.lif2.beta.requires_grad  # the output layer's stay fixed
+    model.train()(x).sum().backward()
+    assert float(model.lif1.beta.grad.abs()) > 0 and float(model.lif1.threshold.grad.abs()) > 0
+    assert "learn_neurons" not in TINY.to_dict() and config.to_dict()["learn_neurons"] is True
+    saved = save_checkpoint(tmp_path / "l.pt", model, config, PRESETS["smnist"].train, {})
+    assert load_checkpoint(saved)[1] == config
+    with pytest.raises(CheckpointError, match="'learn_neurons' must be true or false"):
+        ModelConfig.from_dict({**config.to_dict(), "learn_neurons": 1})
+    with pytest.raises(ValueError, match="recurrent network only"):
+        build_model(dataclasses.replace(model_config("mnist"), learn_neurons=True))
+
+
 def test_forward_refuses_images_and_too_many_steps():
     model = build_model(TINY)
     with pytest.raises(ValueError, match=r"expected input \(B, T, 5\)"):
