@@ -305,6 +305,6 @@ def test_a_rockpool_liftorch_network_spikes_like_rockpools_own_run() -> None:
     assert [round(op.decay, 4) for op in syn] == [round(math.exp(-1 / 3), 4)] * 2
     sim = simulate(result.graph, raw, STEPS)
     for node, ir_name in (("1_LIFTorch_output", "layer1_liftorch"), ("3_LIFTorch_output", "layer3_liftorch")):
-        theirs, ours = float(rec[node].sum()), int(sim.spike_counts[ir_name].sum())
+        theirs, ours = float(rec[node].detach().sum()), int(sim.spike_counts[ir_name].sum())
         assert theirs > 0 and abs(ours - theirs) <= 0.01 * theirs, (node, theirs, ours)
     assert np.mean(np.argmax(out.detach().numpy().sum(axis=1), axis=1) == sim.predictions) >= 31 / 32
