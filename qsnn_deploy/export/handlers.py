@@ -161,7 +161,8 @@ def _neuron_settings(name: str, m: nn.Module) -> tuple[float, float]:
         raise UnsupportedLayerError(f"layer {name!r}: per-neuron beta or threshold is not supported")
     if float(threshold) <= 0:
         raise UnsupportedLayerError(f"layer {name!r}: threshold must be positive, got {float(threshold)}")
-    return float(beta), float(threshold)  # clamped to [0, 1] as snnTorch decays by quantize_decay
+    # beta as given: quantize_decay clamps it to [0, 1], as snnTorch's forward does (a learned beta may leave it)
+    return float(beta), float(threshold)
 
 
 def leaky(name: str, m: nn.Module) -> list:

@@ -19,9 +19,9 @@ without bias (the IR's weighted ops carry no bias), at ``config.bits`` bits with
 (T, B, classes); the class is the argmax of the spike counts, as for the convolutional QSNN.
 
 With ``config.learn_neurons`` the hidden layers' beta and threshold are trained (one value each per layer; the
-output layer's stay fixed). With ``config.recurrent_layers`` > 1 the hidden layer is repeated: ``fch2`` (QuantLinear hidden -> hidden) and
-``lifh2`` (RLeaky with its own recurrent QuantLinear) take ``spk1`` within the same step, and so on; the output
-layer reads the last hidden layer's spikes.
+output layer's stay fixed). With ``config.recurrent_layers`` > 1 the hidden layer is repeated: ``fch2``
+(QuantLinear hidden -> hidden) and ``lifh2`` (RLeaky with its own recurrent QuantLinear) take ``spk1`` within the
+same step, and so on; the output layer reads the last hidden layer's spikes.
 
 The hidden layer is run as snnTorch runs it, one ``lif1(cur, spk, mem)`` call per step, so the recurrent
 weights are whatever module ``lif1.recurrent`` holds. The feed-forward layers are applied to all steps at once
