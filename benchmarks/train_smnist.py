@@ -146,6 +146,7 @@ def main() -> None:
         from qsnn_deploy.models.recurrent import stack_onto
 
         stack_onto(model, load_checkpoint(args.stack_onto)[0])
+    init_from = args.init or args.stack_onto  # recorded in every checkpoint this run writes
     last_path = args.out.with_name(args.out.stem + ".last" + args.out.suffix)
     rows: list[dict] = []
     best = {"accuracy": -1.0}
@@ -166,12 +167,12 @@ def main() -> None:
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         # The last epoch too, so that a figure need not be the test-selected best one.
-        save_checkpoint(last_path, model, config, recipe, metrics, init_from=args.init or args.stack_onto)
+        save_checkpoint(last_path, model, config, recipe, metrics, init_from=init_from)
         if row["test_accuracy"] > best["accuracy"]:
             # train_model keeps the best weights only for its return value: save this epoch's now, so that
             # a run stopped early still leaves its best checkpoint.
             best["accuracy"] = row["test_accuracy"]
-            save_checkpoint(args.out, model, config, recipe, metrics, init_from=args.init or args.stack_onto)
+            save_checkpoint(args.out, model, config, recipe, metrics, init_from=init_from)
         if args.json is not None:
             args.json.write_text(json.dumps(rows, indent=1))
 

@@ -76,18 +76,11 @@ def qsnn_layers(model: nn.Module) -> list:
 def recurrent_qsnn_layers(model: nn.Module) -> list:
     """The float layers of the recurrent preset's :class:`~qsnn_deploy.models.recurrent.RecurrentQSNN`:
     ``fc1 -> lif1 (RLeaky, recurrent lif1.recurrent) [-> fch2 -> lifh2 ...] -> fc2 -> lif2``."""
+    from qsnn_deploy.models.recurrent import module_names
+
     return [
-        layer
-        for name in recurrent_qsnn_layer_names(model.config)
-        for layer in handlers.convert(name, getattr(model, name))
+        layer for name in module_names(model.config) for layer in handlers.convert(name, getattr(model, name))
     ]
-
-
-def recurrent_qsnn_layer_names(config) -> list[str]:
-    """Module names of a :class:`~qsnn_deploy.models.recurrent.RecurrentQSNN`, input side first."""
-    from qsnn_deploy.models.recurrent import hidden_layer_names
-
-    return [name for pair in hidden_layer_names(config) for name in pair] + ["fc2", "lif2"]
 
 
 RANDOM_PROBES = "random probe inputs"

@@ -56,9 +56,9 @@ def _layer_problems(model: nn.Module) -> list[str]:
     from qsnn_deploy.models.recurrent import RecurrentQSNN
 
     if isinstance(model, RecurrentQSNN):
-        from qsnn_deploy.export.api import recurrent_qsnn_layer_names
+        from qsnn_deploy.models.recurrent import module_names
 
-        modules = [(name, getattr(model, name)) for name in recurrent_qsnn_layer_names(model.config)]
+        modules = [(name, getattr(model, name)) for name in module_names(model.config)]
         problems = []
     elif isinstance(model, QSNN):
         modules = [

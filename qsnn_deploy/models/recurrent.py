@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from qsnn_deploy.models.lif import leaky_scan
 from qsnn_deploy.models.presets import ModelConfig
 
-__all__ = ["RecurrentQSNN", "hidden_layer_names", "is_recurrent", "stack_onto"]
+__all__ = ["RecurrentQSNN", "hidden_layer_names", "is_recurrent", "module_names", "stack_onto"]
 
 
 def hidden_layer_names(config: ModelConfig) -> list[tuple[str, str]]:
@@ -50,6 +50,11 @@ def hidden_layer_names(config: ModelConfig) -> list[tuple[str, str]]:
     then ``fch2``/``lifh2``, ... for ``config.recurrent_layers`` > 1 (the output layer stays ``fc2``/``lif2``,
     so a one-layer network's names are those of every earlier checkpoint)."""
     return [("fc1", "lif1")] + [(f"fch{k}", f"lifh{k}") for k in range(2, config.recurrent_layers + 1)]
+
+
+def module_names(config: ModelConfig) -> list[str]:
+    """Names of the modules that hold the layers, input side first (what export walks)."""
+    return [name for pair in hidden_layer_names(config) for name in pair] + ["fc2", "lif2"]
 
 
 def is_recurrent(config: ModelConfig) -> bool:
@@ -147,9 +152,8 @@ class RecurrentQSNN(nn.Module):
         steps = self._steps(x, num_steps)
         spk1 = x[:, :steps].transpose(0, 1)
         hidden_spikes = {}
-        for k, ((fc, lif), (_, lif_name)) in enumerate(
-            zip(self.hidden_layers(), hidden_layer_names(self.config), strict=True)
-        ):
+        for k, (fc_name, lif_name) in enumerate(hidden_layer_names(self.config)):
+            fc, lif = getattr(self, fc_name), getattr(self, lif_name)
             cur1 = self._feed_forward(fc, spk1 if k == 0 else self._drop(spk1))
             spk, mem = lif.reset_mem()
             spks, mems = [], []

@@ -64,7 +64,8 @@ ECP5_DSP_REGS = (
 DEVICES = {
     "ecp5": Device(
         "ecp5", "ecp5", "nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, ("LUT4",), "TRELLIS_FF",
-        ("DP16KD",), ("MULT18X18D",), ("TRELLIS_DPR16X4",), (), (), ("QSNN_ECP5_DSP_REGS",), (ECP5_DSP_REGS,),
+        ("DP16KD",), ("MULT18X18D",), ("TRELLIS_DPR16X4",),
+        defines=("QSNN_ECP5_DSP_REGS",), after_synth=(ECP5_DSP_REGS,),
     ),
     "ice40": Device(
         "ice40", "ice40", "nextpnr-ice40", ("--up5k", "--package", "sg48"), 30, ("SB_LUT4",), "SB_DFF",
