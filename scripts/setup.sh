@@ -23,7 +23,7 @@ PY=${PYTHON:-python3}
 if ! $PY -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
 fi
-$PY -m pip install -q -e ".[torch,onnx,nir,hls,fpga,dev]"
+$PY -m pip install -q -e ".[torch,onnx,nir,hls,fpga,dev,fast]"
 # A second NIR-writing library for the import tests (it installs beside torch 2.13 without replacing it).
 $PY -m pip install -q "rockpool==3.1.0" "nirtorch==2.6"
 echo "setup: done ($($PY -c 'import qsnn_deploy; print("qsnn-deploy", qsnn_deploy.__version__)'))"

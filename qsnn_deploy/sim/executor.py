@@ -20,7 +20,7 @@ from qsnn_deploy.errors import IRValidationError
 from qsnn_deploy.ir import limits
 from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ranges import OpRange, analyse
-from qsnn_deploy.sim import kernels
+from qsnn_deploy.sim import compiled, kernels
 from qsnn_deploy.sim.plan import Stage, build_plan, hwc
 
 
@@ -277,6 +277,10 @@ def _run_stage(
 def _run_conv(stage: Stage, cur, spike_totals):
     weight = stage.weight
     if spike_totals is not None:
+        if stage.op.stride == 1:
+            events = _binary_conv(stage, cur, weight, stage.pool or 1, stage.op.padding, spike_totals)
+            if events is not None:
+                return events
         cur, weight = _drop_silent_channels(cur, weight, spike_totals)
     if stage.pool:
         return kernels.pooled_conv(
@@ -289,8 +293,31 @@ def _run_conv(stage: Stage, cur, spike_totals):
 
 
 def _run_linear(stage: Stage, cur, spike_totals):
+    # Spikes in: a linear is a 1 x 1 conv of a 1 x 1 map with every input a channel.
+    if spike_totals is not None:
+        weight = stage.weight.reshape(*stage.weight.shape, 1, 1)
+        events = _binary_conv(stage, cur.reshape(len(cur), 1, 1, -1), weight, 1, 0, spike_totals)
+        if events is not None:
+            return events.reshape(len(cur), *stage.out_shape)
     res = kernels.linear(cur, stage.op, stage.max_abs, epilogue=stage.epilogue, weight=stage.weight)
     return res.reshape(len(res), *stage.out_shape)
+
+
+def _binary_conv(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
+    """The event-driven conv of binary spikes ``x`` (frames, H, W, C) with ``weight`` (O, C, kh, kw), stride 1,
+    then the stage's fused epilogue (sim/compiled.py ``binary_conv``), where it is compiled and cheaper than
+    the GEMM; else None. ``spike_totals`` (samples, H * W * C) says which inputs spike at all in the chunk:
+    the others are never read."""
+    can_spike = spike_totals > 0
+    spikes = int(spike_totals.sum())  # every spike of the chunk is in x
+    inputs = int(can_spike.sum()) // len(can_spike)
+    pays = compiled.binary_conv_pays(weight.shape, pool, padding, x.shape, spikes, inputs)
+    if not compiled.use(x.size, pays):
+        return None
+    table = compiled.binary_conv_table(weight, pool, padding, x.shape[2])
+    if table is None:
+        return None
+    return compiled.binary_conv(x, table, weight.shape, pool, padding, stage.epilogue, can_spike)
 
 
 def _run_synaptic(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Recurrent, Requantize, SumPool2d, Synaptic
+from qsnn_deploy.sim import compiled
 
 CHUNK_ELEMENTS = 1 << 19  # im2col buffer per chunk, in elements: small enough to stay in cache
 
@@ -344,14 +345,18 @@ def lif_scan_prepared(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``lif_scan`` on prepared currents P = (i << s) + h (``lif_prepare``); the caller has checked
     ``lif_prepared_fits``. Neurons are independent, so the scan runs block by block of ``LIF_BLOCK``
-    neurons, each block over all steps."""
+    neurons, each block over all steps; compiled (sim/compiled.py) where that is chosen."""
     steps = num_steps if static else prepared.shape[0]
     shape = prepared.shape if static else prepared.shape[1:]
     v = np.zeros(shape, dtype=np.int64) if state is None else state  # updated in place: the state carries
     spikes = np.empty((steps, *shape), dtype=np.uint8)
     membranes = np.empty((steps, *shape), dtype=op.state_type_numpy()) if record else None
     neurons = int(np.prod(shape))
-    if not (v.flags.c_contiguous and prepared.flags.c_contiguous):  # flat views would be copies
+    contiguous = v.flags.c_contiguous and prepared.flags.c_contiguous  # else flat views would be copies
+    if contiguous and compiled.use(neurons * steps):
+        compiled.lif_scan_prepared(prepared, op, static, steps, saturate, v, spikes, membranes)
+        return spikes, membranes
+    if not contiguous:
         _scan_block(prepared, op, static, steps, saturate, v, spikes, membranes)
         return spikes, membranes
     flat_p = prepared.reshape(-1) if static else prepared.reshape(steps, -1)

@@ -38,7 +38,7 @@ class Stage:
     max_abs: int
     pool: int = 0  # conv: the sum pool fused into it (its kernel), 0 if none
     weight: np.ndarray | None = None  # conv/linear: the weight as the kernel uses it
-    epilogue: kernels.Epilogue | None = None  # conv/linear: the fused requantize (and lif_prepare)
+    epilogue: FusedEpilogue | None = None  # conv/linear: the fused requantize (and lif_prepare)
     saturate: bool = False  # lif: the range analysis says the membrane can reach its type's bounds
     prepared_input: bool = False  # lif: the stage before already applied lif_prepare
     chain: tuple = ()  # recurrent: the [synaptic] and lif after it, run with it one step at a time
@@ -63,40 +63,52 @@ def _peak(rng: OpRange) -> int:
     return max(max(abs(v) for v in rng.lo), max(abs(v) for v in rng.hi))
 
 
+@dataclass(frozen=True, eq=False)
+class FusedEpilogue:
+    """A Requantize, and the ``lif_prepare`` of the LIF after it (``lif``, else None), run on an exact
+    conv/linear result: ``epilogue(res, out)`` stores ``(res * multiplier + offset) >> shift`` (then
+    ``(value << s) + 2**(s-1)`` for the LIF) as int64 into ``out``, channel last. The same int64 operations as
+    kernels.requantize / lif_prepare, on the same integers; ``float_multiply``: a float GEMM result times the
+    multiplier is computed in float64 and stored as int64 in one pass (exact: every product is an integer below
+    2**53, by the accumulator's proven range times |m|). Its fields let the compiled conv (sim/compiled.py)
+    apply it too."""
+
+    multiplier: np.ndarray  # int64, per output channel
+    offset: np.ndarray  # int64, per output channel: bias + rounding
+    shift: int
+    lif: LIF | None
+    float_multiply: bool
+
+    def __call__(self, res: np.ndarray, out: np.ndarray) -> None:
+        if self.float_multiply and res.dtype.kind == "f":
+            np.multiply(res, self.multiplier.astype(np.float64), out=out, casting="unsafe")
+            np.add(out, self.offset, out=out)
+            np.right_shift(out, self.shift, out=out)
+        else:
+            np.copyto(out, res, casting="unsafe")  # exact integers
+            kernels.requantize_inplace(out, self.multiplier, self.offset, self.shift)
+        if self.lif is not None:
+            kernels.lif_prepare(out, self.lif)
+
+
 def fused_epilogue(
     ops: tuple, i: int, ranges: dict[str, OpRange]
-) -> tuple[kernels.Epilogue | None, int, LIF | None]:
+) -> tuple[FusedEpilogue | None, int, LIF | None]:
     """The ops after a conv/linear (its sum pool already consumed) at ``ops[i]`` that run inside its GEMM
     epilogue: a Requantize, then the ``lif_prepare`` of a LIF after it.
 
-    Returns (epilogue or None, how many ops it consumed, the LIF whose input is now prepared or None). Exact:
-    the same int64 operations as kernels.requantize / lif_prepare, on the same integers (the GEMM result is the
-    exact accumulator); the range analysis proves the requantize fits 64 bits (check_no_overflow) and
-    ``lif_prepared_fits`` is checked on the requantize's proven output range."""
+    Returns (epilogue or None, how many ops it consumed, the LIF whose input is now prepared or None). The range
+    analysis proves the requantize fits 64 bits (check_no_overflow) and ``lif_prepared_fits`` is checked on the
+    requantize's proven output range."""
     rq = ops[i] if i < len(ops) and ops[i].kind == "requantize" else None
     if rq is None:
         return None, 0, None
     mult = rq.multiplier.astype(np.int64)  # channel last in the GEMM result: plain broadcasting
-    offset = kernels._requant_offset(rq)
     lif = ops[i + 1] if i + 1 < len(ops) and ops[i + 1].kind == "lif" else None
     if lif is not None and not kernels.lif_prepared_fits(lif, _peak(ranges[rq.name])):
         lif = None
-    # A float GEMM result times the multiplier is computed in float64 and stored as int64 in one pass, where
-    # every product is an integer below 2**53 (then exact): the accumulator's proven range times |m|.
     float_multiply = _peak(ranges[ops[i - 1].name]) * int(np.abs(mult).max()) < 2**53
-    mult_float = mult.astype(np.float64)
-
-    def epilogue(res: np.ndarray, out: np.ndarray) -> None:
-        if float_multiply and res.dtype.kind == "f":
-            np.multiply(res, mult_float, out=out, casting="unsafe")
-            np.add(out, offset, out=out)
-            np.right_shift(out, rq.shift, out=out)
-        else:
-            np.copyto(out, res, casting="unsafe")  # exact integers
-            kernels.requantize_inplace(out, mult, offset, rq.shift)
-        if lif is not None:
-            kernels.lif_prepare(out, lif)
-
+    epilogue = FusedEpilogue(mult, kernels._requant_offset(rq), rq.shift, lif, float_multiply)
     return epilogue, 1, lif
 
 
