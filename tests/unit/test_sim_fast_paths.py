@@ -197,3 +197,13 @@ def test_the_reference_uses_no_fast_kernel(monkeypatch):
     np.testing.assert_array_equal(ref.output_spikes, want.output_spikes)
     for name, membranes in want.layer_membranes.items():
         np.testing.assert_array_equal(ref.layer_membranes[name], membranes)
+
+
+@pytest.mark.parametrize("steps", [255, 256, 300])
+def test_spike_totals_do_not_wrap_at_the_narrow_accumulators_bounds(steps):
+    """Every neuron spiking at every step: counts equal to the steps, on both sides of the uint8 accumulator."""
+    spikes = np.ones((steps, 2, 5), dtype=np.uint8)
+    spikes[:, 1, 0] = 0
+    totals = executor._spike_totals(spikes, steps, 2)
+    assert totals.dtype == np.int64
+    np.testing.assert_array_equal(totals, [[steps] * 5, [0] + [steps] * 4])
