@@ -16,9 +16,11 @@ leftovers.
 
 snnTorch runs without torch's huge-page allocations (THP_MEM_ALLOC_ENABLE=0), as the paper's code runs.
 
-Beside the figures it prints the load average, the CPU time of each side and the other jobs' share of the CPU
-during each timed run, the torch/snnTorch/NumPy versions and the thread settings, and a WARNING where the
-machine was not idle (benchmarks/conditions.py): then the ratio is not meaningful.
+It prints which kernels the simulator ran (``QSNN_SIM_KERNELS`` and numba's version, docs/simulator.md item 9;
+``QSNN_SIM_KERNELS=numpy`` measures the NumPy kernels alone). Beside the figures it prints the load average,
+the CPU time of each side and the other jobs' share of the CPU during each timed run, the torch/snnTorch/NumPy
+versions and the thread settings, and a WARNING where the machine was not idle (benchmarks/conditions.py):
+then the ratio is not meaningful.
 """
 
 from __future__ import annotations
@@ -97,6 +99,19 @@ def measure(side: str, args) -> Timing:
     fn = runner(side, args, model, graph, ds)
     fn(len(ds))
     return conditions.timed(lambda: fn(len(ds)))
+
+
+def kernel_setting() -> str:
+    """Which kernels the simulator runs (sim/compiled.py): the QSNN_SIM_KERNELS mode and numba's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from qsnn_deploy.sim import compiled
+
+    try:
+        numba = f"numba {version('numba')}"
+    except PackageNotFoundError:
+        numba = "numba not installed: NumPy only"
+    return f"{compiled.MODE_VARIABLE}={compiled.mode()}, {numba}"
 
 
 def set_threads(threads: int | None) -> None:
@@ -182,6 +197,7 @@ def main() -> None:
         f"runs: --threads {args.threads or 'default'} (torch {torch.get_num_threads()} threads, simulator "
         f"{workers} worker{'s' if workers > 1 else ''}), {args.repeat} alternating runs {where}"
     )
+    print(f"simulator kernels: {kernel_setting()}")
     print(f"firing rates: { {k: round(v, 4) for k, v in fast.firing_rates().items()} }")
     print(line("snnTorch step by step ", torch_times))
     print(line("integer simulator     ", sim_times))
