@@ -14,6 +14,7 @@ Every stage computes exactly the integers docs/ir/ops.md defines for the ops it 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,9 +80,13 @@ class FusedEpilogue:
     lif: LIF | None
     float_multiply: bool
 
+    @functools.cached_property
+    def multiplier_float(self) -> np.ndarray:
+        return self.multiplier.astype(np.float64)
+
     def __call__(self, res: np.ndarray, out: np.ndarray) -> None:
         if self.float_multiply and res.dtype.kind == "f":
-            np.multiply(res, self.multiplier.astype(np.float64), out=out, casting="unsafe")
+            np.multiply(res, self.multiplier_float, out=out, casting="unsafe")
             np.add(out, self.offset, out=out)
             np.right_shift(out, self.shift, out=out)
         else:
