@@ -55,7 +55,7 @@ def _add_row(acc, weights):
 @njit(nogil=True, boundscheck=False, cache=True)
 def binary_conv(
     x, table, k, samples, offsets, inputs, rows, cols, chans, y_lo, y_hi, lo, hi,
-    multiplier, offset, shift, prepare_shift, prepare_round, out,
+    multiplier, offset, shift, prepare_shift, prepare_round, out, fuse_lif, lif, v, spikes, membranes, record,
 ):  # fmt: skip
     """Event-driven conv of binary spikes ``x`` (F, n_in) (frames of sample ``f % samples``), stride ``k``
     over a kernel with the k x k sum pool folded in (``compiled.binary_conv_table``).
@@ -65,11 +65,15 @@ def binary_conv(
     reaches (``y_lo..y_hi``) and the span ``lo:hi`` of an output row's values it reaches. Every spike adds, for
     each output row it reaches, the table's row of its weights to that output row's accumulators (the table's
     dtype holds every partial sum). Each frame's sums then leave through the epilogue (plan.FusedEpilogue:
-    ``(sum * m + offset) >> shift``, then ``(value << prepare_shift) + prepare_round``) into ``out``
-    (F, ho * wo * O) int64."""
+    ``(sum * m + offset) >> shift``, then ``(value << prepare_shift) + prepare_round``): into ``out``
+    (F, ho * wo * O) int64, or with ``fuse_lif`` into the step of the LIF after it (``lif``: its constants as
+    ``lif_scan`` takes them), on the frame's sample's membranes ``v[f % samples]``, writing ``spikes[f]`` and,
+    with ``record``, ``membranes[f]``."""
     row = table.shape[3]
     per_pixel = multiplier.shape[0]
-    acc = np.zeros(out.shape[1], dtype=table.dtype)
+    acc = np.zeros(spikes.shape[1] if fuse_lif else out.shape[1], dtype=table.dtype)
+    prepared = np.empty(per_pixel, dtype=np.int64)
+    m, s, th, reset_amount, zero, clamp_lo, clamp_hi = lif
     for f in range(x.shape[0]):
         for i in range(acc.shape[0]):
             acc[i] = 0
@@ -85,10 +89,14 @@ def binary_conv(
                     table[rows[e] - k * out_y, cols[e], chans[e], lo[e] : hi[e]],
                 )
         for pixel in range(acc.shape[0] // per_pixel):
-            _epilogue_row(
-                acc[pixel * per_pixel : (pixel + 1) * per_pixel], multiplier, offset, shift, prepare_shift,
-                prepare_round, out[f, pixel * per_pixel : (pixel + 1) * per_pixel],
-            )  # fmt: skip
+            a, b = pixel * per_pixel, (pixel + 1) * per_pixel
+            if not fuse_lif:
+                _epilogue_row(acc[a:b], multiplier, offset, shift, prepare_shift, prepare_round, out[f, a:b])
+                continue
+            _epilogue_row(acc[a:b], multiplier, offset, shift, prepare_shift, prepare_round, prepared)
+            _lif_row(v[j, a:b], prepared, m, s, th, reset_amount, zero, clamp_lo, clamp_hi, spikes[f, a:b])
+            if record:
+                membranes[f, a:b] = v[j, a:b]
 
 
 @njit(nogil=True, boundscheck=False, inline="always")

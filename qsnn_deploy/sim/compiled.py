@@ -79,31 +79,6 @@ def _loops():
     return _numba_kernels
 
 
-def lif_scan_prepared(prepared, op, static: bool, steps: int, saturate: bool, v, spikes, membranes) -> None:
-    """``kernels.lif_scan_prepared`` on C-contiguous arrays: ``prepared`` (n...) if ``static`` else
-    (steps, n...), ``v`` the membranes (updated in place), ``spikes`` (steps, n...) and ``membranes`` (the same
-    shape, or None) written at every step."""
-    n = v.size
-    info = np.iinfo(np.int64)
-    lo, hi = (op.state_type.min, op.state_type.max) if saturate else (info.min, info.max)
-    record = membranes is not None
-    _loops().lif_scan(
-        prepared.reshape(1 if static else steps, n),
-        static,
-        op.decay_multiplier,
-        op.decay_shift,
-        op.threshold,
-        op.threshold << op.decay_shift if op.reset == "subtract" else 0,
-        1 if op.reset == "zero" else 0,
-        lo,
-        hi,
-        v.reshape(n),
-        spikes.reshape(steps, n),
-        membranes.reshape(steps, n) if record else np.empty((0, 0), dtype=np.int64),
-        record,
-    )
-
-
 def binary_conv_table(weight: np.ndarray, pool: int, padding: int, width: int) -> np.ndarray | None:
     """The weights ``binary_conv`` adds per spike, or None where they need more than ``TABLE_LIMIT_BYTES``.
 
@@ -151,14 +126,37 @@ def binary_conv_pays(weight_shape, pool: int, padding: int, x_shape, spikes: int
     return event < gemm
 
 
-def binary_conv(
-    x: np.ndarray, table: np.ndarray, weight_shape, pool: int, padding: int, epilogue, can_spike=None
-) -> np.ndarray:
-    """Conv (stride 1, ``padding``) then k x k sum pool of binary ``x`` (F, H, W, C), channels last, through
-    ``epilogue`` (a plan.FusedEpilogue, or None for the sums themselves): int64 (F, Ho, Wo, O). ``table`` from
-    ``binary_conv_table``. ``can_spike``: (samples, H * W * C) bool, the inputs of each sample that can be
-    nonzero (frame f belongs to sample ``f % samples``: the executor's step-major frames); None: any input of
-    any frame."""
+def _lif_constants(op, saturate: bool) -> tuple[int, ...]:
+    """The LIF's constants as the compiled step takes them: m, s, th, th << s (subtract reset, else 0), 1 for a
+    zero reset (else 0), and the clamp's bounds (int64's own where the range analysis proved none is needed)."""
+    info = np.iinfo(np.int64)
+    lo, hi = (op.state_type.min, op.state_type.max) if saturate else (info.min, info.max)
+    reset_amount = op.threshold << op.decay_shift if op.reset == "subtract" else 0
+    zero = 1 if op.reset == "zero" else 0
+    return op.decay_multiplier, op.decay_shift, op.threshold, reset_amount, zero, lo, hi
+
+
+def lif_scan_prepared(prepared, op, static: bool, steps: int, saturate: bool, v, spikes, membranes) -> None:
+    """``kernels.lif_scan_prepared`` on C-contiguous arrays: ``prepared`` (n...) if ``static`` else
+    (steps, n...), ``v`` the membranes (updated in place), ``spikes`` (steps, n...) and ``membranes`` (the same
+    shape, or None) written at every step."""
+    n = v.size
+    record = membranes is not None
+    _loops().lif_scan(
+        prepared.reshape(1 if static else steps, n),
+        static,
+        *_lif_constants(op, saturate),
+        v.reshape(n),
+        spikes.reshape(steps, n),
+        membranes.reshape(steps, n) if record else np.empty((0, 0), dtype=np.int64),
+        record,
+    )
+
+
+def _conv_args(x: np.ndarray, table: np.ndarray, weight_shape, pool: int, padding: int, epilogue, can_spike):
+    """``(out_shape (Ho, Wo, O), the kernel's arguments from x to prepare_round)`` of ``binary_conv``: every
+    input that can spike and reaches a kept output, decoded once per call (sample runs, flat index, padded row,
+    column and channel, output rows and row span), and the epilogue's constants."""
     o, _, kh, kw = weight_shape
     frames, h, w, c = x.shape
     fh, fw = kh + pool - 1, kw + pool - 1
@@ -182,11 +180,51 @@ def binary_conv(
         multiplier, offset, shift, lif = epilogue.multiplier, epilogue.offset, epilogue.shift, epilogue.lif
     prepare_shift = lif.decay_shift if lif is not None else 0
     prepare_round = (1 << (prepare_shift - 1)) if prepare_shift else 0  # kernels.lif_prepare's h
-    out = np.empty((frames, ho * wo * o), dtype=np.int64)
-    _loops().binary_conv(
+    args = (
         np.ascontiguousarray(x).reshape(frames, -1), table, pool, samples, offsets, flat, rows, cols, chans,
         y_lo, y_hi, x_lo * o, (x_hi + 1) * o,
         np.ascontiguousarray(multiplier, dtype=np.int64), np.ascontiguousarray(offset, dtype=np.int64),
-        shift, prepare_shift, prepare_round, out,
+        shift, prepare_shift, prepare_round,
     )  # fmt: skip
-    return out.reshape(frames, ho, wo, o)
+    return (ho, wo, o), args
+
+
+NO_LIF = (0, 0, 0, 0, 0, 0, 0)
+
+
+def binary_conv(
+    x: np.ndarray, table: np.ndarray, weight_shape, pool: int, padding: int, epilogue, can_spike=None
+) -> np.ndarray:
+    """Conv (stride 1, ``padding``) then k x k sum pool of binary ``x`` (F, H, W, C), channels last, through
+    ``epilogue`` (a plan.FusedEpilogue, or None for the sums themselves): int64 (F, Ho, Wo, O). ``table`` from
+    ``binary_conv_table``. ``can_spike``: (samples, H * W * C) bool, the inputs of each sample that can be
+    nonzero (frame f belongs to sample ``f % samples``: the executor's step-major frames); None: any input of
+    any frame."""
+    out_shape, args = _conv_args(x, table, weight_shape, pool, padding, epilogue, can_spike)
+    out = np.empty((len(x), int(np.prod(out_shape))), dtype=np.int64)
+    no_state = np.empty((0, 0), dtype=np.int64)
+    _loops().binary_conv(*args, out, False, NO_LIF, no_state, no_state.astype(np.uint8), no_state, False)
+    return out.reshape(len(x), *out_shape)
+
+
+def binary_conv_lif(
+    x: np.ndarray, table: np.ndarray, weight_shape, pool: int, padding: int, epilogue, can_spike,
+    saturate: bool, v: np.ndarray, record: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """``binary_conv`` into the LIF whose input ``epilogue`` prepares (``epilogue.lif``), frame by frame: each
+    frame's prepared currents go straight into that LIF's step (the scan's own ``_lif_row``) for the frame's
+    sample, whose membranes ``v`` (samples, neurons) int64 are updated in place. Frames are step-major, so each
+    sample's steps come in order. Returns the spikes (F, neurons) uint8 and, with ``record``, the membranes
+    (F, neurons) in the LIF's state type (else None): what ``kernels.lif_scan_prepared`` gives on the
+    prepared currents ``binary_conv`` would have returned."""
+    op = epilogue.lif
+    out_shape, args = _conv_args(x, table, weight_shape, pool, padding, epilogue, can_spike)
+    neurons = int(np.prod(out_shape))
+    spikes = np.empty((len(x), neurons), dtype=np.uint8)
+    membranes = np.empty((len(x), neurons), dtype=op.state_type_numpy()) if record else None
+    no_out = np.empty((0, neurons), dtype=np.int64)
+    _loops().binary_conv(
+        *args, no_out, True, _lif_constants(op, saturate), v.reshape(len(v), neurons), spikes,
+        membranes if record else np.empty((0, 0), dtype=np.int64), record,
+    )  # fmt: skip
+    return spikes, membranes

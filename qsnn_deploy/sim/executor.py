@@ -225,10 +225,18 @@ def _run_batch(
             cur = static
         spike_totals = None
         per_step = stream
-        for stage in rest:
-            cur, spike_totals, values = _run_stage(
-                stage, cur, spike_totals, result, n, tc, per_step, states, record
-            )
+        k = 0
+        while k < len(rest):
+            stage = rest[k]
+            following = rest[k + 1] if k + 1 < len(rest) else None
+            fused = _run_conv_lif(stage, following, cur, spike_totals, result, n, tc, states, record)
+            if fused is not None:  # the conv and the LIF after it, in one compiled pass
+                (cur, spike_totals, values), stage, k = fused, following, k + 2
+            else:
+                cur, spike_totals, values = _run_stage(
+                    stage, cur, spike_totals, result, n, tc, per_step, states, record
+                )
+                k += 1
             per_step = per_step or stage.op.stateful  # from the first state on, every step differs
             for table, name, held in values or ():  # with record: (tc, n, *held) per recorded quantity
                 recorded[table].setdefault(name, []).append(_to_ir_layout(held, stage.out_shape))
@@ -303,11 +311,10 @@ def _run_linear(stage: Stage, cur, spike_totals):
     return res.reshape(len(res), *stage.out_shape)
 
 
-def _binary_conv(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
-    """The event-driven conv of binary spikes ``x`` (frames, H, W, C) with ``weight`` (O, C, kh, kw), stride 1,
-    then the stage's fused epilogue (sim/compiled.py ``binary_conv``), where it is compiled and cheaper than
-    the GEMM; else None. ``spike_totals`` (samples, H * W * C) says which inputs spike at all in the chunk:
-    the others are never read."""
+def _binary_conv_table(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
+    """(table, can_spike) for the event-driven conv of binary spikes ``x`` (frames, H, W, C) with ``weight``
+    (O, C, kh, kw), stride 1, where it is compiled and cheaper than the GEMM; else None. ``spike_totals``
+    (samples, H * W * C) says which inputs spike at all in the chunk: the others are never read."""
     can_spike = spike_totals > 0
     spikes = int(spike_totals.sum())  # every spike of the chunk is in x
     inputs = int(can_spike.sum()) // len(can_spike)
@@ -315,9 +322,47 @@ def _binary_conv(stage: Stage, x, weight, pool: int, padding: int, spike_totals)
     if not compiled.use(x.size, pays):
         return None
     table = compiled.binary_conv_table(weight, pool, padding, x.shape[2])
-    if table is None:
+    return None if table is None else (table, can_spike)
+
+
+def _binary_conv(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
+    """The event-driven conv (sim/compiled.py ``binary_conv``) with the stage's fused epilogue, or None."""
+    chosen = _binary_conv_table(stage, x, weight, pool, padding, spike_totals)
+    if chosen is None:
         return None
+    table, can_spike = chosen
     return compiled.binary_conv(x, table, weight.shape, pool, padding, stage.epilogue, can_spike)
+
+
+def _run_conv_lif(
+    conv: Stage, lif: Stage | None, cur, spike_totals, result: SimResult, n, tc, states, record
+):
+    """A stride-1 conv of spikes and the LIF whose input its epilogue prepares, in one compiled pass
+    (sim/compiled.py ``binary_conv_lif``): the currents never reach memory. What ``_run_stage`` returns for the
+    LIF, with the conv's synaptic operations counted; None where the pair does not run so."""
+    if (
+        spike_totals is None
+        or conv.kind != "conv"
+        or conv.op.stride != 1
+        or lif is None
+        or conv.epilogue is None
+        or conv.epilogue.lif is not lif.op
+    ):
+        return None
+    chosen = _binary_conv_table(conv, cur, conv.weight, conv.pool or 1, conv.op.padding, spike_totals)
+    if chosen is None:
+        return None
+    table, can_spike = chosen
+    _accumulate(result.synops, conv.op.name, _synops(conv.fanout, cur, spike_totals, tc, n, True))
+    held = hwc(lif.out_shape)
+    state = states.setdefault(lif.op.name, np.zeros((n, *held), dtype=np.int64))
+    spikes, membranes = compiled.binary_conv_lif(
+        cur, table, conv.weight.shape, conv.pool or 1, conv.op.padding, conv.epilogue, can_spike,
+        lif.saturate, state, record,
+    )  # fmt: skip
+    if membranes is not None:
+        membranes = membranes.reshape(tc, n, *held)
+    return _lif_outputs(lif.op, spikes.reshape(tc, n, *held), membranes, result, n, tc, held, record)
 
 
 def _run_synaptic(stage: Stage, cur, result: SimResult, n: int, tc: int, per_step: bool, states, record):
