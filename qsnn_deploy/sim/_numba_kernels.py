@@ -4,7 +4,8 @@ importing this module imports numba.
 Every function takes plain arrays and integers (the op's constants unpacked by compiled.py) and computes exactly
 the integers of its NumPy counterpart in sim/kernels.py. The innermost loops run over one contiguous row each
 (``_lif_row``, ``_add_row``): LLVM vectorises those, where loops over computed flat offsets stayed scalar
-(measured, numba 0.68: 60 against 8 microseconds per frame of the bundled model's conv2).
+(measured, numba 0.68: 60 against 8 microseconds per frame of the bundled model's conv2 shape at 5.5% random
+spikes).
 """
 
 from __future__ import annotations

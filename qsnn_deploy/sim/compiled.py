@@ -3,9 +3,10 @@
 * ``lif_scan_prepared``: ``kernels.lif_scan_prepared`` as one loop per block of neurons over all steps, the
   membranes in the L1 cache, instead of six NumPy passes per step.
 * ``binary_conv``: a conv (stride 1, any padding, a fused k x k sum pool) of binary spikes, event-driven: each
-  spike adds its weights to the outputs it reaches, instead of a dense GEMM over mostly-zero columns.
+  spike adds its weights to the outputs it reaches, instead of a dense GEMM over mostly-zero columns;
+  ``binary_conv_lif``: the same conv with each frame's prepared currents going straight into the LIF after it.
 
-Both compute exactly the integers of the NumPy kernels, which define them (docs/ir/ops.md); the tests hold
+All compute exactly the integers of the NumPy kernels, which define them (docs/ir/ops.md); the tests hold
 every spike, membrane and accumulator equal (tests/unit/test_sim_compiled.py), and the simulator's fast path
 stays held to the literal int64 reference (sim/reference.py) with either. ``QSNN_SIM_KERNELS`` chooses:
 ``auto`` (the default: compiled where numba is installed, for calls of at least ``MIN_WORK`` values, and a
