@@ -74,15 +74,19 @@ def binary_conv(
     per_pixel = multiplier.shape[0]
     acc = np.zeros(spikes.shape[1] if fuse_lif else out.shape[1], dtype=table.dtype)
     prepared = np.empty(per_pixel, dtype=np.int64)
+    firing = np.empty(inputs.shape[0], dtype=np.int64)
     m, s, th, reset_amount, zero, clamp_lo, clamp_hi = lif
     for f in range(x.shape[0]):
         for i in range(acc.shape[0]):
             acc[i] = 0
         frame = x[f]
         j = f % samples
-        for e in range(offsets[j], offsets[j + 1]):
-            if frame[inputs[e]] == 0:
-                continue
+        count = 0
+        for e in range(offsets[j], offsets[j + 1]):  # branch-free: a spike's entry is kept by counting it
+            firing[count] = e
+            count += frame[inputs[e]] != 0
+        for q in range(count):
+            e = firing[q]
             for out_y in range(y_lo[e], y_hi[e] + 1):
                 base = out_y * row
                 _add_row(
