@@ -131,11 +131,19 @@ def test_binary_conv_widens_its_sums_where_int16_could_overflow():
     )
 
 
-def test_a_table_beyond_the_limit_is_not_built(monkeypatch):
+def test_a_table_beyond_the_limit_is_not_built_and_the_gemm_runs_instead(monkeypatch):
     weight = np.ones((4, 3, 3, 3), dtype=np.int64)
     assert compiled.binary_conv_table(weight, 2, 0, 8) is not None
+    graph = random_graph("mnist", seed=0, num_steps=6)
+    x = random_inputs(graph, 2, seed=0)
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "numpy")
+    want = simulate(graph, x, record=True)
     monkeypatch.setattr(compiled, "TABLE_LIMIT_BYTES", 1000)
     assert compiled.binary_conv_table(weight, 2, 0, 8) is None
+    monkeypatch.setattr(compiled, "binary_conv", None)  # a call would fail: the GEMM must run
+    monkeypatch.setattr(compiled, "binary_conv_lif", None)
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "numba")
+    _assert_same(simulate(graph, x, record=True), want)
 
 
 def test_the_cost_model_picks_events_for_sparse_convs_and_gemms_otherwise():
