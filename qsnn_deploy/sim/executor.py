@@ -286,7 +286,7 @@ def _run_conv(stage: Stage, cur, spike_totals):
     weight = stage.weight
     if spike_totals is not None:
         if stage.op.stride == 1:
-            events = _binary_conv(stage, cur, weight, stage.pool or 1, stage.op.padding, spike_totals)
+            events = _binary_conv(stage, cur, spike_totals)
             if events is not None:
                 return events
         cur, weight = _drop_silent_channels(cur, weight, spike_totals)
@@ -303,34 +303,35 @@ def _run_conv(stage: Stage, cur, spike_totals):
 def _run_linear(stage: Stage, cur, spike_totals):
     # Spikes in: a linear is a 1 x 1 conv of a 1 x 1 map with every input a channel.
     if spike_totals is not None:
-        weight = stage.weight.reshape(*stage.weight.shape, 1, 1)
-        events = _binary_conv(stage, cur.reshape(len(cur), 1, 1, -1), weight, 1, 0, spike_totals)
+        events = _binary_conv(stage, cur.reshape(len(cur), 1, 1, -1), spike_totals)
         if events is not None:
             return events.reshape(len(cur), *stage.out_shape)
     res = kernels.linear(cur, stage.op, stage.max_abs, epilogue=stage.epilogue, weight=stage.weight)
     return res.reshape(len(res), *stage.out_shape)
 
 
-def _binary_conv_table(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
-    """(table, can_spike) for the event-driven conv of binary spikes ``x`` (frames, H, W, C) with ``weight``
-    (O, C, kh, kw), stride 1, where it is compiled and cheaper than the GEMM; else None. ``spike_totals``
-    (samples, H * W * C) says which inputs spike at all in the chunk: the others are never read."""
+def _event_table(stage: Stage, x, spike_totals):
+    """(table, can_spike) for the event-driven conv of binary spikes ``x`` (frames, H, W, C) by ``stage``
+    (``Stage.event_geometry``, stride 1), where it is compiled and cheaper than the GEMM; else None.
+    ``spike_totals`` (samples, H * W * C) says which inputs spike at all in the chunk: the others are never
+    read."""
+    weight, pool, padding, _ = stage.event_geometry
     can_spike = spike_totals > 0
     spikes = int(spike_totals.sum())  # every spike of the chunk is in x
     inputs = int(can_spike.sum()) // len(can_spike)
     pays = compiled.binary_conv_pays(weight.shape, pool, padding, x.shape, spikes, inputs)
-    if not compiled.use(x.size, pays):
+    if not compiled.use(x.size, pays) or stage.event_table is None:
         return None
-    table = compiled.binary_conv_table(weight, pool, padding, x.shape[2])
-    return None if table is None else (table, can_spike)
+    return stage.event_table, can_spike
 
 
-def _binary_conv(stage: Stage, x, weight, pool: int, padding: int, spike_totals):
+def _binary_conv(stage: Stage, x, spike_totals):
     """The event-driven conv (sim/compiled.py ``binary_conv``) with the stage's fused epilogue, or None."""
-    chosen = _binary_conv_table(stage, x, weight, pool, padding, spike_totals)
+    chosen = _event_table(stage, x, spike_totals)
     if chosen is None:
         return None
     table, can_spike = chosen
+    weight, pool, padding, _ = stage.event_geometry
     return compiled.binary_conv(x, table, weight.shape, pool, padding, stage.epilogue, can_spike)
 
 
@@ -349,17 +350,17 @@ def _run_conv_lif(
         or conv.epilogue.lif is not lif.op
     ):
         return None
-    chosen = _binary_conv_table(conv, cur, conv.weight, conv.pool or 1, conv.op.padding, spike_totals)
+    chosen = _event_table(conv, cur, spike_totals)
     if chosen is None:
         return None
     table, can_spike = chosen
+    weight, pool, padding, _ = conv.event_geometry
     _accumulate(result.synops, conv.op.name, _synops(conv.fanout, cur, spike_totals, tc, n, True))
     held = hwc(lif.out_shape)
     state = states.setdefault(lif.op.name, np.zeros((n, *held), dtype=np.int64))
     spikes, membranes = compiled.binary_conv_lif(
-        cur, table, conv.weight.shape, conv.pool or 1, conv.op.padding, conv.epilogue, can_spike,
-        lif.saturate, state, record,
-    )  # fmt: skip
+        cur, table, weight.shape, pool, padding, conv.epilogue, can_spike, lif.saturate, state, record
+    )
     if membranes is not None:
         membranes = membranes.reshape(tc, n, *held)
     return _lif_outputs(lif.op, spikes.reshape(tc, n, *held), membranes, result, n, tc, held, record)

@@ -23,7 +23,7 @@ from qsnn_deploy.ir.graph import Graph
 from qsnn_deploy.ir.ops import LIF, Conv2d, Linear, MaxPool2d, Requantize, SumPool2d
 from qsnn_deploy.ir.plan import group_ops
 from qsnn_deploy.ir.ranges import OpRange
-from qsnn_deploy.sim import kernels
+from qsnn_deploy.sim import compiled, kernels
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +47,21 @@ class Stage:
     fanout: np.ndarray | None = (
         None  # conv/linear: accumulations per nonzero input element, flat, held layout
     )
+
+    @functools.cached_property
+    def event_geometry(self) -> tuple[np.ndarray, int, int, int]:
+        """A conv's or linear's (weight (O, C, kh, kw), fused sum pool (1: none), padding, input width) as the
+        event-driven conv of spikes takes them (sim/compiled.py): a linear is a 1 x 1 conv of a 1 x 1 map whose
+        inputs are all channels."""
+        if self.kind == "linear":
+            return self.weight.reshape(*self.weight.shape, 1, 1), 1, 0, 1
+        return self.weight, self.pool or 1, self.op.padding, self.in_shape[2]
+
+    @functools.cached_property
+    def event_table(self) -> np.ndarray | None:
+        """``compiled.binary_conv_table`` of ``event_geometry``, built once per plan (its weights are the
+        stage's, whatever the batch), and only when a batch first runs the event-driven conv."""
+        return compiled.binary_conv_table(*self.event_geometry)
 
 
 def hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
