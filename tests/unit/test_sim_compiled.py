@@ -218,3 +218,23 @@ def test_simulate_compiled_equals_numpy_and_the_reference(arch, kwargs, monkeypa
     for name, spikes in ref.layer_spikes.items():
         np.testing.assert_array_equal(got.layer_spikes[name], spikes)
         np.testing.assert_array_equal(got.layer_membranes[name], ref.layer_membranes[name])
+
+
+def test_the_bundled_model_on_real_mnist_images_compiled_equals_numpy(data_dir, monkeypatch):
+    """The paper's real checkpoint (examples/mnist/model.pt) on 24 real MNIST test images: every recorded
+    spike, membrane, count and synaptic operation of the compiled run equals the NumPy run, and the default
+    ``auto`` run (batches large enough to compile) equals both."""
+    from qsnn_deploy.data import load_dataset
+    from qsnn_deploy.export import export_checkpoint
+    from qsnn_deploy.paths import repo_root
+
+    graph = export_checkpoint(repo_root() / "examples" / "mnist" / "model.pt", bits=4).graph
+    images = load_dataset("mnist", "test", data_dir=data_dir, limit=24, num_steps=graph.num_steps).inputs
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "numpy")
+    want = simulate(graph, images, record=True)
+    assert 0 < want.firing_rates()["lif1"] < 0.2  # real, sparse spikes
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "numba")
+    _assert_same(simulate(graph, images, record=True), want)
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "auto")
+    monkeypatch.setattr(compiled, "MIN_WORK", 1)
+    _assert_same(simulate(graph, images, record=True), want)
